@@ -1,0 +1,17 @@
+//! The pure domain of hookdesk: no I/O, no async, no clock.
+//!
+//! `ticket` and `webhook` are the values; `rules` decides what an update does (conditions,
+//! actions, the trigger cycle); `template` renders Liquid; `request` turns a fired
+//! notification into the bytes of an HTTP request and signs it.
+
+pub mod invalid;
+pub mod request;
+pub mod rules;
+pub mod template;
+pub mod ticket;
+pub mod time;
+pub mod user;
+pub mod webhook;
+
+pub use invalid::Invalid;
+pub use time::Timestamp;

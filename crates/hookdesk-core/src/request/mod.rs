@@ -1,0 +1,271 @@
+//! From a fired notification to the bytes of an HTTP request.
+//!
+//! [`prepare`] runs when the trigger fires: it renders the URL, headers and body and checks
+//! them, so an invocation is stored ready to send. [`finalize`] runs at each attempt: it adds
+//! authentication, the Standard Webhooks headers and the signature.
+
+mod sign;
+
+use serde::{Deserialize, Serialize};
+
+use crate::template::{Context, Template};
+use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook, check_url};
+
+pub use sign::{sign, signature_header};
+
+/// The rendered request body limit (the contract's 256 KiB).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A request rendered at fire time, stored with its invocation. No secrets in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedRequest {
+    pub method: HttpMethod,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+/// Why an invocation fails before any request is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct PrepareError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl PrepareError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+/// Renders a webhook's request. `payload` is the notification's template, or `None` for the
+/// standard ticket document `document`.
+pub fn prepare(
+    webhook: &Webhook,
+    payload: Option<&Template>,
+    params: &[(String, Template)],
+    context: &Context,
+    document: &serde_json::Value,
+) -> Result<PreparedRequest, PrepareError> {
+    let render = |t: &Template| t.render(context).map_err(|e| PrepareError::new("template_error", e.0));
+
+    let rendered_url = render(webhook.endpoint.template())?;
+    let mut url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
+    if !params.is_empty() {
+        let mut query = url.query_pairs_mut();
+        for (name, template) in params {
+            query.append_pair(name, &render(template)?);
+        }
+    }
+
+    let content_type = match webhook.request_format {
+        RequestFormat::Json => "application/json",
+        RequestFormat::Xml => "application/xml",
+        RequestFormat::Form => "application/x-www-form-urlencoded",
+    };
+    let body = if webhook.http_method.has_body() {
+        let body = match payload {
+            Some(template) => render(template)?,
+            None => document.to_string(),
+        };
+        if body.len() > MAX_BODY_BYTES {
+            return Err(PrepareError::new(
+                "payload_too_large",
+                format!("the rendered body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
+            ));
+        }
+        if webhook.request_format == RequestFormat::Json
+            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&body)
+        {
+            return Err(PrepareError::new("invalid_json", format!("the rendered payload is not valid JSON: {e}")));
+        }
+        Some(body)
+    } else {
+        None
+    };
+
+    let mut headers = Vec::new();
+    if body.is_some() {
+        headers.push(("content-type".to_owned(), content_type.to_owned()));
+    }
+    for (name, template) in webhook.custom_headers.iter() {
+        let value = render(template)?;
+        let value = value.trim();
+        // Deskpro's rule: a header whose value renders empty is not sent at all.
+        if value.is_empty() {
+            continue;
+        }
+        if value.len() > 1000 || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            return Err(PrepareError::new(
+                "invalid_header",
+                format!(
+                    "header {} rendered to a value that is not printable ASCII of at most 1000 characters",
+                    name.as_str()
+                ),
+            ));
+        }
+        headers.push((name.as_str().to_owned(), value.to_owned()));
+    }
+    Ok(PreparedRequest { method: webhook.http_method, url: url.into(), headers, body })
+}
+
+/// A request ready for the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    pub method: HttpMethod,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+pub const REDACTED: &str = "[redacted]";
+
+impl OutgoingRequest {
+    /// The headers as they may be logged: authentication values replaced by [`REDACTED`].
+    pub fn redacted_headers(&self, auth: &Authentication) -> Vec<(String, String)> {
+        let secret_header = match auth {
+            Authentication::ApiKey { header, .. } => Some(header.as_str()),
+            _ => None,
+        };
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = name.eq_ignore_ascii_case("authorization")
+                    || secret_header.is_some_and(|h| h.eq_ignore_ascii_case(name));
+                (name.clone(), if secret { REDACTED.to_owned() } else { value.clone() })
+            })
+            .collect()
+    }
+}
+
+/// Adds authentication, `user-agent` and the Standard Webhooks headers to a prepared
+/// request. `secrets` all sign (two during a rotation's grace period).
+pub fn finalize(
+    prepared: &PreparedRequest,
+    auth: &Authentication,
+    secrets: &[&SigningSecret],
+    message_id: &str,
+    timestamp_secs: i64,
+    user_agent: &str,
+) -> OutgoingRequest {
+    use base64::Engine as _;
+    let mut headers: Vec<(String, String)> = prepared
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            // Configured authentication wins over a custom header of the same name.
+            !(matches!(auth, Authentication::Basic { .. } | Authentication::Bearer { .. })
+                && name.eq_ignore_ascii_case("authorization"))
+        })
+        .cloned()
+        .collect();
+    match auth {
+        Authentication::None => {}
+        Authentication::Basic { username, password } => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+            headers.push(("authorization".into(), format!("Basic {encoded}")));
+        }
+        Authentication::Bearer { token } => headers.push(("authorization".into(), format!("Bearer {token}"))),
+        Authentication::ApiKey { header, value } => {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(header));
+            headers.push((header.clone(), value.clone()));
+        }
+    }
+    let body = prepared.body.as_deref().unwrap_or("");
+    headers.push(("user-agent".into(), user_agent.to_owned()));
+    headers.push(("webhook-id".into(), message_id.to_owned()));
+    headers.push(("webhook-timestamp".into(), timestamp_secs.to_string()));
+    headers.push(("webhook-signature".into(), signature_header(secrets, message_id, timestamp_secs, body.as_bytes())));
+    OutgoingRequest { method: prepared.method, url: prepared.url.clone(), headers, body: prepared.body.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Timestamp;
+    use crate::webhook::{CustomHeaders, Endpoint, Ordering, WebhookStatus};
+
+    fn webhook(endpoint: &str, method: HttpMethod, headers: serde_json::Value) -> Webhook {
+        Webhook {
+            id: "wh_1".into(),
+            name: "n".into(),
+            description: String::new(),
+            endpoint: Endpoint::parse(endpoint).expect("endpoint"),
+            http_method: method,
+            request_format: RequestFormat::Json,
+            status: WebhookStatus::Active,
+            authentication: Authentication::None,
+            custom_headers: CustomHeaders::parse(headers.as_object().expect("object")).expect("headers"),
+            max_retries: 3,
+            ordering: Ordering::None,
+            rate_limit_per_minute: None,
+            created_at: Timestamp::default(),
+            updated_at: Timestamp::default(),
+        }
+    }
+
+    fn context() -> Context {
+        Context::new().with("ticket", &json!({"id": 5, "subject": "Printer on fire"}))
+    }
+
+    #[test]
+    fn renders_url_headers_and_body_and_drops_empty_headers() {
+        let hook = webhook(
+            "https://api.example/tickets/{{ ticket.id }}.json",
+            HttpMethod::Put,
+            json!({"X-Ticket": "{{ ticket.id }}", "X-Missing": "{{ ticket.nothing }}"}),
+        );
+        let payload = Template::parse("payload", r#"{"s": {{ ticket.subject | json }}}"#).expect("template");
+        let prepared = prepare(&hook, Some(&payload), &[], &context(), &json!({})).expect("prepared");
+        assert_eq!(prepared.url, "https://api.example/tickets/5.json");
+        assert_eq!(prepared.body.as_deref(), Some(r#"{"s": "Printer on fire"}"#));
+        assert_eq!(
+            prepared.headers,
+            [("content-type".to_owned(), "application/json".to_owned()), ("X-Ticket".into(), "5".into())]
+        );
+    }
+
+    #[test]
+    fn get_sends_params_in_the_query_and_no_body() {
+        let hook = webhook("https://api.example/hook", HttpMethod::Get, json!({}));
+        let params = [("q".to_owned(), Template::parse("q", "{{ ticket.subject }}").expect("template"))];
+        let prepared = prepare(&hook, None, &params, &context(), &json!({"id": 5})).expect("prepared");
+        assert_eq!(prepared.url, "https://api.example/hook?q=Printer+on+fire");
+        assert_eq!(prepared.body, None);
+        assert!(prepared.headers.is_empty());
+    }
+
+    #[test]
+    fn invalid_json_and_oversized_bodies_fail_before_sending() {
+        let hook = webhook("https://api.example/hook", HttpMethod::Post, json!({}));
+        let broken = Template::parse("payload", "{\"s\": {{ ticket.subject }}}").expect("template");
+        let err = prepare(&hook, Some(&broken), &[], &context(), &json!({})).expect_err("invalid");
+        assert_eq!(err.code, "invalid_json");
+        let huge = Template::parse("payload", &format!("\"{}\"", "x".repeat(MAX_BODY_BYTES))).expect("template");
+        let err = prepare(&hook, Some(&huge), &[], &context(), &json!({})).expect_err("too large");
+        assert_eq!(err.code, "payload_too_large");
+    }
+
+    #[test]
+    fn finalize_adds_auth_and_standard_webhooks_headers_and_redacts() {
+        let prepared = PreparedRequest {
+            method: HttpMethod::Post,
+            url: "https://api.example/hook".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Some("{}".into()),
+        };
+        let auth = Authentication::Bearer { token: "s3cret".into() };
+        let secret = SigningSecret::from_bytes(vec![1; 24]);
+        let out = finalize(&prepared, &auth, &[&secret], "inv_1", 1_700_000_000, "hookdesk/test");
+        let get = |name: &str| out.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("authorization"), Some("Bearer s3cret"));
+        assert_eq!(get("webhook-id"), Some("inv_1"));
+        assert_eq!(get("webhook-timestamp"), Some("1700000000"));
+        assert!(get("webhook-signature").is_some_and(|s| s.starts_with("v1,")));
+        let logged = out.redacted_headers(&auth);
+        assert!(logged.iter().all(|(_, v)| !v.contains("s3cret")));
+    }
+}

@@ -1,0 +1,430 @@
+//! Conditions: `{field, operator, value}`, parsed into a typed test on a ticket update.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::cycle::UpdateContext;
+use crate::Invalid;
+use crate::ticket::{Priority, Status, Tag, TicketFields, TicketType};
+use crate::user::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    UpdateType,
+    Status,
+    Priority,
+    Type,
+    Tags,
+    Subject,
+    Description,
+    Comment,
+    CommentIsPublic,
+    AssigneeId,
+    Group,
+    RequesterEmail,
+    CustomField(String),
+    CurrentUserRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Is,
+    IsNot,
+    LessThan,
+    GreaterThan,
+    Changed,
+    NotChanged,
+    ChangedTo,
+    ChangedFrom,
+    Includes,
+    NotIncludes,
+    Contains,
+    NotContains,
+    Present,
+    NotPresent,
+}
+
+use Operator as Op;
+
+const OPERATORS: &[(&str, Operator)] = &[
+    ("is", Op::Is),
+    ("is_not", Op::IsNot),
+    ("less_than", Op::LessThan),
+    ("greater_than", Op::GreaterThan),
+    ("changed", Op::Changed),
+    ("not_changed", Op::NotChanged),
+    ("changed_to", Op::ChangedTo),
+    ("changed_from", Op::ChangedFrom),
+    ("includes", Op::Includes),
+    ("not_includes", Op::NotIncludes),
+    ("contains", Op::Contains),
+    ("not_contains", Op::NotContains),
+    ("present", Op::Present),
+    ("not_present", Op::NotPresent),
+];
+
+impl Operator {
+    fn parse(text: &str) -> Option<Self> {
+        OPERATORS.iter().find(|(n, _)| *n == text).map(|(_, o)| *o)
+    }
+
+    fn takes_value(self) -> bool {
+        !matches!(self, Op::Changed | Op::NotChanged | Op::Present | Op::NotPresent)
+    }
+}
+
+/// What kind of value a field holds, which decides the operators and values it accepts.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A closed set of names; `ordered` allows less_than / greater_than.
+    Names {
+        names: &'static [&'static str],
+        ordered: bool,
+        tracked: bool,
+        optional: bool,
+    },
+    Tags,
+    Text {
+        tracked: bool,
+    },
+    Bool,
+    Id,
+    Json,
+}
+
+const STATUS_NAMES: &[&str] = &["new", "open", "pending", "hold", "solved", "closed"];
+const PRIORITY_NAMES: &[&str] = &["low", "normal", "high", "urgent"];
+const TYPE_NAMES: &[&str] = &["question", "incident", "problem", "task"];
+const UPDATE_TYPES: &[&str] = &["create", "change"];
+const ROLE_NAMES: &[&str] = &["end_user", "agent", "admin"];
+
+impl Field {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "update_type" => Field::UpdateType,
+            "status" => Field::Status,
+            "priority" => Field::Priority,
+            "type" => Field::Type,
+            "tags" => Field::Tags,
+            "subject" => Field::Subject,
+            "description" => Field::Description,
+            "comment" => Field::Comment,
+            "comment_is_public" => Field::CommentIsPublic,
+            "assignee_id" => Field::AssigneeId,
+            "group" => Field::Group,
+            "requester_email" => Field::RequesterEmail,
+            "current_user.role" => Field::CurrentUserRole,
+            other => {
+                let key = other.strip_prefix("custom_fields.")?;
+                if key.is_empty() {
+                    return None;
+                }
+                Field::CustomField(key.to_owned())
+            }
+        })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Field::UpdateType => "update_type".into(),
+            Field::Status => "status".into(),
+            Field::Priority => "priority".into(),
+            Field::Type => "type".into(),
+            Field::Tags => "tags".into(),
+            Field::Subject => "subject".into(),
+            Field::Description => "description".into(),
+            Field::Comment => "comment".into(),
+            Field::CommentIsPublic => "comment_is_public".into(),
+            Field::AssigneeId => "assignee_id".into(),
+            Field::Group => "group".into(),
+            Field::RequesterEmail => "requester_email".into(),
+            Field::CustomField(key) => format!("custom_fields.{key}"),
+            Field::CurrentUserRole => "current_user.role".into(),
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Field::UpdateType => Kind::Names { names: UPDATE_TYPES, ordered: false, tracked: false, optional: false },
+            Field::Status => Kind::Names { names: STATUS_NAMES, ordered: true, tracked: true, optional: false },
+            Field::Priority => Kind::Names { names: PRIORITY_NAMES, ordered: true, tracked: true, optional: false },
+            Field::Type => Kind::Names { names: TYPE_NAMES, ordered: false, tracked: true, optional: true },
+            Field::CurrentUserRole => {
+                Kind::Names { names: ROLE_NAMES, ordered: false, tracked: false, optional: false }
+            }
+            Field::Tags => Kind::Tags,
+            Field::Subject | Field::Description | Field::Group => Kind::Text { tracked: true },
+            Field::Comment | Field::RequesterEmail => Kind::Text { tracked: false },
+            Field::CommentIsPublic => Kind::Bool,
+            Field::AssigneeId => Kind::Id,
+            Field::CustomField(_) => Kind::Json,
+        }
+    }
+
+    fn allows(&self, op: Operator) -> bool {
+        let tracked_ops = [Op::Changed, Op::NotChanged, Op::ChangedTo, Op::ChangedFrom];
+        match self.kind() {
+            Kind::Names { ordered, tracked, optional, .. } => {
+                matches!(op, Op::Is | Op::IsNot)
+                    || (ordered && matches!(op, Op::LessThan | Op::GreaterThan))
+                    || (tracked && tracked_ops.contains(&op))
+                    || (optional && matches!(op, Op::Present | Op::NotPresent))
+            }
+            Kind::Tags => matches!(op, Op::Includes | Op::NotIncludes | Op::Changed | Op::NotChanged),
+            Kind::Text { tracked } => {
+                matches!(op, Op::Is | Op::IsNot | Op::Contains | Op::NotContains | Op::Present | Op::NotPresent)
+                    || (tracked && matches!(op, Op::Changed | Op::NotChanged))
+            }
+            Kind::Bool => matches!(op, Op::Is | Op::IsNot),
+            Kind::Id => matches!(op, Op::Is | Op::IsNot | Op::Present | Op::NotPresent) || tracked_ops.contains(&op),
+            Kind::Json => !matches!(op, Op::Includes | Op::NotIncludes),
+        }
+    }
+
+    /// The field's value in `fields` (for ticket fields) or in the update (the rest).
+    fn read(&self, fields: &TicketFields, update: &UpdateContext<'_>) -> Value {
+        match self {
+            Field::UpdateType => update.update_type.as_str().into(),
+            Field::Status => fields.status.as_str().into(),
+            Field::Priority => fields.priority.as_str().into(),
+            Field::Type => fields.ticket_type.map_or(Value::Null, |t| t.as_str().into()),
+            Field::Tags => fields.tags.iter().map(|t| Value::from(t.as_str())).collect(),
+            Field::Subject => fields.subject.as_str().into(),
+            Field::Description => fields.description.as_str().into(),
+            Field::Comment => update.comment.map_or(Value::Null, |c| c.body.as_str().into()),
+            Field::CommentIsPublic => update.comment.map_or(Value::Null, |c| c.public.into()),
+            Field::AssigneeId => fields.assignee_id.map_or(Value::Null, Value::from),
+            Field::Group => fields.group.as_deref().map_or(Value::Null, Value::from),
+            Field::RequesterEmail => update.requester_email.into(),
+            Field::CustomField(key) => fields.custom_fields.get(key).cloned().unwrap_or(Value::Null),
+            Field::CurrentUserRole => update.current_user_role.map_or(Value::Null, |r| r.as_str().into()),
+        }
+    }
+}
+
+/// One condition, valid by construction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    field: Field,
+    operator: Operator,
+    value: Value,
+    /// For `tags` conditions: the parsed tags of `value`.
+    tags: Vec<Tag>,
+    source: Value,
+}
+
+impl Serialize for Condition {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.source.serialize(serializer)
+    }
+}
+
+impl Condition {
+    /// Parses `{"field", "operator", "value"}`; errors name `field`, `operator` or `value`.
+    pub fn parse(raw: &Value) -> Result<Self, Invalid> {
+        let Some(object) = raw.as_object() else {
+            return Err(Invalid::new("", "a condition is an object {\"field\", \"operator\", \"value\"}"));
+        };
+        if let Some(unknown) = object.keys().find(|k| !["field", "operator", "value"].contains(&k.as_str())) {
+            return Err(Invalid::new(unknown.as_str(), "unknown key in a condition"));
+        }
+        let field_name = object.get("field").and_then(Value::as_str).unwrap_or_default();
+        let field = Field::parse(field_name).ok_or_else(|| {
+            Invalid::new(
+                "field",
+                format!(
+                    "unknown field {field_name:?}; expected one of update_type, status, priority, type, tags, subject, description, comment, comment_is_public, assignee_id, group, requester_email, current_user.role, custom_fields.KEY"
+                ),
+            )
+        })?;
+        let op_name = object.get("operator").and_then(Value::as_str).unwrap_or_default();
+        let operator = Operator::parse(op_name).ok_or_else(|| {
+            let names: Vec<_> = OPERATORS.iter().map(|(n, _)| *n).collect();
+            Invalid::new("operator", format!("unknown operator {op_name:?}; expected one of {}", names.join(", ")))
+        })?;
+        if !field.allows(operator) {
+            return Err(Invalid::new(
+                "operator",
+                format!("operator {op_name:?} does not apply to field {:?}", field.name()),
+            ));
+        }
+        let value = object.get("value").cloned().unwrap_or(Value::Null);
+        let tags = check_value(&field, operator, &value).map_err(|m| Invalid::new("value", m))?;
+        let value = normalise(&field, value);
+        Ok(Self { field, operator, value, tags, source: raw.clone() })
+    }
+
+    pub fn holds(&self, fields: &TicketFields, update: &UpdateContext<'_>) -> bool {
+        let now = self.field.read(fields, update);
+        let before = || update.previous.map_or(Value::Null, |p| self.field.read(p, update));
+        match self.operator {
+            Op::Is => equal(&now, &self.value),
+            Op::IsNot => !equal(&now, &self.value),
+            Op::LessThan => self.compare(&now).is_some_and(std::cmp::Ordering::is_lt),
+            Op::GreaterThan => self.compare(&now).is_some_and(std::cmp::Ordering::is_gt),
+            Op::Changed => self.changed(&now, &before()),
+            Op::NotChanged => !self.changed(&now, &before()),
+            Op::ChangedTo => self.changed(&now, &before()) && equal(&now, &self.value),
+            Op::ChangedFrom => self.changed(&now, &before()) && equal(&before(), &self.value),
+            Op::Includes => self.tags.iter().any(|t| fields.tags.contains(t)),
+            Op::NotIncludes => !self.tags.iter().any(|t| fields.tags.contains(t)),
+            Op::Contains => contains(&now, &self.value),
+            Op::NotContains => !contains(&now, &self.value),
+            Op::Present => is_present(&now),
+            Op::NotPresent => !is_present(&now),
+        }
+    }
+
+    fn changed(&self, now: &Value, before: &Value) -> bool {
+        match (&self.field, now, before) {
+            // Tags are a set: reordering is not a change.
+            (Field::Tags, Value::Array(a), Value::Array(b)) => a.len() != b.len() || a.iter().any(|t| !b.contains(t)),
+            (Field::Tags, Value::Array(a), Value::Null) => !a.is_empty(),
+            _ => now != before,
+        }
+    }
+
+    /// Orders statuses and priorities as the contract lists them; numbers numerically.
+    fn compare(&self, now: &Value) -> Option<std::cmp::Ordering> {
+        if let Kind::Names { names, .. } = self.field.kind() {
+            let rank = |v: &Value| names.iter().position(|n| Some(*n) == v.as_str());
+            return Some(rank(now)?.cmp(&rank(&self.value)?));
+        }
+        now.as_f64()?.partial_cmp(&self.value.as_f64()?)
+    }
+}
+
+fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn contains(haystack: &Value, needle: &Value) -> bool {
+    match (haystack.as_str(), needle.as_str()) {
+        (Some(h), Some(n)) => h.to_lowercase().contains(&n.to_lowercase()),
+        _ => false,
+    }
+}
+
+fn is_present(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => true,
+    }
+}
+
+/// Checks that `value` fits `field` and `operator`; returns the parsed tags for tag fields.
+fn check_value(field: &Field, operator: Operator, value: &Value) -> Result<Vec<Tag>, String> {
+    if !operator.takes_value() {
+        return if value.is_null() { Ok(vec![]) } else { Err("this operator takes no value".into()) };
+    }
+    match field.kind() {
+        Kind::Names { names, .. } => match value.as_str() {
+            Some(name) if names.contains(&name) => Ok(vec![]),
+            _ => Err(format!("must be one of {}", names.join(", "))),
+        },
+        Kind::Tags => {
+            let tags = match value {
+                Value::String(s) => Tag::parse_list(s).map_err(|e| e.message)?,
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().ok_or("tags must be strings").map(Tag::parse))
+                    .collect::<Result<Result<Vec<_>, _>, _>>()?
+                    .map_err(|e| e.message)?,
+                _ => return Err("must be space-separated tags".into()),
+            };
+            if tags.is_empty() { Err("must name at least one tag".into()) } else { Ok(tags) }
+        }
+        Kind::Text { .. } => {
+            if value.is_string() {
+                Ok(vec![])
+            } else {
+                Err("must be a string".into())
+            }
+        }
+        Kind::Bool => {
+            if value.is_boolean() {
+                Ok(vec![])
+            } else {
+                Err("must be true or false".into())
+            }
+        }
+        Kind::Id => {
+            if value.is_i64() || value.is_null() {
+                Ok(vec![])
+            } else {
+                Err("must be an integer id or null".into())
+            }
+        }
+        Kind::Json => {
+            let numeric = matches!(operator, Op::LessThan | Op::GreaterThan);
+            let textual = matches!(operator, Op::Contains | Op::NotContains);
+            if numeric && !value.is_number() {
+                Err("must be a number".into())
+            } else if textual && !value.is_string() {
+                Err("must be a string".into())
+            } else {
+                Ok(vec![])
+            }
+        }
+    }
+}
+
+/// Makes values comparable with what [`Field::read`] returns.
+fn normalise(field: &Field, value: Value) -> Value {
+    match (field, &value) {
+        (Field::RequesterEmail, Value::String(s)) => s.trim().to_lowercase().into(),
+        _ => value,
+    }
+}
+
+/// `{"all": [...], "any": [...]}`: every `all` holds and, when `any` is not empty, one of it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Conditions {
+    pub all: Vec<Condition>,
+    pub any: Vec<Condition>,
+}
+
+impl Conditions {
+    pub fn parse(raw: &Value) -> Result<Self, Invalid> {
+        let Some(object) = raw.as_object() else {
+            return Err(Invalid::new("conditions", "must be an object {\"all\": [...], \"any\": [...]}"));
+        };
+        if let Some(unknown) = object.keys().find(|k| *k != "all" && *k != "any") {
+            return Err(Invalid::new(format!("conditions.{unknown}"), "unknown key; expected all or any"));
+        }
+        let list = |name: &str| -> Result<Vec<Condition>, Invalid> {
+            match object.get(name) {
+                None | Some(Value::Null) => Ok(vec![]),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| Condition::parse(c).map_err(|e| e.within(&format!("conditions.{name}[{i}]"))))
+                    .collect(),
+                Some(_) => Err(Invalid::new(format!("conditions.{name}"), "must be an array of conditions")),
+            }
+        };
+        Ok(Self { all: list("all")?, any: list("any")? })
+    }
+
+    pub fn hold(&self, fields: &TicketFields, update: &UpdateContext<'_>) -> bool {
+        self.all.iter().all(|c| c.holds(fields, update))
+            && (self.any.is_empty() || self.any.iter().any(|c| c.holds(fields, update)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.any.is_empty()
+    }
+}
+
+// Keep the typed enums and the name tables in step.
+const _: () = {
+    assert!(STATUS_NAMES.len() == Status::ALL.len());
+    assert!(PRIORITY_NAMES.len() == Priority::ALL.len());
+    assert!(TYPE_NAMES.len() == TicketType::ALL.len());
+    assert!(ROLE_NAMES.len() == Role::ALL.len());
+};

@@ -1,0 +1,222 @@
+//! Tickets and the values they are made of.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::{Invalid, Timestamp};
+
+/// Defines a closed set of snake_case names with an order (the order of the variants), as
+/// statuses and priorities are compared with `less_than` / `greater_than`.
+macro_rules! ordered_names {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
+
+            /// The accepted names, for error messages.
+            pub fn names() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+    };
+}
+
+ordered_names!(
+    /// Ticket status, in its conventional order.
+    Status { New = "new", Open = "open", Pending = "pending", Hold = "hold", Solved = "solved", Closed = "closed" }
+);
+ordered_names!(
+    Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" }
+);
+ordered_names!(
+    TicketType { Question = "question", Incident = "incident", Problem = "problem", Task = "task" }
+);
+
+/// A tag: lower-case, without white space, at most 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
+#[schema(value_type = String)]
+pub struct Tag(String);
+
+impl Tag {
+    pub const MAX_LEN: usize = 100;
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let tag = text.trim().to_lowercase();
+        if tag.is_empty() {
+            return Err(Invalid::new("", "a tag cannot be empty"));
+        }
+        if tag.chars().count() > Self::MAX_LEN {
+            return Err(Invalid::new("", format!("a tag has at most {} characters", Self::MAX_LEN)));
+        }
+        if tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Invalid::new("", format!("tag {text:?} contains white space")));
+        }
+        Ok(Self(tag))
+    }
+
+    /// Splits Zendesk-style space-separated tags ("vip  urgent").
+    pub fn parse_list(text: &str) -> Result<Vec<Self>, Invalid> {
+        text.split_whitespace().map(Self::parse).collect()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The set of tags on a ticket: unique, in the order they were added.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, ToSchema)]
+#[schema(value_type = Vec<String>)]
+pub struct Tags(Vec<Tag>);
+
+impl Tags {
+    pub fn new(tags: impl IntoIterator<Item = Tag>) -> Self {
+        let mut set = Self::default();
+        set.add(tags);
+        set
+    }
+
+    pub fn add(&mut self, tags: impl IntoIterator<Item = Tag>) {
+        for tag in tags {
+            if !self.0.contains(&tag) {
+                self.0.push(tag);
+            }
+        }
+    }
+
+    pub fn remove<'a>(&mut self, tags: impl IntoIterator<Item = &'a Tag>) {
+        for tag in tags {
+            self.0.retain(|t| t != tag);
+        }
+    }
+
+    pub fn contains(&self, tag: &Tag) -> bool {
+        self.0.contains(tag)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Tag> {
+        self.0.iter()
+    }
+
+    /// Equal as sets: the order of tags is not a change.
+    pub fn same_set(&self, other: &Tags) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().all(|t| other.contains(t))
+    }
+}
+
+/// The requester as shown on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Requester {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Comment {
+    pub id: i64,
+    pub author_id: Option<i64>,
+    pub body: String,
+    pub public: bool,
+    pub created_at: Timestamp,
+}
+
+/// The fields rules can read and change. Kept apart from the ticket's identity and
+/// history so the trigger cycle can compare "before" and "now" cheaply.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TicketFields {
+    pub subject: String,
+    pub description: String,
+    pub status: Status,
+    pub priority: Priority,
+    #[serde(rename = "type")]
+    pub ticket_type: Option<TicketType>,
+    pub tags: Tags,
+    pub assignee_id: Option<i64>,
+    pub group: Option<String>,
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
+}
+
+impl Default for TicketFields {
+    fn default() -> Self {
+        Self {
+            subject: String::new(),
+            description: String::new(),
+            status: Status::New,
+            priority: Priority::Normal,
+            ticket_type: None,
+            tags: Tags::default(),
+            assignee_id: None,
+            group: None,
+            custom_fields: Map::new(),
+        }
+    }
+}
+
+/// The Ticket of the contract.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Ticket {
+    pub id: i64,
+    #[serde(flatten)]
+    pub fields: TicketFields,
+    pub requester: Requester,
+    pub comments: Vec<Comment>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A comment added by an update, before it has an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewComment {
+    pub author_id: Option<i64>,
+    pub body: String,
+    pub public: bool,
+}
+
+/// Checks free text fields: subject, description, group.
+pub fn parse_text(field: &str, text: &str, max_chars: usize) -> Result<String, Invalid> {
+    if text.chars().count() > max_chars {
+        return Err(Invalid::new(field, format!("must be at most {max_chars} characters")));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(Invalid::new(field, "must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_lowercase_unique_and_ordered() {
+        let mut tags = Tags::new(Tag::parse_list("VIP urgent vip").expect("valid"));
+        assert_eq!(tags.iter().map(Tag::as_str).collect::<Vec<_>>(), ["vip", "urgent"]);
+        tags.remove(&Tag::parse_list("vip").expect("valid"));
+        assert_eq!(tags.iter().map(Tag::as_str).collect::<Vec<_>>(), ["urgent"]);
+        assert!(Tag::parse("a\tb").is_err());
+        assert!(Tag::parse(" ").is_err());
+    }
+
+    #[test]
+    fn statuses_are_ordered_as_listed() {
+        assert!(Status::New < Status::Open && Status::Solved < Status::Closed);
+        assert!(Priority::Low < Priority::Urgent);
+        assert_eq!(Status::parse("hold"), Some(Status::Hold));
+        assert_eq!(Status::parse("Hold"), None);
+    }
+}

@@ -1,0 +1,352 @@
+//! Outbound webhooks: where a request goes, how it is shaped and authenticated.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::template::Template;
+use crate::{Invalid, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+
+    /// GET and DELETE send no body; their params go in the query string.
+    pub fn has_body(self) -> bool {
+        !matches!(self, HttpMethod::Get | HttpMethod::Delete)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestFormat {
+    Json,
+    Xml,
+    Form,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Ordering {
+    None,
+    PerTicket,
+}
+
+/// How a webhook authenticates to its receiver. The secret parts never leave the server:
+/// [`Authentication::public_view`] is what the API shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Authentication {
+    None,
+    Basic { username: String, password: String },
+    Bearer { token: String },
+    ApiKey { header: String, value: String },
+}
+
+/// The non-secret half of [`Authentication`], as responses show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthenticationView {
+    None,
+    Basic { username: String },
+    Bearer,
+    ApiKey { header: String },
+}
+
+impl Authentication {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let check = |field: &str, value: &str| -> Result<(), Invalid> {
+            if value.is_empty() {
+                return Err(Invalid::new(field, "must not be empty"));
+            }
+            if value.len() > 1000 || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+                return Err(Invalid::new(field, "must be at most 1000 printable ASCII characters"));
+            }
+            Ok(())
+        };
+        match self {
+            Authentication::None => Ok(()),
+            Authentication::Basic { username, password } => {
+                check("username", username)?;
+                if username.contains(':') {
+                    return Err(Invalid::new("username", "must not contain ':'"));
+                }
+                check("password", password)
+            }
+            Authentication::Bearer { token } => check("token", token),
+            Authentication::ApiKey { header, value } => {
+                HeaderName::parse(header).map_err(|e| Invalid::new("header", e.message))?;
+                check("value", value)
+            }
+        }
+        .map_err(|e| e.within("authentication"))
+    }
+
+    pub fn public_view(&self) -> AuthenticationView {
+        match self {
+            Authentication::None => AuthenticationView::None,
+            Authentication::Basic { username, .. } => AuthenticationView::Basic { username: username.clone() },
+            Authentication::Bearer { .. } => AuthenticationView::Bearer,
+            Authentication::ApiKey { header, .. } => AuthenticationView::ApiKey { header: header.clone() },
+        }
+    }
+}
+
+/// A custom header name, checked against the contract's rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderName(String);
+
+const REFUSED_HEADERS: &[&str] = &[
+    "accept-charset",
+    "accept-encoding",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-md5",
+    "content-type",
+    "date",
+    "expect",
+    "forwarded",
+    "host",
+    "keep-alive",
+    "max-forwards",
+    "origin",
+    "proxy-authenticate",
+    "referer",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+    "via",
+    "www-authenticate",
+];
+const REFUSED_PREFIXES: &[&str] = &["access-control", "x-forwarded", "webhook-"];
+
+impl HeaderName {
+    pub fn parse(name: &str) -> Result<Self, Invalid> {
+        let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || name.len() > 128 || !name.chars().all(is_tchar) {
+            return Err(Invalid::new(
+                "",
+                format!("header name {name:?} must be 1 to 128 characters of letters, digits and !#$%&'*+-.^_`|~"),
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if REFUSED_HEADERS.contains(&lower.as_str()) || REFUSED_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+            return Err(Invalid::new("", format!("header {name:?} is set by hookdesk and cannot be customised")));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At most five headers with templated values; a value that renders empty is not sent.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomHeaders(Vec<(HeaderName, Template)>);
+
+impl CustomHeaders {
+    pub const MAX: usize = 5;
+
+    pub fn parse(headers: &serde_json::Map<String, serde_json::Value>) -> Result<Self, Invalid> {
+        if headers.len() > Self::MAX {
+            return Err(Invalid::new("custom_headers", format!("at most {} headers", Self::MAX)));
+        }
+        let mut parsed: Vec<(HeaderName, Template)> = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            let field = format!("custom_headers.{name}");
+            let header = HeaderName::parse(name).map_err(|e| e.within(&field))?;
+            if parsed.iter().any(|(h, _)| h.0.eq_ignore_ascii_case(name)) {
+                return Err(Invalid::new(field, "header names must be unique (case-insensitive)"));
+            }
+            let Some(value) = value.as_str() else {
+                return Err(Invalid::new(field, "must be a string"));
+            };
+            if value.len() > 1000 || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+                return Err(Invalid::new(field, "must be at most 1000 ASCII characters from 0x20 to 0x7E"));
+            }
+            parsed.push((header, Template::parse(&field, value)?));
+        }
+        Ok(Self(parsed))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(HeaderName, Template)> {
+        self.0.iter()
+    }
+
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.0.iter().map(|(n, t)| (n.0.clone(), t.source().into())).collect()
+    }
+}
+
+/// The endpoint: an absolute http(s) URL, possibly with Liquid placeholders that render per
+/// invocation (the rendered URL is checked again before sending).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint(Template);
+
+impl Endpoint {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let lower = text.trim_start().to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err(Invalid::new("endpoint", "must be an absolute http:// or https:// URL"));
+        }
+        if text.len() > 2048 {
+            return Err(Invalid::new("endpoint", "must be at most 2048 characters"));
+        }
+        let template = Template::parse("endpoint", text)?;
+        if !text.contains("{{") && !text.contains("{%") {
+            check_url(text).map_err(|m| Invalid::new("endpoint", m))?;
+        }
+        Ok(Self(template))
+    }
+
+    pub fn template(&self) -> &Template {
+        &self.0
+    }
+}
+
+/// Checks a (rendered) destination URL: http or https, a host, no credentials in it.
+pub fn check_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{text:?} must use http or https"));
+    }
+    if url.host().is_none() {
+        return Err(format!("{text:?} has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("credentials in the URL are not allowed: use authentication".into());
+    }
+    Ok(url)
+}
+
+/// A signing secret: `whsec_` followed by the base64 of its random bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningSecret(Vec<u8>);
+
+impl SigningSecret {
+    pub const PREFIX: &'static str = "whsec_";
+
+    /// Wraps random bytes (the caller owns the randomness: the core does no I/O).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text.strip_prefix(Self::PREFIX)?).ok()?;
+        (bytes.len() >= 24 && bytes.len() <= 64).then_some(Self(bytes))
+    }
+
+    pub fn expose(&self) -> String {
+        use base64::Engine as _;
+        format!("{}{}", Self::PREFIX, base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningSecret(..)")
+    }
+}
+
+/// A webhook as the domain uses it: parsed and valid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub endpoint: Endpoint,
+    pub http_method: HttpMethod,
+    pub request_format: RequestFormat,
+    pub status: WebhookStatus,
+    pub authentication: Authentication,
+    pub custom_headers: CustomHeaders,
+    pub max_retries: u8,
+    pub ordering: Ordering,
+    pub rate_limit_per_minute: Option<u32>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Webhook {
+    pub const MAX_RETRIES_LIMIT: u8 = 10;
+    pub const DEFAULT_MAX_RETRIES: u8 = 3;
+}
+
+/// The subscription that connects a webhook to triggers and automations.
+pub const CONDITIONAL_TICKET_EVENTS: &str = "conditional_ticket_events";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_follow_the_contract() {
+        assert!(HeaderName::parse("X-Deskpro-TicketId").is_ok());
+        for refused in ["Content-Type", "host", "X-Forwarded-For", "webhook-id", "Access-Control-Allow-Origin"] {
+            assert!(HeaderName::parse(refused).is_err(), "{refused} must be refused");
+        }
+        assert!(HeaderName::parse("bad header").is_err());
+        assert!(HeaderName::parse(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn custom_headers_are_limited_and_unique() {
+        let six: serde_json::Map<_, _> = (0..6).map(|i| (format!("x-h{i}"), serde_json::Value::from("v"))).collect();
+        assert!(CustomHeaders::parse(&six).is_err());
+        let dup = serde_json::json!({"X-A": "1", "x-a": "2"});
+        assert!(CustomHeaders::parse(dup.as_object().expect("object")).is_err());
+        let bad_value = serde_json::json!({"X-A": "caf\u{e9}"});
+        assert!(CustomHeaders::parse(bad_value.as_object().expect("object")).is_err());
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        assert!(Endpoint::parse("https://example.com/hook").is_ok());
+        assert!(Endpoint::parse("https://api.example/tickets/{{ ticket.id }}.json").is_ok());
+        assert!(Endpoint::parse("ftp://example.com").is_err());
+        assert!(Endpoint::parse("/relative").is_err());
+        assert!(Endpoint::parse("https://user:pw@example.com").is_err());
+    }
+
+    #[test]
+    fn signing_secrets_round_trip() {
+        let secret = SigningSecret::from_bytes(vec![7; 24]);
+        let text = secret.expose();
+        assert!(text.starts_with("whsec_"));
+        assert_eq!(SigningSecret::parse(&text), Some(secret));
+        assert_eq!(SigningSecret::parse("whsec_c2hvcnQ="), None);
+    }
+}

@@ -1,0 +1,199 @@
+//! Sends one request and says what happened, as data: a response, or an error with a stable
+//! code (`timeout`, `connection_refused`, `dns`, `tls`, `ssrf_refused`, ...).
+
+use std::error::Error as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookdesk_core::request::OutgoingRequest;
+use hookdesk_core::webhook::HttpMethod;
+use hookdesk_store::{AttemptOutcome, LoggedResponse};
+
+use crate::ssrf::{DestinationPolicy, GuardedResolver, LookupFailed, Refused};
+
+/// Response and request bodies kept in the log.
+pub const LOG_BODY_BYTES: usize = 16 * 1024;
+
+/// The HTTP client every worker shares: pooled keep-alive connections, no redirects, the
+/// SSRF guard in its resolver.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    policy: DestinationPolicy,
+}
+
+/// What one attempt gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub response: Option<LoggedResponse>,
+    pub error: Option<AttemptOutcome>,
+    pub duration: Duration,
+    /// The receiver's `Retry-After`, parsed.
+    pub retry_after: Option<Duration>,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.response.as_ref().is_some_and(|r| (200..300).contains(&r.status))
+    }
+
+    fn failed(code: &str, message: String, started: Instant) -> Self {
+        Self {
+            response: None,
+            error: Some(AttemptOutcome { code: code.to_owned(), message }),
+            duration: started.elapsed(),
+            retry_after: None,
+        }
+    }
+}
+
+impl Sender {
+    pub fn new(policy: DestinationPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(512)
+            .tcp_nodelay(true)
+            .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
+            .build()?;
+        Ok(Self { client, policy })
+    }
+
+    pub async fn send(&self, request: &OutgoingRequest) -> Outcome {
+        let started = Instant::now();
+        let url = match reqwest::Url::parse(&request.url) {
+            Ok(url) => url,
+            Err(e) => {
+                return Outcome::failed("invalid_url", format!("{} is not a valid URL: {e}", request.url), started);
+            }
+        };
+        // IP literals never reach the resolver: check them here.
+        if let Some(ip) = literal_ip(&url)
+            && !self.policy.allows(ip)
+        {
+            let message = Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string();
+            return Outcome::failed("ssrf_refused", message, started);
+        }
+        let method = match request.method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self.client.request(method, url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let (code, message) = classify(&e);
+                return Outcome::failed(code, message, started);
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned().into()))
+            .collect::<serde_json::Map<_, _>>();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::retry::parse_retry_after);
+        let location =
+            response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut body = Vec::new();
+        let mut body_error = None;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = LOG_BODY_BYTES.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() >= LOG_BODY_BYTES {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    body_error = Some(classify(&e));
+                    break;
+                }
+            }
+        }
+        let error = if (300..400).contains(&status) {
+            Some(AttemptOutcome {
+                code: "redirect".into(),
+                message: format!(
+                    "the receiver answered {status} (redirect to {}); redirects are not followed",
+                    location.as_deref().unwrap_or("nowhere")
+                ),
+            })
+        } else if !(200..300).contains(&status) {
+            Some(AttemptOutcome { code: "http_status".into(), message: format!("the receiver answered {status}") })
+        } else {
+            body_error.map(|(code, message)| AttemptOutcome { code: code.into(), message })
+        };
+        Outcome {
+            response: Some(LoggedResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }),
+            error,
+            duration: started.elapsed(),
+            retry_after,
+        }
+    }
+}
+
+fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// Turns a client error into a stable code and a sentence, by what caused it.
+fn classify(error: &reqwest::Error) -> (&'static str, String) {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<Refused>() {
+            return ("ssrf_refused", refused.to_string());
+        }
+        if let Some(lookup) = cause.downcast_ref::<LookupFailed>() {
+            return ("dns", lookup.to_string());
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return (
+                        "connection_refused",
+                        "the receiver refused the connection (nothing listens on that port)".into(),
+                    );
+                }
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    return ("connection_reset", "the receiver closed the connection before answering".into());
+                }
+                _ => {}
+            }
+        }
+        let text = cause.to_string().to_lowercase();
+        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+            return ("tls", format!("TLS failed: {cause}"));
+        }
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        return ("timeout", "the receiver did not answer in time".into());
+    }
+    if error.is_connect() {
+        return ("connection", format!("could not connect: {error}"));
+    }
+    ("connection", format!("the request failed: {error}"))
+}

@@ -1,0 +1,108 @@
+//! Background work that must run on one node at a time, however many share the database:
+//! each job holds a lease row, renews it while it runs, and gives it up on shutdown; when its
+//! node dies, the lease expires and another node takes the job over.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hookdesk_delivery::dispatcher::now;
+use hookdesk_store::Store;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// This node, as other nodes and operators see it.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    /// The singleton jobs this node runs now.
+    pub holding: Arc<Mutex<BTreeSet<&'static str>>>,
+}
+
+impl Node {
+    pub fn new(id: String) -> Self {
+        Self { id, holding: Arc::default() }
+    }
+
+    pub fn holding(&self) -> Vec<&'static str> {
+        self.holding.lock().map(|h| h.iter().copied().collect()).unwrap_or_default()
+    }
+
+    fn set_holding(&self, job: &'static str, holds: bool) {
+        if let Ok(mut holding) = self.holding.lock() {
+            if holds {
+                holding.insert(job);
+            } else {
+                holding.remove(job);
+            }
+        }
+    }
+}
+
+/// Runs `job` every `interval` while this node holds the lease `name`. The lease lasts three
+/// intervals, so a dead holder's job moves on within about that long.
+pub async fn run_singleton<F, Fut>(
+    store: Store,
+    node: Node,
+    name: &'static str,
+    interval: Duration,
+    shutdown: CancellationToken,
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let lease_ms = i64::try_from(interval.as_millis() * 3).unwrap_or(i64::MAX);
+    let mut held = false;
+    loop {
+        let at = now();
+        match store.hold_lease(name, &node.id, at, at.plus_millis(lease_ms)).await {
+            Ok(holds) => {
+                if holds != held {
+                    info!(job = name, node = %node.id, holds, "singleton job {}", if holds { "taken" } else { "lost" });
+                }
+                held = holds;
+                node.set_holding(name, holds);
+                if holds {
+                    job().await;
+                }
+            }
+            Err(e) => {
+                warn!(job = name, error = %e, "cannot renew the singleton lease");
+                held = false;
+                node.set_holding(name, false);
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = shutdown.cancelled() => break,
+        }
+    }
+    if held {
+        node.set_holding(name, false);
+        if let Err(e) = store.release_lease(name, &node.id).await {
+            warn!(job = name, error = %e, "cannot release the singleton lease; it will expire");
+        }
+    }
+}
+
+/// The retention purge: invocations completed longer than `retention` ago are deleted, in
+/// batches, so the execution log does not grow without bound.
+pub async fn purge_old_invocations(store: &Store, retention: Duration) {
+    let before = now().plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    let mut purged = 0;
+    loop {
+        match store.purge_invocations(before, 1000).await {
+            Ok(0) => break,
+            Ok(n) => purged += n,
+            Err(e) => {
+                warn!(error = %e, "the retention purge failed; it will try again");
+                break;
+            }
+        }
+    }
+    if purged > 0 {
+        info!(purged, "old invocations purged");
+    }
+}

@@ -1,0 +1,269 @@
+//! Webhooks, triggers and invocations: the admin's use cases.
+
+use hookdesk_core::rules::{Action, Conditions, Trigger};
+use hookdesk_core::webhook::{
+    Authentication, CONDITIONAL_TICKET_EVENTS, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat,
+    SigningSecret, Webhook, WebhookStatus,
+};
+use hookdesk_core::{Invalid, ticket::parse_text};
+use hookdesk_delivery::dispatcher::now;
+use hookdesk_store::{Invocation, NewTrigger, NewWebhook, StoreError};
+use serde_json::{Map, Value};
+
+use super::error::OrNotFound;
+use super::{App, AppError, ids};
+
+/// `POST /webhooks`, typed.
+#[derive(Debug, Clone)]
+pub struct WebhookInput {
+    pub name: String,
+    pub description: String,
+    pub endpoint: String,
+    pub http_method: HttpMethod,
+    pub request_format: RequestFormat,
+    pub status: WebhookStatus,
+    pub subscriptions: Option<Vec<String>>,
+    pub authentication: Authentication,
+    pub custom_headers: Map<String, Value>,
+    pub max_retries: u8,
+    pub ordering: Ordering,
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+/// `PATCH /webhooks/{id}`: `None` keeps a field.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub endpoint: Option<String>,
+    pub http_method: Option<HttpMethod>,
+    pub request_format: Option<RequestFormat>,
+    pub status: Option<WebhookStatus>,
+    pub subscriptions: Option<Vec<String>>,
+    pub authentication: Option<Authentication>,
+    pub custom_headers: Option<Map<String, Value>>,
+    pub max_retries: Option<u8>,
+    pub ordering: Option<Ordering>,
+    pub rate_limit_per_minute: Option<Option<u32>>,
+}
+
+fn check_name(name: &str) -> Result<String, Invalid> {
+    if name.trim().is_empty() {
+        return Err(Invalid::new("name", "must not be empty"));
+    }
+    parse_text("name", name.trim(), 255)
+}
+
+/// Parts of the contract whose behaviour has not shipped yet are refused rather than stored
+/// and silently ignored.
+fn check_supported(webhook: &Webhook, subscriptions: Option<&[String]>) -> Result<(), Invalid> {
+    if webhook.request_format != RequestFormat::Json {
+        return Err(Invalid::new("request_format", "only json is supported in this version"));
+    }
+    if webhook.ordering != Ordering::None {
+        return Err(Invalid::new("ordering", "per_ticket ordering is not available in this version"));
+    }
+    if webhook.rate_limit_per_minute.is_some() {
+        return Err(Invalid::new("rate_limit_per_minute", "rate limits are not available in this version; use null"));
+    }
+    if webhook.max_retries > Webhook::MAX_RETRIES_LIMIT {
+        return Err(Invalid::new("max_retries", format!("must be 0 to {}", Webhook::MAX_RETRIES_LIMIT)));
+    }
+    if let Some(subscriptions) = subscriptions
+        && subscriptions != [CONDITIONAL_TICKET_EVENTS]
+    {
+        return Err(Invalid::new(
+            "subscriptions",
+            "must be [\"conditional_ticket_events\"]; event subscriptions are not available in this version",
+        ));
+    }
+    Ok(())
+}
+
+impl App {
+    pub async fn create_webhook(&self, input: WebhookInput) -> Result<(Webhook, SigningSecret), AppError> {
+        input.authentication.validate()?;
+        let now = now();
+        let webhook = Webhook {
+            id: ids::new_id("wh"),
+            name: check_name(&input.name)?,
+            description: parse_text("description", &input.description, 4096)?,
+            endpoint: Endpoint::parse(&input.endpoint)?,
+            http_method: input.http_method,
+            request_format: input.request_format,
+            status: input.status,
+            authentication: input.authentication,
+            custom_headers: CustomHeaders::parse(&input.custom_headers)?,
+            max_retries: input.max_retries,
+            ordering: input.ordering,
+            rate_limit_per_minute: input.rate_limit_per_minute,
+            created_at: now,
+            updated_at: now,
+        };
+        check_supported(&webhook, input.subscriptions.as_deref())?;
+        let secret = SigningSecret::from_bytes(random(24)?);
+        self.store.create_webhook(NewWebhook { webhook: &webhook, secret: &secret }).await?;
+        Ok((webhook, secret))
+    }
+
+    pub async fn update_webhook(&self, id: &str, patch: WebhookPatch) -> Result<Webhook, AppError> {
+        let mut webhook = self.webhook(id).await?;
+        if let Some(subscriptions) = &patch.subscriptions
+            && subscriptions != &[CONDITIONAL_TICKET_EVENTS]
+        {
+            return Err(Invalid::new("subscriptions", "the connection method of a webhook cannot change").into());
+        }
+        if let Some(name) = patch.name {
+            webhook.name = check_name(&name)?;
+        }
+        if let Some(description) = patch.description {
+            webhook.description = parse_text("description", &description, 4096)?;
+        }
+        if let Some(endpoint) = patch.endpoint {
+            webhook.endpoint = Endpoint::parse(&endpoint)?;
+        }
+        if let Some(method) = patch.http_method {
+            webhook.http_method = method;
+        }
+        if let Some(format) = patch.request_format {
+            webhook.request_format = format;
+        }
+        if let Some(status) = patch.status {
+            webhook.status = status;
+        }
+        if let Some(auth) = patch.authentication {
+            auth.validate()?;
+            webhook.authentication = auth;
+        }
+        if let Some(headers) = patch.custom_headers {
+            webhook.custom_headers = CustomHeaders::parse(&headers)?;
+        }
+        if let Some(retries) = patch.max_retries {
+            webhook.max_retries = retries;
+        }
+        if let Some(ordering) = patch.ordering {
+            webhook.ordering = ordering;
+        }
+        if let Some(rate) = patch.rate_limit_per_minute {
+            webhook.rate_limit_per_minute = rate;
+        }
+        check_supported(&webhook, None)?;
+        webhook.updated_at = now();
+        self.store.update_webhook(&webhook).await.or_not_found("webhook")?;
+        Ok(webhook)
+    }
+
+    /// Deleting a webhook that triggers still notify is refused: the triggers would fail.
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), AppError> {
+        let users = self.store.triggers_using_webhook(id).await?;
+        if !users.is_empty() {
+            return Err(AppError::Conflict(format!(
+                "webhook {id} is used by triggers {users:?}; remove it from them first"
+            )));
+        }
+        self.store.delete_webhook(id, now()).await.or_not_found("webhook")
+    }
+
+    pub async fn webhook(&self, id: &str) -> Result<Webhook, AppError> {
+        self.store.webhook(id).await.or_not_found("webhook")
+    }
+
+    pub async fn invocation(&self, id: &str) -> Result<Invocation, AppError> {
+        self.store.invocation(id).await.or_not_found("invocation")
+    }
+
+    pub async fn signing_secret(&self, id: &str) -> Result<SigningSecret, AppError> {
+        Ok(self.store.signing_secrets(id, now()).await.or_not_found("webhook")?.current)
+    }
+
+    pub async fn rotate_signing_secret(&self, id: &str) -> Result<SigningSecret, AppError> {
+        let secret = SigningSecret::from_bytes(random(24)?);
+        self.store
+            .rotate_signing_secret(id, &secret, now(), self.config.secret_grace_ms)
+            .await
+            .or_not_found("webhook")?;
+        Ok(secret)
+    }
+
+    /// Parses and checks a trigger, including that the webhooks it notifies exist.
+    pub async fn check_trigger(
+        &self,
+        title: &str,
+        description: &str,
+        active: bool,
+        position: Option<i64>,
+        conditions: &Value,
+        actions: &Value,
+    ) -> Result<NewTrigger, AppError> {
+        if title.trim().is_empty() {
+            return Err(Invalid::new("title", "must not be empty").into());
+        }
+        let conditions = Conditions::parse(conditions)?;
+        if conditions.is_empty() {
+            return Err(Invalid::new("conditions", "a trigger needs at least one condition").into());
+        }
+        let Some(raw_actions) = actions.as_array().filter(|a| !a.is_empty()) else {
+            return Err(Invalid::new("actions", "must be a non-empty array of actions").into());
+        };
+        let mut parsed = Vec::with_capacity(raw_actions.len());
+        for (i, raw) in raw_actions.iter().enumerate() {
+            let field = format!("actions[{i}]");
+            let action = Action::parse(raw).map_err(|e| e.within(&field))?;
+            if let Action::NotifyWebhook(notify) = &action {
+                match self.store.webhook(&notify.webhook_id).await {
+                    Ok(_) => {}
+                    Err(StoreError::NotFound) => {
+                        return Err(Invalid::new(
+                            format!("{field}.value.webhook_id"),
+                            format!("no webhook has the id {:?}", notify.webhook_id),
+                        )
+                        .into());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            parsed.push(action);
+        }
+        Ok(NewTrigger {
+            title: parse_text("title", title.trim(), 255)?,
+            description: parse_text("description", description, 4096)?,
+            active,
+            position,
+            conditions,
+            actions: parsed,
+        })
+    }
+
+    pub async fn create_trigger(&self, new: NewTrigger) -> Result<Trigger, AppError> {
+        Ok(self.store.create_trigger(&new, now()).await?)
+    }
+
+    pub async fn update_trigger(&self, id: i64, new: NewTrigger) -> Result<Trigger, AppError> {
+        self.store.update_trigger(id, &new, now()).await.or_not_found("trigger")
+    }
+
+    pub async fn trigger(&self, id: i64) -> Result<Trigger, AppError> {
+        self.store.trigger(id).await.or_not_found("trigger")
+    }
+
+    pub async fn delete_trigger(&self, id: i64) -> Result<(), AppError> {
+        self.store.delete_trigger(id).await.or_not_found("trigger")
+    }
+
+    pub async fn order_triggers(&self, ids: &[i64]) -> Result<Vec<Trigger>, AppError> {
+        self.store.order_triggers(ids, now()).await.map_err(|e| match e {
+            StoreError::Conflict(message) => Invalid::new("ids", message).into(),
+            other => other.into(),
+        })
+    }
+
+    pub async fn replay_invocation(&self, id: &str) -> Result<Invocation, AppError> {
+        let replay = self.store.replay_invocation(id, &ids::new_id("inv"), now()).await.or_not_found("invocation")?;
+        self.delivery.wake();
+        Ok(replay)
+    }
+}
+
+fn random(bytes: usize) -> Result<Vec<u8>, AppError> {
+    ids::random_bytes(bytes).map_err(|e| AppError::Store(StoreError::Corrupt(format!("no randomness: {e}"))))
+}

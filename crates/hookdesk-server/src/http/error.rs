@@ -1,0 +1,121 @@
+//! The one place errors become HTTP: `{"error": {"code", "message", "details"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hookdesk_core::Invalid;
+use hookdesk_store::StoreError;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::app::AppError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Vec<Value>,
+}
+
+/// The error body of every failed request.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code.
+    code: &'static str,
+    /// A sentence for people.
+    message: String,
+    /// For invalid values: `{field, message, line?, column?}`.
+    details: Vec<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: vec![] }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API token is required: Authorization: Bearer TOKEN",
+        )
+    }
+
+    pub fn forbidden(role: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs the {role} role"))
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("the {what} does not exist"))
+    }
+
+    pub fn invalid(invalid: Invalid) -> Self {
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", invalid.to_string());
+        error.details.push(serde_json::to_value(&invalid).unwrap_or(Value::Null));
+        error
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        Self::invalid(invalid)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Invalid(invalid) => Self::invalid(invalid),
+            AppError::NotFound(what) => Self::not_found(what),
+            AppError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::not_found("resource"),
+            StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
+            }
+            other => {
+                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(ErrorBody {
+                error: ErrorDetail { code: self.code, message: self.message, details: self.details },
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

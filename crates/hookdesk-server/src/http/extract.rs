@@ -1,0 +1,140 @@
+//! Extractors whose failures speak the API's error format, and who is calling.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use hookdesk_core::user::{Role, User};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::app::{App, ids};
+
+/// A JSON body. A malformed document is a 400; a value of the wrong shape a 422 naming
+/// the field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &App) -> Result<Self, ApiError> {
+        let is_json =
+            request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                let mime = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is over 1 MiB")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Two steps, because serde_json reports a value of the wrong kind for an enum (a number
+    // for `status`) as a syntax error: only the first step can find real syntax errors.
+    let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+    serde_path_to_error::deserialize(document).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        // serde names a missing field only in its message; put it in the path.
+        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => String::new(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            (_, None) => path,
+        };
+        hookdesk_core::Invalid::new(field, message).into()
+    })
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {error}"))
+}
+
+/// Query parameters, refused as a 422 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            hookdesk_core::Invalid::new(path, e.into_inner().to_string()).into()
+        })
+    }
+}
+
+/// Path parameters, refused as a 404 when they cannot name anything (`/tickets/abc`).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::not_found("resource"))
+    }
+}
+
+/// The caller: the user of a valid API token.
+async fn caller(parts: &Parts, app: &App) -> Result<User, ApiError> {
+    let token = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ApiError::unauthorized)?;
+    // Looked up by its SHA-256: the comparison happens on a hash the caller cannot steer,
+    // so response time says nothing about how close a guess was.
+    app.store.user_for_token(&ids::token_hash(token)).await?.ok_or_else(ApiError::unauthorized)
+}
+
+/// An agent or admin.
+pub struct Agent(pub User);
+
+impl FromRequestParts<App> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let user = caller(parts, app).await?;
+        if user.role < Role::Agent {
+            return Err(ApiError::forbidden("agent"));
+        }
+        Ok(Agent(user))
+    }
+}
+
+/// An admin.
+pub struct Admin(pub User);
+
+impl FromRequestParts<App> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let user = caller(parts, app).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::forbidden("admin"));
+        }
+        Ok(Admin(user))
+    }
+}

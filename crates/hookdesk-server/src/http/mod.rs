@@ -1,0 +1,101 @@
+//! The HTTP API: routes per resource, our extractors and error mapping, and the OpenAPI
+//! document generated from the handlers' annotations.
+
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::App;
+use error::ApiError;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hookdesk", description = "Self-hosted helpdesk automation: tickets, triggers, signed webhooks."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tickets", description = "Tickets; every create and patch is one update that runs the triggers"),
+        (name = "webhooks", description = "Outbound webhooks"),
+        (name = "triggers", description = "Business rules run on every update"),
+        (name = "invocations", description = "The execution log of webhook calls"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::tickets::router())
+        .merge(routes::webhooks::router())
+        .merge(routes::triggers::router())
+        .merge(routes::invocations::router())
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut document = api().into_openapi();
+    let paths = &mut document.paths.paths;
+    for (path, summary) in [
+        (
+            "/healthz",
+            "200 once the server is ready: {status, node, singletons (the jobs this node runs)}; 503 while the database is unavailable",
+        ),
+        ("/openapi.json", "This document"),
+    ] {
+        let operation = utoipa::openapi::path::OperationBuilder::new()
+            .summary(Some(summary))
+            .response("200", utoipa::openapi::ResponseBuilder::new().description("OK"))
+            .build();
+        paths
+            .insert(path.to_owned(), utoipa::openapi::path::PathItem::new(utoipa::openapi::HttpMethod::Get, operation));
+    }
+    document
+}
+
+/// The whole HTTP application.
+pub fn router(app: App) -> axum::Router {
+    let document = Arc::new(openapi());
+    let (api, _) = api().split_for_parts();
+    api.route("/healthz", get(healthz))
+        .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn healthz(State(app): State<App>) -> impl IntoResponse {
+    match app.store.ping().await {
+        Ok(()) => {
+            let body = serde_json::json!({"status": "ok", "node": app.node.id, "singletons": app.node.holding()});
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

@@ -1,0 +1,39 @@
+//! One module per resource. Each exposes `router()` with its documented routes.
+
+pub mod invocations;
+pub mod tickets;
+pub mod triggers;
+pub mod webhooks;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+
+/// The contract's list shape.
+#[derive(Serialize, ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+/// `?limit=`: default 50, at most 500.
+pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(hookdesk_core::Invalid::new("limit", format!("must be 1 to {MAX_LIMIT}")).into()),
+    }
+}
+
+/// For PATCH bodies: an absent field is `None`, an explicit `null` is `Some(None)`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

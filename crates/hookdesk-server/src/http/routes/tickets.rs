@@ -1,0 +1,206 @@
+//! `/api/v1/tickets`
+
+use axum::http::StatusCode;
+use hookdesk_core::ticket::{Priority, Status, Tag, Ticket, TicketType};
+use hookdesk_store::TicketFilter;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{List, limit, nullable};
+use crate::app::{App, NewTicket, RequesterInput, TicketPatch};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Agent, ApiJson, ApiPath, ApiQuery};
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new().routes(routes!(list_tickets, create_ticket)).routes(routes!(
+        get_ticket,
+        patch_ticket,
+        delete_ticket
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequesterBody {
+    name: Option<String>,
+    email: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    body: String,
+    /// Public by default.
+    public: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketBody {
+    subject: String,
+    #[serde(default)]
+    description: String,
+    status: Option<Status>,
+    priority: Option<Priority>,
+    #[serde(rename = "type")]
+    ticket_type: Option<TicketType>,
+    #[serde(default)]
+    tags: Vec<String>,
+    /// Found or created by email; the caller when absent.
+    requester: Option<RequesterBody>,
+    assignee_id: Option<i64>,
+    group: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    custom_fields: Map<String, Value>,
+    comment: Option<CommentBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTicketBody {
+    subject: Option<String>,
+    description: Option<String>,
+    status: Option<Status>,
+    priority: Option<Priority>,
+    #[serde(rename = "type", default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<TicketType>)]
+    ticket_type: Option<Option<TicketType>>,
+    /// Replaces every tag.
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    add_tags: Vec<String>,
+    #[serde(default)]
+    remove_tags: Vec<String>,
+    requester: Option<RequesterBody>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    assignee_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    group: Option<Option<String>>,
+    /// Merged into the ticket's custom fields; a null value removes a key.
+    #[schema(value_type = Option<Object>)]
+    custom_fields: Option<Map<String, Value>>,
+    comment: Option<CommentBody>,
+}
+
+fn requester(body: Option<RequesterBody>) -> Option<RequesterInput> {
+    body.map(|r| RequesterInput { name: r.name, email: r.email })
+}
+
+fn comment(body: Option<CommentBody>) -> Option<(String, bool)> {
+    body.map(|c| (c.body, c.public.unwrap_or(true)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TicketQuery {
+    status: Option<Status>,
+    tag: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// List tickets, oldest first.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery),
+    responses((status = 200, body = List<Ticket>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_tickets(
+    Agent(_caller): Agent,
+    state: axum::extract::State<App>,
+    ApiQuery(query): ApiQuery<TicketQuery>,
+) -> Result<axum::Json<List<Ticket>>, ApiError> {
+    let after_id = query
+        .cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| hookdesk_core::Invalid::new("cursor", "is not a cursor this API returned"))
+        })
+        .transpose()?;
+    let tag = query.tag.map(|t| Tag::parse(&t).map_err(|e| e.within("tag"))).transpose()?;
+    let filter = TicketFilter { status: query.status, tag, after_id, limit: limit(query.limit)? };
+    let page = state.store.list_tickets(&filter).await?;
+    Ok(axum::Json(List { data: page.data, next_cursor: page.next_cursor }))
+}
+
+/// Create a ticket. Triggers run on it before the response.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = CreateTicketBody,
+    responses((status = 201, body = Ticket), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_ticket(
+    Agent(actor): Agent,
+    state: axum::extract::State<App>,
+    ApiJson(body): ApiJson<CreateTicketBody>,
+) -> Result<(StatusCode, axum::Json<Ticket>), ApiError> {
+    let input = NewTicket {
+        subject: body.subject,
+        description: body.description,
+        status: body.status,
+        priority: body.priority,
+        ticket_type: body.ticket_type,
+        tags: body.tags,
+        requester: requester(body.requester),
+        assignee_id: body.assignee_id,
+        group: body.group,
+        custom_fields: body.custom_fields,
+        comment: comment(body.comment),
+    };
+    let ticket = state.create_ticket(&actor, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(ticket)))
+}
+
+/// Get a ticket.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = i64, Path)),
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_ticket(
+    Agent(_caller): Agent,
+    state: axum::extract::State<App>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<axum::Json<Ticket>, ApiError> {
+    Ok(axum::Json(state.ticket(id).await?))
+}
+
+/// Update a ticket: one update, triggers run on it before the response.
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = i64, Path)), request_body = PatchTicketBody,
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn patch_ticket(
+    Agent(actor): Agent,
+    state: axum::extract::State<App>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PatchTicketBody>,
+) -> Result<axum::Json<Ticket>, ApiError> {
+    let patch = TicketPatch {
+        subject: body.subject,
+        description: body.description,
+        status: body.status,
+        priority: body.priority,
+        ticket_type: body.ticket_type,
+        tags: body.tags,
+        add_tags: body.add_tags,
+        remove_tags: body.remove_tags,
+        requester: requester(body.requester),
+        assignee_id: body.assignee_id,
+        group: body.group,
+        custom_fields: body.custom_fields,
+        comment: comment(body.comment),
+    };
+    Ok(axum::Json(state.update_ticket(&actor, id, patch).await?))
+}
+
+/// Delete a ticket.
+#[utoipa::path(delete, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_ticket(
+    Agent(_caller): Agent,
+    state: axum::extract::State<App>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.delete_ticket(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

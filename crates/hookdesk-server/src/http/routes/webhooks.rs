@@ -1,0 +1,267 @@
+//! `/api/v1/webhooks`
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use hookdesk_core::Timestamp;
+use hookdesk_core::webhook::{
+    Authentication, AuthenticationView, CONDITIONAL_TICKET_EVENTS, HttpMethod, Ordering, RequestFormat, Webhook,
+    WebhookStatus,
+};
+use hookdesk_store::{Invocation, InvocationFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::invocations::{InvocationQuery, list};
+use super::{List, limit, nullable};
+use crate::app::{App, WebhookInput, WebhookPatch};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Admin, ApiJson, ApiPath, ApiQuery};
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(get_webhook, patch_webhook, delete_webhook))
+        .routes(routes!(get_signing_secret))
+        .routes(routes!(rotate_signing_secret))
+        .routes(routes!(webhook_invocations))
+}
+
+/// A webhook as the API shows it: secrets are write-only.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookView {
+    id: String,
+    name: String,
+    description: String,
+    endpoint: String,
+    http_method: HttpMethod,
+    request_format: RequestFormat,
+    status: WebhookStatus,
+    subscriptions: Vec<String>,
+    authentication: AuthenticationView,
+    #[schema(value_type = Object)]
+    custom_headers: Map<String, Value>,
+    max_retries: u8,
+    ordering: Ordering,
+    rate_limit_per_minute: Option<u32>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<&Webhook> for WebhookView {
+    fn from(w: &Webhook) -> Self {
+        Self {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            description: w.description.clone(),
+            endpoint: w.endpoint.template().source().to_owned(),
+            http_method: w.http_method,
+            request_format: w.request_format,
+            status: w.status,
+            subscriptions: vec![CONDITIONAL_TICKET_EVENTS.to_owned()],
+            authentication: w.authentication.public_view(),
+            custom_headers: w.custom_headers.to_json(),
+            max_retries: w.max_retries,
+            ordering: w.ordering,
+            rate_limit_per_minute: w.rate_limit_per_minute,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// Absolute http(s) URL; may hold Liquid placeholders.
+    endpoint: String,
+    /// Default POST.
+    http_method: Option<HttpMethod>,
+    /// Default json.
+    request_format: Option<RequestFormat>,
+    /// Default active.
+    status: Option<WebhookStatus>,
+    /// Default `["conditional_ticket_events"]`.
+    subscriptions: Option<Vec<String>>,
+    /// Default `{"type": "none"}`.
+    authentication: Option<Authentication>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    custom_headers: Map<String, Value>,
+    /// 0 to 10, default 3.
+    max_retries: Option<u8>,
+    ordering: Option<Ordering>,
+    rate_limit_per_minute: Option<u32>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchWebhookBody {
+    name: Option<String>,
+    description: Option<String>,
+    endpoint: Option<String>,
+    http_method: Option<HttpMethod>,
+    request_format: Option<RequestFormat>,
+    status: Option<WebhookStatus>,
+    subscriptions: Option<Vec<String>>,
+    authentication: Option<Authentication>,
+    #[schema(value_type = Option<Object>)]
+    custom_headers: Option<Map<String, Value>>,
+    max_retries: Option<u8>,
+    ordering: Option<Ordering>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    rate_limit_per_minute: Option<Option<u32>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretView {
+    secret: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// List webhooks.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(PageQuery),
+    responses((status = 200, body = List<WebhookView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_webhooks(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<axum::Json<List<WebhookView>>, ApiError> {
+    let page = state.store.list_webhooks(query.cursor.as_deref(), limit(query.limit)?).await?;
+    Ok(axum::Json(List { data: page.data.iter().map(WebhookView::from).collect(), next_cursor: page.next_cursor }))
+}
+
+/// Create a webhook. Its signing secret is generated: read it once with `signing_secret`.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = CreateWebhookBody,
+    responses((status = 201, body = WebhookView), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_webhook(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiJson(body): ApiJson<CreateWebhookBody>,
+) -> Result<(StatusCode, axum::Json<WebhookView>), ApiError> {
+    let input = WebhookInput {
+        name: body.name,
+        description: body.description,
+        endpoint: body.endpoint,
+        http_method: body.http_method.unwrap_or(HttpMethod::Post),
+        request_format: body.request_format.unwrap_or(RequestFormat::Json),
+        status: body.status.unwrap_or(WebhookStatus::Active),
+        subscriptions: body.subscriptions,
+        authentication: body.authentication.unwrap_or(Authentication::None),
+        custom_headers: body.custom_headers,
+        max_retries: body.max_retries.unwrap_or(Webhook::DEFAULT_MAX_RETRIES),
+        ordering: body.ordering.unwrap_or(Ordering::None),
+        rate_limit_per_minute: body.rate_limit_per_minute,
+    };
+    let (webhook, _secret) = state.create_webhook(input).await?;
+    Ok((StatusCode::CREATED, axum::Json(WebhookView::from(&webhook))))
+}
+
+/// Get a webhook.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_webhook(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<WebhookView>, ApiError> {
+    Ok(axum::Json(WebhookView::from(&state.webhook(&id).await?)))
+}
+
+/// Change a webhook. The connection method (`subscriptions`) cannot change.
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = PatchWebhookBody,
+    responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn patch_webhook(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<PatchWebhookBody>,
+) -> Result<axum::Json<WebhookView>, ApiError> {
+    let patch = WebhookPatch {
+        name: body.name,
+        description: body.description,
+        endpoint: body.endpoint,
+        http_method: body.http_method,
+        request_format: body.request_format,
+        status: body.status,
+        subscriptions: body.subscriptions,
+        authentication: body.authentication,
+        custom_headers: body.custom_headers,
+        max_retries: body.max_retries,
+        ordering: body.ordering,
+        rate_limit_per_minute: body.rate_limit_per_minute,
+    };
+    let webhook = state.update_webhook(&id, patch).await?;
+    Ok(axum::Json(WebhookView::from(&webhook)))
+}
+
+/// Delete a webhook (refused while a trigger notifies it).
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_webhook(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.delete_webhook(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The current signing secret (`whsec_...`).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/signing_secret", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = SecretView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_signing_secret(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<SecretView>, ApiError> {
+    let secret = state.signing_secret(&id).await?;
+    Ok(axum::Json(SecretView { secret: secret.expose() }))
+}
+
+/// Replace the signing secret. The old one keeps signing (a second signature) for 24 hours.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/signing_secret/rotate", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = SecretView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn rotate_signing_secret(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<SecretView>, ApiError> {
+    let secret = state.rotate_signing_secret(&id).await?;
+    Ok(axum::Json(SecretView { secret: secret.expose() }))
+}
+
+/// The execution log of one webhook.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/invocations", tag = "invocations", params(("id" = String, Path), InvocationQuery),
+    responses((status = 200, body = List<Invocation>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn webhook_invocations(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<InvocationQuery>,
+) -> Result<axum::Json<List<Invocation>>, ApiError> {
+    state.webhook(&id).await?;
+    let mut filter: InvocationFilter = query.into_filter()?;
+    filter.webhook_id = Some(id);
+    list(&state, &filter).await
+}

@@ -1,0 +1,190 @@
+//! The backends: embedded SQLite (WAL) and PostgreSQL, both through sqlx's `Any` driver so
+//! every other module runs the same SQL on [`Conn`]. The few statements that differ between
+//! the two are here, chosen by [`Backend`].
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{ConnectOptions, Executor, SqlSafeStr};
+
+use hookdesk_core::rules::Trigger;
+
+use crate::{Cipher, SecretKey, StoreError};
+
+pub(crate) type Db = sqlx::Any;
+pub(crate) type Conn = sqlx::AnyConnection;
+pub(crate) type Tx = sqlx::Transaction<'static, Db>;
+pub(crate) type Row = sqlx::any::AnyRow;
+pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, sqlx::any::AnyArguments>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The file a SQLite URL names: `sqlite://PATH`, `sqlite:PATH` or a plain path.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+}
+
+/// The PostgreSQL channel on which a process announces queued invocations to the others.
+pub const QUEUE_CHANNEL: &str = "hookdesk_queue";
+
+/// Active triggers, parsed, with the rules_version they were read at.
+pub(crate) type TriggerCache = std::sync::Arc<std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<Trigger>>)>>>;
+
+/// The storage of one hookdesk: cheap to clone, shared by the API and the workers.
+#[derive(Clone)]
+pub struct Store {
+    /// Reads (and, on PostgreSQL, writes too).
+    pub(crate) pool: sqlx::Pool<Db>,
+    /// Writes. On SQLite one connection: SQLite has one writer anyway, and queueing here, in
+    /// order, beats its busy handler, which sleeps in growing steps while writers contend.
+    pub(crate) writer: sqlx::Pool<Db>,
+    pub(crate) triggers: TriggerCache,
+    pub(crate) cipher: Cipher,
+    pub(crate) backend: Backend,
+    pub(crate) url: String,
+}
+
+/// Migrations per backend, embedded in the binary: (version, description, SQL).
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 4] {
+    match backend {
+        Backend::Sqlite => [
+            (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+            (2, "leases", include_str!("../migrations/sqlite/0002_leases.sql")),
+            (3, "due index", include_str!("../migrations/sqlite/0003_due_index.sql")),
+            (4, "rules version", include_str!("../migrations/sqlite/0004_rules_version.sql")),
+        ],
+        Backend::Postgres => [
+            (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+            (2, "leases", include_str!("../migrations/postgres/0002_leases.sql")),
+            (3, "due index", include_str!("../migrations/postgres/0003_due_index.sql")),
+            (4, "rules version", include_str!("../migrations/postgres/0004_rules_version.sql")),
+        ],
+    }
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    Migrator::with_migrations(
+        migrations(backend)
+            .into_iter()
+            .map(|(version, description, sql)| {
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect(),
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH`, a plain path, or
+    /// `postgres://...`) and brings its schema up to date.
+    pub async fn open(url: &str, key: &SecretKey) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url);
+        let (url, pool, writer) = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}?mode=rwc", sqlite_path(url));
+                let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+                let pool = sqlite_pool(8).connect_with(options.clone()).await?;
+                let writer = sqlite_pool(1).connect_with(options).await?;
+                (url, pool, writer)
+            }
+            Backend::Postgres => {
+                let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(1)
+                    // Short, so that requests fail with 503 quickly while the database is
+                    // away, rather than pile up.
+                    .acquire_timeout(Duration::from_secs(3))
+                    .idle_timeout(Duration::from_secs(300))
+                    .test_before_acquire(true)
+                    .connect_with(options)
+                    .await?;
+                (url.to_owned(), pool.clone(), pool)
+            }
+        };
+        migrator(backend).run(&writer).await?;
+        Ok(Self { pool, writer, triggers: Default::default(), cipher: Cipher::new(key), backend, url })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A cheap query, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts a write transaction. SQLite takes the write lock at once (`IMMEDIATE`), so two
+    /// writers queue on the busy timeout instead of failing when a read upgrades to a write.
+    pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        })
+    }
+
+    /// A read-only transaction, so that a read of several statements (an invocation and its
+    /// attempts, a ticket and its comments) sees one snapshot, not a commit landing between them.
+    pub(crate) async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// A SQLite pool of `size` connections, each set up for WAL and a shared writer.
+fn sqlite_pool(size: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL: readers never block the writer. NORMAL loses no committed transaction
+                // when the process crashes (only an OS crash can lose the last few);
+                // busy_timeout covers writers of other processes (`hookdesk migrate`).
+                // One statement each: a multi-statement string may stop after its first
+                // through the Any driver.
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA foreign_keys = ON",
+                    "PRAGMA busy_timeout = 10000",
+                    "PRAGMA cache_size = -16384",
+                ] {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// `$1, $2, ...` for an `IN (...)` list, starting after `first - 1` earlier parameters.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,37 @@
+//! hookdesk's storage: the one place that speaks SQL.
+//!
+//! [`Store`] opens the database, applies migrations and offers one method per use. SQL is
+//! written once with `$N` placeholders, integer-millisecond times and JSON as text, so the
+//! PostgreSQL backend can run the same statements; only [`db`] names the backend.
+//!
+//! Secrets (webhook authentication and signing secrets) are encrypted at rest by [`cipher`].
+
+pub mod cipher;
+mod db;
+mod error;
+mod invocations;
+mod leases;
+mod listen;
+mod rows;
+mod tickets;
+mod triggers;
+mod users;
+mod webhooks;
+
+pub use cipher::{Cipher, SecretKey};
+pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
+pub use error::StoreError;
+pub use invocations::{
+    AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
+    LoggedResponse, NewInvocation, Next,
+};
+pub use tickets::{TicketFilter, UpdateTx};
+pub use triggers::NewTrigger;
+pub use webhooks::{NewWebhook, WebhookSecrets};
+
+/// A page of results and the cursor of the next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}

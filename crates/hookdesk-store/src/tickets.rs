@@ -1,0 +1,282 @@
+//! Tickets, their tags and comments; and [`UpdateTx`], the transaction of one update.
+
+use std::collections::HashMap;
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::ticket::{
+    Comment, NewComment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType,
+};
+use hookdesk_core::user::Email;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::db::{Conn, Tx, placeholders};
+use crate::invocations::NewInvocation;
+use crate::{Page, Store, StoreError, invocations, rows};
+
+const TICKET_SELECT: &str = "SELECT t.id, t.subject, t.description, t.status, t.priority, t.type, t.tags,
+        t.assignee_id, t.group_name, t.custom_fields, t.created_at, t.updated_at,
+        u.id AS requester_id, u.name AS requester_name, u.email AS requester_email
+     FROM tickets t JOIN users u ON u.id = t.requester_id";
+
+fn ticket_from_row(row: &crate::db::Row) -> Result<Ticket, StoreError> {
+    let tags: Vec<String> = rows::json("tickets.tags", row.try_get("tags")?)?;
+    let tags = tags.iter().map(|t| Tag::parse(t)).collect::<Result<Vec<_>, _>>();
+    Ok(Ticket {
+        id: row.try_get("id")?,
+        fields: TicketFields {
+            subject: row.try_get("subject")?,
+            description: row.try_get("description")?,
+            status: rows::name("tickets.status", row.try_get("status")?, Status::parse)?,
+            priority: rows::name("tickets.priority", row.try_get("priority")?, Priority::parse)?,
+            ticket_type: row
+                .try_get::<Option<&str>, _>("type")?
+                .map(|t| rows::name("tickets.type", t, TicketType::parse))
+                .transpose()?,
+            tags: Tags::new(tags.map_err(|e| StoreError::corrupt("tickets.tags", e))?),
+            assignee_id: row.try_get("assignee_id")?,
+            group: row.try_get("group_name")?,
+            custom_fields: rows::json("tickets.custom_fields", row.try_get("custom_fields")?)?,
+        },
+        requester: Requester {
+            id: row.try_get("requester_id")?,
+            name: row.try_get("requester_name")?,
+            email: row.try_get("requester_email")?,
+        },
+        comments: Vec::new(),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+/// Fills in the comments of `tickets` with one query.
+async fn attach_comments(conn: &mut Conn, tickets: &mut [Ticket]) -> Result<(), StoreError> {
+    if tickets.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT id, ticket_id, author_id, body, public, created_at FROM comments
+         WHERE ticket_id IN ({}) ORDER BY id",
+        placeholders(1, tickets.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for ticket in tickets.iter() {
+        query = query.bind(ticket.id);
+    }
+    let mut by_ticket: HashMap<i64, Vec<Comment>> = HashMap::new();
+    for row in query.fetch_all(&mut *conn).await? {
+        by_ticket.entry(row.try_get("ticket_id")?).or_default().push(Comment {
+            id: row.try_get("id")?,
+            author_id: row.try_get("author_id")?,
+            body: row.try_get("body")?,
+            public: row.try_get::<i64, _>("public")? != 0,
+            created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        });
+    }
+    for ticket in tickets {
+        ticket.comments = by_ticket.remove(&ticket.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+async fn load_ticket(conn: &mut Conn, id: i64) -> Result<Ticket, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("{TICKET_SELECT} WHERE t.id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut ticket = [ticket_from_row(&row)?];
+    attach_comments(conn, &mut ticket).await?;
+    let [ticket] = ticket;
+    Ok(ticket)
+}
+
+fn tags_json(tags: &Tags) -> String {
+    serde_json::to_string(&tags.iter().map(Tag::as_str).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+async fn write_tags(conn: &mut Conn, ticket_id: i64, old: Option<&Tags>, new: &Tags) -> Result<(), StoreError> {
+    let empty = Tags::default();
+    let old = old.unwrap_or(&empty);
+    for tag in old.iter().filter(|t| !new.contains(t)) {
+        sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = $2")
+            .bind(ticket_id)
+            .bind(tag.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    for tag in new.iter().filter(|t| !old.contains(t)) {
+        sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
+            .bind(ticket_id)
+            .bind(tag.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Binds a ticket's columns as `$1..$11`, in the order both the INSERT and the UPDATE use.
+fn bind_ticket<'q>(
+    query: crate::db::Query<'q>,
+    fields: &'q TicketFields,
+    requester_id: i64,
+    now: Timestamp,
+) -> crate::db::Query<'q> {
+    query
+        .bind(&fields.subject)
+        .bind(&fields.description)
+        .bind(fields.status.as_str())
+        .bind(fields.priority.as_str())
+        .bind(fields.ticket_type.map(TicketType::as_str))
+        .bind(tags_json(&fields.tags))
+        .bind(requester_id)
+        .bind(fields.assignee_id)
+        .bind(&fields.group)
+        .bind(serde_json::Value::Object(fields.custom_fields.clone()).to_string())
+        .bind(now.as_millis())
+}
+
+/// Filters of `GET /tickets`.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub status: Option<Status>,
+    pub tag: Option<Tag>,
+    pub after_id: Option<i64>,
+    pub limit: u32,
+}
+
+impl Store {
+    pub async fn ticket(&self, id: i64) -> Result<Ticket, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let ticket = load_ticket(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    pub async fn list_tickets(&self, filter: &TicketFilter) -> Result<Page<Ticket>, StoreError> {
+        // Optional filters as `CAST($n AS TEXT) IS NULL OR ...`: one statement for every
+        // combination, and PostgreSQL can infer the parameter types.
+        let sql = format!(
+            "{TICKET_SELECT} WHERE t.id > $1
+               AND (CAST($2 AS TEXT) IS NULL OR t.status = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = $3))
+             ORDER BY t.id LIMIT $4"
+        );
+        let mut conn = self.begin_read().await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(filter.after_id.unwrap_or(0))
+            .bind(filter.status.map(Status::as_str))
+            .bind(filter.tag.as_ref().map(Tag::as_str))
+            .bind(i64::from(filter.limit) + 1)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut tickets = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (tickets.len() > filter.limit as usize).then(|| {
+            tickets.truncate(filter.limit as usize);
+            tickets.last().map(|t| t.id.to_string()).unwrap_or_default()
+        });
+        attach_comments(&mut conn, &mut tickets).await?;
+        conn.commit().await?;
+        Ok(Page { data: tickets, next_cursor })
+    }
+
+    pub async fn delete_ticket(&self, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM tickets WHERE id = $1").bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Starts the transaction of one update: everything it reads and writes, including the
+    /// invocations it queues, commits or rolls back together.
+    pub async fn begin_update(&self) -> Result<UpdateTx, StoreError> {
+        Ok(UpdateTx { tx: self.begin_write().await?, store: self.clone() })
+    }
+}
+
+/// One update's transaction. Dropping it without [`UpdateTx::commit`] rolls back.
+pub struct UpdateTx {
+    tx: Tx,
+    store: Store,
+}
+
+impl UpdateTx {
+    pub async fn find_or_create_requester(
+        &mut self,
+        name: &str,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<Requester, StoreError> {
+        crate::users::find_or_create_requester(&mut self.tx, name, email, now).await
+    }
+
+    pub async fn ticket(&mut self, id: i64) -> Result<Ticket, StoreError> {
+        load_ticket(&mut self.tx, id).await
+    }
+
+    pub async fn insert_ticket(
+        &mut self,
+        fields: &TicketFields,
+        requester: &Requester,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let insert = sqlx::query(
+            "INSERT INTO tickets (subject, description, status, priority, type, tags, requester_id,
+                 assignee_id, group_name, custom_fields, updated_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+        );
+        let row = bind_ticket(insert, fields, requester.id, now).fetch_one(&mut *self.tx).await?;
+        let id: i64 = row.try_get("id")?;
+        write_tags(&mut self.tx, id, None, &fields.tags).await?;
+        Ok(id)
+    }
+
+    /// Writes `fields` over the ticket; `old_tags` are the tags it had.
+    pub async fn save_ticket(
+        &mut self,
+        id: i64,
+        requester_id: i64,
+        fields: &TicketFields,
+        old_tags: &Tags,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let update = sqlx::query(
+            "UPDATE tickets SET subject = $1, description = $2, status = $3, priority = $4, type = $5,
+                 tags = $6, requester_id = $7, assignee_id = $8, group_name = $9, custom_fields = $10,
+                 updated_at = $11
+             WHERE id = $12",
+        );
+        bind_ticket(update, fields, requester_id, now).bind(id).execute(&mut *self.tx).await?;
+        write_tags(&mut self.tx, id, Some(old_tags), &fields.tags).await
+    }
+
+    pub async fn add_comment(
+        &mut self,
+        ticket_id: i64,
+        comment: &NewComment,
+        now: Timestamp,
+    ) -> Result<Comment, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO comments (ticket_id, author_id, body, public, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(ticket_id)
+        .bind(comment.author_id)
+        .bind(&comment.body)
+        .bind(i64::from(comment.public))
+        .bind(now.as_millis())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(Comment {
+            id: row.try_get("id")?,
+            author_id: comment.author_id,
+            body: comment.body.clone(),
+            public: comment.public,
+            created_at: now,
+        })
+    }
+
+    pub async fn enqueue(&mut self, invocations: &[NewInvocation]) -> Result<(), StoreError> {
+        invocations::insert(&mut self.tx, self.store.backend, invocations).await
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+}

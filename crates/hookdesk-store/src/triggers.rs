@@ -1,0 +1,213 @@
+//! Triggers, stored as their contract JSON and parsed back into rules.
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::rules::{Action, Conditions, Rule, Trigger};
+use std::sync::Arc;
+
+use sqlx::Row;
+
+use crate::db::Conn;
+use crate::{Store, StoreError, rows};
+
+/// A trigger to create or to write over an existing one.
+#[derive(Debug, Clone)]
+pub struct NewTrigger {
+    pub title: String,
+    pub description: String,
+    pub active: bool,
+    pub position: Option<i64>,
+    pub conditions: Conditions,
+    pub actions: Vec<Action>,
+}
+
+fn trigger_from_row(row: &crate::db::Row) -> Result<Trigger, StoreError> {
+    let conditions: serde_json::Value = rows::json("triggers.conditions", row.try_get("conditions")?)?;
+    let actions: Vec<serde_json::Value> = rows::json("triggers.actions", row.try_get("actions")?)?;
+    Ok(Trigger {
+        rule: Rule {
+            id: row.try_get("id")?,
+            title: row.try_get("title")?,
+            conditions: Conditions::parse(&conditions).map_err(|e| StoreError::corrupt("triggers.conditions", e))?,
+            actions: actions
+                .iter()
+                .map(Action::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| StoreError::corrupt("triggers.actions", e))?,
+        },
+        description: row.try_get("description")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        position: row.try_get("position")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+pub(crate) async fn load(conn: &mut Conn, active_only: bool) -> Result<Vec<Trigger>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, title, description, active, position, conditions, actions, created_at, updated_at
+         FROM triggers WHERE active = 1 OR $1 = 0 ORDER BY position, id",
+    )
+    .bind(i64::from(active_only))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(trigger_from_row).collect()
+}
+
+/// Marks the triggers as changed, in the caller's transaction.
+async fn bump_version(conn: &mut Conn) -> Result<(), StoreError> {
+    sqlx::query("UPDATE rules_version SET version = version + 1 WHERE id = 1").execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+impl Store {
+    /// The active triggers in the order they run, parsed. Cached, and read again only when
+    /// rules_version has moved (any node's change to a trigger moves it), so an update need
+    /// not load and parse them inside its write transaction.
+    pub async fn active_triggers(&self) -> Result<Arc<Vec<Trigger>>, StoreError> {
+        let row = sqlx::query("SELECT version FROM rules_version WHERE id = 1").fetch_one(&self.pool).await?;
+        let version: i64 = row.try_get("version")?;
+        if let Some((cached, triggers)) = self.triggers.lock().ok().and_then(|c| c.clone())
+            && cached == version
+        {
+            return Ok(triggers);
+        }
+        let mut conn = self.pool.acquire().await?;
+        let triggers = Arc::new(load(&mut conn, true).await?);
+        if let Ok(mut cache) = self.triggers.lock() {
+            // A concurrent reader may have cached a newer version meanwhile: keep the newest.
+            if cache.as_ref().is_none_or(|(cached, _)| *cached <= version) {
+                *cache = Some((version, triggers.clone()));
+            }
+        }
+        Ok(triggers)
+    }
+
+    pub async fn triggers(&self) -> Result<Vec<Trigger>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load(&mut conn, false).await
+    }
+
+    pub async fn trigger(&self, id: i64) -> Result<Trigger, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, title, description, active, position, conditions, actions, created_at, updated_at
+             FROM triggers WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        trigger_from_row(&row)
+    }
+
+    pub async fn create_trigger(&self, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let position = match new.position {
+            Some(p) => p,
+            None => {
+                let row = sqlx::query("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM triggers")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                row.try_get("next")?
+            }
+        };
+        let row = sqlx::query(
+            "INSERT INTO triggers (title, description, active, position, conditions, actions, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(i64::from(new.active))
+        .bind(position)
+        .bind(json_text(&new.conditions))
+        .bind(json_text(&new.actions))
+        .bind(now.as_millis())
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        self.trigger(id).await
+    }
+
+    pub async fn update_trigger(&self, id: i64, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE triggers SET title = $2, description = $3, active = $4, position = COALESCE($5, position),
+                 conditions = $6, actions = $7, updated_at = $8
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(i64::from(new.active))
+        .bind(new.position)
+        .bind(json_text(&new.conditions))
+        .bind(json_text(&new.actions))
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        self.trigger(id).await
+    }
+
+    pub async fn delete_trigger(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM triggers WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets positions 1..n in the order of `ids`, which must name every trigger once.
+    pub async fn order_triggers(&self, ids: &[i64], now: Timestamp) -> Result<Vec<Trigger>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let existing: Vec<i64> = sqlx::query("SELECT id FROM triggers ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let mut given = ids.to_vec();
+        given.sort_unstable();
+        if given != existing {
+            return Err(StoreError::Conflict(format!(
+                "ids must list every trigger exactly once; the triggers are {existing:?}"
+            )));
+        }
+        for (position, id) in (1_i64..).zip(ids) {
+            sqlx::query("UPDATE triggers SET position = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(position)
+                .bind(now.as_millis())
+                .execute(&mut *tx)
+                .await?;
+        }
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        self.triggers().await
+    }
+
+    /// Ids of triggers whose actions notify `webhook_id`.
+    pub async fn triggers_using_webhook(&self, webhook_id: &str) -> Result<Vec<i64>, StoreError> {
+        // Actions are stored as compact JSON by serde_json, so the key and value are adjacent.
+        let needle = format!("%\"webhook_id\":{}%", serde_json::Value::from(webhook_id));
+        sqlx::query("SELECT id FROM triggers WHERE actions LIKE $1 ORDER BY id")
+            .bind(needle)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("id")?))
+            .collect()
+    }
+}

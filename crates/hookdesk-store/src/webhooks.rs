@@ -1,0 +1,243 @@
+//! Webhooks and their signing secrets. Authentication and secrets are sealed by the cipher.
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::webhook::{
+    CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Webhook, WebhookStatus,
+};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::cipher::Cipher;
+use crate::db::{Conn, placeholders};
+use crate::{Page, Store, StoreError, rows};
+
+const WEBHOOK_COLUMNS: &str = "id, name, description, endpoint, http_method, request_format, status, subscriptions,
+    authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at";
+
+/// A webhook to create, with its first signing secret.
+pub struct NewWebhook<'a> {
+    pub webhook: &'a Webhook,
+    pub secret: &'a SigningSecret,
+}
+
+/// The secrets that sign a webhook's requests now: the current one, and rotated-out ones
+/// still in their grace period.
+#[derive(Debug, Clone)]
+pub struct WebhookSecrets {
+    pub current: SigningSecret,
+    pub previous: Vec<SigningSecret>,
+}
+
+impl WebhookSecrets {
+    pub fn all(&self) -> Vec<&SigningSecret> {
+        std::iter::once(&self.current).chain(&self.previous).collect()
+    }
+}
+
+fn auth_place(id: &str) -> String {
+    format!("webhook:{id}:authentication")
+}
+
+fn secret_place(id: &str) -> String {
+    format!("webhook:{id}:signing_secret")
+}
+
+fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<Webhook, StoreError> {
+    let id: String = row.try_get("id")?;
+    let auth = cipher.open(&auth_place(&id), row.try_get("authentication")?)?;
+    let headers: serde_json::Map<String, serde_json::Value> =
+        rows::json("webhooks.custom_headers", row.try_get("custom_headers")?)?;
+    let max_retries: i64 = row.try_get("max_retries")?;
+    let rate: Option<i64> = row.try_get("rate_limit_per_minute")?;
+    Ok(Webhook {
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        endpoint: Endpoint::parse(row.try_get("endpoint")?).map_err(|e| StoreError::corrupt("webhooks.endpoint", e))?,
+        http_method: rows::serde_name::<HttpMethod>("webhooks.http_method", row.try_get("http_method")?)?,
+        request_format: rows::serde_name::<RequestFormat>("webhooks.request_format", row.try_get("request_format")?)?,
+        status: rows::serde_name::<WebhookStatus>("webhooks.status", row.try_get("status")?)?,
+        authentication: serde_json::from_slice(&auth).map_err(|e| StoreError::corrupt("webhooks.authentication", e))?,
+        custom_headers: CustomHeaders::parse(&headers)
+            .map_err(|e| StoreError::corrupt("webhooks.custom_headers", e))?,
+        max_retries: u8::try_from(max_retries).map_err(|e| StoreError::corrupt("webhooks.max_retries", e))?,
+        ordering: rows::serde_name::<Ordering>("webhooks.ordering", row.try_get("ordering")?)?,
+        rate_limit_per_minute: rate
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|e| StoreError::corrupt("webhooks.rate_limit_per_minute", e))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        id,
+    })
+}
+
+pub(crate) async fn load_many(conn: &mut Conn, cipher: &Cipher, ids: &[&str]) -> Result<Vec<Webhook>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id IN ({})", placeholders(1, ids.len()));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&mut *conn).await?.iter().map(|r| webhook_from_row(r, cipher)).collect()
+}
+
+/// The columns a create and an update both write, bound in the order of `$2..$13`.
+fn bind_webhook<'q>(query: crate::db::Query<'q>, webhook: &'q Webhook, sealed_auth: Vec<u8>) -> crate::db::Query<'q> {
+    query
+        .bind(&webhook.id)
+        .bind(&webhook.name)
+        .bind(&webhook.description)
+        .bind(webhook.endpoint.template().source())
+        .bind(webhook.http_method.as_str())
+        .bind(rows::serde_text(&webhook.request_format))
+        .bind(rows::serde_text(&webhook.status))
+        .bind(r#"["conditional_ticket_events"]"#)
+        .bind(sealed_auth)
+        .bind(serde_json::Value::Object(webhook.custom_headers.to_json()).to_string())
+        .bind(i64::from(webhook.max_retries))
+        .bind(rows::serde_text(&webhook.ordering))
+        .bind(webhook.rate_limit_per_minute.map(i64::from))
+        .bind(webhook.created_at.as_millis())
+        .bind(webhook.updated_at.as_millis())
+}
+
+impl Store {
+    pub async fn create_webhook(&self, new: NewWebhook<'_>) -> Result<(), StoreError> {
+        let webhook = new.webhook;
+        let auth = serde_json::to_vec(&webhook.authentication).map_err(|e| StoreError::corrupt("authentication", e))?;
+        let sealed_auth = self.cipher.seal(&auth_place(&webhook.id), &auth)?;
+        let sealed_secret = self.cipher.seal(&secret_place(&webhook.id), new.secret.expose().as_bytes())?;
+        let mut tx = self.begin_write().await?;
+        let insert = sqlx::query(
+            "INSERT INTO webhooks (id, name, description, endpoint, http_method, request_format, status, subscriptions,
+                 authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        );
+        bind_webhook(insert, webhook, sealed_auth).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES ($1, $2, $3)")
+            .bind(&webhook.id)
+            .bind(sealed_secret)
+            .bind(webhook.created_at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        let auth = serde_json::to_vec(&webhook.authentication).map_err(|e| StoreError::corrupt("authentication", e))?;
+        let sealed_auth = self.cipher.seal(&auth_place(&webhook.id), &auth)?;
+        let update = sqlx::query(
+            "UPDATE webhooks SET name = $2, description = $3, endpoint = $4, http_method = $5, request_format = $6,
+                 status = $7, subscriptions = $8, authentication = $9, custom_headers = $10, max_retries = $11,
+                 ordering = $12, rate_limit_per_minute = $13, created_at = $14, updated_at = $15
+             WHERE id = $1",
+        );
+        let done = bind_webhook(update, webhook, sealed_auth).execute(&self.writer).await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn webhook(&self, id: &str) -> Result<Webhook, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_many(&mut conn, &self.cipher, &[id]).await?.pop().ok_or(StoreError::NotFound)
+    }
+
+    pub async fn webhooks(&self, ids: &[&str]) -> Result<Vec<Webhook>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_many(&mut conn, &self.cipher, ids).await
+    }
+
+    pub async fn list_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Page<Webhook>, StoreError> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(after_id.unwrap_or(""))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut data = rows.iter().map(|r| webhook_from_row(r, &self.cipher)).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (data.len() > limit as usize).then(|| {
+            data.truncate(limit as usize);
+            data.last().map(|w| w.id.clone()).unwrap_or_default()
+        });
+        Ok(Page { data, next_cursor })
+    }
+
+    /// Deletes a webhook. Invocations still queued for it fail with `webhook_deleted`; the
+    /// execution log keeps them.
+    pub async fn delete_webhook(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "UPDATE invocations SET status = 'failed', next_attempt_at = NULL, completed_at = $2,
+                 error_code = 'webhook_deleted', error_message = 'the webhook was deleted before this invocation was delivered'
+             WHERE webhook_id = $1 AND status IN ('pending', 'retrying')",
+        )
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The secrets that sign now (current first), or `NotFound`.
+    pub async fn signing_secrets(&self, id: &str, now: Timestamp) -> Result<WebhookSecrets, StoreError> {
+        let rows = sqlx::query(
+            "SELECT secret FROM webhook_secrets WHERE webhook_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+             ORDER BY (expires_at IS NULL) DESC, id DESC",
+        )
+        .bind(id)
+        .bind(now.as_millis())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut secrets = rows.iter().map(|row| {
+            let sealed: Vec<u8> = row.try_get("secret")?;
+            let text = self.cipher.open(&secret_place(id), &sealed)?;
+            std::str::from_utf8(&text)
+                .ok()
+                .and_then(SigningSecret::parse)
+                .ok_or_else(|| StoreError::Corrupt(format!("signing secret of {id}")))
+        });
+        let current = secrets.next().ok_or(StoreError::NotFound)??;
+        let previous = secrets.collect::<Result<Vec<_>, _>>()?;
+        Ok(WebhookSecrets { current, previous })
+    }
+
+    /// Makes `secret` the current one; the old current one keeps signing for `grace_ms`.
+    pub async fn rotate_signing_secret(
+        &self,
+        id: &str,
+        secret: &SigningSecret,
+        now: Timestamp,
+        grace_ms: i64,
+    ) -> Result<(), StoreError> {
+        let sealed = self.cipher.seal(&secret_place(id), secret.expose().as_bytes())?;
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("UPDATE webhook_secrets SET expires_at = $2 WHERE webhook_id = $1 AND expires_at IS NULL")
+                .bind(id)
+                .bind(now.plus_millis(grace_ms).as_millis())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM webhook_secrets WHERE webhook_id = $1 AND expires_at <= $2")
+            .bind(id)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(sealed)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

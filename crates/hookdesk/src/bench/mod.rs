@@ -1,0 +1,539 @@
+//! `hookdesk bench`: where hookdesk stands against this machine's own limit, measured in one
+//! run. It starts its own loopback receiver and servers on fresh temporary databases, and
+//! reports every figure next to the ceiling measured in the same run.
+
+mod report;
+mod sink;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use hookdesk_core::request::{OutgoingRequest, PreparedRequest};
+use hookdesk_core::webhook::{
+    Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering as Order, RequestFormat, SigningSecret, Webhook,
+    WebhookStatus,
+};
+use hookdesk_delivery::dispatcher::now;
+use hookdesk_delivery::{DestinationPolicy, RetryPolicy, Sender};
+use hookdesk_server::app::ids;
+use hookdesk_store::{NewInvocation, NewWebhook, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::cli::DatabaseArgs;
+use crate::serve::{Running, ServeConfig, start};
+pub use report::Report;
+use report::{Drain, EndToEnd, Latency, Memory, Raw};
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// `sqlite` for a fresh temporary SQLite file, or the URL of a PostgreSQL server where
+    /// the bench may create (and afterwards drop) databases of its own.
+    #[arg(long, default_value = "sqlite")]
+    pub database: String,
+
+    /// Invocations queued for the drain and memory phases.
+    #[arg(long, default_value_t = 100_000)]
+    pub invocations: u64,
+
+    /// Ticket updates through the API at full load.
+    #[arg(long, default_value_t = 20_000)]
+    pub updates: u64,
+
+    /// Requests in flight: the workers' concurrency, and the raw client's.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: u16,
+
+    /// Concurrent API clients in the end-to-end phase.
+    #[arg(long, default_value_t = 32)]
+    pub clients: u16,
+
+    /// A run of seconds (2,000 invocations, 1,000 updates), to check that the bench works.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The 1 KiB JSON body every phase sends.
+fn kib_body() -> String {
+    let mut body = String::from("{\"padding\": \"");
+    body.push_str(&"x".repeat(1024 - body.len() - 2));
+    body.push_str("\"}");
+    body
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// A field of /proc/self/status in KiB (VmRSS, VmHWM); 0 where there is no /proc.
+fn proc_status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn progress(len: u64, what: &str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} {per_sec} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_owned());
+    bar
+}
+
+/// A fresh database for one phase; removed when dropped (PostgreSQL) or with its folder.
+struct Scratch {
+    dir: tempfile::TempDir,
+    database: String,
+    postgres: Option<(String, String)>,
+}
+
+impl Scratch {
+    async fn new(base: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        if base == "sqlite" {
+            let database = format!("sqlite://{}/bench.db", dir.path().display());
+            return Ok(Self { dir, database, postgres: None });
+        }
+        use sqlx::Connection;
+        let name = format!("hookdesk_bench_{}", uuid_suffix());
+        let mut admin = sqlx::PgConnection::connect(base).await.context("connecting to the PostgreSQL server")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
+        admin.close().await.ok();
+        let database = url_with_database(base, &name)?;
+        Ok(Self { dir, database, postgres: Some((base.to_owned(), name)) })
+    }
+
+    fn args(&self) -> DatabaseArgs {
+        DatabaseArgs { database: self.database.clone(), secret_key_file: Some(self.dir.path().join("secret.key")) }
+    }
+
+    async fn remove(self) {
+        if let Some((base, name)) = &self.postgres {
+            use sqlx::Connection;
+            if let Ok(mut admin) = sqlx::PgConnection::connect(base).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    }
+}
+
+fn uuid_suffix() -> String {
+    ids::new_id("b").trim_start_matches("b_").to_owned()
+}
+
+fn url_with_database(base: &str, name: &str) -> anyhow::Result<String> {
+    let (before, _) = base.rsplit_once('/').context("a postgres:// URL ends with /DATABASE")?;
+    let query = base.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    if !before.contains("://") || before.ends_with('/') {
+        bail!("a postgres:// URL needs a host: {base}");
+    }
+    Ok(format!("{before}/{name}{query}"))
+}
+
+fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("a literal address"),
+        database: scratch.args(),
+        allow_destinations: vec!["127.0.0.0/8".parse().expect("a literal range")],
+        public_url: None,
+        retry: RetryPolicy::default(),
+        request_timeout: Duration::from_secs(10),
+        concurrency: usize::from(concurrency),
+        poll_interval: Duration::from_secs(1),
+        retention: Duration::from_secs(30 * 86_400),
+        background_interval: Duration::from_secs(60),
+        admin_token: Some(format!("bench-{}", uuid_suffix())),
+    }
+}
+
+/// A webhook to `endpoint`, created directly in the store.
+async fn create_webhook(store: &Store, endpoint: &str) -> anyhow::Result<Webhook> {
+    let at = now();
+    let webhook = Webhook {
+        id: ids::new_id("wh"),
+        name: "bench".into(),
+        description: String::new(),
+        endpoint: Endpoint::parse(endpoint)?,
+        http_method: HttpMethod::Post,
+        request_format: RequestFormat::Json,
+        status: WebhookStatus::Active,
+        authentication: Authentication::None,
+        custom_headers: CustomHeaders::default(),
+        max_retries: 3,
+        ordering: Order::None,
+        rate_limit_per_minute: None,
+        created_at: at,
+        updated_at: at,
+    };
+    let secret = SigningSecret::from_bytes(ids::random_bytes(24).map_err(|e| anyhow::anyhow!("{e}"))?);
+    store.create_webhook(NewWebhook { webhook: &webhook, secret: &secret }).await?;
+    Ok(webhook)
+}
+
+/// Queues `n` invocations of a 1 KiB POST to `webhook`, 1,000 per transaction.
+async fn enqueue(store: &Store, webhook: &Webhook, url: &str, n: u64, bar: &ProgressBar) -> anyhow::Result<()> {
+    let request = PreparedRequest {
+        method: HttpMethod::Post,
+        url: url.to_owned(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Some(kib_body()),
+    };
+    let mut done = 0;
+    while done < n {
+        let batch = (n - done).min(1000);
+        let at = now();
+        let invocations: Vec<_> = (0..batch)
+            .map(|_| NewInvocation {
+                id: ids::new_id("inv"),
+                webhook_id: webhook.id.clone(),
+                ticket_id: None,
+                trigger_id: None,
+                automation_id: None,
+                event_type: None,
+                replay_of: None,
+                request: Ok(request.clone()),
+                max_retries: webhook.max_retries,
+                created_at: at,
+            })
+            .collect();
+        let mut tx = store.begin_update().await?;
+        tx.enqueue(&invocations).await?;
+        tx.commit().await?;
+        done += batch;
+        bar.set_position(done);
+    }
+    Ok(())
+}
+
+/// Phase 0: memory with `n` invocations queued for a receiver that is down.
+async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<u64> {
+    let scratch = Scratch::new(&args.database).await?;
+    let down = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?;
+    let store = crate::serve::open_store(&scratch.args()).await?;
+    let webhook = create_webhook(&store, &format!("http://{down}/down")).await?;
+    let bar = progress(args.invocations, "queue", args.json);
+    enqueue(&store, &webhook, &format!("http://{down}/down"), args.invocations, &bar).await?;
+    bar.finish_and_clear();
+    store.close().await;
+    let running = start(serve_config(&scratch, args.concurrency)).await?;
+    // Long enough for the workers to try every invocation once and queue its retry.
+    let check = crate::serve::open_store(&scratch.args()).await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while check.count_never_attempted().await? > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rss = proc_status_kib("VmRSS:");
+    check.close().await;
+    running.stop().await;
+    scratch.remove().await;
+    Ok(rss)
+}
+
+/// Phase 1: the HTTP client alone, as the workers use it, against the sink.
+async fn raw(args: &BenchArgs, url: &str) -> anyhow::Result<Raw> {
+    let sender = Sender::new(DestinationPolicy::new(vec!["127.0.0.0/8".parse()?]), Duration::from_secs(10))?;
+    let request = Arc::new(OutgoingRequest {
+        method: HttpMethod::Post,
+        url: url.to_owned(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Some(kib_body()),
+    });
+    let n = args.invocations;
+    let next = Arc::new(AtomicU64::new(0));
+    let bar = progress(n, "raw", args.json);
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (sender, request, next, bar) = (sender.clone(), request.clone(), next.clone(), bar.clone());
+        tasks.spawn(async move {
+            let mut failed = 0u64;
+            while next.fetch_add(1, Ordering::Relaxed) < n {
+                if !sender.send(&request).await.succeeded() {
+                    failed += 1;
+                }
+                bar.inc(1);
+            }
+            failed
+        });
+    }
+    let mut failed = 0;
+    while let Some(result) = tasks.join_next().await {
+        failed += result?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    if failed > 0 {
+        bail!("{failed} raw requests failed");
+    }
+    Ok(Raw { requests: n, seconds, per_second: n as f64 / seconds })
+}
+
+/// Phase 2: `n` invocations already queued, drained by a real server's workers.
+async fn drain(
+    args: &BenchArgs,
+    scratch: &Scratch,
+    sink_url: &str,
+    sink: &sink::Sink,
+    raw: &Raw,
+) -> anyhow::Result<(Drain, Running)> {
+    let store = crate::serve::open_store(&scratch.args()).await?;
+    let url = format!("{sink_url}/drain");
+    let webhook = create_webhook(&store, &url).await?;
+    let bar = progress(args.invocations, "queue", args.json);
+    enqueue(&store, &webhook, &url, args.invocations, &bar).await?;
+    bar.finish_and_clear();
+    sink.reset();
+    let bar = progress(args.invocations, "drain", args.json);
+    let started = Instant::now();
+    let running = start(serve_config(scratch, args.concurrency)).await?;
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        bar.set_position(sink.count());
+        // Counting in the database competes with the workers: only once all has arrived.
+        if sink.count() >= args.invocations && store.count_open().await? == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the drain did not finish in 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(if sink.count() >= args.invocations { 2 } else { 20 })).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    store.close().await;
+    let (distinct, duplicates) = sink.distinct_and_duplicates();
+    let per_second = args.invocations as f64 / seconds;
+    Ok((
+        Drain {
+            deliveries: args.invocations,
+            seconds,
+            per_second,
+            ratio_to_raw: per_second / raw.per_second,
+            distinct_webhook_ids: distinct,
+            duplicates,
+            missing: args.invocations.saturating_sub(distinct),
+        },
+        running,
+    ))
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let value: serde_json::Value = response.json().await?;
+        if !status.is_success() {
+            bail!("{path}: {status} {value}");
+        }
+        Ok(value)
+    }
+}
+
+/// Phase 3: updates through the API, each firing a trigger that notifies the sink.
+async fn end_to_end(
+    args: &BenchArgs,
+    running: &Running,
+    sink_url: &str,
+    sink: &Arc<sink::Sink>,
+) -> anyhow::Result<EndToEnd> {
+    let api = Arc::new(Api {
+        client: reqwest::Client::builder().pool_max_idle_per_host(1024).build()?,
+        base: format!("http://{}", running.addr),
+        token: running.admin_token.clone(),
+    });
+    let post = reqwest::Method::POST;
+    let webhook = api
+        .call(post.clone(), "/api/v1/webhooks", json!({"name": "e2e", "endpoint": format!("{sink_url}/e2e")}))
+        .await?;
+    api.call(post.clone(), "/api/v1/triggers", json!({
+        "title": "Notify every change",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "change"}]},
+        "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook["id"],
+            "payload": "{\"n\": {{ ticket.subject }}, \"ticket\": {{ ticket.id }}, \"status\": \"{{ ticket.status }}\", \"priority\": \"{{ ticket.priority }}\", \"requester\": {{ ticket.requester.email | json }}, \"by\": {{ current_user.name | json }}, \"link\": \"{{ ticket.url }}\"}"}}]
+    })).await?;
+    let tickets = u64::from(args.clients) * 4;
+    let mut ids = Vec::new();
+    for i in 0..tickets {
+        let ticket = api
+            .call(
+                post.clone(),
+                "/api/v1/tickets",
+                json!({"subject": format!("{i}"), "requester": {"email": format!("bench{i}@example.com")}}),
+            )
+            .await?;
+        ids.push(ticket["id"].as_i64().context("ticket id")?);
+    }
+    let ids = Arc::new(ids);
+    sink.reset();
+
+    // Full load: every client sends its next update as soon as the last one is answered.
+    let responses = Arc::new(std::sync::Mutex::new(Vec::<(u64, Instant)>::new()));
+    let next = Arc::new(AtomicU64::new(0));
+    let bar = progress(args.updates, "updates", args.json);
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..args.clients {
+        let (api, ids, next, responses, bar, total) =
+            (api.clone(), ids.clone(), next.clone(), responses.clone(), bar.clone(), args.updates);
+        tasks.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                update(&api, &ids, n, &responses).await?;
+                bar.inc(1);
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let per_second = args.updates as f64 / seconds;
+    let full = latencies(sink, &responses, args.updates).await?;
+
+    // Half that rate, paced, for latency when the server is not saturated.
+    let half_rate = per_second / 2.0;
+    let paced = (args.updates / 2).max(1);
+    let responses = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bar = progress(paced, "half rate", args.json);
+    let started = tokio::time::Instant::now();
+    let mut tasks = JoinSet::new();
+    for i in 0..paced {
+        tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / half_rate)).await;
+        let (api, ids, responses, bar) = (api.clone(), ids.clone(), responses.clone(), bar.clone());
+        let n = args.updates + i;
+        tasks.spawn(async move {
+            let result = update(&api, &ids, n, &responses).await;
+            bar.inc(1);
+            result
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    bar.finish_and_clear();
+    let half = latencies(sink, &responses, paced).await?;
+    let (distinct, duplicates) = sink.distinct_and_duplicates();
+    Ok(EndToEnd {
+        updates: args.updates,
+        seconds,
+        per_second,
+        latency_full_load: full,
+        half_rate,
+        latency_half_rate: half,
+        distinct_webhook_ids: distinct,
+        duplicates,
+        missing: (args.updates + paced).saturating_sub(distinct),
+    })
+}
+
+async fn update(
+    api: &Api,
+    ids: &[i64],
+    n: u64,
+    responses: &std::sync::Mutex<Vec<(u64, Instant)>>,
+) -> anyhow::Result<()> {
+    let ticket = ids[usize::try_from(n % ids.len() as u64)?];
+    api.call(reqwest::Method::PATCH, &format!("/api/v1/tickets/{ticket}"), json!({"subject": format!("{n}")})).await?;
+    let answered = Instant::now();
+    if let Ok(mut responses) = responses.lock() {
+        responses.push((n, answered));
+    }
+    Ok(())
+}
+
+/// Waits for every update's notification and returns the API-response-to-receipt latencies.
+async fn latencies(
+    sink: &sink::Sink,
+    responses: &std::sync::Mutex<Vec<(u64, Instant)>>,
+    expected: u64,
+) -> anyhow::Result<Latency> {
+    let responses = responses.lock().map(|r| r.clone()).unwrap_or_default();
+    if responses.len() as u64 != expected {
+        bail!("{} of {expected} updates were answered", responses.len());
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut millis = Vec::with_capacity(responses.len());
+    for (n, answered) in responses {
+        let arrived = loop {
+            if let Some(at) = sink.arrival(n) {
+                break at;
+            }
+            if Instant::now() > deadline {
+                bail!("update {n} was never delivered");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        // Delivery starts at commit, before the response is written: it may arrive first.
+        millis.push(arrived.saturating_duration_since(answered).as_secs_f64() * 1000.0);
+    }
+    Ok(Latency::of(&mut millis))
+}
+
+pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
+    if args.quick {
+        args.invocations = args.invocations.min(2_000);
+        args.updates = args.updates.min(1_000);
+    }
+    let (sink_addr, sink) = sink::start().await?;
+    let sink_url = format!("http://{sink_addr}");
+    let queued_rss = memory_with_queue(&args).await?;
+    let raw = raw(&args, &format!("{sink_url}/raw")).await?;
+    let scratch = Scratch::new(&args.database).await?;
+    let (drain, running) = drain(&args, &scratch, &sink_url, &sink, &raw).await?;
+    let e2e = end_to_end(&args, &running, &sink_url, &sink).await;
+    running.stop().await;
+    scratch.remove().await;
+    let e2e = e2e?;
+    Ok(Report {
+        backend: if args.database == "sqlite" { "sqlite".into() } else { "postgres".into() },
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        concurrency: args.concurrency,
+        clients: args.clients,
+        raw,
+        drain,
+        end_to_end: e2e,
+        memory: Memory {
+            peak_rss_mib: mib(proc_status_kib("VmHWM:")),
+            rss_with_queue_mib: mib(queued_rss),
+            queued: args.invocations,
+        },
+    })
+}

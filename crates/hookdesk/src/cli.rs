@@ -1,0 +1,209 @@
+//! The command line: `hookdesk serve`, `hookdesk migrate`, `hookdesk openapi`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hookdesk_delivery::RetryPolicy;
+use ipnet::IpNet;
+
+use crate::serve::{ServeConfig, start};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookdesk",
+    version,
+    about = "Self-hosted helpdesk automation: tickets, triggers, signed webhooks that arrive."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: the HTTP API and the delivery workers.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit (`serve` also does this on start).
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+    /// Measure delivery against this machine's own HTTP ceiling: raw, drain, end to end,
+    /// memory. Starts its own receiver and servers on fresh temporary databases.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Where data lives: `sqlite://PATH` (or a plain path), or `postgres://USER:PASSWORD@HOST/DB`
+    /// (several nodes may share one PostgreSQL database).
+    #[arg(long, env = "HOOKDESK_DATABASE_URL", default_value = "sqlite://hookdesk-data/hookdesk.db")]
+    pub database: String,
+
+    /// File holding the key that encrypts secrets at rest (created on first start, mode
+    /// 0600). Default with SQLite: `secret.key` beside the database. PostgreSQL nodes must
+    /// share one key: give this file, or HOOKDESK_SECRET_KEY, to every node.
+    #[arg(long, env = "HOOKDESK_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOOKDESK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Allow outbound requests to this range, which the SSRF guard refuses by default
+    /// (loopback, private, link-local, CGNAT, metadata). Repeatable.
+    #[arg(long = "allow-destination", env = "HOOKDESK_ALLOW_DESTINATIONS", value_delimiter = ',', value_name = "CIDR")]
+    pub allow_destinations: Vec<IpNet>,
+
+    /// Base of absolute URLs in templates (`ticket.url`). Default: http:// + the listen address.
+    #[arg(long, env = "HOOKDESK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Delays before each retry of a failed webhook call; the last repeats.
+    #[arg(long, env = "HOOKDESK_RETRY_SCHEDULE", default_value = "10s,1m,5m,30m", value_parser = RetryPolicy::parse)]
+    pub retry_schedule: RetryPolicy,
+
+    /// How long one webhook request may take.
+    #[arg(long, env = "HOOKDESK_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Webhook requests in flight at once.
+    #[arg(long, env = "HOOKDESK_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub concurrency: u16,
+
+    /// How long finished invocations stay in the execution log.
+    #[arg(long, env = "HOOKDESK_RETENTION", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+
+    /// How often singleton background jobs (the retention purge) run; the node that runs
+    /// them holds a lease of three intervals, so another takes over that soon after it dies.
+    #[arg(long, env = "HOOKDESK_BACKGROUND_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub background_interval: Duration,
+
+    /// How often workers look for due work when nothing wakes them (work queued by other
+    /// processes, retries).
+    #[arg(long, env = "HOOKDESK_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The bench runs servers in its own process: their routine logs would bury the report.
+    let default_filter = if matches!(cli.command, Command::Bench(_)) { "warn" } else { "info,sqlx=warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("hookdesk: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookdesk: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            let config = ServeConfig::from_args(args, std::env::var("HOOKDESK_ADMIN_TOKEN").ok())?;
+            let server = start(config).await?;
+            if let Some(token) = &server.generated_admin_token {
+                println!(
+                    "Generated the admin API token (shown only this once; set HOOKDESK_ADMIN_TOKEN to choose your own):\n\n    {token}\n"
+                );
+            }
+            println!("hookdesk listening on http://{}", server.addr);
+            shutdown_signal().await;
+            server.stop().await;
+            Ok(())
+        }
+        Command::Migrate(args) => {
+            crate::serve::open_store(&args).await?.close().await;
+            println!("the database schema is up to date");
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let json = args.json;
+            let report = crate::bench::run(args).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            if !report.exactly_once() {
+                anyhow::bail!("some invocations did not arrive exactly once");
+            }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&hookdesk_server::http::openapi())?);
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_defaults_follow_the_contract() {
+        let cli = Cli::try_parse_from(["hookdesk", "serve"]).expect("parses");
+        let Command::Serve(args) = cli.command else { panic!("serve") };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.database.database, "sqlite://hookdesk-data/hookdesk.db");
+        assert_eq!(args.retry_schedule, RetryPolicy::default());
+        assert_eq!(args.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--allow-destination", "nonsense"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--retry-schedule", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--concurrency", "0"]).is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Wiring: open the store, provision the admin token, start delivery and the HTTP server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hookdesk_delivery::{DeliveryConfig, DestinationPolicy, RetryPolicy, Sender};
+use hookdesk_server::app::background::{Node, purge_old_invocations, run_singleton};
+use hookdesk_server::app::ids;
+use hookdesk_server::{App, AppConfig};
+use hookdesk_store::{Backend, Store, sqlite_path};
+use ipnet::IpNet;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{DatabaseArgs, ServeArgs};
+
+pub const USER_AGENT: &str = concat!("hookdesk/", env!("CARGO_PKG_VERSION"));
+
+/// Everything `serve` needs, validated.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub database: DatabaseArgs,
+    pub allow_destinations: Vec<IpNet>,
+    pub public_url: Option<String>,
+    pub retry: RetryPolicy,
+    pub request_timeout: Duration,
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub retention: Duration,
+    pub background_interval: Duration,
+    pub admin_token: Option<String>,
+}
+
+impl ServeConfig {
+    pub fn from_args(args: ServeArgs, admin_token: Option<String>) -> anyhow::Result<Self> {
+        if let Some(token) = &admin_token
+            && token.trim().len() < 16
+        {
+            bail!("HOOKDESK_ADMIN_TOKEN must be at least 16 characters");
+        }
+        if let Some(url) = &args.public_url {
+            hookdesk_core::webhook::check_url(url).map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
+        }
+        Ok(Self {
+            listen: args.listen,
+            database: args.database,
+            allow_destinations: args.allow_destinations,
+            public_url: args.public_url,
+            retry: args.retry_schedule,
+            request_timeout: args.request_timeout,
+            concurrency: usize::from(args.concurrency),
+            poll_interval: args.poll_interval,
+            retention: args.retention,
+            background_interval: args.background_interval,
+            admin_token: admin_token.map(|t| t.trim().to_owned()),
+        })
+    }
+}
+
+/// Opens the database named by `args`, with the secret key. For SQLite the database's
+/// folder is created and the key file defaults to `secret.key` beside it; PostgreSQL nodes
+/// must all use the same key, so it must be given.
+pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
+    let key_file = match Backend::of_url(&args.database) {
+        Backend::Postgres => args.secret_key_file.clone().unwrap_or_default(),
+        Backend::Sqlite => {
+            let path = PathBuf::from(sqlite_path(&args.database));
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+            args.secret_key_file.clone().unwrap_or_else(|| folder.join("secret.key"))
+        }
+    };
+    let key = if key_file.as_os_str().is_empty() {
+        crate::keys::from_env()?.context(
+            "with PostgreSQL every node needs the same secret key: set HOOKDESK_SECRET_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) or --secret-key-file",
+        )?
+    } else {
+        crate::keys::load_or_create(&key_file)?
+    };
+    Store::open(&args.database, &key)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&args.database)))
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?))) {
+        Some((scheme, (credentials, host))) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// A running server. Stop it with [`Running::stop`].
+pub struct Running {
+    pub addr: SocketAddr,
+    /// The admin token generated on this start, when none existed and none was given.
+    pub generated_admin_token: Option<String>,
+    /// The bootstrap admin token in force, when it was given or generated on this start.
+    pub admin_token: String,
+    shutdown: CancellationToken,
+    http: JoinHandle<()>,
+    delivery: JoinHandle<()>,
+    queue_listener: Option<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
+    store: Store,
+}
+
+impl Running {
+    /// Stops accepting requests, finishes requests and deliveries in flight, closes the store.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.http.await;
+        let _ = self.delivery.await;
+        for job in self.background {
+            let _ = job.await;
+        }
+        if let Some(listener) = self.queue_listener {
+            listener.abort();
+        }
+        self.store.close().await;
+    }
+}
+
+pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
+    let store = open_store(&config.database).await?;
+    let now = hookdesk_delivery::dispatcher::now();
+    let generated_admin_token = match &config.admin_token {
+        Some(token) => {
+            store.set_bootstrap_token(&ids::token_hash(token), now).await?;
+            None
+        }
+        None if !store.has_bootstrap_token().await? => {
+            let token = format!(
+                "hd_{}",
+                ids::random_token(32).map_err(|e| anyhow::anyhow!("no randomness for the admin token: {e}"))?
+            );
+            store.set_bootstrap_token(&ids::token_hash(&token), now).await?;
+            Some(token)
+        }
+        None => None,
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+
+    let shutdown = CancellationToken::new();
+    let sender = Sender::new(DestinationPolicy::new(config.allow_destinations.clone()), config.request_timeout)
+        .context("cannot build the HTTP client")?;
+    let (delivery_handle, delivery) = hookdesk_delivery::spawn(
+        store.clone(),
+        sender.clone(),
+        DeliveryConfig {
+            concurrency: config.concurrency,
+            claim_batch: 128,
+            request_timeout: config.request_timeout,
+            retry: config.retry.clone(),
+            poll_interval: config.poll_interval,
+            user_agent: USER_AGENT.to_owned(),
+        },
+        shutdown.clone(),
+    );
+    let queue_listener = {
+        let handle = delivery_handle.clone();
+        store.spawn_queue_listener(move || handle.wake())
+    };
+    let node = Node::new(ids::new_id("node"));
+    let purge = {
+        let (store, retention) = (store.clone(), config.retention);
+        tokio::spawn(run_singleton(
+            store.clone(),
+            node.clone(),
+            "retention_purge",
+            config.background_interval,
+            shutdown.clone(),
+            move || {
+                let store = store.clone();
+                async move { purge_old_invocations(&store, retention).await }
+            },
+        ))
+    };
+    let app = App {
+        node,
+        store: store.clone(),
+        delivery: delivery_handle,
+        sender,
+        config: Arc::new(AppConfig {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            user_agent: USER_AGENT.to_owned(),
+            secret_grace_ms: 24 * 3600 * 1000,
+        }),
+    };
+    let router = hookdesk_server::http::router(app);
+    let stop = shutdown.clone();
+    let http = tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    tracing::info!(%addr, database = %redact_url(&config.database.database), "hookdesk started");
+    let admin_token = config.admin_token.clone().or_else(|| generated_admin_token.clone()).unwrap_or_default();
+    Ok(Running {
+        addr,
+        generated_admin_token,
+        admin_token,
+        shutdown,
+        http,
+        delivery,
+        queue_listener,
+        background: vec![purge],
+        store,
+    })
+}

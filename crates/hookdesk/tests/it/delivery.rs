@@ -1,0 +1,238 @@
+//! Delivery: retries, final failures, restarts, the SSRF guard, replay, secrets in logs.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Db, Receiver, TestApp, closed_port};
+
+/// A trigger that notifies `webhook` whenever a ticket is created, with `payload`.
+async fn notify_on_create(app: &TestApp, webhook: &str, payload: Option<&str>) {
+    let mut notify = json!({"webhook_id": webhook});
+    if let Some(payload) = payload {
+        notify["payload"] = payload.into();
+    }
+    app.trigger(json!({
+        "title": "On create",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+        "actions": [{"field": "notify_webhook", "value": notify}]
+    }))
+    .await;
+}
+
+async fn only_invocation(app: &TestApp) -> String {
+    let invocations = app.invocations("").await;
+    assert_eq!(invocations.len(), 1, "{invocations:#?}");
+    invocations[0]["id"].as_str().expect("id").to_owned()
+}
+
+fn attempt_statuses(invocation: &Value) -> Vec<Value> {
+    invocation["attempts"].as_array().expect("attempts").iter().map(|a| a["response"]["status"].clone()).collect()
+}
+
+async fn a_receiver_answering_503_twice_then_200_gets_three_attempts_with_one_webhook_id(db: Db) {
+    let receiver = Receiver::scripted(&[503, 503]).await;
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook(&receiver.url("/flaky"), json!({})).await;
+    notify_on_create(&app, &webhook, Some("{\"id\": {{ ticket.id }}}")).await;
+    app.ticket(json!({"subject": "Retry me"})).await;
+
+    let id = only_invocation(&app).await;
+    let invocation = app.settled(&id).await;
+    assert_eq!(invocation["status"], "succeeded", "{invocation:#}");
+    assert_eq!(attempt_statuses(&invocation), [json!(503), json!(503), json!(200)]);
+    assert_eq!(invocation["attempts"][0]["error"]["code"], "http_status");
+    assert_eq!(invocation["attempts"][2]["error"], Value::Null);
+    let numbers: Vec<_> =
+        invocation["attempts"].as_array().expect("attempts").iter().map(|a| a["number"].clone()).collect();
+    assert_eq!(numbers, [json!(1), json!(2), json!(3)]);
+
+    let received = receiver.wait_for(3).await;
+    assert_eq!(received.len(), 3);
+    assert!(received.iter().all(|r| r.header("webhook-id") == Some(id.as_str())), "the same webhook-id on every retry");
+}
+
+async fn a_final_status_fails_at_once_and_exhausted_retries_fail(db: Db) {
+    let receiver = Receiver::scripted(&[404]).await;
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook(&receiver.url("/gone"), json!({})).await;
+    notify_on_create(&app, &webhook, None).await;
+    app.ticket(json!({"subject": "Not found"})).await;
+    let invocation = app.settled(&only_invocation(&app).await).await;
+    assert_eq!(invocation["status"], "failed");
+    assert_eq!(attempt_statuses(&invocation), [json!(404)]);
+
+    let failing = Receiver::scripted(&[500, 500, 500, 500]).await;
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook(&failing.url("/down"), json!({"max_retries": 1})).await;
+    notify_on_create(&app, &webhook, None).await;
+    let ticket = app.ticket(json!({"subject": "Exhaust"})).await;
+    let invocation = app.settled(&only_invocation(&app).await).await;
+    assert_eq!(invocation["status"], "failed");
+    assert_eq!(attempt_statuses(&invocation), [json!(500), json!(500)], "max_retries 1: two attempts");
+    // Without a payload the webhook sends the standard ticket document.
+    let received = failing.wait_for(1).await;
+    let document: Value = serde_json::from_str(&received[0].body).expect("JSON");
+    assert_eq!(document["id"], ticket["id"]);
+    assert_eq!(document["subject"], "Exhaust");
+    assert_eq!(document["requester"], ticket["requester"]);
+}
+
+async fn invocations_queued_while_the_receiver_is_down_are_delivered_after_a_restart(db: Db) {
+    let port = closed_port().await;
+    let mut app =
+        TestApp::spawn_with(db, |c| c.retry = hookdesk_delivery::RetryPolicy::parse("300ms").expect("schedule")).await;
+    let webhook = app.webhook(&format!("http://{port}/later"), json!({"max_retries": 10})).await;
+    notify_on_create(&app, &webhook, Some("{\"n\": 1}")).await;
+    app.ticket(json!({"subject": "While down"})).await;
+    let id = only_invocation(&app).await;
+
+    // Wait for a refused attempt, so the invocation is queued for a retry.
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let (_, invocation) = app.get(&format!("/api/v1/invocations/{id}")).await;
+        if invocation["attempts"].as_array().is_some_and(|a| !a.is_empty()) {
+            assert_eq!(invocation["status"], "retrying", "{invocation:#}");
+            assert_eq!(invocation["attempts"][0]["error"]["code"], "connection_refused", "{invocation:#}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no attempt was made: {invocation:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    app.stop().await;
+    let receiver = Receiver::start_on(port, &[]).await;
+    app.start_again().await;
+
+    let invocation = app.settled(&id).await;
+    assert_eq!(invocation["status"], "succeeded", "{invocation:#}");
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].header("webhook-id"), Some(id.as_str()));
+    assert_eq!(received[0].body, "{\"n\": 1}");
+}
+
+async fn the_ssrf_guard_refuses_loopback_unless_allowed_and_checks_at_send_time(db: Db) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn_with(db, |c| c.allow_destinations.clear()).await;
+    // Saving is fine: the check happens on the resolved address when sending.
+    let by_name = app.webhook(&format!("http://localhost:{}/internal", receiver.addr.port()), json!({})).await;
+    let by_ip = app.webhook(&receiver.url("/internal"), json!({})).await;
+    notify_on_create(&app, &by_name, None).await;
+    notify_on_create(&app, &by_ip, None).await;
+    app.ticket(json!({"subject": "Try to reach inside"})).await;
+
+    for invocation in app.invocations("").await {
+        let invocation = app.settled(invocation["id"].as_str().expect("id")).await;
+        assert_eq!(invocation["status"], "failed", "{invocation:#}");
+        let attempts = invocation["attempts"].as_array().expect("attempts");
+        assert_eq!(attempts.len(), 1, "a refused destination is not retried");
+        assert_eq!(attempts[0]["error"]["code"], "ssrf_refused", "{invocation:#}");
+        assert!(attempts[0]["error"]["message"].as_str().is_some_and(|m| m.contains("--allow-destination")));
+    }
+    assert!(receiver.received().is_empty());
+    let failed = app.invocations("status=failed&q=allow-destination").await;
+    assert_eq!(failed.len(), 2, "q searches error messages");
+}
+
+async fn a_payload_that_renders_to_invalid_json_fails_before_sending(db: Db) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook(&receiver.url("/strict"), json!({})).await;
+    // The subject is not quoted: valid Liquid, invalid JSON once rendered.
+    notify_on_create(&app, &webhook, Some("{\"subject\": {{ ticket.subject }}}")).await;
+    let (status, _) = app.post("/api/v1/tickets", json!({"subject": "Unquoted"})).await;
+    assert_eq!(status, StatusCode::CREATED, "the update itself succeeds");
+    let invocation = app.settled(&only_invocation(&app).await).await;
+    assert_eq!(invocation["status"], "failed");
+    assert_eq!(invocation["error"]["code"], "invalid_json");
+    assert_eq!(invocation["attempts"], json!([]));
+    let (status, _) =
+        app.post(&format!("/api/v1/invocations/{}/replay", invocation["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to replay");
+    assert!(receiver.received().is_empty());
+}
+
+async fn replay_sends_the_same_request_again_as_a_new_invocation(db: Db) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook(&receiver.url("/replay"), json!({})).await;
+    notify_on_create(&app, &webhook, Some("{\"hello\": \"world\"}")).await;
+    app.ticket(json!({"subject": "Replay me"})).await;
+    let first = app.settled(&only_invocation(&app).await).await;
+
+    let (status, replay) =
+        app.post(&format!("/api/v1/invocations/{}/replay", first["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{replay}");
+    assert_ne!(replay["id"], first["id"]);
+    assert_eq!(replay["replay_of"], first["id"]);
+    let replayed = app.settled(replay["id"].as_str().expect("id")).await;
+    assert_eq!(replayed["status"], "succeeded");
+    let received = receiver.wait_for(2).await;
+    assert_eq!(received[0].body, received[1].body);
+    assert_ne!(received[0].header("webhook-id"), received[1].header("webhook-id"));
+    let (status, _) = app.post("/api/v1/invocations/inv_nope/replay", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn authentication_reaches_the_receiver_but_never_the_api_or_the_log(db: Db) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(db).await;
+    let webhook = app
+        .webhook(
+            &receiver.url("/secure"),
+            json!({"authentication": {"type": "bearer", "token": "s3cret-token"}, "custom_headers": {"X-Ticket": "{{ ticket.id }}", "X-Empty": "{{ ticket.nothing }}"}}),
+        )
+        .await;
+    notify_on_create(&app, &webhook, Some("{}")).await;
+    let ticket = app.ticket(json!({"subject": "Auth"})).await;
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].header("authorization"), Some("Bearer s3cret-token"));
+    assert_eq!(received[0].header("x-ticket"), Some(ticket["id"].to_string().as_str()));
+    assert_eq!(received[0].header("x-empty"), None, "a header that renders empty is not sent");
+
+    let invocation = app.settled(&only_invocation(&app).await).await;
+    let logged = invocation["attempts"][0]["request"]["headers"].clone();
+    assert_eq!(logged["authorization"], "[redacted]");
+    let (_, shown) = app.get(&format!("/api/v1/webhooks/{webhook}")).await;
+    assert_eq!(shown["authentication"], json!({"type": "bearer"}));
+    let everything = format!("{invocation}{shown}");
+    assert!(!everything.contains("s3cret-token"), "the secret leaked: {everything}");
+}
+
+async fn finished_invocations_are_purged_after_the_retention_period(db: Db) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn_with(db, |c| {
+        c.retention = std::time::Duration::from_secs(1);
+        c.background_interval = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let (_, health) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert!(health["node"].as_str().is_some_and(|n| n.starts_with("node_")), "{health}");
+    let webhook = app.webhook(&receiver.url("/purge"), json!({})).await;
+    notify_on_create(&app, &webhook, None).await;
+    app.ticket(json!({"subject": "Short-lived log"})).await;
+    let id = only_invocation(&app).await;
+    assert_eq!(app.settled(&id).await["status"], "succeeded");
+
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let (status, _) = app.get(&format!("/api/v1/invocations/{id}")).await;
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the invocation was not purged");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, health) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(health["singletons"], json!(["retention_purge"]), "a single node runs the purge: {health}");
+}
+
+crate::on_both_backends!(
+    finished_invocations_are_purged_after_the_retention_period,
+    a_receiver_answering_503_twice_then_200_gets_three_attempts_with_one_webhook_id,
+    a_final_status_fails_at_once_and_exhausted_retries_fail,
+    invocations_queued_while_the_receiver_is_down_are_delivered_after_a_restart,
+    the_ssrf_guard_refuses_loopback_unless_allowed_and_checks_at_send_time,
+    a_payload_that_renders_to_invalid_json_fails_before_sending,
+    replay_sends_the_same_request_again_as_a_new_invocation,
+    authentication_reaches_the_receiver_but_never_the_api_or_the_log,
+);

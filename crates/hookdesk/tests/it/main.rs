@@ -1,0 +1,11 @@
+//! Integration tests: the real server on a random port with a temporary SQLite file, and a
+//! real HTTP receiver on loopback. One test binary, so it links once.
+
+mod support;
+
+mod bad_input;
+mod delivery;
+mod multinode;
+mod outage;
+mod signing;
+mod tour;

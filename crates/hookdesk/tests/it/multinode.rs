@@ -1,0 +1,293 @@
+//! Several `hookdesk serve` processes on one PostgreSQL database, as a team runs them behind
+//! a load balancer: nothing accepted is lost when one of them is killed.
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::support::{Receiver, create_postgres_database, postgres_available};
+
+const TOKEN: &str = "multi-node-admin-token";
+
+/// A `hookdesk serve` process of the real binary.
+struct Node {
+    child: Child,
+    url: String,
+}
+
+async fn start_node(database: &str, key_file: &std::path::Path, extra: &[&str]) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookdesk"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database, "--allow-destination", "127.0.0.0/8"])
+        .args(["--request-timeout", "2s", "--poll-interval", "500ms", "--retry-schedule", "200ms"])
+        .args(extra)
+        .arg("--secret-key-file")
+        .arg(key_file)
+        .env("HOOKDESK_ADMIN_TOKEN", TOKEN)
+        .env("HOOKDESK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the hookdesk binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(url) = line.strip_prefix("hookdesk listening on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the node exited before listening");
+    })
+    .await
+    .expect("the node starts listening");
+    // Keep draining stdout so the node never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Node { child, url }
+}
+
+async fn api(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let response =
+        client.request(method, url).bearer_auth(TOKEN).json(&body).send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let value: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    if status.is_success() { Ok(value) } else { Err(format!("{status}: {value}")) }
+}
+
+/// The key file every node shares (they must all decrypt the same secrets).
+fn shared_key() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let key_file = dir.path().join("secret.key");
+    std::fs::write(&key_file, hookdesk_store::SecretKey::generate().expect("random").to_base64()).expect("key file");
+    (dir, key_file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_lose_nothing_when_one_is_killed() {
+    if !postgres_available() {
+        return;
+    }
+    const UPDATES: usize = 5000;
+    const TICKETS: usize = 100;
+    const CLIENTS: usize = 24;
+
+    let (database, name) = create_postgres_database().await;
+    let (_dir, key_file) = shared_key();
+    let receiver = Receiver::start().await;
+
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(start_node(&database, &key_file, &[]).await);
+    }
+    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let client = reqwest::Client::new();
+    let post = reqwest::Method::POST;
+    let webhook = api(
+        &client,
+        post.clone(),
+        format!("{}/api/v1/webhooks", urls[0]),
+        json!({"name": "sink", "endpoint": receiver.url("/sink"), "max_retries": 10}),
+    )
+    .await
+    .expect("webhook");
+    api(&client, post.clone(), format!("{}/api/v1/triggers", urls[1]), json!({
+        "title": "Every change",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "change"}]},
+        "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook["id"], "payload": "{\"ticket\": {{ ticket.id }}, \"subject\": {{ ticket.subject | json }}}"}}]
+    }))
+    .await
+    .expect("trigger");
+    let mut tickets = Vec::new();
+    for i in 0..TICKETS {
+        let ticket = api(
+            &client,
+            post.clone(),
+            format!("{}/api/v1/tickets", urls[i % 3]),
+            json!({"subject": format!("ticket {i}")}),
+        )
+        .await
+        .expect("ticket");
+        tickets.push(ticket["id"].as_i64().expect("id"));
+    }
+
+    // 5,000 updates spread over the three nodes; the third is killed half-way. Like a load
+    // balancer, a client whose node is gone sends to another one.
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CLIENTS {
+        let (client, urls, tickets, next, accepted, killed) =
+            (client.clone(), urls.clone(), tickets.clone(), next.clone(), accepted.clone(), killed.clone());
+        clients.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= UPDATES {
+                    return;
+                }
+                let mut node = n % 3;
+                if node == 2 && killed.load(Ordering::Relaxed) {
+                    node = n % 2;
+                }
+                let url = format!("{}/api/v1/tickets/{}", urls[node], tickets[n % tickets.len()]);
+                match api(&client, reqwest::Method::PATCH, url, json!({"subject": format!("update {n}")})).await {
+                    Ok(_) => {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The killed node's in-flight requests fail; their updates were not accepted.
+                    Err(e) => assert!(node == 2, "a live node refused an update: {e}"),
+                }
+            }
+        });
+    }
+    while next.load(Ordering::Relaxed) < UPDATES / 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    nodes[2].child.start_kill().expect("SIGKILL");
+    killed.store(true, Ordering::Relaxed);
+    nodes[2].child.wait().await.expect("the killed node exits");
+    while let Some(done) = clients.join_next().await {
+        done.expect("client task");
+    }
+    let accepted = accepted.load(Ordering::Relaxed);
+
+    // Every invocation in the database must reach the receiver; the killed node's claims
+    // come back when their leases end.
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&database).await.expect("connect");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invocations WHERE status <> 'succeeded'")
+            .fetch_one(&mut db)
+            .await
+            .expect("count");
+        if open == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{open} invocations were never delivered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let queued: Vec<String> = sqlx::query_scalar("SELECT id FROM invocations").fetch_all(&mut db).await.expect("ids");
+    db.close().await.ok();
+    let received = receiver.received();
+    let delivered: HashSet<&str> = received.iter().filter_map(|r| r.header("webhook-id")).collect();
+    let lost = queued.iter().filter(|id| !delivered.contains(id.as_str())).count();
+    let duplicates = received.len() - delivered.len();
+    println!(
+        "updates accepted: {accepted} of {UPDATES}; invocations queued: {}; delivered: {}; duplicates: {duplicates}; lost: {lost}",
+        queued.len(),
+        delivered.len()
+    );
+    assert!(queued.len() >= accepted, "every accepted update queued its invocation");
+    assert!(accepted >= UPDATES / 2, "the live nodes accepted the rest");
+    assert_eq!(lost, 0, "no invocation may be lost");
+    assert_eq!(delivered.len(), queued.len(), "nothing delivered that was not queued");
+
+    for mut node in nodes {
+        let _ = node.child.start_kill();
+        let _ = node.child.wait().await;
+    }
+    crate::support::drop_postgres_database(&name);
+}
+
+/// The nodes (by index) whose `/healthz` says they run the retention purge.
+async fn purge_holders(nodes: &[Node]) -> Vec<usize> {
+    let client = reqwest::Client::new();
+    let mut holders = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let Ok(response) = client.get(format!("{}/healthz", node.url)).send().await else { continue };
+        let health: serde_json::Value = response.json().await.expect("JSON health");
+        if health["singletons"].as_array().is_some_and(|jobs| jobs.iter().any(|j| j == "retention_purge")) {
+            holders.push(i);
+        }
+    }
+    holders
+}
+
+/// Waits until exactly one node runs the purge, and it stays the same one for a while.
+async fn single_holder(nodes: &[Node]) -> usize {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let holders = purge_holders(nodes).await;
+        assert!(holders.len() <= 1, "two nodes ran the purge at once: {holders:?}");
+        if let [holder] = holders[..] {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                assert_eq!(purge_holders(nodes).await, [holder], "the purge moved or doubled while its node lived");
+            }
+            return holder;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no node took the purge");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Inserts a finished invocation completed two hours ago and waits until the purge removes it.
+async fn old_invocation_is_purged(database: &str, id: &str) {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(database).await.expect("connect");
+    let two_hours_ago = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis()
+        as i64
+        - 7_200_000;
+    sqlx::query(
+        "INSERT INTO invocations (id, webhook_id, status, request, max_retries, attempts, created_at, completed_at)
+         VALUES ($1, 'wh_old', 'succeeded', 'null', 3, 1, $2, $2)",
+    )
+    .bind(id)
+    .bind(two_hours_ago)
+    .execute(&mut db)
+    .await
+    .expect("insert");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invocations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut db)
+            .await
+            .expect("count");
+        if left == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the purge did not run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_runs_the_retention_purge_and_another_takes_it_over_when_it_dies() {
+    if !postgres_available() {
+        return;
+    }
+    let (database, name) = create_postgres_database().await;
+    let (_dir, key_file) = shared_key();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(start_node(&database, &key_file, &["--background-interval", "300ms", "--retention", "1h"]).await);
+    }
+
+    let holder = single_holder(&nodes).await;
+    old_invocation_is_purged(&database, "inv_old_1").await;
+
+    nodes[holder].child.start_kill().expect("SIGKILL");
+    nodes[holder].child.wait().await.expect("exits");
+    let dead = nodes.remove(holder);
+    let successor = single_holder(&nodes).await;
+    println!("the purge moved from {} to {} after a SIGKILL", dead.url, nodes[successor].url);
+    old_invocation_is_purged(&database, "inv_old_2").await;
+
+    for mut node in nodes {
+        let _ = node.child.start_kill();
+        let _ = node.child.wait().await;
+    }
+    crate::support::drop_postgres_database(&name);
+}

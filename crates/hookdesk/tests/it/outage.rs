@@ -1,0 +1,143 @@
+//! The database goes away while the server runs: the API answers 503 meanwhile, the workers
+//! back off, and both recover without a restart; work queued before is delivered.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::{Receiver, TestApp, default_config, postgres_available};
+
+/// A PostgreSQL cluster of this test's own, in a temporary folder, on a free port.
+struct PrivatePostgres {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).collect();
+    versions.sort();
+    versions.pop().filter(|bin| bin.join("initdb").exists())
+}
+
+/// Runs a PostgreSQL tool as the `postgres` user when we are root (the server refuses root).
+fn run_as_postgres(bin: &Path, tool: &str, args: &[&str]) {
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let mut command = if is_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    };
+    let output = command.args(args).output().expect("the PostgreSQL tool runs");
+    assert!(output.status.success(), "{tool} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+impl PrivatePostgres {
+    async fn start() -> Self {
+        let bin = postgres_bin().expect("PostgreSQL's server binaries are installed");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let data = dir.path().join("data");
+        let _ = Command::new("chown").args(["postgres:postgres"]).arg(dir.path()).status();
+        let port = crate::support::closed_port().await.port();
+        run_as_postgres(
+            &bin,
+            "initdb",
+            &["-D", data.to_str().expect("path"), "-A", "trust", "-U", "postgres", "--no-sync"],
+        );
+        let cluster = Self { bin, data, port, _dir: dir };
+        cluster.up();
+        cluster
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn up(&self) {
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.data.display());
+        run_as_postgres(
+            &self.bin,
+            "pg_ctl",
+            &["-D", self.data.to_str().expect("path"), "-o", &options, "-w", "-l", "/dev/null", "start"],
+        );
+    }
+
+    fn down(&self) {
+        run_as_postgres(&self.bin, "pg_ctl", &["-D", self.data.to_str().expect("path"), "-m", "fast", "-w", "stop"]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| self.down());
+    }
+}
+
+#[tokio::test]
+async fn the_api_answers_503_while_postgres_is_down_then_recovers_and_delivers() {
+    if !postgres_available() || postgres_bin().is_none() {
+        return;
+    }
+    let cluster = PrivatePostgres::start().await;
+    // The receiver fails at first, so the invocation is waiting for a retry when the
+    // database goes away.
+    let receiver = Receiver::scripted(&[503, 503]).await;
+    let app = TestApp::spawn_config({
+        let mut config = default_config(&std::env::temp_dir());
+        config.database.database = cluster.url();
+        config.retry = hookdesk_delivery::RetryPolicy::parse("1s").expect("schedule");
+        config
+    })
+    .await;
+    let webhook = app.webhook(&receiver.url("/outage"), json!({"max_retries": 10})).await;
+    app.trigger(json!({
+        "title": "On create",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+        "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook, "payload": "{\"queued\": \"before\"}"}}]
+    }))
+    .await;
+    app.ticket(json!({"subject": "Before the outage"})).await;
+    receiver.wait_for(1).await;
+
+    cluster.down();
+    for path in ["/api/v1/tickets", "/healthz"] {
+        let (status, body) = app.call(reqwest::Method::GET, path, None, Some(&app.token)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    }
+    let (status, body) = app.post("/api/v1/tickets", json!({"subject": "During the outage"})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    cluster.up();
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let (status, _) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the server did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.ticket(json!({"subject": "After the outage"})).await;
+    let invocations = app.invocations("").await;
+    assert_eq!(invocations.len(), 2, "the update refused during the outage queued nothing");
+    for invocation in &invocations {
+        let settled = app.settled(invocation["id"].as_str().expect("id")).await;
+        assert_eq!(settled["status"], "succeeded", "{settled:#}");
+    }
+    let delivered: std::collections::HashSet<_> = receiver
+        .received()
+        .iter()
+        .filter(|r| r.body == "{\"queued\": \"before\"}")
+        .filter_map(|r| r.header("webhook-id").map(str::to_owned))
+        .collect();
+    assert_eq!(delivered.len(), 2, "both invocations arrived");
+}

@@ -1,0 +1,367 @@
+//! `TestApp` runs hookdesk as `serve` does; `Receiver` is a webhook receiver that records what
+//! arrives and answers with scripted statuses.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use hookdesk::cli::DatabaseArgs;
+use hookdesk::serve::{Running, ServeConfig, start};
+use hookdesk_delivery::RetryPolicy;
+use serde_json::{Value, json};
+
+/// Long enough for a loaded 2-core CI machine; waits return as soon as the condition holds.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The backend a test runs on. Every storage-touching test runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates, for each named `async fn(Db)`, a module with a `sqlite` and a `postgres` test.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::support::Db::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if $crate::support::postgres_available() {
+                        super::$name($crate::support::Db::Postgres).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+const POSTGRES_URL: &str = "HOOKDESK_TEST_POSTGRES_URL";
+
+/// Whether PostgreSQL tests can run. A developer without PostgreSQL runs the SQLite suite;
+/// CI (which sets CI) must have it, so there a missing server fails the run.
+pub fn postgres_available() -> bool {
+    if std::env::var_os(POSTGRES_URL).is_some() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must set {POSTGRES_URL}: .ci/run does");
+    eprintln!("{POSTGRES_URL} is not set: the PostgreSQL variant of this test did not run");
+    false
+}
+
+/// A new, empty database on the test server; dropped by [`TestApp`]'s drop.
+pub async fn create_postgres_database() -> (String, String) {
+    use sqlx::Connection;
+    let admin = std::env::var(POSTGRES_URL).expect("checked by postgres_available");
+    let name = format!("hookdesk_test_{}", uuid_like());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL server answers");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    conn.close().await.ok();
+    let mut url = url::Url::parse(&admin).expect("a postgres:// URL");
+    url.set_path(&name);
+    (url.to_string(), name)
+}
+
+pub fn drop_postgres_database(name: &str) {
+    let name = name.to_owned();
+    // Drop runs outside any async context we may block; use a runtime of our own.
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            use sqlx::Connection;
+            let admin = std::env::var(POSTGRES_URL).expect("set");
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect");
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut conn)
+                .await
+                .expect("drop database");
+        });
+    });
+    let _ = dropped.join();
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").subsec_nanos();
+    format!("{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub token: String,
+    pub config: ServeConfig,
+    running: Option<Running>,
+    client: reqwest::Client,
+    postgres_database: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(name) = self.postgres_database.take() {
+            drop_postgres_database(&name);
+        }
+    }
+}
+
+pub fn default_config(dir: &std::path::Path) -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database: DatabaseArgs {
+            database: format!("sqlite://{}/hookdesk.db", dir.display()),
+            secret_key_file: Some(dir.join("secret.key")),
+        },
+        allow_destinations: vec!["127.0.0.0/8".parse().expect("cidr")],
+        public_url: None,
+        retry: RetryPolicy::parse("50ms").expect("schedule"),
+        request_timeout: Duration::from_secs(5),
+        concurrency: 16,
+        poll_interval: Duration::from_millis(200),
+        retention: Duration::from_secs(30 * 86_400),
+        background_interval: Duration::from_secs(60),
+        admin_token: Some(format!("test-admin-token-{}", std::process::id())),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Runs with exactly `config` (its database is the caller's to create and remove).
+    pub async fn spawn_config(mut config: ServeConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        config.database.secret_key_file = Some(dir.path().join("secret.key"));
+        Self::launch(config, dir, None).await
+    }
+
+    pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = default_config(dir.path());
+        let mut postgres_database = None;
+        if db == Db::Postgres {
+            let (url, name) = create_postgres_database().await;
+            config.database.database = url;
+            postgres_database = Some(name);
+        }
+        configure(&mut config);
+        Self::launch(config, dir, postgres_database).await
+    }
+
+    async fn launch(config: ServeConfig, dir: tempfile::TempDir, postgres_database: Option<String>) -> Self {
+        let running = start(config.clone()).await.expect("the server starts");
+        Self {
+            addr: running.addr,
+            token: config.admin_token.clone().expect("tests set a token"),
+            config,
+            running: Some(running),
+            client: reqwest::Client::new(),
+            postgres_database,
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+
+    pub async fn start_again(&mut self) {
+        let running = start(self.config.clone()).await.expect("the server restarts");
+        self.addr = running.addr;
+        self.running = Some(running);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = StatusCode::from_u16(response.status().as_u16()).expect("status");
+        let text = response.text().await.expect("a body");
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None, Some(&self.token)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body), Some(&self.token)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PATCH, path, Some(body), Some(&self.token)).await
+    }
+
+    /// Creates a webhook to `endpoint`; returns its id.
+    pub async fn webhook(&self, endpoint: &str, extra: Value) -> String {
+        let mut body = json!({"name": "test hook", "endpoint": endpoint});
+        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+            body.extend(extra);
+        }
+        let (status, webhook) = self.post("/api/v1/webhooks", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{webhook}");
+        webhook["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a trigger; returns its id.
+    pub async fn trigger(&self, body: Value) -> i64 {
+        let (status, trigger) = self.post("/api/v1/triggers", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{trigger}");
+        trigger["id"].as_i64().expect("id")
+    }
+
+    pub async fn ticket(&self, body: Value) -> Value {
+        let (status, ticket) = self.post("/api/v1/tickets", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{ticket}");
+        ticket
+    }
+
+    pub async fn invocations(&self, query: &str) -> Vec<Value> {
+        let (status, list) = self.get(&format!("/api/v1/invocations?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["data"].as_array().expect("data").clone()
+    }
+
+    /// Waits until the invocation reaches a final status; returns it.
+    pub async fn settled(&self, id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (status, invocation) = self.get(&format!("/api/v1/invocations/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{invocation}");
+            if matches!(invocation["status"].as_str(), Some("succeeded" | "failed")) {
+                return invocation;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "invocation {id} did not settle: {invocation:#}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// One request as the receiver saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    requests: Mutex<Vec<Received>>,
+    /// Statuses to answer, in order; 200 once empty.
+    script: Mutex<VecDeque<u16>>,
+}
+
+pub struct Receiver {
+    pub addr: SocketAddr,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("address"), &[]).await
+    }
+
+    pub async fn scripted(statuses: &[u16]) -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("address"), statuses).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, statuses: &[u16]) -> Self {
+        let state = Arc::new(ReceiverState::default());
+        state.script.lock().expect("lock").extend(statuses);
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("the receiver binds");
+        let addr = listener.local_addr().expect("address");
+        let shared = state.clone();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let state = shared.clone();
+            async move {
+                let received = Received {
+                    method: method.to_string(),
+                    path: uri.path_and_query().map(ToString::to_string).unwrap_or_default(),
+                    headers: headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                        .collect(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                };
+                state.requests.lock().expect("lock").push(received);
+                let status = state.script.lock().expect("lock").pop_front().unwrap_or(200);
+                (StatusCode::from_u16(status).expect("status"), "ok")
+            }
+        });
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("the receiver serves");
+        });
+        Self { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.requests.lock().expect("lock").clone()
+    }
+
+    /// Waits until at least `n` requests arrived; returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let received = self.received();
+            if received.len() >= n {
+                return received;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} requests, got {}: {received:#?}",
+                received.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A loopback port with nothing listening on it (connections are refused).
+pub async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    listener.local_addr().expect("address")
+}
