@@ -226,6 +226,37 @@ async fn finished_invocations_are_purged_after_the_retention_period(db: Db) {
     assert_eq!(health["singletons"], json!(["retention_purge"]), "a single node runs the purge: {health}");
 }
 
+/// An invocation and its attempts are read as one snapshot: a list read while attempts are
+/// being recorded never shows an attempt beside a status that predates it.
+async fn reads_while_attempts_are_recorded_see_status_and_attempts_agree(db: Db) {
+    let receiver = Receiver::scripted(&[500; 60]).await;
+    let app =
+        TestApp::spawn_with(db, |c| c.retry = hookdesk_delivery::RetryPolicy::parse("20ms").expect("schedule")).await;
+    let webhook = app.webhook(&receiver.url("/busy"), json!({"max_retries": 2})).await;
+    notify_on_create(&app, &webhook, None).await;
+    for n in 0..20 {
+        app.ticket(json!({"subject": format!("Busy {n}")})).await;
+    }
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let invocations = app.invocations("limit=100").await;
+        for invocation in &invocations {
+            let attempts = invocation["attempts"].as_array().expect("attempts").len();
+            match invocation["status"].as_str() {
+                Some("pending") => assert_eq!(attempts, 0, "{invocation:#}"),
+                Some("retrying") => assert!(attempts >= 1, "{invocation:#}"),
+                Some("failed") => assert_eq!(attempts, 3, "{invocation:#}"),
+                other => panic!("unexpected status {other:?}: {invocation:#}"),
+            }
+        }
+        if invocations.iter().all(|i| i["status"] == "failed") {
+            assert_eq!(invocations.len(), 20);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "deliveries did not settle");
+    }
+}
+
 crate::on_both_backends!(
     finished_invocations_are_purged_after_the_retention_period,
     a_receiver_answering_503_twice_then_200_gets_three_attempts_with_one_webhook_id,
@@ -235,4 +266,5 @@ crate::on_both_backends!(
     a_payload_that_renders_to_invalid_json_fails_before_sending,
     replay_sends_the_same_request_again_as_a_new_invocation,
     authentication_reaches_the_receiver_but_never_the_api_or_the_log,
+    reads_while_attempts_are_recorded_see_status_and_attempts_agree,
 );
