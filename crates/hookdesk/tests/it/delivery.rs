@@ -257,6 +257,70 @@ async fn reads_while_attempts_are_recorded_see_status_and_attempts_agree(db: Db)
     }
 }
 
+/// Two outcomes for one invocation in one batch, a stale lease's and its successor's, in
+/// either order: both attempts are logged, only the newer one moves the invocation.
+async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db) {
+    use hookdesk_store::{AttemptRecord, LoggedRequest, Next};
+
+    let port = closed_port().await;
+    let mut app =
+        TestApp::spawn_with(db, |c| c.retry = hookdesk_delivery::RetryPolicy::parse("1h").expect("schedule")).await;
+    let webhook = app.webhook(&format!("http://{port}/gone"), json!({"max_retries": 10})).await;
+    notify_on_create(&app, &webhook, None).await;
+    app.ticket(json!({"subject": "First"})).await;
+    app.ticket(json!({"subject": "Second"})).await;
+    let ids: Vec<String> = app.invocations("").await.iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect();
+    for id in &ids {
+        let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+        while app.get(&format!("/api/v1/invocations/{id}")).await.1["status"] != "retrying" {
+            assert!(tokio::time::Instant::now() < deadline, "no first attempt");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    app.stop().await;
+
+    // Claim both twice: the first leases (attempt 2) expire and attempt 3 takes over.
+    let store = hookdesk::serve::open_store(&app.config.database).await.expect("store");
+    let later = hookdesk_delivery::dispatcher::now().plus_millis(2 * 3_600_000);
+    assert_eq!(store.claim_due(later, 1_000, 10).await.expect("claim").len(), 2);
+    let reclaimed = store.claim_due(later.plus_millis(2_000), 1_000, 10).await.expect("claim");
+    assert!(reclaimed.iter().all(|c| c.attempt == 3), "{reclaimed:?}");
+
+    let record = |id: &str, number: u32, next: Next| AttemptRecord {
+        invocation_id: id.to_owned(),
+        number,
+        started_at: later,
+        duration_ms: 1,
+        request: LoggedRequest {
+            method: "POST".into(),
+            url: "http://x/".into(),
+            headers: Default::default(),
+            body: None,
+        },
+        response: None,
+        error: None,
+        next,
+    };
+    let retry_at = later.plus_millis(60_000);
+    store
+        .record_attempts(&[
+            record(&ids[0], 2, Next::Succeeded),
+            record(&ids[0], 3, Next::RetryAt(retry_at)),
+            record(&ids[1], 3, Next::Failed),
+            record(&ids[1], 2, Next::Succeeded),
+        ])
+        .await
+        .expect("record");
+    let first = store.invocation(&ids[0]).await.expect("first");
+    assert_eq!(first.status.as_str(), "retrying");
+    assert_eq!(first.next_attempt_at, Some(retry_at));
+    assert_eq!(first.attempts.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2, 3]);
+    let second = store.invocation(&ids[1]).await.expect("second");
+    assert_eq!(second.status.as_str(), "failed");
+    assert_eq!(second.attempts.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2, 3]);
+    store.close().await;
+}
+
 crate::on_both_backends!(
     finished_invocations_are_purged_after_the_retention_period,
     a_receiver_answering_503_twice_then_200_gets_three_attempts_with_one_webhook_id,
@@ -267,4 +331,5 @@ crate::on_both_backends!(
     replay_sends_the_same_request_again_as_a_new_invocation,
     authentication_reaches_the_receiver_but_never_the_api_or_the_log,
     reads_while_attempts_are_recorded_see_status_and_attempts_agree,
+    a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation,
 );
