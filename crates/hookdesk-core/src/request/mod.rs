@@ -4,6 +4,7 @@
 //! them, so an invocation is stored ready to send. [`finalize`] runs at each attempt: it adds
 //! authentication, the Standard Webhooks headers and the signature.
 
+mod body;
 mod sign;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::template::{Context, Template};
 use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook, check_url};
 
+pub use body::{form_encode, xml_document};
 pub use sign::{sign, signature_header};
 
 /// The rendered request body limit (the contract's 256 KiB).
@@ -65,20 +67,13 @@ pub fn prepare(
         RequestFormat::Form => "application/x-www-form-urlencoded",
     };
     let body = if webhook.http_method.has_body() {
-        let body = match payload {
-            Some(template) => render(template)?,
-            None => document.to_string(),
-        };
+        let payload = payload.map(render).transpose()?;
+        let body = body::encode(webhook.request_format, payload, document)?;
         if body.len() > MAX_BODY_BYTES {
             return Err(PrepareError::new(
                 "payload_too_large",
                 format!("the rendered body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
             ));
-        }
-        if webhook.request_format == RequestFormat::Json
-            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&body)
-        {
-            return Err(PrepareError::new("invalid_json", format!("the rendered payload is not valid JSON: {e}")));
         }
         Some(body)
     } else {

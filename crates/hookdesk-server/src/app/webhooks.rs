@@ -57,9 +57,6 @@ fn check_name(name: &str) -> Result<String, Invalid> {
 /// Parts of the contract whose behaviour has not shipped yet are refused rather than stored
 /// and silently ignored.
 fn check_supported(webhook: &Webhook, subscriptions: Option<&[String]>) -> Result<(), Invalid> {
-    if webhook.request_format != RequestFormat::Json {
-        return Err(Invalid::new("request_format", "only json is supported in this version"));
-    }
     if webhook.ordering != Ordering::None {
         return Err(Invalid::new("ordering", "per_ticket ordering is not available in this version"));
     }

@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod delivery;
+mod formats;
 mod multinode;
 mod outage;
 mod signing;
