@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookdesk_core::Timestamp;
-use hookdesk_core::request::finalize;
-use hookdesk_core::webhook::{Webhook, WebhookStatus};
+use hookdesk_core::request::{OutgoingRequest, finalize};
+use hookdesk_core::webhook::{Authentication, Webhook, WebhookStatus};
 use hookdesk_store::{AttemptOutcome, AttemptRecord, Claimed, LoggedRequest, Store, StoreError, WebhookSecrets};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -247,16 +247,7 @@ impl Job {
         let outcome = self.sender.send(&request).await;
         let next = self.config.retry.next(&outcome, claim.attempt, claim.max_retries, now(), random_unit());
         debug!(invocation.id = %claim.id, attempt = claim.attempt, status = ?outcome.response.as_ref().map(|r| r.status), error = ?outcome.error.as_ref().map(|e| &e.code), "attempt finished");
-        let logged = LoggedRequest {
-            method: request.method.as_str().to_owned(),
-            url: request.url.clone(),
-            headers: request
-                .redacted_headers(&target.webhook.authentication)
-                .into_iter()
-                .map(|(n, v)| (n, v.into()))
-                .collect(),
-            body: request.body.as_deref().map(|b| cut(b, LOG_BODY_BYTES)),
-        };
+        let logged = log_request(&request, &target.webhook.authentication);
         let record = AttemptRecord {
             invocation_id: claim.id.clone(),
             number: claim.attempt,
@@ -270,6 +261,16 @@ impl Job {
         if self.records.send(record).await.is_err() {
             error!(invocation.id = %claim.id, "the recorder is gone; the attempt will be retried when its lease ends");
         }
+    }
+}
+
+/// A request as the execution log keeps it: secrets redacted, body cut.
+pub fn log_request(request: &OutgoingRequest, auth: &Authentication) -> LoggedRequest {
+    LoggedRequest {
+        method: request.method.as_str().to_owned(),
+        url: request.url.clone(),
+        headers: request.redacted_headers(auth).into_iter().map(|(n, v)| (n, v.into())).collect(),
+        body: request.body.as_deref().map(|b| cut(b, LOG_BODY_BYTES)),
     }
 }
 

@@ -188,22 +188,32 @@ fn parse_notify(value: &Value) -> Result<NotifyWebhook, Invalid> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Invalid::new("value.webhook_id", "must be the id of a webhook"))?
         .to_owned();
+    let (payload, params) = request_templates(object, "value.")?;
+    Ok(NotifyWebhook { webhook_id, payload, params })
+}
+
+/// A request's `payload` and `params` templates from `object`; errors name the field under
+/// `prefix` (`value.payload`, `params.q`).
+pub fn request_templates(
+    object: &serde_json::Map<String, Value>,
+    prefix: &str,
+) -> Result<(Option<Template>, Vec<(String, Template)>), Invalid> {
     let payload = match object.get("payload") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(Template::parse("value.payload", s)?),
-        Some(_) => return Err(Invalid::new("value.payload", "must be a string template")),
+        Some(Value::String(s)) => Some(Template::parse(&format!("{prefix}payload"), s)?),
+        Some(_) => return Err(Invalid::new(format!("{prefix}payload"), "must be a string template")),
     };
     let params = match object.get("params") {
         None | Some(Value::Null) => vec![],
         Some(Value::Object(map)) => map
             .iter()
             .map(|(k, v)| {
-                let field = format!("value.params.{k}");
+                let field = format!("{prefix}params.{k}");
                 let text = v.as_str().ok_or_else(|| Invalid::new(&field, "must be a string template"))?;
                 Ok((k.clone(), Template::parse(&field, text)?))
             })
             .collect::<Result<_, Invalid>>()?,
-        Some(_) => return Err(Invalid::new("value.params", "must be an object of name: template")),
+        Some(_) => return Err(Invalid::new(format!("{prefix}params"), "must be an object of name: template")),
     };
-    Ok(NotifyWebhook { webhook_id, payload, params })
+    Ok((payload, params))
 }

@@ -12,6 +12,10 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed input that cannot be acted on, with its own error code (a test payload
+    /// that renders to invalid JSON, say).
+    #[error("{code}: {message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error(transparent)]
     Store(StoreError),
 }

@@ -2,6 +2,7 @@
 
 pub mod background;
 mod error;
+mod test_send;
 mod updates;
 mod webhooks;
 
@@ -13,6 +14,7 @@ use hookdesk_delivery::{DeliveryHandle, Sender};
 use hookdesk_store::Store;
 
 pub use error::AppError;
+pub use test_send::{TestResult, TestSend};
 pub use updates::{NewTicket, RequesterInput, TicketPatch};
 pub use webhooks::{WebhookInput, WebhookPatch};
 

@@ -74,6 +74,7 @@ impl From<AppError> for ApiError {
             AppError::Invalid(invalid) => Self::invalid(invalid),
             AppError::NotFound(what) => Self::not_found(what),
             AppError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::Unprocessable { code, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
             AppError::Store(store) => store.into(),
         }
     }

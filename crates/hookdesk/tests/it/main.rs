@@ -9,4 +9,5 @@ mod formats;
 mod multinode;
 mod outage;
 mod signing;
+mod test_send;
 mod tour;
