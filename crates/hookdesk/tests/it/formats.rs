@@ -1,6 +1,7 @@
 //! Request shapes as receivers see them: every method with every body format, query params for
 //! GET and DELETE, bracket-encoded forms, XML, and payloads refused before anything is sent.
 
+use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::support::{Db, Receiver, TestApp};
@@ -169,9 +170,110 @@ async fn payloads_that_do_not_render_to_their_format_fail_before_sending(db: Db)
     assert!(receiver.received().is_empty());
 }
 
+/// The contract's refused header names and prefixes, each tried in mixed case.
+const REFUSED: &[&str] = &[
+    "Accept-Charset",
+    "Accept-Encoding",
+    "Connection",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-MD5",
+    "Content-Type",
+    "Date",
+    "Expect",
+    "Forwarded",
+    "Host",
+    "Keep-Alive",
+    "Max-Forwards",
+    "Origin",
+    "Proxy-Authenticate",
+    "Referer",
+    "Server",
+    "TE",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+    "User-Agent",
+    "Via",
+    "WWW-Authenticate",
+    "Access-Control-Allow-Origin",
+    "X-Forwarded-For",
+    "Webhook-Id",
+];
+
+async fn custom_headers_break_no_rule_of_the_contract_and_each_refusal_names_it(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let create = |headers: Value| json!({"name": "h", "endpoint": "https://example.com/h", "custom_headers": headers});
+    let long_name = "x".repeat(129);
+    let mut cases: Vec<(Value, String, &str)> = REFUSED
+        .iter()
+        .map(|name| (json!({*name: "v"}), format!("custom_headers.{name}"), "cannot be customised"))
+        .collect();
+    cases.extend([
+        (json!({long_name.clone(): "v"}), format!("custom_headers.{long_name}"), "1 to 128 characters"),
+        (json!({"X Space": "v"}), "custom_headers.X Space".to_owned(), "1 to 128 characters"),
+        (json!({"X-Café": "v"}), "custom_headers.X-Café".to_owned(), "1 to 128 characters"),
+        (json!({"X-Long": "v".repeat(1001)}), "custom_headers.X-Long".to_owned(), "at most 1000 ASCII"),
+        (json!({"X-Accent": "café"}), "custom_headers.X-Accent".to_owned(), "at most 1000 ASCII"),
+        (json!({"X-Tab": "a\tb"}), "custom_headers.X-Tab".to_owned(), "at most 1000 ASCII"),
+        (json!({"X-Num": 5}), "custom_headers.X-Num".to_owned(), "must be a string"),
+        (json!({"X-Dup": "a", "x-dup": "b"}), "custom_headers.x-dup".to_owned(), "unique"),
+        (json!({"X-Bad": "{{ ticket.id"}), "custom_headers.X-Bad".to_owned(), ""),
+        (json!({"A": "1", "B": "2", "C": "3", "D": "4", "E": "5", "F": "6"}), "custom_headers".to_owned(), "at most 5"),
+    ]);
+    for (headers, field, rule) in cases {
+        let (status, error) = app.post("/api/v1/webhooks", create(headers.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{headers}: {error}");
+        let detail = &error["error"]["details"][0];
+        assert_eq!(detail["field"], field, "{headers}: {error}");
+        assert!(detail["message"].as_str().is_some_and(|m| m.contains(rule)), "{headers}: {error}");
+    }
+    assert_eq!(app.get("/api/v1/webhooks").await.1["data"], json!([]), "nothing was saved");
+
+    // At the limits, accepted: five headers, a 128-character name, a 1000-character value.
+    let fine =
+        json!({"x".repeat(128): "v".repeat(1000), "Authorization": "Token t", "X-B": "~ !", "X-C": "", "X-D": "d"});
+    let (status, webhook) = app.post("/api/v1/webhooks", create(fine)).await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+}
+
+async fn each_authentication_type_reaches_the_receiver_as_it_expects(db: Db) {
+    use base64::Engine as _;
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(db).await;
+    let auths = [
+        ("none", json!({"type": "none"})),
+        ("basic", json!({"type": "basic", "username": "ann", "password": "p:ss w0rd"})),
+        ("bearer", json!({"type": "bearer", "token": "tok-123"})),
+        ("api_key", json!({"type": "api_key", "header": "X-Api-Key", "value": "key-456"})),
+    ];
+    for (name, auth) in &auths {
+        let webhook = app.webhook(&receiver.url(&format!("/{name}")), json!({"authentication": auth})).await;
+        notify_on_create(&app, &webhook, json!({})).await;
+    }
+    app.ticket(json!({"subject": "Who goes there"})).await;
+    let received = receiver.wait_for(4).await;
+    let at = |path: &str| received.iter().find(|r| r.path == path).expect("request");
+    assert_eq!(at("/none").header("authorization"), None);
+    let basic = at("/basic").header("authorization").expect("basic").strip_prefix("Basic ").expect("scheme");
+    let decoded = base64::engine::general_purpose::STANDARD.decode(basic).expect("base64");
+    assert_eq!(String::from_utf8(decoded).expect("utf-8"), "ann:p:ss w0rd");
+    assert_eq!(at("/bearer").header("authorization"), Some("Bearer tok-123"));
+    assert_eq!(at("/api_key").header("x-api-key"), Some("key-456"));
+    assert_eq!(at("/api_key").header("authorization"), None);
+
+    let log = app.invocations("").await.iter().map(|i| i.to_string()).collect::<String>();
+    let (_, webhooks) = app.get("/api/v1/webhooks").await;
+    for secret in ["p:ss", "tok-123", "key-456"] {
+        assert!(!log.contains(secret) && !webhooks.to_string().contains(secret), "{secret} leaked");
+    }
+}
+
 crate::on_both_backends!(
     every_method_carries_every_format_as_its_content_type_says,
     get_and_delete_send_params_in_the_query_and_no_body,
     without_a_payload_each_format_sends_the_standard_ticket_document,
     payloads_that_do_not_render_to_their_format_fail_before_sending,
+    custom_headers_break_no_rule_of_the_contract_and_each_refusal_names_it,
+    each_authentication_type_reaches_the_receiver_as_it_expects,
 );
