@@ -78,7 +78,15 @@ async fn a_test_with_bad_input_is_refused_and_sends_nothing(db: Db) {
     let app = TestApp::spawn(db).await;
     let webhook = app.webhook(&receiver.url("/x"), json!({})).await;
     let path = format!("/api/v1/webhooks/{webhook}/test");
+    let big = app.ticket(json!({"subject": "Big", "description": "d".repeat(60_000)})).await;
+    let five = "{{ ticket.description }}".repeat(5);
     let cases = [
+        (json!({"payload": "{{ ticket.id | no_such_filter }}"}), StatusCode::UNPROCESSABLE_ENTITY, "line"),
+        (
+            json!({"ticket_id": big["id"], "payload": format!("\"{five}\"")}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payload_too_large",
+        ),
         (json!({"payload": "{{ ticket.subject"}), StatusCode::UNPROCESSABLE_ENTITY, "payload"),
         (json!({"payload": "not json {{ ticket.id }}"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_json"),
         (json!({"headers": {"host": "evil"}}), StatusCode::UNPROCESSABLE_ENTITY, "headers"),
