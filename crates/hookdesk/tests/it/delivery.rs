@@ -7,16 +7,7 @@ use crate::support::{Db, Receiver, TestApp, closed_port};
 
 /// A trigger that notifies `webhook` whenever a ticket is created, with `payload`.
 async fn notify_on_create(app: &TestApp, webhook: &str, payload: Option<&str>) {
-    let mut notify = json!({"webhook_id": webhook});
-    if let Some(payload) = payload {
-        notify["payload"] = payload.into();
-    }
-    app.trigger(json!({
-        "title": "On create",
-        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
-        "actions": [{"field": "notify_webhook", "value": notify}]
-    }))
-    .await;
+    app.notify_on_create(webhook, payload.map_or(json!({}), |p| json!({"payload": p}))).await;
 }
 
 async fn only_invocation(app: &TestApp) -> String {

@@ -6,17 +6,6 @@ use serde_json::{Map, Value, json};
 
 use crate::support::{Db, Receiver, TestApp};
 
-/// A trigger on ticket creation that notifies `webhook` with `notify`'s payload and params.
-async fn notify_on_create(app: &TestApp, webhook: &str, mut notify: Value) {
-    notify["webhook_id"] = webhook.into();
-    app.trigger(json!({
-        "title": "On create",
-        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
-        "actions": [{"field": "notify_webhook", "value": notify}]
-    }))
-    .await;
-}
-
 /// Rebuilds nested JSON from bracket-encoded form fields, as PHP's or Rails' parsers do.
 fn unflatten(body: &str) -> Value {
     let mut root = Value::Object(Map::new());
@@ -59,7 +48,7 @@ async fn every_method_carries_every_format_as_its_content_type_says(db: Db) {
             let path = format!("/{method}/{format}");
             let webhook =
                 app.webhook(&receiver.url(&path), json!({"http_method": method, "request_format": format})).await;
-            notify_on_create(&app, &webhook, json!({"payload": payload})).await;
+            app.notify_on_create(&webhook, json!({"payload": payload})).await;
         }
     }
     let ticket = app.ticket(json!({"subject": "Fish & <chips> \"today\""})).await;
@@ -98,7 +87,7 @@ async fn get_and_delete_send_params_in_the_query_and_no_body(db: Db) {
     for method in ["GET", "DELETE"] {
         let endpoint = receiver.url(&format!("/{method}/tickets/{{{{ ticket.id }}}}?keep=1"));
         let webhook = app.webhook(&endpoint, json!({"http_method": method})).await;
-        notify_on_create(&app, &webhook, json!({"params": {"subject": "{{ ticket.subject }}", "n": "a&b=c d"}})).await;
+        app.notify_on_create(&webhook, json!({"params": {"subject": "{{ ticket.subject }}", "n": "a&b=c d"}})).await;
     }
     let ticket = app.ticket(json!({"subject": "Where? Here & now"})).await;
     let received = receiver.wait_for(2).await;
@@ -119,7 +108,7 @@ async fn without_a_payload_each_format_sends_the_standard_ticket_document(db: Db
     let app = TestApp::spawn(db).await;
     for format in ["json", "xml", "form"] {
         let webhook = app.webhook(&receiver.url(&format!("/{format}")), json!({"request_format": format})).await;
-        notify_on_create(&app, &webhook, json!({})).await;
+        app.notify_on_create(&webhook, json!({})).await;
     }
     let ticket = app
         .ticket(json!({"subject": "Standard", "tags": ["vip", "eu"], "requester": {"email": "ann@example.com"}}))
@@ -155,7 +144,7 @@ async fn payloads_that_do_not_render_to_their_format_fail_before_sending(db: Db)
     ];
     for (format, payload, _) in cases {
         let webhook = app.webhook(&receiver.url(&format!("/{format}")), json!({"request_format": format})).await;
-        notify_on_create(&app, &webhook, json!({"payload": payload})).await;
+        app.notify_on_create(&webhook, json!({"payload": payload})).await;
     }
     app.ticket(json!({"subject": "a <b> & c"})).await;
     let invocations = app.invocations("").await;
@@ -249,7 +238,7 @@ async fn each_authentication_type_reaches_the_receiver_as_it_expects(db: Db) {
     ];
     for (name, auth) in &auths {
         let webhook = app.webhook(&receiver.url(&format!("/{name}")), json!({"authentication": auth})).await;
-        notify_on_create(&app, &webhook, json!({})).await;
+        app.notify_on_create(&webhook, json!({})).await;
     }
     app.ticket(json!({"subject": "Who goes there"})).await;
     let received = receiver.wait_for(4).await;

@@ -235,6 +235,17 @@ impl TestApp {
         webhook["id"].as_str().expect("id").to_owned()
     }
 
+    /// A trigger on ticket creation that notifies `webhook`; `notify` adds `payload` or `params`.
+    pub async fn notify_on_create(&self, webhook: &str, mut notify: Value) -> i64 {
+        notify["webhook_id"] = webhook.into();
+        self.trigger(json!({
+            "title": "On create",
+            "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+            "actions": [{"field": "notify_webhook", "value": notify}]
+        }))
+        .await
+    }
+
     /// Creates a trigger; returns its id.
     pub async fn trigger(&self, body: Value) -> i64 {
         let (status, trigger) = self.post("/api/v1/triggers", body).await;
