@@ -188,16 +188,20 @@ fn parse_notify(value: &Value) -> Result<NotifyWebhook, Invalid> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Invalid::new("value.webhook_id", "must be the id of a webhook"))?
         .to_owned();
-    let (payload, params) = request_templates(object, "value.")?;
+    let RequestTemplates { payload, params } = request_templates(object, "value.")?;
     Ok(NotifyWebhook { webhook_id, payload, params })
+}
+
+/// The templates of a request a notification or a test send renders.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RequestTemplates {
+    pub payload: Option<Template>,
+    pub params: Vec<(String, Template)>,
 }
 
 /// A request's `payload` and `params` templates from `object`; errors name the field under
 /// `prefix` (`value.payload`, `params.q`).
-pub fn request_templates(
-    object: &serde_json::Map<String, Value>,
-    prefix: &str,
-) -> Result<(Option<Template>, Vec<(String, Template)>), Invalid> {
+pub fn request_templates(object: &serde_json::Map<String, Value>, prefix: &str) -> Result<RequestTemplates, Invalid> {
     let payload = match object.get("payload") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(Template::parse(&format!("{prefix}payload"), s)?),
@@ -215,5 +219,5 @@ pub fn request_templates(
             .collect::<Result<_, Invalid>>()?,
         Some(_) => return Err(Invalid::new(format!("{prefix}params"), "must be an object of name: template")),
     };
-    Ok((payload, params))
+    Ok(RequestTemplates { payload, params })
 }

@@ -3,7 +3,7 @@
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::request::{finalize, prepare};
-use hookdesk_core::rules::action::request_templates;
+use hookdesk_core::rules::action::{RequestTemplates, request_templates};
 use hookdesk_core::ticket::{Comment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType};
 use hookdesk_core::user::User;
 use hookdesk_core::webhook::CustomHeaders;
@@ -36,7 +36,7 @@ pub struct TestResult {
 impl App {
     pub async fn test_webhook(&self, actor: &User, id: &str, input: TestSend) -> Result<TestResult, AppError> {
         let mut webhook = self.webhook(id).await?;
-        let (payload, params) = request_templates(&input.templates, "")?;
+        let RequestTemplates { payload, params } = request_templates(&input.templates, "")?;
         if !input.headers.is_empty() {
             let mut merged: Map<String, Value> = webhook
                 .custom_headers
