@@ -13,34 +13,28 @@ pub const CUSTOM_DATA: &str = "custom_data";
 /// The body a webhook sends: its rendered `payload`, or without one the standard ticket
 /// `document`, in `format`.
 pub fn encode(format: RequestFormat, payload: Option<String>, document: &Value) -> Result<String, PrepareError> {
-    match format {
-        RequestFormat::Json => {
-            let body = payload.unwrap_or_else(|| document.to_string());
+    // Only a rendered payload is checked: the standard document is well-formed by construction.
+    match (format, payload) {
+        (RequestFormat::Json, Some(body)) => {
             if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&body) {
                 return Err(PrepareError::new("invalid_json", format!("the rendered payload is not valid JSON: {e}")));
             }
             Ok(body)
         }
-        RequestFormat::Xml => {
-            let body = payload.unwrap_or_else(|| xml_document("ticket", document));
+        (RequestFormat::Json, None) => Ok(document.to_string()),
+        (RequestFormat::Xml, Some(body)) => {
             check_xml(&body)?;
             Ok(body)
         }
-        RequestFormat::Form => {
-            let fields = match payload {
-                Some(text) => match serde_json::from_str::<Value>(&text) {
-                    Ok(Value::Object(fields)) => fields,
-                    Ok(_) | Err(_) => {
-                        return Err(PrepareError::new(
-                            "invalid_form",
-                            "a form payload must render to a JSON object, e.g. {\"ticket\": {\"id\": {{ ticket.id }}}}; its keys become form fields",
-                        ));
-                    }
-                },
-                None => Map::from_iter([("ticket".to_owned(), document.clone())]),
-            };
-            Ok(form_encode(&fields))
-        }
+        (RequestFormat::Xml, None) => Ok(xml_document("ticket", document)),
+        (RequestFormat::Form, Some(text)) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(fields)) => Ok(form_encode(&fields)),
+            Ok(_) | Err(_) => Err(PrepareError::new(
+                "invalid_form",
+                "a form payload must render to a JSON object, e.g. {\"ticket\": {\"id\": {{ ticket.id }}}}; its keys become form fields",
+            )),
+        },
+        (RequestFormat::Form, None) => Ok(form_encode(&Map::from_iter([("ticket".to_owned(), document.clone())]))),
     }
 }
 

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use crate::template::{Context, Template};
 use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook, check_url};
 
-pub use body::{form_encode, xml_document};
 pub use sign::{sign, signature_header};
 
 /// The rendered request body limit (the contract's 256 KiB).

@@ -188,7 +188,8 @@ fn parse_notify(value: &Value) -> Result<NotifyWebhook, Invalid> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Invalid::new("value.webhook_id", "must be the id of a webhook"))?
         .to_owned();
-    let RequestTemplates { payload, params } = request_templates(object, "value.")?;
+    let RequestTemplates { payload, params } =
+        request_templates(object.get("payload"), object.get("params"), "value.")?;
     Ok(NotifyWebhook { webhook_id, payload, params })
 }
 
@@ -199,15 +200,19 @@ pub struct RequestTemplates {
     pub params: Vec<(String, Template)>,
 }
 
-/// A request's `payload` and `params` templates from `object`; errors name the field under
-/// `prefix` (`value.payload`, `params.q`).
-pub fn request_templates(object: &serde_json::Map<String, Value>, prefix: &str) -> Result<RequestTemplates, Invalid> {
-    let payload = match object.get("payload") {
+/// A request's `payload` and `params` templates, as JSON gives them; errors name the field
+/// under `prefix` (`value.payload`, `params.q`).
+pub fn request_templates(
+    payload: Option<&Value>,
+    params: Option<&Value>,
+    prefix: &str,
+) -> Result<RequestTemplates, Invalid> {
+    let payload = match payload {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(Template::parse(&format!("{prefix}payload"), s)?),
         Some(_) => return Err(Invalid::new(format!("{prefix}payload"), "must be a string template")),
     };
-    let params = match object.get("params") {
+    let params = match params {
         None | Some(Value::Null) => vec![],
         Some(Value::Object(map)) => map
             .iter()

@@ -9,6 +9,7 @@ use hookdesk_core::user::User;
 use hookdesk_core::webhook::CustomHeaders;
 use hookdesk_delivery::dispatcher::{log_request, now};
 use hookdesk_store::{AttemptOutcome, LoggedRequest, LoggedResponse};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::OrNotFound;
@@ -18,17 +19,20 @@ use super::{App, AppError, ids};
 #[derive(Debug, Clone, Default)]
 pub struct TestSend {
     /// `payload` and `params`, as a trigger's `notify_webhook` gives them.
-    pub templates: Map<String, Value>,
+    pub payload: Option<Value>,
+    pub params: Option<Value>,
     /// Headers added to (or replacing) the webhook's custom headers.
     pub headers: Map<String, Value>,
     pub ticket_id: Option<i64>,
 }
 
-/// What the test sent, and the receiver's answer or why there was none.
-#[derive(Debug, Clone)]
+/// What the test sent (secrets redacted), and the receiver's answer or why there was none.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestResult {
     pub request: LoggedRequest,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<LoggedResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<AttemptOutcome>,
     pub duration_ms: i64,
 }
@@ -36,7 +40,8 @@ pub struct TestResult {
 impl App {
     pub async fn test_webhook(&self, actor: &User, id: &str, input: TestSend) -> Result<TestResult, AppError> {
         let mut webhook = self.webhook(id).await?;
-        let RequestTemplates { payload, params } = request_templates(&input.templates, "")?;
+        let RequestTemplates { payload, params } =
+            request_templates(input.payload.as_ref(), input.params.as_ref(), "")?;
         if !input.headers.is_empty() {
             let mut merged: Map<String, Value> = webhook
                 .custom_headers

@@ -7,7 +7,7 @@ use hookdesk_core::webhook::{
     Authentication, AuthenticationView, CONDITIONAL_TICKET_EVENTS, HttpMethod, Ordering, RequestFormat, Webhook,
     WebhookStatus,
 };
-use hookdesk_store::{AttemptOutcome, Invocation, InvocationFilter, LoggedRequest, LoggedResponse};
+use hookdesk_store::{Invocation, InvocationFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::invocations::{InvocationQuery, list};
 use super::{List, limit, nullable};
-use crate::app::{App, TestSend, WebhookInput, WebhookPatch};
+use crate::app::{App, TestResult, TestSend, WebhookInput, WebhookPatch};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 
@@ -256,55 +256,36 @@ async fn rotate_signing_secret(
 #[serde(deny_unknown_fields)]
 pub struct TestBody {
     /// A Liquid payload instead of the standard ticket document.
-    payload: Option<String>,
+    #[schema(value_type = Option<String>)]
+    payload: Option<Value>,
     /// Headers (Liquid values) added to the webhook's custom headers, replacing same-named ones.
     #[schema(value_type = Option<Object>)]
     headers: Option<Map<String, Value>>,
     /// Query parameters (Liquid values).
     #[schema(value_type = Option<Object>)]
-    params: Option<Map<String, Value>>,
+    params: Option<Value>,
     /// The ticket to render with; a sample ticket when absent.
     ticket_id: Option<i64>,
-}
-
-/// The request as sent (secrets redacted) and the receiver's response, or the error that
-/// kept it from answering.
-#[derive(Serialize, ToSchema)]
-pub struct TestView {
-    request: LoggedRequest,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response: Option<LoggedResponse>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<AttemptOutcome>,
-    duration_ms: i64,
 }
 
 /// Send one request now, synchronously, rendered against a ticket or a sample one.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path)),
     request_body = TestBody,
-    responses((status = 200, body = TestView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = TestResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn test_webhook(
     Admin(caller): Admin,
     state: State<App>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TestBody>,
-) -> Result<axum::Json<TestView>, ApiError> {
-    let mut templates = Map::new();
-    if let Some(payload) = body.payload {
-        templates.insert("payload".into(), payload.into());
-    }
-    if let Some(params) = body.params {
-        templates.insert("params".into(), params.into());
-    }
-    let input = TestSend { templates, headers: body.headers.unwrap_or_default(), ticket_id: body.ticket_id };
-    let result = state.test_webhook(&caller, &id, input).await?;
-    Ok(axum::Json(TestView {
-        request: result.request,
-        response: result.response,
-        error: result.error,
-        duration_ms: result.duration_ms,
-    }))
+) -> Result<axum::Json<TestResult>, ApiError> {
+    let input = TestSend {
+        payload: body.payload,
+        params: body.params,
+        headers: body.headers.unwrap_or_default(),
+        ticket_id: body.ticket_id,
+    };
+    Ok(axum::Json(state.test_webhook(&caller, &id, input).await?))
 }
 
 /// The execution log of one webhook.
