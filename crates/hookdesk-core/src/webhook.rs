@@ -305,6 +305,47 @@ impl Webhook {
     pub const DEFAULT_MAX_RETRIES: u8 = 3;
 }
 
+/// The circuit breaker of a webhook's endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Requests flow.
+    #[default]
+    Closed,
+    /// Too many recent requests failed: nothing is sent until `breaker_until`.
+    Open,
+    /// The pause is over: one probe request is sent; its outcome closes or reopens the breaker.
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Closed, Self::Open, Self::HalfOpen].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// How deliveries to a webhook have been going, as the workers last recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct WebhookHealth {
+    pub breaker: BreakerState,
+    /// While the breaker is open: when it lets a probe through.
+    pub breaker_until: Option<Timestamp>,
+    /// Every request has failed for a long time (`--failing-after`); cleared by a success.
+    pub failing: bool,
+    /// The first failure since the last success, while requests keep failing.
+    pub failing_since: Option<Timestamp>,
+    pub last_success_at: Option<Timestamp>,
+    pub last_failure_at: Option<Timestamp>,
+}
+
 /// The subscription that connects a webhook to triggers and automations.
 pub const CONDITIONAL_TICKET_EVENTS: &str = "conditional_ticket_events";
 

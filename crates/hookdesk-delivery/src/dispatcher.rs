@@ -5,18 +5,19 @@
 //! comes due, and otherwise every `poll_interval` (work queued by another process).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::request::{OutgoingRequest, finalize};
-use hookdesk_core::webhook::{Authentication, Webhook, WebhookStatus};
+use hookdesk_core::webhook::{Authentication, Webhook, WebhookHealth};
 use hookdesk_store::{AttemptOutcome, AttemptRecord, Claimed, LoggedRequest, Store, StoreError, WebhookSecrets};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use crate::gates::{Admission, GateConfig, Gates, HealthChange};
 use crate::retry::RetryPolicy;
 use crate::sender::{LOG_BODY_BYTES, Sender};
 
@@ -31,6 +32,11 @@ pub struct DeliveryConfig {
     /// How often to look for due work when nothing wakes the dispatcher.
     pub poll_interval: Duration,
     pub user_agent: String,
+    /// Per-webhook caps, rate limits and the circuit breaker.
+    pub gates: GateConfig,
+    /// On shutdown, how long requests in flight may take to finish; the rest are given back
+    /// to the queue (and sent again by the next process to claim them).
+    pub shutdown_grace: Duration,
 }
 
 impl DeliveryConfig {
@@ -45,6 +51,7 @@ impl DeliveryConfig {
 #[derive(Clone)]
 pub struct DeliveryHandle {
     wake: Arc<Notify>,
+    gates: Arc<Mutex<Gates>>,
 }
 
 impl DeliveryHandle {
@@ -52,11 +59,20 @@ impl DeliveryHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// This process's view of a webhook's health, fresher than the saved one.
+    pub fn health(&self, webhook_id: &str) -> Option<WebhookHealth> {
+        self.gates.lock().ok()?.health(webhook_id).cloned()
+    }
 }
 
 pub fn now() -> Timestamp {
     let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// How long to wait after `failures` storage errors in a row: 200 ms doubling to 6.4 s.
@@ -81,10 +97,11 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> (DeliveryHandle, tokio::task::JoinHandle<()>) {
     let wake = Arc::new(Notify::new());
-    let handle = DeliveryHandle { wake: wake.clone() };
+    let gates = Arc::new(Mutex::new(Gates::new(config.gates.clone())));
+    let handle = DeliveryHandle { wake: wake.clone(), gates: gates.clone() };
     let (records, recorder_rx) = mpsc::channel::<AttemptRecord>(config.concurrency.max(1) * 4);
     let recorder = tokio::spawn(record_loop(store.clone(), recorder_rx, handle.clone()));
-    let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records };
+    let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records, gates };
     let join = tokio::spawn(async move {
         dispatcher.run(shutdown).await;
         // The dispatcher dropped its record sender; the recorder flushes and ends.
@@ -101,6 +118,12 @@ struct Dispatcher {
     config: Arc<DeliveryConfig>,
     wake: Arc<Notify>,
     records: mpsc::Sender<AttemptRecord>,
+    gates: Arc<Mutex<Gates>>,
+}
+
+/// The gates are held for microseconds at a time and never across an await.
+fn lock(gates: &Mutex<Gates>) -> MutexGuard<'_, Gates> {
+    gates.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Dispatcher {
@@ -119,9 +142,17 @@ impl Dispatcher {
                 }
                 continue;
             }
+            let (skip, paused_until) = lock(&self.gates).skipped(Instant::now());
+            if let Some(until) = paused_until {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until.into()) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
             let limit = u32::try_from(free).unwrap_or(u32::MAX).min(self.config.claim_batch);
-            let lease_ms = i64::try_from(self.config.lease().as_millis()).unwrap_or(i64::MAX);
-            let claimed = match self.store.claim_due(now(), lease_ms, limit).await {
+            let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+            let claimed = match self.store.claim_due(now(), millis(self.config.lease()), limit, &skip).await {
                 Ok(claimed) => {
                     failures = 0;
                     claimed
@@ -138,7 +169,12 @@ impl Dispatcher {
                 }
             };
             if claimed.is_empty() {
-                self.idle(&shutdown).await;
+                tokio::select! {
+                    () = self.idle() => {}
+                    // A finished request may free a webhook the claim skipped.
+                    Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                    () = shutdown.cancelled() => {}
+                }
                 continue;
             }
             let webhooks = match self.load_webhooks(&claimed).await {
@@ -149,14 +185,29 @@ impl Dispatcher {
                     continue;
                 }
             };
+            let mut given_back = Vec::new();
             for claim in claimed {
+                let Some(target) = webhooks.get(&claim.webhook_id).cloned() else {
+                    self.fail_orphan(&claim).await;
+                    continue;
+                };
+                let (admission, change) =
+                    lock(&self.gates).admit(&target.webhook, &claim.id, claim.attempt, Instant::now(), now());
+                if let Some(change) = change {
+                    save_health(&self.store, change).await;
+                }
+                if let Admission::GiveBack(wait) = admission {
+                    given_back.push((claim.id, claim.attempt, now().plus_millis(millis(wait))));
+                    continue;
+                }
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
                 let job = Job {
                     store: self.store.clone(),
                     sender: self.sender.clone(),
                     config: self.config.clone(),
                     records: self.records.clone(),
-                    target: webhooks.get(&claim.webhook_id).cloned(),
+                    gates: self.gates.clone(),
+                    target,
                     claim,
                 };
                 in_flight.spawn(async move {
@@ -164,22 +215,68 @@ impl Dispatcher {
                     drop(permit);
                 });
             }
+            self.give_back(&given_back).await;
         }
-        info!(in_flight = in_flight.len(), "delivery stopping; finishing requests in flight");
-        while in_flight.join_next().await.is_some() {}
+        self.finish_in_flight(in_flight).await;
     }
 
-    /// Sleeps until work is queued, a retry comes due, the poll interval passes, or shutdown.
-    async fn idle(&self, shutdown: &CancellationToken) {
+    /// Lets requests in flight finish within the grace period; gives back the rest so the
+    /// next claim sends them again (their receivers may see them twice: at least once).
+    async fn finish_in_flight(&self, mut in_flight: JoinSet<()>) {
+        info!(in_flight = in_flight.len(), "delivery stopping; finishing requests in flight");
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_ok() {
+            return;
+        }
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        let unfinished = lock(&self.gates).unfinished();
+        warn!(unfinished = unfinished.len(), "requests still in flight at the end of the grace period are given back");
+        let at = now();
+        let claims: Vec<_> = unfinished.into_iter().map(|(id, attempt)| (id, attempt, at)).collect();
+        self.give_back(&claims).await;
+    }
+
+    async fn give_back(&self, claims: &[(String, u32, Timestamp)]) {
+        let claims: Vec<_> = claims.iter().map(|(id, attempt, at)| (id.as_str(), *attempt, *at)).collect();
+        if let Err(e) = self.store.give_back_claims(&claims).await {
+            // Their leases bring them back a little later; nothing is lost.
+            warn!(error = %e, claims = claims.len(), "could not give claims back");
+        }
+    }
+
+    /// Fails a claimed invocation whose webhook was deleted.
+    async fn fail_orphan(&self, claim: &Claimed) {
+        let error = AttemptOutcome {
+            code: "webhook_deleted".into(),
+            message: "the webhook was deleted before this invocation was delivered".into(),
+        };
+        if let Err(e) = self.store.fail_claim(&claim.id, claim.attempt, &error, now()).await {
+            warn!(invocation.id = %claim.id, error = %e, "could not fail an invocation of a deleted webhook");
+        }
+    }
+
+    /// Sleeps until work is queued, a retry comes due, a paused webhook opens, the poll
+    /// interval passes.
+    async fn idle(&self) {
         let mut wait = self.config.poll_interval;
         if let Ok(Some(due)) = self.store.next_due_at().await {
-            let until_due = u64::try_from((due.as_millis() - now().as_millis()).max(0)).unwrap_or(0);
-            wait = wait.min(Duration::from_millis(until_due));
+            // Due already means held back (a paused webhook, an ordered ticket): not a reason to spin.
+            let until_due = due.as_millis() - now().as_millis();
+            if until_due > 0 {
+                wait = wait.min(Duration::from_millis(u64::try_from(until_due).unwrap_or(0)));
+            }
+        }
+        let opening = lock(&self.gates).next_opening(Instant::now());
+        if let Some(opening) = opening {
+            wait = wait.min(opening.saturating_duration_since(Instant::now()));
         }
         tokio::select! {
             () = self.wake.notified() => {}
             () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => {}
         }
     }
 
@@ -193,7 +290,26 @@ impl Dispatcher {
             let secrets = self.store.signing_secrets(&webhook.id, at).await?;
             targets.insert(webhook.id.clone(), Target { webhook: Arc::new(webhook), secrets: Arc::new(secrets) });
         }
+        let unknown: Vec<&str> = {
+            let gates = lock(&self.gates);
+            ids.into_iter().filter(|id| !gates.knows(id)).collect()
+        };
+        if !unknown.is_empty() {
+            let mut saved = self.store.webhook_health(&unknown).await?;
+            let mut gates = lock(&self.gates);
+            for id in unknown {
+                if !gates.knows(id) {
+                    gates.resume(id, saved.remove(id), Instant::now(), now());
+                }
+            }
+        }
         Ok(targets)
+    }
+}
+
+async fn save_health(store: &Store, change: HealthChange) {
+    if let Err(e) = store.save_webhook_health(&change.webhook_id, &change.health, now()).await {
+        warn!(webhook.id = %change.webhook_id, error = %e, "could not save the webhook's health");
     }
 }
 
@@ -209,32 +325,15 @@ struct Job {
     sender: Sender,
     config: Arc<DeliveryConfig>,
     records: mpsc::Sender<AttemptRecord>,
-    target: Option<Target>,
+    gates: Arc<Mutex<Gates>>,
+    target: Target,
     claim: Claimed,
 }
 
 impl Job {
     async fn run(self) {
         let claim = &self.claim;
-        let Some(target) = &self.target else {
-            let error = AttemptOutcome {
-                code: "webhook_deleted".into(),
-                message: "the webhook was deleted before this invocation was delivered".into(),
-            };
-            if let Err(e) = self.store.fail_claim(&claim.id, claim.attempt, &error, now()).await {
-                warn!(invocation.id = %claim.id, error = %e, "could not fail an invocation of a deleted webhook");
-            }
-            return;
-        };
-        if target.webhook.status == WebhookStatus::Inactive {
-            // Kept, not dropped: it goes out when the webhook is active again.
-            let until =
-                now().plus_millis(i64::try_from(self.config.poll_interval.as_millis()).unwrap_or(1000).max(30_000));
-            if let Err(e) = self.store.postpone_claim(&claim.id, claim.attempt, until).await {
-                warn!(invocation.id = %claim.id, error = %e, "could not postpone an invocation of an inactive webhook");
-            }
-            return;
-        }
+        let target = &self.target;
         let started_at = now();
         let request = finalize(
             &claim.request,
@@ -247,6 +346,7 @@ impl Job {
         let outcome = self.sender.send(&request).await;
         let next = self.config.retry.next(&outcome, claim.attempt, claim.max_retries, now(), random_unit());
         debug!(invocation.id = %claim.id, attempt = claim.attempt, status = ?outcome.response.as_ref().map(|r| r.status), error = ?outcome.error.as_ref().map(|e| &e.code), "attempt finished");
+        let change = lock(&self.gates).finish(&target.webhook.id, &claim.id, &outcome, Instant::now(), now());
         let logged = log_request(&request, &target.webhook.authentication);
         let record = AttemptRecord {
             invocation_id: claim.id.clone(),
@@ -260,6 +360,9 @@ impl Job {
         };
         if self.records.send(record).await.is_err() {
             error!(invocation.id = %claim.id, "the recorder is gone; the attempt will be retried when its lease ends");
+        }
+        if let Some(change) = change {
+            save_health(&self.store, change).await;
         }
     }
 }
@@ -306,10 +409,9 @@ async fn record_loop(store: Store, mut rx: mpsc::Receiver<AttemptRecord>, handle
             error!(error = %e, records = batch.len(), retry_in_ms = pause.as_millis() as u64, "recording attempts failed");
             tokio::time::sleep(pause).await;
         }
-        // A retry may now be due sooner than the dispatcher's current sleep.
-        if batch.iter().any(|r| matches!(r.next, hookdesk_store::Next::RetryAt(_))) {
-            handle.wake();
-        }
+        // A retry may now be due sooner than the dispatcher's current sleep, and a settled
+        // invocation may release the next one of its ticket.
+        handle.wake();
         batch.clear();
     }
 }

@@ -5,6 +5,7 @@
 //! it all: claims due work, sends with bounded concurrency, records outcomes in batches.
 
 pub mod dispatcher;
+pub mod gates;
 pub mod retry;
 pub mod sender;
 pub mod ssrf;

@@ -63,7 +63,7 @@ impl RetryPolicy {
 
 /// Connection errors, timeouts and 408, 409, 425, 429 and 5xx are worth another try; a
 /// refused destination, a redirect or any other status is final.
-fn is_retryable(outcome: &Outcome) -> bool {
+pub(crate) fn is_retryable(outcome: &Outcome) -> bool {
     match (&outcome.error, &outcome.response) {
         (Some(error), _) if error.code == "ssrf_refused" || error.code == "invalid_url" || error.code == "redirect" => {
             false

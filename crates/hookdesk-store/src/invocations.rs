@@ -52,6 +52,9 @@ pub struct NewInvocation {
     pub replay_of: Option<String>,
     pub request: Result<PreparedRequest, PrepareError>,
     pub max_retries: u8,
+    /// Delivered after the earlier invocations of the same ticket to the same webhook
+    /// (`ordering: per_ticket`).
+    pub ordered: bool,
     pub created_at: Timestamp,
 }
 
@@ -76,8 +79,9 @@ pub(crate) async fn insert(conn: &mut Conn, backend: Backend, invocations: &[New
         };
         sqlx::query(
             "INSERT INTO invocations (id, webhook_id, ticket_id, trigger_id, automation_id, event_type, replay_of,
-                 status, request, max_retries, attempts, next_attempt_at, error_code, error_message, created_at, completed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15)",
+                 status, request, max_retries, attempts, next_attempt_at, error_code, error_message, created_at, completed_at,
+                 ordered)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&inv.id)
         .bind(&inv.webhook_id)
@@ -94,6 +98,7 @@ pub(crate) async fn insert(conn: &mut Conn, backend: Backend, invocations: &[New
         .bind(error.map(|e| e.message.as_str()))
         .bind(inv.created_at.as_millis())
         .bind(completed)
+        .bind(i64::from(inv.ordered))
         .execute(&mut *conn)
         .await?;
     }
@@ -105,6 +110,8 @@ pub(crate) async fn insert(conn: &mut Conn, backend: Backend, invocations: &[New
 pub struct Claimed {
     pub id: String,
     pub webhook_id: String,
+    pub ticket_id: Option<i64>,
+    pub ordered: bool,
     pub request: PreparedRequest,
     /// The number of this attempt, from 1.
     pub attempt: u32,
@@ -357,34 +364,53 @@ async fn settle_invocations(conn: &mut Conn, records: &[&AttemptRecord]) -> Resu
     Ok(())
 }
 
-const CLAIM_SQLITE: &str = "UPDATE invocations SET next_attempt_at = $2, attempts = attempts + 1
-     WHERE id IN (SELECT id FROM invocations
-                  WHERE next_attempt_at <= $1
-                  ORDER BY next_attempt_at LIMIT $3)
-     RETURNING id, webhook_id, request, attempts, max_retries";
-
-const CLAIM_POSTGRES: &str = "UPDATE invocations SET next_attempt_at = $2, attempts = attempts + 1
-     WHERE id IN (SELECT id FROM invocations
-                  WHERE next_attempt_at <= $1
-                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-     RETURNING id, webhook_id, request, attempts, max_retries";
+/// The claim: due invocations, oldest due first, skipping the webhooks the dispatcher holds
+/// back (`$4..`) and ordered invocations with an earlier one of their ticket still open.
+/// SQLite has one writer, so select-then-update in one statement is atomic; on PostgreSQL,
+/// SKIP LOCKED lets several processes claim side by side without waiting on each other or
+/// claiming the same row.
+fn claim_sql(backend: Backend, skipped_webhooks: usize) -> String {
+    let skip = if skipped_webhooks == 0 {
+        String::new()
+    } else {
+        format!("AND i.webhook_id NOT IN ({})", placeholders(4, skipped_webhooks))
+    };
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+    };
+    format!(
+        "UPDATE invocations SET next_attempt_at = $2, attempts = attempts + 1
+         WHERE id IN (SELECT i.id FROM invocations i
+                      WHERE i.next_attempt_at <= $1 {skip}
+                        AND (i.ordered = 0 OR NOT EXISTS (
+                            SELECT 1 FROM invocations e
+                            WHERE e.webhook_id = i.webhook_id AND e.ticket_id = i.ticket_id AND e.id < i.id
+                              AND e.next_attempt_at IS NOT NULL AND e.ordered = 1))
+                      ORDER BY i.next_attempt_at LIMIT $3 {lock})
+         RETURNING id, webhook_id, ticket_id, ordered, request, attempts, max_retries"
+    )
+}
 
 impl Store {
-    /// Claims up to `limit` due invocations for `lease_ms`, oldest due first.
-    pub async fn claim_due(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Claimed>, StoreError> {
-        // SQLite has one writer, so select-then-update in one statement is atomic. On
-        // PostgreSQL, SKIP LOCKED lets several processes claim side by side without waiting
-        // on each other or claiming the same row.
-        let sql = match self.backend {
-            Backend::Sqlite => CLAIM_SQLITE,
-            Backend::Postgres => CLAIM_POSTGRES,
-        };
-        let rows = sqlx::query(sql)
+    /// Claims up to `limit` due invocations for `lease_ms`, oldest due first, none of the
+    /// webhooks in `skip`.
+    pub async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+        skip: &[&str],
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let sql = claim_sql(self.backend, skip.len());
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(now.as_millis())
             .bind(now.plus_millis(lease_ms).as_millis())
-            .bind(i64::from(limit))
-            .fetch_all(&self.writer)
-            .await?;
+            .bind(i64::from(limit));
+        for webhook in skip {
+            query = query.bind(*webhook);
+        }
+        let rows = query.fetch_all(&self.writer).await?;
         rows.iter()
             .map(|row| {
                 let attempts: i64 = row.try_get("attempts")?;
@@ -392,6 +418,8 @@ impl Store {
                 Ok(Claimed {
                     id: row.try_get("id")?,
                     webhook_id: row.try_get("webhook_id")?,
+                    ticket_id: row.try_get("ticket_id")?,
+                    ordered: row.try_get::<i64, _>("ordered")? == 1,
                     request: rows::json("invocations.request", row.try_get("request")?)?,
                     attempt: u32::try_from(attempts).map_err(|e| StoreError::corrupt("invocations.attempts", e))?,
                     max_retries: u8::try_from(max_retries)
@@ -417,19 +445,25 @@ impl Store {
         Ok(())
     }
 
-    /// Gives a claim back without an attempt: the invocation waits until `until` and the
-    /// claim does not count against its retries (its webhook is inactive, say).
-    pub async fn postpone_claim(&self, id: &str, attempt: u32, until: Timestamp) -> Result<(), StoreError> {
+    /// Gives claims back without an attempt: each invocation waits until its time and the
+    /// claim does not count against its retries (its webhook is inactive, paused or at its
+    /// limits, say). A claim whose lease was taken over meanwhile is left alone.
+    pub async fn give_back_claims(&self, claims: &[(&str, u32, Timestamp)]) -> Result<(), StoreError> {
+        if claims.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE invocations SET attempts = attempts - 1, next_attempt_at = $3
-             WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'retrying')",
-        )
-        .bind(id)
-        .bind(i64::from(attempt))
-        .bind(until.as_millis())
-        .execute(&mut *tx)
-        .await?;
+        for (id, attempt, until) in claims {
+            sqlx::query(
+                "UPDATE invocations SET attempts = attempts - 1, next_attempt_at = $3
+                 WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'retrying')",
+            )
+            .bind(*id)
+            .bind(i64::from(*attempt))
+            .bind(until.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -537,40 +571,86 @@ impl Store {
     /// Queues a new invocation with the same request as `id`.
     pub async fn replay_invocation(&self, id: &str, new_id: &str, now: Timestamp) -> Result<Invocation, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "SELECT webhook_id, ticket_id, trigger_id, automation_id, event_type, request, max_retries, error_code, error_message
-             FROM invocations WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let request_text: String = row.try_get("request")?;
-        let request: Option<PreparedRequest> = rows::json("invocations.request", &request_text)?;
-        let Some(request) = request else {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {REPLAY_COLUMNS} FROM invocations WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let Some(new) = replay_of_row(&row, new_id.to_owned(), now)? else {
             let message: Option<String> = row.try_get("error_message")?;
             return Err(StoreError::Conflict(format!(
                 "this invocation never had a request to replay: {}",
                 message.unwrap_or_default()
             )));
         };
-        let max_retries: i64 = row.try_get("max_retries")?;
-        let new = NewInvocation {
-            id: new_id.to_owned(),
-            webhook_id: row.try_get("webhook_id")?,
-            ticket_id: row.try_get("ticket_id")?,
-            trigger_id: row.try_get("trigger_id")?,
-            automation_id: row.try_get("automation_id")?,
-            event_type: row.try_get("event_type")?,
-            replay_of: Some(id.to_owned()),
-            request: Ok(request),
-            max_retries: u8::try_from(max_retries).map_err(|e| StoreError::corrupt("max_retries", e))?,
-            created_at: now,
-        };
         insert(&mut tx, self.backend, std::slice::from_ref(&new)).await?;
         tx.commit().await?;
         self.invocation(new_id).await
     }
+
+    /// Queues a replay of each failed invocation of `webhook_id` created in `[since, until]`
+    /// that had a request and was not replayed before, oldest first, at most `limit`.
+    /// Answers how many were queued and whether more matched.
+    pub async fn replay_failed(
+        &self,
+        webhook_id: &str,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        limit: u32,
+        now: Timestamp,
+        mut new_id: impl FnMut() -> String,
+    ) -> Result<(u32, bool), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REPLAY_COLUMNS} FROM invocations i
+             WHERE i.webhook_id = $1 AND i.status = 'failed' AND i.request <> 'null'
+               AND (CAST($2 AS BIGINT) IS NULL OR i.created_at >= $2)
+               AND (CAST($3 AS BIGINT) IS NULL OR i.created_at <= $3)
+               AND NOT EXISTS (SELECT 1 FROM invocations r WHERE r.replay_of = i.id)
+             ORDER BY i.id LIMIT $4"
+        )))
+        .bind(webhook_id)
+        .bind(since.map(Timestamp::as_millis))
+        .bind(until.map(Timestamp::as_millis))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        let more = rows.len() > limit as usize;
+        let mut replays = Vec::with_capacity(rows.len());
+        for row in rows.iter().take(limit as usize) {
+            replays.extend(replay_of_row(row, new_id(), now)?);
+        }
+        for chunk in replays.chunks(RECORD_CHUNK) {
+            insert(&mut tx, self.backend, chunk).await?;
+        }
+        tx.commit().await?;
+        Ok((u32::try_from(replays.len()).unwrap_or(u32::MAX), more))
+    }
+}
+
+const REPLAY_COLUMNS: &str =
+    "id, webhook_id, ticket_id, trigger_id, automation_id, event_type, request, max_retries, ordered, error_message";
+
+/// A new invocation repeating the request of `row`; none when it never had one.
+fn replay_of_row(row: &crate::db::Row, new_id: String, now: Timestamp) -> Result<Option<NewInvocation>, StoreError> {
+    let request_text: String = row.try_get("request")?;
+    let Some(request) = rows::json::<Option<PreparedRequest>>("invocations.request", &request_text)? else {
+        return Ok(None);
+    };
+    let max_retries: i64 = row.try_get("max_retries")?;
+    Ok(Some(NewInvocation {
+        id: new_id,
+        webhook_id: row.try_get("webhook_id")?,
+        ticket_id: row.try_get("ticket_id")?,
+        trigger_id: row.try_get("trigger_id")?,
+        automation_id: row.try_get("automation_id")?,
+        event_type: row.try_get("event_type")?,
+        replay_of: Some(row.try_get("id")?),
+        request: Ok(request),
+        max_retries: u8::try_from(max_retries).map_err(|e| StoreError::corrupt("max_retries", e))?,
+        ordered: row.try_get::<i64, _>("ordered")? == 1,
+        created_at: now,
+    }))
 }
 
 /// Escapes LIKE's wildcards so user text matches literally (with `ESCAPE '\\'`).

@@ -9,6 +9,7 @@
 pub mod cipher;
 mod db;
 mod error;
+mod health;
 mod invocations;
 mod leases;
 mod listen;

@@ -79,8 +79,52 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub concurrency: u16,
 
+    /// At most this many requests in flight to one webhook, so one slow endpoint cannot
+    /// take every slot.
+    #[arg(long, env = "HOOKDESK_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub max_in_flight_per_webhook: u16,
+
+    /// A ceiling on requests per second to all webhooks together (default: none).
+    #[arg(long, env = "HOOKDESK_MAX_REQUESTS_PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests_per_second: Option<u32>,
+
+    /// The window of a webhook's `rate_limit_per_minute`. A minute; shorter only for tests.
+    #[arg(long, env = "HOOKDESK_RATE_LIMIT_WINDOW", default_value = "1m", value_parser = positive_duration)]
+    pub rate_limit_window: Duration,
+
+    /// Circuit breaker: the window over which a webhook's failures are counted.
+    #[arg(long, env = "HOOKDESK_BREAKER_WINDOW", default_value = "5m", value_parser = positive_duration)]
+    pub breaker_window: Duration,
+
+    /// Circuit breaker: it opens only after at least this many requests in the window...
+    #[arg(long, env = "HOOKDESK_BREAKER_MIN_REQUESTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_min_requests: u32,
+
+    /// Circuit breaker: ...when at least this percentage of them failed (connection errors,
+    /// timeouts, 408, 409, 425, 429, 5xx; a 400 means the endpoint is up).
+    #[arg(long, env = "HOOKDESK_BREAKER_FAILURE_PERCENT", default_value_t = 70, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub breaker_failure_percent: u32,
+
+    /// Circuit breaker: how long it holds the webhook's invocations once open, before one
+    /// probe request; each failed probe doubles the pause, up to --breaker-max-pause.
+    #[arg(long, env = "HOOKDESK_BREAKER_PAUSE", default_value = "30s", value_parser = positive_duration)]
+    pub breaker_pause: Duration,
+
+    /// Circuit breaker: the longest pause.
+    #[arg(long, env = "HOOKDESK_BREAKER_MAX_PAUSE", default_value = "10m", value_parser = positive_duration)]
+    pub breaker_max_pause: Duration,
+
+    /// A webhook none of whose requests has succeeded for this long is marked failing.
+    #[arg(long, env = "HOOKDESK_FAILING_AFTER", default_value = "24h", value_parser = positive_duration)]
+    pub failing_after: Duration,
+
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish; the rest are
+    /// put back in the queue.
+    #[arg(long, env = "HOOKDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// How long finished invocations stay in the execution log.
-    #[arg(long, env = "HOOKDESK_RETENTION", default_value = "30days", value_parser = humantime::parse_duration)]
+    #[arg(long = "log-retention", alias = "retention", env = "HOOKDESK_LOG_RETENTION", default_value = "30days", value_parser = positive_duration)]
     pub retention: Duration,
 
     /// How often singleton background jobs (the retention purge) run; the node that runs
@@ -92,6 +136,14 @@ pub struct ServeArgs {
     /// processes, retries).
     #[arg(long, env = "HOOKDESK_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 pub fn main() -> ExitCode {

@@ -1,11 +1,13 @@
 //! Wiring: open the store, provision the admin token, start delivery and the HTTP server.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use hookdesk_delivery::gates::{BreakerConfig, GateConfig};
 use hookdesk_delivery::{DeliveryConfig, DestinationPolicy, RetryPolicy, Sender};
 use hookdesk_server::app::background::{Node, purge_old_invocations, run_singleton};
 use hookdesk_server::app::ids;
@@ -32,6 +34,8 @@ pub struct ServeConfig {
     pub poll_interval: Duration,
     pub retention: Duration,
     pub background_interval: Duration,
+    pub gates: GateConfig,
+    pub shutdown_grace: Duration,
     pub admin_token: Option<String>,
 }
 
@@ -56,6 +60,20 @@ impl ServeConfig {
             poll_interval: args.poll_interval,
             retention: args.retention,
             background_interval: args.background_interval,
+            gates: GateConfig {
+                max_in_flight_per_webhook: usize::from(args.max_in_flight_per_webhook),
+                rate_window: args.rate_limit_window,
+                global_per_second: args.max_requests_per_second.and_then(NonZeroU32::new),
+                breaker: BreakerConfig {
+                    window: args.breaker_window,
+                    min_requests: args.breaker_min_requests,
+                    failure_percent: args.breaker_failure_percent,
+                    pause: args.breaker_pause,
+                    max_pause: args.breaker_max_pause.max(args.breaker_pause),
+                },
+                failing_after: args.failing_after,
+            },
+            shutdown_grace: args.shutdown_grace,
             admin_token: admin_token.map(|t| t.trim().to_owned()),
         })
     }
@@ -166,6 +184,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             retry: config.retry.clone(),
             poll_interval: config.poll_interval,
             user_agent: USER_AGENT.to_owned(),
+            gates: config.gates.clone(),
+            shutdown_grace: config.shutdown_grace,
         },
         shutdown.clone(),
     );

@@ -10,7 +10,7 @@ use hookdesk_core::rules::{Action, Trigger, UpdateContext, UpdateType, run_cycle
 use hookdesk_core::template::{Context, Template};
 use hookdesk_core::ticket::{NewComment, Priority, Status, Tag, Tags, Ticket, TicketFields, TicketType, parse_text};
 use hookdesk_core::user::{Email, User};
-use hookdesk_core::webhook::{Webhook, WebhookStatus};
+use hookdesk_core::webhook::{Ordering, Webhook, WebhookStatus};
 use hookdesk_core::{Invalid, Timestamp};
 use hookdesk_delivery::dispatcher::now;
 use hookdesk_store::{NewInvocation, UpdateTx};
@@ -307,6 +307,7 @@ impl App {
                             replay_of: None,
                             request,
                             max_retries: webhook.map_or(0, |w| w.max_retries),
+                            ordered: webhook.is_some_and(|w| w.ordering == Ordering::PerTicket),
                             created_at: now,
                         });
                     }

@@ -47,6 +47,9 @@ pub struct WebhookPatch {
     pub rate_limit_per_minute: Option<Option<u32>>,
 }
 
+/// A million a minute is beyond what one process sends; a higher limit is no limit.
+const MAX_RATE_LIMIT_PER_MINUTE: u32 = 1_000_000;
+
 fn check_name(name: &str) -> Result<String, Invalid> {
     if name.trim().is_empty() {
         return Err(Invalid::new("name", "must not be empty"));
@@ -57,11 +60,13 @@ fn check_name(name: &str) -> Result<String, Invalid> {
 /// Parts of the contract whose behaviour has not shipped yet are refused rather than stored
 /// and silently ignored.
 fn check_supported(webhook: &Webhook, subscriptions: Option<&[String]>) -> Result<(), Invalid> {
-    if webhook.ordering != Ordering::None {
-        return Err(Invalid::new("ordering", "per_ticket ordering is not available in this version"));
-    }
-    if webhook.rate_limit_per_minute.is_some() {
-        return Err(Invalid::new("rate_limit_per_minute", "rate limits are not available in this version; use null"));
+    if let Some(limit) = webhook.rate_limit_per_minute
+        && !(1..=MAX_RATE_LIMIT_PER_MINUTE).contains(&limit)
+    {
+        return Err(Invalid::new(
+            "rate_limit_per_minute",
+            format!("must be null (no limit) or 1 to {MAX_RATE_LIMIT_PER_MINUTE}"),
+        ));
     }
     if webhook.max_retries > Webhook::MAX_RETRIES_LIMIT {
         return Err(Invalid::new("max_retries", format!("must be 0 to {}", Webhook::MAX_RETRIES_LIMIT)));

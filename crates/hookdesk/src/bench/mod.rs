@@ -17,6 +17,7 @@ use hookdesk_core::webhook::{
     WebhookStatus,
 };
 use hookdesk_delivery::dispatcher::now;
+use hookdesk_delivery::gates::GateConfig;
 use hookdesk_delivery::{DestinationPolicy, RetryPolicy, Sender};
 use hookdesk_server::app::ids;
 use hookdesk_store::{NewInvocation, NewWebhook, Store};
@@ -159,6 +160,8 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         poll_interval: Duration::from_secs(1),
         retention: Duration::from_secs(30 * 86_400),
         background_interval: Duration::from_secs(60),
+        gates: GateConfig { max_in_flight_per_webhook: usize::from(concurrency), ..GateConfig::default() },
+        shutdown_grace: Duration::from_secs(10),
         admin_token: Some(format!("bench-{}", uuid_suffix())),
     }
 }
@@ -201,6 +204,7 @@ async fn enqueue(store: &Store, webhook: &Webhook, url: &str, n: u64, bar: &Prog
         let at = now();
         let invocations: Vec<_> = (0..batch)
             .map(|_| NewInvocation {
+                ordered: false,
                 id: ids::new_id("inv"),
                 webhook_id: webhook.id.clone(),
                 ticket_id: None,

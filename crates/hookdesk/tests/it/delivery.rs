@@ -221,8 +221,12 @@ async fn finished_invocations_are_purged_after_the_retention_period(db: Db) {
 /// being recorded never shows an attempt beside a status that predates it.
 async fn reads_while_attempts_are_recorded_see_status_and_attempts_agree(db: Db) {
     let receiver = Receiver::scripted(&[500; 60]).await;
-    let app =
-        TestApp::spawn_with(db, |c| c.retry = hookdesk_delivery::RetryPolicy::parse("20ms").expect("schedule")).await;
+    let app = TestApp::spawn_with(db, |c| {
+        c.retry = hookdesk_delivery::RetryPolicy::parse("20ms").expect("schedule");
+        // Sixty 500s in a row would open the circuit breaker; this test is about reads.
+        c.gates.breaker.min_requests = 1000;
+    })
+    .await;
     let webhook = app.webhook(&receiver.url("/busy"), json!({"max_retries": 2})).await;
     notify_on_create(&app, &webhook, None).await;
     for n in 0..20 {
@@ -273,8 +277,8 @@ async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db
     // Claim both twice: the first leases (attempt 2) expire and attempt 3 takes over.
     let store = hookdesk::serve::open_store(&app.config.database).await.expect("store");
     let later = hookdesk_delivery::dispatcher::now().plus_millis(2 * 3_600_000);
-    assert_eq!(store.claim_due(later, 1_000, 10).await.expect("claim").len(), 2);
-    let reclaimed = store.claim_due(later.plus_millis(2_000), 1_000, 10).await.expect("claim");
+    assert_eq!(store.claim_due(later, 1_000, 10, &[]).await.expect("claim").len(), 2);
+    let reclaimed = store.claim_due(later.plus_millis(2_000), 1_000, 10, &[]).await.expect("claim");
     assert!(reclaimed.iter().all(|c| c.attempt == 3), "{reclaimed:?}");
 
     let record = |id: &str, number: u32, next: Next| AttemptRecord {

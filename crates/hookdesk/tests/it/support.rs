@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use hookdesk::cli::DatabaseArgs;
 use hookdesk::serve::{Running, ServeConfig, start};
 use hookdesk_delivery::RetryPolicy;
+use hookdesk_delivery::gates::GateConfig;
 use serde_json::{Value, json};
 
 /// Long enough for a loaded 2-core CI machine; waits return as soon as the condition holds.
@@ -132,6 +133,8 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
         poll_interval: Duration::from_millis(200),
         retention: Duration::from_secs(30 * 86_400),
         background_interval: Duration::from_secs(60),
+        gates: GateConfig::default(),
+        shutdown_grace: Duration::from_secs(5),
         admin_token: Some(format!("test-admin-token-{}", std::process::id())),
     }
 }
