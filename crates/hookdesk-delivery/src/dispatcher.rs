@@ -224,10 +224,9 @@ impl Dispatcher {
     /// next claim sends them again (their receivers may see them twice: at least once).
     async fn finish_in_flight(&self, mut in_flight: JoinSet<()>) {
         info!(in_flight = in_flight.len(), "delivery stopping; finishing requests in flight");
-        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
-            while in_flight.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(self.config.shutdown_grace, async { while in_flight.join_next().await.is_some() {} })
+                .await;
         if drained.is_ok() {
             return;
         }

@@ -90,7 +90,11 @@ const WINDOW_BUCKETS: u64 = 10;
 
 impl Window {
     fn new(length: Duration, origin: Instant) -> Self {
-        Self { bucket: (length / WINDOW_BUCKETS as u32).max(Duration::from_millis(1)), buckets: VecDeque::new(), origin }
+        Self {
+            bucket: (length / WINDOW_BUCKETS as u32).max(Duration::from_millis(1)),
+            buckets: VecDeque::new(),
+            origin,
+        }
     }
 
     fn index(&self, now: Instant) -> u64 {
@@ -294,7 +298,9 @@ impl Gates {
             .gates
             .iter()
             .filter(|(_, g)| {
-                g.in_flight >= cap || g.limited_until.is_some_and(|until| now < until) || g.breaker.blocked(now).is_some()
+                g.in_flight >= cap
+                    || g.limited_until.is_some_and(|until| now < until)
+                    || g.breaker.blocked(now).is_some()
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -389,7 +395,9 @@ impl Gates {
             gate.breaker.record(&breaker_config, now, !outcome.succeeded() && is_retryable(outcome));
             if gate.breaker.state != before {
                 match gate.breaker.state {
-                    BreakerState::Open => warn!(webhook.id = %webhook_id, pause_ms = gate.breaker.until.map_or(0, |u| u.saturating_duration_since(now).as_millis() as u64), "circuit breaker open: too many requests failed; queued invocations wait"),
+                    BreakerState::Open => {
+                        warn!(webhook.id = %webhook_id, pause_ms = gate.breaker.until.map_or(0, |u| u.saturating_duration_since(now).as_millis() as u64), "circuit breaker open: too many requests failed; queued invocations wait")
+                    }
                     _ => info!(webhook.id = %webhook_id, "circuit breaker closed: the probe succeeded"),
                 }
             }
@@ -497,7 +505,7 @@ mod tests {
             assert_eq!(breaker.admit(at), Err(None), "one probe at a time");
             breaker.record(&config, at, true);
             assert_eq!(breaker.state, BreakerState::Open);
-            assert_eq!(breaker.until, Some(at + Duration::from_secs(pause)) , "pause after a failed probe");
+            assert_eq!(breaker.until, Some(at + Duration::from_secs(pause)), "pause after a failed probe");
             at += Duration::from_secs(pause);
         }
         assert_eq!(breaker.admit(at), Ok(()));

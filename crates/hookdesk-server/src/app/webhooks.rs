@@ -5,7 +5,7 @@ use hookdesk_core::webhook::{
     Authentication, CONDITIONAL_TICKET_EVENTS, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat,
     SigningSecret, Webhook, WebhookStatus,
 };
-use hookdesk_core::{Invalid, ticket::parse_text};
+use hookdesk_core::{Invalid, Timestamp, ticket::parse_text};
 use hookdesk_delivery::dispatcher::now;
 use hookdesk_store::{Invocation, NewTrigger, NewWebhook, StoreError};
 use serde_json::{Map, Value};
@@ -257,6 +257,24 @@ impl App {
             StoreError::Conflict(message) => Invalid::new("ids", message).into(),
             other => other.into(),
         })
+    }
+
+    /// Queues a replay of each failed invocation of webhook `id` created in the range.
+    pub async fn replay_failed(
+        &self,
+        id: &str,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<(u32, bool), AppError> {
+        self.webhook(id).await?;
+        let at = now();
+        let replayed =
+            self.store.replay_failed(id, since, until.or(Some(at)), limit, at, || ids::new_id("inv")).await?;
+        if replayed.0 > 0 {
+            self.delivery.wake();
+        }
+        Ok(replayed)
     }
 
     pub async fn replay_invocation(&self, id: &str) -> Result<Invocation, AppError> {

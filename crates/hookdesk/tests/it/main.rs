@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod delivery;
 mod formats;
+mod gates;
 mod multinode;
 mod outage;
 mod signing;

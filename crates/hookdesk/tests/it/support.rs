@@ -290,7 +290,34 @@ pub struct Received {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    pub at: std::time::Instant,
 }
+
+/// What a receiver answers: a status, headers, after a delay.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Self { status, headers: Vec::new(), delay: Duration::ZERO }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+type Responder = dyn Fn(&Received) -> Reply + Send + Sync;
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -298,11 +325,9 @@ impl Received {
     }
 }
 
-#[derive(Default)]
 struct ReceiverState {
     requests: Mutex<Vec<Received>>,
-    /// Statuses to answer, in order; 200 once empty.
-    script: Mutex<VecDeque<u16>>,
+    respond: Box<Responder>,
 }
 
 pub struct Receiver {
@@ -320,8 +345,18 @@ impl Receiver {
     }
 
     pub async fn start_on(addr: SocketAddr, statuses: &[u16]) -> Self {
-        let state = Arc::new(ReceiverState::default());
-        state.script.lock().expect("lock").extend(statuses);
+        // Statuses in order; 200 once the script is over.
+        let script = Mutex::new(statuses.iter().copied().collect::<VecDeque<u16>>());
+        Self::serve_on(addr, move |_| Reply::status(script.lock().expect("lock").pop_front().unwrap_or(200))).await
+    }
+
+    /// A receiver that answers each request as `respond` says.
+    pub async fn responding(respond: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Self {
+        Self::serve_on("127.0.0.1:0".parse().expect("address"), respond).await
+    }
+
+    pub async fn serve_on(addr: SocketAddr, respond: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Self {
+        let state = Arc::new(ReceiverState { requests: Mutex::default(), respond: Box::new(respond) });
         let listener = tokio::net::TcpListener::bind(addr).await.expect("the receiver binds");
         let addr = listener.local_addr().expect("address");
         let shared = state.clone();
@@ -336,10 +371,17 @@ impl Receiver {
                         .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
                         .collect(),
                     body: String::from_utf8_lossy(&body).into_owned(),
+                    at: std::time::Instant::now(),
                 };
+                let reply = (state.respond)(&received);
                 state.requests.lock().expect("lock").push(received);
-                let status = state.script.lock().expect("lock").pop_front().unwrap_or(200);
-                (StatusCode::from_u16(status).expect("status"), "ok")
+                tokio::time::sleep(reply.delay).await;
+                let mut response = axum::response::Response::new(axum::body::Body::from("ok"));
+                *response.status_mut() = StatusCode::from_u16(reply.status).expect("status");
+                for (name, value) in reply.headers {
+                    response.headers_mut().insert(name, value.parse().expect("header value"));
+                }
+                response
             }
         });
         tokio::spawn(async move {

@@ -38,7 +38,7 @@ pub struct InvocationQuery {
     cursor: Option<String>,
 }
 
-fn time(field: &str, text: Option<String>) -> Result<Option<Timestamp>, Invalid> {
+pub fn time(field: &str, text: Option<String>) -> Result<Option<Timestamp>, Invalid> {
     text.map(|t| {
         Timestamp::parse_rfc3339(&t)
             .ok_or_else(|| Invalid::new(field, "must be an RFC 3339 time like 2026-01-31T12:00:00Z"))

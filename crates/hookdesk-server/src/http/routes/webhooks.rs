@@ -2,11 +2,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookdesk_core::Timestamp;
 use hookdesk_core::webhook::{
     Authentication, AuthenticationView, CONDITIONAL_TICKET_EVENTS, HttpMethod, Ordering, RequestFormat, Webhook,
-    WebhookStatus,
+    WebhookHealth, WebhookStatus,
 };
+use hookdesk_core::{Invalid, Timestamp};
 use hookdesk_store::{Invocation, InvocationFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::invocations::{InvocationQuery, list};
+use super::invocations::{InvocationQuery, list, time};
 use super::{List, limit, nullable};
 use crate::app::{App, TestResult, TestSend, WebhookInput, WebhookPatch};
 use crate::http::error::{ApiError, ErrorBody};
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(rotate_signing_secret))
         .routes(routes!(test_webhook))
         .routes(routes!(webhook_invocations))
+        .routes(routes!(replay_failed))
 }
 
 /// A webhook as the API shows it: secrets are write-only.
@@ -47,12 +48,14 @@ pub struct WebhookView {
     max_retries: u8,
     ordering: Ordering,
     rate_limit_per_minute: Option<u32>,
+    /// How deliveries are going: the circuit breaker and the failing mark.
+    health: WebhookHealth,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
 
-impl From<&Webhook> for WebhookView {
-    fn from(w: &Webhook) -> Self {
+impl WebhookView {
+    fn new(w: &Webhook, health: WebhookHealth) -> Self {
         Self {
             id: w.id.clone(),
             name: w.name.clone(),
@@ -67,10 +70,23 @@ impl From<&Webhook> for WebhookView {
             max_retries: w.max_retries,
             ordering: w.ordering,
             rate_limit_per_minute: w.rate_limit_per_minute,
+            health,
             created_at: w.created_at,
             updated_at: w.updated_at,
         }
     }
+}
+
+/// Views of `webhooks` with their health.
+async fn views(state: &App, webhooks: &[Webhook]) -> Result<Vec<WebhookView>, ApiError> {
+    let ids: Vec<&str> = webhooks.iter().map(|w| w.id.as_str()).collect();
+    let mut health = state.store.webhook_health(&ids).await?;
+    Ok(webhooks.iter().map(|w| WebhookView::new(w, health.remove(&w.id).unwrap_or_default())).collect())
+}
+
+async fn view(state: &App, webhook: Webhook) -> Result<axum::Json<WebhookView>, ApiError> {
+    let mut views = views(state, std::slice::from_ref(&webhook)).await?;
+    Ok(axum::Json(views.remove(0)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -142,7 +158,7 @@ async fn list_webhooks(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<List<WebhookView>>, ApiError> {
     let page = state.store.list_webhooks(query.cursor.as_deref(), limit(query.limit)?).await?;
-    Ok(axum::Json(List { data: page.data.iter().map(WebhookView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(axum::Json(List { data: views(&state, &page.data).await?, next_cursor: page.next_cursor }))
 }
 
 /// Create a webhook. Its signing secret is generated: read it once with `signing_secret`.
@@ -169,7 +185,7 @@ async fn create_webhook(
         rate_limit_per_minute: body.rate_limit_per_minute,
     };
     let (webhook, _secret) = state.create_webhook(input).await?;
-    Ok((StatusCode::CREATED, axum::Json(WebhookView::from(&webhook))))
+    Ok((StatusCode::CREATED, axum::Json(WebhookView::new(&webhook, WebhookHealth::default()))))
 }
 
 /// Get a webhook.
@@ -181,7 +197,7 @@ async fn get_webhook(
     state: State<App>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
-    Ok(axum::Json(WebhookView::from(&state.webhook(&id).await?)))
+    view(&state, state.webhook(&id).await?).await
 }
 
 /// Change a webhook. The connection method (`subscriptions`) cannot change.
@@ -209,7 +225,7 @@ async fn patch_webhook(
         rate_limit_per_minute: body.rate_limit_per_minute,
     };
     let webhook = state.update_webhook(&id, patch).await?;
-    Ok(axum::Json(WebhookView::from(&webhook)))
+    view(&state, webhook).await
 }
 
 /// Delete a webhook (refused while a trigger notifies it).
@@ -303,3 +319,48 @@ async fn webhook_invocations(
     filter.webhook_id = Some(id);
     list(&state, &filter).await
 }
+
+/// `POST /webhooks/{id}/replay`: which failed invocations to queue again.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    /// Failed invocations created at or after this time (RFC 3339); default: any.
+    since: Option<String>,
+    /// ...and at or before this time (RFC 3339); default: now.
+    until: Option<String>,
+    /// At most this many, oldest first: 1 to 10,000, default 10,000.
+    limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplayReport {
+    /// New invocations queued, one per failed invocation.
+    queued: u32,
+    /// More failed invocations matched than `limit`: call again to queue the rest.
+    more: bool,
+}
+
+/// Queue a replay of every failed invocation of this webhook in a time range, each once
+/// (failed invocations already replayed are skipped), for instance after an outage.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "invocations", params(("id" = String, Path)),
+    request_body = ReplayBody,
+    responses((status = 202, body = ReplayReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn replay_failed(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ReplayBody>,
+) -> Result<(StatusCode, axum::Json<ReplayReport>), ApiError> {
+    let since = time("since", body.since)?;
+    let until = time("until", body.until)?;
+    let limit = match body.limit {
+        None => MAX_REPLAY,
+        Some(n @ 1..=MAX_REPLAY) => n,
+        Some(_) => return Err(Invalid::new("limit", format!("must be 1 to {MAX_REPLAY}")).into()),
+    };
+    let (queued, more) = state.replay_failed(&id, since, until, limit).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(ReplayReport { queued, more })))
+}
+
+const MAX_REPLAY: u32 = 10_000;

@@ -1,0 +1,327 @@
+//! What may be sent when: per-ticket ordering, the circuit breaker, rate limits, Retry-After,
+//! timeouts, isolation between endpoints, graceful shutdown and bulk replay.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use hookdesk_delivery::RetryPolicy;
+use serde_json::{Value, json};
+
+use crate::support::{Db, PATIENCE, Receiver, Reply, TestApp};
+
+/// The `subject` a payload `{"subject": ...}` carried.
+fn subject(body: &str) -> String {
+    serde_json::from_str::<Value>(body).ok().and_then(|v| v["subject"].as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+const SUBJECT_PAYLOAD: &str = r#"{"subject": {{ ticket.subject | json }}}"#;
+
+/// Triggers that notify `webhook` on every create and every change.
+async fn notify_on_every_update(app: &TestApp, webhook: &str) {
+    for update_type in ["create", "change"] {
+        app.trigger(json!({
+            "title": format!("On {update_type}"),
+            "conditions": {"all": [{"field": "update_type", "operator": "is", "value": update_type}]},
+            "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook, "payload": SUBJECT_PAYLOAD}}]
+        }))
+        .await;
+    }
+}
+
+async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn all_succeeded(app: &TestApp, expected: usize) -> bool {
+    let invocations = app.invocations("limit=500").await;
+    invocations.len() == expected && invocations.iter().all(|i| i["status"] == "succeeded")
+}
+
+async fn per_ticket_ordering_holds_back_only_the_later_invocations_of_the_retrying_ticket(db: Db) {
+    // The first request for "A1" fails twice; everything else succeeds at once.
+    let a1_failures = AtomicUsize::new(0);
+    let receiver = Receiver::responding(move |request| {
+        if subject(&request.body) == "A1" && a1_failures.fetch_add(1, Ordering::SeqCst) < 2 {
+            return Reply::status(503);
+        }
+        Reply::status(200)
+    })
+    .await;
+    let app = TestApp::spawn_with(db, |c| c.retry = RetryPolicy::parse("1s").expect("schedule")).await;
+    let webhook = app.webhook(&receiver.url("/ordered"), json!({"ordering": "per_ticket"})).await;
+    notify_on_every_update(&app, &webhook).await;
+
+    let a = app.ticket(json!({"subject": "A1"})).await["id"].as_i64().expect("id");
+    let b = app.ticket(json!({"subject": "B1"})).await["id"].as_i64().expect("id");
+    for n in 2..=3 {
+        for (id, name) in [(a, "A"), (b, "B")] {
+            let (status, body) =
+                app.patch(&format!("/api/v1/tickets/{id}"), json!({"subject": format!("{name}{n}")})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+    let received = receiver.wait_for(8).await;
+    let subjects: Vec<String> = received.iter().map(|r| subject(&r.body)).collect();
+    let of = |prefix: &str| subjects.iter().filter(|s| s.starts_with(prefix)).cloned().collect::<Vec<_>>();
+    assert_eq!(
+        of("A"),
+        ["A1", "A1", "A1", "A2", "A3"],
+        "A's invocations arrive in queue order, A1 retried: {subjects:?}"
+    );
+    assert_eq!(of("B"), ["B1", "B2", "B3"], "{subjects:?}");
+    let position = |s: &str| subjects.iter().rposition(|x| x == s).expect("received");
+    assert!(
+        position("B3") < position("A1"),
+        "B is not held back by A's retries: all of B arrived before A1 finally succeeded: {subjects:?}"
+    );
+    wait_until("all six are recorded as succeeded", async || all_succeeded(&app, 6).await).await;
+}
+
+async fn the_breaker_opens_on_a_failing_receiver_holds_its_queue_and_closes_when_it_recovers(db: Db) {
+    let up = Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let up = up.clone();
+        Receiver::responding(move |_| Reply::status(if up.load(Ordering::SeqCst) { 200 } else { 503 })).await
+    };
+    let app = TestApp::spawn_with(db, |c| {
+        c.retry = RetryPolicy::parse("100ms").expect("schedule");
+        c.gates.breaker.min_requests = 5;
+        c.gates.breaker.window = Duration::from_secs(30);
+        c.gates.breaker.pause = Duration::from_millis(1500);
+        c.gates.breaker.max_pause = Duration::from_millis(1500);
+    })
+    .await;
+    let webhook = app.webhook(&receiver.url("/sick"), json!({"max_retries": 10})).await;
+    app.notify_on_create(&webhook, json!({"payload": SUBJECT_PAYLOAD})).await;
+    for n in 0..20 {
+        app.ticket(json!({"subject": format!("T{n}")})).await;
+    }
+
+    let mut health = Value::Null;
+    wait_until("the breaker opens", async || {
+        health = app.get(&format!("/api/v1/webhooks/{webhook}")).await.1["health"].clone();
+        health["breaker"] == "open"
+    })
+    .await;
+    assert!(health["breaker_until"].is_string(), "{health}");
+    assert!(health["last_failure_at"].is_string(), "{health}");
+    // Requests already on their way when it opened come back within moments; then nothing
+    // goes out until the pause is over.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = receiver.received().len();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.received().len(), before, "nothing is sent while the breaker is open");
+    let invocations = app.invocations("limit=500").await;
+    assert!(
+        invocations.iter().all(|i| i["status"] == "pending" || i["status"] == "retrying"),
+        "none failed or dropped"
+    );
+
+    up.store(true, Ordering::SeqCst);
+    wait_until("every queued invocation arrives", async || all_succeeded(&app, 20).await).await;
+    let health = app.get(&format!("/api/v1/webhooks/{webhook}")).await.1["health"].clone();
+    assert_eq!(health["breaker"], "closed", "{health}");
+    assert_eq!(health["failing"], false, "{health}");
+}
+
+async fn retry_after_is_honoured_in_both_forms_and_a_timeout_is_retried(db: Db) {
+    // Each path's first request misbehaves; the retry succeeds.
+    let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+    let receiver = Receiver::responding(move |request| {
+        let first = seen.lock().expect("lock").insert(request.path.clone());
+        match request.path.as_str() {
+            "/seconds" if first => Reply::status(429).header("retry-after", "2"),
+            "/date" if first => {
+                let at = std::time::SystemTime::now() + Duration::from_secs(3);
+                Reply::status(503).header("retry-after", httpdate(at))
+            }
+            "/slow" if first => Reply::status(200).after(Duration::from_secs(3)),
+            _ => Reply::status(200),
+        }
+    })
+    .await;
+    for (path, at_least) in [("/seconds", 1900), ("/date", 1900), ("/slow", 0)] {
+        let app = TestApp::spawn_with(db, |c| {
+            c.retry = RetryPolicy::parse("50ms").expect("schedule");
+            c.request_timeout = Duration::from_millis(500);
+        })
+        .await;
+        let webhook = app.webhook(&receiver.url(path), json!({})).await;
+        app.notify_on_create(&webhook, json!({})).await;
+        app.ticket(json!({"subject": path})).await;
+        let id = app.invocations("").await[0]["id"].as_str().expect("id").to_owned();
+        let invocation = app.settled(&id).await;
+        assert_eq!(invocation["status"], "succeeded", "{invocation:#}");
+        let attempts = invocation["attempts"].as_array().expect("attempts");
+        assert_eq!(attempts.len(), 2, "{invocation:#}");
+        let started = |n: usize| {
+            hookdesk_core::Timestamp::parse_rfc3339(attempts[n]["started_at"].as_str().expect("time"))
+                .expect("RFC 3339")
+                .as_millis()
+        };
+        let gap = started(1) - started(0);
+        assert!(gap >= at_least, "{path}: the retry waited {gap} ms, Retry-After asked for more");
+        if path == "/slow" {
+            assert_eq!(attempts[0]["error"]["code"], "timeout", "{invocation:#}");
+        }
+    }
+}
+
+/// An HTTP-date (RFC 9110 IMF-fixdate).
+fn httpdate(at: std::time::SystemTime) -> String {
+    let secs = at.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs();
+    let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).expect("fits")).expect("valid");
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    at.format(&format).expect("formats")
+}
+
+async fn a_rate_limited_webhook_gets_no_more_than_its_limit_per_window_and_still_everything(db: Db) {
+    let receiver = Receiver::start().await;
+    let window = Duration::from_millis(1000);
+    let app = TestApp::spawn_with(db, |c| c.gates.rate_window = window).await;
+    let webhook = app.webhook(&receiver.url("/limited"), json!({"rate_limit_per_minute": 5})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    for n in 0..12 {
+        app.ticket(json!({"subject": format!("R{n}")})).await;
+    }
+    let received = receiver.wait_for(12).await;
+    assert_eq!(received.len(), 12);
+    // Any six in a row span a whole window: no window holds more than five.
+    let tolerance = Duration::from_millis(60);
+    for six in received.windows(6) {
+        let span = six[5].at - six[0].at;
+        assert!(span + tolerance >= window, "six requests within {span:?}: over the limit of 5 per {window:?}");
+    }
+    wait_until("all are recorded as succeeded", async || all_succeeded(&app, 12).await).await;
+}
+
+async fn one_hanging_endpoint_does_not_slow_the_others(db: Db) {
+    let hanging = Receiver::responding(|_| Reply::status(200).after(Duration::from_secs(30))).await;
+    let fast = Receiver::start().await;
+    let app = TestApp::spawn_with(db, |c| {
+        c.concurrency = 8;
+        c.gates.max_in_flight_per_webhook = 4;
+        c.request_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let slow_hook = app.webhook(&hanging.url("/hang"), json!({"max_retries": 0})).await;
+    let fast_hook = app.webhook(&fast.url("/fast"), json!({})).await;
+    app.trigger(json!({
+        "title": "Both",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+        "actions": [
+            {"field": "notify_webhook", "value": {"webhook_id": slow_hook}},
+            {"field": "notify_webhook", "value": {"webhook_id": fast_hook}}
+        ]
+    }))
+    .await;
+    let started = Instant::now();
+    for n in 0..40 {
+        app.ticket(json!({"subject": format!("I{n}")})).await;
+    }
+    fast.wait_for(40).await;
+    let took = started.elapsed();
+    let hung = hanging.received().len();
+    assert!(hung <= 4, "at most the per-webhook cap hangs at once, got {hung}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the fast endpoint got all 40 in {took:?}, before the hanging one's first timeout"
+    );
+}
+
+async fn shutdown_gives_back_what_is_still_in_flight_and_a_restart_sends_it(db: Db) {
+    let slow = Arc::new(AtomicBool::new(true));
+    let receiver = {
+        let slow = slow.clone();
+        Receiver::responding(move |_| {
+            Reply::status(200).after(if slow.load(Ordering::SeqCst) { Duration::from_secs(20) } else { Duration::ZERO })
+        })
+        .await
+    };
+    let mut app = TestApp::spawn_with(db, |c| {
+        c.shutdown_grace = Duration::from_millis(300);
+        c.request_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let webhook = app.webhook(&receiver.url("/slow"), json!({})).await;
+    app.notify_on_create(&webhook, json!({"payload": SUBJECT_PAYLOAD})).await;
+    for n in 0..3 {
+        app.ticket(json!({"subject": format!("S{n}")})).await;
+    }
+    receiver.wait_for(3).await;
+    let stopping = Instant::now();
+    app.stop().await;
+    assert!(stopping.elapsed() < Duration::from_secs(5), "stopped within the grace period, not the request's 20 s");
+
+    slow.store(false, Ordering::SeqCst);
+    app.start_again().await;
+    wait_until("the given-back invocations are sent again", async || all_succeeded(&app, 3).await).await;
+    for invocation in app.invocations("").await {
+        assert_eq!(invocation["attempts"].as_array().expect("attempts").len(), 1, "the cut attempt does not count");
+    }
+    let subjects: Vec<String> = receiver.received().iter().map(|r| subject(&r.body)).collect();
+    assert_eq!(subjects.len(), 6, "each sent twice: at least once, duplicates allowed: {subjects:?}");
+}
+
+async fn bulk_replay_queues_each_failed_invocation_of_a_range_once(db: Db) {
+    let fail = Arc::new(AtomicBool::new(true));
+    let receiver = {
+        let fail = fail.clone();
+        Receiver::responding(move |_| Reply::status(if fail.load(Ordering::SeqCst) { 400 } else { 200 })).await
+    };
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook(&receiver.url("/replay"), json!({})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    for n in 0..3 {
+        app.ticket(json!({"subject": format!("F{n}")})).await;
+    }
+    wait_until("all failed", async || {
+        let invocations = app.invocations("").await;
+        invocations.len() == 3 && invocations.iter().all(|i| i["status"] == "failed")
+    })
+    .await;
+    fail.store(false, Ordering::SeqCst);
+
+    let path = format!("/api/v1/webhooks/{webhook}/replay");
+    let (status, body) = app.post(&path, json!({"since": "2030-01-01T00:00:00Z"})).await;
+    assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"queued": 0, "more": false})), "none in a future range");
+    let (status, body) = app.post(&path, json!({"limit": 2})).await;
+    assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"queued": 2, "more": true})));
+    let (status, body) = app.post(&path, json!({})).await;
+    assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"queued": 1, "more": false})), "each failed one once");
+    wait_until("the replays succeed", async || {
+        let invocations = app.invocations("status=succeeded").await;
+        invocations.len() == 3 && invocations.iter().all(|i| i["replay_of"].is_string())
+    })
+    .await;
+
+    for (body, field) in
+        [(json!({"since": "yesterday"}), "since"), (json!({"limit": 0}), "limit"), (json!({"limit": 10_001}), "limit")]
+    {
+        let (status, error) = app.post(&path, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert!(error.to_string().contains(field), "{error}");
+    }
+    let (status, _) = app.post(&path, json!({"unknown": 1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app.post("/api/v1/webhooks/wh_missing/replay", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+crate::on_both_backends!(
+    per_ticket_ordering_holds_back_only_the_later_invocations_of_the_retrying_ticket,
+    the_breaker_opens_on_a_failing_receiver_holds_its_queue_and_closes_when_it_recovers,
+    retry_after_is_honoured_in_both_forms_and_a_timeout_is_retried,
+    a_rate_limited_webhook_gets_no_more_than_its_limit_per_window_and_still_everything,
+    one_hanging_endpoint_does_not_slow_the_others,
+    shutdown_gives_back_what_is_still_in_flight_and_a_restart_sends_it,
+    bulk_replay_queues_each_failed_invocation_of_a_range_once,
+);
