@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: the HTTP API and the delivery workers.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or upgrade the database schema, then exit (`serve` also does this on start).
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document of the HTTP API.
@@ -172,7 +172,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
-            let config = ServeConfig::from_args(args, std::env::var("HOOKDESK_ADMIN_TOKEN").ok())?;
+            let config = ServeConfig::from_args(*args, std::env::var("HOOKDESK_ADMIN_TOKEN").ok())?;
             let server = start(config).await?;
             if let Some(token) = &server.generated_admin_token {
                 println!(

@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod crash;
 mod delivery;
 mod formats;
 mod gates;

@@ -2,74 +2,13 @@
 //! a load balancer: nothing accepted is lost when one of them is killed.
 
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-use crate::support::{Receiver, create_postgres_database, postgres_available};
-
-const TOKEN: &str = "multi-node-admin-token";
-
-/// A `hookdesk serve` process of the real binary.
-struct Node {
-    child: Child,
-    url: String,
-}
-
-async fn start_node(database: &str, key_file: &std::path::Path, extra: &[&str]) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookdesk"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database, "--allow-destination", "127.0.0.0/8"])
-        .args(["--request-timeout", "2s", "--poll-interval", "500ms", "--retry-schedule", "200ms"])
-        .args(extra)
-        .arg("--secret-key-file")
-        .arg(key_file)
-        .env("HOOKDESK_ADMIN_TOKEN", TOKEN)
-        .env("HOOKDESK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the hookdesk binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(url) = line.strip_prefix("hookdesk listening on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the node exited before listening");
-    })
-    .await
-    .expect("the node starts listening");
-    // Keep draining stdout so the node never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Node { child, url }
-}
-
-async fn api(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    body: serde_json::Value,
-) -> Result<serde_json::Value, String> {
-    let response =
-        client.request(method, url).bearer_auth(TOKEN).json(&body).send().await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let value: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
-    if status.is_success() { Ok(value) } else { Err(format!("{status}: {value}")) }
-}
-
-/// The key file every node shares (they must all decrypt the same secrets).
-fn shared_key() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let key_file = dir.path().join("secret.key");
-    std::fs::write(&key_file, hookdesk_store::SecretKey::generate().expect("random").to_base64()).expect("key file");
-    (dir, key_file)
-}
+use crate::support::{Node, Receiver, api, create_postgres_database, postgres_available, shared_key, start_node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_when_one_is_killed() {

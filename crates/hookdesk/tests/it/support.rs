@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use hookdesk::serve::{Running, ServeConfig, start};
 use hookdesk_delivery::RetryPolicy;
 use hookdesk_delivery::gates::GateConfig;
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 /// Long enough for a loaded 2-core CI machine; waits return as soon as the condition holds.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -420,4 +423,62 @@ impl Receiver {
 pub async fn closed_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     listener.local_addr().expect("address")
+}
+
+pub const NODE_TOKEN: &str = "multi-node-admin-token";
+
+/// A `hookdesk serve` process of the real binary, as operators run it.
+pub struct Node {
+    pub child: Child,
+    pub url: String,
+}
+
+pub async fn start_node(database: &str, key_file: &std::path::Path, extra: &[&str]) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookdesk"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database, "--allow-destination", "127.0.0.0/8"])
+        .args(["--request-timeout", "2s", "--poll-interval", "500ms", "--retry-schedule", "200ms"])
+        .args(extra)
+        .arg("--secret-key-file")
+        .arg(key_file)
+        .env("HOOKDESK_ADMIN_TOKEN", NODE_TOKEN)
+        .env("HOOKDESK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the hookdesk binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(url) = line.strip_prefix("hookdesk listening on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the node exited before listening");
+    })
+    .await
+    .expect("the node starts listening");
+    // Keep draining stdout so the node never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Node { child, url }
+}
+
+pub async fn api(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let response =
+        client.request(method, url).bearer_auth(NODE_TOKEN).json(&body).send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let value: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    if status.is_success() { Ok(value) } else { Err(format!("{status}: {value}")) }
+}
+
+/// The key file every node shares (they must all decrypt the same secrets).
+pub fn shared_key() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let key_file = dir.path().join("secret.key");
+    std::fs::write(&key_file, hookdesk_store::SecretKey::generate().expect("random").to_base64()).expect("key file");
+    (dir, key_file)
 }
