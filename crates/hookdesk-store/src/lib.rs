@@ -28,6 +28,7 @@ pub use invocations::{
 };
 pub use tickets::{TicketFilter, UpdateTx};
 pub use triggers::NewTrigger;
+pub use users::UserPatch;
 pub use webhooks::{NewWebhook, WebhookSecrets};
 
 /// A page of results and the cursor of the next one.

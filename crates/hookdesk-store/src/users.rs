@@ -3,11 +3,11 @@
 use hookdesk_core::Timestamp;
 use hookdesk_core::ticket::Requester;
 use hookdesk_core::user::{Email, Role, User};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::Conn;
 use crate::rows;
-use crate::{Store, StoreError};
+use crate::{Page, Store, StoreError};
 
 fn user_from_row(row: &crate::db::Row) -> Result<User, StoreError> {
     Ok(User {
@@ -43,12 +43,23 @@ pub(crate) async fn find_or_create_requester(
     Ok(Requester { id: row.try_get("id")?, name: row.try_get("name")?, email: row.try_get("email")? })
 }
 
+const USER_COLUMNS: &str = "id, name, email, role, created_at";
+
+/// A change to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub role: Option<Role>,
+}
+
 impl Store {
-    /// The user an API token acts as. `token_hash` is the hex SHA-256 of the token.
+    /// The user an API token acts as. `token_hash` is the hex SHA-256 of the token. Only
+    /// agents and admins hold tokens: one of a user since made an end user acts as no one.
     pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
             "SELECT u.id, u.name, u.email, u.role, u.created_at FROM api_tokens t
-             JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+             JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND u.role IN ('agent', 'admin')",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -94,6 +105,129 @@ impl Store {
         let row =
             sqlx::query("SELECT COUNT(*) AS n FROM api_tokens WHERE label = 'bootstrap'").fetch_one(&self.pool).await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Creates a user; a user with the same email is a conflict.
+    pub async fn create_user(&self, name: &str, email: &Email, role: Role, now: Timestamp) -> Result<User, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "INSERT INTO users (name, email, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(name)
+        .bind(email.as_str())
+        .bind(role.as_str())
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("a user with the email {} exists already", email.as_str())));
+        }
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")))
+            .bind(email.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        user_from_row(&row)
+    }
+
+    /// Users by id, after `after_id`.
+    pub async fn list_users(&self, after_id: Option<i64>, limit: u32) -> Result<Page<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(after_id.unwrap_or(0))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut data = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (data.len() > limit as usize).then(|| {
+            data.truncate(limit as usize);
+            data.last().map(|u| u.id.to_string()).unwrap_or_default()
+        });
+        Ok(Page { data, next_cursor })
+    }
+
+    /// Changes a user. The last admin cannot stop being one (nobody could manage the
+    /// server), and an email taken by another user is a conflict.
+    pub async fn update_user(&self, id: i64, patch: &UserPatch, now: Timestamp) -> Result<User, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut user = user_from_row(&row)?;
+        if let Some(role) = patch.role {
+            if user.role == Role::Admin && role != Role::Admin {
+                let admins =
+                    sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'").fetch_one(&mut *tx).await?;
+                if admins.try_get::<i64, _>("n")? <= 1 {
+                    return Err(StoreError::Conflict("this is the last admin; make another user admin first".into()));
+                }
+            }
+            user.role = role;
+        }
+        if let Some(email) = &patch.email {
+            let taken = sqlx::query("SELECT id FROM users WHERE email = $1 AND id <> $2")
+                .bind(email.as_str())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict(format!("a user with the email {} exists already", email.as_str())));
+            }
+            user.email = email.as_str().to_owned();
+        }
+        if let Some(name) = &patch.name {
+            user.name.clone_from(name);
+        }
+        sqlx::query("UPDATE users SET name = $2, email = $3, role = $4, updated_at = $5 WHERE id = $1")
+            .bind(id)
+            .bind(&user.name)
+            .bind(&user.email)
+            .bind(user.role.as_str())
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Stores a new API token (its hash) for `user_id`; answers the token's id.
+    pub async fn create_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(label)
+        .bind(now.as_millis())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Revokes token `token_id` of `user_id`.
+    pub async fn delete_token(&self, user_id: i64, token_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+            .bind(token_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn user(&self, id: i64) -> Result<User, StoreError> {

@@ -4,6 +4,7 @@ pub mod background;
 mod error;
 mod test_send;
 mod updates;
+mod users;
 mod webhooks;
 
 pub mod ids;
@@ -16,6 +17,7 @@ use hookdesk_store::Store;
 pub use error::AppError;
 pub use test_send::{TestResult, TestSend};
 pub use updates::{NewTicket, RequesterInput, TicketPatch};
+pub use users::NewToken;
 pub use webhooks::{WebhookInput, WebhookPatch};
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
         (name = "webhooks", description = "Outbound webhooks"),
         (name = "triggers", description = "Business rules run on every update"),
         (name = "invocations", description = "The execution log of webhook calls"),
+        (name = "users", description = "Requesters, agents and admins, and the API tokens agents and admins act with"),
     )
 )]
 struct ApiDoc;
@@ -52,6 +53,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(routes::webhooks::router())
         .merge(routes::triggers::router())
         .merge(routes::invocations::router())
+        .merge(routes::users::router())
 }
 
 /// The OpenAPI document of every route.

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access;
 mod bad_input;
 mod crash;
 mod delivery;

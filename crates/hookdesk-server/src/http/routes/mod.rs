@@ -3,6 +3,7 @@
 pub mod invocations;
 pub mod tickets;
 pub mod triggers;
+pub mod users;
 pub mod webhooks;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -15,6 +16,14 @@ use super::error::ApiError;
 pub struct List<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// `?limit=&cursor=` of a plain list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 pub const DEFAULT_LIMIT: u32 = 50;

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::invocations::{InvocationQuery, list, time};
-use super::{List, limit, nullable};
+use super::{List, PageQuery, limit, nullable};
 use crate::app::{App, TestResult, TestSend, WebhookInput, WebhookPatch};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, ApiJson, ApiPath, ApiQuery};
@@ -139,13 +139,6 @@ pub struct PatchWebhookBody {
 #[derive(Serialize, ToSchema)]
 pub struct SecretView {
     secret: String,
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
 }
 
 /// List webhooks.
