@@ -262,12 +262,10 @@ impl Dispatcher {
     /// interval passes.
     async fn idle(&self) {
         let mut wait = self.config.poll_interval;
-        if let Ok(Some(due)) = self.store.next_due_at().await {
-            // Due already means held back (a paused webhook, an ordered ticket): not a reason to spin.
-            let until_due = due.as_millis() - now().as_millis();
-            if until_due > 0 {
-                wait = wait.min(Duration::from_millis(u64::try_from(until_due).unwrap_or(0)));
-            }
+        let at = now();
+        if let Ok(Some(due)) = self.store.next_due_after(at).await {
+            let until_due = u64::try_from(due.as_millis() - at.as_millis()).unwrap_or(0);
+            wait = wait.min(Duration::from_millis(until_due));
         }
         let opening = lock(&self.gates).next_opening(Instant::now());
         if let Some(opening) = opening {

@@ -509,9 +509,12 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    /// When the earliest queued invocation is due, if any is queued.
-    pub async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM invocations WHERE next_attempt_at IS NOT NULL")
+    /// When the earliest queued invocation comes due after `now`, if any. (Those due already
+    /// and not claimed are held back: their webhook is paused or an earlier invocation of
+    /// their ticket is open.)
+    pub async fn next_due_after(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM invocations WHERE next_attempt_at > $1")
+            .bind(now.as_millis())
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get::<Option<i64>, _>("due")?.map(Timestamp::from_millis))
