@@ -69,6 +69,7 @@ fn evaluate_1000_triggers(bencher: Bencher) {
             comment: None,
             current_user_role: Some(Role::Agent),
             requester_email: "ann@example.com",
+            times: None,
         };
         black_box(run_cycle(current, &update, &rules))
     });

@@ -4,6 +4,8 @@
 //! actions, the trigger cycle); `template` renders Liquid; `request` turns a fired
 //! notification into the bytes of an HTTP request and signs it.
 
+pub mod audit;
+pub mod event;
 pub mod invalid;
 pub mod request;
 pub mod rules;

@@ -177,6 +177,11 @@ pub struct Ticket {
     pub comments: Vec<Comment>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When the status last changed (automations' `hours_since_status_changed`); not part of
+    /// the contract's document.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub status_changed_at: Timestamp,
 }
 
 /// A comment added by an update, before it has an id.

@@ -291,6 +291,7 @@ pub struct Webhook {
     pub http_method: HttpMethod,
     pub request_format: RequestFormat,
     pub status: WebhookStatus,
+    pub subscriptions: Subscriptions,
     pub authentication: Authentication,
     pub custom_headers: CustomHeaders,
     pub max_retries: u8,
@@ -348,6 +349,70 @@ pub struct WebhookHealth {
 
 /// The subscription that connects a webhook to triggers and automations.
 pub const CONDITIONAL_TICKET_EVENTS: &str = "conditional_ticket_events";
+
+/// How a webhook is connected: to triggers and automations, or to events. Never both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Subscriptions {
+    #[default]
+    Conditional,
+    Events(Vec<crate::event::EventType>),
+}
+
+impl Subscriptions {
+    /// Parses the contract's list: `["conditional_ticket_events"]`, or event types.
+    pub fn parse(names: &[String]) -> Result<Self, crate::Invalid> {
+        use crate::event::EventType;
+        if names.iter().any(|n| n == CONDITIONAL_TICKET_EVENTS) {
+            return if names.len() == 1 {
+                Ok(Self::Conditional)
+            } else {
+                Err(crate::Invalid::new(
+                    "subscriptions",
+                    "conditional_ticket_events cannot be combined with event types",
+                ))
+            };
+        }
+        if names.is_empty() {
+            return Err(crate::Invalid::new(
+                "subscriptions",
+                format!("must be [\"{CONDITIONAL_TICKET_EVENTS}\"] or a list of event types: {}", EventType::names()),
+            ));
+        }
+        let mut events = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                EventType::parse(n).ok_or_else(|| {
+                    crate::Invalid::new(
+                        format!("subscriptions[{i}]"),
+                        format!(
+                            "unknown event type {n:?}; expected {CONDITIONAL_TICKET_EVENTS} or one of {}",
+                            EventType::names()
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        events.sort_unstable();
+        events.dedup();
+        Ok(Self::Events(events))
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Self::Conditional => vec![CONDITIONAL_TICKET_EVENTS.to_owned()],
+            Self::Events(events) => events.iter().map(|e| e.as_str().to_owned()).collect(),
+        }
+    }
+
+    pub fn is_conditional(&self) -> bool {
+        matches!(self, Self::Conditional)
+    }
+
+    pub fn includes(&self, event: crate::event::EventType) -> bool {
+        matches!(self, Self::Events(events) if events.contains(&event))
+    }
+}
 
 #[cfg(test)]
 mod tests {

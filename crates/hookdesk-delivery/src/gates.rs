@@ -546,6 +546,7 @@ mod tests {
             http_method: HttpMethod::Post,
             request_format: RequestFormat::Json,
             status: WebhookStatus::Active,
+            subscriptions: hookdesk_core::webhook::Subscriptions::Conditional,
             authentication: Authentication::None,
             custom_headers: CustomHeaders::default(),
             max_retries: 3,

@@ -62,7 +62,7 @@ pub struct Store {
 }
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 5] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 6] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -70,6 +70,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 5] {
             (3, "due index", include_str!("../migrations/sqlite/0003_due_index.sql")),
             (4, "rules version", include_str!("../migrations/sqlite/0004_rules_version.sql")),
             (5, "delivery gates", include_str!("../migrations/sqlite/0005_delivery_gates.sql")),
+            (6, "rules", include_str!("../migrations/sqlite/0006_rules.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -77,6 +78,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 5] {
             (3, "due index", include_str!("../migrations/postgres/0003_due_index.sql")),
             (4, "rules version", include_str!("../migrations/postgres/0004_rules_version.sql")),
             (5, "delivery gates", include_str!("../migrations/postgres/0005_delivery_gates.sql")),
+            (6, "rules", include_str!("../migrations/postgres/0006_rules.sql")),
         ],
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! Secrets (webhook authentication and signing secrets) are encrypted at rest by [`cipher`].
 
+mod audits;
 pub mod cipher;
 mod db;
 mod error;
@@ -13,12 +14,14 @@ mod health;
 mod invocations;
 mod leases;
 mod listen;
+mod macros;
 mod rows;
 mod tickets;
 mod triggers;
 mod users;
 mod webhooks;
 
+pub use audits::NewAudit;
 pub use cipher::{Cipher, SecretKey};
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
@@ -26,8 +29,9 @@ pub use invocations::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,
 };
+pub use macros::NewMacro;
 pub use tickets::{TicketFilter, UpdateTx};
-pub use triggers::NewTrigger;
+pub use triggers::{NewTrigger, RuleSet};
 pub use users::UserPatch;
 pub use webhooks::{NewWebhook, WebhookSecrets};
 

@@ -15,6 +15,7 @@ use crate::{Page, Store, StoreError, invocations, rows};
 
 const TICKET_SELECT: &str = "SELECT t.id, t.subject, t.description, t.status, t.priority, t.type, t.tags,
         t.assignee_id, t.group_name, t.custom_fields, t.created_at, t.updated_at,
+        COALESCE(t.status_changed_at, t.updated_at) AS status_changed_at,
         u.id AS requester_id, u.name AS requester_name, u.email AS requester_email
      FROM tickets t JOIN users u ON u.id = t.requester_id";
 
@@ -45,6 +46,7 @@ fn ticket_from_row(row: &crate::db::Row) -> Result<Ticket, StoreError> {
         comments: Vec::new(),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        status_changed_at: Timestamp::from_millis(row.try_get("status_changed_at")?),
     })
 }
 
@@ -179,6 +181,17 @@ impl Store {
         Ok(Page { data: tickets, next_cursor })
     }
 
+    /// Tickets that are not closed, after `after_id` in id order: the automations' batches.
+    pub async fn open_tickets_after(&self, after_id: i64, limit: u32) -> Result<Vec<Ticket>, StoreError> {
+        let sql = format!("{TICKET_SELECT} WHERE t.id > $1 AND t.status <> 'closed' ORDER BY t.id LIMIT $2");
+        let mut conn = self.begin_read().await?;
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(after_id).bind(i64::from(limit)).fetch_all(&mut *conn).await?;
+        let mut tickets = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>, _>>()?;
+        attach_comments(&mut conn, &mut tickets).await?;
+        conn.commit().await?;
+        Ok(tickets)
+    }
+
     pub async fn delete_ticket(&self, id: i64) -> Result<(), StoreError> {
         let done = sqlx::query("DELETE FROM tickets WHERE id = $1").bind(id).execute(&self.writer).await?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
@@ -219,8 +232,8 @@ impl UpdateTx {
     ) -> Result<i64, StoreError> {
         let insert = sqlx::query(
             "INSERT INTO tickets (subject, description, status, priority, type, tags, requester_id,
-                 assignee_id, group_name, custom_fields, updated_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                 assignee_id, group_name, custom_fields, updated_at, created_at, status_changed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11) RETURNING id",
         );
         let row = bind_ticket(insert, fields, requester.id, now).fetch_one(&mut *self.tx).await?;
         let id: i64 = row.try_get("id")?;
@@ -240,7 +253,8 @@ impl UpdateTx {
         let update = sqlx::query(
             "UPDATE tickets SET subject = $1, description = $2, status = $3, priority = $4, type = $5,
                  tags = $6, requester_id = $7, assignee_id = $8, group_name = $9, custom_fields = $10,
-                 updated_at = $11
+                 updated_at = $11,
+                 status_changed_at = CASE WHEN status = $3 THEN status_changed_at ELSE $11 END
              WHERE id = $12",
         );
         bind_ticket(update, fields, requester_id, now).bind(id).execute(&mut *self.tx).await?;
@@ -272,11 +286,31 @@ impl UpdateTx {
         })
     }
 
+    pub(crate) fn conn(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+
+    pub async fn delete_ticket(&mut self, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM tickets WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// The webhooks subscribed to events, when they are active (read in the update's
+    /// transaction so a webhook created a moment ago is already seen).
+    pub async fn event_webhooks(&mut self) -> Result<Vec<hookdesk_core::webhook::Webhook>, StoreError> {
+        crate::webhooks::load_event_webhooks(&mut self.tx, &self.store.cipher).await
+    }
+
     pub async fn enqueue(&mut self, invocations: &[NewInvocation]) -> Result<(), StoreError> {
         invocations::insert(&mut self.tx, self.store.backend, invocations).await
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
         Ok(self.tx.commit().await?)
+    }
+
+    /// Undoes everything: previews and dry runs run the real update, then roll it back.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.tx.rollback().await?)
     }
 }

@@ -1,15 +1,37 @@
-//! Triggers, stored as their contract JSON and parsed back into rules.
+//! Triggers and automations (the same shape in two tables), stored as their contract JSON
+//! and parsed back into rules.
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::rules::{Action, Conditions, Rule, Trigger};
 use std::sync::Arc;
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::Conn;
 use crate::{Store, StoreError, rows};
 
-/// A trigger to create or to write over an existing one.
+/// Which rules: triggers run on updates, automations on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleSet {
+    Triggers,
+    Automations,
+}
+
+impl RuleSet {
+    /// The plural, as messages name them.
+    pub fn name(self) -> &'static str {
+        self.table()
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            RuleSet::Triggers => "triggers",
+            RuleSet::Automations => "automations",
+        }
+    }
+}
+
+/// A trigger (or automation) to create or to write over an existing one.
 #[derive(Debug, Clone)]
 pub struct NewTrigger {
     pub title: String,
@@ -21,18 +43,18 @@ pub struct NewTrigger {
 }
 
 fn trigger_from_row(row: &crate::db::Row) -> Result<Trigger, StoreError> {
-    let conditions: serde_json::Value = rows::json("triggers.conditions", row.try_get("conditions")?)?;
-    let actions: Vec<serde_json::Value> = rows::json("triggers.actions", row.try_get("actions")?)?;
+    let conditions: serde_json::Value = rows::json("rules.conditions", row.try_get("conditions")?)?;
+    let actions: Vec<serde_json::Value> = rows::json("rules.actions", row.try_get("actions")?)?;
     Ok(Trigger {
         rule: Rule {
             id: row.try_get("id")?,
             title: row.try_get("title")?,
-            conditions: Conditions::parse(&conditions).map_err(|e| StoreError::corrupt("triggers.conditions", e))?,
+            conditions: Conditions::parse(&conditions).map_err(|e| StoreError::corrupt("rules.conditions", e))?,
             actions: actions
                 .iter()
                 .map(Action::parse)
                 .collect::<Result<_, _>>()
-                .map_err(|e| StoreError::corrupt("triggers.actions", e))?,
+                .map_err(|e| StoreError::corrupt("rules.actions", e))?,
         },
         description: row.try_get("description")?,
         active: row.try_get::<i64, _>("active")? != 0,
@@ -42,19 +64,20 @@ fn trigger_from_row(row: &crate::db::Row) -> Result<Trigger, StoreError> {
     })
 }
 
-pub(crate) async fn load(conn: &mut Conn, active_only: bool) -> Result<Vec<Trigger>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, title, description, active, position, conditions, actions, created_at, updated_at
-         FROM triggers WHERE active = 1 OR $1 = 0 ORDER BY position, id",
-    )
-    .bind(i64::from(active_only))
-    .fetch_all(&mut *conn)
-    .await?;
+const RULE_COLUMNS: &str = "id, title, description, active, position, conditions, actions, created_at, updated_at";
+
+pub(crate) async fn load(conn: &mut Conn, set: RuleSet, active_only: bool) -> Result<Vec<Trigger>, StoreError> {
+    let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE active = 1 OR $1 = 0 ORDER BY position, id", set.table());
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(i64::from(active_only)).fetch_all(&mut *conn).await?;
     rows.iter().map(trigger_from_row).collect()
 }
 
-/// Marks the triggers as changed, in the caller's transaction.
-async fn bump_version(conn: &mut Conn) -> Result<(), StoreError> {
+/// Marks the triggers as changed, in the caller's transaction (automations are read afresh
+/// on each run: no cache to invalidate).
+async fn bump_version(conn: &mut Conn, set: RuleSet) -> Result<(), StoreError> {
+    if set == RuleSet::Automations {
+        return Ok(());
+    }
     sqlx::query("UPDATE rules_version SET version = version + 1 WHERE id = 1").execute(&mut *conn).await?;
     Ok(())
 }
@@ -76,7 +99,7 @@ impl Store {
             return Ok(triggers);
         }
         let mut conn = self.pool.acquire().await?;
-        let triggers = Arc::new(load(&mut conn, true).await?);
+        let triggers = Arc::new(load(&mut conn, RuleSet::Triggers, true).await?);
         if let Ok(mut cache) = self.triggers.lock() {
             // A concurrent reader may have cached a newer version meanwhile: keep the newest.
             if cache.as_ref().is_none_or(|(cached, _)| *cached <= version) {
@@ -86,93 +109,104 @@ impl Store {
         Ok(triggers)
     }
 
-    pub async fn triggers(&self) -> Result<Vec<Trigger>, StoreError> {
+    pub async fn rules(&self, set: RuleSet) -> Result<Vec<Trigger>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        load(&mut conn, false).await
+        load(&mut conn, set, false).await
     }
 
-    pub async fn trigger(&self, id: i64) -> Result<Trigger, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, title, description, active, position, conditions, actions, created_at, updated_at
-             FROM triggers WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    pub async fn active_rules(&self, set: RuleSet) -> Result<Vec<Trigger>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load(&mut conn, set, true).await
+    }
+
+    pub async fn rule(&self, set: RuleSet, id: i64) -> Result<Trigger, StoreError> {
+        let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE id = $1", set.table());
+        let row =
+            sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
         trigger_from_row(&row)
     }
 
-    pub async fn create_trigger(&self, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {
+    pub async fn create_rule(&self, set: RuleSet, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {
+        let table = set.table();
         let mut tx = self.begin_write().await?;
         let position = match new.position {
             Some(p) => p,
             None => {
-                let row = sqlx::query("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM triggers")
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let sql = format!("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM {table}");
+                let row = sqlx::query(AssertSqlSafe(sql)).fetch_one(&mut *tx).await?;
                 row.try_get("next")?
             }
         };
-        let row = sqlx::query(
-            "INSERT INTO triggers (title, description, active, position, conditions, actions, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(&new.title)
-        .bind(&new.description)
-        .bind(i64::from(new.active))
-        .bind(position)
-        .bind(json_text(&new.conditions))
-        .bind(json_text(&new.actions))
-        .bind(now.as_millis())
-        .fetch_one(&mut *tx)
-        .await?;
+        let sql = format!(
+            "INSERT INTO {table} (title, description, active, position, conditions, actions, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(&new.title)
+            .bind(&new.description)
+            .bind(i64::from(new.active))
+            .bind(position)
+            .bind(json_text(&new.conditions))
+            .bind(json_text(&new.actions))
+            .bind(now.as_millis())
+            .fetch_one(&mut *tx)
+            .await?;
         let id: i64 = row.try_get("id")?;
-        bump_version(&mut tx).await?;
+        bump_version(&mut tx, set).await?;
         tx.commit().await?;
-        self.trigger(id).await
+        self.rule(set, id).await
     }
 
-    pub async fn update_trigger(&self, id: i64, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {
+    pub async fn update_rule(
+        &self,
+        set: RuleSet,
+        id: i64,
+        new: &NewTrigger,
+        now: Timestamp,
+    ) -> Result<Trigger, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE triggers SET title = $2, description = $3, active = $4, position = COALESCE($5, position),
+        let sql = format!(
+            "UPDATE {} SET title = $2, description = $3, active = $4, position = COALESCE($5, position),
                  conditions = $6, actions = $7, updated_at = $8
              WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&new.title)
-        .bind(&new.description)
-        .bind(i64::from(new.active))
-        .bind(new.position)
-        .bind(json_text(&new.conditions))
-        .bind(json_text(&new.actions))
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
+            set.table()
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(&new.title)
+            .bind(&new.description)
+            .bind(i64::from(new.active))
+            .bind(new.position)
+            .bind(json_text(&new.conditions))
+            .bind(json_text(&new.actions))
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        bump_version(&mut tx).await?;
+        bump_version(&mut tx, set).await?;
         tx.commit().await?;
-        self.trigger(id).await
+        self.rule(set, id).await
     }
 
-    pub async fn delete_trigger(&self, id: i64) -> Result<(), StoreError> {
+    pub async fn delete_rule(&self, set: RuleSet, id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM triggers WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let sql = format!("DELETE FROM {} WHERE id = $1", set.table());
+        let done = sqlx::query(AssertSqlSafe(sql)).bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        bump_version(&mut tx).await?;
+        bump_version(&mut tx, set).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Sets positions 1..n in the order of `ids`, which must name every trigger once.
-    pub async fn order_triggers(&self, ids: &[i64], now: Timestamp) -> Result<Vec<Trigger>, StoreError> {
+    /// Sets positions 1..n in the order of `ids`, which must name every rule of the set once.
+    pub async fn order_rules(&self, set: RuleSet, ids: &[i64], now: Timestamp) -> Result<Vec<Trigger>, StoreError> {
+        let table = set.table();
         let mut tx = self.begin_write().await?;
-        let existing: Vec<i64> = sqlx::query("SELECT id FROM triggers ORDER BY id")
+        let existing: Vec<i64> = sqlx::query(AssertSqlSafe(format!("SELECT id FROM {table} ORDER BY id")))
             .fetch_all(&mut *tx)
             .await?
             .iter()
@@ -182,27 +216,27 @@ impl Store {
         given.sort_unstable();
         if given != existing {
             return Err(StoreError::Conflict(format!(
-                "ids must list every trigger exactly once; the triggers are {existing:?}"
+                "ids must list every one of the {table} exactly once; they are {existing:?}"
             )));
         }
         for (position, id) in (1_i64..).zip(ids) {
-            sqlx::query("UPDATE triggers SET position = $2, updated_at = $3 WHERE id = $1")
+            sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET position = $2, updated_at = $3 WHERE id = $1")))
                 .bind(id)
                 .bind(position)
                 .bind(now.as_millis())
                 .execute(&mut *tx)
                 .await?;
         }
-        bump_version(&mut tx).await?;
+        bump_version(&mut tx, set).await?;
         tx.commit().await?;
-        self.triggers().await
+        self.rules(set).await
     }
 
-    /// Ids of triggers whose actions notify `webhook_id`.
-    pub async fn triggers_using_webhook(&self, webhook_id: &str) -> Result<Vec<i64>, StoreError> {
+    /// Ids of the rules whose actions notify `webhook_id`.
+    pub async fn rules_using_webhook(&self, set: RuleSet, webhook_id: &str) -> Result<Vec<i64>, StoreError> {
         // Actions are stored as compact JSON by serde_json, so the key and value are adjacent.
         let needle = format!("%\"webhook_id\":{}%", serde_json::Value::from(webhook_id));
-        sqlx::query("SELECT id FROM triggers WHERE actions LIKE $1 ORDER BY id")
+        sqlx::query(AssertSqlSafe(format!("SELECT id FROM {} WHERE actions LIKE $1 ORDER BY id", set.table())))
             .bind(needle)
             .fetch_all(&self.pool)
             .await?

@@ -2,7 +2,7 @@
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::webhook::{
-    CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Webhook, WebhookStatus,
+    CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Subscriptions, Webhook, WebhookStatus,
 };
 use sqlx::{AssertSqlSafe, Row};
 
@@ -55,6 +55,11 @@ fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<Webhook, St
         http_method: rows::serde_name::<HttpMethod>("webhooks.http_method", row.try_get("http_method")?)?,
         request_format: rows::serde_name::<RequestFormat>("webhooks.request_format", row.try_get("request_format")?)?,
         status: rows::serde_name::<WebhookStatus>("webhooks.status", row.try_get("status")?)?,
+        subscriptions: Subscriptions::parse(&rows::json::<Vec<String>>(
+            "webhooks.subscriptions",
+            row.try_get("subscriptions")?,
+        )?)
+        .map_err(|e| StoreError::corrupt("webhooks.subscriptions", e))?,
         authentication: serde_json::from_slice(&auth).map_err(|e| StoreError::corrupt("webhooks.authentication", e))?,
         custom_headers: CustomHeaders::parse(&headers)
             .map_err(|e| StoreError::corrupt("webhooks.custom_headers", e))?,
@@ -82,6 +87,16 @@ pub(crate) async fn load_many(conn: &mut Conn, cipher: &Cipher, ids: &[&str]) ->
     query.fetch_all(&mut *conn).await?.iter().map(|r| webhook_from_row(r, cipher)).collect()
 }
 
+pub(crate) async fn load_event_webhooks(conn: &mut Conn, cipher: &Cipher) -> Result<Vec<Webhook>, StoreError> {
+    let sql =
+        format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE status = 'active' AND subscriptions <> $1 ORDER BY id");
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(serde_json::Value::from(Subscriptions::Conditional.names()).to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| webhook_from_row(r, cipher)).collect()
+}
+
 /// The columns a create and an update both write, bound in the order of `$2..$13`.
 fn bind_webhook<'q>(query: crate::db::Query<'q>, webhook: &'q Webhook, sealed_auth: Vec<u8>) -> crate::db::Query<'q> {
     query
@@ -92,7 +107,7 @@ fn bind_webhook<'q>(query: crate::db::Query<'q>, webhook: &'q Webhook, sealed_au
         .bind(webhook.http_method.as_str())
         .bind(rows::serde_text(&webhook.request_format))
         .bind(rows::serde_text(&webhook.status))
-        .bind(r#"["conditional_ticket_events"]"#)
+        .bind(serde_json::Value::from(webhook.subscriptions.names()).to_string())
         .bind(sealed_auth)
         .bind(serde_json::Value::Object(webhook.custom_headers.to_json()).to_string())
         .bind(i64::from(webhook.max_retries))

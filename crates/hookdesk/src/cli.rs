@@ -127,6 +127,10 @@ pub struct ServeArgs {
     #[arg(long = "log-retention", alias = "retention", env = "HOOKDESK_LOG_RETENTION", default_value = "30days", value_parser = positive_duration)]
     pub retention: Duration,
 
+    /// How often automations run over the tickets that are not closed (on one node at a time).
+    #[arg(long, env = "HOOKDESK_AUTOMATION_INTERVAL", default_value = "5m", value_parser = positive_duration)]
+    pub automation_interval: Duration,
+
     /// How often singleton background jobs (the retention purge) run; the node that runs
     /// them holds a lease of three intervals, so another takes over that soon after it dies.
     #[arg(long, env = "HOOKDESK_BACKGROUND_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hookdesk_delivery::gates::{BreakerConfig, GateConfig};
 use hookdesk_delivery::{DeliveryConfig, DestinationPolicy, RetryPolicy, Sender};
+use hookdesk_server::app::Clock;
 use hookdesk_server::app::background::{Node, purge_old_invocations, run_singleton};
 use hookdesk_server::app::ids;
 use hookdesk_server::{App, AppConfig};
@@ -36,6 +37,9 @@ pub struct ServeConfig {
     pub background_interval: Duration,
     pub gates: GateConfig,
     pub shutdown_grace: Duration,
+    pub automation_interval: Duration,
+    /// The clock tickets and automations read; tests move an adjustable one forward.
+    pub clock: Clock,
     pub admin_token: Option<String>,
 }
 
@@ -74,6 +78,8 @@ impl ServeConfig {
                 failing_after: args.failing_after,
             },
             shutdown_grace: args.shutdown_grace,
+            automation_interval: args.automation_interval,
+            clock: Clock::system(),
             admin_token: admin_token.map(|t| t.trim().to_owned()),
         })
     }
@@ -209,7 +215,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         ))
     };
     let app = App {
-        node,
+        node: node.clone(),
         store: store.clone(),
         delivery: delivery_handle,
         sender,
@@ -217,7 +223,27 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             public_url: public_url.trim_end_matches('/').to_owned(),
             user_agent: USER_AGENT.to_owned(),
             secret_grace_ms: 24 * 3600 * 1000,
+            automation_batch: 200,
         }),
+        clock: config.clock.clone(),
+    };
+    let automations = {
+        let app = app.clone();
+        tokio::spawn(run_singleton(
+            store.clone(),
+            node,
+            "automations",
+            config.automation_interval,
+            shutdown.clone(),
+            move || {
+                let app = app.clone();
+                async move {
+                    if let Err(e) = app.run_automations().await {
+                        tracing::warn!(error = %e, "the automation run failed; it runs again next interval");
+                    }
+                }
+            },
+        ))
     };
     let router = hookdesk_server::http::router(app);
     let stop = shutdown.clone();
@@ -237,7 +263,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         http,
         delivery,
         queue_listener,
-        background: vec![purge],
+        background: vec![purge, automations],
         store,
     })
 }

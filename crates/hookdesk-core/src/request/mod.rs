@@ -83,8 +83,37 @@ pub fn prepare(
     if body.is_some() {
         headers.push(("content-type".to_owned(), content_type.to_owned()));
     }
+    headers.extend(render_headers(webhook, context)?);
+    Ok(PreparedRequest { method: webhook.http_method, url: url.into(), headers, body })
+}
+
+/// Renders an event subscription's request: always a POST of the CloudEvents document, with
+/// the webhook's URL and custom headers rendered as for a notification.
+pub fn prepare_event(
+    webhook: &Webhook,
+    context: &Context,
+    event: &serde_json::Value,
+) -> Result<PreparedRequest, PrepareError> {
+    let rendered_url =
+        webhook.endpoint.template().render(context).map_err(|e| PrepareError::new("template_error", e.0))?;
+    let url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
+    let body = event.to_string();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(PrepareError::new(
+            "payload_too_large",
+            format!("the event document is {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
+        ));
+    }
+    let mut headers = vec![("content-type".to_owned(), crate::event::CloudEvent::CONTENT_TYPE.to_owned())];
+    headers.extend(render_headers(webhook, context)?);
+    Ok(PreparedRequest { method: HttpMethod::Post, url: url.into(), headers, body: Some(body) })
+}
+
+/// The webhook's custom headers, rendered; one that renders empty is left out.
+fn render_headers(webhook: &Webhook, context: &Context) -> Result<Vec<(String, String)>, PrepareError> {
+    let mut headers = Vec::new();
     for (name, template) in webhook.custom_headers.iter() {
-        let value = render(template)?;
+        let value = template.render(context).map_err(|e| PrepareError::new("template_error", e.0))?;
         let value = value.trim();
         // Deskpro's rule: a header whose value renders empty is not sent at all.
         if value.is_empty() {
@@ -101,7 +130,7 @@ pub fn prepare(
         }
         headers.push((name.as_str().to_owned(), value.to_owned()));
     }
-    Ok(PreparedRequest { method: webhook.http_method, url: url.into(), headers, body })
+    Ok(headers)
 }
 
 /// A request ready for the wire.
@@ -191,6 +220,7 @@ mod tests {
             http_method: method,
             request_format: RequestFormat::Json,
             status: WebhookStatus::Active,
+            subscriptions: crate::webhook::Subscriptions::Conditional,
             authentication: Authentication::None,
             custom_headers: CustomHeaders::parse(headers.as_object().expect("object")).expect("headers"),
             max_retries: 3,

@@ -99,6 +99,21 @@ impl Action {
         }
     }
 
+    /// The ticket field this action writes, named as conditions name it; `None` for comments
+    /// and notifications.
+    pub fn ticket_field(&self) -> Option<String> {
+        Some(match self {
+            Action::Status(_) => "status".into(),
+            Action::Priority(_) => "priority".into(),
+            Action::Type(_) => "type".into(),
+            Action::AssigneeId(_) => "assignee_id".into(),
+            Action::Group(_) => "group".into(),
+            Action::CustomField(k, _) => format!("custom_fields.{k}"),
+            Action::SetTags(_) | Action::AddTags(_) | Action::RemoveTags(_) => "tags".into(),
+            Action::AddComment { .. } | Action::NotifyWebhook(_) => return None,
+        })
+    }
+
     /// The action as the API shows it: `{"field", "value"}`.
     pub fn to_json(&self) -> Value {
         let tags = |t: &[Tag]| Value::from(t.iter().map(Tag::as_str).collect::<Vec<_>>().join(" "));

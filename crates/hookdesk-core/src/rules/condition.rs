@@ -24,6 +24,15 @@ pub enum Field {
     RequesterEmail,
     CustomField(String),
     CurrentUserRole,
+    /// Automations only: hours since the ticket was created, last updated, or changed status.
+    HoursSince(Since),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    Created,
+    Updated,
+    StatusChanged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +99,7 @@ enum Kind {
     Bool,
     Id,
     Json,
+    Hours,
 }
 
 const STATUS_NAMES: &[&str] = &["new", "open", "pending", "hold", "solved", "closed"];
@@ -114,6 +124,9 @@ impl Field {
             "group" => Field::Group,
             "requester_email" => Field::RequesterEmail,
             "current_user.role" => Field::CurrentUserRole,
+            "hours_since_created" => Field::HoursSince(Since::Created),
+            "hours_since_updated" => Field::HoursSince(Since::Updated),
+            "hours_since_status_changed" => Field::HoursSince(Since::StatusChanged),
             other => {
                 let key = other.strip_prefix("custom_fields.")?;
                 if key.is_empty() {
@@ -140,6 +153,9 @@ impl Field {
             Field::RequesterEmail => "requester_email".into(),
             Field::CustomField(key) => format!("custom_fields.{key}"),
             Field::CurrentUserRole => "current_user.role".into(),
+            Field::HoursSince(Since::Created) => "hours_since_created".into(),
+            Field::HoursSince(Since::Updated) => "hours_since_updated".into(),
+            Field::HoursSince(Since::StatusChanged) => "hours_since_status_changed".into(),
         }
     }
 
@@ -158,6 +174,7 @@ impl Field {
             Field::CommentIsPublic => Kind::Bool,
             Field::AssigneeId => Kind::Id,
             Field::CustomField(_) => Kind::Json,
+            Field::HoursSince(_) => Kind::Hours,
         }
     }
 
@@ -178,6 +195,7 @@ impl Field {
             Kind::Bool => matches!(op, Op::Is | Op::IsNot),
             Kind::Id => matches!(op, Op::Is | Op::IsNot | Op::Present | Op::NotPresent) || tracked_ops.contains(&op),
             Kind::Json => !matches!(op, Op::Includes | Op::NotIncludes),
+            Kind::Hours => matches!(op, Op::Is | Op::IsNot | Op::LessThan | Op::GreaterThan),
         }
     }
 
@@ -198,6 +216,7 @@ impl Field {
             Field::RequesterEmail => update.requester_email.into(),
             Field::CustomField(key) => fields.custom_fields.get(key).cloned().unwrap_or(Value::Null),
             Field::CurrentUserRole => update.current_user_role.map_or(Value::Null, |r| r.as_str().into()),
+            Field::HoursSince(since) => update.times.map_or(Value::Null, |t| t.hours_since(*since).into()),
         }
     }
 }
@@ -233,7 +252,7 @@ impl Condition {
             Invalid::new(
                 "field",
                 format!(
-                    "unknown field {field_name:?}; expected one of update_type, status, priority, type, tags, subject, description, comment, comment_is_public, assignee_id, group, requester_email, current_user.role, custom_fields.KEY"
+                    "unknown field {field_name:?}; expected one of update_type, status, priority, type, tags, subject, description, comment, comment_is_public, assignee_id, group, requester_email, current_user.role, custom_fields.KEY, hours_since_created, hours_since_updated, hours_since_status_changed"
                 ),
             )
         })?;
@@ -275,6 +294,31 @@ impl Condition {
         }
     }
 
+    /// An `hours_since_*` condition: automations only.
+    pub fn is_time_based(&self) -> bool {
+        matches!(self.field, Field::HoursSince(_))
+    }
+
+    /// The ticket field this condition reads, as an action names it (`status`, `tags`,
+    /// `custom_fields.KEY`); `None` for what no action can change.
+    pub fn ticket_field(&self) -> Option<String> {
+        match self.field {
+            Field::Status
+            | Field::Priority
+            | Field::Type
+            | Field::Tags
+            | Field::AssigneeId
+            | Field::Group
+            | Field::CustomField(_) => Some(self.field.name()),
+            _ => None,
+        }
+    }
+
+    /// For tag conditions: the tags it names.
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
     fn changed(&self, now: &Value, before: &Value) -> bool {
         match (&self.field, now, before) {
             // Tags are a set: reordering is not a change.
@@ -301,11 +345,25 @@ fn equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Case-insensitive and word-aware: the needle (a word or a phrase) matches only where it is
+/// not part of a longer word, so `bug` finds "A BUG" and "bug-fix" but not "debug".
 fn contains(haystack: &Value, needle: &Value) -> bool {
-    match (haystack.as_str(), needle.as_str()) {
-        (Some(h), Some(n)) => h.to_lowercase().contains(&n.to_lowercase()),
-        _ => false,
+    let (Some(haystack), Some(needle)) = (haystack.as_str(), needle.as_str()) else {
+        return false;
+    };
+    let (haystack, needle) = (haystack.to_lowercase(), needle.trim().to_lowercase());
+    if needle.is_empty() {
+        return false;
     }
+    let is_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    haystack.match_indices(&needle).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + needle.len()..].chars().next();
+        let starts_word = needle.chars().next().is_some_and(char::is_alphanumeric);
+        let ends_word = needle.chars().next_back().is_some_and(char::is_alphanumeric);
+        let inside_a_word = (starts_word && is_word(before)) || (ends_word && is_word(after));
+        !inside_a_word
+    })
 }
 
 fn is_present(value: &Value) -> bool {
@@ -358,6 +416,13 @@ fn check_value(field: &Field, operator: Operator, value: &Value) -> Result<Vec<T
                 Ok(vec![])
             } else {
                 Err("must be an integer id or null".into())
+            }
+        }
+        Kind::Hours => {
+            if value.as_f64().is_some_and(|h| h >= 0.0) {
+                Ok(vec![])
+            } else {
+                Err("must be a number of hours, 0 or more".into())
             }
         }
         Kind::Json => {
@@ -419,6 +484,14 @@ impl Conditions {
     pub fn is_empty(&self) -> bool {
         self.all.is_empty() && self.any.is_empty()
     }
+
+    /// Where the first `hours_since_*` condition is (`conditions.all[0].field`), if any.
+    pub fn first_time_based(&self) -> Option<String> {
+        let find = |name: &str, list: &[Condition]| {
+            list.iter().position(Condition::is_time_based).map(|i| format!("conditions.{name}[{i}].field"))
+        };
+        find("all", &self.all).or_else(|| find("any", &self.any))
+    }
 }
 
 // Keep the typed enums and the name tables in step.
@@ -428,3 +501,176 @@ const _: () = {
     assert!(TYPE_NAMES.len() == TicketType::ALL.len());
     assert!(ROLE_NAMES.len() == Role::ALL.len());
 };
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Timestamp;
+    use crate::rules::{TicketTimes, UpdateType};
+    use crate::ticket::{NewComment, Tags};
+
+    /// Every operator against every field kind that accepts it, on one change of one ticket:
+    /// before it was new/normal with tag `a`; now it is open/high, tagged `a vip`, assigned,
+    /// grouped, with a private comment, 30 hours old.
+    #[test]
+    fn every_operator_on_every_field_kind() {
+        let previous = TicketFields {
+            subject: "Printer on fire".into(),
+            tags: Tags::new([Tag::parse("a").expect("tag")]),
+            custom_fields: json!({"plan": "gold", "seats": 5}).as_object().expect("object").clone(),
+            ..TicketFields::default()
+        };
+        let current = TicketFields {
+            status: Status::Open,
+            priority: Priority::High,
+            ticket_type: Some(TicketType::Incident),
+            tags: Tags::new(Tag::parse_list("a vip").expect("tags")),
+            description: "The debug log says BUG-42.".into(),
+            assignee_id: Some(7),
+            group: Some("Tier 2".into()),
+            custom_fields: json!({"plan": "gold", "seats": 12}).as_object().expect("object").clone(),
+            ..previous.clone()
+        };
+        let comment = NewComment { author_id: Some(7), body: "Please REFUND me, thanks".into(), public: false };
+        let hour = 3_600_000;
+        let update = UpdateContext {
+            update_type: UpdateType::Change,
+            previous: Some(&previous),
+            comment: Some(&comment),
+            current_user_role: Some(Role::Agent),
+            requester_email: "ann@example.com",
+            times: Some(TicketTimes {
+                now: Timestamp::from_millis(30 * hour),
+                created_at: Timestamp::from_millis(0),
+                updated_at: Timestamp::from_millis(28 * hour),
+                status_changed_at: Timestamp::from_millis(29 * hour),
+            }),
+        };
+        let table: &[(&str, &str, Value, bool)] = &[
+            // Names, ordered and tracked.
+            ("status", "is", json!("open"), true),
+            ("status", "is_not", json!("open"), false),
+            ("status", "less_than", json!("solved"), true),
+            ("status", "less_than", json!("open"), false),
+            ("status", "greater_than", json!("new"), true),
+            ("status", "changed", Value::Null, true),
+            ("status", "not_changed", Value::Null, false),
+            ("status", "changed_to", json!("open"), true),
+            ("status", "changed_to", json!("pending"), false),
+            ("status", "changed_from", json!("new"), true),
+            ("status", "changed_from", json!("open"), false),
+            ("priority", "greater_than", json!("normal"), true),
+            ("priority", "less_than", json!("urgent"), true),
+            ("priority", "changed_from", json!("normal"), true),
+            ("update_type", "is", json!("change"), true),
+            ("update_type", "is_not", json!("create"), true),
+            ("current_user.role", "is", json!("agent"), true),
+            ("current_user.role", "is_not", json!("admin"), true),
+            // Names, optional.
+            ("type", "is", json!("incident"), true),
+            ("type", "present", Value::Null, true),
+            ("type", "not_present", Value::Null, false),
+            ("type", "changed_to", json!("incident"), true),
+            // Tags: any of the listed ones.
+            ("tags", "includes", json!("vip other"), true),
+            ("tags", "includes", json!(["other"]), false),
+            ("tags", "not_includes", json!("other"), true),
+            ("tags", "not_includes", json!("vip"), false),
+            ("tags", "changed", Value::Null, true),
+            ("tags", "not_changed", Value::Null, false),
+            // Text: word-aware, case-insensitive.
+            ("subject", "is", json!("Printer on fire"), true),
+            ("subject", "is_not", json!("x"), true),
+            ("subject", "contains", json!("on FIRE"), true),
+            ("subject", "contains", json!("fir"), false),
+            ("subject", "not_contains", json!("ink"), true),
+            ("subject", "not_changed", Value::Null, true),
+            ("description", "contains", json!("bug"), true),
+            ("description", "contains", json!("debug"), true),
+            ("description", "contains", json!("log say"), false),
+            ("description", "changed", Value::Null, true),
+            ("description", "present", Value::Null, true),
+            ("group", "is", json!("Tier 2"), true),
+            ("group", "changed", Value::Null, true),
+            ("group", "not_present", Value::Null, false),
+            ("comment", "contains", json!("refund"), true),
+            ("comment", "not_contains", json!("refunds"), true),
+            ("comment", "present", Value::Null, true),
+            ("requester_email", "is", json!("ANN@example.com"), true),
+            ("requester_email", "contains", json!("example.com"), true),
+            // Boolean.
+            ("comment_is_public", "is", json!(false), true),
+            ("comment_is_public", "is_not", json!(false), false),
+            // Ids.
+            ("assignee_id", "is", json!(7), true),
+            ("assignee_id", "is_not", json!(7), false),
+            ("assignee_id", "present", Value::Null, true),
+            ("assignee_id", "changed", Value::Null, true),
+            ("assignee_id", "changed_from", Value::Null, true),
+            ("assignee_id", "changed_to", json!(7), true),
+            ("assignee_id", "not_changed", Value::Null, false),
+            // Custom fields: any JSON value.
+            ("custom_fields.plan", "is", json!("gold"), true),
+            ("custom_fields.plan", "not_changed", Value::Null, true),
+            ("custom_fields.seats", "greater_than", json!(10), true),
+            ("custom_fields.seats", "less_than", json!(10), false),
+            ("custom_fields.seats", "changed_from", json!(5), true),
+            ("custom_fields.seats", "changed_to", json!(12.0), true),
+            ("custom_fields.plan", "contains", json!("GOLD"), true),
+            ("custom_fields.plan", "not_contains", json!("silver"), true),
+            ("custom_fields.missing", "not_present", Value::Null, true),
+            ("custom_fields.plan", "present", Value::Null, true),
+            ("custom_fields.plan", "is_not", json!("silver"), true),
+            ("custom_fields.seats", "changed", Value::Null, true),
+            // Hours (automations).
+            ("hours_since_created", "greater_than", json!(24), true),
+            ("hours_since_created", "less_than", json!(24), false),
+            ("hours_since_updated", "is", json!(2), true),
+            ("hours_since_updated", "is_not", json!(2), false),
+            ("hours_since_status_changed", "less_than", json!(1.5), true),
+        ];
+        for (field, operator, value, expected) in table {
+            let raw = json!({"field": field, "operator": operator, "value": value});
+            let condition = Condition::parse(&raw).unwrap_or_else(|e| panic!("{raw}: {e:?}"));
+            assert_eq!(condition.holds(&current, &update), *expected, "{raw}");
+        }
+        // Every operator appears in the table.
+        for (name, _) in OPERATORS {
+            assert!(table.iter().any(|(_, op, _, _)| op == name), "{name} is not tested");
+        }
+    }
+
+    #[test]
+    fn operators_that_do_not_fit_a_field_are_refused() {
+        let refused = [
+            ("update_type", "changed"),
+            ("current_user.role", "less_than"),
+            ("tags", "is"),
+            ("tags", "contains"),
+            ("comment", "changed"),
+            ("comment_is_public", "contains"),
+            ("assignee_id", "greater_than"),
+            ("type", "less_than"),
+            ("hours_since_created", "changed"),
+            ("custom_fields.x", "includes"),
+        ];
+        for (field, operator) in refused {
+            let raw = json!({"field": field, "operator": operator, "value": "x"});
+            let err = Condition::parse(&raw).expect_err("refused");
+            assert_eq!(err.field, "operator", "{raw}");
+        }
+        let wrong_values = [
+            json!({"field": "hours_since_created", "operator": "greater_than", "value": "24"}),
+            json!({"field": "hours_since_created", "operator": "greater_than", "value": -1}),
+            json!({"field": "comment_is_public", "operator": "is", "value": "yes"}),
+            json!({"field": "assignee_id", "operator": "is", "value": "7"}),
+            json!({"field": "custom_fields.x", "operator": "less_than", "value": "7"}),
+            json!({"field": "subject", "operator": "contains", "value": 7}),
+        ];
+        for raw in wrong_values {
+            assert_eq!(Condition::parse(&raw).expect_err("refused").field, "value", "{raw}");
+        }
+    }
+}

@@ -4,7 +4,9 @@
 //! checking starts again from the first; each fires at most once per update. The cycle ends
 //! when a pass fires nothing that changes the ticket, or at [`MAX_PASSES`], which is reported.
 
+use super::condition::Since;
 use super::{Action, Conditions};
+use crate::Timestamp;
 use crate::ticket::{NewComment, TicketFields};
 use crate::user::Role;
 
@@ -37,6 +39,31 @@ pub struct UpdateContext<'a> {
     pub comment: Option<&'a NewComment>,
     pub current_user_role: Option<Role>,
     pub requester_email: &'a str,
+    /// The ticket's times, for automations' `hours_since_*` conditions.
+    pub times: Option<TicketTimes>,
+}
+
+/// When a ticket was created, updated and changed status, and the instant rules run at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketTimes {
+    pub now: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub status_changed_at: Timestamp,
+}
+
+impl TicketTimes {
+    pub fn hours_since(&self, since: Since) -> f64 {
+        let at = match since {
+            Since::Created => self.created_at,
+            Since::Updated => self.updated_at,
+            Since::StatusChanged => self.status_changed_at,
+        };
+        // Milliseconds to hours: exact enough in an f64 for any realistic age.
+        #[expect(clippy::cast_precision_loss, reason = "ages in ms are far below 2^52")]
+        let hours = (self.now.as_millis() - at.as_millis()) as f64 / 3_600_000.0;
+        hours
+    }
 }
 
 /// A trigger (or automation) as the engine runs it.
@@ -130,6 +157,7 @@ mod tests {
             comment: None,
             current_user_role: Some(Role::Agent),
             requester_email: "ann@example.com",
+            times: None,
         }
     }
 

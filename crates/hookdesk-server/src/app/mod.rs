@@ -1,7 +1,12 @@
 //! Use cases: what hookdesk does, independent of HTTP.
 
+mod automations;
 pub mod background;
+mod clock;
+mod dry_run;
 mod error;
+mod macros;
+mod rules;
 mod test_send;
 mod updates;
 mod users;
@@ -14,9 +19,14 @@ use std::sync::Arc;
 use hookdesk_delivery::{DeliveryHandle, Sender};
 use hookdesk_store::Store;
 
+pub use automations::AutomationRun;
+pub use clock::Clock;
+pub use dry_run::{DryRun, DryRunResult};
 pub use error::AppError;
+pub use macros::MacroInput;
+pub use rules::RuleInput;
 pub use test_send::{TestResult, TestSend};
-pub use updates::{NewTicket, RequesterInput, TicketPatch};
+pub use updates::{NewTicket, RequesterInput, Step, TicketPatch, UpdateOutcome};
 pub use users::NewToken;
 pub use webhooks::{WebhookInput, WebhookPatch};
 
@@ -27,6 +37,8 @@ pub struct AppConfig {
     pub user_agent: String,
     /// How long a rotated-out signing secret keeps signing.
     pub secret_grace_ms: i64,
+    /// Tickets an automation run reads per batch.
+    pub automation_batch: u32,
 }
 
 /// Everything a use case needs. Cheap to clone.
@@ -37,4 +49,5 @@ pub struct App {
     pub delivery: DeliveryHandle,
     pub sender: Sender,
     pub config: Arc<AppConfig>,
+    pub clock: Clock,
 }

@@ -61,7 +61,7 @@ impl App {
         };
 
         let context = self
-            .template_context(&ticket, actor)
+            .template_context(&ticket, Some(actor))
             .with("webhook", &serde_json::json!({"id": webhook.id, "name": webhook.name}));
         let document = serde_json::to_value(&ticket).unwrap_or(Value::Null);
         let prepared = prepare(&webhook, payload.as_ref(), &params, &context, &document)
@@ -114,5 +114,6 @@ fn sample_ticket(actor: &User, now: Timestamp) -> Ticket {
         }],
         created_at: now,
         updated_at: now,
+        status_changed_at: now,
     }
 }

@@ -5,17 +5,20 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use hookdesk_core::request::{PrepareError, prepare};
-use hookdesk_core::rules::{Action, Trigger, UpdateContext, UpdateType, run_cycle};
+use hookdesk_core::audit::{FiredRule, Via, field_changes};
+use hookdesk_core::event::{CloudEvent, EventType, ticket_events};
+use hookdesk_core::request::{PrepareError, prepare, prepare_event};
+use hookdesk_core::rules::{Action, Rule, Trigger, UpdateContext, UpdateType, run_cycle};
 use hookdesk_core::template::{Context, Template};
 use hookdesk_core::ticket::{NewComment, Priority, Status, Tag, Tags, Ticket, TicketFields, TicketType, parse_text};
 use hookdesk_core::user::{Email, User};
 use hookdesk_core::webhook::{Ordering, Webhook, WebhookStatus};
 use hookdesk_core::{Invalid, Timestamp};
-use hookdesk_delivery::dispatcher::now;
-use hookdesk_store::{NewInvocation, UpdateTx};
+use hookdesk_store::{NewAudit, NewInvocation, UpdateTx};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::{debug, info, warn};
+use utoipa::ToSchema;
 
 use super::error::OrNotFound;
 use super::{App, AppError, ids};
@@ -75,12 +78,12 @@ fn tags(field: &str, raw: &[String]) -> Result<Vec<Tag>, Invalid> {
     raw.iter().enumerate().map(|(i, t)| Tag::parse(t).map_err(|e| e.within(&format!("{field}[{i}]")))).collect()
 }
 
-fn comment(raw: Option<(String, bool)>, author: &User) -> Result<Option<NewComment>, Invalid> {
+fn comment(raw: Option<(String, bool)>, author: Option<&User>) -> Result<Option<NewComment>, Invalid> {
     raw.map(|(body, public)| {
         if body.trim().is_empty() {
             return Err(Invalid::new("comment.body", "must not be empty"));
         }
-        Ok(NewComment { author_id: Some(author.id), body: parse_text("comment.body", &body, MAX_TEXT)?, public })
+        Ok(NewComment { author_id: author.map(|a| a.id), body: parse_text("comment.body", &body, MAX_TEXT)?, public })
     })
     .transpose()
 }
@@ -96,8 +99,73 @@ fn group(raw: Option<String>) -> Result<Option<String>, Invalid> {
     raw.map(|g| parse_text("group", g.trim(), 255)).transpose().map(|g| g.filter(|g| !g.is_empty()))
 }
 
+/// Who or what makes an update: the audit's `via` and the acting user (none for automations).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub via: Via,
+    pub actor: Option<&'a User>,
+}
+
+impl<'a> Source<'a> {
+    pub fn api(actor: &'a User) -> Self {
+        Self { via: Via::Api, actor: Some(actor) }
+    }
+}
+
+/// A macro or an automation applied to the ticket before the triggers run.
+#[derive(Debug, Clone)]
+pub(crate) struct Applied {
+    pub kind: RuleKind,
+    pub rule: Rule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RuleKind {
+    Trigger,
+    Automation,
+    Macro,
+}
+
+impl RuleKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Trigger => "trigger",
+            RuleKind::Automation => "automation",
+            RuleKind::Macro => "macro",
+        }
+    }
+}
+
+/// One rule's part in an update: what it changed, in firing order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Step {
+    #[serde(flatten)]
+    pub rule: FiredRule,
+    /// Field name to `{"from", "to"}`: this rule's own changes.
+    #[schema(value_type = Object)]
+    pub changes: Value,
+}
+
+/// Everything one update did.
+#[derive(Debug, Clone)]
+pub struct UpdateOutcome {
+    pub ticket: Ticket,
+    pub steps: Vec<Step>,
+    pub invocations: Vec<NewInvocation>,
+    pub events: Vec<EventType>,
+    pub bound_hit: bool,
+}
+
 impl App {
     pub async fn create_ticket(&self, actor: &User, input: NewTicket) -> Result<Ticket, AppError> {
+        Ok(self.create_ticket_from(Source::api(actor), input).await?.ticket)
+    }
+
+    pub(crate) async fn create_ticket_from(
+        &self,
+        source: Source<'_>,
+        input: NewTicket,
+    ) -> Result<UpdateOutcome, AppError> {
         let fields = TicketFields {
             subject: subject(&input.subject)?,
             description: parse_text("description", &input.description, MAX_TEXT)?,
@@ -109,11 +177,11 @@ impl App {
             group: group(input.group)?,
             custom_fields: custom_fields(input.custom_fields)?,
         };
-        let comment = comment(input.comment, actor)?;
-        let requester = parse_requester(input.requester.as_ref(), actor)?;
+        let comment = comment(input.comment, source.actor)?;
+        let requester = parse_requester(input.requester.as_ref(), source.actor)?;
 
-        let rules = self.rules().await?;
-        let now = now();
+        let rules = self.rules(&[]).await?;
+        let now = self.clock.now();
         let mut tx = self.store.begin_update().await?;
         let requester = tx.find_or_create_requester(&requester.0, &requester.1, now).await?;
         let base = Ticket {
@@ -123,16 +191,47 @@ impl App {
             comments: vec![],
             created_at: now,
             updated_at: now,
+            status_changed_at: now,
         };
-        let ticket = self.run_update(&mut tx, &rules, actor, base, None, fields, comment, now).await?;
+        let change = Change { previous: None, fields, comment, applied: vec![] };
+        let outcome = self.run_update(&mut tx, &rules, source, base, change, now).await?;
         tx.commit().await?;
         self.delivery.wake();
-        Ok(ticket)
+        Ok(outcome)
     }
 
     pub async fn update_ticket(&self, actor: &User, id: i64, patch: TicketPatch) -> Result<Ticket, AppError> {
-        let requester = patch.requester.as_ref().map(|r| parse_requester(Some(r), actor)).transpose()?;
-        let comment = comment(patch.comment, actor)?;
+        Ok(self.update_ticket_from(Source::api(actor), id, patch, &[]).await?.ticket)
+    }
+
+    /// A patch, then `applied` (a macro's actions), then the triggers: one update.
+    pub(crate) async fn update_ticket_from(
+        &self,
+        source: Source<'_>,
+        id: i64,
+        patch: TicketPatch,
+        applied: &[Applied],
+    ) -> Result<UpdateOutcome, AppError> {
+        let mut tx = self.store.begin_update().await?;
+        let rules = self.rules(applied).await?;
+        let outcome = self.patch_in(&mut tx, &rules, source, id, patch, applied).await?;
+        tx.commit().await?;
+        self.delivery.wake();
+        Ok(outcome)
+    }
+
+    /// The update of `update_ticket_from`, in the caller's transaction: a dry run rolls it back.
+    pub(crate) async fn patch_in(
+        &self,
+        tx: &mut UpdateTx,
+        rules: &Rules,
+        source: Source<'_>,
+        id: i64,
+        patch: TicketPatch,
+        applied: &[Applied],
+    ) -> Result<UpdateOutcome, AppError> {
+        let requester = patch.requester.as_ref().map(|r| parse_requester(Some(r), source.actor)).transpose()?;
+        let comment = comment(patch.comment, source.actor)?;
         let set_tags = patch.tags.as_deref().map(|t| tags("tags", t)).transpose()?;
         let add = tags("add_tags", &patch.add_tags)?;
         let remove = tags("remove_tags", &patch.remove_tags)?;
@@ -141,9 +240,7 @@ impl App {
         let group = patch.group.map(group).transpose()?;
         let custom = patch.custom_fields.map(custom_fields).transpose()?;
 
-        let rules = self.rules().await?;
-        let now = now();
-        let mut tx = self.store.begin_update().await?;
+        let now = self.clock.now();
         let mut base = tx.ticket(id).await.or_not_found("ticket")?;
         if let Some((name, email)) = requester {
             base.requester = tx.find_or_create_requester(&name, &email, now).await?;
@@ -186,27 +283,45 @@ impl App {
         }
         fields.tags.add(add);
         fields.tags.remove(&remove);
-        let ticket = self.run_update(&mut tx, &rules, actor, base, Some(previous), fields, comment, now).await?;
-        tx.commit().await?;
-        self.delivery.wake();
-        Ok(ticket)
+        let change = Change { previous: Some(previous), fields, comment, applied: applied.to_vec() };
+        self.run_update(tx, rules, source, base, change, now).await
     }
 
     pub async fn ticket(&self, id: i64) -> Result<Ticket, AppError> {
         self.store.ticket(id).await.or_not_found("ticket")
     }
 
+    /// Deletes a ticket; subscribers of `ticket.deleted` get it, in the same transaction.
     pub async fn delete_ticket(&self, id: i64) -> Result<(), AppError> {
-        self.store.delete_ticket(id).await.or_not_found("ticket")
+        let now = self.clock.now();
+        let mut tx = self.store.begin_update().await?;
+        let ticket = tx.ticket(id).await.or_not_found("ticket")?;
+        tx.delete_ticket(id).await.or_not_found("ticket")?;
+        let previous = serde_json::to_value(&ticket).unwrap_or(Value::Null);
+        let events = vec![EventType::TicketDeleted];
+        let invocations = self
+            .event_invocations(&mut tx, &events, Some(id), &format!("tickets/{id}"), Value::Null, &previous, now)
+            .await?;
+        tx.enqueue(&invocations).await?;
+        tx.commit().await?;
+        self.delivery.wake();
+        Ok(())
     }
 
-    /// The active triggers and the webhooks they notify, read before an update's write
-    /// transaction begins, so that it holds the write lock for as little as possible.
-    async fn rules(&self) -> Result<Rules, AppError> {
+    /// The active triggers and the webhooks they (and `applied`) notify, read before an
+    /// update's write transaction begins, so that it holds the write lock for as little as
+    /// possible.
+    pub(crate) async fn rules(&self, applied: &[Applied]) -> Result<Rules, AppError> {
         let triggers = self.store.active_triggers().await?;
+        self.rules_with(triggers, applied).await
+    }
+
+    pub(crate) async fn rules_with(&self, triggers: Arc<Vec<Trigger>>, applied: &[Applied]) -> Result<Rules, AppError> {
         let mut ids: Vec<&str> = triggers
             .iter()
-            .flat_map(|t| &t.rule.actions)
+            .map(|t| &t.rule)
+            .chain(applied.iter().map(|a| &a.rule))
+            .flat_map(|r| &r.actions)
             .filter_map(|a| match a {
                 Action::NotifyWebhook(n) => Some(n.webhook_id.as_str()),
                 _ => None,
@@ -219,30 +334,38 @@ impl App {
     }
 
     /// Runs the triggers on an update and writes everything it produced. `base` is the
-    /// ticket before the update (id 0 when creating), `fields` what the request asks for.
-    #[expect(clippy::too_many_arguments, reason = "one update's parts, passed once")]
-    async fn run_update(
+    /// ticket before the update (id 0 when creating).
+    pub(crate) async fn run_update(
         &self,
         tx: &mut UpdateTx,
         Rules { triggers, webhooks }: &Rules,
-        actor: &User,
+        source: Source<'_>,
         base: Ticket,
-        previous: Option<TicketFields>,
-        mut fields: TicketFields,
-        comment: Option<NewComment>,
+        Change { previous, mut fields, comment, applied }: Change,
         now: Timestamp,
-    ) -> Result<Ticket, AppError> {
+    ) -> Result<UpdateOutcome, AppError> {
+        // Macros and automations act first; the triggers then see their changes.
+        let requested = fields.clone();
+        let mut fired: Vec<(RuleKind, &Rule, TicketFields)> = Vec::new();
+        for step in &applied {
+            for action in &step.rule.actions {
+                action.apply(&mut fields);
+            }
+            fired.push((step.kind, &step.rule, fields.clone()));
+        }
         let update = UpdateContext {
             update_type: if previous.is_some() { UpdateType::Change } else { UpdateType::Create },
             previous: previous.as_ref(),
             comment: comment.as_ref(),
-            current_user_role: Some(actor.role),
+            current_user_role: source.actor.map(|a| a.role),
             requester_email: &base.requester.email,
+            times: None,
         };
         let report = run_cycle(&mut fields, &update, triggers);
         if report.bound_hit {
             warn!(ticket.id = base.id, passes = report.passes, "trigger cycle stopped at its bound");
         }
+        fired.extend(report.fired.iter().map(|f| (RuleKind::Trigger, &triggers[f.rule].rule, f.fields.clone())));
 
         let id = match &previous {
             None => tx.insert_ticket(&fields, &base.requester, now).await?,
@@ -251,21 +374,34 @@ impl App {
                 base.id
             }
         };
-        let mut ticket = Ticket { id, fields: fields.clone(), updated_at: now, ..base };
+        let before = previous.as_ref().map(|p| Ticket { fields: p.clone(), ..base.clone() });
+        let status_changed_at = match &previous {
+            Some(old) if old.status == fields.status => base.status_changed_at,
+            _ => now,
+        };
+        let mut ticket = Ticket { id, fields: fields.clone(), updated_at: now, status_changed_at, ..base };
+        let mut comments_added = 0;
         if let Some(comment) = &comment {
             let saved = tx.add_comment(id, comment, now).await?;
             ticket.comments.push(saved);
+            comments_added += 1;
         }
 
-        // Each fired trigger's comments and notifications render from the ticket as it was
-        // right after that trigger's own changes.
+        // Each fired rule's comments and notifications render from the ticket as it was
+        // right after that rule's own changes.
         let mut invocations = Vec::new();
-        for fired in &report.fired {
-            let rule = &triggers[fired.rule].rule;
-            let snapshot = Ticket { fields: fired.fields.clone(), ..ticket.clone() };
-            let context = self
-                .template_context(&snapshot, actor)
-                .with("trigger", &serde_json::json!({"id": rule.id, "title": rule.title}));
+        let mut steps = Vec::new();
+        let mut rule_before = requested;
+        for (kind, rule, after) in &fired {
+            steps.push(Step {
+                rule: FiredRule { kind: kind.as_str().into(), id: rule.id, title: rule.title.clone() },
+                changes: field_changes(Some(&rule_before), after, 0),
+            });
+            rule_before = after.clone();
+            let snapshot = Ticket { fields: after.clone(), ..ticket.clone() };
+            let named = serde_json::json!({"id": rule.id, "title": rule.title});
+            let context =
+                self.template_context(&snapshot, source.actor).with("trigger", &named).with(kind.as_str(), &named);
             for action in &rule.actions {
                 match action {
                     Action::AddComment { body, public } => {
@@ -273,11 +409,12 @@ impl App {
                         let saved =
                             tx.add_comment(id, &NewComment { author_id: None, body, public: *public }, now).await?;
                         ticket.comments.push(saved);
+                        comments_added += 1;
                     }
                     Action::NotifyWebhook(notify) => {
                         let webhook = webhooks.get(&notify.webhook_id);
                         if webhook.is_some_and(|w| w.status == WebhookStatus::Inactive) {
-                            debug!(trigger.id = rule.id, webhook.id = %notify.webhook_id, "webhook inactive; not notified");
+                            debug!(rule.id = rule.id, webhook.id = %notify.webhook_id, "webhook inactive; not notified");
                             continue;
                         }
                         let request = match webhook {
@@ -301,8 +438,8 @@ impl App {
                             id: ids::new_id("inv"),
                             webhook_id: notify.webhook_id.clone(),
                             ticket_id: Some(id),
-                            trigger_id: Some(rule.id),
-                            automation_id: None,
+                            trigger_id: (*kind == RuleKind::Trigger).then_some(rule.id),
+                            automation_id: (*kind == RuleKind::Automation).then_some(rule.id),
                             event_type: None,
                             replay_of: None,
                             request,
@@ -315,32 +452,114 @@ impl App {
                 }
             }
         }
-        tx.enqueue(&invocations).await?;
-        if !report.fired.is_empty() {
-            info!(ticket.id = id, fired = report.fired.len(), invocations = invocations.len(), "triggers fired");
+
+        let events = ticket_events(previous.as_ref(), &fields, comments_added > 0);
+        if !events.is_empty() {
+            let current = serde_json::to_value(&ticket).unwrap_or(Value::Null);
+            let previous = before.as_ref().map_or(Value::Null, |b| serde_json::to_value(b).unwrap_or(Value::Null));
+            let subject = format!("tickets/{id}");
+            invocations.extend(self.event_invocations(tx, &events, Some(id), &subject, current, &previous, now).await?);
         }
-        Ok(ticket)
+        tx.enqueue(&invocations).await?;
+        let audit = NewAudit {
+            actor_id: source.actor.map(|a| a.id),
+            via: source.via,
+            changes: field_changes(previous.as_ref(), &fields, comments_added),
+            rules: steps.iter().map(|s| s.rule.clone()).collect(),
+            events: events.iter().map(|e| e.as_str().to_owned()).collect(),
+            invocations: invocations.iter().map(|i| i.id.clone()).collect(),
+            bound_hit: report.bound_hit,
+        };
+        tx.add_audit(id, &audit, now).await?;
+        if !steps.is_empty() {
+            info!(ticket.id = id, fired = steps.len(), invocations = invocations.len(), "rules fired");
+        }
+        Ok(UpdateOutcome { ticket, steps, invocations, events, bound_hit: report.bound_hit })
+    }
+
+    /// One invocation per subscribed webhook and event, each carrying the CloudEvents document.
+    #[expect(clippy::too_many_arguments, reason = "one event's parts, passed once")]
+    pub(crate) async fn event_invocations(
+        &self,
+        tx: &mut UpdateTx,
+        events: &[EventType],
+        ticket_id: Option<i64>,
+        subject: &str,
+        current: Value,
+        previous: &Value,
+        now: Timestamp,
+    ) -> Result<Vec<NewInvocation>, AppError> {
+        let webhooks = tx.event_webhooks().await?;
+        let mut invocations = Vec::new();
+        for &event in events {
+            let subscribed: Vec<&Webhook> = webhooks.iter().filter(|w| w.subscriptions.includes(event)).collect();
+            if subscribed.is_empty() {
+                continue;
+            }
+            let event_id = ids::new_id("evt");
+            let document = CloudEvent {
+                id: &event_id,
+                source: &self.config.public_url,
+                event,
+                subject: subject.to_owned(),
+                time: now,
+                current: current.clone(),
+                previous: previous.clone(),
+            }
+            .to_json();
+            let mut context = Context::new().with("event", &document);
+            if ticket_id.is_some() {
+                let ticket = if current.is_null() { previous } else { &current };
+                context = context.with("ticket", ticket);
+            }
+            for webhook in subscribed {
+                let context =
+                    context.clone().with("webhook", &serde_json::json!({"id": webhook.id, "name": webhook.name}));
+                invocations.push(NewInvocation {
+                    id: ids::new_id("inv"),
+                    webhook_id: webhook.id.clone(),
+                    ticket_id,
+                    trigger_id: None,
+                    automation_id: None,
+                    event_type: Some(event.as_str().to_owned()),
+                    replay_of: None,
+                    request: prepare_event(webhook, &context, &document),
+                    max_retries: webhook.max_retries,
+                    ordered: webhook.ordering == Ordering::PerTicket,
+                    created_at: now,
+                });
+            }
+        }
+        Ok(invocations)
     }
 
     /// The variables templates see for `ticket`, acting as `actor`.
-    pub fn template_context(&self, ticket: &Ticket, actor: &User) -> Context {
+    pub fn template_context(&self, ticket: &Ticket, actor: Option<&User>) -> Context {
         let mut document = serde_json::to_value(ticket).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut document {
             map.insert("url".into(), format!("{}/api/v1/tickets/{}", self.config.public_url, ticket.id).into());
             let latest = ticket.comments.last().map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
             map.insert("latest_comment".into(), latest.unwrap_or(Value::Null));
         }
-        Context::new().with("ticket", &document).with(
-            "current_user",
-            &serde_json::json!({"id": actor.id, "name": actor.name, "email": actor.email, "role": actor.role}),
-        )
+        let user = actor
+            .map_or(Value::Null, |a| serde_json::json!({"id": a.id, "name": a.name, "email": a.email, "role": a.role}));
+        Context::new().with("ticket", &document).with("current_user", &user)
     }
 }
 
+/// What an update changes: the fields the request asks for, its comment, and the macro or
+/// automations applied before the triggers.
+pub(crate) struct Change {
+    pub previous: Option<TicketFields>,
+    pub fields: TicketFields,
+    pub comment: Option<NewComment>,
+    pub applied: Vec<Applied>,
+}
+
 /// What an update runs: the active triggers' rules, and the webhooks they notify by id.
-struct Rules {
-    triggers: Arc<Vec<Trigger>>,
-    webhooks: HashMap<String, Webhook>,
+pub(crate) struct Rules {
+    pub triggers: Arc<Vec<Trigger>>,
+    pub webhooks: HashMap<String, Webhook>,
 }
 
 /// A comment body that fails to render still records that the trigger ran.
@@ -348,9 +567,12 @@ fn render_or_note(template: &Template, context: &Context) -> String {
     template.render(context).unwrap_or_else(|e| format!("(this comment's template failed: {})", e.0))
 }
 
-fn parse_requester(input: Option<&RequesterInput>, actor: &User) -> Result<(String, Email), Invalid> {
+fn parse_requester(input: Option<&RequesterInput>, actor: Option<&User>) -> Result<(String, Email), Invalid> {
     let Some(input) = input else {
-        return Ok((actor.name.clone(), Email::parse(&actor.email)?));
+        return match actor {
+            Some(actor) => Ok((actor.name.clone(), Email::parse(&actor.email)?)),
+            None => Err(Invalid::new("requester", "is required when no user makes the update")),
+        };
     };
     let email = Email::parse(&input.email).map_err(|e| e.within("requester"))?;
     let name = match input.name.as_deref().map(str::trim) {

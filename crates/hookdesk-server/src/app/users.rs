@@ -1,10 +1,12 @@
 //! Users and their API tokens.
 
 use hookdesk_core::Invalid;
+use hookdesk_core::event::EventType;
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::user::{Email, Role, User};
 use hookdesk_delivery::dispatcher::now;
 use hookdesk_store::{StoreError, UserPatch};
+use serde_json::Value;
 
 use super::error::OrNotFound;
 use super::{App, AppError, ids};
@@ -27,7 +29,27 @@ impl App {
     pub async fn create_user(&self, name: &str, email: &str, role: Role) -> Result<User, AppError> {
         let name = check_name(name)?;
         let email = Email::parse(email)?;
-        Ok(self.store.create_user(&name, &email, role, now()).await?)
+        let user = self.store.create_user(&name, &email, role, self.clock.now()).await?;
+        self.user_event(EventType::UserCreated, &user, Value::Null).await?;
+        Ok(user)
+    }
+
+    /// Queues a user event for its subscribers. The user is saved already: an event lost to
+    /// a crash between the two is the one gap (ticket events share their update's transaction).
+    async fn user_event(&self, event: EventType, user: &User, previous: Value) -> Result<(), AppError> {
+        let mut tx = self.store.begin_update().await?;
+        let current = serde_json::to_value(user).unwrap_or(Value::Null);
+        let subject = format!("users/{}", user.id);
+        let invocations =
+            self.event_invocations(&mut tx, &[event], None, &subject, current, &previous, self.clock.now()).await?;
+        if invocations.is_empty() {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        tx.enqueue(&invocations).await?;
+        tx.commit().await?;
+        self.delivery.wake();
+        Ok(())
     }
 
     pub async fn user(&self, id: i64) -> Result<User, AppError> {
@@ -43,7 +65,13 @@ impl App {
     ) -> Result<User, AppError> {
         let patch =
             UserPatch { name: name.map(check_name).transpose()?, email: email.map(Email::parse).transpose()?, role };
-        self.store.update_user(id, &patch, now()).await.or_not_found("user")
+        let before = self.user(id).await?;
+        let user = self.store.update_user(id, &patch, self.clock.now()).await.or_not_found("user")?;
+        if user != before {
+            self.user_event(EventType::UserUpdated, &user, serde_json::to_value(&before).unwrap_or(Value::Null))
+                .await?;
+        }
+        Ok(user)
     }
 
     /// A new API token acting as user `id`, an agent or admin.

@@ -1,13 +1,12 @@
 //! Webhooks, triggers and invocations: the admin's use cases.
 
-use hookdesk_core::rules::{Action, Conditions, Trigger};
 use hookdesk_core::webhook::{
-    Authentication, CONDITIONAL_TICKET_EVENTS, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat,
-    SigningSecret, Webhook, WebhookStatus,
+    Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Subscriptions,
+    Webhook, WebhookStatus,
 };
 use hookdesk_core::{Invalid, Timestamp, ticket::parse_text};
 use hookdesk_delivery::dispatcher::now;
-use hookdesk_store::{Invocation, NewTrigger, NewWebhook, StoreError};
+use hookdesk_store::{Invocation, NewWebhook, RuleSet, StoreError};
 use serde_json::{Map, Value};
 
 use super::error::OrNotFound;
@@ -57,9 +56,8 @@ fn check_name(name: &str) -> Result<String, Invalid> {
     parse_text("name", name.trim(), 255)
 }
 
-/// Parts of the contract whose behaviour has not shipped yet are refused rather than stored
-/// and silently ignored.
-fn check_supported(webhook: &Webhook, subscriptions: Option<&[String]>) -> Result<(), Invalid> {
+/// Limits that span fields of a webhook.
+fn check_supported(webhook: &Webhook) -> Result<(), Invalid> {
     if let Some(limit) = webhook.rate_limit_per_minute
         && !(1..=MAX_RATE_LIMIT_PER_MINUTE).contains(&limit)
     {
@@ -70,14 +68,6 @@ fn check_supported(webhook: &Webhook, subscriptions: Option<&[String]>) -> Resul
     }
     if webhook.max_retries > Webhook::MAX_RETRIES_LIMIT {
         return Err(Invalid::new("max_retries", format!("must be 0 to {}", Webhook::MAX_RETRIES_LIMIT)));
-    }
-    if let Some(subscriptions) = subscriptions
-        && subscriptions != [CONDITIONAL_TICKET_EVENTS]
-    {
-        return Err(Invalid::new(
-            "subscriptions",
-            "must be [\"conditional_ticket_events\"]; event subscriptions are not available in this version",
-        ));
     }
     Ok(())
 }
@@ -94,6 +84,10 @@ impl App {
             http_method: input.http_method,
             request_format: input.request_format,
             status: input.status,
+            subscriptions: match &input.subscriptions {
+                Some(names) => Subscriptions::parse(names)?,
+                None => Subscriptions::Conditional,
+            },
             authentication: input.authentication,
             custom_headers: CustomHeaders::parse(&input.custom_headers)?,
             max_retries: input.max_retries,
@@ -102,7 +96,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        check_supported(&webhook, input.subscriptions.as_deref())?;
+        check_supported(&webhook)?;
         let secret = SigningSecret::from_bytes(random(24)?);
         self.store.create_webhook(NewWebhook { webhook: &webhook, secret: &secret }).await?;
         Ok((webhook, secret))
@@ -110,10 +104,16 @@ impl App {
 
     pub async fn update_webhook(&self, id: &str, patch: WebhookPatch) -> Result<Webhook, AppError> {
         let mut webhook = self.webhook(id).await?;
-        if let Some(subscriptions) = &patch.subscriptions
-            && subscriptions != &[CONDITIONAL_TICKET_EVENTS]
-        {
-            return Err(Invalid::new("subscriptions", "the connection method of a webhook cannot change").into());
+        if let Some(names) = &patch.subscriptions {
+            let subscriptions = Subscriptions::parse(names)?;
+            if subscriptions.is_conditional() != webhook.subscriptions.is_conditional() {
+                return Err(Invalid::new(
+                    "subscriptions",
+                    "the connection method of a webhook (conditional_ticket_events or event types) cannot change",
+                )
+                .into());
+            }
+            webhook.subscriptions = subscriptions;
         }
         if let Some(name) = patch.name {
             webhook.name = check_name(&name)?;
@@ -149,19 +149,22 @@ impl App {
         if let Some(rate) = patch.rate_limit_per_minute {
             webhook.rate_limit_per_minute = rate;
         }
-        check_supported(&webhook, None)?;
+        check_supported(&webhook)?;
         webhook.updated_at = now();
         self.store.update_webhook(&webhook).await.or_not_found("webhook")?;
         Ok(webhook)
     }
 
-    /// Deleting a webhook that triggers still notify is refused: the triggers would fail.
+    /// Deleting a webhook that rules still notify is refused: the rules would fail.
     pub async fn delete_webhook(&self, id: &str) -> Result<(), AppError> {
-        let users = self.store.triggers_using_webhook(id).await?;
-        if !users.is_empty() {
-            return Err(AppError::Conflict(format!(
-                "webhook {id} is used by triggers {users:?}; remove it from them first"
-            )));
+        for set in [RuleSet::Triggers, RuleSet::Automations] {
+            let users = self.store.rules_using_webhook(set, id).await?;
+            if !users.is_empty() {
+                return Err(AppError::Conflict(format!(
+                    "webhook {id} is used by {} {users:?}; remove it from them first",
+                    set.name()
+                )));
+            }
         }
         self.store.delete_webhook(id, now()).await.or_not_found("webhook")
     }
@@ -185,78 +188,6 @@ impl App {
             .await
             .or_not_found("webhook")?;
         Ok(secret)
-    }
-
-    /// Parses and checks a trigger, including that the webhooks it notifies exist.
-    pub async fn check_trigger(
-        &self,
-        title: &str,
-        description: &str,
-        active: bool,
-        position: Option<i64>,
-        conditions: &Value,
-        actions: &Value,
-    ) -> Result<NewTrigger, AppError> {
-        if title.trim().is_empty() {
-            return Err(Invalid::new("title", "must not be empty").into());
-        }
-        let conditions = Conditions::parse(conditions)?;
-        if conditions.is_empty() {
-            return Err(Invalid::new("conditions", "a trigger needs at least one condition").into());
-        }
-        let Some(raw_actions) = actions.as_array().filter(|a| !a.is_empty()) else {
-            return Err(Invalid::new("actions", "must be a non-empty array of actions").into());
-        };
-        let mut parsed = Vec::with_capacity(raw_actions.len());
-        for (i, raw) in raw_actions.iter().enumerate() {
-            let field = format!("actions[{i}]");
-            let action = Action::parse(raw).map_err(|e| e.within(&field))?;
-            if let Action::NotifyWebhook(notify) = &action {
-                match self.store.webhook(&notify.webhook_id).await {
-                    Ok(_) => {}
-                    Err(StoreError::NotFound) => {
-                        return Err(Invalid::new(
-                            format!("{field}.value.webhook_id"),
-                            format!("no webhook has the id {:?}", notify.webhook_id),
-                        )
-                        .into());
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            parsed.push(action);
-        }
-        Ok(NewTrigger {
-            title: parse_text("title", title.trim(), 255)?,
-            description: parse_text("description", description, 4096)?,
-            active,
-            position,
-            conditions,
-            actions: parsed,
-        })
-    }
-
-    pub async fn create_trigger(&self, new: NewTrigger) -> Result<Trigger, AppError> {
-        Ok(self.store.create_trigger(&new, now()).await?)
-    }
-
-    pub async fn update_trigger(&self, id: i64, new: NewTrigger) -> Result<Trigger, AppError> {
-        self.store.update_trigger(id, &new, now()).await.or_not_found("trigger")
-    }
-
-    pub async fn trigger(&self, id: i64) -> Result<Trigger, AppError> {
-        self.store.trigger(id).await.or_not_found("trigger")
-    }
-
-    pub async fn delete_trigger(&self, id: i64) -> Result<(), AppError> {
-        self.store.delete_trigger(id).await.or_not_found("trigger")
-    }
-
-    pub async fn order_triggers(&self, ids: &[i64]) -> Result<Vec<Trigger>, AppError> {
-        self.store.order_triggers(ids, now()).await.map_err(|e| match e {
-            StoreError::Conflict(message) => Invalid::new("ids", message).into(),
-            other => other.into(),
-        })
     }
 
     /// Queues a replay of each failed invocation of webhook `id` created in the range.

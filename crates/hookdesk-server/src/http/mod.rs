@@ -29,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
         (name = "tickets", description = "Tickets; every create and patch is one update that runs the triggers"),
         (name = "webhooks", description = "Outbound webhooks"),
         (name = "triggers", description = "Business rules run on every update"),
+        (name = "automations", description = "Business rules run on a schedule, over tickets that are not closed"),
+        (name = "macros", description = "Actions an agent applies to one ticket on demand"),
         (name = "invocations", description = "The execution log of webhook calls"),
         (name = "users", description = "Requesters, agents and admins, and the API tokens agents and admins act with"),
     )
@@ -52,6 +54,8 @@ fn api() -> OpenApiRouter<App> {
         .merge(routes::tickets::router())
         .merge(routes::webhooks::router())
         .merge(routes::triggers::router())
+        .merge(routes::automations::router())
+        .merge(routes::macros::router())
         .merge(routes::invocations::router())
         .merge(routes::users::router())
 }

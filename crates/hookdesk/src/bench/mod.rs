@@ -162,6 +162,8 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         background_interval: Duration::from_secs(60),
         gates: GateConfig { max_in_flight_per_webhook: usize::from(concurrency), ..GateConfig::default() },
         shutdown_grace: Duration::from_secs(10),
+        automation_interval: Duration::from_secs(300),
+        clock: hookdesk_server::app::Clock::system(),
         admin_token: Some(format!("bench-{}", uuid_suffix())),
     }
 }
@@ -177,6 +179,7 @@ async fn create_webhook(store: &Store, endpoint: &str) -> anyhow::Result<Webhook
         http_method: HttpMethod::Post,
         request_format: RequestFormat::Json,
         status: WebhookStatus::Active,
+        subscriptions: hookdesk_core::webhook::Subscriptions::Conditional,
         authentication: Authentication::None,
         custom_headers: CustomHeaders::default(),
         max_retries: 3,

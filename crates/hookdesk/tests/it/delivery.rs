@@ -214,7 +214,11 @@ async fn finished_invocations_are_purged_after_the_retention_period(db: Db) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let (_, health) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
-    assert_eq!(health["singletons"], json!(["retention_purge"]), "a single node runs the purge: {health}");
+    assert_eq!(
+        health["singletons"],
+        json!(["automations", "retention_purge"]),
+        "one node runs the singletons: {health}"
+    );
 }
 
 /// An invocation and its attempts are read as one snapshot: a list read while attempts are

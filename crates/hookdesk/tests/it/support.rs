@@ -138,6 +138,8 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
         background_interval: Duration::from_secs(60),
         gates: GateConfig::default(),
         shutdown_grace: Duration::from_secs(5),
+        automation_interval: Duration::from_secs(300),
+        clock: hookdesk_server::app::Clock::adjustable(),
         admin_token: Some(format!("test-admin-token-{}", std::process::id())),
     }
 }

@@ -1,6 +1,8 @@
 //! One module per resource. Each exposes `router()` with its documented routes.
 
+pub mod automations;
 pub mod invocations;
+pub mod macros;
 pub mod tickets;
 pub mod triggers;
 pub mod users;

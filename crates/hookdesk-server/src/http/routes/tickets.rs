@@ -1,6 +1,7 @@
 //! `/api/v1/tickets`
 
 use axum::http::StatusCode;
+use hookdesk_core::audit::Audit;
 use hookdesk_core::ticket::{Priority, Status, Tag, Ticket, TicketType};
 use hookdesk_store::TicketFilter;
 use serde::Deserialize;
@@ -9,17 +10,17 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, limit, nullable};
+use super::{List, PageQuery, limit, nullable};
 use crate::app::{App, NewTicket, RequesterInput, TicketPatch};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Agent, ApiJson, ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<App> {
-    OpenApiRouter::new().routes(routes!(list_tickets, create_ticket)).routes(routes!(
-        get_ticket,
-        patch_ticket,
-        delete_ticket
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(list_tickets, create_ticket))
+        .routes(routes!(get_ticket, patch_ticket, delete_ticket))
+        .routes(routes!(ticket_audits))
+        .routes(routes!(apply_macro, preview_macro))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -86,6 +87,26 @@ pub struct PatchTicketBody {
     #[schema(value_type = Option<Object>)]
     custom_fields: Option<Map<String, Value>>,
     comment: Option<CommentBody>,
+}
+
+impl From<PatchTicketBody> for TicketPatch {
+    fn from(body: PatchTicketBody) -> Self {
+        TicketPatch {
+            subject: body.subject,
+            description: body.description,
+            status: body.status,
+            priority: body.priority,
+            ticket_type: body.ticket_type,
+            tags: body.tags,
+            add_tags: body.add_tags,
+            remove_tags: body.remove_tags,
+            requester: requester(body.requester),
+            assignee_id: body.assignee_id,
+            group: body.group,
+            custom_fields: body.custom_fields,
+            comment: comment(body.comment),
+        }
+    }
 }
 
 fn requester(body: Option<RequesterBody>) -> Option<RequesterInput> {
@@ -174,22 +195,7 @@ async fn patch_ticket(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchTicketBody>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
-    let patch = TicketPatch {
-        subject: body.subject,
-        description: body.description,
-        status: body.status,
-        priority: body.priority,
-        ticket_type: body.ticket_type,
-        tags: body.tags,
-        add_tags: body.add_tags,
-        remove_tags: body.remove_tags,
-        requester: requester(body.requester),
-        assignee_id: body.assignee_id,
-        group: body.group,
-        custom_fields: body.custom_fields,
-        comment: comment(body.comment),
-    };
-    Ok(axum::Json(state.update_ticket(&actor, id, patch).await?))
+    Ok(axum::Json(state.update_ticket(&actor, id, body.into()).await?))
 }
 
 /// Delete a ticket.
@@ -203,4 +209,53 @@ async fn delete_ticket(
 ) -> Result<StatusCode, ApiError> {
     state.delete_ticket(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A ticket's audit trail, oldest first: each update with its changes, the rules that fired
+/// and the invocations they queued.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/audits", tag = "tickets", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = List<Audit>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn ticket_audits(
+    Agent(_caller): Agent,
+    state: axum::extract::State<App>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<axum::Json<List<Audit>>, ApiError> {
+    let after_id = query
+        .cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| hookdesk_core::Invalid::new("cursor", "is not a cursor this API returned"))
+        })
+        .transpose()?;
+    state.ticket(id).await?;
+    let page = state.store.ticket_audits(id, after_id.unwrap_or(0), limit(query.limit)?).await?;
+    Ok(axum::Json(List { data: page.data, next_cursor: page.next_cursor }))
+}
+
+/// Apply a macro to a ticket: one update (triggers run on it).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/macros/{macro_id}", tag = "macros",
+    params(("id" = i64, Path), ("macro_id" = i64, Path)),
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn apply_macro(
+    Agent(actor): Agent,
+    state: axum::extract::State<App>,
+    ApiPath((id, macro_id)): ApiPath<(i64, i64)>,
+) -> Result<axum::Json<Ticket>, ApiError> {
+    Ok(axum::Json(state.apply_macro(&actor, id, macro_id, false).await?))
+}
+
+/// Preview a macro: the ticket as applying it would leave it (triggers included); nothing is
+/// saved or sent.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/macros/{macro_id}", tag = "macros",
+    params(("id" = i64, Path), ("macro_id" = i64, Path)),
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn preview_macro(
+    Agent(actor): Agent,
+    state: axum::extract::State<App>,
+    ApiPath((id, macro_id)): ApiPath<(i64, i64)>,
+) -> Result<axum::Json<Ticket>, ApiError> {
+    Ok(axum::Json(state.apply_macro(&actor, id, macro_id, true).await?))
 }

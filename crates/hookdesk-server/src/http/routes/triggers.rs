@@ -1,8 +1,9 @@
-//! `/api/v1/triggers`
+//! `/api/v1/triggers`, and the handlers automations share with them.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::rules::Trigger;
+use hookdesk_store::RuleSet;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -10,19 +11,20 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::List;
-use crate::app::App;
+use super::tickets::PatchTicketBody;
+use crate::app::{App, AppError, DryRun, DryRunResult, RuleInput};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, Agent, ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<App> {
-    OpenApiRouter::new().routes(routes!(list_triggers, create_trigger)).routes(routes!(order_triggers)).routes(routes!(
-        get_trigger,
-        patch_trigger,
-        delete_trigger
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(list_triggers, create_trigger))
+        .routes(routes!(order_triggers))
+        .routes(routes!(dry_run))
+        .routes(routes!(get_trigger, patch_trigger, delete_trigger))
 }
 
-/// The contract's Trigger (the schema of its documents).
+/// The contract's Trigger and Automation (the schema of their documents).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "describes the JSON of core's Trigger for the OpenAPI document")]
 pub struct TriggerView {
@@ -73,7 +75,43 @@ pub struct PatchTriggerBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
-    ids: Vec<i64>,
+    pub(super) ids: Vec<i64>,
+}
+
+impl TriggerBody {
+    fn input(&self) -> RuleInput<'_> {
+        RuleInput {
+            title: &self.title,
+            description: &self.description,
+            active: self.active.unwrap_or(true),
+            position: self.position,
+            conditions: &self.conditions,
+            actions: &self.actions,
+        }
+    }
+}
+
+/// The handlers triggers and automations share; each route names its set.
+pub(super) async fn create_in(set: RuleSet, state: &App, body: &TriggerBody) -> Result<Trigger, ApiError> {
+    let new = state.check_rule(set, &body.input()).await?;
+    Ok(state.create_rule(set, new).await?)
+}
+
+pub(super) async fn patch_in(set: RuleSet, state: &App, id: i64, body: PatchTriggerBody) -> Result<Trigger, ApiError> {
+    let current = state.rule(set, id).await?;
+    let conditions =
+        body.conditions.unwrap_or_else(|| serde_json::to_value(&current.rule.conditions).unwrap_or(Value::Null));
+    let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.rule.actions).unwrap_or(Value::Null));
+    let input = RuleInput {
+        title: body.title.as_deref().unwrap_or(&current.rule.title),
+        description: body.description.as_deref().unwrap_or(&current.description),
+        active: body.active.unwrap_or(current.active),
+        position: body.position,
+        conditions: &conditions,
+        actions: &actions,
+    };
+    let new = state.check_rule(set, &input).await?;
+    Ok(state.update_rule(set, id, new).await?)
 }
 
 /// Triggers in the order they run.
@@ -81,7 +119,7 @@ pub struct OrderBody {
     responses((status = 200, body = List<TriggerView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_triggers(Agent(_caller): Agent, state: State<App>) -> Result<axum::Json<List<Trigger>>, ApiError> {
-    Ok(axum::Json(List { data: state.store.triggers().await?, next_cursor: None }))
+    Ok(axum::Json(List { data: state.rules_of(RuleSet::Triggers).await?, next_cursor: None }))
 }
 
 /// Create a trigger. Conditions, actions and templates are checked now (422 naming the part).
@@ -93,17 +131,7 @@ async fn create_trigger(
     state: State<App>,
     ApiJson(body): ApiJson<TriggerBody>,
 ) -> Result<(StatusCode, axum::Json<Trigger>), ApiError> {
-    let new = state
-        .check_trigger(
-            &body.title,
-            &body.description,
-            body.active.unwrap_or(true),
-            body.position,
-            &body.conditions,
-            &body.actions,
-        )
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(state.create_trigger(new).await?)))
+    Ok((StatusCode::CREATED, axum::Json(create_in(RuleSet::Triggers, &state, &body).await?)))
 }
 
 /// Get a trigger.
@@ -115,7 +143,7 @@ async fn get_trigger(
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Trigger>, ApiError> {
-    Ok(axum::Json(state.trigger(id).await?))
+    Ok(axum::Json(state.rule(RuleSet::Triggers, id).await?))
 }
 
 /// Change a trigger; absent fields keep their value.
@@ -128,21 +156,7 @@ async fn patch_trigger(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchTriggerBody>,
 ) -> Result<axum::Json<Trigger>, ApiError> {
-    let current = state.trigger(id).await?;
-    let conditions =
-        body.conditions.unwrap_or_else(|| serde_json::to_value(&current.rule.conditions).unwrap_or(Value::Null));
-    let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.rule.actions).unwrap_or(Value::Null));
-    let new = state
-        .check_trigger(
-            body.title.as_deref().unwrap_or(&current.rule.title),
-            body.description.as_deref().unwrap_or(&current.description),
-            body.active.unwrap_or(current.active),
-            body.position,
-            &conditions,
-            &actions,
-        )
-        .await?;
-    Ok(axum::Json(state.update_trigger(id, new).await?))
+    Ok(axum::Json(patch_in(RuleSet::Triggers, &state, id, body).await?))
 }
 
 /// Delete a trigger.
@@ -154,7 +168,7 @@ async fn delete_trigger(
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.delete_trigger(id).await?;
+    state.delete_rule(RuleSet::Triggers, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,5 +181,38 @@ async fn order_triggers(
     state: State<App>,
     ApiJson(body): ApiJson<OrderBody>,
 ) -> Result<axum::Json<List<Trigger>>, ApiError> {
-    Ok(axum::Json(List { data: state.order_triggers(&body.ids).await?, next_cursor: None }))
+    Ok(axum::Json(List { data: state.order_rules(RuleSet::Triggers, &body.ids).await?, next_cursor: None }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunBody {
+    ticket_id: i64,
+    /// The proposed update, as a `PATCH /tickets/{id}` body; none to re-run the triggers on
+    /// the ticket as it is.
+    changes: Option<PatchTicketBody>,
+    /// A draft trigger, tried with the active ones at its `position` (last without one).
+    trigger: Option<TriggerBody>,
+}
+
+/// Which triggers an update would fire, in which order, with their changes and the webhook
+/// requests they would queue. Nothing is saved or sent.
+#[utoipa::path(post, path = "/api/v1/triggers/dry_run", tag = "triggers", request_body = DryRunBody,
+    responses((status = 200, body = DryRunResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn dry_run(
+    Admin(caller): Admin,
+    state: State<App>,
+    ApiJson(body): ApiJson<DryRunBody>,
+) -> Result<axum::Json<DryRunResult>, ApiError> {
+    let draft = match &body.trigger {
+        Some(trigger) => Some(state.check_rule(RuleSet::Triggers, &trigger.input()).await.map_err(|e| match e {
+            AppError::Invalid(invalid) => AppError::Invalid(invalid.within("trigger")),
+            other => other,
+        })?),
+        None => None,
+    };
+    let patch = body.changes.map(Into::into).unwrap_or_default();
+    let run = DryRun { ticket_id: body.ticket_id, patch, draft };
+    Ok(axum::Json(state.dry_run(&caller, run).await?))
 }

@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::webhook::{
-    Authentication, AuthenticationView, CONDITIONAL_TICKET_EVENTS, HttpMethod, Ordering, RequestFormat, Webhook,
-    WebhookHealth, WebhookStatus,
+    Authentication, AuthenticationView, HttpMethod, Ordering, RequestFormat, Webhook, WebhookHealth, WebhookStatus,
 };
 use hookdesk_core::{Invalid, Timestamp};
 use hookdesk_store::{Invocation, InvocationFilter};
@@ -64,7 +63,7 @@ impl WebhookView {
             http_method: w.http_method,
             request_format: w.request_format,
             status: w.status,
-            subscriptions: vec![CONDITIONAL_TICKET_EVENTS.to_owned()],
+            subscriptions: w.subscriptions.names(),
             authentication: w.authentication.public_view(),
             custom_headers: w.custom_headers.to_json(),
             max_retries: w.max_retries,
@@ -103,7 +102,9 @@ pub struct CreateWebhookBody {
     request_format: Option<RequestFormat>,
     /// Default active.
     status: Option<WebhookStatus>,
-    /// Default `["conditional_ticket_events"]`.
+    /// Default `["conditional_ticket_events"]` (notified by triggers and automations); or a
+    /// list of event types (`ticket.created`, `ticket.status_changed`, ...) to receive their
+    /// CloudEvents. Never both.
     subscriptions: Option<Vec<String>>,
     /// Default `{"type": "none"}`.
     authentication: Option<Authentication>,

@@ -1,0 +1,141 @@
+//! Event subscriptions: the fixed events an update raises, and the CloudEvents 1.0 document
+//! (structured mode) a subscribed webhook receives for each.
+
+use serde_json::{Value, json};
+
+use crate::Timestamp;
+use crate::ticket::TicketFields;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    TicketCreated,
+    TicketStatusChanged,
+    TicketPriorityChanged,
+    TicketTagsChanged,
+    TicketAssigneeChanged,
+    TicketCommentAdded,
+    TicketDeleted,
+    UserCreated,
+    UserUpdated,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 9] = [
+        EventType::TicketCreated,
+        EventType::TicketStatusChanged,
+        EventType::TicketPriorityChanged,
+        EventType::TicketTagsChanged,
+        EventType::TicketAssigneeChanged,
+        EventType::TicketCommentAdded,
+        EventType::TicketDeleted,
+        EventType::UserCreated,
+        EventType::UserUpdated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::TicketCreated => "ticket.created",
+            EventType::TicketStatusChanged => "ticket.status_changed",
+            EventType::TicketPriorityChanged => "ticket.priority_changed",
+            EventType::TicketTagsChanged => "ticket.tags_changed",
+            EventType::TicketAssigneeChanged => "ticket.assignee_changed",
+            EventType::TicketCommentAdded => "ticket.comment_added",
+            EventType::TicketDeleted => "ticket.deleted",
+            EventType::UserCreated => "user.created",
+            EventType::UserUpdated => "user.updated",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+
+    pub fn names() -> String {
+        Self::ALL.map(EventType::as_str).join(", ")
+    }
+}
+
+/// The events one ticket update raises, in a stable order. `previous` is `None` when the
+/// update creates the ticket (then only `ticket.created`, and `comment_added` for a first
+/// comment, are raised: the rest are part of the creation).
+pub fn ticket_events(previous: Option<&TicketFields>, current: &TicketFields, comment_added: bool) -> Vec<EventType> {
+    let mut events = Vec::new();
+    match previous {
+        None => events.push(EventType::TicketCreated),
+        Some(before) => {
+            if before.status != current.status {
+                events.push(EventType::TicketStatusChanged);
+            }
+            if before.priority != current.priority {
+                events.push(EventType::TicketPriorityChanged);
+            }
+            if before.tags != current.tags {
+                events.push(EventType::TicketTagsChanged);
+            }
+            if before.assignee_id != current.assignee_id {
+                events.push(EventType::TicketAssigneeChanged);
+            }
+        }
+    }
+    if comment_added {
+        events.push(EventType::TicketCommentAdded);
+    }
+    events
+}
+
+/// One event as a CloudEvents 1.0 JSON document, structured mode.
+pub struct CloudEvent<'a> {
+    pub id: &'a str,
+    /// Where events come from: the server's public URL.
+    pub source: &'a str,
+    pub event: EventType,
+    /// `tickets/ID` or `users/ID`.
+    pub subject: String,
+    pub time: Timestamp,
+    pub current: Value,
+    pub previous: Value,
+}
+
+impl CloudEvent<'_> {
+    pub const CONTENT_TYPE: &'static str = "application/cloudevents+json";
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "specversion": "1.0",
+            "id": self.id,
+            "source": self.source,
+            "type": self.event.as_str(),
+            "subject": self.subject,
+            "time": self.time,
+            "datacontenttype": "application/json",
+            "data": {"current": self.current, "previous": self.previous},
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticket::{Status, Tag, Tags};
+
+    #[test]
+    fn one_update_may_raise_several_events() {
+        let before = TicketFields::default();
+        let mut after = before.clone();
+        after.status = Status::Open;
+        after.tags = Tags::new([Tag::parse("vip").expect("tag")]);
+        assert_eq!(
+            ticket_events(Some(&before), &after, true),
+            [EventType::TicketStatusChanged, EventType::TicketTagsChanged, EventType::TicketCommentAdded]
+        );
+        assert_eq!(ticket_events(None, &after, false), [EventType::TicketCreated]);
+        assert!(ticket_events(Some(&before), &before, false).is_empty());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for event in EventType::ALL {
+            assert_eq!(EventType::parse(event.as_str()), Some(event));
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Macros: a named list of actions an agent applies to one ticket on demand.
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::Action;
+use crate::Timestamp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Macro {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub active: bool,
+    pub actions: Vec<Action>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The contract's Macro JSON (`id`, `title`, `actions`) and its extras.
+impl Serialize for Macro {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Macro", 7)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("title", &self.title)?;
+        s.serialize_field("description", &self.description)?;
+        s.serialize_field("active", &self.active)?;
+        s.serialize_field("actions", &self.actions)?;
+        s.serialize_field("created_at", &self.created_at)?;
+        s.serialize_field("updated_at", &self.updated_at)?;
+        s.end()
+    }
+}

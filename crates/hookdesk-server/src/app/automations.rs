@@ -1,0 +1,107 @@
+//! The automation scheduler: every `--automation-interval`, each active automation is
+//! checked, in position order, against every ticket that is not closed; the ones that hold
+//! are applied as one update per ticket (triggers run on it), each at most once per run.
+
+use hookdesk_core::audit::Via;
+use hookdesk_core::rules::{TicketTimes, UpdateContext, UpdateType};
+use hookdesk_store::RuleSet;
+use serde::Serialize;
+use tracing::{info, warn};
+use utoipa::ToSchema;
+
+use super::updates::{Applied, Change, RuleKind, Source};
+use super::{App, AppError};
+
+/// What one run did.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct AutomationRun {
+    pub tickets_checked: u64,
+    pub tickets_updated: u64,
+    /// Automations fired, summed over tickets.
+    pub fired: u64,
+    /// Tickets that changed between the check and the update: checked again next run.
+    pub skipped: u64,
+}
+
+impl App {
+    pub async fn run_automations(&self) -> Result<AutomationRun, AppError> {
+        let automations = self.store.active_rules(RuleSet::Automations).await?;
+        let mut run = AutomationRun::default();
+        if automations.is_empty() {
+            return Ok(run);
+        }
+        let all: Vec<Applied> =
+            automations.iter().map(|a| Applied { kind: RuleKind::Automation, rule: a.rule.clone() }).collect();
+        let rules = self.rules(&all).await?;
+        let at = self.clock.now();
+        let mut after = 0;
+        loop {
+            let batch = self.store.open_tickets_after(after, self.config.automation_batch).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            for ticket in batch {
+                run.tickets_checked += 1;
+                let mut fields = ticket.fields.clone();
+                let times = TicketTimes {
+                    now: at,
+                    created_at: ticket.created_at,
+                    updated_at: ticket.updated_at,
+                    status_changed_at: ticket.status_changed_at,
+                };
+                let mut applied = Vec::new();
+                for automation in &all {
+                    let update = UpdateContext {
+                        update_type: UpdateType::Change,
+                        previous: Some(&ticket.fields),
+                        comment: None,
+                        current_user_role: None,
+                        requester_email: &ticket.requester.email,
+                        times: Some(times),
+                    };
+                    if automation.rule.conditions.hold(&fields, &update) {
+                        for action in &automation.rule.actions {
+                            action.apply(&mut fields);
+                        }
+                        applied.push(automation.clone());
+                    }
+                }
+                if applied.is_empty() {
+                    continue;
+                }
+                let mut tx = self.store.begin_update().await?;
+                let current = match tx.ticket(ticket.id).await {
+                    Ok(current) if current.updated_at == ticket.updated_at => current,
+                    // Changed or deleted since the batch was read: its next run decides.
+                    _ => {
+                        run.skipped += 1;
+                        tx.rollback().await?;
+                        continue;
+                    }
+                };
+                run.fired += applied.len() as u64;
+                let change = Change {
+                    previous: Some(current.fields.clone()),
+                    fields: current.fields.clone(),
+                    comment: None,
+                    applied,
+                };
+                let source = Source { via: Via::Automation, actor: None };
+                match self.run_update(&mut tx, &rules, source, current, change, self.clock.now()).await {
+                    Ok(_) => {
+                        tx.commit().await?;
+                        run.tickets_updated += 1;
+                    }
+                    Err(e) => {
+                        warn!(ticket.id = ticket.id, error = %e, "an automation update failed; it is retried next run");
+                        tx.rollback().await?;
+                    }
+                }
+            }
+        }
+        if run.tickets_updated > 0 {
+            self.delivery.wake();
+            info!(checked = run.tickets_checked, updated = run.tickets_updated, fired = run.fired, "automations ran");
+        }
+        Ok(run)
+    }
+}

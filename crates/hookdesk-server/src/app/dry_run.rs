@@ -1,0 +1,99 @@
+//! Dry runs: which triggers an update would fire, in which order, with their changes and
+//! the requests they would send. The update really runs, in a transaction that is rolled
+//! back, so the answer is exactly what would happen; nothing is saved or sent.
+
+use std::sync::Arc;
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::rules::{Rule, Trigger};
+use hookdesk_core::ticket::Ticket;
+use hookdesk_core::user::User;
+use hookdesk_store::{NewInvocation, NewTrigger};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::updates::{Source, Step, TicketPatch};
+use super::{App, AppError};
+
+/// A proposed change to one ticket, and optionally a draft trigger to try with the others.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    pub ticket_id: i64,
+    pub patch: TicketPatch,
+    pub draft: Option<NewTrigger>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DryRunResult {
+    /// The ticket as the update would leave it.
+    pub ticket: Ticket,
+    /// The rules that would fire, in firing order, each with its own changes. The draft
+    /// trigger has id 0.
+    pub fired: Vec<Step>,
+    /// The webhook requests that would be queued: `{webhook_id, trigger_id, event_type,
+    /// request: {method, url, headers, body}}`, or `error` for one that fails before sending.
+    #[schema(value_type = Vec<Object>)]
+    pub requests: Vec<Value>,
+    /// The event types the update would raise.
+    pub events: Vec<String>,
+    pub bound_hit: bool,
+}
+
+impl App {
+    pub async fn dry_run(&self, actor: &User, run: DryRun) -> Result<DryRunResult, AppError> {
+        let mut triggers = self.store.active_triggers().await?;
+        if let Some(draft) = run.draft {
+            let mut list: Vec<Trigger> = triggers.as_ref().clone();
+            let position = draft.position.unwrap_or(i64::MAX);
+            let at = list.iter().position(|t| t.position > position).unwrap_or(list.len());
+            list.insert(
+                at,
+                Trigger {
+                    rule: Rule { id: 0, title: draft.title, conditions: draft.conditions, actions: draft.actions },
+                    description: draft.description,
+                    active: true,
+                    position,
+                    created_at: Timestamp::default(),
+                    updated_at: Timestamp::default(),
+                },
+            );
+            triggers = Arc::new(list);
+        }
+        let rules = self.rules_with(triggers, &[]).await?;
+        let mut tx = self.store.begin_update().await?;
+        let outcome = self.patch_in(&mut tx, &rules, Source::api(actor), run.ticket_id, run.patch, &[]).await;
+        tx.rollback().await?;
+        let outcome = outcome?;
+        Ok(DryRunResult {
+            ticket: outcome.ticket,
+            fired: outcome.steps,
+            requests: outcome.invocations.iter().map(request_view).collect(),
+            events: outcome.events.iter().map(|e| e.as_str().to_owned()).collect(),
+            bound_hit: outcome.bound_hit,
+        })
+    }
+}
+
+fn request_view(invocation: &NewInvocation) -> Value {
+    let mut view = json!({
+        "webhook_id": invocation.webhook_id,
+        "trigger_id": invocation.trigger_id,
+        "event_type": invocation.event_type,
+    });
+    let (key, value) = match &invocation.request {
+        Ok(request) => {
+            let headers: Map<String, Value> =
+                request.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+            (
+                "request",
+                json!({"method": request.method.as_str(), "url": request.url, "headers": headers, "body": request.body}),
+            )
+        }
+        Err(e) => ("error", json!({"code": e.code, "message": e.message})),
+    };
+    if let Value::Object(map) = &mut view {
+        map.insert(key.into(), value);
+    }
+    view
+}

@@ -1,0 +1,101 @@
+//! `/api/v1/automations`: triggers' shape, run on a schedule.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use hookdesk_core::rules::Automation;
+use hookdesk_store::RuleSet;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::List;
+use super::triggers::{OrderBody, PatchTriggerBody, TriggerBody, TriggerView, create_in, patch_in};
+use crate::app::{App, AutomationRun};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Admin, Agent, ApiJson, ApiPath};
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_automations, create_automation))
+        .routes(routes!(order_automations))
+        .routes(routes!(run_automations))
+        .routes(routes!(get_automation, patch_automation, delete_automation))
+}
+
+/// Automations in the order they run.
+#[utoipa::path(get, path = "/api/v1/automations", tag = "automations",
+    responses((status = 200, body = List<TriggerView>), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_automations(Agent(_caller): Agent, state: State<App>) -> Result<axum::Json<List<Automation>>, ApiError> {
+    Ok(axum::Json(List { data: state.rules_of(RuleSet::Automations).await?, next_cursor: None }))
+}
+
+/// Create an automation: it needs an `hours_since_*` condition in `all`, and an `all`
+/// condition its own actions make false (so it fires once per ticket), else 422.
+#[utoipa::path(post, path = "/api/v1/automations", tag = "automations", request_body = TriggerBody,
+    responses((status = 201, body = TriggerView), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_automation(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiJson(body): ApiJson<TriggerBody>,
+) -> Result<(StatusCode, axum::Json<Automation>), ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(create_in(RuleSet::Automations, &state, &body).await?)))
+}
+
+/// Get an automation.
+#[utoipa::path(get, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
+    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_automation(
+    Agent(_caller): Agent,
+    state: State<App>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<axum::Json<Automation>, ApiError> {
+    Ok(axum::Json(state.rule(RuleSet::Automations, id).await?))
+}
+
+/// Change an automation; absent fields keep their value.
+#[utoipa::path(patch, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)), request_body = PatchTriggerBody,
+    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn patch_automation(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PatchTriggerBody>,
+) -> Result<axum::Json<Automation>, ApiError> {
+    Ok(axum::Json(patch_in(RuleSet::Automations, &state, id, body).await?))
+}
+
+/// Delete an automation.
+#[utoipa::path(delete, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_automation(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.delete_rule(RuleSet::Automations, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set the order automations run in: `ids` lists every automation once.
+#[utoipa::path(put, path = "/api/v1/automations/order", tag = "automations", request_body = OrderBody,
+    responses((status = 200, body = List<TriggerView>), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn order_automations(
+    Admin(_caller): Admin,
+    state: State<App>,
+    ApiJson(body): ApiJson<OrderBody>,
+) -> Result<axum::Json<List<Automation>>, ApiError> {
+    Ok(axum::Json(List { data: state.order_rules(RuleSet::Automations, &body.ids).await?, next_cursor: None }))
+}
+
+/// Run the automations now, on this node, rather than at the next scheduled run.
+#[utoipa::path(post, path = "/api/v1/automations/run", tag = "automations",
+    responses((status = 200, body = AutomationRun), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn run_automations(Admin(_caller): Admin, state: State<App>) -> Result<axum::Json<AutomationRun>, ApiError> {
+    Ok(axum::Json(state.run_automations().await?))
+}

@@ -1,0 +1,134 @@
+//! `/api/v1/macros`. Applying one is a ticket route: `POST /tickets/{id}/macros/{macro_id}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use hookdesk_core::rules::Macro;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::List;
+use crate::app::{App, MacroInput};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Agent, ApiJson, ApiPath};
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new().routes(routes!(list_macros, create_macro)).routes(routes!(
+        get_macro,
+        patch_macro,
+        delete_macro
+    ))
+}
+
+/// The contract's Macro (the schema of its documents).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON of core's Macro for the OpenAPI document")]
+pub struct MacroView {
+    id: i64,
+    title: String,
+    description: String,
+    active: bool,
+    /// `[{"field", "value"}]`, as in triggers; `notify_webhook` is not allowed.
+    #[schema(value_type = Vec<Object>)]
+    actions: Value,
+    created_at: hookdesk_core::Timestamp,
+    updated_at: hookdesk_core::Timestamp,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MacroBody {
+    title: String,
+    #[serde(default)]
+    description: String,
+    /// Default true.
+    active: Option<bool>,
+    #[schema(value_type = Vec<Object>)]
+    actions: Value,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchMacroBody {
+    title: Option<String>,
+    description: Option<String>,
+    active: Option<bool>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    actions: Option<Value>,
+}
+
+/// Macros, by title.
+#[utoipa::path(get, path = "/api/v1/macros", tag = "macros",
+    responses((status = 200, body = List<MacroView>), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_macros(Agent(_caller): Agent, state: State<App>) -> Result<axum::Json<List<Macro>>, ApiError> {
+    Ok(axum::Json(List { data: state.macros().await?, next_cursor: None }))
+}
+
+/// Create a macro (agents and admins).
+#[utoipa::path(post, path = "/api/v1/macros", tag = "macros", request_body = MacroBody,
+    responses((status = 201, body = MacroView), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_macro(
+    Agent(_caller): Agent,
+    state: State<App>,
+    ApiJson(body): ApiJson<MacroBody>,
+) -> Result<(StatusCode, axum::Json<Macro>), ApiError> {
+    let input = MacroInput {
+        title: &body.title,
+        description: &body.description,
+        active: body.active.unwrap_or(true),
+        actions: &body.actions,
+    };
+    let new = state.check_macro(&input).await?;
+    Ok((StatusCode::CREATED, axum::Json(state.create_macro(new).await?)))
+}
+
+/// Get a macro.
+#[utoipa::path(get, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
+    responses((status = 200, body = MacroView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_macro(
+    Agent(_caller): Agent,
+    state: State<App>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<axum::Json<Macro>, ApiError> {
+    Ok(axum::Json(state.macro_by_id(id).await?))
+}
+
+/// Change a macro; absent fields keep their value.
+#[utoipa::path(patch, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)), request_body = PatchMacroBody,
+    responses((status = 200, body = MacroView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn patch_macro(
+    Agent(_caller): Agent,
+    state: State<App>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PatchMacroBody>,
+) -> Result<axum::Json<Macro>, ApiError> {
+    let current = state.macro_by_id(id).await?;
+    let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.actions).unwrap_or(Value::Null));
+    let input = MacroInput {
+        title: body.title.as_deref().unwrap_or(&current.title),
+        description: body.description.as_deref().unwrap_or(&current.description),
+        active: body.active.unwrap_or(current.active),
+        actions: &actions,
+    };
+    let new = state.check_macro(&input).await?;
+    Ok(axum::Json(state.update_macro(id, new).await?))
+}
+
+/// Delete a macro.
+#[utoipa::path(delete, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_macro(
+    Agent(_caller): Agent,
+    state: State<App>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.delete_macro(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,91 @@
+//! The audit trail of ticket updates, written in each update's transaction.
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::audit::{Audit, FiredRule, Via};
+use sqlx::Row;
+
+use crate::tickets::UpdateTx;
+use crate::{Page, Store, StoreError, rows};
+
+/// An audit record to write; its id and ticket come from the update.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub actor_id: Option<i64>,
+    pub via: Via,
+    pub changes: serde_json::Value,
+    pub rules: Vec<FiredRule>,
+    pub events: Vec<String>,
+    pub invocations: Vec<String>,
+    pub bound_hit: bool,
+}
+
+fn audit_from_row(row: &crate::db::Row) -> Result<Audit, StoreError> {
+    Ok(Audit {
+        id: row.try_get("id")?,
+        ticket_id: row.try_get("ticket_id")?,
+        actor_id: row.try_get("actor_id")?,
+        via: rows::name("ticket_audits.via", row.try_get("via")?, Via::parse)?,
+        changes: rows::json("ticket_audits.changes", row.try_get("changes")?)?,
+        rules: rows::json("ticket_audits.rules", row.try_get("rules")?)?,
+        events: rows::json("ticket_audits.events", row.try_get("events")?)?,
+        invocations: rows::json("ticket_audits.invocations", row.try_get("invocations")?)?,
+        bound_hit: row.try_get::<i64, _>("bound_hit")? != 0,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+impl UpdateTx {
+    pub async fn add_audit(&mut self, ticket_id: i64, audit: &NewAudit, now: Timestamp) -> Result<(), StoreError> {
+        let text = |v: &dyn erased::Json| v.text();
+        sqlx::query(
+            "INSERT INTO ticket_audits (ticket_id, actor_id, via, changes, rules, events, invocations, bound_hit, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(ticket_id)
+        .bind(audit.actor_id)
+        .bind(audit.via.as_str())
+        .bind(text(&audit.changes))
+        .bind(text(&audit.rules))
+        .bind(text(&audit.events))
+        .bind(text(&audit.invocations))
+        .bind(i64::from(audit.bound_hit))
+        .bind(now.as_millis())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+mod erased {
+    /// Any serialisable value as JSON text, so one closure writes every JSON column.
+    pub trait Json {
+        fn text(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn text(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+        }
+    }
+}
+
+impl Store {
+    /// A ticket's updates, oldest first.
+    pub async fn ticket_audits(&self, ticket_id: i64, after_id: i64, limit: u32) -> Result<Page<Audit>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket_id, actor_id, via, changes, rules, events, invocations, bound_hit, created_at
+             FROM ticket_audits WHERE ticket_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(ticket_id)
+        .bind(after_id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut data = rows.iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (data.len() > limit as usize).then(|| {
+            data.truncate(limit as usize);
+            data.last().map(|a| a.id.to_string()).unwrap_or_default()
+        });
+        Ok(Page { data, next_cursor })
+    }
+}

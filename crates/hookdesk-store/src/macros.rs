@@ -1,0 +1,95 @@
+//! Macros, stored as their contract JSON.
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::rules::{Action, Macro};
+use sqlx::Row;
+
+use crate::{Store, StoreError, rows};
+
+/// A macro to create or to write over an existing one.
+#[derive(Debug, Clone)]
+pub struct NewMacro {
+    pub title: String,
+    pub description: String,
+    pub active: bool,
+    pub actions: Vec<Action>,
+}
+
+const MACRO_COLUMNS: &str = "SELECT id, title, description, active, actions, created_at, updated_at FROM macros";
+
+fn macro_from_row(row: &crate::db::Row) -> Result<Macro, StoreError> {
+    let actions: Vec<serde_json::Value> = rows::json("macros.actions", row.try_get("actions")?)?;
+    Ok(Macro {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        actions: actions
+            .iter()
+            .map(Action::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::corrupt("macros.actions", e))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn actions_text(actions: &[Action]) -> String {
+    serde_json::to_string(actions).unwrap_or_else(|_| "[]".into())
+}
+
+impl Store {
+    pub async fn macros(&self) -> Result<Vec<Macro>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} ORDER BY title, id")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(macro_from_row).collect()
+    }
+
+    pub async fn macro_by_id(&self, id: i64) -> Result<Macro, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        macro_from_row(&row)
+    }
+
+    pub async fn create_macro(&self, new: &NewMacro, now: Timestamp) -> Result<Macro, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO macros (title, description, active, actions, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        )
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(i64::from(new.active))
+        .bind(actions_text(&new.actions))
+        .bind(now.as_millis())
+        .fetch_one(&self.writer)
+        .await?;
+        self.macro_by_id(row.try_get("id")?).await
+    }
+
+    pub async fn update_macro(&self, id: i64, new: &NewMacro, now: Timestamp) -> Result<Macro, StoreError> {
+        let done = sqlx::query(
+            "UPDATE macros SET title = $2, description = $3, active = $4, actions = $5, updated_at = $6 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(i64::from(new.active))
+        .bind(actions_text(&new.actions))
+        .bind(now.as_millis())
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.macro_by_id(id).await
+    }
+
+    pub async fn delete_macro(&self, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM macros WHERE id = $1").bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}
