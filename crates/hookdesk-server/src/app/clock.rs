@@ -1,5 +1,6 @@
-//! The clock use cases read: the system's, or one a test moves forward, so automations that
-//! wait hours can be tested in milliseconds.
+//! The clock tickets and automations read: the system's, or one a test moves forward, so
+//! automations that wait hours can be tested in milliseconds. The delivery queue always runs
+//! on the system clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

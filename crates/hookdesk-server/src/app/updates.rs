@@ -445,7 +445,7 @@ impl App {
                             request,
                             max_retries: webhook.map_or(0, |w| w.max_retries),
                             ordered: webhook.is_some_and(|w| w.ordering == Ordering::PerTicket),
-                            created_at: now,
+                            created_at: queued_at(),
                         });
                     }
                     _ => {}
@@ -526,7 +526,7 @@ impl App {
                     request: prepare_event(webhook, &context, &document),
                     max_retries: webhook.max_retries,
                     ordered: webhook.ordering == Ordering::PerTicket,
-                    created_at: now,
+                    created_at: queued_at(),
                 });
             }
         }
@@ -560,6 +560,12 @@ pub(crate) struct Change {
 pub(crate) struct Rules {
     pub triggers: Arc<Vec<Trigger>>,
     pub webhooks: HashMap<String, Webhook>,
+}
+
+/// When an invocation joins the queue: the queue runs on the system clock, whatever clock
+/// tickets are on (a test's fake one must not schedule deliveries hours ahead).
+fn queued_at() -> Timestamp {
+    hookdesk_delivery::dispatcher::now()
 }
 
 /// A comment body that fails to render still records that the trigger ran.

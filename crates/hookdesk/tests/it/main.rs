@@ -11,6 +11,7 @@ mod formats;
 mod gates;
 mod multinode;
 mod outage;
+mod rules;
 mod signing;
 mod test_send;
 mod tour;
