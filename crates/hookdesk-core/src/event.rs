@@ -17,10 +17,14 @@ pub enum EventType {
     TicketDeleted,
     UserCreated,
     UserUpdated,
+    /// A webhook none of whose requests has succeeded for `--failing-after`.
+    WebhookFailing,
+    /// A failing webhook's request succeeded again.
+    WebhookRecovered,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 11] = [
         EventType::TicketCreated,
         EventType::TicketStatusChanged,
         EventType::TicketPriorityChanged,
@@ -30,6 +34,8 @@ impl EventType {
         EventType::TicketDeleted,
         EventType::UserCreated,
         EventType::UserUpdated,
+        EventType::WebhookFailing,
+        EventType::WebhookRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +49,8 @@ impl EventType {
             EventType::TicketDeleted => "ticket.deleted",
             EventType::UserCreated => "user.created",
             EventType::UserUpdated => "user.updated",
+            EventType::WebhookFailing => "webhook.failing",
+            EventType::WebhookRecovered => "webhook.recovered",
         }
     }
 
@@ -89,7 +97,7 @@ pub struct CloudEvent<'a> {
     /// Where events come from: the server's public URL.
     pub source: &'a str,
     pub event: EventType,
-    /// `tickets/ID` or `users/ID`.
+    /// `tickets/ID`, `users/ID` or `webhooks/ID`.
     pub subject: String,
     pub time: Timestamp,
     pub current: Value,

@@ -37,6 +37,16 @@ pub struct DeliveryConfig {
     /// On shutdown, how long requests in flight may take to finish; the rest are given back
     /// to the queue (and sent again by the next process to claim them).
     pub shutdown_grace: Duration,
+    /// Where to report a webhook becoming failing or recovering (the server turns these into
+    /// `webhook.failing` / `webhook.recovered` events).
+    pub health_events: Option<mpsc::UnboundedSender<HealthEvent>>,
+}
+
+/// A webhook's failing mark changed.
+#[derive(Debug, Clone)]
+pub struct HealthEvent {
+    pub webhook_id: String,
+    pub health: WebhookHealth,
 }
 
 impl DeliveryConfig {
@@ -194,7 +204,7 @@ impl Dispatcher {
                 let (admission, change) =
                     lock(&self.gates).admit(&target.webhook, &claim.id, claim.attempt, Instant::now(), now());
                 if let Some(change) = change {
-                    save_health(&self.store, change).await;
+                    save_health(&self.store, &self.config, change).await;
                 }
                 if let Admission::GiveBack(wait) = admission {
                     given_back.push((claim.id, claim.attempt, now().plus_millis(millis(wait))));
@@ -304,9 +314,15 @@ impl Dispatcher {
     }
 }
 
-async fn save_health(store: &Store, change: HealthChange) {
-    if let Err(e) = store.save_webhook_health(&change.webhook_id, &change.health, now()).await {
-        warn!(webhook.id = %change.webhook_id, error = %e, "could not save the webhook's health");
+async fn save_health(store: &Store, config: &DeliveryConfig, change: HealthChange) {
+    match store.save_webhook_health(&change.webhook_id, &change.health, now()).await {
+        Ok(Some(_)) => {
+            if let Some(events) = &config.health_events {
+                let _ = events.send(HealthEvent { webhook_id: change.webhook_id, health: change.health });
+            }
+        }
+        Ok(None) => {}
+        Err(e) => warn!(webhook.id = %change.webhook_id, error = %e, "could not save the webhook's health"),
     }
 }
 
@@ -359,7 +375,7 @@ impl Job {
             error!(invocation.id = %claim.id, "the recorder is gone; the attempt will be retried when its lease ends");
         }
         if let Some(change) = change {
-            save_health(&self.store, change).await;
+            save_health(&self.store, &self.config, change).await;
         }
     }
 }

@@ -20,13 +20,22 @@ fn timestamp(row: &crate::db::Row, column: &str) -> Result<Option<Timestamp>, St
 
 impl Store {
     /// Saves the health of `webhook_id`; nothing when the webhook was deleted meanwhile.
+    /// Saves a webhook's health; answers `Some(failing)` when the failing mark changed (a
+    /// `webhook.failing` or `webhook.recovered` event is due).
     pub async fn save_webhook_health(
         &self,
         webhook_id: &str,
         health: &WebhookHealth,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<bool>, StoreError> {
         let mut tx = self.begin_write().await?;
+        let was_failing = sqlx::query("SELECT failing FROM webhook_health WHERE webhook_id = $1")
+            .bind(webhook_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get::<i64, _>("failing"))
+            .transpose()?
+            .is_some_and(|f| f != 0);
         sqlx::query(
             "INSERT INTO webhook_health (webhook_id, breaker, breaker_until, failing, failing_since, last_success_at,
                  last_failure_at, updated_at)
@@ -47,7 +56,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok((was_failing != health.failing).then_some(health.failing))
     }
 
     /// The recorded health of each of `ids` that has one (a webhook never delivered to has none).

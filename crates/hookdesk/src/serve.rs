@@ -180,6 +180,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let sender = Sender::new(DestinationPolicy::new(config.allow_destinations.clone()), config.request_timeout)
         .context("cannot build the HTTP client")?;
+    let (health_events, mut health_changes) = tokio::sync::mpsc::unbounded_channel();
     let (delivery_handle, delivery) = hookdesk_delivery::spawn(
         store.clone(),
         sender.clone(),
@@ -192,6 +193,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             user_agent: USER_AGENT.to_owned(),
             gates: config.gates.clone(),
             shutdown_grace: config.shutdown_grace,
+            health_events: Some(health_events),
         },
         shutdown.clone(),
     );
@@ -226,6 +228,17 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             automation_batch: 200,
         }),
         clock: config.clock.clone(),
+    };
+    // Health events are queued by the App, which the workers do not know.
+    let health = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            while let Some(event) = health_changes.recv().await {
+                if let Err(e) = app.webhook_health_event(&event.webhook_id, &event.health).await {
+                    tracing::warn!(webhook.id = %event.webhook_id, error = %e, "could not queue the webhook's health event");
+                }
+            }
+        })
     };
     let automations = {
         let app = app.clone();
@@ -263,7 +276,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         http,
         delivery,
         queue_listener,
-        background: vec![purge, automations],
+        background: vec![purge, automations, health],
         store,
     })
 }

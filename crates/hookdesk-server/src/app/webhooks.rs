@@ -1,8 +1,9 @@
 //! Webhooks, triggers and invocations: the admin's use cases.
 
+use hookdesk_core::event::EventType;
 use hookdesk_core::webhook::{
     Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Subscriptions,
-    Webhook, WebhookStatus,
+    Webhook, WebhookHealth, WebhookStatus,
 };
 use hookdesk_core::{Invalid, Timestamp, ticket::parse_text};
 use hookdesk_delivery::dispatcher::now;
@@ -188,6 +189,24 @@ impl App {
             .await
             .or_not_found("webhook")?;
         Ok(secret)
+    }
+
+    /// Queues `webhook.failing` or `webhook.recovered` (as `health.failing` says) for the
+    /// webhooks subscribed to it.
+    pub async fn webhook_health_event(&self, id: &str, health: &WebhookHealth) -> Result<(), AppError> {
+        let webhook = self.webhook(id).await?;
+        let event = if health.failing { EventType::WebhookFailing } else { EventType::WebhookRecovered };
+        tracing::warn!(webhook.id = %id, event = event.as_str(), "webhook health changed");
+        let current = serde_json::json!({"id": webhook.id, "name": webhook.name,
+            "endpoint": webhook.endpoint.template().source(), "health": health});
+        let mut tx = self.store.begin_update().await?;
+        let invocations = self
+            .event_invocations(&mut tx, &[event], None, &format!("webhooks/{id}"), current, &Value::Null, now())
+            .await?;
+        tx.enqueue(&invocations).await?;
+        tx.commit().await?;
+        self.delivery.wake();
+        Ok(())
     }
 
     /// Queues a replay of each failed invocation of webhook `id` created in the range.

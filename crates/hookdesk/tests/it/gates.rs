@@ -316,7 +316,35 @@ async fn bulk_replay_queues_each_failed_invocation_of_a_range_once(db: Db) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A webhook none of whose requests succeeds for `--failing-after` is marked failing, and the
+/// webhooks subscribed to `webhook.failing` / `webhook.recovered` hear of it both ways.
+async fn failing_and_recovery_are_sent_to_subscribed_webhooks(db: Db) {
+    let target = Receiver::scripted(&[400, 400]).await;
+    let watcher = Receiver::start().await;
+    let app = TestApp::spawn_with(db, |c| c.gates.failing_after = Duration::from_millis(300)).await;
+    let webhook = app.webhook(&target.url("/flaky"), json!({"max_retries": 0})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.webhook(&watcher.url("/ops"), json!({"subscriptions": ["webhook.failing", "webhook.recovered"]})).await;
+
+    for (i, pause) in [(0, 400), (1, 0), (2, 0)] {
+        app.ticket(json!({"subject": format!("attempt {i}")})).await;
+        let id = app.invocations(&format!("webhook_id={webhook}")).await[0]["id"].as_str().expect("id").to_owned();
+        app.settled(&id).await;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+    let events = watcher.wait_for(2).await;
+    let parsed: Vec<Value> = events.iter().map(|e| serde_json::from_str(&e.body).expect("a CloudEvent")).collect();
+    assert_eq!(parsed[0]["type"], "webhook.failing", "{parsed:#?}");
+    assert_eq!(parsed[0]["subject"], format!("webhooks/{webhook}"));
+    assert_eq!(parsed[0]["data"]["current"]["health"]["failing"], true);
+    assert_eq!(parsed[1]["type"], "webhook.recovered");
+    assert_eq!(parsed[1]["data"]["current"]["health"]["failing"], false);
+    let (_, view) = app.get(&format!("/api/v1/webhooks/{webhook}")).await;
+    assert_eq!(view["health"]["failing"], false, "{view:#}");
+}
+
 crate::on_both_backends!(
+    failing_and_recovery_are_sent_to_subscribed_webhooks,
     per_ticket_ordering_holds_back_only_the_later_invocations_of_the_retrying_ticket,
     the_breaker_opens_on_a_failing_receiver_holds_its_queue_and_closes_when_it_recovers,
     retry_after_is_honoured_in_both_forms_and_a_timeout_is_retried,
