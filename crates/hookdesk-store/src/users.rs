@@ -21,13 +21,14 @@ fn user_from_row(row: &crate::db::Row) -> Result<User, StoreError> {
 
 /// Finds the user with `email`, or creates an end user with it (requesters are found or
 /// created by email).
+/// The requester with `email`, created as an end user if there is none; `true` when created.
 pub(crate) async fn find_or_create_requester(
     conn: &mut Conn,
     name: &str,
     email: &Email,
     now: Timestamp,
-) -> Result<Requester, StoreError> {
-    sqlx::query(
+) -> Result<(Requester, bool), StoreError> {
+    let inserted = sqlx::query(
         "INSERT INTO users (name, email, role, created_at, updated_at) VALUES ($1, $2, 'end_user', $3, $3)
          ON CONFLICT (email) DO NOTHING",
     )
@@ -35,12 +36,14 @@ pub(crate) async fn find_or_create_requester(
     .bind(email.as_str())
     .bind(now.as_millis())
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
     let row = sqlx::query("SELECT id, name, email FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_one(&mut *conn)
         .await?;
-    Ok(Requester { id: row.try_get("id")?, name: row.try_get("name")?, email: row.try_get("email")? })
+    let requester = Requester { id: row.try_get("id")?, name: row.try_get("name")?, email: row.try_get("email")? };
+    Ok((requester, inserted > 0))
 }
 
 const USER_COLUMNS: &str = "id, name, email, role, created_at";

@@ -10,8 +10,10 @@ use hookdesk_core::event::{CloudEvent, EventType, ticket_events};
 use hookdesk_core::request::{PrepareError, prepare, prepare_event};
 use hookdesk_core::rules::{Action, Rule, Trigger, UpdateContext, UpdateType, run_cycle};
 use hookdesk_core::template::{Context, Template};
-use hookdesk_core::ticket::{NewComment, Priority, Status, Tag, Tags, Ticket, TicketFields, TicketType, parse_text};
-use hookdesk_core::user::{Email, User};
+use hookdesk_core::ticket::{
+    NewComment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType, parse_text,
+};
+use hookdesk_core::user::{Email, Role, User};
 use hookdesk_core::webhook::{Ordering, Webhook, WebhookStatus};
 use hookdesk_core::{Invalid, Timestamp};
 use hookdesk_store::{NewAudit, NewInvocation, UpdateTx};
@@ -183,7 +185,7 @@ impl App {
         let rules = self.rules(&[]).await?;
         let now = self.clock.now();
         let mut tx = self.store.begin_update().await?;
-        let requester = tx.find_or_create_requester(&requester.0, &requester.1, now).await?;
+        let requester = self.requester_in(&mut tx, &requester.0, &requester.1, now).await?;
         let base = Ticket {
             id: 0,
             fields: TicketFields::default(),
@@ -243,7 +245,7 @@ impl App {
         let now = self.clock.now();
         let mut base = tx.ticket(id).await.or_not_found("ticket")?;
         if let Some((name, email)) = requester {
-            base.requester = tx.find_or_create_requester(&name, &email, now).await?;
+            base.requester = self.requester_in(tx, &name, &email, now).await?;
         }
         let previous = base.fields.clone();
         let mut fields = previous.clone();
@@ -475,6 +477,33 @@ impl App {
             info!(ticket.id = id, fired = steps.len(), invocations = invocations.len(), "rules fired");
         }
         Ok(UpdateOutcome { ticket, steps, invocations, events, bound_hit: report.bound_hit })
+    }
+
+    /// The requester with `email`; one created now raises `user.created` in the same transaction.
+    async fn requester_in(
+        &self,
+        tx: &mut UpdateTx,
+        name: &str,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<Requester, AppError> {
+        let (requester, created) = tx.find_or_create_requester(name, email, now).await?;
+        if created {
+            let user = User {
+                id: requester.id,
+                name: requester.name.clone(),
+                email: requester.email.clone(),
+                role: Role::EndUser,
+                created_at: now,
+            };
+            let current = serde_json::to_value(&user).unwrap_or(Value::Null);
+            let subject = format!("users/{}", user.id);
+            let invocations = self
+                .event_invocations(tx, &[EventType::UserCreated], None, &subject, current, &Value::Null, now)
+                .await?;
+            tx.enqueue(&invocations).await?;
+        }
+        Ok(requester)
     }
 
     /// One invocation per subscribed webhook and event, each carrying the CloudEvents document.

@@ -40,6 +40,16 @@ pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
+/// `?cursor=` of a list paged by integer id: the last id of the page before.
+pub fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| hookdesk_core::Invalid::new("cursor", "is not a cursor this API returned").into())
+        })
+        .transpose()
+}
+
 /// For PATCH bodies: an absent field is `None`, an explicit `null` is `Some(None)`.
 pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, PageQuery, limit, nullable};
+use super::{List, PageQuery, id_cursor, limit, nullable};
 use crate::app::{App, NewTicket, RequesterInput, TicketPatch};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Agent, ApiJson, ApiPath, ApiQuery};
@@ -135,12 +135,7 @@ async fn list_tickets(
     state: axum::extract::State<App>,
     ApiQuery(query): ApiQuery<TicketQuery>,
 ) -> Result<axum::Json<List<Ticket>>, ApiError> {
-    let after_id = query
-        .cursor
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| hookdesk_core::Invalid::new("cursor", "is not a cursor this API returned"))
-        })
-        .transpose()?;
+    let after_id = id_cursor(query.cursor.as_deref())?;
     let tag = query.tag.map(|t| Tag::parse(&t).map_err(|e| e.within("tag"))).transpose()?;
     let filter = TicketFilter { status: query.status, tag, after_id, limit: limit(query.limit)? };
     let page = state.store.list_tickets(&filter).await?;
@@ -222,12 +217,7 @@ async fn ticket_audits(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<List<Audit>>, ApiError> {
-    let after_id = query
-        .cursor
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| hookdesk_core::Invalid::new("cursor", "is not a cursor this API returned"))
-        })
-        .transpose()?;
+    let after_id = id_cursor(query.cursor.as_deref())?;
     state.ticket(id).await?;
     let page = state.store.ticket_audits(id, after_id.unwrap_or(0), limit(query.limit)?).await?;
     Ok(axum::Json(List { data: page.data, next_cursor: page.next_cursor }))

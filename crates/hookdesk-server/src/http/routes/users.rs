@@ -2,14 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookdesk_core::Invalid;
 use hookdesk_core::user::{Role, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, PageQuery, limit};
+use super::{List, PageQuery, id_cursor, limit};
 use crate::app::App;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, ApiJson, ApiPath, ApiQuery};
@@ -62,12 +61,7 @@ async fn list_users(
     state: State<App>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<List<User>>, ApiError> {
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(cursor) => {
-            Some(cursor.parse::<i64>().map_err(|_| Invalid::new("cursor", "is not a cursor of this list"))?)
-        }
-    };
+    let after = id_cursor(query.cursor.as_deref())?;
     let page = state.store.list_users(after, limit(query.limit)?).await?;
     Ok(axum::Json(List { data: page.data, next_cursor: page.next_cursor }))
 }
