@@ -64,30 +64,70 @@ pub struct Audit {
     pub created_at: Timestamp,
 }
 
-/// `{"field": {"from", "to"}}` for each field that differs between `before` and `after`.
+/// `{"field": {"from", "to"}}` for each field that differs between `before` and `after`
+/// (all of them when there is no `before`). Compared as typed values: only what changed is
+/// turned into JSON, since this runs inside every update's write transaction.
 pub fn field_changes(before: Option<&TicketFields>, after: &TicketFields, comments_added: usize) -> Value {
-    let after_json = serde_json::to_value(after).unwrap_or(Value::Null);
-    let before_json = before.map(|b| serde_json::to_value(b).unwrap_or(Value::Null));
     let mut changes = Map::new();
-    if let Value::Object(after_map) = &after_json {
-        for (field, to) in after_map {
-            let from = before_json.as_ref().and_then(|b| b.get(field)).cloned().unwrap_or(Value::Null);
-            if field == "custom_fields" {
-                let empty = Map::new();
-                let (from, to) = (from.as_object().unwrap_or(&empty), to.as_object().unwrap_or(&empty));
-                for key in from.keys().chain(to.keys()) {
-                    let (f, t) = (from.get(key).unwrap_or(&Value::Null), to.get(key).unwrap_or(&Value::Null));
-                    if f != t {
-                        changes.insert(format!("custom_fields.{key}"), json!({"from": f, "to": t}));
-                    }
-                }
-            } else if &from != to {
-                changes.insert(field.clone(), json!({"from": from, "to": to}));
-            }
+    let c = &mut changes;
+    diff(c, "subject", before, after, |t| t.subject.as_str(), Value::from);
+    diff(c, "description", before, after, |t| t.description.as_str(), Value::from);
+    diff(c, "status", before, after, |t| t.status, |s| s.as_str().into());
+    diff(c, "priority", before, after, |t| t.priority, |p| p.as_str().into());
+    diff(c, "type", before, after, |t| t.ticket_type, |t| t.map_or(Value::Null, |t| t.as_str().into()));
+    diff(c, "tags", before, after, |t| &t.tags, |tags| tags.iter().map(|t| Value::from(t.as_str())).collect());
+    diff(c, "assignee_id", before, after, |t| t.assignee_id, Value::from);
+    diff(c, "group", before, after, |t| t.group.as_deref(), Value::from);
+    let empty = Map::new();
+    let from_custom = before.map_or(&empty, |b| &b.custom_fields);
+    for key in from_custom.keys().chain(after.custom_fields.keys()) {
+        let (f, t) =
+            (from_custom.get(key).unwrap_or(&Value::Null), after.custom_fields.get(key).unwrap_or(&Value::Null));
+        if f != t {
+            changes.insert(format!("custom_fields.{key}"), json!({"from": f, "to": t}));
         }
     }
     if comments_added > 0 {
         changes.insert("comments_added".into(), comments_added.into());
     }
     Value::Object(changes)
+}
+
+/// Notes `name` in `changes` when `read` gives another value after than before.
+fn diff<'a, T: PartialEq>(
+    changes: &mut Map<String, Value>,
+    name: &str,
+    before: Option<&'a TicketFields>,
+    after: &'a TicketFields,
+    read: impl Fn(&'a TicketFields) -> T,
+    json: impl Fn(T) -> Value,
+) {
+    let to = read(after);
+    let from = before.map(&read);
+    if from.as_ref() != Some(&to) {
+        changes.insert(name.to_owned(), json!({"from": from.map_or(Value::Null, &json), "to": json(to)}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticket::{Status, Tag, Tags};
+
+    #[test]
+    fn only_changed_fields_are_listed() {
+        let before = TicketFields::default();
+        let mut after = before.clone();
+        after.status = Status::Open;
+        after.tags = Tags::new([Tag::parse("vip").expect("tag")]);
+        after.custom_fields.insert("plan".into(), "gold".into());
+        let changes = field_changes(Some(&before), &after, 1);
+        assert_eq!(
+            changes,
+            json!({"status": {"from": "new", "to": "open"}, "tags": {"from": [], "to": ["vip"]},
+                   "custom_fields.plan": {"from": null, "to": "gold"}, "comments_added": 1})
+        );
+        assert_eq!(field_changes(Some(&after), &after, 0), json!({}));
+        assert_eq!(field_changes(None, &after, 0)["status"], json!({"from": null, "to": "open"}));
+    }
 }

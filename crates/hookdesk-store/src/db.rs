@@ -10,8 +10,6 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{ConnectOptions, Executor, SqlSafeStr};
 
-use hookdesk_core::rules::Trigger;
-
 use crate::{Cipher, SecretKey, StoreError};
 
 pub(crate) type Db = sqlx::Any;
@@ -45,7 +43,7 @@ pub fn sqlite_path(url: &str) -> &str {
 pub const QUEUE_CHANNEL: &str = "hookdesk_queue";
 
 /// Active triggers, parsed, with the rules_version they were read at.
-pub(crate) type TriggerCache = std::sync::Arc<std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<Trigger>>)>>>;
+pub(crate) type RulesCache = std::sync::Arc<std::sync::Mutex<Option<(i64, crate::RulesSnapshot)>>>;
 
 /// The storage of one hookdesk: cheap to clone, shared by the API and the workers.
 #[derive(Clone)]
@@ -55,7 +53,7 @@ pub struct Store {
     /// Writes. On SQLite one connection: SQLite has one writer anyway, and queueing here, in
     /// order, beats its busy handler, which sleeps in growing steps while writers contend.
     pub(crate) writer: sqlx::Pool<Db>,
-    pub(crate) triggers: TriggerCache,
+    pub(crate) rules: RulesCache,
     pub(crate) cipher: Cipher,
     pub(crate) backend: Backend,
     pub(crate) url: String,
@@ -124,7 +122,7 @@ impl Store {
             }
         };
         migrator(backend).run(&writer).await?;
-        Ok(Self { pool, writer, triggers: Default::default(), cipher: Cipher::new(key), backend, url })
+        Ok(Self { pool, writer, rules: Default::default(), cipher: Cipher::new(key), backend, url })
     }
 
     pub fn backend(&self) -> Backend {

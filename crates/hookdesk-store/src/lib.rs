@@ -31,7 +31,7 @@ pub use invocations::{
 };
 pub use macros::NewMacro;
 pub use tickets::{TicketFilter, UpdateTx};
-pub use triggers::{NewTrigger, RuleSet};
+pub use triggers::{NewTrigger, RuleSet, RulesSnapshot};
 pub use users::UserPatch;
 pub use webhooks::{NewWebhook, WebhookSecrets};
 

@@ -300,12 +300,6 @@ impl UpdateTx {
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
-    /// The webhooks subscribed to events, when they are active (read in the update's
-    /// transaction so a webhook created a moment ago is already seen).
-    pub async fn event_webhooks(&mut self) -> Result<Vec<hookdesk_core::webhook::Webhook>, StoreError> {
-        crate::webhooks::load_event_webhooks(&mut self.tx, &self.store.cipher).await
-    }
-
     pub async fn enqueue(&mut self, invocations: &[NewInvocation]) -> Result<(), StoreError> {
         invocations::insert(&mut self.tx, self.store.backend, invocations).await
     }

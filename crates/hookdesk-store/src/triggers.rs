@@ -78,8 +78,20 @@ async fn bump_version(conn: &mut Conn, set: RuleSet) -> Result<(), StoreError> {
     if set == RuleSet::Automations {
         return Ok(());
     }
+    bump_rules_version(conn).await
+}
+
+/// Invalidates every node's [`RulesSnapshot`], in the caller's transaction.
+pub(crate) async fn bump_rules_version(conn: &mut Conn) -> Result<(), StoreError> {
     sqlx::query("UPDATE rules_version SET version = version + 1 WHERE id = 1").execute(&mut *conn).await?;
     Ok(())
+}
+
+/// The rules every update runs with, as [`Store::rules_snapshot`] reads them.
+#[derive(Debug, Clone, Default)]
+pub struct RulesSnapshot {
+    pub triggers: Arc<Vec<Trigger>>,
+    pub event_webhooks: Arc<Vec<hookdesk_core::webhook::Webhook>>,
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
@@ -87,26 +99,30 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
 }
 
 impl Store {
-    /// The active triggers in the order they run, parsed. Cached, and read again only when
-    /// rules_version has moved (any node's change to a trigger moves it), so an update need
-    /// not load and parse them inside its write transaction.
-    pub async fn active_triggers(&self) -> Result<Arc<Vec<Trigger>>, StoreError> {
+    /// What every update runs with: the active triggers in the order they run, parsed, and
+    /// the active webhooks subscribed to events. Cached, and read again only when
+    /// rules_version has moved (any node's change to a trigger or a webhook moves it), so an
+    /// update need not load them inside its write transaction.
+    pub async fn rules_snapshot(&self) -> Result<RulesSnapshot, StoreError> {
         let row = sqlx::query("SELECT version FROM rules_version WHERE id = 1").fetch_one(&self.pool).await?;
         let version: i64 = row.try_get("version")?;
-        if let Some((cached, triggers)) = self.triggers.lock().ok().and_then(|c| c.clone())
+        if let Some((cached, snapshot)) = self.rules.lock().ok().and_then(|c| c.clone())
             && cached == version
         {
-            return Ok(triggers);
+            return Ok(snapshot);
         }
         let mut conn = self.pool.acquire().await?;
-        let triggers = Arc::new(load(&mut conn, RuleSet::Triggers, true).await?);
-        if let Ok(mut cache) = self.triggers.lock() {
+        let snapshot = RulesSnapshot {
+            triggers: Arc::new(load(&mut conn, RuleSet::Triggers, true).await?),
+            event_webhooks: Arc::new(crate::webhooks::load_event_webhooks(&mut conn, &self.cipher).await?),
+        };
+        if let Ok(mut cache) = self.rules.lock() {
             // A concurrent reader may have cached a newer version meanwhile: keep the newest.
             if cache.as_ref().is_none_or(|(cached, _)| *cached <= version) {
-                *cache = Some((version, triggers.clone()));
+                *cache = Some((version, snapshot.clone()));
             }
         }
-        Ok(triggers)
+        Ok(snapshot)
     }
 
     pub async fn rules(&self, set: RuleSet) -> Result<Vec<Trigger>, StoreError> {

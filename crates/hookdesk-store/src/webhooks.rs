@@ -136,6 +136,7 @@ impl Store {
             .bind(webhook.created_at.as_millis())
             .execute(&mut *tx)
             .await?;
+        crate::triggers::bump_rules_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -149,8 +150,14 @@ impl Store {
                  ordering = $12, rate_limit_per_minute = $13, created_at = $14, updated_at = $15
              WHERE id = $1",
         );
-        let done = bind_webhook(update, webhook, sealed_auth).execute(&self.writer).await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let mut tx = self.begin_write().await?;
+        let done = bind_webhook(update, webhook, sealed_auth).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        crate::triggers::bump_rules_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn webhook(&self, id: &str) -> Result<Webhook, StoreError> {
@@ -195,6 +202,7 @@ impl Store {
         .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
+        crate::triggers::bump_rules_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

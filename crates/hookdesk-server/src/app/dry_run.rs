@@ -42,9 +42,9 @@ pub struct DryRunResult {
 
 impl App {
     pub async fn dry_run(&self, actor: &User, run: DryRun) -> Result<DryRunResult, AppError> {
-        let mut triggers = self.store.active_triggers().await?;
+        let mut snapshot = self.store.rules_snapshot().await?;
         if let Some(draft) = run.draft {
-            let mut list: Vec<Trigger> = triggers.as_ref().clone();
+            let mut list: Vec<Trigger> = snapshot.triggers.as_ref().clone();
             let position = draft.position.unwrap_or(i64::MAX);
             let at = list.iter().position(|t| t.position > position).unwrap_or(list.len());
             list.insert(
@@ -58,9 +58,9 @@ impl App {
                     updated_at: Timestamp::default(),
                 },
             );
-            triggers = Arc::new(list);
+            snapshot.triggers = Arc::new(list);
         }
-        let rules = self.rules_with(triggers, &[]).await?;
+        let rules = self.rules_with(snapshot, &[]).await?;
         let mut tx = self.store.begin_update().await?;
         let outcome = self.patch_in(&mut tx, &rules, Source::api(actor), run.ticket_id, run.patch, &[]).await;
         tx.rollback().await?;

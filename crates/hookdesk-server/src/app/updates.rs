@@ -16,7 +16,7 @@ use hookdesk_core::ticket::{
 use hookdesk_core::user::{Email, Role, User};
 use hookdesk_core::webhook::{Ordering, Webhook, WebhookStatus};
 use hookdesk_core::{Invalid, Timestamp};
-use hookdesk_store::{NewAudit, NewInvocation, UpdateTx};
+use hookdesk_store::{NewAudit, NewInvocation, RulesSnapshot, UpdateTx};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::{debug, info, warn};
@@ -185,7 +185,7 @@ impl App {
         let rules = self.rules(&[]).await?;
         let now = self.clock.now();
         let mut tx = self.store.begin_update().await?;
-        let requester = self.requester_in(&mut tx, &requester.0, &requester.1, now).await?;
+        let requester = self.requester_in(&mut tx, &rules.event_webhooks, &requester.0, &requester.1, now).await?;
         let base = Ticket {
             id: 0,
             fields: TicketFields::default(),
@@ -214,8 +214,9 @@ impl App {
         patch: TicketPatch,
         applied: &[Applied],
     ) -> Result<UpdateOutcome, AppError> {
-        let mut tx = self.store.begin_update().await?;
+        // Read before the write transaction begins: it holds SQLite's one writer.
         let rules = self.rules(applied).await?;
+        let mut tx = self.store.begin_update().await?;
         let outcome = self.patch_in(&mut tx, &rules, source, id, patch, applied).await?;
         tx.commit().await?;
         self.delivery.wake();
@@ -245,7 +246,7 @@ impl App {
         let now = self.clock.now();
         let mut base = tx.ticket(id).await.or_not_found("ticket")?;
         if let Some((name, email)) = requester {
-            base.requester = self.requester_in(tx, &name, &email, now).await?;
+            base.requester = self.requester_in(tx, &rules.event_webhooks, &name, &email, now).await?;
         }
         let previous = base.fields.clone();
         let mut fields = previous.clone();
@@ -295,15 +296,15 @@ impl App {
 
     /// Deletes a ticket; subscribers of `ticket.deleted` get it, in the same transaction.
     pub async fn delete_ticket(&self, id: i64) -> Result<(), AppError> {
+        let webhooks = self.store.rules_snapshot().await?.event_webhooks;
         let now = self.clock.now();
         let mut tx = self.store.begin_update().await?;
         let ticket = tx.ticket(id).await.or_not_found("ticket")?;
         tx.delete_ticket(id).await.or_not_found("ticket")?;
         let previous = serde_json::to_value(&ticket).unwrap_or(Value::Null);
         let events = vec![EventType::TicketDeleted];
-        let invocations = self
-            .event_invocations(&mut tx, &events, Some(id), &format!("tickets/{id}"), Value::Null, &previous, now)
-            .await?;
+        let invocations =
+            self.event_invocations(&webhooks, &events, Some(id), &format!("tickets/{id}"), Value::Null, &previous, now);
         tx.enqueue(&invocations).await?;
         tx.commit().await?;
         self.delivery.wake();
@@ -314,11 +315,12 @@ impl App {
     /// update's write transaction begins, so that it holds the write lock for as little as
     /// possible.
     pub(crate) async fn rules(&self, applied: &[Applied]) -> Result<Rules, AppError> {
-        let triggers = self.store.active_triggers().await?;
-        self.rules_with(triggers, applied).await
+        let snapshot = self.store.rules_snapshot().await?;
+        self.rules_with(snapshot, applied).await
     }
 
-    pub(crate) async fn rules_with(&self, triggers: Arc<Vec<Trigger>>, applied: &[Applied]) -> Result<Rules, AppError> {
+    pub(crate) async fn rules_with(&self, snapshot: RulesSnapshot, applied: &[Applied]) -> Result<Rules, AppError> {
+        let RulesSnapshot { triggers, event_webhooks } = snapshot;
         let mut ids: Vec<&str> = triggers
             .iter()
             .map(|t| &t.rule)
@@ -332,7 +334,7 @@ impl App {
         ids.sort_unstable();
         ids.dedup();
         let webhooks = self.store.webhooks(&ids).await?.into_iter().map(|w| (w.id.clone(), w)).collect();
-        Ok(Rules { triggers, webhooks })
+        Ok(Rules { triggers, webhooks, event_webhooks })
     }
 
     /// Runs the triggers on an update and writes everything it produced. `base` is the
@@ -340,7 +342,7 @@ impl App {
     pub(crate) async fn run_update(
         &self,
         tx: &mut UpdateTx,
-        Rules { triggers, webhooks }: &Rules,
+        rules @ Rules { triggers, webhooks, .. }: &Rules,
         source: Source<'_>,
         base: Ticket,
         Change { previous, mut fields, comment, applied }: Change,
@@ -456,11 +458,21 @@ impl App {
         }
 
         let events = ticket_events(previous.as_ref(), &fields, comments_added > 0);
-        if !events.is_empty() {
+        // The documents are built only for a subscriber: most updates have none.
+        let subscribed = rules.event_webhooks.iter().any(|w| events.iter().any(|e| w.subscriptions.includes(*e)));
+        if subscribed {
             let current = serde_json::to_value(&ticket).unwrap_or(Value::Null);
             let previous = before.as_ref().map_or(Value::Null, |b| serde_json::to_value(b).unwrap_or(Value::Null));
             let subject = format!("tickets/{id}");
-            invocations.extend(self.event_invocations(tx, &events, Some(id), &subject, current, &previous, now).await?);
+            invocations.extend(self.event_invocations(
+                &rules.event_webhooks,
+                &events,
+                Some(id),
+                &subject,
+                current,
+                &previous,
+                now,
+            ));
         }
         tx.enqueue(&invocations).await?;
         let audit = NewAudit {
@@ -483,6 +495,7 @@ impl App {
     async fn requester_in(
         &self,
         tx: &mut UpdateTx,
+        event_webhooks: &[Webhook],
         name: &str,
         email: &Email,
         now: Timestamp,
@@ -498,9 +511,9 @@ impl App {
             };
             let current = serde_json::to_value(&user).unwrap_or(Value::Null);
             let subject = format!("users/{}", user.id);
-            let invocations = self
-                .event_invocations(tx, &[EventType::UserCreated], None, &subject, current, &Value::Null, now)
-                .await?;
+            let created = [EventType::UserCreated];
+            let invocations =
+                self.event_invocations(event_webhooks, &created, None, &subject, current, &Value::Null, now);
             tx.enqueue(&invocations).await?;
         }
         Ok(requester)
@@ -508,17 +521,16 @@ impl App {
 
     /// One invocation per subscribed webhook and event, each carrying the CloudEvents document.
     #[expect(clippy::too_many_arguments, reason = "one event's parts, passed once")]
-    pub(crate) async fn event_invocations(
+    pub(crate) fn event_invocations(
         &self,
-        tx: &mut UpdateTx,
+        webhooks: &[Webhook],
         events: &[EventType],
         ticket_id: Option<i64>,
         subject: &str,
         current: Value,
         previous: &Value,
         now: Timestamp,
-    ) -> Result<Vec<NewInvocation>, AppError> {
-        let webhooks = tx.event_webhooks().await?;
+    ) -> Vec<NewInvocation> {
         let mut invocations = Vec::new();
         for &event in events {
             let subscribed: Vec<&Webhook> = webhooks.iter().filter(|w| w.subscriptions.includes(event)).collect();
@@ -559,7 +571,7 @@ impl App {
                 });
             }
         }
-        Ok(invocations)
+        invocations
     }
 
     /// The variables templates see for `ticket`, acting as `actor`.
@@ -589,6 +601,8 @@ pub(crate) struct Change {
 pub(crate) struct Rules {
     pub triggers: Arc<Vec<Trigger>>,
     pub webhooks: HashMap<String, Webhook>,
+    /// The active webhooks subscribed to events.
+    pub event_webhooks: Arc<Vec<Webhook>>,
 }
 
 /// When an invocation joins the queue: the queue runs on the system clock, whatever clock

@@ -37,15 +37,15 @@ impl App {
     /// Queues a user event for its subscribers. The user is saved already: an event lost to
     /// a crash between the two is the one gap (ticket events share their update's transaction).
     async fn user_event(&self, event: EventType, user: &User, previous: Value) -> Result<(), AppError> {
-        let mut tx = self.store.begin_update().await?;
+        let webhooks = self.store.rules_snapshot().await?.event_webhooks;
         let current = serde_json::to_value(user).unwrap_or(Value::Null);
         let subject = format!("users/{}", user.id);
         let invocations =
-            self.event_invocations(&mut tx, &[event], None, &subject, current, &previous, self.clock.now()).await?;
+            self.event_invocations(&webhooks, &[event], None, &subject, current, &previous, self.clock.now());
         if invocations.is_empty() {
-            tx.rollback().await?;
             return Ok(());
         }
+        let mut tx = self.store.begin_update().await?;
         tx.enqueue(&invocations).await?;
         tx.commit().await?;
         self.delivery.wake();
