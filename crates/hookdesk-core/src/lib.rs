@@ -6,10 +6,12 @@
 
 pub mod audit;
 pub mod event;
+pub mod inbound;
 pub mod invalid;
 pub mod request;
 pub mod rules;
 pub mod template;
+pub mod text;
 pub mod ticket;
 pub mod time;
 pub mod user;

@@ -20,6 +20,7 @@ use tracing::{debug, error, info, warn};
 use crate::gates::{Admission, GateConfig, Gates, HealthChange};
 use crate::retry::RetryPolicy;
 use crate::sender::{LOG_BODY_BYTES, Sender};
+use hookdesk_core::text::cut;
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -386,20 +387,8 @@ pub fn log_request(request: &OutgoingRequest, auth: &Authentication) -> LoggedRe
         method: request.method.as_str().to_owned(),
         url: request.url.clone(),
         headers: request.redacted_headers(auth).into_iter().map(|(n, v)| (n, v.into())).collect(),
-        body: request.body.as_deref().map(|b| cut(b, LOG_BODY_BYTES)),
+        body: request.body.as_deref().map(|b| cut(b, LOG_BODY_BYTES).to_owned()),
     }
-}
-
-/// Cuts text to at most `max` bytes on a character boundary.
-pub fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 /// Writes attempt records in batches: whatever has arrived since the last commit goes in

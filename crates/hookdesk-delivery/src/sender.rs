@@ -13,7 +13,7 @@ use hookdesk_store::{AttemptOutcome, LoggedResponse};
 use crate::ssrf::{DestinationPolicy, GuardedResolver, LookupFailed, Refused};
 
 /// Response and request bodies kept in the log.
-pub const LOG_BODY_BYTES: usize = 16 * 1024;
+pub const LOG_BODY_BYTES: usize = hookdesk_core::text::LOGGED_BODY_BYTES;
 
 /// The HTTP client every worker shares: pooled keep-alive connections, no redirects, the
 /// SSRF guard in its resolver.

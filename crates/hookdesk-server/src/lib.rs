@@ -5,6 +5,7 @@
 //! store's queue -> the delivery dispatcher.
 
 pub mod app;
+pub mod hooks;
 pub mod http;
 
 pub use app::{App, AppConfig, AppError};

@@ -11,6 +11,7 @@ pub mod cipher;
 mod db;
 mod error;
 mod health;
+mod inbound;
 mod invocations;
 mod leases;
 mod listen;
@@ -25,6 +26,7 @@ pub use audits::NewAudit;
 pub use cipher::{Cipher, SecretKey};
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
+pub use inbound::CallFilter;
 pub use invocations::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use hookdesk_delivery::gates::{BreakerConfig, GateConfig};
 use hookdesk_delivery::{DeliveryConfig, DestinationPolicy, RetryPolicy, Sender};
 use hookdesk_server::app::Clock;
-use hookdesk_server::app::background::{Node, purge_old_invocations, run_singleton};
+use hookdesk_server::app::background::{Node, purge_old_logs, run_singleton};
 use hookdesk_server::app::ids;
 use hookdesk_server::{App, AppConfig};
 use hookdesk_store::{Backend, Store, sqlite_path};
@@ -212,7 +212,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             shutdown.clone(),
             move || {
                 let store = store.clone();
-                async move { purge_old_invocations(&store, retention).await }
+                async move { purge_old_logs(&store, retention).await }
             },
         ))
     };
@@ -228,6 +228,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             automation_batch: 200,
         }),
         clock: config.clock.clone(),
+        inbound_limits: Arc::default(),
     };
     // Health events are queued by the App, which the workers do not know.
     let health = {
@@ -261,7 +262,9 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let router = hookdesk_server::http::router(app);
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+        // The peer address is `client.ip` in inbound webhooks' templates.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "the HTTP server stopped");
         }

@@ -72,12 +72,55 @@ impl Filter for JsonFilter {
     }
 }
 
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "json_pretty",
+    description = "The value as indented JSON (two spaces), nil as null.",
+    parsed(JsonPrettyFilter)
+)]
+pub struct JsonPretty;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "json_pretty"]
+struct JsonPrettyFilter;
+
+impl Filter for JsonPrettyFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        let text = serde_json::to_string_pretty(&liquid_to_json(&input.to_value()))
+            .map_err(|e| liquid_core::Error::with_msg(e.to_string()))?;
+        Ok(Value::scalar(text))
+    }
+}
+
+/// Lets a template build a JSON document in a `capture` and pass it on as a value (to
+/// `json_pretty`, for example): Liquid has no object literals. Text that is not JSON is nil.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(name = "parse_json", description = "Parses text as JSON; nil when it is not JSON.", parsed(ParseJsonFilter))]
+pub struct ParseJson;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "parse_json"]
+struct ParseJsonFilter;
+
+impl Filter for ParseJsonFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        let text = input.to_kstr();
+        Ok(serde_json::from_str::<serde_json::Value>(text.as_str()).map_or(Value::Nil, |v| super::json_to_liquid(&v)))
+    }
+}
+
 fn liquid_to_json(value: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match value {
         Value::Nil | Value::State(_) => J::Null,
         Value::Array(items) => J::Array(items.iter().map(liquid_to_json).collect()),
-        Value::Object(map) => J::Object(map.iter().map(|(k, v)| (k.to_string(), liquid_to_json(v))).collect()),
+        Value::Object(map) => {
+            // Liquid's objects are hash maps: sorting the keys makes the output the same on
+            // every render.
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            J::Object(entries.into_iter().map(|(k, v)| (k.to_string(), liquid_to_json(v))).collect())
+        }
         Value::Scalar(s) => match s.type_name() {
             "boolean" => s.to_bool().map_or(J::Null, J::Bool),
             "whole number" => s.to_integer().map_or(J::Null, J::from),

@@ -16,6 +16,8 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(filters::UrlEncode)
         .filter(filters::UriEncode)
         .filter(filters::Json)
+        .filter(filters::JsonPretty)
+        .filter(filters::ParseJson)
         .build()
         .expect("the standard library and our filters register without conflict")
 });
@@ -179,6 +181,16 @@ mod tests {
         assert_eq!(render("{{ nothere.x.y | default: 'n/a' }}", t.clone()), "n/a");
         assert_eq!(render("{% if ticket.missing %}yes{% else %}no{% endif %}", t.clone()), "no");
         assert_eq!(render("{{ ticket.id }}-{{ ticket.subject }}", t), "7-Hi");
+    }
+
+    #[test]
+    fn a_captured_document_parses_and_prints_pretty() {
+        let t = json!({"id": 7, "tags": ["a"]});
+        // Keys come out sorted: Liquid's objects have no order of their own.
+        let source = r#"{% capture doc %}{"tags": {{ ticket.tags | json }}, "id": {{ ticket.id }}}{% endcapture %}{{ doc | parse_json | json_pretty }}"#;
+        assert_eq!(render(source, t.clone()), "{\n  \"id\": 7,\n  \"tags\": [\n    \"a\"\n  ]\n}");
+        assert_eq!(render("{{ 'not json' | parse_json | json }}", t.clone()), "null");
+        assert_eq!(render("{{ ticket.missing | json_pretty }}", t), "null");
     }
 
     #[test]

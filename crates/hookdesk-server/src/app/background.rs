@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookdesk_delivery::dispatcher::now;
-use hookdesk_store::Store;
+use hookdesk_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -87,22 +87,31 @@ pub async fn run_singleton<F, Fut>(
     }
 }
 
-/// The retention purge: invocations completed longer than `retention` ago are deleted, in
-/// batches, so the execution log does not grow without bound.
-pub async fn purge_old_invocations(store: &Store, retention: Duration) {
+/// The retention purge: invocations completed, and inbound calls logged, longer than
+/// `retention` ago are deleted, in batches, so the logs do not grow without bound.
+pub async fn purge_old_logs(store: &Store, retention: Duration) {
+    const BATCH: u32 = 1000;
     let before = now().plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-    let mut purged = 0;
-    loop {
-        match store.purge_invocations(before, 1000).await {
-            Ok(0) => break,
-            Ok(n) => purged += n,
-            Err(e) => {
-                warn!(error = %e, "the retention purge failed; it will try again");
-                break;
-            }
-        }
+    let (mut invocations, mut calls) = (0, 0);
+    while let Some(n) = purged("invocations", store.purge_invocations(before, BATCH).await) {
+        invocations += n;
     }
-    if purged > 0 {
-        info!(purged, "old invocations purged");
+    while let Some(n) = purged("inbound calls", store.purge_inbound_calls(before, BATCH).await) {
+        calls += n;
+    }
+    if invocations + calls > 0 {
+        info!(invocations, inbound_calls = calls, "old log entries purged");
+    }
+}
+
+/// A batch's count, or `None` when the purge of `log` is done or failed (it runs again later).
+fn purged(log: &str, batch: Result<u64, StoreError>) -> Option<u64> {
+    match batch {
+        Ok(0) => None,
+        Ok(n) => Some(n),
+        Err(e) => {
+            warn!(log, error = %e, "the retention purge failed; it will try again");
+            None
+        }
     }
 }

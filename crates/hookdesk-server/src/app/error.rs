@@ -29,6 +29,13 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// The operating system could not give random bytes (for an id, a token or a secret).
+impl From<getrandom::Error> for AppError {
+    fn from(error: getrandom::Error) -> Self {
+        AppError::Store(StoreError::Corrupt(format!("no randomness: {error}")))
+    }
+}
+
 /// `NotFound` from the store as "the {what} does not exist".
 pub(crate) trait OrNotFound<T> {
     fn or_not_found(self, what: &'static str) -> Result<T, AppError>;

@@ -5,9 +5,11 @@ pub mod background;
 mod clock;
 mod dry_run;
 mod error;
+mod inbound;
 mod macros;
 mod rules;
 mod test_send;
+mod ticket_bodies;
 mod updates;
 mod users;
 mod webhooks;
@@ -23,9 +25,11 @@ pub use automations::AutomationRun;
 pub use clock::Clock;
 pub use dry_run::{DryRun, DryRunResult};
 pub use error::AppError;
+pub use inbound::{ActionsOutcome, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundInput, InboundLimits, InboundPatch};
 pub use macros::MacroInput;
 pub use rules::RuleInput;
 pub use test_send::{TestResult, TestSend};
+pub use ticket_bodies::{CreateTicketBody, PatchTicketBody, from_json, nullable};
 pub use updates::{NewTicket, RequesterInput, Step, TicketPatch, UpdateOutcome};
 pub use users::NewToken;
 pub use webhooks::{WebhookInput, WebhookPatch};
@@ -50,4 +54,6 @@ pub struct App {
     pub sender: Sender,
     pub config: Arc<AppConfig>,
     pub clock: Clock,
+    /// Inbound webhooks' rate limiters (per process).
+    pub inbound_limits: Arc<InboundLimits>,
 }

@@ -168,6 +168,23 @@ impl App {
         source: Source<'_>,
         input: NewTicket,
     ) -> Result<UpdateOutcome, AppError> {
+        // Read before the write transaction begins: it holds SQLite's one writer.
+        let rules = self.rules(&[]).await?;
+        let mut tx = self.store.begin_update().await?;
+        let outcome = self.create_in(&mut tx, &rules, source, input).await?;
+        tx.commit().await?;
+        self.delivery.wake();
+        Ok(outcome)
+    }
+
+    /// The update of `create_ticket_from`, in the caller's transaction.
+    pub(crate) async fn create_in(
+        &self,
+        tx: &mut UpdateTx,
+        rules: &Rules,
+        source: Source<'_>,
+        input: NewTicket,
+    ) -> Result<UpdateOutcome, AppError> {
         let fields = TicketFields {
             subject: subject(&input.subject)?,
             description: parse_text("description", &input.description, MAX_TEXT)?,
@@ -182,10 +199,8 @@ impl App {
         let comment = comment(input.comment, source.actor)?;
         let requester = parse_requester(input.requester.as_ref(), source.actor)?;
 
-        let rules = self.rules(&[]).await?;
         let now = self.clock.now();
-        let mut tx = self.store.begin_update().await?;
-        let requester = self.requester_in(&mut tx, &rules.event_webhooks, &requester.0, &requester.1, now).await?;
+        let requester = self.requester_in(tx, &rules.event_webhooks, &requester.0, &requester.1, now).await?;
         let base = Ticket {
             id: 0,
             fields: TicketFields::default(),
@@ -196,10 +211,7 @@ impl App {
             status_changed_at: now,
         };
         let change = Change { previous: None, fields, comment, applied: vec![] };
-        let outcome = self.run_update(&mut tx, &rules, source, base, change, now).await?;
-        tx.commit().await?;
-        self.delivery.wake();
-        Ok(outcome)
+        self.run_update(tx, rules, source, base, change, now).await
     }
 
     pub async fn update_ticket(&self, actor: &User, id: i64, patch: TicketPatch) -> Result<Ticket, AppError> {
@@ -576,15 +588,20 @@ impl App {
 
     /// The variables templates see for `ticket`, acting as `actor`.
     pub fn template_context(&self, ticket: &Ticket, actor: Option<&User>) -> Context {
+        let user = actor
+            .map_or(Value::Null, |a| serde_json::json!({"id": a.id, "name": a.name, "email": a.email, "role": a.role}));
+        Context::new().with("ticket", &self.ticket_document(ticket)).with("current_user", &user)
+    }
+
+    /// `ticket` as templates see it: the Ticket JSON plus `url` and `latest_comment`.
+    pub fn ticket_document(&self, ticket: &Ticket) -> Value {
         let mut document = serde_json::to_value(ticket).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut document {
             map.insert("url".into(), format!("{}/api/v1/tickets/{}", self.config.public_url, ticket.id).into());
             let latest = ticket.comments.last().map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
             map.insert("latest_comment".into(), latest.unwrap_or(Value::Null));
         }
-        let user = actor
-            .map_or(Value::Null, |a| serde_json::json!({"id": a.id, "name": a.name, "email": a.email, "role": a.role}));
-        Context::new().with("ticket", &document).with("current_user", &user)
+        document
     }
 }
 

@@ -5,7 +5,7 @@ use hookdesk_core::event::EventType;
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::user::{Email, Role, User};
 use hookdesk_delivery::dispatcher::now;
-use hookdesk_store::{StoreError, UserPatch};
+use hookdesk_store::UserPatch;
 use serde_json::Value;
 
 use super::error::OrNotFound;
@@ -87,8 +87,7 @@ impl App {
         let label = parse_text("label", label.unwrap_or("api").trim(), 255)?;
         let token = format!(
             "hd_{}",
-            ids::random_token(32)
-                .map_err(|e| AppError::Store(StoreError::Corrupt(format!("no randomness for a token: {e}"))))?
+            ids::random_token(32)?
         );
         let token_id = self.store.create_token(id, &ids::token_hash(&token), &label, now()).await?;
         Ok(NewToken { id: token_id, token })

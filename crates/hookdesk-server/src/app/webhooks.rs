@@ -7,7 +7,7 @@ use hookdesk_core::webhook::{
 };
 use hookdesk_core::{Invalid, Timestamp, ticket::parse_text};
 use hookdesk_delivery::dispatcher::now;
-use hookdesk_store::{Invocation, NewWebhook, RuleSet, StoreError};
+use hookdesk_store::{Invocation, NewWebhook, RuleSet};
 use serde_json::{Map, Value};
 
 use super::error::OrNotFound;
@@ -238,5 +238,5 @@ impl App {
 }
 
 fn random(bytes: usize) -> Result<Vec<u8>, AppError> {
-    ids::random_bytes(bytes).map_err(|e| AppError::Store(StoreError::Corrupt(format!("no randomness: {e}"))))
+    Ok(ids::random_bytes(bytes)?)
 }

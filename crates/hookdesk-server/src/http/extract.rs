@@ -45,19 +45,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Two steps, because serde_json reports a value of the wrong kind for an enum (a number
     // for `status`) as a syntax error: only the first step can find real syntax errors.
     let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
-    serde_path_to_error::deserialize(document).map_err(|error| {
-        let path = error.path().to_string();
-        let message = error.into_inner().to_string();
-        // serde names a missing field only in its message; put it in the path.
-        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
-        let field = match (path.as_str(), missing) {
-            (".", Some(name)) => name.to_owned(),
-            (".", None) => String::new(),
-            (_, Some(name)) => format!("{path}.{name}"),
-            (_, None) => path,
-        };
-        hookdesk_core::Invalid::new(field, message).into()
-    })
+    Ok(crate::app::from_json(document)?)
 }
 
 fn malformed(error: &serde_json::Error) -> ApiError {

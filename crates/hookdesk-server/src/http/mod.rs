@@ -32,6 +32,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
         (name = "automations", description = "Business rules run on a schedule, over tickets that are not closed"),
         (name = "macros", description = "Actions an agent applies to one ticket on demand"),
         (name = "invocations", description = "The execution log of webhook calls"),
+        (name = "inbound_webhooks", description = "Secret URLs other systems call (/hooks/TOKEN) to act on tickets, and the log of their calls"),
         (name = "users", description = "Requesters, agents and admins, and the API tokens agents and admins act with"),
     )
 )]
@@ -58,6 +59,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(routes::macros::router())
         .merge(routes::invocations::router())
         .merge(routes::users::router())
+        .merge(routes::inbound_webhooks::router())
 }
 
 /// The OpenAPI document of every route.
@@ -93,6 +95,8 @@ pub fn router(app: App) -> axum::Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // After the trace layer, which would log the token in the path.
+        .merge(crate::hooks::router())
         .with_state(app)
 }
 

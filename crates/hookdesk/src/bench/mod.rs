@@ -240,10 +240,19 @@ async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<u64> {
     bar.finish_and_clear();
     store.close().await;
     let running = start(serve_config(&scratch, args.concurrency)).await?;
-    // Long enough for the workers to try every invocation once and queue its retry.
+    // Long enough for the workers to try every invocation once and queue its retry, or
+    // until the circuit breaker stops them trying (the rest then wait in the queue).
     let check = crate::serve::open_store(&scratch.args()).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
-    while check.count_never_attempted().await? > 0 && Instant::now() < deadline {
+    let (mut left, mut since) = (i64::MAX, Instant::now());
+    while Instant::now() < deadline {
+        let now_left = check.count_never_attempted().await?;
+        if now_left == 0 || (now_left == left && since.elapsed() > Duration::from_secs(3)) {
+            break;
+        }
+        if now_left != left {
+            (left, since) = (now_left, Instant::now());
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rss = proc_status_kib("VmRSS:");

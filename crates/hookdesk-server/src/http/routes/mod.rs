@@ -1,6 +1,7 @@
 //! One module per resource. Each exposes `router()` with its documented routes.
 
 pub mod automations;
+pub mod inbound_webhooks;
 pub mod invocations;
 pub mod macros;
 pub mod tickets;
@@ -8,7 +9,9 @@ pub mod triggers;
 pub mod users;
 pub mod webhooks;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+pub use crate::app::nullable;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
@@ -48,13 +51,4 @@ pub fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
                 .map_err(|_| hookdesk_core::Invalid::new("cursor", "is not a cursor this API returned").into())
         })
         .transpose()
-}
-
-/// For PATCH bodies: an absent field is `None`, an explicit `null` is `Some(None)`.
-pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }

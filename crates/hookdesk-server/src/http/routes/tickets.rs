@@ -2,16 +2,15 @@
 
 use axum::http::StatusCode;
 use hookdesk_core::audit::Audit;
-use hookdesk_core::ticket::{Priority, Status, Tag, Ticket, TicketType};
+use hookdesk_core::ticket::{Status, Tag, Ticket};
 use hookdesk_store::TicketFilter;
 use serde::Deserialize;
-use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, PageQuery, id_cursor, limit, nullable};
-use crate::app::{App, NewTicket, RequesterInput, TicketPatch};
+use super::{List, PageQuery, id_cursor, limit};
+use crate::app::{App, CreateTicketBody, PatchTicketBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Agent, ApiJson, ApiPath, ApiQuery};
 
@@ -21,100 +20,6 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(get_ticket, patch_ticket, delete_ticket))
         .routes(routes!(ticket_audits))
         .routes(routes!(apply_macro, preview_macro))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RequesterBody {
-    name: Option<String>,
-    email: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CommentBody {
-    body: String,
-    /// Public by default.
-    public: Option<bool>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTicketBody {
-    subject: String,
-    #[serde(default)]
-    description: String,
-    status: Option<Status>,
-    priority: Option<Priority>,
-    #[serde(rename = "type")]
-    ticket_type: Option<TicketType>,
-    #[serde(default)]
-    tags: Vec<String>,
-    /// Found or created by email; the caller when absent.
-    requester: Option<RequesterBody>,
-    assignee_id: Option<i64>,
-    group: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    custom_fields: Map<String, Value>,
-    comment: Option<CommentBody>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PatchTicketBody {
-    subject: Option<String>,
-    description: Option<String>,
-    status: Option<Status>,
-    priority: Option<Priority>,
-    #[serde(rename = "type", default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<TicketType>)]
-    ticket_type: Option<Option<TicketType>>,
-    /// Replaces every tag.
-    tags: Option<Vec<String>>,
-    #[serde(default)]
-    add_tags: Vec<String>,
-    #[serde(default)]
-    remove_tags: Vec<String>,
-    requester: Option<RequesterBody>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
-    assignee_id: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    group: Option<Option<String>>,
-    /// Merged into the ticket's custom fields; a null value removes a key.
-    #[schema(value_type = Option<Object>)]
-    custom_fields: Option<Map<String, Value>>,
-    comment: Option<CommentBody>,
-}
-
-impl From<PatchTicketBody> for TicketPatch {
-    fn from(body: PatchTicketBody) -> Self {
-        TicketPatch {
-            subject: body.subject,
-            description: body.description,
-            status: body.status,
-            priority: body.priority,
-            ticket_type: body.ticket_type,
-            tags: body.tags,
-            add_tags: body.add_tags,
-            remove_tags: body.remove_tags,
-            requester: requester(body.requester),
-            assignee_id: body.assignee_id,
-            group: body.group,
-            custom_fields: body.custom_fields,
-            comment: comment(body.comment),
-        }
-    }
-}
-
-fn requester(body: Option<RequesterBody>) -> Option<RequesterInput> {
-    body.map(|r| RequesterInput { name: r.name, email: r.email })
-}
-
-fn comment(body: Option<CommentBody>) -> Option<(String, bool)> {
-    body.map(|c| (c.body, c.public.unwrap_or(true)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -151,20 +56,7 @@ async fn create_ticket(
     state: axum::extract::State<App>,
     ApiJson(body): ApiJson<CreateTicketBody>,
 ) -> Result<(StatusCode, axum::Json<Ticket>), ApiError> {
-    let input = NewTicket {
-        subject: body.subject,
-        description: body.description,
-        status: body.status,
-        priority: body.priority,
-        ticket_type: body.ticket_type,
-        tags: body.tags,
-        requester: requester(body.requester),
-        assignee_id: body.assignee_id,
-        group: body.group,
-        custom_fields: body.custom_fields,
-        comment: comment(body.comment),
-    };
-    let ticket = state.create_ticket(&actor, input).await?;
+    let ticket = state.create_ticket(&actor, body.into()).await?;
     Ok((StatusCode::CREATED, axum::Json(ticket)))
 }
 

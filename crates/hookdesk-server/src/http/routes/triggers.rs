@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::List;
-use super::tickets::PatchTicketBody;
+use crate::app::PatchTicketBody;
 use crate::app::{App, AppError, DryRun, DryRunResult, RuleInput};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, Agent, ApiJson, ApiPath};

@@ -1,0 +1,177 @@
+//! `/hooks/TOKEN[/ANY/PATH]`: other systems call an inbound webhook's secret URL with any
+//! method, and hookdesk verifies the call, runs its ticket actions and answers as configured.
+//! Every call to a known webhook is logged, except those refused by its rate limit.
+//!
+//! These routes sit outside the API's request tracing: their path carries the token.
+
+mod request;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use hookdesk_core::inbound::{ActionRun, CallError, InboundCall, InboundResponse, InboundWebhook};
+use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
+use tracing::{info, warn};
+
+use crate::app::{App, ids};
+use crate::http::MAX_BODY_BYTES;
+use crate::http::error::ApiError;
+use request::{CallRequest, ReadError};
+
+pub fn router() -> axum::Router<App> {
+    axum::Router::new()
+        .route("/hooks/{token}", any(receive))
+        .route("/hooks/{token}/{*path}", any(receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// What a call got: the response, and what the log keeps of it.
+struct Answer {
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    body: String,
+    actions: Vec<ActionRun>,
+    error: Option<CallError>,
+}
+
+impl Answer {
+    fn error(error: ApiError) -> Self {
+        let body = serde_json::json!({"error": {"code": error.code, "message": error.message, "details": error.details}});
+        Self {
+            status: error.status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string(),
+            actions: vec![],
+            error: Some(CallError { code: error.code.to_owned(), message: error.message }),
+        }
+    }
+}
+
+async fn receive(State(app): State<App>, request: Request) -> Response {
+    let started = Instant::now();
+    let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let (token, path) = request::token_and_path(request.uri().path());
+    let webhook = match app.inbound_webhook_for_token(&token).await {
+        Ok(Some(webhook)) => webhook,
+        Ok(None) => return ApiError::not_found("inbound webhook").into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Err(wait) = app.admit_inbound_call(&webhook) {
+        return too_many_requests(wait);
+    }
+    let (call, answer) = match CallRequest::read(request, path, client_ip).await {
+        Ok(call) => {
+            let answer = answer(&app, &webhook, &call).await;
+            (call, answer)
+        }
+        Err(ReadError { call, error }) => (call, Answer::error(error)),
+    };
+    log_call(&app, &webhook, &call, &answer, started.elapsed()).await;
+    respond(answer)
+}
+
+/// Verifies the call, runs the actions and renders the response.
+async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest) -> Answer {
+    if let Some(verify) = &webhook.verify
+        && !verify.accepts(call.header(&verify.header()), &call.body)
+    {
+        return Answer::error(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "signature_mismatch",
+            format!("the {} header does not carry the HMAC-SHA256 of the body", verify.header()),
+        ));
+    }
+    if let Some(message) = &call.malformed {
+        return Answer::error(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message.clone()));
+    }
+    let context = call.template_context();
+    let outcome = app.run_inbound_actions(webhook, &context).await;
+    if let Some(error) = outcome.error {
+        return Answer { actions: outcome.runs, ..Answer::error(error.into()) };
+    }
+    let context = match &outcome.ticket {
+        Some(ticket) => context.with("ticket", &app.ticket_document(ticket)),
+        None => context,
+    };
+    let (rendered, error) = match webhook.response.render(&context) {
+        Ok(rendered) => (rendered, None),
+        // The actions are done: answer that they were, and say in the log why the response
+        // is the default one.
+        Err(invalid) => {
+            let rendered = InboundResponse::default().render(&context).unwrap_or_default();
+            (rendered, Some(CallError { code: "response_failed".into(), message: invalid.to_string() }))
+        }
+    };
+    let mut headers = rendered.headers.clone();
+    if !headers.iter().any(|(name, _)| name == "content-type") {
+        headers.push(("content-type".into(), rendered.default_content_type().into()));
+    }
+    Answer {
+        status: StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::ACCEPTED),
+        headers,
+        body: rendered.body,
+        actions: outcome.runs,
+        error,
+    }
+}
+
+fn too_many_requests(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("this inbound webhook is over its rate limit; retry in {seconds} s"),
+    )
+    .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+fn respond(answer: Answer) -> Response {
+    let no_body = matches!(answer.status, StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::NOT_MODIFIED);
+    let mut response = Response::new(if no_body { Body::empty() } else { Body::from(answer.body) });
+    *response.status_mut() = answer.status;
+    for (name, value) in answer.headers {
+        // The response template's header values were checked for control characters; a
+        // value HTTP still cannot carry (non-ASCII) is left out.
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+async fn log_call(app: &App, webhook: &InboundWebhook, call: &CallRequest, answer: &Answer, took: Duration) {
+    let entry = InboundCall {
+        id: ids::new_id("call"),
+        inbound_webhook_id: webhook.id.clone(),
+        created_at: app.clock.now(),
+        method: call.method.clone(),
+        path: call.path.clone(),
+        query: call.query.clone(),
+        headers: call.logged_headers(),
+        body: cut(&String::from_utf8_lossy(&call.body), LOGGED_BODY_BYTES).to_owned(),
+        body_bytes: i64::try_from(call.body_bytes).unwrap_or(i64::MAX),
+        client_ip: call.client_ip.clone(),
+        status: answer.status.as_u16(),
+        response_body: cut(&answer.body, LOGGED_BODY_BYTES).to_owned(),
+        actions: answer.actions.clone(),
+        error: answer.error.clone(),
+        duration_ms: i64::try_from(took.as_millis()).unwrap_or(i64::MAX),
+    };
+    info!(
+        inbound_webhook.id = %webhook.id,
+        method = %entry.method,
+        status = entry.status,
+        error = entry.error.as_ref().map(|e| e.code.as_str()),
+        "inbound call"
+    );
+    if let Err(e) = app.store.record_inbound_call(&entry).await {
+        warn!(inbound_webhook.id = %webhook.id, error = %e, "the inbound call could not be logged");
+    }
+}

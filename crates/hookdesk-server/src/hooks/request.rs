@@ -1,0 +1,174 @@
+//! A call as templates see it: `request.method`, `.path`, `.headers`, `.params`, `.body`,
+//! `.json`, and `client.ip`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use hookdesk_core::template::Context;
+use serde_json::{Map, Value};
+
+use crate::http::error::ApiError;
+
+/// Header values the call log does not keep: credentials a caller may send.
+const REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
+
+/// The token and the rest of the path (`/` when none) of `/hooks/TOKEN[/REST]`.
+pub fn token_and_path(path: &str) -> (String, String) {
+    let after = path.strip_prefix("/hooks/").unwrap_or_default();
+    match after.split_once('/') {
+        Some((token, rest)) => (token.to_owned(), format!("/{rest}")),
+        None => (after.to_owned(), "/".to_owned()),
+    }
+}
+
+#[derive(Debug)]
+pub struct CallRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The body's size as sent (more than `body` holds when it was over the limit).
+    pub body_bytes: u64,
+    pub client_ip: Option<String>,
+    /// Why the body cannot be read as its content type says (invalid JSON, say).
+    pub malformed: Option<String>,
+    json: Value,
+    params: Map<String, Value>,
+}
+
+/// A call whose body could not be read, and the error to answer with.
+pub struct ReadError {
+    pub call: CallRequest,
+    pub error: ApiError,
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Query or form fields: a name given once is a string, a repeated one an array.
+fn add_params(params: &mut Map<String, Value>, encoded: &[u8]) {
+    for (name, value) in form_urlencoded::parse(encoded) {
+        let value = Value::String(value.into_owned());
+        match params.get_mut(name.as_ref()) {
+            None => {
+                params.insert(name.into_owned(), value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+        }
+    }
+}
+
+impl CallRequest {
+    /// Reads the call. A body over 1 MiB is refused (413) without reading the rest.
+    pub async fn read(request: Request, path: String, client_ip: Option<String>) -> Result<Self, ReadError> {
+        let headers = request.headers().clone();
+        let mut call = CallRequest {
+            method: request.method().as_str().to_owned(),
+            path,
+            query: request.uri().query().unwrap_or_default().to_owned(),
+            body_bytes: headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or_default(),
+            headers,
+            body: vec![],
+            client_ip,
+            malformed: None,
+            json: Value::Null,
+            params: Map::new(),
+        };
+        add_params(&mut call.params, call.query.as_bytes());
+        // The router's body limit (1 MiB) applies here.
+        match Bytes::from_request(request, &()).await {
+            Ok(bytes) => call.body = bytes.to_vec(),
+            Err(rejection) => {
+                let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is over 1 MiB")
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+                };
+                return Err(ReadError { call, error });
+            }
+        }
+        call.body_bytes = call.body.len() as u64;
+        let media = media_type(&call.headers);
+        if media == "application/json" || media.ends_with("+json") {
+            if !call.body.is_empty() {
+                match serde_json::from_slice(&call.body) {
+                    Ok(json) => call.json = json,
+                    Err(e) => call.malformed = Some(format!("the body is not valid JSON: {e}")),
+                }
+            }
+        } else if media == "application/x-www-form-urlencoded" {
+            let body = std::mem::take(&mut call.body);
+            add_params(&mut call.params, &body);
+            call.body = body;
+        }
+        Ok(call)
+    }
+
+    /// The value of header `name` (lowercase); several values joined by `, `.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn headers_json(&self, redact: bool) -> Map<String, Value> {
+        let mut headers = Map::new();
+        for name in self.headers.keys() {
+            let value = if redact && REDACTED_HEADERS.contains(&name.as_str()) {
+                "[redacted]".to_owned()
+            } else {
+                let values: Vec<String> =
+                    self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+                values.join(", ")
+            };
+            headers.insert(name.as_str().to_owned(), Value::String(value));
+        }
+        headers
+    }
+
+    /// Headers as the call log keeps them: credentials redacted.
+    pub fn logged_headers(&self) -> Map<String, Value> {
+        self.headers_json(true)
+    }
+
+    /// `request` and `client`, for templates.
+    pub fn template_context(&self) -> Context {
+        let request = serde_json::json!({
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers_json(false),
+            "params": self.params,
+            "body": String::from_utf8_lossy(&self.body),
+            "json": self.json,
+        });
+        Context::new().with("request", &request).with("client", &serde_json::json!({"ip": self.client_ip}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_the_first_segment_and_the_rest_is_the_path() {
+        assert_eq!(token_and_path("/hooks/abc"), ("abc".into(), "/".into()));
+        assert_eq!(token_and_path("/hooks/abc/github/push"), ("abc".into(), "/github/push".into()));
+    }
+
+    #[test]
+    fn repeated_params_become_arrays() {
+        let mut params = Map::new();
+        add_params(&mut params, b"name=Joe+Customer&age=37&tag=a&tag=b&tag=c");
+        assert_eq!(Value::Object(params), serde_json::json!({"name": "Joe Customer", "age": "37", "tag": ["a", "b", "c"]}));
+    }
+}

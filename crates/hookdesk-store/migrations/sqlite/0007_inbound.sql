@@ -1,0 +1,37 @@
+-- Inbound webhooks: a secret URL that outside systems call, and what a call does and answers.
+-- The URL's token is found by its SHA-256 (token_hash); the token itself is sealed by the
+-- cipher, like every secret, so that admins can read the URL again.
+CREATE TABLE inbound_webhooks (
+    id                    TEXT    PRIMARY KEY,
+    name                  TEXT    NOT NULL,
+    enabled               INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    token_hash            TEXT    NOT NULL UNIQUE,
+    token                 BLOB    NOT NULL,
+    verify                BLOB,
+    actions               TEXT    NOT NULL,
+    response              TEXT    NOT NULL,
+    rate_limit_per_minute INTEGER,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+);
+
+-- The log of calls, newest first by id (UUIDv7); purged with the invocations' retention.
+CREATE TABLE inbound_calls (
+    id                 TEXT    PRIMARY KEY,
+    inbound_webhook_id TEXT    NOT NULL REFERENCES inbound_webhooks (id) ON DELETE CASCADE,
+    created_at         INTEGER NOT NULL,
+    method             TEXT    NOT NULL,
+    path               TEXT    NOT NULL,
+    query              TEXT    NOT NULL,
+    headers            TEXT    NOT NULL,
+    body               TEXT    NOT NULL,
+    body_bytes         INTEGER NOT NULL,
+    client_ip          TEXT,
+    status             INTEGER NOT NULL,
+    response_body      TEXT    NOT NULL,
+    actions            TEXT    NOT NULL,
+    error              TEXT,
+    duration_ms        INTEGER NOT NULL
+);
+CREATE INDEX inbound_calls_by_webhook ON inbound_calls (inbound_webhook_id, id);
+CREATE INDEX inbound_calls_by_time ON inbound_calls (created_at);

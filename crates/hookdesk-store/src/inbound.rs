@@ -1,0 +1,249 @@
+//! Inbound webhooks and the log of their calls. The URL token and the verification secret
+//! are sealed by the cipher; a call finds its webhook by the token's hash.
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::inbound::{
+    ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify,
+};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::cipher::Cipher;
+use crate::{Page, Store, StoreError, rows};
+
+const COLUMNS: &str = "SELECT id, name, enabled, token, verify, actions, response, rate_limit_per_minute,
+    created_at, updated_at FROM inbound_webhooks";
+
+const CALL_COLUMNS: &str = "SELECT id, inbound_webhook_id, created_at, method, path, query, headers, body, body_bytes,
+    client_ip, status, response_body, actions, error, duration_ms FROM inbound_calls";
+
+fn token_place(id: &str) -> String {
+    format!("inbound_webhook:{id}:token")
+}
+
+fn verify_place(id: &str) -> String {
+    format!("inbound_webhook:{id}:verify")
+}
+
+/// Which calls to list: newest first, paged by id.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub status: Option<u16>,
+    /// `Some(true)`: calls answered with 400 or more; `Some(false)`: the others.
+    pub failed: Option<bool>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub before_id: Option<String>,
+    pub limit: u32,
+}
+
+fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<InboundWebhook, StoreError> {
+    let id: String = row.try_get("id")?;
+    let token = cipher.open(&token_place(&id), row.try_get("token")?)?;
+    let token = String::from_utf8(token).map_err(|e| StoreError::corrupt("inbound_webhooks.token", e))?;
+    let verify = row
+        .try_get::<Option<Vec<u8>>, _>("verify")?
+        .map(|sealed| {
+            let plain = cipher.open(&verify_place(&id), &sealed)?;
+            serde_json::from_slice::<Verify>(&plain).map_err(|e| StoreError::corrupt("inbound_webhooks.verify", e))
+        })
+        .transpose()?;
+    let actions: serde_json::Value = rows::json("inbound_webhooks.actions", row.try_get("actions")?)?;
+    let response: serde_json::Value = rows::json("inbound_webhooks.response", row.try_get("response")?)?;
+    let rate: Option<i64> = row.try_get("rate_limit_per_minute")?;
+    Ok(InboundWebhook {
+        name: row.try_get("name")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        token: UrlToken::new(token),
+        verify,
+        actions: InboundAction::parse_all(&actions).map_err(|e| StoreError::corrupt("inbound_webhooks.actions", e))?,
+        response: InboundResponse::parse(&response)
+            .map_err(|e| StoreError::corrupt("inbound_webhooks.response", e))?,
+        rate_limit_per_minute: rate
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|e| StoreError::corrupt("inbound_webhooks.rate_limit_per_minute", e))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        id,
+    })
+}
+
+fn call_from_row(row: &crate::db::Row) -> Result<InboundCall, StoreError> {
+    let error: Option<String> = row.try_get("error")?;
+    Ok(InboundCall {
+        id: row.try_get("id")?,
+        inbound_webhook_id: row.try_get("inbound_webhook_id")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        query: row.try_get("query")?,
+        headers: rows::json("inbound_calls.headers", row.try_get("headers")?)?,
+        body: row.try_get("body")?,
+        body_bytes: row.try_get("body_bytes")?,
+        client_ip: row.try_get("client_ip")?,
+        status: u16::try_from(row.try_get::<i64, _>("status")?)
+            .map_err(|e| StoreError::corrupt("inbound_calls.status", e))?,
+        response_body: row.try_get("response_body")?,
+        actions: rows::json::<Vec<ActionRun>>("inbound_calls.actions", row.try_get("actions")?)?,
+        error: error.map(|e| rows::json::<CallError>("inbound_calls.error", &e)).transpose()?,
+        duration_ms: row.try_get("duration_ms")?,
+    })
+}
+
+impl Store {
+    /// Writes `webhook` (new, or over the one with its id) with the hash of its token.
+    pub async fn save_inbound_webhook(
+        &self,
+        webhook: &InboundWebhook,
+        token_hash: &str,
+        create: bool,
+    ) -> Result<InboundWebhook, StoreError> {
+        let sealed_token = self.cipher.seal(&token_place(&webhook.id), webhook.token.expose().as_bytes())?;
+        let sealed_verify = webhook
+            .verify
+            .as_ref()
+            .map(|v| {
+                let plain = match v {
+                    Verify::HmacSha256 { header, secret } => {
+                        serde_json::json!({"type": "hmac_sha256", "header": header, "secret": secret})
+                    }
+                };
+                self.cipher.seal(&verify_place(&webhook.id), plain.to_string().as_bytes())
+            })
+            .transpose()?;
+        let actions = serde_json::Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect());
+        let sql = if create {
+            "INSERT INTO inbound_webhooks (id, name, enabled, token_hash, token, verify, actions, response,
+                 rate_limit_per_minute, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        } else {
+            "UPDATE inbound_webhooks SET name = $2, enabled = $3, token_hash = $4, token = $5, verify = $6,
+                 actions = $7, response = $8, rate_limit_per_minute = $9, created_at = $10, updated_at = $11
+             WHERE id = $1"
+        };
+        let done = sqlx::query(sql)
+            .bind(&webhook.id)
+            .bind(&webhook.name)
+            .bind(i64::from(webhook.enabled))
+            .bind(token_hash)
+            .bind(sealed_token)
+            .bind(sealed_verify)
+            .bind(actions.to_string())
+            .bind(webhook.response.to_json().to_string())
+            .bind(webhook.rate_limit_per_minute.map(i64::from))
+            .bind(webhook.created_at.as_millis())
+            .bind(webhook.updated_at.as_millis())
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.inbound_webhook(&webhook.id).await
+    }
+
+    pub async fn inbound_webhooks(&self) -> Result<Vec<InboundWebhook>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("{COLUMNS} ORDER BY name, id"))).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| webhook_from_row(r, &self.cipher)).collect()
+    }
+
+    pub async fn inbound_webhook(&self, id: &str) -> Result<InboundWebhook, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        webhook_from_row(&row, &self.cipher)
+    }
+
+    /// The webhook whose token hashes to `token_hash`.
+    pub async fn inbound_webhook_by_token(&self, token_hash: &str) -> Result<Option<InboundWebhook>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("{COLUMNS} WHERE token_hash = $1")))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| webhook_from_row(&r, &self.cipher)).transpose()
+    }
+
+    pub async fn delete_inbound_webhook(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM inbound_webhooks WHERE id = $1").bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn record_inbound_call(&self, call: &InboundCall) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO inbound_calls (id, inbound_webhook_id, created_at, method, path, query, headers, body,
+                 body_bytes, client_ip, status, response_body, actions, error, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&call.id)
+        .bind(&call.inbound_webhook_id)
+        .bind(call.created_at.as_millis())
+        .bind(&call.method)
+        .bind(&call.path)
+        .bind(&call.query)
+        .bind(serde_json::Value::Object(call.headers.clone()).to_string())
+        .bind(&call.body)
+        .bind(call.body_bytes)
+        .bind(&call.client_ip)
+        .bind(i64::from(call.status))
+        .bind(&call.response_body)
+        .bind(serde_json::to_string(&call.actions).unwrap_or_else(|_| "[]".into()))
+        .bind(call.error.as_ref().and_then(|e| serde_json::to_string(e).ok()))
+        .bind(call.duration_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn inbound_calls(&self, webhook_id: &str, filter: &CallFilter) -> Result<Page<InboundCall>, StoreError> {
+        let sql = format!(
+            "{CALL_COLUMNS}
+             WHERE inbound_webhook_id = $1
+               AND (CAST($2 AS TEXT) IS NULL OR id < $2)
+               AND (CAST($3 AS BIGINT) IS NULL OR status = $3)
+               AND (CAST($4 AS BIGINT) IS NULL OR (status >= 400) = ($4 = 1))
+               AND (CAST($5 AS BIGINT) IS NULL OR created_at >= $5)
+               AND (CAST($6 AS BIGINT) IS NULL OR created_at <= $6)
+             ORDER BY id DESC LIMIT $7"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(webhook_id)
+            .bind(&filter.before_id)
+            .bind(filter.status.map(i64::from))
+            .bind(filter.failed.map(i64::from))
+            .bind(filter.since.map(Timestamp::as_millis))
+            .bind(filter.until.map(Timestamp::as_millis))
+            .bind(i64::from(filter.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut data = rows.iter().map(call_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (data.len() > filter.limit as usize).then(|| {
+            data.truncate(filter.limit as usize);
+            data.last().map(|c| c.id.clone()).unwrap_or_default()
+        });
+        Ok(Page { data, next_cursor })
+    }
+
+    pub async fn inbound_call(&self, webhook_id: &str, call_id: &str) -> Result<InboundCall, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("{CALL_COLUMNS} WHERE inbound_webhook_id = $1 AND id = $2")))
+            .bind(webhook_id)
+            .bind(call_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        call_from_row(&row)
+    }
+
+    /// Deletes at most `limit` calls logged before `before`; returns how many.
+    pub async fn purge_inbound_calls(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM inbound_calls WHERE id IN
+                 (SELECT id FROM inbound_calls WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(limit))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
