@@ -6,10 +6,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::{Invalid, Timestamp};
 use crate::template::{Context, RenderError, Template};
 use crate::text::cut;
 use crate::ticket::parse_text;
+use crate::{Invalid, Timestamp};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -81,13 +81,10 @@ pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
-        .collect()
+    text.as_bytes().chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()).collect()
 }
 
 /// RFC 9110's `token`: the characters of a header name.
@@ -360,7 +357,6 @@ pub fn render_ticket_id(field: &str, template: &Template, context: &Context) -> 
     }
 }
 
-
 /// The status of the response: fixed, or a template that must render to one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResponseStatus {
@@ -594,7 +590,8 @@ mod tests {
 
     #[test]
     fn signatures_verify_with_and_without_prefix_and_not_when_tampered() {
-        let verify = Verify::HmacSha256 { header: "X-Hub-Signature-256".into(), secret: "It's a Secret to Everybody".into() };
+        let verify =
+            Verify::HmacSha256 { header: "X-Hub-Signature-256".into(), secret: "It's a Secret to Everybody".into() };
         let body = b"Hello, World!";
         // GitHub's documented example.
         let expected = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
@@ -623,7 +620,8 @@ mod tests {
             }),
         )
         .expect("valid");
-        let context = Context::new().with("request", &json!({"json": {"id": 7, "kind": "stripe", "agent": "3", "amount": 12.5}}));
+        let context =
+            Context::new().with("request", &json!({"json": {"id": 7, "kind": "stripe", "agent": "3", "amount": 12.5}}));
         assert_eq!(
             fields.render(&context).expect("renders"),
             json!({
@@ -642,12 +640,21 @@ mod tests {
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"status": "new"}}])), "actions[0].fields.subject");
         assert_eq!(bad(json!([{"type": "update_ticket", "fields": {}}])), "actions[0].ticket_id");
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"subject": "{{ x"}}])), "actions[0].fields.subject");
-        assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"subject": "x", "add_tags": "a"}}])), "actions[0].fields.add_tags");
+        assert_eq!(
+            bad(json!([{"type": "create_ticket", "fields": {"subject": "x", "add_tags": "a"}}])),
+            "actions[0].fields.add_tags"
+        );
         assert_eq!(bad(json!([{"type": "delete_ticket"}])), "actions[0].type");
-        assert_eq!(bad(json!([{"type": "add_comment", "ticket_id": "1", "body": "x", "public": "no"}])), "actions[0].public");
+        assert_eq!(
+            bad(json!([{"type": "add_comment", "ticket_id": "1", "body": "x", "public": "no"}])),
+            "actions[0].public"
+        );
         let ok = json!([{"type": "update_ticket", "ticket_id": 5, "fields": {"add_tags": "paid"}}]);
         let actions = InboundAction::parse_all(&ok).expect("valid");
-        assert_eq!(actions[0].to_json(), json!({"type": "update_ticket", "ticket_id": "5", "fields": {"add_tags": "paid"}}));
+        assert_eq!(
+            actions[0].to_json(),
+            json!({"type": "update_ticket", "ticket_id": "5", "fields": {"add_tags": "paid"}})
+        );
     }
 
     #[test]
@@ -666,7 +673,9 @@ mod tests {
         assert_eq!(rendered.headers, vec![("x-echo".to_owned(), "POST".to_owned())]);
         assert_eq!(rendered.default_content_type(), "text/plain; charset=utf-8");
         assert_eq!(custom.render(&Context::new()).expect_err("no status").field, "response.status");
-        for bad in [json!({"status": 99}), json!({"headers": {"Content-Length": "1"}}), json!({"body": 1}), json!({"x": 1})] {
+        for bad in
+            [json!({"status": 99}), json!({"headers": {"Content-Length": "1"}}), json!({"body": 1}), json!({"x": 1})]
+        {
             assert!(InboundResponse::parse(&bad).is_err(), "{bad}");
         }
     }

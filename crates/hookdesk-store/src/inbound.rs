@@ -56,8 +56,7 @@ fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<InboundWebh
         token: UrlToken::new(token),
         verify,
         actions: InboundAction::parse_all(&actions).map_err(|e| StoreError::corrupt("inbound_webhooks.actions", e))?,
-        response: InboundResponse::parse(&response)
-            .map_err(|e| StoreError::corrupt("inbound_webhooks.response", e))?,
+        response: InboundResponse::parse(&response).map_err(|e| StoreError::corrupt("inbound_webhooks.response", e))?,
         rate_limit_per_minute: rate
             .map(u32::try_from)
             .transpose()

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hookdesk_core::Invalid;
 use hookdesk_core::audit::Via;
-use hookdesk_core::inbound::{ActionRun, InboundAction, InboundResponse, InboundWebhook, UrlToken, Verify, render_ticket_id};
+use hookdesk_core::inbound::{
+    ActionRun, InboundAction, InboundResponse, InboundWebhook, UrlToken, Verify, render_ticket_id,
+};
 use hookdesk_core::template::Context;
 use hookdesk_core::ticket::{Ticket, parse_text};
-use hookdesk_core::Invalid;
 use serde_json::Value;
 
 use super::error::OrNotFound;
@@ -56,7 +58,9 @@ impl InboundLimits {
         let Some(rate) = NonZeroU32::new(per_minute) else { return Ok(()) };
         let limiter = {
             let mut limiters = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let entry = limiters.entry(id.to_owned()).or_insert_with(|| (0, Arc::new(RateLimiter::direct(Quota::per_minute(rate)))));
+            let entry = limiters
+                .entry(id.to_owned())
+                .or_insert_with(|| (0, Arc::new(RateLimiter::direct(Quota::per_minute(rate)))));
             if entry.0 != per_minute {
                 *entry = (per_minute, Arc::new(RateLimiter::direct(Quota::per_minute(rate))));
             }
@@ -203,7 +207,8 @@ impl App {
         if let Err(error) = self.run_actions_in_one_update(webhook, context, &mut outcome).await {
             let failed = outcome.runs.len().saturating_sub(1);
             for (i, run) in outcome.runs.iter_mut().enumerate() {
-                run.error = Some(if i == failed { error.to_string() } else { "rolled back: a later action failed".into() });
+                run.error =
+                    Some(if i == failed { error.to_string() } else { "rolled back: a later action failed".into() });
             }
             outcome.ticket = None;
             outcome.error = Some(error);
@@ -251,7 +256,8 @@ impl App {
                 }
             };
             // The update names the body's field (`comment.body`); say which action's.
-            let place = if matches!(action, InboundAction::AddComment { .. }) { at.clone() } else { format!("{at}.fields") };
+            let place =
+                if matches!(action, InboundAction::AddComment { .. }) { at.clone() } else { format!("{at}.fields") };
             let done = done.map_err(|e| match e {
                 AppError::Invalid(invalid) => AppError::Invalid(invalid.within(&place)),
                 other => other,

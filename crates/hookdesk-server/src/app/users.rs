@@ -85,10 +85,7 @@ impl App {
             .into());
         }
         let label = parse_text("label", label.unwrap_or("api").trim(), 255)?;
-        let token = format!(
-            "hd_{}",
-            ids::random_token(32)?
-        );
+        let token = format!("hd_{}", ids::random_token(32)?);
         let token_id = self.store.create_token(id, &ids::token_hash(&token), &label, now()).await?;
         Ok(NewToken { id: token_id, token })
     }

@@ -41,7 +41,8 @@ struct Answer {
 
 impl Answer {
     fn error(error: ApiError) -> Self {
-        let body = serde_json::json!({"error": {"code": error.code, "message": error.message, "details": error.details}});
+        let body =
+            serde_json::json!({"error": {"code": error.code, "message": error.message, "details": error.details}});
         Self {
             status: error.status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -108,7 +109,7 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest) -> Answ
         }
     };
     let mut headers = rendered.headers.clone();
-    if !headers.iter().any(|(name, _)| name == "content-type") {
+    if !rendered.body.is_empty() && !headers.iter().any(|(name, _)| name == "content-type") {
         headers.push(("content-type".into(), rendered.default_content_type().into()));
     }
     Answer {
@@ -133,7 +134,8 @@ fn too_many_requests(wait: Duration) -> Response {
 }
 
 fn respond(answer: Answer) -> Response {
-    let no_body = matches!(answer.status, StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::NOT_MODIFIED);
+    let no_body =
+        matches!(answer.status, StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::NOT_MODIFIED);
     let mut response = Response::new(if no_body { Body::empty() } else { Body::from(answer.body) });
     *response.status_mut() = answer.status;
     for (name, value) in answer.headers {

@@ -126,8 +126,12 @@ impl CallRequest {
             let value = if redact && REDACTED_HEADERS.contains(&name.as_str()) {
                 "[redacted]".to_owned()
             } else {
-                let values: Vec<String> =
-                    self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+                let values: Vec<String> = self
+                    .headers
+                    .get_all(name)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect();
                 values.join(", ")
             };
             headers.insert(name.as_str().to_owned(), Value::String(value));
@@ -169,6 +173,9 @@ mod tests {
     fn repeated_params_become_arrays() {
         let mut params = Map::new();
         add_params(&mut params, b"name=Joe+Customer&age=37&tag=a&tag=b&tag=c");
-        assert_eq!(Value::Object(params), serde_json::json!({"name": "Joe Customer", "age": "37", "tag": ["a", "b", "c"]}));
+        assert_eq!(
+            Value::Object(params),
+            serde_json::json!({"name": "Joe Customer", "age": "37", "tag": ["a", "b", "c"]})
+        );
     }
 }

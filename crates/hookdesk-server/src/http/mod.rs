@@ -80,7 +80,35 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         paths
             .insert(path.to_owned(), utoipa::openapi::path::PathItem::new(utoipa::openapi::HttpMethod::Get, operation));
     }
+    paths.insert("/hooks/{token}".to_owned(), hooks_path_item());
     document
+}
+
+/// `/hooks/{token}` takes any method and body; the document names the common ones.
+fn hooks_path_item() -> utoipa::openapi::path::PathItem {
+    use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+    use utoipa::openapi::{HttpMethod, Required, ResponseBuilder};
+    let operation = |method: &str| {
+        OperationBuilder::new()
+            .tag("inbound_webhooks")
+            .summary(Some(format!(
+                "{method}: call an inbound webhook (any method, and /hooks/TOKEN/ANY/PATH too). No bearer token: \
+                 the URL is the secret. Answers as configured (default 202 {{\"ok\": true}}); 401 failed \
+                 verification, 404 unknown or disabled token, 413 body over 1 MiB, 429 over the rate limit."
+            )))
+            .parameter(
+                ParameterBuilder::new()
+                    .name("token")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(utoipa::openapi::schema::Object::with_type(utoipa::openapi::schema::Type::String))),
+            )
+            .response("202", ResponseBuilder::new().description("The configured response"))
+            .build()
+    };
+    let mut item = PathItem::new(HttpMethod::Get, operation("GET"));
+    item.post = Some(operation("POST"));
+    item
 }
 
 /// The whole HTTP application.

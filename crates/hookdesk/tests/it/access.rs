@@ -56,6 +56,13 @@ async fn agents_work_tickets_and_read_rules_but_get_403_on_webhooks_rules_and_us
         (Method::POST, "/api/v1/users".to_owned(), Some(json!({"name": "n", "email": "n@example.com"}))),
         (Method::PATCH, format!("/api/v1/users/{agent_id}"), Some(json!({"role": "admin"}))),
         (Method::POST, format!("/api/v1/users/{agent_id}/tokens"), Some(json!({}))),
+        (Method::GET, "/api/v1/inbound_webhooks".to_owned(), None),
+        (Method::POST, "/api/v1/inbound_webhooks".to_owned(), Some(json!({"name": "in"}))),
+        (Method::GET, "/api/v1/inbound_webhooks/hook_x".to_owned(), None),
+        (Method::PATCH, "/api/v1/inbound_webhooks/hook_x".to_owned(), Some(json!({"name": "y"}))),
+        (Method::DELETE, "/api/v1/inbound_webhooks/hook_x".to_owned(), None),
+        (Method::POST, "/api/v1/inbound_webhooks/hook_x/rotate".to_owned(), None),
+        (Method::GET, "/api/v1/inbound_webhooks/hook_x/calls".to_owned(), None),
     ];
     for (method, path, body) in &forbidden {
         let (status, error) = app.call(method.clone(), path, body.clone(), agent).await;
@@ -153,6 +160,16 @@ async fn the_sqlite_files_hold_no_secret_in_clear() {
         .expect("secret")
         .to_owned();
     let (_, token) = user_with_token(&app, "agent@example.com", "agent").await;
+    let hmac_secret = "inbound-hmac-secret-9f8e7d6c5b4a";
+    let (status, inbound) = app
+        .post(
+            "/api/v1/inbound_webhooks",
+            json!({"name": "in", "verify": {"type": "hmac_sha256", "header": "X-Sig", "secret": hmac_secret}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbound}");
+    let url_token = inbound["url"].as_str().expect("url").rsplit('/').next().expect("token").to_owned();
+    assert!(url_token.len() >= 32, "at least 128 random bits in base64: {url_token}");
 
     let signing_raw = signing.trim_start_matches("whsec_").to_owned();
     let rotated_raw = rotated.trim_start_matches("whsec_").to_owned();
@@ -160,6 +177,7 @@ async fn the_sqlite_files_hold_no_secret_in_clear() {
         .iter()
         .copied()
         .chain([signing.as_str(), signing_raw.as_str(), rotated.as_str(), rotated_raw.as_str(), token.as_str()])
+        .chain([hmac_secret, url_token.as_str()])
         .chain([app.token.as_str()])
         .collect();
     let folder = std::path::PathBuf::from(

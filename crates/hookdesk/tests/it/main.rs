@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod formats;
 mod gates;
+mod inbound;
 mod multinode;
 mod outage;
 mod rules;

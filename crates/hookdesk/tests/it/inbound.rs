@@ -1,0 +1,354 @@
+//! Inbound webhooks through real HTTP: Cerb's echo, GitHub-style signatures, ticket actions
+//! that fire triggers which notify a real receiver, the call log, and the abuse limits.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Db, Receiver, TestApp};
+
+/// Cerb's example: the request's method, path, headers, params and client ip as pretty JSON,
+/// in one body template.
+const CERB_ECHO: &str = r#"{% capture echo %}{"http": {"method": {{ request.method | json }}, "path": {{ request.path | json }}, "headers": {{ request.headers | json }}, "params": {{ request.params | json }}}, "client": {"ip": {{ client.ip | json }}}}{% endcapture %}{{ echo | parse_json | json_pretty }}"#;
+
+async fn inbound(app: &TestApp, body: Value) -> Value {
+    let (status, webhook) = app.post("/api/v1/inbound_webhooks", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+    webhook
+}
+
+async fn calls(app: &TestApp, webhook: &Value, query: &str) -> Vec<Value> {
+    let (status, list) =
+        app.get(&format!("/api/v1/inbound_webhooks/{}/calls?{query}", webhook["id"].as_str().expect("id"))).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["data"].as_array().expect("data").clone()
+}
+
+async fn ticket_count(app: &TestApp) -> usize {
+    let (status, list) = app.get("/api/v1/tickets?limit=500").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["data"].as_array().expect("data").len()
+}
+
+/// The URL as the API gives it, on the test server's address.
+fn url(app: &TestApp, webhook: &Value, rest: &str) -> String {
+    let full = webhook["url"].as_str().expect("url");
+    let path = &full[full.find("/hooks/").expect("a /hooks/ URL")..];
+    app.url(&format!("{path}{rest}"))
+}
+
+async fn the_cerb_echo_answers_with_the_request(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let webhook = inbound(
+        &app,
+        json!({"name": "Webhook Example", "response": {"status": 200, "headers": {"Content-Type": "application/json"}, "body": CERB_ECHO}}),
+    )
+    .await;
+    assert!(webhook["url"].as_str().expect("url").contains("/hooks/"));
+    let client = reqwest::Client::new();
+
+    // In a browser: a GET with query parameters.
+    let response = client.get(url(&app, &webhook, "?name=Joe+Customer&age=37")).send().await.expect("answers");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let text = response.text().await.expect("body");
+    assert!(text.contains("\n  \"client\""), "pretty JSON: {text}");
+    let echo: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(echo["http"]["method"], "GET");
+    assert_eq!(echo["http"]["path"], "/");
+    assert_eq!(echo["http"]["params"], json!({"name": "Joe Customer", "age": "37"}));
+    assert_eq!(echo["client"]["ip"], "127.0.0.1");
+
+    // curl -i -X POST -H "X-CustomHeader: true" ".../hooks/TOKEN?key=value"
+    let response = client
+        .post(url(&app, &webhook, "/deep/path?key=value"))
+        .header("X-CustomHeader", "true")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let echo: Value = response.json().await.expect("JSON");
+    assert_eq!(echo["http"]["method"], "POST");
+    assert_eq!(echo["http"]["path"], "/deep/path");
+    assert_eq!(echo["http"]["headers"]["x-customheader"], "true");
+    assert_eq!(echo["http"]["params"], json!({"key": "value"}));
+
+    let logged = calls(&app, &webhook, "").await;
+    assert_eq!(logged.len(), 2);
+    assert_eq!((logged[0]["method"].as_str(), logged[0]["status"].as_u64()), (Some("POST"), Some(200)));
+    assert_eq!(logged[0]["query"], "key=value");
+    assert_eq!(logged[1]["method"], "GET");
+}
+
+async fn github_signatures_are_verified_and_a_tampered_body_runs_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let secret = "It's a Secret to Everybody";
+    let webhook = inbound(
+        &app,
+        json!({"name": "GitHub", "verify": {"type": "hmac_sha256", "header": "X-Hub-Signature-256", "secret": secret},
+               "actions": [{"type": "create_ticket", "fields": {
+                   "subject": "{{ request.json.issue.title }}", "requester": {"email": "{{ request.json.sender.email }}"},
+                   "tags": "github {{ request.headers['x-github-event'] }}"}}]}),
+    )
+    .await;
+    assert_eq!(webhook["verify"], json!({"type": "hmac_sha256", "header": "x-hub-signature-256"}), "no secret shown");
+    let body = r#"{"issue": {"title": "Crash on save"}, "sender": {"email": "dev@example.com"}}"#;
+    let signature = format!("sha256={}", hookdesk_core::inbound::hmac_sha256_hex(secret.as_bytes(), body.as_bytes()));
+    let client = reqwest::Client::new();
+    let send = |body: &'static str, signature: Option<String>| {
+        let mut request = client
+            .post(url(&app, &webhook, ""))
+            .header("Content-Type", "application/json")
+            .header("X-GitHub-Event", "issues")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("X-Hub-Signature-256", signature);
+        }
+        request.send()
+    };
+
+    let tampered = r#"{"issue": {"title": "Crash on save!"}, "sender": {"email": "dev@example.com"}}"#;
+    for (body, signature) in [(tampered, Some(signature.clone())), (body, None), (body, Some("sha256=00".into()))] {
+        let response = send(body, signature).await.expect("answers");
+        assert_eq!(response.status(), 401);
+        let error: Value = response.json().await.expect("JSON");
+        assert_eq!(error["error"]["code"], "signature_mismatch");
+    }
+    assert_eq!(ticket_count(&app).await, 0, "a refused call runs nothing");
+
+    let response = send(body, Some(signature)).await.expect("answers");
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.json::<Value>().await.expect("JSON"), json!({"ok": true}));
+    let (_, tickets) = app.get("/api/v1/tickets").await;
+    let ticket = &tickets["data"][0];
+    assert_eq!(ticket["subject"], "Crash on save");
+    assert_eq!(ticket["tags"], json!(["github", "issues"]));
+    assert_eq!(ticket["requester"]["email"], "dev@example.com");
+
+    assert_eq!(calls(&app, &webhook, "status=401").await.len(), 3);
+    assert_eq!(calls(&app, &webhook, "failed=true").await.len(), 3);
+    let accepted = calls(&app, &webhook, "failed=false").await;
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0]["actions"], json!([{"type": "create_ticket", "ticket_id": ticket["id"], "error": null}]));
+    let (_, everything) =
+        app.get(&format!("/api/v1/inbound_webhooks/{}/calls", webhook["id"].as_str().expect("id"))).await;
+    assert!(!everything.to_string().contains(secret), "the secret is never shown");
+}
+
+/// Both directions: a JSON call creates a ticket, a trigger on it notifies an outbound
+/// webhook, and the response template sees the ticket.
+async fn a_created_ticket_fires_a_trigger_that_notifies_a_receiver(db: Db) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(db).await;
+    let outbound = app.webhook(&receiver.url("/billing"), json!({})).await;
+    app.trigger(json!({
+        "title": "Payments to billing",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"},
+                               {"field": "tags", "operator": "includes", "value": "payment"}]},
+        "actions": [{"field": "notify_webhook", "value": {"webhook_id": outbound,
+            "payload": "{\"ticket\": {{ ticket.id }}, \"subject\": {{ ticket.subject | json }}, \"amount\": {{ ticket.custom_fields.amount | json }}}"}}]
+    }))
+    .await;
+    let webhook = inbound(
+        &app,
+        json!({"name": "Invoices", "actions": [{"type": "create_ticket", "fields": {
+                  "subject": "Payment for invoice {{ request.json.invoice }}",
+                  "requester": {"name": "{{ request.json.customer.name }}", "email": "{{ request.json.customer.email }}"},
+                  "tags": ["payment", "{{ request.json.currency | downcase }}"],
+                  "custom_fields": {"amount": "{{ request.json.amount }}"}}}],
+               "response": {"status": 201, "headers": {"Location": "{{ ticket.url }}"}, "body": "{\"ticket_id\": {{ ticket.id }}}"}}),
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .post(url(&app, &webhook, "/freshbooks"))
+        .json(&json!({"invoice": "INV-7", "amount": 125.5, "currency": "EUR", "customer": {"name": "Ada", "email": "ada@example.com"}}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().expect("text").to_owned();
+    let answer: Value = response.json().await.expect("JSON");
+    let id = answer["ticket_id"].as_i64().expect("the ticket's id");
+    assert!(location.ends_with(&format!("/api/v1/tickets/{id}")), "{location}");
+
+    let received = receiver.wait_for(1).await;
+    let sent: Value = serde_json::from_str(&received[0].body).expect("JSON");
+    assert_eq!(sent, json!({"ticket": id, "subject": "Payment for invoice INV-7", "amount": "125.5"}));
+    let (_, audits) = app.get(&format!("/api/v1/tickets/{id}/audits")).await;
+    assert_eq!(audits["data"][0]["via"], "inbound");
+    assert_eq!(audits["data"][0]["rules"][0]["title"], "Payments to billing");
+}
+
+/// A form post (a web form's action URL) creates a ticket; a second webhook updates it and
+/// comments by the id in its body; a failing action undoes the ones before it.
+async fn form_posts_create_and_later_actions_update_by_id(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let form = inbound(
+        &app,
+        json!({"name": "Contact form", "actions": [{"type": "create_ticket", "fields": {
+                  "subject": "{{ request.params.subject }}", "description": "{{ request.params.message }}",
+                  "requester": {"name": "{{ request.params.name }}", "email": "{{ request.params.email }}"},
+                  "priority": "{{ request.params.priority }}", "tags": "web-form"}}],
+               "response": {"status": 303, "headers": {"Location": "https://example.com/thanks?ticket={{ ticket.id }}"}, "body": ""}}),
+    )
+    .await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let response = client
+        .post(url(&app, &form, ""))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("subject=Printer+on+fire&message=Smoke%20everywhere&name=Joe&email=joe%40example.com&priority=")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().expect("text").to_owned();
+    let id: i64 = location.rsplit('=').next().expect("id").parse().expect("a ticket id");
+    let (_, ticket) = app.get(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!((ticket["subject"].as_str(), ticket["priority"].as_str()), (Some("Printer on fire"), Some("normal")));
+    assert_eq!(ticket["requester"]["name"], "Joe");
+
+    let updates = inbound(
+        &app,
+        json!({"name": "Status", "actions": [
+            {"type": "update_ticket", "ticket_id": "{{ request.json.ticket }}", "fields": {"status": "{{ request.json.status }}", "add_tags": "{{ request.json.tag }}"}},
+            {"type": "add_comment", "ticket_id": "{{ ticket.id }}", "body": "Status from the code host: {{ request.json.status }}", "public": false}]}),
+    )
+    .await;
+    let send = |body: Value| client.post(url(&app, &updates, "")).json(&body).send();
+    let response = send(json!({"ticket": id, "status": "pending", "tag": "upstream"})).await.expect("answers");
+    assert_eq!(response.status(), 202);
+    let (_, ticket) = app.get(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(ticket["status"], "pending");
+    assert_eq!(ticket["tags"], json!(["web-form", "upstream"]));
+    assert_eq!(ticket["comments"][0]["body"], "Status from the code host: pending");
+    assert_eq!(ticket["comments"][0]["public"], false);
+
+    // An unknown ticket: 404 naming it; a bad status: 422 naming the action's field. Either
+    // way the call changes nothing.
+    let response = send(json!({"ticket": 999_999, "status": "open"})).await.expect("answers");
+    assert_eq!(response.status(), 404);
+    let response = send(json!({"ticket": id, "status": "sideways"})).await.expect("answers");
+    assert_eq!(response.status(), 422);
+    let error: Value = response.json().await.expect("JSON");
+    assert_eq!(error["error"]["details"][0]["field"], "actions[0].fields.status", "{error}");
+    let response = send(json!({"ticket": "abc"})).await.expect("answers");
+    assert_eq!(response.status(), 422);
+    let (_, after) = app.get(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(after, ticket, "failed calls change nothing");
+
+    // Two actions where the second fails: the first is rolled back too.
+    let both = inbound(
+        &app,
+        json!({"name": "Both", "actions": [
+            {"type": "create_ticket", "fields": {"subject": "Half done", "requester": {"email": "x@example.com"}}},
+            {"type": "update_ticket", "ticket_id": "{{ request.json.missing }}", "fields": {"status": "open"}}]}),
+    )
+    .await;
+    let before = ticket_count(&app).await;
+    let response = client.post(url(&app, &both, "")).json(&json!({})).send().await.expect("answers");
+    assert_eq!(response.status(), 422);
+    assert_eq!(ticket_count(&app).await, before);
+    let logged = calls(&app, &both, "").await;
+    assert_eq!(logged[0]["actions"][0]["error"], "rolled back: a later action failed");
+    assert!(logged[0]["actions"][1]["error"].as_str().expect("error").contains("actions[1].ticket_id"));
+}
+
+async fn limits_unknown_tokens_and_bad_bodies_are_refused_clearly(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let webhook = inbound(&app, json!({"name": "Limited", "rate_limit_per_minute": 3})).await;
+    let client = reqwest::Client::new();
+
+    // Over 1 MiB: 413, logged with its size.
+    let big = "x".repeat(1024 * 1024 + 1);
+    let response = client.post(url(&app, &webhook, "")).body(big).send().await.expect("answers");
+    assert_eq!(response.status(), 413);
+    // Invalid JSON sent as JSON: 400, logged with the body as sent.
+    let response = client
+        .post(url(&app, &webhook, ""))
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.expect("JSON")["error"]["code"], "malformed_json");
+    let response = client.get(url(&app, &webhook, "")).send().await.expect("answers");
+    assert_eq!(response.status(), 202);
+    // The fourth call in a minute is over the limit of 3.
+    let response = client.get(url(&app, &webhook, "")).send().await.expect("answers");
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+
+    let logged = calls(&app, &webhook, "").await;
+    let statuses: Vec<u64> = logged.iter().map(|c| c["status"].as_u64().expect("status")).collect();
+    assert_eq!(statuses, [202, 400, 413], "calls over the limit are not logged");
+    assert_eq!(logged[1]["body"], "{not json");
+    assert_eq!(logged[2]["body_bytes"], 1024 * 1024 + 1);
+
+    // Unknown, disabled and rotated-out tokens: 404.
+    let response = client.get(app.url("/hooks/not-a-token")).send().await.expect("answers");
+    assert_eq!(response.status(), 404);
+    let id = webhook["id"].as_str().expect("id");
+    let (status, rotated) = app.post(&format!("/api/v1/inbound_webhooks/{id}/rotate"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_ne!(rotated["url"], webhook["url"]);
+    let response = client.get(url(&app, &webhook, "")).send().await.expect("answers");
+    assert_eq!(response.status(), 404, "the old URL stops working");
+    let (status, _) = app
+        .patch(&format!("/api/v1/inbound_webhooks/{id}"), json!({"enabled": false, "rate_limit_per_minute": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let response = client.get(url(&app, &rotated, "")).send().await.expect("answers");
+    assert_eq!(response.status(), 404, "disabled");
+    let (status, _) = app.patch(&format!("/api/v1/inbound_webhooks/{id}"), json!({"enabled": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..5 {
+        let response = client.get(url(&app, &rotated, "")).send().await.expect("answers");
+        assert_eq!(response.status(), 202, "no limit any more");
+    }
+}
+
+async fn invalid_configurations_are_refused_naming_the_field(db: Db) {
+    let app = TestApp::spawn(db).await;
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (
+            json!({"name": "x", "actions": [{"type": "create_ticket", "fields": {"subject": "{{ x"}}]}),
+            "actions[0].fields.subject",
+        ),
+        (
+            json!({"name": "x", "actions": [{"type": "create_ticket", "fields": {"subjekt": "x"}}]}),
+            "actions[0].fields.subjekt",
+        ),
+        (json!({"name": "x", "actions": [{"type": "update_ticket", "fields": {}}]}), "actions[0].ticket_id"),
+        (
+            json!({"name": "x", "verify": {"type": "hmac_sha256", "header": "bad header", "secret": "s"}}),
+            "verify.header",
+        ),
+        (json!({"name": "x", "verify": {"type": "hmac_sha256", "header": "X-Sig", "secret": ""}}), "verify.secret"),
+        (json!({"name": "x", "response": {"status": 700}}), "response.status"),
+        (
+            json!({"name": "x", "response": {"headers": {"Transfer-Encoding": "chunked"}}}),
+            "response.headers.Transfer-Encoding",
+        ),
+        (json!({"name": "x", "response": {"body": "{% if %}"}}), "response.body"),
+        (json!({"name": "x", "rate_limit_per_minute": 0}), "rate_limit_per_minute"),
+    ] {
+        let (status, error) = app.post("/api/v1/inbound_webhooks", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert_eq!(error["error"]["details"][0]["field"], field, "{body}: {error}");
+    }
+    let (status, list) = app.get("/api/v1/inbound_webhooks").await;
+    assert_eq!((status, list["data"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "nothing saved");
+    let (status, _) = app.post("/api/v1/inbound_webhooks", json!({"name": "x", "verify": {"type": "basic"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+crate::on_both_backends!(
+    the_cerb_echo_answers_with_the_request,
+    github_signatures_are_verified_and_a_tampered_body_runs_nothing,
+    a_created_ticket_fires_a_trigger_that_notifies_a_receiver,
+    form_posts_create_and_later_actions_update_by_id,
+    limits_unknown_tokens_and_bad_bodies_are_refused_clearly,
+    invalid_configurations_are_refused_naming_the_field,
+);
