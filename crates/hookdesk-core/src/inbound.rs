@@ -46,7 +46,7 @@ impl Verify {
 
     pub fn public_view(&self) -> VerifyView {
         match self {
-            Verify::HmacSha256 { header, .. } => VerifyView::HmacSha256 { header: header.to_ascii_lowercase() },
+            Verify::HmacSha256 { header, .. } => VerifyView::HmacSha256 { header: header.clone() },
         }
     }
 

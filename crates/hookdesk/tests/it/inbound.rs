@@ -90,7 +90,7 @@ async fn github_signatures_are_verified_and_a_tampered_body_runs_nothing(db: Db)
                    "tags": "github {{ request.headers['x-github-event'] }}"}}]}),
     )
     .await;
-    assert_eq!(webhook["verify"], json!({"type": "hmac_sha256", "header": "x-hub-signature-256"}), "no secret shown");
+    assert_eq!(webhook["verify"], json!({"type": "hmac_sha256", "header": "X-Hub-Signature-256"}), "no secret shown");
     let body = r#"{"issue": {"title": "Crash on save"}, "sender": {"email": "dev@example.com"}}"#;
     let signature = format!("sha256={}", hookdesk_core::inbound::hmac_sha256_hex(secret.as_bytes(), body.as_bytes()));
     let client = reqwest::Client::new();
