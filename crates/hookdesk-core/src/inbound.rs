@@ -6,9 +6,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::request::verify_signature;
 use crate::template::{Context, RenderError, Template};
 use crate::text::cut;
 use crate::ticket::parse_text;
+use crate::webhook::SigningSecret;
 use crate::{Invalid, Timestamp};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -20,13 +22,21 @@ pub enum Verify {
     /// HMAC-SHA256 of the raw body, hex, in `header` (a `sha256=` prefix, as GitHub sends
     /// it, is accepted).
     HmacSha256 { header: String, secret: String },
+    /// Standard Webhooks (what hookdesk, Svix and others send): `webhook-id`,
+    /// `webhook-timestamp` (within five minutes of now, against replays) and
+    /// `webhook-signature`, signed with a `whsec_` secret.
+    StandardWebhooks { secret: String },
 }
+
+/// How far a Standard Webhooks timestamp may be from now.
+pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
 
 /// The non-secret half of [`Verify`], as responses show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VerifyView {
     HmacSha256 { header: String },
+    StandardWebhooks,
 }
 
 impl Verify {
@@ -41,35 +51,60 @@ impl Verify {
                 }
                 Ok(())
             }
+            Verify::StandardWebhooks { secret } => match SigningSecret::parse(secret) {
+                Some(_) => Ok(()),
+                None => Err(Invalid::new("verify.secret", "must be a whsec_ secret of 24 to 64 bytes")),
+            },
         }
     }
 
     pub fn public_view(&self) -> VerifyView {
         match self {
             Verify::HmacSha256 { header, .. } => VerifyView::HmacSha256 { header: header.clone() },
+            Verify::StandardWebhooks { .. } => VerifyView::StandardWebhooks,
         }
     }
 
-    /// The header this verification reads, lowercase.
-    pub fn header(&self) -> String {
+    /// Checks a call: `header` gives a request header's value by lowercase name. The error
+    /// says what is wrong, for the caller and the call log. Digests are compared in constant
+    /// time.
+    pub fn check<'a>(
+        &self,
+        header: impl Fn(&str) -> Option<&'a str>,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<(), String> {
         match self {
-            Verify::HmacSha256 { header, .. } => header.to_ascii_lowercase(),
+            Verify::HmacSha256 { header: name, secret } => {
+                let name = name.to_ascii_lowercase();
+                let signature = header(&name).map(str::trim).ok_or_else(|| format!("the {name} header is missing"))?;
+                let hex = match signature.get(..7) {
+                    Some(prefix) if prefix.eq_ignore_ascii_case("sha256=") => &signature[7..],
+                    _ => signature,
+                };
+                let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+                mac.update(body);
+                match decode_hex(hex) {
+                    Some(digest) if mac.verify_slice(&digest).is_ok() => Ok(()),
+                    _ => Err(format!("the {name} header does not carry the HMAC-SHA256 of the body")),
+                }
+            }
+            Verify::StandardWebhooks { secret } => {
+                let secret = SigningSecret::parse(secret).ok_or("the verification secret is not a whsec_ secret")?;
+                let [id, timestamp, signature] = ["webhook-id", "webhook-timestamp", "webhook-signature"]
+                    .map(|name| header(name).map(str::trim).ok_or_else(|| format!("the {name} header is missing")));
+                let (id, timestamp, signature) = (id?, timestamp?, signature?);
+                let seconds: i64 = timestamp.parse().map_err(|_| "webhook-timestamp is not a number of seconds")?;
+                if (now.as_millis() / 1000 - seconds).abs() > TIMESTAMP_TOLERANCE_SECS {
+                    return Err("webhook-timestamp is more than five minutes from now".into());
+                }
+                if verify_signature(&secret, id, seconds, body, signature) {
+                    Ok(())
+                } else {
+                    Err("webhook-signature does not match the body".into())
+                }
+            }
         }
-    }
-
-    /// Whether `signature` (the header's value, if sent) matches `body`. The comparison of
-    /// digests is constant-time.
-    pub fn accepts(&self, signature: Option<&str>, body: &[u8]) -> bool {
-        let Verify::HmacSha256 { secret, .. } = self;
-        let Some(signature) = signature.map(str::trim) else { return false };
-        let hex = match signature.get(..7) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("sha256=") => &signature[7..],
-            _ => signature,
-        };
-        let Some(digest) = decode_hex(hex) else { return false };
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
-        mac.update(body);
-        mac.verify_slice(&digest).is_ok()
     }
 }
 
@@ -586,6 +621,7 @@ pub struct InboundCall {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::sign;
     use serde_json::json;
 
     #[test]
@@ -596,13 +632,48 @@ mod tests {
         // GitHub's documented example.
         let expected = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         assert_eq!(hmac_sha256_hex(b"It's a Secret to Everybody", body), expected);
-        assert!(verify.accepts(Some(&format!("sha256={expected}")), body));
-        assert!(verify.accepts(Some(expected), body));
-        assert!(verify.accepts(Some(&expected.to_uppercase()), body));
-        assert!(!verify.accepts(Some(expected), b"Hello, World?"));
-        assert!(!verify.accepts(Some(&expected[..62]), body));
-        assert!(!verify.accepts(Some("sha256=zz"), body));
-        assert!(!verify.accepts(None, body));
+        let now = Timestamp::from_millis(0);
+        let accepts = |signature: Option<&str>, body: &[u8]| {
+            verify.check(|name| (name == "x-hub-signature-256").then_some(signature).flatten(), body, now).is_ok()
+        };
+        assert!(accepts(Some(&format!("sha256={expected}")), body));
+        assert!(accepts(Some(expected), body));
+        assert!(accepts(Some(&expected.to_uppercase()), body));
+        assert!(!accepts(Some(expected), b"Hello, World?"));
+        assert!(!accepts(Some(&expected[..62]), body));
+        assert!(!accepts(Some("sha256=zz"), body));
+        assert!(!accepts(None, body));
+    }
+
+    #[test]
+    fn standard_webhooks_signatures_verify_within_the_tolerance() {
+        let secret = SigningSecret::from_bytes(vec![9; 24]);
+        let verify = Verify::StandardWebhooks { secret: secret.expose() };
+        assert_eq!(verify.validate(), Ok(()));
+        let body = br#"{"id": 1}"#;
+        let at = |secs: i64| {
+            let signature = format!("v1,{}", sign(&secret, "msg_1", secs, body));
+            let headers = [
+                ("webhook-id", "msg_1".to_owned()),
+                ("webhook-timestamp", secs.to_string()),
+                ("webhook-signature", signature),
+            ];
+            move |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+        };
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let check = |headers: &dyn Fn(&str) -> Option<String>, body: &[u8]| {
+            let owned: Vec<(String, String)> = ["webhook-id", "webhook-timestamp", "webhook-signature"]
+                .iter()
+                .filter_map(|n| headers(n).map(|v| ((*n).to_owned(), v)))
+                .collect();
+            verify.check(|name| owned.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()), body, now)
+        };
+        assert_eq!(check(&at(1_700_000_000), body), Ok(()));
+        assert_eq!(check(&at(1_700_000_000 - 299), body), Ok(()));
+        assert!(check(&at(1_700_000_000 - 301), body).expect_err("too old").contains("five minutes"));
+        assert!(check(&at(1_700_000_000), b"{}").expect_err("tampered").contains("does not match"));
+        assert!(check(&|_| None, body).expect_err("unsigned").contains("webhook-id"));
+        assert!(Verify::StandardWebhooks { secret: "whsec_short".into() }.validate().is_err());
     }
 
     #[test]

@@ -106,6 +106,9 @@ impl Store {
                     Verify::HmacSha256 { header, secret } => {
                         serde_json::json!({"type": "hmac_sha256", "header": header, "secret": secret})
                     }
+                    Verify::StandardWebhooks { secret } => {
+                        serde_json::json!({"type": "standard_webhooks", "secret": secret})
+                    }
                 };
                 self.cipher.seal(&verify_place(&webhook.id), plain.to_string().as_bytes())
             })

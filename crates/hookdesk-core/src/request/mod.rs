@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::template::{Context, Template};
 use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook, check_url};
 
-pub use sign::{sign, signature_header};
+pub use sign::{sign, signature_header, verify as verify_signature};
 
 /// The rendered request body limit (the contract's 256 KiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -79,13 +79,9 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
 /// Verifies the call, runs the actions and renders the response.
 async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest) -> Answer {
     if let Some(verify) = &webhook.verify
-        && !verify.accepts(call.header(&verify.header()), &call.body)
+        && let Err(reason) = verify.check(|name| call.header(name), &call.body, app.clock.now())
     {
-        return Answer::error(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "signature_mismatch",
-            format!("the {} header does not carry the HMAC-SHA256 of the body", verify.header()),
-        ));
+        return Answer::error(ApiError::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason));
     }
     if let Some(message) = &call.malformed {
         return Answer::error(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message.clone()));

@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use crate::cli::DatabaseArgs;
 use crate::serve::{Running, ServeConfig, start};
 pub use report::Report;
-use report::{Drain, EndToEnd, Latency, Memory, Raw};
+use report::{Drain, EndToEnd, Inbound, Latency, Memory, Raw};
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -417,30 +417,15 @@ async fn end_to_end(
     sink.reset();
 
     // Full load: every client sends its next update as soon as the last one is answered.
-    let responses = Arc::new(std::sync::Mutex::new(Vec::<(u64, Instant)>::new()));
-    let next = Arc::new(AtomicU64::new(0));
     let bar = progress(args.updates, "updates", args.json);
-    let started = Instant::now();
-    let mut tasks = JoinSet::new();
-    for _ in 0..args.clients {
-        let (api, ids, next, responses, bar, total) =
-            (api.clone(), ids.clone(), next.clone(), responses.clone(), bar.clone(), args.updates);
-        tasks.spawn(async move {
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= total {
-                    return Ok::<_, anyhow::Error>(());
-                }
-                update(&api, &ids, n, &responses).await?;
-                bar.inc(1);
-            }
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        result??;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
+    let send = {
+        let (api, ids) = (api.clone(), ids.clone());
+        move |n| {
+            let (api, ids) = (api.clone(), ids.clone());
+            async move { update(&api, &ids, n).await }
+        }
+    };
+    let (seconds, responses) = full_load(args.clients, 0, args.updates, &bar, send).await?;
     let per_second = args.updates as f64 / seconds;
     let full = latencies(sink, &responses, args.updates).await?;
 
@@ -456,15 +441,20 @@ async fn end_to_end(
         let (api, ids, responses, bar) = (api.clone(), ids.clone(), responses.clone(), bar.clone());
         let n = args.updates + i;
         tasks.spawn(async move {
-            let result = update(&api, &ids, n, &responses).await;
+            update(&api, &ids, n).await?;
+            let answered = Instant::now();
+            if let Ok(mut responses) = responses.lock() {
+                responses.push((n, answered));
+            }
             bar.inc(1);
-            result
+            Ok::<_, anyhow::Error>(())
         });
     }
     while let Some(result) = tasks.join_next().await {
         result??;
     }
     bar.finish_and_clear();
+    let responses = responses.lock().map(|r| r.clone()).unwrap_or_default();
     let half = latencies(sink, &responses, paced).await?;
     let (distinct, duplicates) = sink.distinct_and_duplicates();
     Ok(EndToEnd {
@@ -480,34 +470,133 @@ async fn end_to_end(
     })
 }
 
-async fn update(
-    api: &Api,
-    ids: &[i64],
-    n: u64,
-    responses: &std::sync::Mutex<Vec<(u64, Instant)>>,
-) -> anyhow::Result<()> {
+async fn update(api: &Api, ids: &[i64], n: u64) -> anyhow::Result<()> {
     let ticket = ids[usize::try_from(n % ids.len() as u64)?];
     api.call(reqwest::Method::PATCH, &format!("/api/v1/tickets/{ticket}"), json!({"subject": format!("{n}")})).await?;
-    let answered = Instant::now();
-    if let Ok(mut responses) = responses.lock() {
-        responses.push((n, answered));
-    }
     Ok(())
 }
 
-/// Waits for every update's notification and returns the API-response-to-receipt latencies.
-async fn latencies(
-    sink: &sink::Sink,
-    responses: &std::sync::Mutex<Vec<(u64, Instant)>>,
-    expected: u64,
-) -> anyhow::Result<Latency> {
+/// Sends requests `first..first + total` with `clients` clients, each sending its next as
+/// soon as its last is answered. Returns the seconds it took and when each was answered.
+async fn full_load<F, Fut>(
+    clients: u16,
+    first: u64,
+    total: u64,
+    bar: &ProgressBar,
+    send: F,
+) -> anyhow::Result<(f64, Vec<(u64, Instant)>)>
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let responses = Arc::new(std::sync::Mutex::new(Vec::<(u64, Instant)>::new()));
+    let next = Arc::new(AtomicU64::new(first));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..clients {
+        let (send, next, responses, bar) = (send.clone(), next.clone(), responses.clone(), bar.clone());
+        tasks.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= first + total {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                send(n).await?;
+                let answered = Instant::now();
+                if let Ok(mut responses) = responses.lock() {
+                    responses.push((n, answered));
+                }
+                bar.inc(1);
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    bar.finish_and_clear();
     let responses = responses.lock().map(|r| r.clone()).unwrap_or_default();
+    Ok((started.elapsed().as_secs_f64(), responses))
+}
+
+/// Phase 4: outside systems' calls to an inbound webhook, each updating a ticket by the id in
+/// its JSON body (one update, like the API's), whose trigger notifies the sink: the loop
+/// across both directions.
+async fn inbound(
+    args: &BenchArgs,
+    running: &Running,
+    sink: &Arc<sink::Sink>,
+    api_per_second: f64,
+) -> anyhow::Result<Inbound> {
+    let api = Api {
+        client: reqwest::Client::builder().pool_max_idle_per_host(1024).build()?,
+        base: format!("http://{}", running.addr),
+        token: running.admin_token.clone(),
+    };
+    let webhook = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/inbound_webhooks",
+            json!({
+                "name": "bench", "rate_limit_per_minute": null,
+                "actions": [{"type": "update_ticket", "ticket_id": "{{ request.json.ticket }}",
+                             "fields": {"subject": "{{ request.json.n }}"}}]
+            }),
+        )
+        .await?;
+    // The end-to-end phase's tickets.
+    let tickets: serde_json::Value = api
+        .client
+        .get(format!("{}/api/v1/tickets?limit=500", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ids: Arc<Vec<i64>> =
+        Arc::new(tickets["data"].as_array().context("tickets")?.iter().filter_map(|t| t["id"].as_i64()).collect());
+    let path = webhook["url"].as_str().context("url")?.split("/hooks/").nth(1).context("a /hooks/ URL")?;
+    let url = Arc::new(format!("{}/hooks/{path}", api.base));
+    sink.reset();
+    // Numbers after those of the end-to-end phase, so arrivals cannot be confused.
+    let first = args.updates * 2 + 1;
+    let bar = progress(args.updates, "inbound calls", args.json);
+    let send = {
+        let client = api.client.clone();
+        move |n: u64| {
+            let (client, url, ids) = (client.clone(), url.clone(), ids.clone());
+            async move {
+                let ticket = ids[usize::try_from(n % ids.len() as u64)?];
+                let response = client.post(url.as_str()).json(&json!({"ticket": ticket, "n": n})).send().await?;
+                if response.status() != reqwest::StatusCode::ACCEPTED {
+                    bail!("inbound call {n}: {}", response.status());
+                }
+                Ok(())
+            }
+        }
+    };
+    let (seconds, responses) = full_load(args.clients, first, args.updates, &bar, send).await?;
+    let per_second = args.updates as f64 / seconds;
+    let latency = latencies(sink, &responses, args.updates).await?;
+    let (distinct, duplicates) = sink.distinct_and_duplicates();
+    Ok(Inbound {
+        calls: args.updates,
+        seconds,
+        per_second,
+        ratio_to_api: per_second / api_per_second,
+        latency,
+        duplicates,
+        missing: args.updates.saturating_sub(distinct),
+    })
+}
+
+/// Waits for every update's notification and returns the API-response-to-receipt latencies.
+async fn latencies(sink: &sink::Sink, responses: &[(u64, Instant)], expected: u64) -> anyhow::Result<Latency> {
     if responses.len() as u64 != expected {
         bail!("{} of {expected} updates were answered", responses.len());
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut millis = Vec::with_capacity(responses.len());
-    for (n, answered) in responses {
+    for &(n, answered) in responses {
         let arrived = loop {
             if let Some(at) = sink.arrival(n) {
                 break at;
@@ -535,9 +624,13 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
     let scratch = Scratch::new(&args.database).await?;
     let (drain, running) = drain(&args, &scratch, &sink_url, &sink, &raw).await?;
     let e2e = end_to_end(&args, &running, &sink_url, &sink).await;
+    let inbound = match &e2e {
+        Ok(e2e) => inbound(&args, &running, &sink, e2e.per_second).await,
+        Err(_) => Err(anyhow::anyhow!("skipped: the end-to-end phase failed")),
+    };
     running.stop().await;
     scratch.remove().await;
-    let e2e = e2e?;
+    let (e2e, inbound) = (e2e?, inbound?);
     Ok(Report {
         backend: if args.database == "sqlite" { "sqlite".into() } else { "postgres".into() },
         cores: std::thread::available_parallelism().map_or(1, usize::from),
@@ -546,6 +639,7 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
         raw,
         drain,
         end_to_end: e2e,
+        inbound,
         memory: Memory {
             peak_rss_mib: mib(proc_status_kib("VmHWM:")),
             rss_with_queue_mib: mib(queued_rss),

@@ -50,6 +50,20 @@ pub struct EndToEnd {
     pub missing: u64,
 }
 
+/// Calls to an inbound webhook, each updating a ticket whose trigger notifies the receiver.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inbound {
+    pub calls: u64,
+    pub seconds: f64,
+    pub per_second: f64,
+    /// Against the end-to-end phase's API updates per second, in the same run.
+    pub ratio_to_api: f64,
+    /// From the call's answer to the notification's receipt.
+    pub latency: Latency,
+    pub duplicates: u64,
+    pub missing: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Memory {
     /// Peak resident memory of the bench process (server, workers, clients and receiver).
@@ -68,6 +82,7 @@ pub struct Report {
     pub raw: Raw,
     pub drain: Drain,
     pub end_to_end: EndToEnd,
+    pub inbound: Inbound,
     pub memory: Memory,
 }
 
@@ -78,6 +93,8 @@ impl Report {
             && self.drain.missing == 0
             && self.end_to_end.duplicates == 0
             && self.end_to_end.missing == 0
+            && self.inbound.duplicates == 0
+            && self.inbound.missing == 0
     }
 }
 
@@ -123,6 +140,21 @@ impl fmt::Display for Report {
             )?;
         }
         writeln!(f, "{:<40} {:>14}", "    (p50 / p99 / max)", "")?;
+        let i = &self.inbound;
+        writeln!(
+            f,
+            "{:<40} {:>14.0} {:>10.2}",
+            format!("inbound calls ({}), calls/s", i.calls),
+            i.per_second,
+            i.per_second / r.per_second
+        )?;
+        writeln!(f, "{:<40} {:>14.2}", "  vs API updates/s", i.ratio_to_api)?;
+        writeln!(
+            f,
+            "{:<40} {:>14}",
+            "  call->receipt at full load, ms",
+            format!("{:.1} / {:.1} / {:.1}", i.latency.p50_ms, i.latency.p99_ms, i.latency.max_ms)
+        )?;
         writeln!(f, "{:<40} {:>14.1}", "peak RSS of the run, MiB", m.peak_rss_mib)?;
         writeln!(
             f,
@@ -136,8 +168,8 @@ impl fmt::Display for Report {
         } else {
             writeln!(
                 f,
-                "NOT exactly once: drain {} duplicates, {} missing; end to end {} duplicates, {} missing",
-                d.duplicates, d.missing, e.duplicates, e.missing
+                "NOT exactly once: drain {} duplicates, {} missing; end to end {} duplicates, {} missing; inbound {} duplicates, {} missing",
+                d.duplicates, d.missing, e.duplicates, e.missing, i.duplicates, i.missing
             )
         }
     }

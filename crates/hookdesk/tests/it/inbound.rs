@@ -134,6 +134,76 @@ async fn github_signatures_are_verified_and_a_tampered_body_runs_nothing(db: Db)
     assert!(!everything.to_string().contains(secret), "the secret is never shown");
 }
 
+/// hookdesk calling hookdesk: an outbound webhook's signed request (Standard Webhooks) is
+/// verified by an inbound webhook with the same secret, whose action comments on the ticket.
+/// Unsigned, tampered and stale requests are refused.
+async fn standard_webhooks_signatures_from_hookdesk_itself_are_verified(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (status, created) =
+        app.post("/api/v1/webhooks", json!({"name": "partner", "endpoint": "http://127.0.0.1:9/x"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let outbound = created["id"].as_str().expect("id").to_owned();
+    let (_, secret) = app.get(&format!("/api/v1/webhooks/{outbound}/signing_secret")).await;
+    let secret = secret["secret"].as_str().expect("secret").to_owned();
+    let webhook = inbound(
+        &app,
+        json!({"name": "From the other desk", "verify": {"type": "standard_webhooks", "secret": secret},
+               "actions": [{"type": "add_comment", "ticket_id": "{{ request.json.ticket }}",
+                            "body": "The partner desk received it (message {{ request.headers['webhook-id'] }})", "public": false}]}),
+    )
+    .await;
+    assert_eq!(webhook["verify"], json!({"type": "standard_webhooks"}), "no secret shown");
+    let (status, _) = app
+        .patch(&format!("/api/v1/webhooks/{outbound}"), json!({"endpoint": url(&app, &webhook, "/escalations")}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.trigger(json!({
+        "title": "Escalate to the partner desk",
+        "conditions": {"all": [{"field": "tags", "operator": "includes", "value": "escalate"}]},
+        "actions": [{"field": "remove_tags", "value": "escalate"},
+                    {"field": "notify_webhook", "value": {"webhook_id": outbound, "payload": "{\"ticket\": {{ ticket.id }}}"}}]
+    }))
+    .await;
+    let ticket = app.ticket(json!({"subject": "Needs the partner", "tags": ["escalate"]})).await;
+    let id = ticket["id"].as_i64().expect("id");
+    let invocation = app.invocations(&format!("ticket_id={id}")).await[0]["id"].as_str().expect("id").to_owned();
+    let settled = app.settled(&invocation).await;
+    assert_eq!(settled["status"], "succeeded", "{settled:#}");
+    let (_, ticket) = app.get(&format!("/api/v1/tickets/{id}")).await;
+    let comment = ticket["comments"][0]["body"].as_str().expect("a comment");
+    let message = comment.strip_prefix("The partner desk received it (message ").and_then(|m| m.strip_suffix(')'));
+    assert!(message.is_some_and(|m| !m.is_empty()), "the webhook-id header reached the template: {comment}");
+
+    let client = reqwest::Client::new();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let key = hookdesk_core::webhook::SigningSecret::parse(&secret).expect("secret");
+    let body = format!("{{\"ticket\": {id}}}");
+    let signed = |timestamp: i64, body: &str| {
+        format!("v1,{}", hookdesk_core::request::sign(&key, "msg_manual", timestamp, body.as_bytes()))
+    };
+    for (timestamp, signature, sent) in [
+        (now, signed(now, &body), format!("{{\"ticket\": {}}}", id + 1)),
+        (now - 600, signed(now - 600, &body), body.clone()),
+        (now, "v1,bm9wZQ==".to_owned(), body.clone()),
+    ] {
+        let response = client
+            .post(url(&app, &webhook, ""))
+            .header("Content-Type", "application/json")
+            .header("webhook-id", "msg_manual")
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(sent)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 401);
+    }
+    let response = client.post(url(&app, &webhook, "")).json(&json!({"ticket": id})).send().await.expect("answers");
+    assert_eq!(response.status(), 401, "unsigned");
+    let (_, after) = app.get(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(after["comments"].as_array().map(Vec::len), Some(1), "refused calls add nothing");
+}
+
 /// Both directions: a JSON call creates a ticket, a trigger on it notifies an outbound
 /// webhook, and the response template sees the ticket.
 async fn a_created_ticket_fires_a_trigger_that_notifies_a_receiver(db: Db) {
@@ -347,6 +417,7 @@ async fn invalid_configurations_are_refused_naming_the_field(db: Db) {
 crate::on_both_backends!(
     the_cerb_echo_answers_with_the_request,
     github_signatures_are_verified_and_a_tampered_body_runs_nothing,
+    standard_webhooks_signatures_from_hookdesk_itself_are_verified,
     a_created_ticket_fires_a_trigger_that_notifies_a_receiver,
     form_posts_create_and_later_actions_update_by_id,
     limits_unknown_tokens_and_bad_bodies_are_refused_clearly,
