@@ -43,9 +43,7 @@ impl Verify {
     pub fn validate(&self) -> Result<(), Invalid> {
         match self {
             Verify::HmacSha256 { header, secret } => {
-                if !is_token(header) {
-                    return Err(Invalid::new("verify.header", "must be an HTTP header name"));
-                }
+                check_header_name("verify.header", header)?;
                 if secret.is_empty() || secret.len() > 1000 {
                     return Err(Invalid::new("verify.secret", "must be 1 to 1000 bytes"));
                 }
@@ -120,6 +118,11 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     text.as_bytes().chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()).collect()
+}
+
+/// A header name an inbound webhook reads, checked when it is saved.
+pub fn check_header_name(field: &str, name: &str) -> Result<(), Invalid> {
+    if is_token(name) { Ok(()) } else { Err(Invalid::new(field, "must be an HTTP header name")) }
 }
 
 /// RFC 9110's `token`: the characters of a header name.
@@ -564,6 +567,10 @@ pub struct InboundWebhook {
     pub enabled: bool,
     pub token: UrlToken,
     pub verify: Option<Verify>,
+    /// A request header whose value identifies a delivery (`X-GitHub-Delivery`,
+    /// `webhook-id`, `Idempotency-Key`): a call repeating an accepted one's value gets its
+    /// answer again and runs nothing.
+    pub idempotency_header: Option<String>,
     pub actions: Vec<InboundAction>,
     pub response: InboundResponse,
     /// Calls per minute this webhook accepts (per server process); `None` is no limit.
@@ -615,6 +622,10 @@ pub struct InboundCall {
     pub response_body: String,
     pub actions: Vec<ActionRun>,
     pub error: Option<CallError>,
+    /// The value of the webhook's idempotency header, when sent.
+    pub idempotency_key: Option<String>,
+    /// The earlier call this one repeated: its answer was sent again and nothing ran.
+    pub replay_of: Option<String>,
     pub duration_ms: i64,
 }
 

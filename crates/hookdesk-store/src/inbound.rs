@@ -8,13 +8,13 @@ use hookdesk_core::inbound::{
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::cipher::Cipher;
-use crate::{Page, Store, StoreError, rows};
+use crate::{Page, Store, StoreError, UpdateTx, rows};
 
-const COLUMNS: &str = "SELECT id, name, enabled, token, verify, actions, response, rate_limit_per_minute,
-    created_at, updated_at FROM inbound_webhooks";
+const COLUMNS: &str = "SELECT id, name, enabled, token, verify, idempotency_header, actions, response,
+    rate_limit_per_minute, created_at, updated_at FROM inbound_webhooks";
 
 const CALL_COLUMNS: &str = "SELECT id, inbound_webhook_id, created_at, method, path, query, headers, body, body_bytes,
-    client_ip, status, response_body, actions, error, duration_ms FROM inbound_calls";
+    client_ip, status, response_body, actions, error, idempotency_key, replay_of, duration_ms FROM inbound_calls";
 
 fn token_place(id: &str) -> String {
     format!("inbound_webhook:{id}:token")
@@ -55,6 +55,7 @@ fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<InboundWebh
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         token: UrlToken::new(token),
         verify,
+        idempotency_header: row.try_get("idempotency_header")?,
         actions: InboundAction::parse_all(&actions).map_err(|e| StoreError::corrupt("inbound_webhooks.actions", e))?,
         response: InboundResponse::parse(&response).map_err(|e| StoreError::corrupt("inbound_webhooks.response", e))?,
         rate_limit_per_minute: rate
@@ -85,6 +86,8 @@ fn call_from_row(row: &crate::db::Row) -> Result<InboundCall, StoreError> {
         response_body: row.try_get("response_body")?,
         actions: rows::json::<Vec<ActionRun>>("inbound_calls.actions", row.try_get("actions")?)?,
         error: error.map(|e| rows::json::<CallError>("inbound_calls.error", &e)).transpose()?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        replay_of: row.try_get("replay_of")?,
         duration_ms: row.try_get("duration_ms")?,
     })
 }
@@ -116,11 +119,12 @@ impl Store {
         let actions = serde_json::Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect());
         let sql = if create {
             "INSERT INTO inbound_webhooks (id, name, enabled, token_hash, token, verify, actions, response,
-                 rate_limit_per_minute, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                 rate_limit_per_minute, created_at, updated_at, idempotency_header)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         } else {
             "UPDATE inbound_webhooks SET name = $2, enabled = $3, token_hash = $4, token = $5, verify = $6,
-                 actions = $7, response = $8, rate_limit_per_minute = $9, created_at = $10, updated_at = $11
+                 actions = $7, response = $8, rate_limit_per_minute = $9, created_at = $10, updated_at = $11,
+                 idempotency_header = $12
              WHERE id = $1"
         };
         let done = sqlx::query(sql)
@@ -135,6 +139,7 @@ impl Store {
             .bind(webhook.rate_limit_per_minute.map(i64::from))
             .bind(webhook.created_at.as_millis())
             .bind(webhook.updated_at.as_millis())
+            .bind(&webhook.idempotency_header)
             .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
@@ -174,8 +179,8 @@ impl Store {
     pub async fn record_inbound_call(&self, call: &InboundCall) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO inbound_calls (id, inbound_webhook_id, created_at, method, path, query, headers, body,
-                 body_bytes, client_ip, status, response_body, actions, error, duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 body_bytes, client_ip, status, response_body, actions, error, duration_ms, idempotency_key, replay_of)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(&call.id)
         .bind(&call.inbound_webhook_id)
@@ -192,6 +197,8 @@ impl Store {
         .bind(serde_json::to_string(&call.actions).unwrap_or_else(|_| "[]".into()))
         .bind(call.error.as_ref().and_then(|e| serde_json::to_string(e).ok()))
         .bind(call.duration_ms)
+        .bind(&call.idempotency_key)
+        .bind(&call.replay_of)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -236,7 +243,21 @@ impl Store {
         call_from_row(&row)
     }
 
-    /// Deletes at most `limit` calls logged before `before`; returns how many.
+    /// The first accepted (status under 400) call to `webhook_id` with `key`, if any.
+    pub async fn inbound_call_by_key(&self, webhook_id: &str, key: &str) -> Result<Option<InboundCall>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{CALL_COLUMNS} WHERE inbound_webhook_id = $1 AND idempotency_key = $2 AND status < 400 AND replay_of IS NULL
+             ORDER BY id LIMIT 1"
+        )))
+        .bind(webhook_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    /// Deletes at most `limit` calls (and idempotency keys) logged before `before`; returns
+    /// how many calls.
     pub async fn purge_inbound_calls(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM inbound_calls WHERE id IN
@@ -246,6 +267,44 @@ impl Store {
         .bind(i64::from(limit))
         .execute(&self.writer)
         .await?;
+        sqlx::query(
+            "DELETE FROM inbound_keys WHERE (inbound_webhook_id, idempotency_key) IN
+                 (SELECT inbound_webhook_id, idempotency_key FROM inbound_keys WHERE created_at < $1
+                  ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(limit))
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl UpdateTx {
+    /// Claims `key` for the call `call_id` of `webhook_id` in this update's transaction; a
+    /// conflict when another call holds it (committed, or committing now).
+    pub async fn claim_inbound_key(
+        &mut self,
+        webhook_id: &str,
+        key: &str,
+        call_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO inbound_keys (inbound_webhook_id, idempotency_key, call_id, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (inbound_webhook_id, idempotency_key) DO NOTHING",
+        )
+        .bind(webhook_id)
+        .bind(key)
+        .bind(call_id)
+        .bind(now.as_millis())
+        .execute(&mut *self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a call with the idempotency key {key:?} ran already or is running now; retry to get its answer"
+            )));
+        }
+        Ok(())
     }
 }

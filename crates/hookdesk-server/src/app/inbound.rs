@@ -10,7 +10,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hookdesk_core::Invalid;
 use hookdesk_core::audit::Via;
 use hookdesk_core::inbound::{
-    ActionRun, InboundAction, InboundResponse, InboundWebhook, UrlToken, Verify, render_ticket_id,
+    ActionRun, InboundAction, InboundResponse, InboundWebhook, UrlToken, Verify, check_header_name, render_ticket_id,
 };
 use hookdesk_core::template::Context;
 use hookdesk_core::ticket::{Ticket, parse_text};
@@ -30,6 +30,7 @@ pub struct InboundInput {
     pub name: String,
     pub enabled: bool,
     pub verify: Option<Verify>,
+    pub idempotency_header: Option<String>,
     pub actions: Value,
     pub response: Value,
     pub rate_limit_per_minute: Option<u32>,
@@ -42,6 +43,7 @@ pub struct InboundPatch {
     pub name: Option<String>,
     pub enabled: Option<bool>,
     pub verify: Option<Option<Verify>>,
+    pub idempotency_header: Option<Option<String>>,
     pub actions: Option<Value>,
     pub response: Option<Value>,
     pub rate_limit_per_minute: Option<Option<u32>>,
@@ -72,6 +74,13 @@ impl InboundLimits {
     }
 }
 
+/// A call's idempotency key, and the id its log entry will have.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyClaim<'a> {
+    pub key: &'a str,
+    pub call_id: &'a str,
+}
+
 /// What a call's actions did: one entry per action run, the last ticket they touched, and
 /// the error that stopped them (every action of the call is then rolled back).
 #[derive(Debug)]
@@ -96,6 +105,10 @@ fn check_rate(limit: Option<u32>) -> Result<Option<u32>, Invalid> {
         )),
         other => Ok(other),
     }
+}
+
+fn check_idempotency_header(name: Option<String>) -> Result<Option<String>, Invalid> {
+    name.map(|n| check_header_name("idempotency_header", &n).map(|()| n)).transpose()
 }
 
 fn new_token() -> Result<(UrlToken, String), AppError> {
@@ -123,6 +136,7 @@ impl App {
             enabled: input.enabled,
             token,
             verify: input.verify,
+            idempotency_header: check_idempotency_header(input.idempotency_header)?,
             actions: InboundAction::parse_all(&input.actions)?,
             response: InboundResponse::parse(&input.response)?,
             rate_limit_per_minute: check_rate(input.rate_limit_per_minute)?,
@@ -145,6 +159,9 @@ impl App {
                 verify.validate()?;
             }
             webhook.verify = verify;
+        }
+        if let Some(header) = patch.idempotency_header {
+            webhook.idempotency_header = check_idempotency_header(header)?;
         }
         if let Some(actions) = &patch.actions {
             webhook.actions = InboundAction::parse_all(actions)?;
@@ -198,13 +215,19 @@ impl App {
 
     /// Runs `webhook`'s actions for a call whose template variables are `context` (`request`
     /// and `client`). Each action sees `ticket` as the one before it left it. One
-    /// transaction: an action that fails undoes the ones before it.
-    pub async fn run_inbound_actions(&self, webhook: &InboundWebhook, context: &Context) -> ActionsOutcome {
+    /// transaction: an action that fails undoes the ones before it. With `key`, the call
+    /// claims its idempotency key in that transaction, so no other call with it runs them.
+    pub async fn run_inbound_actions(
+        &self,
+        webhook: &InboundWebhook,
+        context: &Context,
+        key: Option<KeyClaim<'_>>,
+    ) -> ActionsOutcome {
         let mut outcome = ActionsOutcome { runs: vec![], ticket: None, error: None };
         if webhook.actions.is_empty() {
             return outcome;
         }
-        if let Err(error) = self.run_actions_in_one_update(webhook, context, &mut outcome).await {
+        if let Err(error) = self.run_actions_in_one_update(webhook, context, key, &mut outcome).await {
             let failed = outcome.runs.len().saturating_sub(1);
             for (i, run) in outcome.runs.iter_mut().enumerate() {
                 run.error =
@@ -220,11 +243,15 @@ impl App {
         &self,
         webhook: &InboundWebhook,
         context: &Context,
+        key: Option<KeyClaim<'_>>,
         outcome: &mut ActionsOutcome,
     ) -> Result<(), AppError> {
         // Read before the write transaction begins: it holds SQLite's one writer.
         let rules = self.rules(&[]).await?;
         let mut tx = self.store.begin_update().await?;
+        if let Some(KeyClaim { key, call_id }) = key {
+            tx.claim_inbound_key(&webhook.id, key, call_id, self.clock.now()).await?;
+        }
         let source = Source { via: Via::Inbound, actor: None };
         for (i, action) in webhook.actions.iter().enumerate() {
             outcome.runs.push(ActionRun { kind: action.kind().to_owned(), ticket_id: None, error: None });

@@ -14,11 +14,11 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use hookdesk_core::inbound::{ActionRun, CallError, InboundCall, InboundResponse, InboundWebhook};
+use hookdesk_core::inbound::{ActionRun, CallError, InboundCall, InboundResponse, InboundWebhook, RenderedResponse};
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use tracing::{info, warn};
 
-use crate::app::{App, ids};
+use crate::app::{App, KeyClaim, ids};
 use crate::http::MAX_BODY_BYTES;
 use crate::http::error::ApiError;
 use request::{CallRequest, ReadError};
@@ -37,9 +37,26 @@ struct Answer {
     body: String,
     actions: Vec<ActionRun>,
     error: Option<CallError>,
+    replay_of: Option<String>,
 }
 
 impl Answer {
+    /// The answer of an earlier call with the same idempotency key, sent again.
+    fn replay(earlier: InboundCall) -> Self {
+        let rendered = RenderedResponse { status: earlier.status, headers: vec![], body: earlier.response_body };
+        Self {
+            status: StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::ACCEPTED),
+            headers: vec![
+                ("content-type".into(), rendered.default_content_type().into()),
+                ("idempotent-replayed".into(), "true".into()),
+            ],
+            body: rendered.body,
+            actions: vec![],
+            error: None,
+            replay_of: Some(earlier.id),
+        }
+    }
+
     fn error(error: ApiError) -> Self {
         let body =
             serde_json::json!({"error": {"code": error.code, "message": error.message, "details": error.details}});
@@ -49,12 +66,14 @@ impl Answer {
             body: body.to_string(),
             actions: vec![],
             error: Some(CallError { code: error.code.to_owned(), message: error.message }),
+            replay_of: None,
         }
     }
 }
 
 async fn receive(State(app): State<App>, request: Request) -> Response {
     let started = Instant::now();
+    let call_id = ids::new_id("call");
     let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let (token, path) = request::token_and_path(request.uri().path());
     let webhook = match app.inbound_webhook_for_token(&token).await {
@@ -67,17 +86,17 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
     }
     let (call, answer) = match CallRequest::read(request, path, client_ip).await {
         Ok(call) => {
-            let answer = answer(&app, &webhook, &call).await;
+            let answer = answer(&app, &webhook, &call, &call_id).await;
             (call, answer)
         }
         Err(ReadError { call, error }) => (call, Answer::error(error)),
     };
-    log_call(&app, &webhook, &call, &answer, started.elapsed()).await;
+    log_call(&app, &webhook, &call_id, &call, &answer, started.elapsed()).await;
     respond(answer)
 }
 
 /// Verifies the call, runs the actions and renders the response.
-async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest) -> Answer {
+async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id: &str) -> Answer {
     if let Some(verify) = &webhook.verify
         && let Err(reason) = verify.check(|name| call.header(name), &call.body, app.clock.now())
     {
@@ -86,8 +105,17 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest) -> Answ
     if let Some(message) = &call.malformed {
         return Answer::error(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message.clone()));
     }
+    let key = call.idempotency_key(webhook);
+    if let Some(key) = key {
+        match app.store.inbound_call_by_key(&webhook.id, key).await {
+            Ok(Some(earlier)) => return Answer::replay(earlier),
+            Ok(None) => {}
+            Err(e) => return Answer::error(e.into()),
+        }
+    }
     let context = call.template_context();
-    let outcome = app.run_inbound_actions(webhook, &context).await;
+    let claim = key.map(|key| KeyClaim { key, call_id });
+    let outcome = app.run_inbound_actions(webhook, &context, claim).await;
     if let Some(error) = outcome.error {
         return Answer { actions: outcome.runs, ..Answer::error(error.into()) };
     }
@@ -114,6 +142,7 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest) -> Answ
         body: rendered.body,
         actions: outcome.runs,
         error,
+        replay_of: None,
     }
 }
 
@@ -144,9 +173,16 @@ fn respond(answer: Answer) -> Response {
     response
 }
 
-async fn log_call(app: &App, webhook: &InboundWebhook, call: &CallRequest, answer: &Answer, took: Duration) {
+async fn log_call(
+    app: &App,
+    webhook: &InboundWebhook,
+    call_id: &str,
+    call: &CallRequest,
+    answer: &Answer,
+    took: Duration,
+) {
     let entry = InboundCall {
-        id: ids::new_id("call"),
+        id: call_id.to_owned(),
         inbound_webhook_id: webhook.id.clone(),
         created_at: app.clock.now(),
         method: call.method.clone(),
@@ -160,6 +196,8 @@ async fn log_call(app: &App, webhook: &InboundWebhook, call: &CallRequest, answe
         response_body: cut(&answer.body, LOGGED_BODY_BYTES).to_owned(),
         actions: answer.actions.clone(),
         error: answer.error.clone(),
+        idempotency_key: call.idempotency_key(webhook).map(str::to_owned),
+        replay_of: answer.replay_of.clone(),
         duration_ms: i64::try_from(took.as_millis()).unwrap_or(i64::MAX),
     };
     info!(

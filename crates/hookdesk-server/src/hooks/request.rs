@@ -4,7 +4,9 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
+use hookdesk_core::inbound::InboundWebhook;
 use hookdesk_core::template::Context;
+use hookdesk_core::text::cut;
 use serde_json::{Map, Value};
 
 use crate::http::error::ApiError;
@@ -113,6 +115,12 @@ impl CallRequest {
             call.body = body;
         }
         Ok(call)
+    }
+
+    /// The value of the webhook's idempotency header, when sent (cut at 255 bytes).
+    pub fn idempotency_key(&self, webhook: &InboundWebhook) -> Option<&str> {
+        let name = webhook.idempotency_header.as_deref()?.to_ascii_lowercase();
+        self.header(&name).map(str::trim).filter(|k| !k.is_empty()).map(|k| cut(k, 255))
     }
 
     /// The value of header `name` (lowercase); several values joined by `, `.

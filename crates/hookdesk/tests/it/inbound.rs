@@ -322,6 +322,69 @@ async fn form_posts_create_and_later_actions_update_by_id(db: Db) {
     assert!(logged[0]["actions"][1]["error"].as_str().expect("error").contains("actions[1].ticket_id"));
 }
 
+/// A sender's retries (same delivery id) get the first answer again and create nothing;
+/// concurrent duplicates run the actions once; a failed call does not use its key up.
+async fn repeated_deliveries_are_answered_once_by_their_idempotency_key(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let webhook = inbound(
+        &app,
+        json!({"name": "Deliveries", "idempotency_header": "X-GitHub-Delivery",
+               "actions": [{"type": "create_ticket", "fields": {"subject": "{{ request.json.subject }}", "requester": {"email": "gh@example.com"}}}],
+               "response": {"status": 201, "body": "{\"ticket\": {{ ticket.id }}}"}}),
+    )
+    .await;
+    assert_eq!(webhook["idempotency_header"], "X-GitHub-Delivery");
+    let client = reqwest::Client::new();
+    let send = |key: &str, body: Value| {
+        client.post(url(&app, &webhook, "")).header("X-GitHub-Delivery", key.to_owned()).json(&body).send()
+    };
+
+    let first = send("d-1", json!({"subject": "One"})).await.expect("answers");
+    assert_eq!(first.status(), 201);
+    let answer: Value = first.json().await.expect("JSON");
+    let again = send("d-1", json!({"subject": "One"})).await.expect("answers");
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.expect("JSON"), answer, "the same answer");
+    assert_eq!(ticket_count(&app).await, 1);
+    assert_eq!(send("d-2", json!({"subject": "Two"})).await.expect("answers").status(), 201);
+    assert_eq!(ticket_count(&app).await, 2);
+
+    // A call that fails keeps nothing, its key included: the corrected retry runs.
+    assert_eq!(send("d-3", json!({"subject": ""})).await.expect("answers").status(), 422);
+    assert_eq!(send("d-3", json!({"subject": "Three"})).await.expect("answers").status(), 201);
+    assert_eq!(ticket_count(&app).await, 3);
+
+    // Eight at once with one key: the actions run once; the others are told to retry (409)
+    // or get the first answer.
+    let calls_at_once: Vec<_> = (0..8).map(|_| send("d-4", json!({"subject": "Four"}))).collect();
+    let mut statuses: Vec<u16> = futures_statuses(calls_at_once).await.into_iter().collect();
+    statuses.sort_unstable();
+    assert_eq!(ticket_count(&app).await, 4, "{statuses:?}");
+    assert!(statuses.iter().all(|s| [201, 409].contains(s)), "{statuses:?}");
+    let retried = send("d-4", json!({"subject": "Four"})).await.expect("answers");
+    assert_eq!(
+        (retried.status().as_u16(), retried.headers()["idempotent-replayed"].to_str().ok()),
+        (201, Some("true"))
+    );
+
+    let logged = calls(&app, &webhook, "").await;
+    let replays = logged.iter().filter(|c| c["replay_of"].is_string()).count();
+    assert!(replays >= 2, "{logged:#?}");
+    assert!(logged.iter().all(|c| c["idempotency_key"].is_string()));
+}
+
+async fn futures_statuses(
+    calls: Vec<impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static>,
+) -> Vec<u16> {
+    let handles: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.expect("joins").expect("answers").status().as_u16());
+    }
+    statuses
+}
+
 async fn limits_unknown_tokens_and_bad_bodies_are_refused_clearly(db: Db) {
     let app = TestApp::spawn(db).await;
     let webhook = inbound(&app, json!({"name": "Limited", "rate_limit_per_minute": 3})).await;
@@ -420,6 +483,7 @@ crate::on_both_backends!(
     standard_webhooks_signatures_from_hookdesk_itself_are_verified,
     a_created_ticket_fires_a_trigger_that_notifies_a_receiver,
     form_posts_create_and_later_actions_update_by_id,
+    repeated_deliveries_are_answered_once_by_their_idempotency_key,
     limits_unknown_tokens_and_bad_bodies_are_refused_clearly,
     invalid_configurations_are_refused_naming_the_field,
 );

@@ -37,6 +37,10 @@ pub struct InboundWebhookView {
     url: String,
     /// `{"type": "hmac_sha256", "header"}`; the secret is never shown.
     verify: Option<VerifyView>,
+    /// A request header identifying a delivery (`X-GitHub-Delivery`, `webhook-id`,
+    /// `Idempotency-Key`): a call repeating an accepted one's value gets the same answer and
+    /// runs nothing.
+    idempotency_header: Option<String>,
     /// `[{"type": "create_ticket"|"update_ticket"|"add_comment", ...}]`.
     #[schema(value_type = Vec<Object>)]
     actions: Value,
@@ -54,6 +58,7 @@ impl InboundWebhookView {
         Self {
             url: app.inbound_url(&webhook),
             verify: webhook.verify.as_ref().map(Verify::public_view),
+            idempotency_header: webhook.idempotency_header.clone(),
             actions: Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect()),
             response: webhook.response.to_json(),
             id: webhook.id,
@@ -75,6 +80,8 @@ pub struct InboundBody {
     /// `{"type": "hmac_sha256", "header": "X-Hub-Signature-256", "secret": "..."}` or null.
     #[schema(value_type = Option<Object>)]
     verify: Option<Verify>,
+    /// Default null (no deduplication).
+    idempotency_header: Option<String>,
     /// Default `[]`: a call then only answers.
     #[serde(default = "no_actions")]
     #[schema(value_type = Vec<Object>)]
@@ -101,6 +108,9 @@ pub struct PatchInboundBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
     verify: Option<Option<Verify>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    idempotency_header: Option<Option<String>>,
     #[schema(value_type = Option<Vec<Object>>)]
     actions: Option<Value>,
     #[schema(value_type = Option<Object>)]
@@ -135,6 +145,7 @@ async fn create_inbound_webhook(
         name: body.name,
         enabled: body.enabled.unwrap_or(true),
         verify: body.verify,
+        idempotency_header: body.idempotency_header,
         actions: body.actions,
         response: body.response.unwrap_or(Value::Null),
         rate_limit_per_minute: body.rate_limit_per_minute.unwrap_or(Some(DEFAULT_RATE_LIMIT_PER_MINUTE)),
@@ -171,6 +182,7 @@ async fn patch_inbound_webhook(
         name: body.name,
         enabled: body.enabled,
         verify: body.verify,
+        idempotency_header: body.idempotency_header,
         actions: body.actions,
         response: body.response,
         rate_limit_per_minute: body.rate_limit_per_minute,
