@@ -232,6 +232,8 @@ impl App {
             for (i, run) in outcome.runs.iter_mut().enumerate() {
                 run.error =
                     Some(if i == failed { error.to_string() } else { "rolled back: a later action failed".into() });
+                // A ticket created and rolled back does not exist.
+                run.ticket_id = None;
             }
             outcome.ticket = None;
             outcome.error = Some(error);

@@ -319,6 +319,7 @@ async fn form_posts_create_and_later_actions_update_by_id(db: Db) {
     assert_eq!(ticket_count(&app).await, before);
     let logged = calls(&app, &both, "").await;
     assert_eq!(logged[0]["actions"][0]["error"], "rolled back: a later action failed");
+    assert_eq!(logged[0]["actions"][0]["ticket_id"], Value::Null, "the rolled-back ticket does not exist");
     assert!(logged[0]["actions"][1]["error"].as_str().expect("error").contains("actions[1].ticket_id"));
 }
 
