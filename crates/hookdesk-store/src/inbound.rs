@@ -92,6 +92,37 @@ fn call_from_row(row: &crate::db::Row) -> Result<InboundCall, StoreError> {
     })
 }
 
+async fn insert_call<'c>(
+    executor: impl sqlx::Executor<'c, Database = crate::db::Db>,
+    call: &InboundCall,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO inbound_calls (id, inbound_webhook_id, created_at, method, path, query, headers, body,
+             body_bytes, client_ip, status, response_body, actions, error, duration_ms, idempotency_key, replay_of)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&call.id)
+    .bind(&call.inbound_webhook_id)
+    .bind(call.created_at.as_millis())
+    .bind(&call.method)
+    .bind(&call.path)
+    .bind(&call.query)
+    .bind(serde_json::Value::Object(call.headers.clone()).to_string())
+    .bind(&call.body)
+    .bind(call.body_bytes)
+    .bind(&call.client_ip)
+    .bind(i64::from(call.status))
+    .bind(&call.response_body)
+    .bind(serde_json::to_string(&call.actions).unwrap_or_else(|_| "[]".into()))
+    .bind(call.error.as_ref().and_then(|e| serde_json::to_string(e).ok()))
+    .bind(call.duration_ms)
+    .bind(&call.idempotency_key)
+    .bind(&call.replay_of)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Writes `webhook` (new, or over the one with its id) with the hash of its token.
     pub async fn save_inbound_webhook(
@@ -177,31 +208,7 @@ impl Store {
     }
 
     pub async fn record_inbound_call(&self, call: &InboundCall) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO inbound_calls (id, inbound_webhook_id, created_at, method, path, query, headers, body,
-                 body_bytes, client_ip, status, response_body, actions, error, duration_ms, idempotency_key, replay_of)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(&call.id)
-        .bind(&call.inbound_webhook_id)
-        .bind(call.created_at.as_millis())
-        .bind(&call.method)
-        .bind(&call.path)
-        .bind(&call.query)
-        .bind(serde_json::Value::Object(call.headers.clone()).to_string())
-        .bind(&call.body)
-        .bind(call.body_bytes)
-        .bind(&call.client_ip)
-        .bind(i64::from(call.status))
-        .bind(&call.response_body)
-        .bind(serde_json::to_string(&call.actions).unwrap_or_else(|_| "[]".into()))
-        .bind(call.error.as_ref().and_then(|e| serde_json::to_string(e).ok()))
-        .bind(call.duration_ms)
-        .bind(&call.idempotency_key)
-        .bind(&call.replay_of)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        insert_call(&self.writer, call).await
     }
 
     pub async fn inbound_calls(&self, webhook_id: &str, filter: &CallFilter) -> Result<Page<InboundCall>, StoreError> {
@@ -281,6 +288,11 @@ impl Store {
 }
 
 impl UpdateTx {
+    /// Logs a call in the transaction of its actions.
+    pub async fn record_inbound_call(&mut self, call: &InboundCall) -> Result<(), StoreError> {
+        insert_call(&mut *self.conn(), call).await
+    }
+
     /// Claims `key` for the call `call_id` of `webhook_id` in this update's transaction; a
     /// conflict when another call holds it (committed, or committing now).
     pub async fn claim_inbound_key(

@@ -10,10 +10,12 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hookdesk_core::Invalid;
 use hookdesk_core::audit::Via;
 use hookdesk_core::inbound::{
-    ActionRun, InboundAction, InboundResponse, InboundWebhook, UrlToken, Verify, check_header_name, render_ticket_id,
+    ActionRun, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify, check_header_name,
+    render_ticket_id,
 };
 use hookdesk_core::template::Context;
 use hookdesk_core::ticket::{Ticket, parse_text};
+use hookdesk_store::UpdateTx;
 use serde_json::Value;
 
 use super::error::OrNotFound;
@@ -82,12 +84,15 @@ pub struct KeyClaim<'a> {
 }
 
 /// What a call's actions did: one entry per action run, the last ticket they touched, and
-/// the error that stopped them (every action of the call is then rolled back).
-#[derive(Debug)]
+/// the error that stopped them (every action of the call is then rolled back). When they
+/// succeeded, `pending` is their transaction, still open: [`App::commit_inbound_call`]
+/// writes the call's log entry in it and commits, so a call's effects and its log entry are
+/// one.
 pub struct ActionsOutcome {
     pub runs: Vec<ActionRun>,
     pub ticket: Option<Ticket>,
     pub error: Option<AppError>,
+    pub pending: Option<UpdateTx>,
 }
 
 fn check_name(name: &str) -> Result<String, Invalid> {
@@ -223,11 +228,13 @@ impl App {
         context: &Context,
         key: Option<KeyClaim<'_>>,
     ) -> ActionsOutcome {
-        let mut outcome = ActionsOutcome { runs: vec![], ticket: None, error: None };
+        let mut outcome = ActionsOutcome { runs: vec![], ticket: None, error: None, pending: None };
         if webhook.actions.is_empty() {
             return outcome;
         }
         if let Err(error) = self.run_actions_in_one_update(webhook, context, key, &mut outcome).await {
+            // Dropping the transaction rolls it back.
+            outcome.pending = None;
             let failed = outcome.runs.len().saturating_sub(1);
             for (i, run) in outcome.runs.iter_mut().enumerate() {
                 run.error =
@@ -250,7 +257,7 @@ impl App {
     ) -> Result<(), AppError> {
         // Read before the write transaction begins: it holds SQLite's one writer.
         let rules = self.rules(&[]).await?;
-        let mut tx = self.store.begin_update().await?;
+        let tx = outcome.pending.insert(self.store.begin_update().await?);
         if let Some(KeyClaim { key, call_id }) = key {
             tx.claim_inbound_key(&webhook.id, key, call_id, self.clock.now()).await?;
         }
@@ -269,19 +276,19 @@ impl App {
                 InboundAction::CreateTicket { fields } => {
                     let body = fields.render(&context).map_err(|e| render_error("fields", e))?;
                     let body: CreateTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
-                    self.create_in(&mut tx, &rules, source, body.into()).await
+                    self.create_in(tx, &rules, source, body.into()).await
                 }
                 InboundAction::UpdateTicket { ticket_id, fields } => {
                     let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context)?;
                     let body = fields.render(&context).map_err(|e| render_error("fields", e))?;
                     let body: PatchTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
-                    self.patch_in(&mut tx, &rules, source, id, body.into(), &[]).await
+                    self.patch_in(tx, &rules, source, id, body.into(), &[]).await
                 }
                 InboundAction::AddComment { ticket_id, body, public } => {
                     let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context)?;
                     let text = body.render(&context).map_err(|e| render_error("body", e))?;
                     let patch = TicketPatch { comment: Some((text, *public)), ..TicketPatch::default() };
-                    self.patch_in(&mut tx, &rules, source, id, patch, &[]).await
+                    self.patch_in(tx, &rules, source, id, patch, &[]).await
                 }
             };
             // The update names the body's field (`comment.body`); say which action's.
@@ -296,8 +303,19 @@ impl App {
             }
             outcome.ticket = Some(done.ticket);
         }
-        tx.commit().await?;
-        self.delivery.wake();
+        Ok(())
+    }
+
+    /// Logs a call: in `pending` (its actions' transaction, then committed) or on its own.
+    pub async fn commit_inbound_call(&self, pending: Option<UpdateTx>, entry: &InboundCall) -> Result<(), AppError> {
+        match pending {
+            Some(mut tx) => {
+                tx.record_inbound_call(entry).await?;
+                tx.commit().await?;
+                self.delivery.wake();
+            }
+            None => self.store.record_inbound_call(entry).await?,
+        }
         Ok(())
     }
 }

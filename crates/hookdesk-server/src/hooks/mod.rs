@@ -18,9 +18,10 @@ use hookdesk_core::inbound::{ActionRun, CallError, InboundCall, InboundResponse,
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use tracing::{info, warn};
 
-use crate::app::{App, KeyClaim, ids};
+use crate::app::{App, KeyClaim};
 use crate::http::MAX_BODY_BYTES;
 use crate::http::error::ApiError;
+use hookdesk_store::UpdateTx;
 use request::{CallRequest, ReadError};
 
 pub fn router() -> axum::Router<App> {
@@ -73,7 +74,7 @@ impl Answer {
 
 async fn receive(State(app): State<App>, request: Request) -> Response {
     let started = Instant::now();
-    let call_id = ids::new_id("call");
+    let call_id = crate::app::ids::new_id("call");
     let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let (token, path) = request::token_and_path(request.uri().path());
     let webhook = match app.inbound_webhook_for_token(&token).await {
@@ -84,40 +85,58 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
     if let Err(wait) = app.admit_inbound_call(&webhook) {
         return too_many_requests(wait);
     }
-    let (call, answer) = match CallRequest::read(request, path, client_ip).await {
+    let (call, answer, pending) = match CallRequest::read(request, path, client_ip).await {
         Ok(call) => {
-            let answer = answer(&app, &webhook, &call, &call_id).await;
-            (call, answer)
+            let (answer, pending) = answer(&app, &webhook, &call, &call_id).await;
+            (call, answer, pending)
         }
-        Err(ReadError { call, error }) => (call, Answer::error(error)),
+        Err(ReadError { call, error }) => (call, Answer::error(error), None),
     };
-    log_call(&app, &webhook, &call_id, &call, &answer, started.elapsed()).await;
+    let entry = log_entry(&app, &webhook, &call_id, &call, &answer, started.elapsed());
+    let answer = match app.commit_inbound_call(pending, &entry).await {
+        Ok(()) => answer,
+        Err(e) if entry.status >= 400 => {
+            warn!(inbound_webhook.id = %webhook.id, error = %e, "the inbound call could not be logged");
+            answer
+        }
+        // The actions and the log entry are one transaction: neither happened.
+        Err(e) => {
+            let answer = Answer::error(e.into());
+            let entry = log_entry(&app, &webhook, &call_id, &call, &answer, started.elapsed());
+            if let Err(e) = app.commit_inbound_call(None, &entry).await {
+                warn!(inbound_webhook.id = %webhook.id, error = %e, "the inbound call could not be logged");
+            }
+            answer
+        }
+    };
+    info!(inbound_webhook.id = %webhook.id, method = %call.method, status = answer.status.as_u16(), "inbound call");
     respond(answer)
 }
 
-/// Verifies the call, runs the actions and renders the response.
-async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id: &str) -> Answer {
+/// Verifies the call, runs the actions and renders the response. The actions' transaction
+/// comes back open, for the call's log entry.
+async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id: &str) -> (Answer, Option<UpdateTx>) {
     if let Some(verify) = &webhook.verify
         && let Err(reason) = verify.check(|name| call.header(name), &call.body, app.clock.now())
     {
-        return Answer::error(ApiError::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason));
+        return (Answer::error(ApiError::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason)), None);
     }
     if let Some(message) = &call.malformed {
-        return Answer::error(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message.clone()));
+        return (Answer::error(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message.clone())), None);
     }
     let key = call.idempotency_key(webhook);
     if let Some(key) = key {
         match app.store.inbound_call_by_key(&webhook.id, key).await {
-            Ok(Some(earlier)) => return Answer::replay(earlier),
+            Ok(Some(earlier)) => return (Answer::replay(earlier), None),
             Ok(None) => {}
-            Err(e) => return Answer::error(e.into()),
+            Err(e) => return (Answer::error(e.into()), None),
         }
     }
     let context = call.template_context();
     let claim = key.map(|key| KeyClaim { key, call_id });
     let outcome = app.run_inbound_actions(webhook, &context, claim).await;
     if let Some(error) = outcome.error {
-        return Answer { actions: outcome.runs, ..Answer::error(error.into()) };
+        return (Answer { actions: outcome.runs, ..Answer::error(error.into()) }, None);
     }
     let context = match &outcome.ticket {
         Some(ticket) => context.with("ticket", &app.ticket_document(ticket)),
@@ -136,14 +155,15 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id
     if !rendered.body.is_empty() && !headers.iter().any(|(name, _)| name == "content-type") {
         headers.push(("content-type".into(), rendered.default_content_type().into()));
     }
-    Answer {
+    let answer = Answer {
         status: StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::ACCEPTED),
         headers,
         body: rendered.body,
         actions: outcome.runs,
         error,
         replay_of: None,
-    }
+    };
+    (answer, outcome.pending)
 }
 
 fn too_many_requests(wait: Duration) -> Response {
@@ -173,15 +193,15 @@ fn respond(answer: Answer) -> Response {
     response
 }
 
-async fn log_call(
+fn log_entry(
     app: &App,
     webhook: &InboundWebhook,
     call_id: &str,
     call: &CallRequest,
     answer: &Answer,
     took: Duration,
-) {
-    let entry = InboundCall {
+) -> InboundCall {
+    InboundCall {
         id: call_id.to_owned(),
         inbound_webhook_id: webhook.id.clone(),
         created_at: app.clock.now(),
@@ -199,15 +219,5 @@ async fn log_call(
         idempotency_key: call.idempotency_key(webhook).map(str::to_owned),
         replay_of: answer.replay_of.clone(),
         duration_ms: i64::try_from(took.as_millis()).unwrap_or(i64::MAX),
-    };
-    info!(
-        inbound_webhook.id = %webhook.id,
-        method = %entry.method,
-        status = entry.status,
-        error = entry.error.as_ref().map(|e| e.code.as_str()),
-        "inbound call"
-    );
-    if let Err(e) = app.store.record_inbound_call(&entry).await {
-        warn!(inbound_webhook.id = %webhook.id, error = %e, "the inbound call could not be logged");
     }
 }

@@ -41,7 +41,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 100_000)]
     pub invocations: u64,
 
-    /// Ticket updates through the API at full load.
+    /// Ticket updates through the API at full load, and as many inbound webhook calls.
     #[arg(long, default_value_t = 20_000)]
     pub updates: u64,
 
@@ -49,7 +49,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64)]
     pub concurrency: u16,
 
-    /// Concurrent API clients in the end-to-end phase.
+    /// Concurrent API clients in the end-to-end and inbound phases.
     #[arg(long, default_value_t = 32)]
     pub clients: u16,
 
