@@ -27,6 +27,7 @@ use request::{CallRequest, ReadError};
 pub fn router() -> axum::Router<App> {
     axum::Router::new()
         .route("/hooks/{token}", any(receive))
+        .route("/hooks/{token}/", any(receive))
         .route("/hooks/{token}/{*path}", any(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

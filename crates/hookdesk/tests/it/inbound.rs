@@ -72,11 +72,17 @@ async fn the_cerb_echo_answers_with_the_request(db: Db) {
     assert_eq!(echo["http"]["headers"]["x-customheader"], "true");
     assert_eq!(echo["http"]["params"], json!({"key": "value"}));
 
+    // With a trailing slash, the path is still `/`.
+    let response = client.delete(url(&app, &webhook, "/")).send().await.expect("answers");
+    assert_eq!(response.status(), 200);
+    let echo: Value = response.json().await.expect("JSON");
+    assert_eq!((echo["http"]["method"].as_str(), echo["http"]["path"].as_str()), (Some("DELETE"), Some("/")));
+
     let logged = calls(&app, &webhook, "").await;
-    assert_eq!(logged.len(), 2);
-    assert_eq!((logged[0]["method"].as_str(), logged[0]["status"].as_u64()), (Some("POST"), Some(200)));
-    assert_eq!(logged[0]["query"], "key=value");
-    assert_eq!(logged[1]["method"], "GET");
+    assert_eq!(logged.len(), 3);
+    assert_eq!((logged[1]["method"].as_str(), logged[1]["status"].as_u64()), (Some("POST"), Some(200)));
+    assert_eq!(logged[1]["query"], "key=value");
+    assert_eq!(logged[2]["method"], "GET");
 }
 
 async fn github_signatures_are_verified_and_a_tampered_body_runs_nothing(db: Db) {
