@@ -63,6 +63,11 @@ pub struct ServeArgs {
     #[arg(long = "allow-destination", env = "HOOKDESK_ALLOW_DESTINATIONS", value_delimiter = ',', value_name = "CIDR")]
     pub allow_destinations: Vec<IpNet>,
 
+    /// Peers in this range are reverse proxies: an inbound webhook call's `client.ip` is then
+    /// read from X-Forwarded-For (the nearest address outside these ranges). Repeatable.
+    #[arg(long = "trusted-proxy", env = "HOOKDESK_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
+    pub trusted_proxies: Vec<IpNet>,
+
     /// Base of absolute URLs in templates (`ticket.url`). Default: http:// + the listen address.
     #[arg(long, env = "HOOKDESK_PUBLIC_URL")]
     pub public_url: Option<String>,

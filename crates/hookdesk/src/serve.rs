@@ -28,6 +28,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub database: DatabaseArgs,
     pub allow_destinations: Vec<IpNet>,
+    pub trusted_proxies: Vec<IpNet>,
     pub public_url: Option<String>,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
@@ -57,6 +58,7 @@ impl ServeConfig {
             listen: args.listen,
             database: args.database,
             allow_destinations: args.allow_destinations,
+            trusted_proxies: args.trusted_proxies,
             public_url: args.public_url,
             retry: args.retry_schedule,
             request_timeout: args.request_timeout,
@@ -223,6 +225,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         sender,
         config: Arc::new(AppConfig {
             public_url: public_url.trim_end_matches('/').to_owned(),
+            trusted_proxies: config.trusted_proxies.clone(),
             user_agent: USER_AGENT.to_owned(),
             secret_grace_ms: 24 * 3600 * 1000,
             automation_batch: 200,

@@ -43,6 +43,8 @@ pub struct AppConfig {
     pub secret_grace_ms: i64,
     /// Tickets an automation run reads per batch.
     pub automation_batch: u32,
+    /// Reverse proxies whose X-Forwarded-For names an inbound call's client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Everything a use case needs. Cheap to clone.

@@ -76,7 +76,9 @@ impl Answer {
 async fn receive(State(app): State<App>, request: Request) -> Response {
     let started = Instant::now();
     let call_id = crate::app::ids::new_id("call");
-    let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client_ip = peer.map(|peer| request::client_ip(peer, forwarded, &app.config.trusted_proxies).to_string());
     let (token, path) = request::token_and_path(request.uri().path());
     let webhook = match app.inbound_webhook_for_token(&token).await {
         Ok(Some(webhook)) => webhook,

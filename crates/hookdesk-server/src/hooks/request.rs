@@ -1,12 +1,15 @@
 //! A call as templates see it: `request.method`, `.path`, `.headers`, `.params`, `.body`,
 //! `.json`, and `client.ip`.
 
+use std::net::IpAddr;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use hookdesk_core::inbound::InboundWebhook;
 use hookdesk_core::template::Context;
 use hookdesk_core::text::cut;
+use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::http::error::ApiError;
@@ -21,6 +24,18 @@ pub fn token_and_path(path: &str) -> (String, String) {
         Some((token, rest)) => (token.to_owned(), format!("/{rest}")),
         None => (after.to_owned(), "/".to_owned()),
     }
+}
+
+/// The caller's address: the peer, unless the peer is a trusted proxy; then the nearest
+/// address in X-Forwarded-For that is not one (proxies append, so the right end is nearest).
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let chain: Vec<IpAddr> =
+        forwarded_for.unwrap_or_default().split(',').filter_map(|a| a.trim().parse().ok()).collect();
+    chain.iter().rev().find(|ip| !is_trusted(ip)).or(chain.first()).copied().unwrap_or(peer)
 }
 
 #[derive(Debug)]
@@ -175,6 +190,18 @@ mod tests {
     fn the_token_is_the_first_segment_and_the_rest_is_the_path() {
         assert_eq!(token_and_path("/hooks/abc"), ("abc".into(), "/".into()));
         assert_eq!(token_and_path("/hooks/abc/github/push"), ("abc".into(), "/github/push".into()));
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_address() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        // Not from a trusted proxy: the header is the caller's to forge, so it is ignored.
+        assert_eq!(client_ip(ip("203.0.113.5"), Some("198.51.100.1"), &trusted), ip("203.0.113.5"));
+        assert_eq!(client_ip(ip("10.0.0.2"), Some("198.51.100.1, 203.0.113.7, 10.0.0.9"), &trusted), ip("203.0.113.7"));
+        assert_eq!(client_ip(ip("10.0.0.2"), Some("10.1.1.1"), &trusted), ip("10.1.1.1"));
+        assert_eq!(client_ip(ip("10.0.0.2"), Some("garbage"), &trusted), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.2"), None, &[]), ip("10.0.0.2"));
     }
 
     #[test]

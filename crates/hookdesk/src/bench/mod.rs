@@ -153,6 +153,7 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         listen: "127.0.0.1:0".parse().expect("a literal address"),
         database: scratch.args(),
         allow_destinations: vec!["127.0.0.0/8".parse().expect("a literal range")],
+        trusted_proxies: vec![],
         public_url: None,
         retry: RetryPolicy::default(),
         request_timeout: Duration::from_secs(10),

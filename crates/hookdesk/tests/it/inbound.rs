@@ -47,7 +47,13 @@ async fn the_cerb_echo_answers_with_the_request(db: Db) {
     let client = reqwest::Client::new();
 
     // In a browser: a GET with query parameters.
-    let response = client.get(url(&app, &webhook, "?name=Joe+Customer&age=37")).send().await.expect("answers");
+    // X-Forwarded-For from a peer that is no trusted proxy is the caller's to forge: ignored.
+    let response = client
+        .get(url(&app, &webhook, "?name=Joe+Customer&age=37"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let text = response.text().await.expect("body");
@@ -83,6 +89,22 @@ async fn the_cerb_echo_answers_with_the_request(db: Db) {
     assert_eq!((logged[1]["method"].as_str(), logged[1]["status"].as_u64()), (Some("POST"), Some(200)));
     assert_eq!(logged[1]["query"], "key=value");
     assert_eq!(logged[2]["method"], "GET");
+}
+
+/// Behind a reverse proxy (`--trusted-proxy`), `client.ip` is the caller the proxy names.
+async fn behind_a_trusted_proxy_the_client_comes_from_x_forwarded_for(db: Db) {
+    let app =
+        TestApp::spawn_with(db, |config| config.trusted_proxies = vec!["127.0.0.0/8".parse().expect("cidr")]).await;
+    let webhook =
+        inbound(&app, json!({"name": "Proxied", "response": {"status": 200, "body": "{{ client.ip }}"}})).await;
+    let response = reqwest::Client::new()
+        .get(url(&app, &webhook, ""))
+        .header("X-Forwarded-For", "198.51.100.4, 203.0.113.9, 127.0.0.1")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.text().await.expect("text"), "203.0.113.9");
+    assert_eq!(calls(&app, &webhook, "").await[0]["client_ip"], "203.0.113.9");
 }
 
 async fn github_signatures_are_verified_and_a_tampered_body_runs_nothing(db: Db) {
@@ -486,6 +508,7 @@ async fn invalid_configurations_are_refused_naming_the_field(db: Db) {
 
 crate::on_both_backends!(
     the_cerb_echo_answers_with_the_request,
+    behind_a_trusted_proxy_the_client_comes_from_x_forwarded_for,
     github_signatures_are_verified_and_a_tampered_body_runs_nothing,
     standard_webhooks_signatures_from_hookdesk_itself_are_verified,
     a_created_ticket_fires_a_trigger_that_notifies_a_receiver,

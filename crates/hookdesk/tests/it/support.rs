@@ -129,6 +129,7 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
             secret_key_file: Some(dir.join("secret.key")),
         },
         allow_destinations: vec!["127.0.0.0/8".parse().expect("cidr")],
+        trusted_proxies: vec![],
         public_url: None,
         retry: RetryPolicy::parse("50ms").expect("schedule"),
         request_timeout: Duration::from_secs(5),
