@@ -62,11 +62,10 @@ impl InboundLimits {
         let Some(rate) = NonZeroU32::new(per_minute) else { return Ok(()) };
         let limiter = {
             let mut limiters = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let entry = limiters
-                .entry(id.to_owned())
-                .or_insert_with(|| (0, Arc::new(RateLimiter::direct(Quota::per_minute(rate)))));
+            let fresh = || (per_minute, Arc::new(RateLimiter::direct(Quota::per_minute(rate))));
+            let entry = limiters.entry(id.to_owned()).or_insert_with(fresh);
             if entry.0 != per_minute {
-                *entry = (per_minute, Arc::new(RateLimiter::direct(Quota::per_minute(rate))));
+                *entry = fresh();
             }
             entry.1.clone()
         };

@@ -16,12 +16,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use hookdesk_core::inbound::{ActionRun, CallError, InboundCall, InboundResponse, InboundWebhook, RenderedResponse};
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
+use hookdesk_store::UpdateTx;
 use tracing::{info, warn};
 
 use crate::app::{App, KeyClaim};
 use crate::http::MAX_BODY_BYTES;
 use crate::http::error::ApiError;
-use hookdesk_store::UpdateTx;
 use request::{CallRequest, ReadError};
 
 pub fn router() -> axum::Router<App> {
