@@ -81,11 +81,7 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut data = rows.iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (data.len() > limit as usize).then(|| {
-            data.truncate(limit as usize);
-            data.last().map(|a| a.id.to_string()).unwrap_or_default()
-        });
-        Ok(Page { data, next_cursor })
+        let data = rows.iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::of(data, limit, |a| a.id.to_string()))
     }
 }

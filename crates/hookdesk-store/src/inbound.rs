@@ -136,15 +136,8 @@ impl Store {
             .verify
             .as_ref()
             .map(|v| {
-                let plain = match v {
-                    Verify::HmacSha256 { header, secret } => {
-                        serde_json::json!({"type": "hmac_sha256", "header": header, "secret": secret})
-                    }
-                    Verify::StandardWebhooks { secret } => {
-                        serde_json::json!({"type": "standard_webhooks", "secret": secret})
-                    }
-                };
-                self.cipher.seal(&verify_place(&webhook.id), plain.to_string().as_bytes())
+                let plain = serde_json::to_vec(v).map_err(|e| StoreError::corrupt("verify", e))?;
+                self.cipher.seal(&verify_place(&webhook.id), &plain)
             })
             .transpose()?;
         let actions = serde_json::Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect());
@@ -232,12 +225,8 @@ impl Store {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let mut data = rows.iter().map(call_from_row).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (data.len() > filter.limit as usize).then(|| {
-            data.truncate(filter.limit as usize);
-            data.last().map(|c| c.id.clone()).unwrap_or_default()
-        });
-        Ok(Page { data, next_cursor })
+        let data = rows.iter().map(call_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::of(data, filter.limit, |c| c.id.clone()))
     }
 
     pub async fn inbound_call(&self, webhook_id: &str, call_id: &str) -> Result<InboundCall, StoreError> {

@@ -561,14 +561,11 @@ impl Store {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&mut *conn)
             .await?;
-        let mut data = rows.iter().map(invocation_from_row).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (data.len() > filter.limit as usize).then(|| {
-            data.truncate(filter.limit as usize);
-            data.last().map(|i| i.id.clone()).unwrap_or_default()
-        });
-        attach_attempts(&mut conn, &mut data).await?;
+        let data = rows.iter().map(invocation_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut page = Page::of(data, filter.limit, |i| i.id.clone());
+        attach_attempts(&mut conn, &mut page.data).await?;
         conn.commit().await?;
-        Ok(Page { data, next_cursor })
+        Ok(page)
     }
 
     /// Queues a new invocation with the same request as `id`.

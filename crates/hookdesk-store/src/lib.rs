@@ -43,3 +43,15 @@ pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
 }
+
+impl<T> Page<T> {
+    /// A page from rows read with `limit + 1`: the extra row only says another page follows,
+    /// whose cursor `cursor` makes from this page's last row.
+    pub(crate) fn of(mut data: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Self {
+        let next_cursor = (data.len() > limit as usize).then(|| {
+            data.truncate(limit as usize);
+            data.last().map(cursor).unwrap_or_default()
+        });
+        Self { data, next_cursor }
+    }
+}

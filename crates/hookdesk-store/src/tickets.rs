@@ -176,14 +176,11 @@ impl Store {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&mut *conn)
             .await?;
-        let mut tickets = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (tickets.len() > filter.limit as usize).then(|| {
-            tickets.truncate(filter.limit as usize);
-            tickets.last().map(|t| t.id.to_string()).unwrap_or_default()
-        });
-        attach_comments(&mut conn, &mut tickets).await?;
+        let tickets = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut page = Page::of(tickets, filter.limit, |t| t.id.to_string());
+        attach_comments(&mut conn, &mut page.data).await?;
         conn.commit().await?;
-        Ok(Page { data: tickets, next_cursor })
+        Ok(page)
     }
 
     /// Tickets that are not closed, after `after_id` in id order: the automations' batches.

@@ -142,12 +142,8 @@ impl Store {
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let mut data = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (data.len() > limit as usize).then(|| {
-            data.truncate(limit as usize);
-            data.last().map(|u| u.id.to_string()).unwrap_or_default()
-        });
-        Ok(Page { data, next_cursor })
+        let data = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::of(data, limit, |u| u.id.to_string()))
     }
 
     /// Changes a user. The last admin cannot stop being one (nobody could manage the

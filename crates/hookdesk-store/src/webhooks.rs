@@ -177,12 +177,8 @@ impl Store {
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let mut data = rows.iter().map(|r| webhook_from_row(r, &self.cipher)).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (data.len() > limit as usize).then(|| {
-            data.truncate(limit as usize);
-            data.last().map(|w| w.id.clone()).unwrap_or_default()
-        });
-        Ok(Page { data, next_cursor })
+        let data = rows.iter().map(|r| webhook_from_row(r, &self.cipher)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::of(data, limit, |w| w.id.clone()))
     }
 
     /// Deletes a webhook. Invocations still queued for it fail with `webhook_deleted`; the

@@ -202,6 +202,10 @@ impl App {
         self.store.delete_inbound_webhook(id).await.or_not_found("inbound webhook")
     }
 
+    pub async fn inbound_call(&self, webhook_id: &str, call_id: &str) -> Result<InboundCall, AppError> {
+        self.store.inbound_call(webhook_id, call_id).await.or_not_found("call")
+    }
+
     /// The enabled webhook a URL token names. Looked up by the token's SHA-256: the database
     /// compares hashes the caller cannot steer, so timing says nothing about the token.
     pub async fn inbound_webhook_for_token(&self, token: &str) -> Result<Option<InboundWebhook>, AppError> {

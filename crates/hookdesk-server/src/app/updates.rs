@@ -531,6 +531,28 @@ impl App {
         Ok(requester)
     }
 
+    /// Queues `event` about `subject` (a user or a webhook, not a ticket) for its subscribers,
+    /// in a transaction of its own; nothing is written when none subscribes.
+    pub(crate) async fn queue_event(
+        &self,
+        event: EventType,
+        subject: &str,
+        current: Value,
+        previous: &Value,
+        now: Timestamp,
+    ) -> Result<(), AppError> {
+        let webhooks = self.store.rules_snapshot().await?.event_webhooks;
+        let invocations = self.event_invocations(&webhooks, &[event], None, subject, current, previous, now);
+        if invocations.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store.begin_update().await?;
+        tx.enqueue(&invocations).await?;
+        tx.commit().await?;
+        self.delivery.wake();
+        Ok(())
+    }
+
     /// One invocation per subscribed webhook and event, each carrying the CloudEvents document.
     #[expect(clippy::too_many_arguments, reason = "one event's parts, passed once")]
     pub(crate) fn event_invocations(

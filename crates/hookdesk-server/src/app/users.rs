@@ -37,19 +37,8 @@ impl App {
     /// Queues a user event for its subscribers. The user is saved already: an event lost to
     /// a crash between the two is the one gap (ticket events share their update's transaction).
     async fn user_event(&self, event: EventType, user: &User, previous: Value) -> Result<(), AppError> {
-        let webhooks = self.store.rules_snapshot().await?.event_webhooks;
         let current = serde_json::to_value(user).unwrap_or(Value::Null);
-        let subject = format!("users/{}", user.id);
-        let invocations =
-            self.event_invocations(&webhooks, &[event], None, &subject, current, &previous, self.clock.now());
-        if invocations.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.store.begin_update().await?;
-        tx.enqueue(&invocations).await?;
-        tx.commit().await?;
-        self.delivery.wake();
-        Ok(())
+        self.queue_event(event, &format!("users/{}", user.id), current, &previous, self.clock.now()).await
     }
 
     pub async fn user(&self, id: i64) -> Result<User, AppError> {

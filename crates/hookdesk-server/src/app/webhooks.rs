@@ -199,17 +199,7 @@ impl App {
         tracing::warn!(webhook.id = %id, event = event.as_str(), "webhook health changed");
         let current = serde_json::json!({"id": webhook.id, "name": webhook.name,
             "endpoint": webhook.endpoint.template().source(), "health": health});
-        let webhooks = self.store.rules_snapshot().await?.event_webhooks;
-        let invocations =
-            self.event_invocations(&webhooks, &[event], None, &format!("webhooks/{id}"), current, &Value::Null, now());
-        if invocations.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.store.begin_update().await?;
-        tx.enqueue(&invocations).await?;
-        tx.commit().await?;
-        self.delivery.wake();
-        Ok(())
+        self.queue_event(event, &format!("webhooks/{id}"), current, &Value::Null, now()).await
     }
 
     /// Queues a replay of each failed invocation of webhook `id` created in the range.

@@ -60,12 +60,10 @@ impl Answer {
     }
 
     fn error(error: ApiError) -> Self {
-        let body =
-            serde_json::json!({"error": {"code": error.code, "message": error.message, "details": error.details}});
         Self {
             status: error.status,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string(),
+            body: serde_json::to_string(&error.body()).unwrap_or_default(),
             actions: vec![],
             error: Some(CallError { code: error.code.to_owned(), message: error.message }),
             replay_of: None,

@@ -13,6 +13,7 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::http::error::ApiError;
+use crate::http::extract::{is_json, media_type};
 
 /// Header values the call log does not keep: credentials a caller may send.
 const REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
@@ -60,15 +61,6 @@ pub struct ReadError {
     pub error: ApiError,
 }
 
-fn media_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
 /// Query or form fields: a name given once is a string, a repeated one an array.
 fn add_params(params: &mut Map<String, Value>, encoded: &[u8]) {
     for (name, value) in form_urlencoded::parse(encoded) {
@@ -108,7 +100,7 @@ impl CallRequest {
             Ok(bytes) => call.body = bytes.to_vec(),
             Err(rejection) => {
                 let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is over 1 MiB")
+                    ApiError::payload_too_large()
                 } else {
                     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
                 };
@@ -117,7 +109,7 @@ impl CallRequest {
         }
         call.body_bytes = call.body.len() as u64;
         let media = media_type(&call.headers);
-        if media == "application/json" || media.ends_with("+json") {
+        if is_json(&media) {
             if !call.body.is_empty() {
                 match serde_json::from_slice(&call.body) {
                     Ok(json) => call.json = json,
@@ -125,9 +117,7 @@ impl CallRequest {
                 }
             }
         } else if media == "application/x-www-form-urlencoded" {
-            let body = std::mem::take(&mut call.body);
-            add_params(&mut call.params, &body);
-            call.body = body;
+            add_params(&mut call.params, &call.body);
         }
         Ok(call)
     }
@@ -138,7 +128,7 @@ impl CallRequest {
         self.header(&name).map(str::trim).filter(|k| !k.is_empty()).map(|k| cut(k, 255))
     }
 
-    /// The value of header `name` (lowercase); several values joined by `, `.
+    /// The first value of header `name` (given lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

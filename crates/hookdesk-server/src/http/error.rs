@@ -55,6 +55,17 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("the {what} does not exist"))
     }
 
+    /// The contract's error body of this error.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail { code: self.code, message: self.message.clone(), details: self.details.clone() },
+        }
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is over 1 MiB")
+    }
+
     pub fn invalid(invalid: Invalid) -> Self {
         let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", invalid.to_string());
         error.details.push(serde_json::to_value(&invalid).unwrap_or(Value::Null));
@@ -107,13 +118,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            axum::Json(ErrorBody {
-                error: ErrorDetail { code: self.code, message: self.message, details: self.details },
-            }),
-        )
-            .into_response();
+        let mut response = (self.status, axum::Json(self.body())).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
         }

@@ -18,12 +18,7 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &App) -> Result<Self, ApiError> {
-        let is_json =
-            request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-                let mime = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            });
-        if !is_json {
+        if !is_json(&media_type(request.headers())) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -32,13 +27,28 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(request, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is over 1 MiB")
+                ApiError::payload_too_large()
             } else {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
             }
         })?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The media type of a request's body, lowercase, without parameters (`charset`).
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// `application/json` or a `+json` type.
+pub fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -358,6 +358,15 @@ struct Api {
 }
 
 impl Api {
+    /// An admin client of `running`, with a connection per concurrent client kept alive.
+    fn new(running: &Running) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: reqwest::Client::builder().pool_max_idle_per_host(1024).build()?,
+            base: format!("http://{}", running.addr),
+            token: running.admin_token.clone(),
+        })
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,
@@ -387,11 +396,7 @@ async fn end_to_end(
     sink_url: &str,
     sink: &Arc<sink::Sink>,
 ) -> anyhow::Result<EndToEnd> {
-    let api = Arc::new(Api {
-        client: reqwest::Client::builder().pool_max_idle_per_host(1024).build()?,
-        base: format!("http://{}", running.addr),
-        token: running.admin_token.clone(),
-    });
+    let api = Arc::new(Api::new(running)?);
     let post = reqwest::Method::POST;
     let webhook = api
         .call(post.clone(), "/api/v1/webhooks", json!({"name": "e2e", "endpoint": format!("{sink_url}/e2e")}))
@@ -528,11 +533,7 @@ async fn inbound(
     sink: &Arc<sink::Sink>,
     api_per_second: f64,
 ) -> anyhow::Result<Inbound> {
-    let api = Api {
-        client: reqwest::Client::builder().pool_max_idle_per_host(1024).build()?,
-        base: format!("http://{}", running.addr),
-        token: running.admin_token.clone(),
-    };
+    let api = Api::new(running)?;
     let webhook = api
         .call(
             reqwest::Method::POST,

@@ -267,9 +267,5 @@ async fn get_call(
     state: State<App>,
     ApiPath((id, call_id)): ApiPath<(String, String)>,
 ) -> Result<axum::Json<InboundCall>, ApiError> {
-    let call = state.store.inbound_call(&id, &call_id).await.map_err(|e| match e {
-        hookdesk_store::StoreError::NotFound => ApiError::not_found("call"),
-        other => other.into(),
-    })?;
-    Ok(axum::Json(call))
+    Ok(axum::Json(state.inbound_call(&id, &call_id).await?))
 }
