@@ -389,7 +389,7 @@ impl InboundAction {
 
 /// A ticket id rendered from a template: a positive integer, or an error naming `field`.
 pub fn render_ticket_id(field: &str, template: &Template, context: &Context) -> Result<i64, Invalid> {
-    let text = template.render(context).map_err(|e| Invalid::new(field, e.0))?;
+    let text = template.render(context).map_err(|e| e.invalid(field))?;
     match text.trim().parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),
         _ => Err(Invalid::new(field, format!("rendered {:?}, which is not a ticket id", cut(&text, 64)))),
@@ -499,7 +499,7 @@ impl InboundResponse {
         let status = match &self.status {
             ResponseStatus::Fixed(n) => *n,
             ResponseStatus::Template(t) => {
-                let text = t.render(context).map_err(|e| Invalid::new("response.status", e.0))?;
+                let text = t.render(context).map_err(|e| e.invalid("response.status"))?;
                 text.trim().parse::<u16>().ok().filter(|n| (200..=599).contains(n)).ok_or_else(|| {
                     Invalid::new("response.status", format!("rendered {:?}, not 200 to 599", cut(&text, 64)))
                 })?
@@ -508,7 +508,7 @@ impl InboundResponse {
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, template) in &self.headers {
             let field = format!("response.headers.{name}");
-            let value = template.render(context).map_err(|e| Invalid::new(&field, e.0))?;
+            let value = template.render(context).map_err(|e| e.invalid(&field))?;
             let value = parse_text(&field, value.trim(), 8192)?;
             if value.chars().any(char::is_control) {
                 return Err(Invalid::new(field, "rendered a control character"));
@@ -517,7 +517,7 @@ impl InboundResponse {
                 headers.push((name.to_ascii_lowercase(), value));
             }
         }
-        let body = self.body.render(context).map_err(|e| Invalid::new("response.body", e.0))?;
+        let body = self.body.render(context).map_err(|e| e.invalid("response.body"))?;
         Ok(RenderedResponse { status, headers, body })
     }
 }

@@ -14,11 +14,23 @@ pub struct Invalid {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// The API's error code: `invalid_value`, or a more precise one
+    /// (`template_too_expensive`).
+    #[serde(skip)]
+    pub code: &'static str,
 }
 
 impl Invalid {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), line: None, column: None }
+        Self { field: field.into(), message: message.into(), line: None, column: None, code: Self::CODE }
+    }
+
+    pub const CODE: &'static str = "invalid_value";
+
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     /// The same error, one level deeper: `at("conditions.all[0]")` turns `value` into

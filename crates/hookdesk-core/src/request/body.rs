@@ -17,13 +17,16 @@ pub fn encode(format: RequestFormat, payload: Option<String>, document: &Value) 
     match (format, payload) {
         (RequestFormat::Json, Some(body)) => {
             if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&body) {
-                return Err(PrepareError::new("invalid_json", format!("the rendered payload is not valid JSON: {e}")));
+                return Err(PrepareError::new(
+                    "invalid_json",
+                    format!("the rendered payload is not valid JSON: {e}; it rendered: {}", shown(&body)),
+                ));
             }
             Ok(body)
         }
         (RequestFormat::Json, None) => Ok(document.to_string()),
         (RequestFormat::Xml, Some(body)) => {
-            check_xml(&body)?;
+            check_xml(&body).map_err(|e| PrepareError::new(e.code, format!("{}; it rendered: {}", e.message, shown(&body))))?;
             Ok(body)
         }
         (RequestFormat::Xml, None) => Ok(xml_document("ticket", document)),
@@ -31,11 +34,21 @@ pub fn encode(format: RequestFormat, payload: Option<String>, document: &Value) 
             Ok(Value::Object(fields)) => Ok(form_encode(&fields)),
             Ok(_) | Err(_) => Err(PrepareError::new(
                 "invalid_form",
-                "a form payload must render to a JSON object, e.g. {\"ticket\": {\"id\": {{ ticket.id }}}}; its keys become form fields",
+                format!(
+                    "a form payload must render to a JSON object, e.g. {{\"ticket\": {{\"id\": {{{{ ticket.id }}}}}}}}; its keys become form fields; it rendered: {}",
+                    shown(&text)
+                ),
             )),
         },
         (RequestFormat::Form, None) => Ok(form_encode(&Map::from_iter([("ticket".to_owned(), document.clone())]))),
     }
+}
+
+/// A rendered payload as an error shows it: cut, so that a huge one does not bury the reason.
+fn shown(rendered: &str) -> String {
+    const SHOWN: usize = 500;
+    let cut = crate::text::cut(rendered, SHOWN);
+    if cut.len() < rendered.len() { format!("{cut}… ({} bytes in all)", rendered.len()) } else { cut.to_owned() }
 }
 
 /// `fields` as `application/x-www-form-urlencoded`, nested keys in brackets

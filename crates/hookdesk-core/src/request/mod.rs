@@ -34,6 +34,12 @@ pub struct PrepareError {
     pub message: String,
 }
 
+impl From<crate::template::RenderError> for PrepareError {
+    fn from(error: crate::template::RenderError) -> Self {
+        Self::new(error.code(), error.message())
+    }
+}
+
 impl PrepareError {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
@@ -49,7 +55,7 @@ pub fn prepare(
     context: &Context,
     document: &serde_json::Value,
 ) -> Result<PreparedRequest, PrepareError> {
-    let render = |t: &Template| t.render(context).map_err(|e| PrepareError::new("template_error", e.0));
+    let render = |t: &Template| t.render(context).map_err(PrepareError::from);
 
     let rendered_url = render(webhook.endpoint.template())?;
     let mut url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
@@ -95,7 +101,7 @@ pub fn prepare_event(
     event: &serde_json::Value,
 ) -> Result<PreparedRequest, PrepareError> {
     let rendered_url =
-        webhook.endpoint.template().render(context).map_err(|e| PrepareError::new("template_error", e.0))?;
+        webhook.endpoint.template().render(context).map_err(PrepareError::from)?;
     let url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
     let body = event.to_string();
     if body.len() > MAX_BODY_BYTES {
@@ -113,7 +119,7 @@ pub fn prepare_event(
 fn render_headers(webhook: &Webhook, context: &Context) -> Result<Vec<(String, String)>, PrepareError> {
     let mut headers = Vec::new();
     for (name, template) in webhook.custom_headers.iter() {
-        let value = template.render(context).map_err(|e| PrepareError::new("template_error", e.0))?;
+        let value = template.render(context).map_err(PrepareError::from)?;
         let value = value.trim();
         // Deskpro's rule: a header whose value renders empty is not sent at all.
         if value.is_empty() {
@@ -268,6 +274,7 @@ mod tests {
         let broken = Template::parse("payload", "{\"s\": {{ ticket.subject }}}").expect("template");
         let err = prepare(&hook, Some(&broken), &[], &context(), &json!({})).expect_err("invalid");
         assert_eq!(err.code, "invalid_json");
+        assert!(err.message.ends_with(r#"it rendered: {"s": Printer on fire}"#), "{}", err.message);
         let huge = Template::parse("payload", &format!("\"{}\"", "x".repeat(MAX_BODY_BYTES))).expect("template");
         let err = prepare(&hook, Some(&huge), &[], &context(), &json!({})).expect_err("too large");
         assert_eq!(err.code, "payload_too_large");

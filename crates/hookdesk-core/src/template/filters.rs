@@ -1,7 +1,130 @@
-//! The filters hookdesk adds to Liquid's standard library.
+//! The filters hookdesk adds to Liquid's standard library, the budget every filter runs
+//! under, and our `replace` and `join`, which know their output's size before making it.
 
-use liquid_core::{Display_filter, Filter, FilterReflection, ParseFilter, Result, Runtime};
-use liquid_core::{Value, ValueView};
+use std::fmt;
+
+use liquid_core::parser::FilterArguments;
+use liquid_core::{Display_filter, Expression, Filter, FilterReflection, ParseFilter, Result, Runtime};
+use liquid_core::{FilterParameters, FromFilterParameters, Value, ValueView};
+
+use super::budget::{self, MAX_VALUE_BYTES, MAX_WORK_BYTES, size_of};
+
+/// A filter under the render budget: what it reads and what it makes are counted, and a
+/// value over the limit stops the render.
+#[derive(Clone)]
+pub(super) struct Bounded<F>(pub F);
+
+impl<F: ParseFilter + Clone + 'static> ParseFilter for Bounded<F> {
+    fn parse(&self, arguments: FilterArguments<'_>) -> Result<Box<dyn Filter>> {
+        Ok(Box::new(BoundedFilter(self.0.parse(arguments)?)))
+    }
+
+    fn reflection(&self) -> &dyn FilterReflection {
+        self.0.reflection()
+    }
+}
+
+#[derive(Debug)]
+struct BoundedFilter(Box<dyn Filter>);
+
+impl fmt::Display for BoundedFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Filter for BoundedFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        budget::spend_value(size_of(input, MAX_WORK_BYTES), 0)?;
+        let output = self.0.evaluate(input, runtime)?;
+        budget::spend_value(0, size_of(&output, MAX_VALUE_BYTES + 1))?;
+        Ok(output)
+    }
+}
+
+/// Refuses to make a value of `bytes` before making it.
+fn check_size(filter: &str, bytes: u128) -> Result<()> {
+    if bytes > u128::from(MAX_VALUE_BYTES) {
+        budget::spend_value(0, MAX_VALUE_BYTES + 1)?;
+        return Err(liquid_core::Error::with_msg(format!("{filter} would make a value over the limit")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, FilterParameters)]
+struct ReplaceArgs {
+    #[parameter(description = "The text to search.", arg_type = "str")]
+    search: Expression,
+    #[parameter(description = "The text to put in its place (nothing when not given).", arg_type = "str")]
+    replace: Option<Expression>,
+}
+
+/// Standard `replace`: replacing `""` inserts between every character, so the output can be
+/// the input's size times the replacement's; it is sized first.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "replace",
+    description = "Replaces every occurrence of `search` with `replace`.",
+    parameters(ReplaceArgs),
+    parsed(ReplaceFilter)
+)]
+pub struct Replace;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "replace"]
+struct ReplaceFilter {
+    #[parameters]
+    args: ReplaceArgs,
+}
+
+impl Filter for ReplaceFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let input = input.to_kstr();
+        let replace = args.replace.unwrap_or_else(|| "".into());
+        let search = args.search.as_str();
+        let found = if search.is_empty() { input.chars().count() + 1 } else { input.matches(search).count() };
+        let size = input.len() as u128 + found as u128 * replace.len() as u128;
+        check_size("replace", size)?;
+        Ok(Value::scalar(input.replace(search, replace.as_str())))
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct JoinArgs {
+    #[parameter(description = "The text between items (a space when not given).", arg_type = "str")]
+    separator: Option<Expression>,
+}
+
+/// Standard `join`, sized first: the separator repeats once per item.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "join",
+    description = "Combines the items of an array into one text, with the separator between them.",
+    parameters(JoinArgs),
+    parsed(JoinFilter)
+)]
+pub struct Join;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "join"]
+struct JoinFilter {
+    #[parameters]
+    args: JoinArgs,
+}
+
+impl Filter for JoinFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let separator = args.separator.unwrap_or_else(|| " ".into());
+        let items = input.as_array().ok_or_else(|| liquid_core::Error::with_msg("join expects an array"))?;
+        let size = items.values().map(|item| item.to_kstr().len() as u128).sum::<u128>()
+            + items.size().max(0) as u128 * separator.len() as u128;
+        check_size("join", size)?;
+        let texts: Vec<_> = items.values().map(|item| item.to_kstr().into_owned()).collect();
+        Ok(Value::scalar(texts.join(separator.as_str())))
+    }
+}
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded, so the result is
 /// safe in a path segment, a query value or a form field (space is `%20`).

@@ -3,11 +3,16 @@
 //! liquid-rust is strict: `{{ ticket.missing }}` fails the whole render, even behind
 //! `| default`. Helpdesk templates are written against tickets whose fields come and go, so
 //! a missing value must render empty. Nil also acts as an empty object, so `a.b.c` chains.
+//!
+//! What is missing is remembered (`ticket.subjct`), so that dry runs and test sends can name
+//! the variables a template asked for in vain.
 
 use std::fmt;
 
 use liquid::model::{ArrayView, DisplayCow, KStringCow, ObjectView, ScalarCow, State, Value, ValueView};
 use ref_cast::RefCast;
+
+use super::budget;
 
 #[derive(Debug, RefCast)]
 #[repr(transparent)]
@@ -74,7 +79,12 @@ impl ObjectView for Root {
         true
     }
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        ObjectView::get(&self.0, index)
+        let found = match &self.0.0 {
+            Value::Object(o) => o.get(index).map(Lax::ref_cast),
+            _ => None,
+        };
+        budget::note_lookup(None, index, found.map(Lax::address));
+        Some(found.unwrap_or(&NIL))
     }
 }
 
@@ -156,10 +166,19 @@ impl ObjectView for Lax {
             _ => None,
         };
         match found {
-            Some(value) => Some(value),
+            Some(value) => {
+                budget::note_lookup(Some(self.address()), index, Some(value.address()));
+                Some(value)
+            }
             // Let liquid answer `.size` itself; everything else missing is nil.
             None if index == "size" => None,
-            None => Some(&NIL),
+            None => {
+                // Below a missing value, the missing value was already named.
+                if !std::ptr::eq(self, &NIL) {
+                    budget::note_lookup(Some(self.address()), index, None);
+                }
+                Some(&NIL)
+            }
         }
     }
 }
@@ -184,11 +203,18 @@ impl ArrayView for Lax {
         self.get_item(index).is_some()
     }
     fn get(&self, index: i64) -> Option<&dyn ValueView> {
-        Some(self.get_item(index).unwrap_or(&NIL))
+        let found = self.get_item(index);
+        budget::note_lookup(Some(self.address()), &format!("[{index}]"), found.map(Lax::address));
+        Some(found.unwrap_or(&NIL))
     }
 }
 
 impl Lax {
+    /// Identifies a value for following a lookup chain (`ticket` then `.subject`).
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     /// Liquid's indexing: negative counts from the end.
     fn get_item(&self, index: i64) -> Option<&Lax> {
         let Value::Array(items) = &self.0 else { return None };

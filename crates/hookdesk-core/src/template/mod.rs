@@ -1,23 +1,95 @@
 //! Liquid templates as helpdesk admins expect them: a missing variable renders empty (never
 //! an error), `url_encode`/`uri_encode` and `json` filters, and parse errors that say where.
+//! Every render runs under a budget (`budget`): no template can take the process down.
 
+mod budget;
 mod filters;
 mod lax;
+mod nesting;
+mod tags;
 
 use std::sync::{Arc, LazyLock};
 
 use liquid::model::{Object, Value};
+use liquid_lib::stdlib;
 use serde::{Serialize, Serializer};
 
 use crate::Invalid;
+pub use budget::{
+    MAX_ITERATIONS, MAX_NESTING, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
+};
+use filters::Bounded;
+use tags::{Checked, Loop};
 
 static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
-    liquid::ParserBuilder::with_stdlib()
-        .filter(filters::UrlEncode)
-        .filter(filters::UriEncode)
-        .filter(filters::Json)
-        .filter(filters::JsonPretty)
-        .filter(filters::ParseJson)
+    liquid::ParserBuilder::new()
+        .tag(tags::Assign)
+        .tag(Checked(stdlib::BreakTag))
+        .tag(Checked(stdlib::ContinueTag))
+        .tag(Checked(stdlib::CycleTag))
+        .tag(Checked(stdlib::IncrementTag))
+        .tag(Checked(stdlib::DecrementTag))
+        .block(Checked(stdlib::RawBlock))
+        .block(Checked(stdlib::IfBlock))
+        .block(Checked(stdlib::UnlessBlock))
+        .block(tags::IfChanged)
+        .block(Loop(stdlib::ForBlock))
+        .block(Loop(stdlib::TableRowBlock))
+        .block(Checked(stdlib::CommentBlock))
+        .block(tags::Capture)
+        .block(Checked(stdlib::CaseBlock))
+        .filter(Bounded(stdlib::Abs))
+        .filter(Bounded(stdlib::Append))
+        .filter(Bounded(stdlib::AtLeast))
+        .filter(Bounded(stdlib::AtMost))
+        .filter(Bounded(stdlib::Capitalize))
+        .filter(Bounded(stdlib::Ceil))
+        .filter(Bounded(stdlib::Compact))
+        .filter(Bounded(stdlib::Concat))
+        .filter(Bounded(stdlib::Date))
+        .filter(Bounded(stdlib::Default))
+        .filter(Bounded(stdlib::DividedBy))
+        .filter(Bounded(stdlib::Downcase))
+        .filter(Bounded(stdlib::Escape))
+        .filter(Bounded(stdlib::EscapeOnce))
+        .filter(Bounded(stdlib::First))
+        .filter(Bounded(stdlib::Floor))
+        .filter(Bounded(filters::Join))
+        .filter(Bounded(stdlib::Last))
+        .filter(Bounded(stdlib::Lstrip))
+        .filter(Bounded(stdlib::Map))
+        .filter(Bounded(stdlib::Minus))
+        .filter(Bounded(stdlib::Modulo))
+        .filter(Bounded(stdlib::NewlineToBr))
+        .filter(Bounded(stdlib::Plus))
+        .filter(Bounded(stdlib::Prepend))
+        .filter(Bounded(stdlib::Remove))
+        .filter(Bounded(stdlib::RemoveFirst))
+        .filter(Bounded(filters::Replace))
+        .filter(Bounded(stdlib::ReplaceFirst))
+        .filter(Bounded(stdlib::Reverse))
+        .filter(Bounded(stdlib::Round))
+        .filter(Bounded(stdlib::Rstrip))
+        .filter(Bounded(stdlib::Size))
+        .filter(Bounded(stdlib::Slice))
+        .filter(Bounded(stdlib::Sort))
+        .filter(Bounded(stdlib::SortNatural))
+        .filter(Bounded(stdlib::Split))
+        .filter(Bounded(stdlib::Strip))
+        .filter(Bounded(stdlib::StripHtml))
+        .filter(Bounded(stdlib::StripNewlines))
+        .filter(Bounded(stdlib::Times))
+        .filter(Bounded(stdlib::Truncate))
+        .filter(Bounded(stdlib::TruncateWords))
+        .filter(Bounded(stdlib::Uniq))
+        .filter(Bounded(stdlib::Upcase))
+        .filter(Bounded(stdlib::UrlDecode))
+        .filter(Bounded(stdlib::Where))
+        .filter(Bounded(filters::UrlEncode))
+        .filter(Bounded(filters::UriEncode))
+        .filter(Bounded(filters::Json))
+        .filter(Bounded(filters::JsonPretty))
+        .filter(Bounded(filters::ParseJson))
         .build()
         .expect("the standard library and our filters register without conflict")
 });
@@ -31,7 +103,15 @@ pub struct Template {
 
 impl Template {
     /// Parses `source`; the error names `field` and the line and column of the problem.
+    /// Nesting deeper than [`MAX_NESTING`] is refused before parsing: the parser recurses.
     pub fn parse(field: &str, source: &str) -> Result<Self, Invalid> {
+        if let Some((line, column, reason)) = nesting::too_deep(source, MAX_NESTING) {
+            return Err(Invalid {
+                line: Some(line),
+                column: Some(column),
+                ..Invalid::new(field, format!("{reason}, at line {line}, column {column}"))
+            });
+        }
         match PARSER.parse(source) {
             Ok(compiled) => Ok(Self { source: source.into(), compiled: Arc::new(compiled) }),
             Err(error) => Err(parse_error(field, source, &error.to_string())),
@@ -42,10 +122,28 @@ impl Template {
         &self.source
     }
 
-    /// Renders against `context`. Unknown variables are nil; what can still fail is a filter
-    /// given arguments it cannot use (`{{ 1 | divided_by: 0 }}`).
+    /// Renders against `context`, its output at most [`MAX_OUTPUT_BYTES`]. Unknown variables
+    /// are nil; what can still fail is a filter given arguments it cannot use
+    /// (`{{ 1 | divided_by: 0 }}`) and the budget.
     pub fn render(&self, context: &Context) -> Result<String, RenderError> {
-        self.compiled.render(lax::Root::new(&context.0)).map_err(|e| RenderError(first_line(&e.to_string())))
+        self.render_limited(context, MAX_OUTPUT_BYTES)
+    }
+
+    /// [`Template::render`] with another output limit (a comment's, say).
+    pub fn render_limited(&self, context: &Context, max_output: usize) -> Result<String, RenderError> {
+        self.render_report(context, max_output).0
+    }
+
+    /// Renders, and also answers the variables the template asked for that `context` lacks.
+    pub fn render_report(&self, context: &Context, max_output: usize) -> (Result<String, RenderError>, Vec<String>) {
+        let mut output = budget::BoundedWriter::new(max_output, "the output");
+        let (rendered, spent) = budget::within(|| self.compiled.render_to(&mut output, lax::Root::new(&context.0)));
+        let result = match (rendered, spent.exceeded) {
+            (_, Some(reason)) => Err(RenderError::TooExpensive(format!("the template is too expensive: {reason}"))),
+            (Err(e), None) => Err(RenderError::Failed(first_line(&e.to_string()))),
+            (Ok(()), None) => Ok(String::from_utf8_lossy(&output.out).into_owned()),
+        };
+        (result, spent.unknown)
     }
 }
 
@@ -67,9 +165,41 @@ impl Serialize for Template {
     }
 }
 
+/// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("template error: {0}")]
-pub struct RenderError(pub String);
+pub enum RenderError {
+    /// A filter or tag failed (`divided_by: 0`).
+    #[error("{0}")]
+    Failed(String),
+    /// The render went over its budget: too many iterations, too much output, too long.
+    #[error("{0}")]
+    TooExpensive(String),
+}
+
+impl RenderError {
+    /// The stable code of an invocation that fails this way.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RenderError::Failed(_) => "template_error",
+            RenderError::TooExpensive(_) => "template_too_expensive",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            RenderError::Failed(message) | RenderError::TooExpensive(message) => message,
+        }
+    }
+
+    /// As a refusal of `field` (when a user renders on purpose: a preview, an inbound call).
+    pub fn invalid(&self, field: &str) -> Invalid {
+        let code = match self {
+            RenderError::Failed(_) => Invalid::CODE,
+            RenderError::TooExpensive(_) => "template_too_expensive",
+        };
+        Invalid::new(field, self.message()).with_code(code)
+    }
+}
 
 /// The variables a template sees: `ticket`, `current_user`, `trigger`, `webhook`, `event`...
 #[derive(Debug, Clone, Default)]
@@ -139,10 +269,9 @@ fn parse_error(field: &str, source: &str, message: &str) -> Invalid {
         .or_else(|| requested.and_then(|(_, name)| offset_to_position(source, find_word(source, name)?)))
         .unwrap_or((1, 1));
     Invalid {
-        field: field.to_owned(),
-        message: format!("Liquid syntax error at line {line}, column {column}: {reason}"),
         line: Some(line),
         column: Some(column),
+        ..Invalid::new(field, format!("Liquid syntax error at line {line}, column {column}: {reason}"))
     }
 }
 
@@ -236,5 +365,114 @@ mod tests {
         let err = Template::parse("payload", "{% bogus %}").expect_err("bad");
         assert_eq!((err.line, err.column), (Some(1), Some(4)), "{err:?}");
         assert!(err.message.contains("unknown tag `bogus`"), "{err:?}");
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use std::time::Instant;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn context() -> Context {
+        Context::new().with("ticket", &json!({"id": 7, "subject": "Printer on fire", "tags": ["a", "b"]}))
+    }
+
+    fn too_expensive(source: &str) -> String {
+        let template = Template::parse("body", source).expect("parses");
+        let started = Instant::now();
+        let result = template.render(&context());
+        let elapsed = started.elapsed();
+        let Err(error) = result else { panic!("{source} rendered within the budget") };
+        assert!(matches!(error, RenderError::TooExpensive(_)), "{source}: {error:?}");
+        eprintln!("{:>8.1} ms  {}: {}", elapsed.as_secs_f64() * 1000.0, cut(source), error.message());
+        error.message().to_owned()
+    }
+
+    fn cut(source: &str) -> &str {
+        crate::text::cut(source, 60)
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_when_saved() {
+        let deep = "{% if true %}".repeat(1200) + &"{% endif %}".repeat(1200);
+        let error = Template::parse("actions[0].value.body", &deep).expect_err("too deep");
+        assert_eq!(error.field, "actions[0].value.body");
+        assert!(error.message.contains("32"), "{error:?}");
+        let brackets = format!("{{{{ a{}0{} }}}}", "[a".repeat(5000), "]".repeat(5000));
+        assert!(Template::parse("t", &brackets).is_err());
+        // Long chains recurse as deeply as nesting does (each of these overflowed the stack).
+        let ors = format!("{{% if a{} %}}x{{% endif %}}", " or a".repeat(50_000));
+        assert!(Template::parse("t", &ors).is_err_and(|e| e.message.contains("and/or")));
+        let elsifs = format!("{{% if a %}}{}{{% endif %}}", "{% elsif b %}x".repeat(20_000));
+        assert!(Template::parse("t", &elsifs).is_err_and(|e| e.message.contains("elsif")));
+        let dots = format!("{{{{ a{} }}}}", ".b".repeat(100_000));
+        assert!(Template::parse("t", &dots).is_err_and(|e| e.message.contains("parts")));
+        let fine = "{% if true %}".repeat(MAX_NESTING) + "x" + &"{% endif %}".repeat(MAX_NESTING);
+        assert_eq!(Template::parse("t", &fine).expect("parses").render(&context()).expect("renders"), "x");
+    }
+
+    #[test]
+    fn huge_ranges_and_loops_stop_without_allocating() {
+        too_expensive("{% for i in (1..1000000000) %}{% endfor %}");
+        too_expensive("{% for i in (1..50000000) %}x{% endfor %}");
+        too_expensive("{% for i in (1..10000) %}{% for j in (1..10000) %}{% endfor %}{% endfor %}");
+        too_expensive("{% tablerow i in (1..1000000000) %}{% endtablerow %}");
+        // Within the limits a loop is fine, and limit/offset count what actually runs.
+        let ok = Template::parse("t", "{% for i in (1..1000000) limit: 3 offset: 10 %}{{ i }},{% endfor %}");
+        assert!(ok.is_ok_and(|t| t.render(&context()).is_err()), "the range itself is over the limit");
+        let ok = Template::parse("t", "{% for i in (1..100) limit: 3 offset: 10 %}{{ i }},{% endfor %}");
+        assert_eq!(ok.expect("parses").render(&context()).expect("renders"), "11,12,13,");
+    }
+
+    #[test]
+    fn values_and_output_are_bounded() {
+        too_expensive(
+            "{% assign s = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}",
+        );
+        too_expensive(
+            "{% assign s = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..40) %}{% capture s %}{{ s }}{{ s }}{% endcapture %}{% endfor %}",
+        );
+        too_expensive(
+            "{% assign s = 'xxxxxxxxxx' | append: 'xxxxxxxxxx' %}{{ s | replace: '', s | replace: '', s | replace: '', s | replace: '', s }}",
+        );
+        too_expensive("{% for i in (1..100000) %}{{ ticket.subject }}{% endfor %}");
+        too_expensive(
+            "{% assign s = 'x' %}{% for i in (1..19) %}{% assign s = s | append: s %}{% endfor %}{% for i in (1..1000) %}{{ s | upcase | size }}{% endfor %}",
+        );
+        let template = Template::parse("t", "{% for i in (1..100) %}{{ ticket.subject }}{% endfor %}").expect("parses");
+        let error = template.render_limited(&context(), 1000).expect_err("over the output limit");
+        assert!(error.message().contains("the output is over 1 KiB"), "{error:?}");
+    }
+
+    #[test]
+    fn loops_keep_their_meaning_under_the_budget() {
+        let render = |source: &str| Template::parse("t", source).expect("parses").render(&context()).expect("renders");
+        assert_eq!(render("{% for t in ticket.tags reversed %}{{ t }}{{ forloop.index }}{% endfor %}"), "b1a2");
+        assert_eq!(render("{% for i in (1..5) limit:2 offset:1 %}{{ i }}{% endfor %}"), "23");
+        assert_eq!(render("{% for i in ticket.missing %}x{% else %}none{% endfor %}"), "none");
+        assert_eq!(render("{% for i in (1..9) %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %}"), "12");
+        assert_eq!(
+            render("{% tablerow i in (1..3) cols: 2 %}{{ i }}{% endtablerow %}"),
+            "<tr class=\"row1\"><td class=\"col1\">1</td><td class=\"col2\">2</td></tr><tr class=\"row2\"><td class=\"col1\">3</td></tr>"
+        );
+        assert_eq!(render("{% capture c %}{{ ticket.id }}!{% endcapture %}{% assign d = c | append: '?' %}{{ d }}"), "7!?");
+        assert_eq!(render("{% for i in (1..3) %}{% ifchanged %}{{ i | divided_by: 2 }}{% endifchanged %}{% endfor %}"), "01");
+        let error = Template::parse("t", "one\ntwo\n{% for x on ticket.tags %}{% endfor %}").expect_err("bad");
+        assert_eq!(error.line, Some(3), "{error:?}");
+        let error = Template::parse("t", "{% for x in ticket.tags %}\n{{ x | nope }}{% endfor %}").expect_err("bad");
+        assert_eq!(error.line, Some(2), "{error:?}");
+    }
+
+    #[test]
+    fn unknown_variables_are_named() {
+        let template =
+            Template::parse("t", "{{ ticket.subjct }}{{ ticket.id }}{{ tickt.id }}{{ ticket.tags[5] }}{% if ticket.subject %}{% endif %}")
+                .expect("parses");
+        let (rendered, unknown) = template.render_report(&context(), MAX_OUTPUT_BYTES);
+        assert_eq!(rendered.expect("renders"), "7");
+        assert_eq!(unknown, ["ticket.subjct", "tickt", "ticket.tags[5]"]);
     }
 }

@@ -273,7 +273,7 @@ impl App {
             };
             let at = format!("actions[{i}]");
             let render_error = |field: &str, e: hookdesk_core::template::RenderError| {
-                AppError::from(Invalid::new(format!("{at}.{field}"), e.0))
+                AppError::from(e.invalid(&format!("{at}.{field}")))
             };
             let done = match action {
                 InboundAction::CreateTicket { fields } => {

@@ -418,10 +418,16 @@ impl App {
             let named = serde_json::json!({"id": rule.id, "title": rule.title});
             let context =
                 self.template_context(&snapshot, source.actor).with("trigger", &named).with(kind.as_str(), &named);
-            for action in &rule.actions {
+            for (i, action) in rule.actions.iter().enumerate() {
                 match action {
                     Action::AddComment { body, public } => {
-                        let body = render_or_note(body, &context);
+                        let body = match (render_comment(body, &context), kind) {
+                            (Ok(body), _) => body,
+                            // An agent applying a macro is told; a rule's failure is noted in
+                            // the comment, so that the trigger's firing still shows.
+                            (Err(e), RuleKind::Macro) => return Err(e.within(&format!("actions[{i}].value.body")).into()),
+                            (Err(e), _) => format!("(this comment's template failed: {})", e.message),
+                        };
                         let saved =
                             tx.add_comment(id, &NewComment { author_id: None, body, public: *public }, now).await?;
                         ticket.comments.push(saved);
@@ -650,9 +656,11 @@ fn queued_at() -> Timestamp {
     hookdesk_delivery::dispatcher::now()
 }
 
-/// A comment body that fails to render still records that the trigger ran.
-fn render_or_note(template: &Template, context: &Context) -> String {
-    template.render(context).unwrap_or_else(|e| format!("(this comment's template failed: {})", e.0))
+/// A rendered comment, held to the limits of a typed one.
+fn render_comment(template: &Template, context: &Context) -> Result<String, Invalid> {
+    // Up to four bytes a character: the limit itself counts characters.
+    let body = template.render_limited(context, MAX_TEXT * 4).map_err(|e| e.invalid(""))?;
+    parse_text("", &body, MAX_TEXT)
 }
 
 fn parse_requester(input: Option<&RequesterInput>, actor: Option<&User>) -> Result<(String, Email), Invalid> {

@@ -67,7 +67,7 @@ impl ApiError {
     }
 
     pub fn invalid(invalid: Invalid) -> Self {
-        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", invalid.to_string());
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, invalid.code, invalid.to_string());
         error.details.push(serde_json::to_value(&invalid).unwrap_or(Value::Null));
         error
     }

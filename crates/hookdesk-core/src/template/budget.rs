@@ -1,0 +1,212 @@
+//! The render budget: what one render may cost, so that no template (an agent's macro
+//! comment, an admin's payload) can exhaust memory or hold the database's writer for long.
+//!
+//! Deterministic limits cover the shapes that cost the most: loop iterations and range
+//! lengths, the size of any value a filter, `assign` or `capture` makes, the bytes all of them
+//! move, and the output. A wall-clock deadline, checked at every tag, filter and write, is the
+//! backstop for work none of them counts (comparing two large strings in every iteration).
+//!
+//! The budget lives in a thread-local for the duration of one render: liquid renders
+//! synchronously on the calling thread, and its tags, filters and our writer all reach it.
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use liquid_core::ValueView;
+
+/// Loop iterations in one render, over every loop together (nested loops multiply).
+pub const MAX_ITERATIONS: u64 = 100_000;
+/// The longest range or array a loop may walk: liquid collects a range before walking it.
+pub const MAX_RANGE: u64 = 100_000;
+/// The largest text or list a filter, `assign` or `capture` may make.
+pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
+/// Bytes moved by filters, assignments, captures and output in one render.
+pub const MAX_WORK_BYTES: u64 = 64 * 1024 * 1024;
+/// The longest one render may take, whatever it does.
+pub const MAX_RENDER_TIME: Duration = Duration::from_secs(1);
+/// The default limit of a render's output.
+pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+/// How deep blocks (`if`, `for`, `capture`...) and brackets may nest in a template.
+pub const MAX_NESTING: usize = 32;
+
+/// What the current render has spent, and what it met.
+struct State {
+    iterations: u64,
+    work: u64,
+    deadline: Instant,
+    /// Why the budget ran out, once it has.
+    exceeded: Option<String>,
+    /// Variables the template asked for that the context does not have (`ticket.subjct`).
+    unknown: Vec<String>,
+    /// The last value a lookup found, and its path, to name the next lookup in it.
+    last: (usize, String),
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// What a finished render met besides its output.
+#[derive(Debug, Default)]
+pub(super) struct Spent {
+    pub exceeded: Option<String>,
+    pub unknown: Vec<String>,
+}
+
+/// Runs `render` with a fresh budget on this thread; answers its result and what it met.
+pub(super) fn within<T>(render: impl FnOnce() -> T) -> (T, Spent) {
+    let fresh = State {
+        iterations: 0,
+        work: 0,
+        deadline: Instant::now() + MAX_RENDER_TIME,
+        exceeded: None,
+        unknown: Vec::new(),
+        last: (0, String::new()),
+    };
+    // A render never starts inside another; if one did, the outer budget comes back after.
+    let outer = STATE.with(|s| s.borrow_mut().replace(fresh));
+    let result = render();
+    let state = STATE.with(|s| std::mem::replace(&mut *s.borrow_mut(), outer));
+    let spent = state.map(|s| Spent { exceeded: s.exceeded, unknown: s.unknown }).unwrap_or_default();
+    (result, spent)
+}
+
+/// Spends from the current budget; `Err` (and the reason remembered) when it is over.
+fn spend(change: impl FnOnce(&mut State) -> Option<String>) -> liquid_core::Result<()> {
+    let reason = STATE.with(|s| {
+        let mut state = s.borrow_mut();
+        let state = state.as_mut()?;
+        if let Some(reason) = &state.exceeded {
+            return Some(reason.clone());
+        }
+        let reason = change(state).or_else(|| {
+            (Instant::now() > state.deadline)
+                .then(|| format!("it took longer than {} ms to render", MAX_RENDER_TIME.as_millis()))
+        })?;
+        state.exceeded = Some(reason.clone());
+        Some(reason)
+    });
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(liquid_core::Error::with_msg(format!("the template is too expensive: {reason}"))),
+    }
+}
+
+/// Checks the deadline only (at every tag).
+pub(super) fn check() -> liquid_core::Result<()> {
+    spend(|_| None)
+}
+
+/// A loop is about to walk `length` items, `iterations` of them.
+pub(super) fn spend_loop(length: u64, iterations: u64) -> liquid_core::Result<()> {
+    spend(|state| {
+        if length > MAX_RANGE {
+            return Some(format!("a loop over {length} items (the limit is {MAX_RANGE})"));
+        }
+        state.iterations += iterations;
+        (state.iterations > MAX_ITERATIONS)
+            .then(|| format!("more than {MAX_ITERATIONS} loop iterations (over all loops together)"))
+    })
+}
+
+/// A filter, assignment or capture made a value of `bytes`, after reading `read` bytes.
+pub(super) fn spend_value(read: u64, bytes: u64) -> liquid_core::Result<()> {
+    spend(|state| {
+        if bytes > MAX_VALUE_BYTES {
+            return Some(format!("a value of more than {} KiB (the limit)", MAX_VALUE_BYTES / 1024));
+        }
+        spend_work(state, read + bytes)
+    })
+}
+
+fn spend_work(state: &mut State, bytes: u64) -> Option<String> {
+    state.work += bytes;
+    (state.work > MAX_WORK_BYTES)
+        .then(|| format!("more than {} MiB of text processed", MAX_WORK_BYTES / (1024 * 1024)))
+}
+
+/// Follows a chain of lookups (`ticket`, then `.subject` in it) to name what is missing:
+/// `parent` is the value looked in (`None`: the globals), `found` what the lookup gave.
+pub(super) fn note_lookup(parent: Option<usize>, key: &str, found: Option<usize>) {
+    STATE.with(|s| {
+        let mut state = s.borrow_mut();
+        let Some(state) = state.as_mut() else { return };
+        let path = match parent {
+            Some(parent) if parent == state.last.0 && key.starts_with('[') => format!("{}{key}", state.last.1),
+            Some(parent) if parent == state.last.0 => format!("{}.{key}", state.last.1),
+            // A loop variable or an assigned value: its own name is not known here.
+            _ => key.to_owned(),
+        };
+        match found {
+            Some(address) => state.last = (address, path),
+            None => {
+                if state.unknown.len() < 50 && !state.unknown.contains(&path) {
+                    state.unknown.push(path);
+                }
+                state.last = (0, String::new());
+            }
+        }
+    });
+}
+
+/// Output that refuses to grow past `max` bytes, charging what it writes to the budget.
+pub(super) struct BoundedWriter {
+    pub out: Vec<u8>,
+    max: usize,
+    /// What is written, for the error: "the output".
+    what: &'static str,
+}
+
+impl BoundedWriter {
+    pub fn new(max: usize, what: &'static str) -> Self {
+        Self { out: Vec::new(), max, what }
+    }
+}
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + buf.len() > self.max {
+            let (max, what) = (self.max, self.what);
+            let _ = spend(|_| Some(format!("{what} is over {} KiB (the limit here)", max.div_ceil(1024))));
+            return Err(std::io::Error::other("the output limit is reached"));
+        }
+        spend(|state| spend_work(state, buf.len() as u64)).map_err(std::io::Error::other)?;
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The size of a value in bytes of text, counted up to `limit` (no further: counting costs).
+pub(super) fn size_of(value: &dyn ValueView, limit: u64) -> u64 {
+    fn walk(value: &dyn ValueView, total: &mut u64, limit: u64) {
+        if *total > limit {
+            return;
+        }
+        if let Some(scalar) = value.as_scalar() {
+            *total += scalar.to_kstr().len() as u64;
+        } else if let Some(array) = value.as_array() {
+            for item in array.values() {
+                *total += 1;
+                walk(item, total, limit);
+                if *total > limit {
+                    return;
+                }
+            }
+        } else if let Some(object) = value.as_object() {
+            for (key, item) in object.iter() {
+                *total += key.len() as u64 + 1;
+                walk(item, total, limit);
+                if *total > limit {
+                    return;
+                }
+            }
+        }
+    }
+    let mut total = 0;
+    walk(value, &mut total, limit);
+    total
+}

@@ -1,0 +1,322 @@
+//! Liquid's tags and blocks under the render budget.
+//!
+//! Every standard tag and block is wrapped so that rendering it checks the budget's deadline.
+//! Loops (`for`, `tablerow`) are parsed by liquid-lib but count their length and iterations
+//! before they run: liquid collects a whole range into memory first. `assign`, `capture` and
+//! `ifchanged` are ours, because liquid-lib's buffer what they render without a limit.
+
+use std::io::Write;
+
+use liquid_core::model::{KString, Value, ValueView};
+use liquid_core::parser::{FilterChain, Tag, TryMatchToken};
+use liquid_core::{
+    BlockReflection, Expression, Language, ParseBlock, ParseTag, Renderable, Result, Runtime, TagBlock,
+    TagReflection, TagTokenIter, Template,
+};
+
+use super::budget::{self, BoundedWriter, MAX_VALUE_BYTES, size_of};
+
+/// A standard tag or block whose every render first checks the budget.
+#[derive(Clone)]
+pub(super) struct Checked<T>(pub T);
+
+#[derive(Debug)]
+struct CheckedRender(Box<dyn Renderable>);
+
+impl Renderable for CheckedRender {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        budget::check()?;
+        self.0.render_to(writer, runtime)
+    }
+}
+
+impl<T: ParseTag + Clone + 'static> ParseTag for Checked<T> {
+    fn parse(&self, arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
+        Ok(Box::new(CheckedRender(self.0.parse(arguments, options)?)))
+    }
+
+    fn reflection(&self) -> &dyn TagReflection {
+        self.0.reflection()
+    }
+}
+
+impl<T: ParseBlock + Clone + 'static> ParseBlock for Checked<T> {
+    fn parse(
+        &self,
+        arguments: TagTokenIter<'_>,
+        block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        Ok(Box::new(CheckedRender(self.0.parse(arguments, block, options)?)))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self.0.reflection()
+    }
+}
+
+/// `for` or `tablerow` (liquid-lib's), counted against the budget before each run.
+#[derive(Clone)]
+pub(super) struct Loop<T>(pub T);
+
+#[derive(Debug)]
+enum Walked {
+    Items(Expression),
+    Counted(Expression, Expression),
+}
+
+#[derive(Debug)]
+struct CountedLoop {
+    walked: Walked,
+    limit: Option<Expression>,
+    offset: Option<Expression>,
+    inner: Box<dyn Renderable>,
+}
+
+impl<T: ParseBlock + Clone + 'static> ParseBlock for Loop<T> {
+    /// Reads the loop's arguments (reporting mistakes where they are), then hands the same
+    /// arguments, rebuilt as text, to liquid-lib's parser of the block.
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        let name = self.0.reflection().start_tag().to_owned();
+        let mut words = Vec::new();
+        let variable = arguments.expect_next("Identifier expected.")?;
+        words.push(variable.as_str().to_owned());
+        variable.expect_identifier().into_result()?;
+        let keyword = arguments.expect_next("\"in\" expected.")?;
+        words.push(keyword.as_str().to_owned());
+        keyword.expect_str("in").into_result_custom_msg("\"in\" expected.")?;
+        let walked = arguments.expect_next("Array or range expected.")?;
+        words.push(walked.as_str().to_owned());
+        let walked = match walked.expect_value() {
+            TryMatchToken::Matches(items) => Walked::Items(items),
+            TryMatchToken::Fails(token) => match token.expect_range() {
+                TryMatchToken::Matches((start, stop)) => Walked::Counted(start, stop),
+                TryMatchToken::Fails(token) => return Err(token.raise_error()),
+            },
+        };
+        let (mut limit, mut offset, mut cols) = (None, None, None);
+        while let Some(token) = arguments.next() {
+            let word = token.as_str().to_owned();
+            words.push(word.clone());
+            let slot = match word.as_str() {
+                "limit" => &mut limit,
+                "offset" => &mut offset,
+                "cols" if name == "tablerow" => &mut cols,
+                "reversed" if name == "for" => continue,
+                _ => return Err(token.raise_custom_error("\"limit\", \"offset\", \"cols\" or \"reversed\" expected.")),
+            };
+            let colon = arguments.expect_next("\":\" expected.")?;
+            words.push(colon.as_str().to_owned());
+            colon.expect_str(":").into_result_custom_msg("\":\" expected.")?;
+            let value = arguments.expect_next("Value expected.")?;
+            words.push(value.as_str().to_owned());
+            *slot = Some(value.expect_value().into_result()?);
+        }
+        // Columns cost nothing: only what is walked and how much of it counts.
+        let _: Option<Expression> = cols;
+        let text = format!("{{% {name} {} %}}", words.join(" "));
+        let inner = self.0.parse(Tag::new(&text)?.into_tokens(), block, options)?;
+        Ok(Box::new(CountedLoop { walked, limit, offset, inner }))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self.0.reflection()
+    }
+}
+
+fn integer(expression: &Expression, runtime: &dyn Runtime) -> Option<i64> {
+    expression.evaluate(runtime).ok()?.as_scalar()?.to_integer()
+}
+
+impl Renderable for CountedLoop {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        // Errors in evaluating what is walked are left to liquid-lib, which reports them.
+        let length = match &self.walked {
+            Walked::Items(items) => items.evaluate(runtime).ok().map_or(0, |value| {
+                let value = value.as_view();
+                value
+                    .as_array()
+                    .map(|a| a.size())
+                    .or_else(|| value.as_object().map(|o| o.size()))
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+            }),
+            Walked::Counted(start, stop) => match (integer(start, runtime), integer(stop, runtime)) {
+                (Some(start), Some(stop)) if stop >= start => (stop as i128 - start as i128 + 1) as u64,
+                _ => 0,
+            },
+        };
+        let offset = self.offset.as_ref().and_then(|o| integer(o, runtime)).map_or(0, |o| o.max(0) as u64);
+        let mut iterations = length.saturating_sub(offset);
+        if let Some(limit) = self.limit.as_ref().and_then(|l| integer(l, runtime)) {
+            iterations = iterations.min(limit.max(0) as u64);
+        }
+        budget::spend_loop(length, iterations)?;
+        self.inner.render_to(writer, runtime)
+    }
+}
+
+/// `{% assign name = value | filters %}`, with the value's size counted.
+#[derive(Clone, Copy)]
+pub(super) struct Assign;
+
+#[derive(Debug)]
+struct Assigned {
+    name: KString,
+    value: FilterChain,
+}
+
+impl TagReflection for Assign {
+    fn tag(&self) -> &'static str {
+        "assign"
+    }
+
+    fn description(&self) -> &'static str {
+        "Sets a variable."
+    }
+}
+
+impl ParseTag for Assign {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
+        let name = arguments.expect_next("Identifier expected.")?.expect_identifier().into_result()?.to_owned();
+        arguments
+            .expect_next("Assignment operator \"=\" expected.")?
+            .expect_str("=")
+            .into_result_custom_msg("Assignment operator \"=\" expected.")?;
+        let value = arguments.expect_next("FilterChain expected.")?.expect_filter_chain(options).into_result()?;
+        arguments.expect_nothing()?;
+        Ok(Box::new(Assigned { name: name.into(), value }))
+    }
+
+    fn reflection(&self) -> &dyn TagReflection {
+        self
+    }
+}
+
+impl Renderable for Assigned {
+    fn render_to(&self, _writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        budget::check()?;
+        let value = self.value.evaluate(runtime)?.into_owned();
+        budget::spend_value(0, size_of(&value, MAX_VALUE_BYTES + 1))?;
+        runtime.set_global(self.name.clone(), value);
+        Ok(())
+    }
+}
+
+/// `{% capture name %}...{% endcapture %}`, into a buffer with a limit.
+#[derive(Clone, Copy)]
+pub(super) struct Capture;
+
+#[derive(Debug)]
+struct Captured {
+    name: KString,
+    body: Template,
+}
+
+impl BlockReflection for Capture {
+    fn start_tag(&self) -> &str {
+        "capture"
+    }
+
+    fn end_tag(&self) -> &str {
+        "endcapture"
+    }
+
+    fn description(&self) -> &str {
+        "Renders its content into a variable."
+    }
+}
+
+impl ParseBlock for Capture {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        let name = arguments.expect_next("Identifier expected")?.expect_identifier().into_result()?.to_owned();
+        arguments.expect_nothing()?;
+        let body = Template::new(block.parse_all(options)?);
+        block.assert_empty();
+        Ok(Box::new(Captured { name: name.into(), body }))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+/// Renders `body` into text of at most [`MAX_VALUE_BYTES`].
+fn render_bounded(body: &Template, runtime: &dyn Runtime) -> Result<String> {
+    budget::check()?;
+    let mut buffer = BoundedWriter::new(MAX_VALUE_BYTES as usize, "a captured text");
+    body.render_to(&mut buffer, runtime)?;
+    Ok(String::from_utf8_lossy(&buffer.out).into_owned())
+}
+
+impl Renderable for Captured {
+    fn render_to(&self, _writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let text = render_bounded(&self.body, runtime)?;
+        runtime.set_global(self.name.clone(), Value::scalar(text));
+        Ok(())
+    }
+}
+
+/// `{% ifchanged %}...{% endifchanged %}`: its content, unless the same as the last time.
+#[derive(Clone, Copy)]
+pub(super) struct IfChanged;
+
+#[derive(Debug)]
+struct IfChangedBody(Template);
+
+/// What the last `ifchanged` rendered, per render.
+#[derive(Default)]
+struct LastChanged(Option<String>);
+
+impl BlockReflection for IfChanged {
+    fn start_tag(&self) -> &str {
+        "ifchanged"
+    }
+
+    fn end_tag(&self) -> &str {
+        "endifchanged"
+    }
+
+    fn description(&self) -> &str {
+        "Renders its content only when it differs from the last time."
+    }
+}
+
+impl ParseBlock for IfChanged {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        arguments.expect_nothing()?;
+        let body = Template::new(block.parse_all(options)?);
+        block.assert_empty();
+        Ok(Box::new(IfChangedBody(body)))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+impl Renderable for IfChangedBody {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let text = render_bounded(&self.0, runtime)?;
+        let mut last = runtime.registers().get_mut::<LastChanged>();
+        if last.0.as_deref() != Some(text.as_str()) {
+            writer.write_all(text.as_bytes()).map_err(|e| liquid_core::Error::with_msg(e.to_string()))?;
+            last.0 = Some(text);
+        }
+        Ok(())
+    }
+}
