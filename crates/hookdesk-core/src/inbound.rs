@@ -174,6 +174,24 @@ impl Templated {
         })
     }
 
+    /// Every template in it, each with the path of its field.
+    fn templates<'t>(&'t self, field: &str, out: &mut Vec<(String, &'t Template)>) {
+        match self {
+            Templated::Text(template) => out.push((field.to_owned(), template)),
+            Templated::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    item.templates(&format!("{field}[{i}]"), out);
+                }
+            }
+            Templated::Object(fields) => {
+                for (key, value) in fields {
+                    value.templates(&format!("{field}.{key}"), out);
+                }
+            }
+            Templated::Literal(_) => {}
+        }
+    }
+
     fn source(&self) -> Value {
         match self {
             Templated::Text(template) => Value::String(template.source().to_owned()),
@@ -242,7 +260,15 @@ impl TicketFields {
         if shape == FieldsShape::Create && !map.contains_key("subject") {
             return Err(Invalid::new(format!("{field}.subject"), "is required to create a ticket"));
         }
-        Ok(Self { shape, fields: Templated::parse(field, value)? })
+        let fields = Templated::parse(field, value)?;
+        // No user makes an inbound call, so nobody else could be the requester.
+        if shape == FieldsShape::Create && map.get("requester").and_then(|r| r.get("email")).is_none() {
+            return Err(Invalid::new(
+                format!("{field}.requester.email"),
+                "is required to create a ticket: no user makes an inbound call (e.g. \"{{ request.params.email }}\")",
+            ));
+        }
+        Ok(Self { shape, fields })
     }
 
     /// The body of the ticket request, rendered. A field that renders empty is left out (as
@@ -363,6 +389,23 @@ impl InboundAction {
         })
     }
 
+    /// Every template of the action, each with the path of its field (`actions[0].fields.subject`).
+    pub fn templates(&self, field: &str) -> Vec<(String, &Template)> {
+        let mut out = Vec::new();
+        match self {
+            InboundAction::CreateTicket { fields } => fields.fields.templates(&format!("{field}.fields"), &mut out),
+            InboundAction::UpdateTicket { ticket_id, fields } => {
+                out.push((format!("{field}.ticket_id"), ticket_id));
+                fields.fields.templates(&format!("{field}.fields"), &mut out);
+            }
+            InboundAction::AddComment { ticket_id, body, .. } => {
+                out.push((format!("{field}.ticket_id"), ticket_id));
+                out.push((format!("{field}.body"), body));
+            }
+        }
+        out
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             InboundAction::CreateTicket { .. } => "create_ticket",
@@ -481,6 +524,17 @@ impl InboundResponse {
             Some(_) => return Err(Invalid::new("response.body", "must be a template")),
         }
         Ok(response)
+    }
+
+    /// Every template of the response, each with the path of its field.
+    pub fn templates(&self) -> Vec<(String, &Template)> {
+        let mut out = Vec::new();
+        if let ResponseStatus::Template(status) = &self.status {
+            out.push(("response.status".to_owned(), status));
+        }
+        out.extend(self.headers.iter().map(|(name, t)| (format!("response.headers.{name}"), t)));
+        out.push(("response.body".to_owned(), &self.body));
+        out
     }
 
     pub fn to_json(&self) -> Value {
@@ -691,6 +745,7 @@ mod tests {
             "fields",
             &json!({
                 "subject": "Payment {{ request.json.id }}",
+                "requester": {"email": "{{ request.json.email }}"},
                 "status": "{{ request.json.missing }}",
                 "tags": "billing {{ request.json.kind }}",
                 "assignee_id": "{{ request.json.agent }}",
@@ -699,12 +754,15 @@ mod tests {
             }),
         )
         .expect("valid");
-        let context =
-            Context::new().with("request", &json!({"json": {"id": 7, "kind": "stripe", "agent": "3", "amount": 12.5}}));
+        let context = Context::new().with(
+            "request",
+            &json!({"json": {"id": 7, "email": "a@example.com", "kind": "stripe", "agent": "3", "amount": 12.5}}),
+        );
         assert_eq!(
             fields.render(&context).expect("renders"),
             json!({
                 "subject": "Payment 7",
+                "requester": {"email": "a@example.com"},
                 "tags": ["billing", "stripe"],
                 "assignee_id": 3,
                 "custom_fields": {"amount": "12.5", "paid": true}
@@ -717,6 +775,13 @@ mod tests {
         let bad = |value: Value| InboundAction::parse_all(&value).expect_err("refused").field;
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"subjet": "x"}}])), "actions[0].fields.subjet");
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"status": "new"}}])), "actions[0].fields.subject");
+        assert_eq!(
+            bad(
+                json!([{"type": "create_ticket", "fields": {"subject": "x", "requester": {"name": "{{ request.params.name }}"}}}])
+            ),
+            "actions[0].fields.requester.email",
+            "every call would fail without one"
+        );
         assert_eq!(bad(json!([{"type": "update_ticket", "fields": {}}])), "actions[0].ticket_id");
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"subject": "{{ x"}}])), "actions[0].fields.subject");
         assert_eq!(

@@ -62,6 +62,32 @@ impl Sender {
         Ok(Self { client, policy })
     }
 
+    /// Whether the SSRF guard lets requests go to `url`, decided as sending decides it (an IP
+    /// literal as it is, a name by what it resolves to), so that saving a webhook can warn.
+    pub async fn check_destination(&self, url: &str) -> Result<(), String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("{url} is not a valid URL: {e}"))?;
+        if let Some(ip) = literal_ip(&url) {
+            return if self.policy.allows(ip) {
+                Ok(())
+            } else {
+                Err(Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string())
+            };
+        }
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let lookup = tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((host.clone(), port))).await;
+        let addresses: Vec<IpAddr> = match lookup {
+            Ok(Ok(addresses)) => addresses.map(|a| a.ip()).collect(),
+            Ok(Err(e)) => return Err(LookupFailed { host, message: e.to_string() }.to_string()),
+            Err(_) => return Err(LookupFailed { host, message: "no answer within 3 s".into() }.to_string()),
+        };
+        if addresses.iter().any(|ip| self.policy.allows(*ip)) {
+            return Ok(());
+        }
+        let addresses = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        Err(Refused { host, addresses }.to_string())
+    }
+
     pub async fn send(&self, request: &OutgoingRequest) -> Outcome {
         let started = Instant::now();
         let url = match reqwest::Url::parse(&request.url) {

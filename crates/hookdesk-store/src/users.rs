@@ -188,6 +188,10 @@ impl Store {
             .bind(now.as_millis())
             .execute(&mut *tx)
             .await?;
+        if user.role == Role::EndUser {
+            // A requester acts through no token: promoted again, they need new ones.
+            sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(user)
     }

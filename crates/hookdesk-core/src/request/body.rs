@@ -26,7 +26,8 @@ pub fn encode(format: RequestFormat, payload: Option<String>, document: &Value) 
         }
         (RequestFormat::Json, None) => Ok(document.to_string()),
         (RequestFormat::Xml, Some(body)) => {
-            check_xml(&body).map_err(|e| PrepareError::new(e.code, format!("{}; it rendered: {}", e.message, shown(&body))))?;
+            check_xml(&body)
+                .map_err(|e| PrepareError::new(e.code, format!("{}; it rendered: {}", e.message, shown(&body))))?;
             Ok(body)
         }
         (RequestFormat::Xml, None) => Ok(xml_document("ticket", document)),

@@ -9,7 +9,7 @@ mod sign;
 
 use serde::{Deserialize, Serialize};
 
-use crate::template::{Context, Template};
+use crate::template::{Rendering, Template};
 use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook, check_url};
 
 pub use sign::{sign, signature_header, verify as verify_signature};
@@ -52,10 +52,10 @@ pub fn prepare(
     webhook: &Webhook,
     payload: Option<&Template>,
     params: &[(String, Template)],
-    context: &Context,
+    rendering: &mut Rendering<'_>,
     document: &serde_json::Value,
 ) -> Result<PreparedRequest, PrepareError> {
-    let render = |t: &Template| t.render(context).map_err(PrepareError::from);
+    let mut render = |t: &Template| rendering.render(t).map_err(PrepareError::from);
 
     let rendered_url = render(webhook.endpoint.template())?;
     let mut url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
@@ -89,7 +89,7 @@ pub fn prepare(
     if body.is_some() {
         headers.push(("content-type".to_owned(), content_type.to_owned()));
     }
-    headers.extend(render_headers(webhook, context)?);
+    headers.extend(render_headers(webhook, rendering)?);
     Ok(PreparedRequest { method: webhook.http_method, url: url.into(), headers, body })
 }
 
@@ -97,11 +97,10 @@ pub fn prepare(
 /// the webhook's URL and custom headers rendered as for a notification.
 pub fn prepare_event(
     webhook: &Webhook,
-    context: &Context,
+    rendering: &mut Rendering<'_>,
     event: &serde_json::Value,
 ) -> Result<PreparedRequest, PrepareError> {
-    let rendered_url =
-        webhook.endpoint.template().render(context).map_err(PrepareError::from)?;
+    let rendered_url = rendering.render(webhook.endpoint.template()).map_err(PrepareError::from)?;
     let url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
     let body = event.to_string();
     if body.len() > MAX_BODY_BYTES {
@@ -111,15 +110,15 @@ pub fn prepare_event(
         ));
     }
     let mut headers = vec![("content-type".to_owned(), crate::event::CloudEvent::CONTENT_TYPE.to_owned())];
-    headers.extend(render_headers(webhook, context)?);
+    headers.extend(render_headers(webhook, rendering)?);
     Ok(PreparedRequest { method: HttpMethod::Post, url: url.into(), headers, body: Some(body) })
 }
 
 /// The webhook's custom headers, rendered; one that renders empty is left out.
-fn render_headers(webhook: &Webhook, context: &Context) -> Result<Vec<(String, String)>, PrepareError> {
+fn render_headers(webhook: &Webhook, rendering: &mut Rendering<'_>) -> Result<Vec<(String, String)>, PrepareError> {
     let mut headers = Vec::new();
     for (name, template) in webhook.custom_headers.iter() {
-        let value = template.render(context).map_err(PrepareError::from)?;
+        let value = rendering.render(template).map_err(PrepareError::from)?;
         let value = value.trim();
         // Deskpro's rule: a header whose value renders empty is not sent at all.
         if value.is_empty() {
@@ -215,6 +214,7 @@ mod tests {
 
     use super::*;
     use crate::Timestamp;
+    use crate::template::Context;
     use crate::webhook::{CustomHeaders, Endpoint, Ordering, WebhookStatus};
 
     fn webhook(endpoint: &str, method: HttpMethod, headers: serde_json::Value) -> Webhook {
@@ -239,6 +239,16 @@ mod tests {
 
     fn context() -> Context {
         Context::new().with("ticket", &json!({"id": 5, "subject": "Printer on fire"}))
+    }
+
+    fn prepare(
+        hook: &Webhook,
+        payload: Option<&Template>,
+        params: &[(String, Template)],
+        context: &Context,
+        document: &serde_json::Value,
+    ) -> Result<PreparedRequest, PrepareError> {
+        super::prepare(hook, payload, params, &mut Rendering::new(context), document)
     }
 
     #[test]

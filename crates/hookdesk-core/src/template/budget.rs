@@ -121,8 +121,7 @@ pub(super) fn spend_value(read: u64, bytes: u64) -> liquid_core::Result<()> {
 
 fn spend_work(state: &mut State, bytes: u64) -> Option<String> {
     state.work += bytes;
-    (state.work > MAX_WORK_BYTES)
-        .then(|| format!("more than {} MiB of text processed", MAX_WORK_BYTES / (1024 * 1024)))
+    (state.work > MAX_WORK_BYTES).then(|| format!("more than {} MiB of text processed", MAX_WORK_BYTES / (1024 * 1024)))
 }
 
 /// Follows a chain of lookups (`ticket`, then `.subject` in it) to name what is missing:

@@ -201,6 +201,43 @@ impl RenderError {
     }
 }
 
+/// Several renders against one context, remembering every variable they asked for in vain
+/// (dry runs and test sends show them: `ticket.subjct` is a typo, not an empty subject).
+#[derive(Debug)]
+pub struct Rendering<'c> {
+    context: &'c Context,
+    unknown: Vec<String>,
+}
+
+impl<'c> Rendering<'c> {
+    pub fn new(context: &'c Context) -> Self {
+        Self { context, unknown: Vec::new() }
+    }
+
+    pub fn render(&mut self, template: &Template) -> Result<String, RenderError> {
+        self.render_limited(template, MAX_OUTPUT_BYTES)
+    }
+
+    pub fn render_limited(&mut self, template: &Template, max_output: usize) -> Result<String, RenderError> {
+        let (result, unknown) = template.render_report(self.context, max_output);
+        for variable in unknown {
+            if !self.unknown.contains(&variable) {
+                self.unknown.push(variable);
+            }
+        }
+        result
+    }
+
+    /// The variables asked for that the context does not have, in the order first met.
+    pub fn unknown(&self) -> &[String] {
+        &self.unknown
+    }
+
+    pub fn into_unknown(self) -> Vec<String> {
+        self.unknown
+    }
+}
+
 /// The variables a template sees: `ticket`, `current_user`, `trigger`, `webhook`, `event`...
 #[derive(Debug, Clone, Default)]
 pub struct Context(Value);
@@ -458,8 +495,14 @@ mod budget_tests {
             render("{% tablerow i in (1..3) cols: 2 %}{{ i }}{% endtablerow %}"),
             "<tr class=\"row1\"><td class=\"col1\">1</td><td class=\"col2\">2</td></tr><tr class=\"row2\"><td class=\"col1\">3</td></tr>"
         );
-        assert_eq!(render("{% capture c %}{{ ticket.id }}!{% endcapture %}{% assign d = c | append: '?' %}{{ d }}"), "7!?");
-        assert_eq!(render("{% for i in (1..3) %}{% ifchanged %}{{ i | divided_by: 2 }}{% endifchanged %}{% endfor %}"), "01");
+        assert_eq!(
+            render("{% capture c %}{{ ticket.id }}!{% endcapture %}{% assign d = c | append: '?' %}{{ d }}"),
+            "7!?"
+        );
+        assert_eq!(
+            render("{% for i in (1..3) %}{% ifchanged %}{{ i | divided_by: 2 }}{% endifchanged %}{% endfor %}"),
+            "01"
+        );
         let error = Template::parse("t", "one\ntwo\n{% for x on ticket.tags %}{% endfor %}").expect_err("bad");
         assert_eq!(error.line, Some(3), "{error:?}");
         let error = Template::parse("t", "{% for x in ticket.tags %}\n{{ x | nope }}{% endfor %}").expect_err("bad");
@@ -468,9 +511,11 @@ mod budget_tests {
 
     #[test]
     fn unknown_variables_are_named() {
-        let template =
-            Template::parse("t", "{{ ticket.subjct }}{{ ticket.id }}{{ tickt.id }}{{ ticket.tags[5] }}{% if ticket.subject %}{% endif %}")
-                .expect("parses");
+        let template = Template::parse(
+            "t",
+            "{{ ticket.subjct }}{{ ticket.id }}{{ tickt.id }}{{ ticket.tags[5] }}{% if ticket.subject %}{% endif %}",
+        )
+        .expect("parses");
         let (rendered, unknown) = template.render_report(&context(), MAX_OUTPUT_BYTES);
         assert_eq!(rendered.expect("renders"), "7");
         assert_eq!(unknown, ["ticket.subjct", "tickt", "ticket.tags[5]"]);

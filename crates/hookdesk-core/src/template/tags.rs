@@ -10,8 +10,8 @@ use std::io::Write;
 use liquid_core::model::{KString, Value, ValueView};
 use liquid_core::parser::{FilterChain, Tag, TryMatchToken};
 use liquid_core::{
-    BlockReflection, Expression, Language, ParseBlock, ParseTag, Renderable, Result, Runtime, TagBlock,
-    TagReflection, TagTokenIter, Template,
+    BlockReflection, Expression, Language, ParseBlock, ParseTag, Renderable, Result, Runtime, TagBlock, TagReflection,
+    TagTokenIter, Template,
 };
 
 use super::budget::{self, BoundedWriter, MAX_VALUE_BYTES, size_of};

@@ -38,6 +38,9 @@ pub struct DryRunResult {
     /// The event types the update would raise.
     pub events: Vec<String>,
     pub bound_hit: bool,
+    /// Variables the templates asked for that did not exist (`ticket.subjct`): each
+    /// rendered empty.
+    pub unknown_variables: Vec<String>,
 }
 
 impl App {
@@ -65,12 +68,17 @@ impl App {
         let outcome = self.patch_in(&mut tx, &rules, Source::api(actor), run.ticket_id, run.patch, &[]).await;
         tx.rollback().await?;
         let outcome = outcome?;
+        // A dry run renders on purpose: what cannot render is an error, not a note.
+        if let Some(expensive) = outcome.too_expensive {
+            return Err(expensive.into());
+        }
         Ok(DryRunResult {
             ticket: outcome.ticket,
             fired: outcome.steps,
             requests: outcome.invocations.iter().map(request_view).collect(),
             events: outcome.events.iter().map(|e| e.as_str().to_owned()).collect(),
             bound_hit: outcome.bound_hit,
+            unknown_variables: outcome.unknown_variables,
         })
     }
 }

@@ -147,6 +147,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
+        self.check_inbound_templates(&webhook.actions, &webhook.response)?;
         Ok(self.store.save_inbound_webhook(&webhook, &hash, true).await?)
     }
 
@@ -176,6 +177,7 @@ impl App {
         if let Some(rate) = patch.rate_limit_per_minute {
             webhook.rate_limit_per_minute = check_rate(rate)?;
         }
+        self.check_inbound_templates(&webhook.actions, &webhook.response)?;
         webhook.updated_at = self.clock.now();
         let hash = ids::token_hash(webhook.token.expose());
         self.store.save_inbound_webhook(&webhook, &hash, false).await.or_not_found("inbound webhook")

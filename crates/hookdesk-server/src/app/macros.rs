@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::OrNotFound;
 use super::updates::{Applied, RuleKind, Source, TicketPatch};
-use super::{App, AppError};
+use super::{App, AppError, Checked};
 
 /// A macro as the API gives it, before it is checked.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ pub struct MacroInput<'a> {
 impl App {
     /// Macros change tickets; notifying webhooks is the triggers' job (they run right after
     /// the macro, and see its changes), so a macro cannot send anything by itself.
-    pub async fn check_macro(&self, input: &MacroInput<'_>) -> Result<NewMacro, AppError> {
+    pub async fn check_macro(&self, input: &MacroInput<'_>) -> Result<Checked<NewMacro>, AppError> {
         if input.title.trim().is_empty() {
             return Err(Invalid::new("title", "must not be empty").into());
         }
@@ -36,12 +36,15 @@ impl App {
             )
             .into());
         }
-        Ok(NewMacro {
-            title: parse_text("title", input.title.trim(), 255)?,
+        let title = parse_text("title", input.title.trim(), 255)?;
+        let warnings = self.check_rule_templates("macro", &title, &actions).await?;
+        let value = NewMacro {
+            title,
             description: parse_text("description", input.description, 4096)?,
             active: input.active,
             actions,
-        })
+        };
+        Ok(Checked { value, warnings })
     }
 
     pub async fn macros(&self) -> Result<Vec<Macro>, AppError> {
@@ -90,6 +93,11 @@ impl App {
         let mut tx = self.store.begin_update().await?;
         let outcome = self.patch_in(&mut tx, &rules, source, ticket_id, TicketPatch::default(), &applied).await;
         tx.rollback().await?;
-        Ok(outcome?.ticket)
+        let outcome = outcome?;
+        // A preview renders on purpose: what cannot render is an error, not a note.
+        if let Some(expensive) = outcome.too_expensive {
+            return Err(expensive.into());
+        }
+        Ok(outcome.ticket)
     }
 }

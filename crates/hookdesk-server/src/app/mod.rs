@@ -2,6 +2,7 @@
 
 mod automations;
 pub mod background;
+mod checks;
 mod clock;
 mod dry_run;
 mod error;
@@ -22,6 +23,7 @@ use hookdesk_delivery::{DeliveryHandle, Sender};
 use hookdesk_store::Store;
 
 pub use automations::AutomationRun;
+pub use checks::{Checked, Saved};
 pub use clock::Clock;
 pub use dry_run::{DryRun, DryRunResult};
 pub use error::AppError;

@@ -6,7 +6,7 @@ use hookdesk_store::{NewTrigger, RuleSet, StoreError};
 use serde_json::Value;
 
 use super::error::OrNotFound;
-use super::{App, AppError};
+use super::{App, AppError, Checked};
 
 /// A trigger or automation as the API gives it, before it is checked.
 #[derive(Debug, Clone)]
@@ -29,7 +29,8 @@ fn one(set: RuleSet) -> &'static str {
 impl App {
     /// Parses and checks a rule: conditions that fit its set, actions that parse, webhooks
     /// that exist and are connected to rules.
-    pub async fn check_rule(&self, set: RuleSet, input: &RuleInput<'_>) -> Result<NewTrigger, AppError> {
+    /// Its templates are rendered against the sample ticket (see `checks`).
+    pub async fn check_rule(&self, set: RuleSet, input: &RuleInput<'_>) -> Result<Checked<NewTrigger>, AppError> {
         if input.title.trim().is_empty() {
             return Err(Invalid::new("title", "must not be empty").into());
         }
@@ -50,14 +51,17 @@ impl App {
             }
             RuleSet::Automations => check_automation(&conditions, &actions)?,
         }
-        Ok(NewTrigger {
-            title: parse_text("title", input.title.trim(), 255)?,
+        let title = parse_text("title", input.title.trim(), 255)?;
+        let warnings = self.check_rule_templates(one(set), &title, &actions).await?;
+        let value = NewTrigger {
+            title,
             description: parse_text("description", input.description, 4096)?,
             active: input.active,
             position: input.position,
             conditions,
             actions,
-        })
+        };
+        Ok(Checked { value, warnings })
     }
 
     /// Parses a non-empty array of actions; the webhooks they notify must exist and be

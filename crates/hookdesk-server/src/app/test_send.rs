@@ -1,10 +1,9 @@
 //! `POST /webhooks/{id}/test`: render a webhook's request against a ticket and send it once,
 //! now, showing the admin exactly what went out and what came back.
 
-use hookdesk_core::Timestamp;
 use hookdesk_core::request::{finalize, prepare};
 use hookdesk_core::rules::action::{RequestTemplates, request_templates};
-use hookdesk_core::ticket::{Comment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType};
+use hookdesk_core::template::Rendering;
 use hookdesk_core::user::User;
 use hookdesk_core::webhook::CustomHeaders;
 use hookdesk_delivery::dispatcher::{log_request, now};
@@ -12,6 +11,7 @@ use hookdesk_store::{AttemptOutcome, LoggedRequest, LoggedResponse};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::checks::sample_ticket;
 use super::error::OrNotFound;
 use super::{App, AppError, ids};
 
@@ -35,6 +35,10 @@ pub struct TestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<AttemptOutcome>,
     pub duration_ms: i64,
+    /// Variables the templates asked for that did not exist (`ticket.subjct`): each
+    /// rendered empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_variables: Vec<String>,
 }
 
 impl App {
@@ -57,14 +61,15 @@ impl App {
         }
         let ticket = match input.ticket_id {
             Some(ticket_id) => self.store.ticket(ticket_id).await.or_not_found("ticket")?,
-            None => sample_ticket(actor, now()),
+            None => sample_ticket(actor.id, now()),
         };
 
         let context = self
             .template_context(&ticket, Some(actor))
             .with("webhook", &serde_json::json!({"id": webhook.id, "name": webhook.name}));
         let document = serde_json::to_value(&ticket).unwrap_or(Value::Null);
-        let prepared = prepare(&webhook, payload.as_ref(), &params, &context, &document)
+        let mut rendering = Rendering::new(&context);
+        let prepared = prepare(&webhook, payload.as_ref(), &params, &mut rendering, &document)
             .map_err(|e| AppError::Unprocessable { code: e.code, message: e.message })?;
         let at = now();
         let secrets = self.store.signing_secrets(&webhook.id, at).await?;
@@ -84,36 +89,7 @@ impl App {
             response: outcome.response,
             error,
             duration_ms: i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),
+            unknown_variables: rendering.into_unknown(),
         })
-    }
-}
-
-/// A ticket to render against when the test names none: every field set, so that templates
-/// show what they will produce.
-fn sample_ticket(actor: &User, now: Timestamp) -> Ticket {
-    Ticket {
-        id: 0,
-        fields: TicketFields {
-            subject: "Sample ticket: my order has not arrived".into(),
-            description: "This is a sample ticket hookdesk renders webhook tests with.".into(),
-            status: Status::Open,
-            priority: Priority::High,
-            ticket_type: Some(TicketType::Problem),
-            tags: Tags::new(["sample", "shipping"].iter().filter_map(|t| Tag::parse(t).ok()).collect::<Vec<_>>()),
-            assignee_id: Some(actor.id),
-            group: Some("Support".into()),
-            custom_fields: Map::from_iter([("order_id".to_owned(), Value::from("A-1001"))]),
-        },
-        requester: Requester { id: 0, name: "Sample Requester".into(), email: "requester@example.com".into() },
-        comments: vec![Comment {
-            id: 0,
-            author_id: None,
-            body: "Where is my order?".into(),
-            public: true,
-            created_at: now,
-        }],
-        created_at: now,
-        updated_at: now,
-        status_changed_at: now,
     }
 }

@@ -9,7 +9,7 @@ use hookdesk_core::audit::{FiredRule, Via, field_changes};
 use hookdesk_core::event::{CloudEvent, EventType, ticket_events};
 use hookdesk_core::request::{PrepareError, prepare, prepare_event};
 use hookdesk_core::rules::{Action, Rule, Trigger, UpdateContext, UpdateType, run_cycle};
-use hookdesk_core::template::{Context, Template};
+use hookdesk_core::template::{Context, Rendering, Template};
 use hookdesk_core::ticket::{
     NewComment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType, parse_text,
 };
@@ -156,6 +156,11 @@ pub struct UpdateOutcome {
     pub invocations: Vec<NewInvocation>,
     pub events: Vec<EventType>,
     pub bound_hit: bool,
+    /// Variables the rules' templates asked for that their context lacks (`ticket.subjct`).
+    pub unknown_variables: Vec<String>,
+    /// The first template of a rule that went over its render budget (a trigger's comment,
+    /// a payload): previews and dry runs refuse to show an update that cannot render.
+    pub too_expensive: Option<Invalid>,
 }
 
 impl App {
@@ -407,6 +412,8 @@ impl App {
         // right after that rule's own changes.
         let mut invocations = Vec::new();
         let mut steps = Vec::new();
+        let mut unknown_variables: Vec<String> = Vec::new();
+        let mut too_expensive = None;
         let mut rule_before = requested;
         for (kind, rule, after) in &fired {
             steps.push(Step {
@@ -419,14 +426,23 @@ impl App {
             let context =
                 self.template_context(&snapshot, source.actor).with("trigger", &named).with(kind.as_str(), &named);
             for (i, action) in rule.actions.iter().enumerate() {
+                let field = format!("actions[{i}].value.body");
                 match action {
                     Action::AddComment { body, public } => {
-                        let body = match (render_comment(body, &context), kind) {
+                        let mut rendering = Rendering::new(&context);
+                        let rendered = render_comment(body, &mut rendering);
+                        note_unknown(&mut unknown_variables, rendering.into_unknown());
+                        let body = match (rendered, kind) {
                             (Ok(body), _) => body,
                             // An agent applying a macro is told; a rule's failure is noted in
                             // the comment, so that the trigger's firing still shows.
-                            (Err(e), RuleKind::Macro) => return Err(e.within(&format!("actions[{i}].value.body")).into()),
-                            (Err(e), _) => format!("(this comment's template failed: {})", e.message),
+                            (Err(e), RuleKind::Macro) => return Err(e.within(&field).into()),
+                            (Err(e), _) => {
+                                if e.code != Invalid::CODE {
+                                    too_expensive.get_or_insert_with(|| e.clone().within(&field));
+                                }
+                                format!("(this comment's template failed: {})", e.message)
+                            }
                         };
                         let saved =
                             tx.add_comment(id, &NewComment { author_id: None, body, public: *public }, now).await?;
@@ -449,13 +465,29 @@ impl App {
                                     Some(_) => Value::Null,
                                     None => serde_json::to_value(&snapshot).unwrap_or(Value::Null),
                                 };
-                                prepare(webhook, notify.payload.as_ref(), &notify.params, &context, &document)
+                                let mut rendering = Rendering::new(&context);
+                                let request = prepare(
+                                    webhook,
+                                    notify.payload.as_ref(),
+                                    &notify.params,
+                                    &mut rendering,
+                                    &document,
+                                );
+                                note_unknown(&mut unknown_variables, rendering.into_unknown());
+                                request
                             }
                             None => Err(PrepareError {
                                 code: "webhook_deleted",
                                 message: format!("webhook {} no longer exists", notify.webhook_id),
                             }),
                         };
+                        if let Err(e) = &request
+                            && e.code == "template_too_expensive"
+                        {
+                            too_expensive.get_or_insert_with(|| {
+                                Invalid::new(format!("actions[{i}].value.payload"), &e.message).with_code(e.code)
+                            });
+                        }
                         invocations.push(NewInvocation {
                             id: ids::new_id("inv"),
                             webhook_id: notify.webhook_id.clone(),
@@ -506,7 +538,15 @@ impl App {
         if !steps.is_empty() {
             info!(ticket.id = id, fired = steps.len(), invocations = invocations.len(), "rules fired");
         }
-        Ok(UpdateOutcome { ticket, steps, invocations, events, bound_hit: report.bound_hit })
+        Ok(UpdateOutcome {
+            ticket,
+            steps,
+            invocations,
+            events,
+            bound_hit: report.bound_hit,
+            unknown_variables,
+            too_expensive,
+        })
     }
 
     /// The requester with `email`; one created now raises `user.created` in the same transaction.
@@ -604,7 +644,7 @@ impl App {
                     automation_id: None,
                     event_type: Some(event.as_str().to_owned()),
                     replay_of: None,
-                    request: prepare_event(webhook, &context, &document),
+                    request: prepare_event(webhook, &mut Rendering::new(&context), &document),
                     max_retries: webhook.max_retries,
                     ordered: webhook.ordering == Ordering::PerTicket,
                     created_at: queued_at(),
@@ -657,10 +697,18 @@ fn queued_at() -> Timestamp {
 }
 
 /// A rendered comment, held to the limits of a typed one.
-fn render_comment(template: &Template, context: &Context) -> Result<String, Invalid> {
+fn render_comment(template: &Template, rendering: &mut Rendering<'_>) -> Result<String, Invalid> {
     // Up to four bytes a character: the limit itself counts characters.
-    let body = template.render_limited(context, MAX_TEXT * 4).map_err(|e| e.invalid(""))?;
+    let body = rendering.render_limited(template, MAX_TEXT * 4).map_err(|e| e.invalid(""))?;
     parse_text("", &body, MAX_TEXT)
+}
+
+fn note_unknown(all: &mut Vec<String>, found: Vec<String>) {
+    for variable in found {
+        if !all.contains(&variable) {
+            all.push(variable);
+        }
+    }
 }
 
 fn parse_requester(input: Option<&RequesterInput>, actor: Option<&User>) -> Result<(String, Email), Invalid> {

@@ -11,7 +11,7 @@ use hookdesk_store::{Invocation, NewWebhook, RuleSet};
 use serde_json::{Map, Value};
 
 use super::error::OrNotFound;
-use super::{App, AppError, ids};
+use super::{App, AppError, Checked, ids};
 
 /// `POST /webhooks`, typed.
 #[derive(Debug, Clone)]
@@ -74,7 +74,9 @@ fn check_supported(webhook: &Webhook) -> Result<(), Invalid> {
 }
 
 impl App {
-    pub async fn create_webhook(&self, input: WebhookInput) -> Result<(Webhook, SigningSecret), AppError> {
+    /// Creates a webhook; the warnings say what saving could not settle (an endpoint the
+    /// SSRF guard refuses, a variable the sample ticket lacks).
+    pub async fn create_webhook(&self, input: WebhookInput) -> Result<Checked<(Webhook, SigningSecret)>, AppError> {
         input.authentication.validate()?;
         let now = now();
         let webhook = Webhook {
@@ -98,12 +100,13 @@ impl App {
             updated_at: now,
         };
         check_supported(&webhook)?;
+        let warnings = self.check_webhook_templates(&webhook).await?;
         let secret = SigningSecret::from_bytes(random(24)?);
         self.store.create_webhook(NewWebhook { webhook: &webhook, secret: &secret }).await?;
-        Ok((webhook, secret))
+        Ok(Checked { value: (webhook, secret), warnings })
     }
 
-    pub async fn update_webhook(&self, id: &str, patch: WebhookPatch) -> Result<Webhook, AppError> {
+    pub async fn update_webhook(&self, id: &str, patch: WebhookPatch) -> Result<Checked<Webhook>, AppError> {
         let mut webhook = self.webhook(id).await?;
         if let Some(names) = &patch.subscriptions {
             let subscriptions = Subscriptions::parse(names)?;
@@ -151,9 +154,10 @@ impl App {
             webhook.rate_limit_per_minute = rate;
         }
         check_supported(&webhook)?;
+        let warnings = self.check_webhook_templates(&webhook).await?;
         webhook.updated_at = now();
         self.store.update_webhook(&webhook).await.or_not_found("webhook")?;
-        Ok(webhook)
+        Ok(Checked { value: webhook, warnings })
     }
 
     /// Deleting a webhook that rules still notify is refused: the rules would fail.

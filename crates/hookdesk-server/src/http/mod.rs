@@ -125,7 +125,25 @@ pub fn router(app: App) -> axum::Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // After the trace layer, which would log the token in the path.
         .merge(crate::hooks::router())
+        .layer(catch_panics())
         .with_state(app)
+}
+
+/// A handler that panics answers 500 (the API's error body) and is logged; the process and
+/// every other request go on.
+fn catch_panics()
+-> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> axum::response::Response> {
+    fn respond(panic: Box<dyn std::any::Any + Send>) -> axum::response::Response {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "a request handler panicked");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+            .into_response()
+    }
+    tower_http::catch_panic::CatchPanicLayer::custom(respond)
 }
 
 async fn healthz(State(app): State<App>) -> impl IntoResponse {
@@ -135,5 +153,31 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_next_request_is_served() {
+        let router = axum::Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(catch_panics());
+        let request = |path: &str| axum::http::Request::get(path).body(axum::body::Body::empty()).expect("request");
+        let response = router.clone().oneshot(request("/boom")).await.expect("an answer");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).expect("json")["error"]["code"], "internal");
+        let response = router.oneshot(request("/fine")).await.expect("an answer");
+        assert_eq!(response.status(), StatusCode::OK);
     }
 }

@@ -5,17 +5,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, TestApp};
-
-/// Creates a user with `role` and a token for them; returns (user id, token).
-async fn user_with_token(app: &TestApp, email: &str, role: &str) -> (i64, String) {
-    let (status, user) = app.post("/api/v1/users", json!({"name": role, "email": email, "role": role})).await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let id = user["id"].as_i64().expect("id");
-    let (status, token) = app.post(&format!("/api/v1/users/{id}/tokens"), json!({"label": "test"})).await;
-    assert_eq!(status, StatusCode::CREATED, "{token}");
-    (id, token["token"].as_str().expect("token").to_owned())
-}
+use crate::support::{Db, TestApp, user_with_token};
 
 async fn status_as(app: &TestApp, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> StatusCode {
     app.call(method, path, body, token).await.0
@@ -97,8 +87,12 @@ async fn tokens_are_shown_once_revocable_and_die_with_their_role(db: Db) {
     let (status, error) = app.post(&format!("/api/v1/users/{id}/tokens"), json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "end users hold no tokens: {error}");
 
-    // Back to agent, then the token is revoked.
+    // Back to agent: the old token stays dead (demotion deleted it); a new one works until
+    // it is revoked.
     app.patch(&format!("/api/v1/users/{id}"), json!({"role": "agent"})).await;
+    assert_eq!(status_as(&app, Some(&token), Method::GET, "/api/v1/tickets", None).await, StatusCode::UNAUTHORIZED);
+    let (_, revived) = app.post(&format!("/api/v1/users/{id}/tokens"), json!({})).await;
+    let token = revived["token"].as_str().expect("token").to_owned();
     assert_eq!(status_as(&app, Some(&token), Method::GET, "/api/v1/tickets", None).await, StatusCode::OK);
     let (_, second) = app.post(&format!("/api/v1/users/{id}/tokens"), json!({})).await;
     let first_id = second["id"].as_i64().expect("id") - 1;

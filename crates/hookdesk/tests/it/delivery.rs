@@ -128,9 +128,11 @@ async fn a_payload_that_renders_to_invalid_json_fails_before_sending(db: Db) {
     let receiver = Receiver::start().await;
     let app = TestApp::spawn(db).await;
     let webhook = app.webhook(&receiver.url("/strict"), json!({})).await;
-    // The subject is not quoted: valid Liquid, invalid JSON once rendered.
-    notify_on_create(&app, &webhook, Some("{\"subject\": {{ ticket.subject }}}")).await;
-    let (status, _) = app.post("/api/v1/tickets", json!({"subject": "Unquoted"})).await;
+    // The value is not quoted: valid Liquid, invalid JSON once rendered. (Saving it is only
+    // warned about: the sample ticket has no such custom field to prove it wrong.)
+    notify_on_create(&app, &webhook, Some("{\"subject\": {{ ticket.custom_fields.raw }}}")).await;
+    let (status, _) =
+        app.post("/api/v1/tickets", json!({"subject": "Unquoted", "custom_fields": {"raw": "Unquoted"}})).await;
     assert_eq!(status, StatusCode::CREATED, "the update itself succeeds");
     let invocation = app.settled(&only_invocation(&app).await).await;
     assert_eq!(invocation["status"], "failed");

@@ -138,15 +138,15 @@ async fn payloads_that_do_not_render_to_their_format_fail_before_sending(db: Db)
     let receiver = Receiver::start().await;
     let app = TestApp::spawn(db).await;
     let cases = [
-        ("json", "{\"subject\": {{ ticket.subject }}}", "invalid_json"),
+        ("json", "{\"subject\": {{ ticket.custom_fields.raw }}}", "invalid_json"),
         ("xml", "<ticket><subject>{{ ticket.subject }}</subject></ticket>", "invalid_xml"),
-        ("form", "subject={{ ticket.subject }}", "invalid_form"),
+        ("form", "subject={{ ticket.custom_fields.raw }}", "invalid_form"),
     ];
     for (format, payload, _) in cases {
         let webhook = app.webhook(&receiver.url(&format!("/{format}")), json!({"request_format": format})).await;
         app.notify_on_create(&webhook, json!({"payload": payload})).await;
     }
-    app.ticket(json!({"subject": "a <b> & c"})).await;
+    app.ticket(json!({"subject": "a <b> & c", "custom_fields": {"raw": "a <b> & c"}})).await;
     let invocations = app.invocations("").await;
     assert_eq!(invocations.len(), 3);
     for invocation in invocations {

@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod formats;
 mod gates;
+mod hardening;
 mod inbound;
 mod multinode;
 mod outage;

@@ -289,6 +289,27 @@ impl TestApp {
     }
 }
 
+/// Creates a user with `role` and a token for them; returns (user id, token).
+pub async fn user_with_token(app: &TestApp, email: &str, role: &str) -> (i64, String) {
+    let (status, user) = app.post("/api/v1/users", json!({"name": role, "email": email, "role": role})).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let id = user["id"].as_i64().expect("id");
+    let (status, token) = app.post(&format!("/api/v1/users/{id}/tokens"), json!({"label": "test"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    (id, token["token"].as_str().expect("token").to_owned())
+}
+
+/// This process's resident memory in MiB (the test runs the server in process).
+pub fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
 pub struct Received {

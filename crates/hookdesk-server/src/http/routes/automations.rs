@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::List;
 use super::triggers::{OrderBody, PatchTriggerBody, TriggerBody, TriggerView, create_in, patch_in};
-use crate::app::{App, AutomationRun};
+use crate::app::{App, AutomationRun, Saved};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, Agent, ApiJson, ApiPath};
 
@@ -38,7 +38,7 @@ async fn create_automation(
     Admin(_caller): Admin,
     state: State<App>,
     ApiJson(body): ApiJson<TriggerBody>,
-) -> Result<(StatusCode, axum::Json<Automation>), ApiError> {
+) -> Result<(StatusCode, axum::Json<Saved<Automation>>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(create_in(RuleSet::Automations, &state, &body).await?)))
 }
 
@@ -63,7 +63,7 @@ async fn patch_automation(
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchTriggerBody>,
-) -> Result<axum::Json<Automation>, ApiError> {
+) -> Result<axum::Json<Saved<Automation>>, ApiError> {
     Ok(axum::Json(patch_in(RuleSet::Automations, &state, id, body).await?))
 }
 

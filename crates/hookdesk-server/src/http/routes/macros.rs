@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::List;
-use crate::app::{App, MacroInput};
+use crate::app::{App, Checked, MacroInput, Saved};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Agent, ApiJson, ApiPath};
 
@@ -75,15 +75,15 @@ async fn create_macro(
     Agent(_caller): Agent,
     state: State<App>,
     ApiJson(body): ApiJson<MacroBody>,
-) -> Result<(StatusCode, axum::Json<Macro>), ApiError> {
+) -> Result<(StatusCode, axum::Json<Saved<Macro>>), ApiError> {
     let input = MacroInput {
         title: &body.title,
         description: &body.description,
         active: body.active.unwrap_or(true),
         actions: &body.actions,
     };
-    let new = state.check_macro(&input).await?;
-    Ok((StatusCode::CREATED, axum::Json(state.create_macro(new).await?)))
+    let Checked { value, warnings } = state.check_macro(&input).await?;
+    Ok((StatusCode::CREATED, axum::Json(Saved::new(state.create_macro(value).await?, warnings))))
 }
 
 /// Get a macro.
@@ -107,7 +107,7 @@ async fn patch_macro(
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchMacroBody>,
-) -> Result<axum::Json<Macro>, ApiError> {
+) -> Result<axum::Json<Saved<Macro>>, ApiError> {
     let current = state.macro_by_id(id).await?;
     let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.actions).unwrap_or(Value::Null));
     let input = MacroInput {
@@ -116,8 +116,8 @@ async fn patch_macro(
         active: body.active.unwrap_or(current.active),
         actions: &actions,
     };
-    let new = state.check_macro(&input).await?;
-    Ok(axum::Json(state.update_macro(id, new).await?))
+    let Checked { value, warnings } = state.check_macro(&input).await?;
+    Ok(axum::Json(Saved::new(state.update_macro(id, value).await?, warnings)))
 }
 
 /// Delete a macro.

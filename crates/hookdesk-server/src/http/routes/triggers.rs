@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::List;
 use crate::app::PatchTicketBody;
-use crate::app::{App, AppError, DryRun, DryRunResult, RuleInput};
+use crate::app::{App, AppError, Checked, DryRun, DryRunResult, RuleInput, Saved};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, Agent, ApiJson, ApiPath};
 
@@ -41,6 +41,10 @@ pub struct TriggerView {
     actions: Value,
     created_at: hookdesk_core::Timestamp,
     updated_at: hookdesk_core::Timestamp,
+    /// On create and update only, when there are any: what saving could not settle, each
+    /// `{field, message}` (a variable the sample ticket lacks, say).
+    #[schema(value_type = Option<Vec<Object>>)]
+    warnings: Value,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -92,12 +96,17 @@ impl TriggerBody {
 }
 
 /// The handlers triggers and automations share; each route names its set.
-pub(super) async fn create_in(set: RuleSet, state: &App, body: &TriggerBody) -> Result<Trigger, ApiError> {
-    let new = state.check_rule(set, &body.input()).await?;
-    Ok(state.create_rule(set, new).await?)
+pub(super) async fn create_in(set: RuleSet, state: &App, body: &TriggerBody) -> Result<Saved<Trigger>, ApiError> {
+    let Checked { value, warnings } = state.check_rule(set, &body.input()).await?;
+    Ok(Saved::new(state.create_rule(set, value).await?, warnings))
 }
 
-pub(super) async fn patch_in(set: RuleSet, state: &App, id: i64, body: PatchTriggerBody) -> Result<Trigger, ApiError> {
+pub(super) async fn patch_in(
+    set: RuleSet,
+    state: &App,
+    id: i64,
+    body: PatchTriggerBody,
+) -> Result<Saved<Trigger>, ApiError> {
     let current = state.rule(set, id).await?;
     let conditions =
         body.conditions.unwrap_or_else(|| serde_json::to_value(&current.rule.conditions).unwrap_or(Value::Null));
@@ -110,8 +119,8 @@ pub(super) async fn patch_in(set: RuleSet, state: &App, id: i64, body: PatchTrig
         conditions: &conditions,
         actions: &actions,
     };
-    let new = state.check_rule(set, &input).await?;
-    Ok(state.update_rule(set, id, new).await?)
+    let Checked { value, warnings } = state.check_rule(set, &input).await?;
+    Ok(Saved::new(state.update_rule(set, id, value).await?, warnings))
 }
 
 /// Triggers in the order they run.
@@ -130,7 +139,7 @@ async fn create_trigger(
     Admin(_caller): Admin,
     state: State<App>,
     ApiJson(body): ApiJson<TriggerBody>,
-) -> Result<(StatusCode, axum::Json<Trigger>), ApiError> {
+) -> Result<(StatusCode, axum::Json<Saved<Trigger>>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(create_in(RuleSet::Triggers, &state, &body).await?)))
 }
 
@@ -155,7 +164,7 @@ async fn patch_trigger(
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchTriggerBody>,
-) -> Result<axum::Json<Trigger>, ApiError> {
+) -> Result<axum::Json<Saved<Trigger>>, ApiError> {
     Ok(axum::Json(patch_in(RuleSet::Triggers, &state, id, body).await?))
 }
 
@@ -206,10 +215,12 @@ async fn dry_run(
     ApiJson(body): ApiJson<DryRunBody>,
 ) -> Result<axum::Json<DryRunResult>, ApiError> {
     let draft = match &body.trigger {
-        Some(trigger) => Some(state.check_rule(RuleSet::Triggers, &trigger.input()).await.map_err(|e| match e {
-            AppError::Invalid(invalid) => AppError::Invalid(invalid.within("trigger")),
-            other => other,
-        })?),
+        Some(trigger) => {
+            Some(state.check_rule(RuleSet::Triggers, &trigger.input()).await.map(|c| c.value).map_err(|e| match e {
+                AppError::Invalid(invalid) => AppError::Invalid(invalid.within("trigger")),
+                other => other,
+            })?)
+        }
         None => None,
     };
     let patch = body.changes.map(Into::into).unwrap_or_default();

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::invocations::{InvocationQuery, list, time};
 use super::{List, PageQuery, limit, nullable};
-use crate::app::{App, TestResult, TestSend, WebhookInput, WebhookPatch};
+use crate::app::{App, Checked, Saved, TestResult, TestSend, WebhookInput, WebhookPatch};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 
@@ -163,7 +163,7 @@ async fn create_webhook(
     Admin(_caller): Admin,
     state: State<App>,
     ApiJson(body): ApiJson<CreateWebhookBody>,
-) -> Result<(StatusCode, axum::Json<WebhookView>), ApiError> {
+) -> Result<(StatusCode, axum::Json<Saved<WebhookView>>), ApiError> {
     let input = WebhookInput {
         name: body.name,
         description: body.description,
@@ -178,8 +178,9 @@ async fn create_webhook(
         ordering: body.ordering.unwrap_or(Ordering::None),
         rate_limit_per_minute: body.rate_limit_per_minute,
     };
-    let (webhook, _secret) = state.create_webhook(input).await?;
-    Ok((StatusCode::CREATED, axum::Json(WebhookView::new(&webhook, WebhookHealth::default()))))
+    let Checked { value: (webhook, _secret), warnings } = state.create_webhook(input).await?;
+    let view = WebhookView::new(&webhook, WebhookHealth::default());
+    Ok((StatusCode::CREATED, axum::Json(Saved::new(view, warnings))))
 }
 
 /// Get a webhook.
@@ -203,7 +204,7 @@ async fn patch_webhook(
     state: State<App>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchWebhookBody>,
-) -> Result<axum::Json<WebhookView>, ApiError> {
+) -> Result<axum::Json<Saved<WebhookView>>, ApiError> {
     let patch = WebhookPatch {
         name: body.name,
         description: body.description,
@@ -218,8 +219,9 @@ async fn patch_webhook(
         ordering: body.ordering,
         rate_limit_per_minute: body.rate_limit_per_minute,
     };
-    let webhook = state.update_webhook(&id, patch).await?;
-    view(&state, webhook).await
+    let Checked { value: webhook, warnings } = state.update_webhook(&id, patch).await?;
+    let axum::Json(view) = view(&state, webhook).await?;
+    Ok(axum::Json(Saved::new(view, warnings)))
 }
 
 /// Delete a webhook (refused while a trigger notifies it).

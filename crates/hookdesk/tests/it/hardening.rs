@@ -1,0 +1,185 @@
+//! What an attacker with an agent token, and a new user making mistakes, could do to hookdesk
+//! before it was hardened (issue 14): each test reproduces one finding through the real
+//! server and checks it no longer holds.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{Db, Receiver, TestApp, rss_mib, user_with_token};
+
+/// A macro as `token`'s user; answers the status and body.
+async fn save_macro(app: &TestApp, token: &str, actions: Value) -> (StatusCode, Value) {
+    app.call(Method::POST, "/api/v1/macros", Some(json!({"title": "m", "actions": actions})), Some(token)).await
+}
+
+fn comment(body: &str) -> Value {
+    json!([{"field": "add_comment", "value": {"body": body, "public": false}}])
+}
+
+/// A comment whose cost the ticket decides: the sample ticket cannot tell it apart from a
+/// cheap one, so it is saved, and only its render on a real ticket goes over the budget.
+const DATA_DRIVEN_LOOP: &str =
+    "{% for i in (1..ticket.custom_fields.n) %}{% for j in (1..ticket.custom_fields.n) %}{% endfor %}{% endfor %}";
+
+async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (_, agent) = user_with_token(&app, "agent@example.com", "agent").await;
+
+    // 1,200 nested ifs overflowed the stack while parsing: now refused, naming field and limit.
+    let nested = "{% if true %}".repeat(1200) + &"{% endif %}".repeat(1200);
+    let (status, error) = save_macro(&app, &agent, comment(&nested)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.body", "{error}");
+    assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("32")), "{error}");
+
+    // A billion-item range was collected into memory (a 56 GB allocation): refused when saved.
+    let before = rss_mib();
+    let (status, error) = save_macro(&app, &agent, comment("{% for i in (1..1000000000) %}{% endfor %}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["code"], "template_too_expensive", "{error}");
+
+    // One whose cost only a real ticket reveals is saved, and stopped when previewed.
+    let (status, saved) = save_macro(&app, &agent, comment(DATA_DRIVEN_LOOP)).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let id = saved["id"].as_i64().expect("id");
+    let ticket = app.ticket(json!({"subject": "Big", "custom_fields": {"n": 1_000_000_000}})).await;
+    let path = format!("/api/v1/tickets/{}/macros/{id}", ticket["id"]);
+    for method in [Method::GET, Method::POST] {
+        let (status, error) = app.call(method, &path, None, Some(&agent)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["error"]["code"], "template_too_expensive", "{error}");
+        assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.body", "{error}");
+    }
+    eprintln!("RSS around the budget breaches: {before:.1} MiB before, {:.1} MiB after", rss_mib());
+    let (_, ticket) = app.get(&format!("/api/v1/tickets/{}", ticket["id"])).await;
+    assert_eq!(ticket["comments"], json!([]), "a refused macro changes nothing");
+
+    // A trigger's payload over the budget fails its invocation, not the update.
+    let receiver = Receiver::start().await;
+    let webhook = app.webhook(&receiver.url("/hook"), json!({})).await;
+    app.notify_on_create(&webhook, json!({"payload": format!("{{\"a\": \"{DATA_DRIVEN_LOOP}\"}}")})).await;
+    app.ticket(json!({"subject": "Also big", "custom_fields": {"n": 1_000_000}})).await;
+    let invocation = app.invocations("").await.remove(0);
+    let invocation = app.settled(invocation["id"].as_str().expect("id")).await;
+    assert_eq!(invocation["error"]["code"], "template_too_expensive", "{invocation}");
+    assert!(receiver.received().is_empty());
+
+    let (status, _) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK, "the process is alive");
+}
+
+async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (_, agent) = user_with_token(&app, "agent@example.com", "agent").await;
+    let (_, saved) = save_macro(&app, &agent, comment(DATA_DRIVEN_LOOP)).await;
+    let big = app.ticket(json!({"subject": "10,000 x 10,000", "custom_fields": {"n": 10_000}})).await;
+    let other = app.ticket(json!({"subject": "Another"})).await;
+
+    // The preview of a 10,000 x 10,000 loop took 10.7 s, and held SQLite's writer meanwhile.
+    let preview = format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]);
+    let started = Instant::now();
+    let (preview, patch) = tokio::join!(app.call(Method::GET, &preview, None, Some(&agent)), async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let at = Instant::now();
+        let (status, _) = app.patch(&format!("/api/v1/tickets/{}", other["id"]), json!({"priority": "high"})).await;
+        (status, at.elapsed())
+    });
+    assert_eq!(preview.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", preview.1);
+    assert_eq!(patch.0, StatusCode::OK);
+    eprintln!(
+        "10,000 x 10,000 preview answered in {} ms; a PATCH of another ticket meanwhile took {} ms",
+        started.elapsed().as_millis(),
+        patch.1.as_millis()
+    );
+
+    // Rendered comments are held to a typed comment's 64 KiB: a macro is refused...
+    let long = "{% for i in (1..ticket.custom_fields.n) %}0123456789{% endfor %}";
+    let (_, saved) = save_macro(&app, &agent, comment(long)).await;
+    let (status, error) = app
+        .call(Method::POST, &format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]), None, Some(&agent))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    // ...and a trigger's comment says why it is not there.
+    app.trigger(json!({"title": "Long note",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+        "actions": comment(long)}))
+        .await;
+    let ticket = app.ticket(json!({"subject": "Long", "custom_fields": {"n": 10_000}})).await;
+    let body = ticket["comments"][0]["body"].as_str().expect("a comment");
+    assert!(body.len() < 1000 && body.contains("template failed"), "{body}");
+}
+
+async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let receiver = Receiver::start().await;
+    let webhook = app.webhook(&receiver.url("/hook"), json!({})).await;
+    let trigger = |payload: &str| {
+        json!({"title": "t", "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+            "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook, "payload": payload}}]})
+    };
+
+    // Whatever the subject, this is not JSON.
+    let (status, error) = app.post("/api/v1/triggers", trigger(r#"{"text": {{ ticket.subject }}}"#)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.payload", "{error}");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not valid JSON") && message.contains("Sample ticket"), "shows what rendered: {error}");
+    // A variable the sample lacks may be the user's own: saved, with a warning.
+    let (status, saved) = app.post("/api/v1/triggers", trigger(r#"{"text": {{ ticket.subjct | json }}}"#)).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(saved["warnings"][0]["field"], "actions[0].value.payload", "{saved}");
+    assert!(saved["warnings"][0]["message"].as_str().is_some_and(|m| m.contains("ticket.subjct")), "{saved}");
+    let (_, clean) = app.post("/api/v1/triggers", trigger(r#"{"text": {{ ticket.subject | json }}}"#)).await;
+    assert!(clean.get("warnings").is_none(), "no warnings, no field: {clean}");
+
+    // An inbound create_ticket without a requester 422'd on every call.
+    let (status, error) = app
+        .post(
+            "/api/v1/inbound_webhooks",
+            json!({"name": "form", "actions": [{"type": "create_ticket",
+            "fields": {"subject": "{{ request.params.subject }}"}}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"][0]["field"], "actions[0].fields.requester.email", "{error}");
+
+    // A webhook the SSRF guard will refuse is saved (an admin may allow it later), with a warning.
+    let (status, saved) =
+        app.post("/api/v1/webhooks", json!({"name": "internal", "endpoint": "http://10.1.2.3/hook"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(saved["warnings"][0]["field"], "endpoint", "{saved}");
+    assert!(saved["warnings"][0]["message"].as_str().is_some_and(|m| m.contains("10.1.2.3")), "{saved}");
+    let (_, allowed) = app.post("/api/v1/webhooks", json!({"name": "loopback", "endpoint": receiver.url("/x")})).await;
+    assert!(allowed.get("warnings").is_none(), "{allowed}");
+}
+
+async fn dry_runs_and_test_sends_name_unknown_variables(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let receiver = Receiver::start().await;
+    let webhook = app.webhook(&receiver.url("/hook"), json!({})).await;
+    let ticket = app.ticket(json!({"subject": "Typo"})).await;
+    app.trigger(json!({"title": "On change",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "change"}]},
+        "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook,
+            "payload": r#"{"s": {{ ticket.subjct | json }}}"#}}]}))
+        .await;
+    let (status, run) = app.post("/api/v1/triggers/dry_run", json!({"ticket_id": ticket["id"]})).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["unknown_variables"], json!(["ticket.subjct"]), "{run}");
+    let (status, test) = app
+        .post(&format!("/api/v1/webhooks/{webhook}/test"), json!({"payload": "{\"a\": {{ tikcet.id | json }}}"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["unknown_variables"], json!(["tikcet"]), "{test}");
+    assert_eq!(test["request"]["body"], "{\"a\": null}");
+}
+
+crate::on_both_backends!(
+    an_agent_cannot_abort_the_process_with_a_template,
+    rendering_stays_off_the_writer_and_comments_keep_their_limit,
+    mistakes_that_would_fail_every_time_are_refused_when_saved,
+    dry_runs_and_test_sends_name_unknown_variables,
+);
