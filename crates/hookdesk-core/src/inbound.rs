@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::request::verify_signature;
-use crate::template::{Context, RenderError, Template};
+use crate::template::{Context, RenderError, Rendering, Template};
 use crate::text::cut;
 use crate::ticket::parse_text;
 use crate::webhook::SigningSecret;
@@ -163,12 +163,17 @@ impl Templated {
         })
     }
 
-    fn render(&self, context: &Context) -> Result<Value, RenderError> {
+    fn render(&self, context: &Context, rendering: &mut Rendering) -> Result<Value, RenderError> {
         Ok(match self {
-            Templated::Text(template) => Value::String(template.render(context)?),
-            Templated::Array(items) => Value::Array(items.iter().map(|i| i.render(context)).collect::<Result<_, _>>()?),
+            Templated::Text(template) => Value::String(rendering.render(template, context)?),
+            Templated::Array(items) => {
+                Value::Array(items.iter().map(|i| i.render(context, rendering)).collect::<Result<_, _>>()?)
+            }
             Templated::Object(fields) => Value::Object(
-                fields.iter().map(|(k, v)| Ok((k.clone(), v.render(context)?))).collect::<Result<_, RenderError>>()?,
+                fields
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), v.render(context, rendering)?)))
+                    .collect::<Result<_, RenderError>>()?,
             ),
             Templated::Literal(value) => value.clone(),
         })
@@ -274,8 +279,10 @@ impl TicketFields {
     /// The body of the ticket request, rendered. A field that renders empty is left out (as
     /// if not given); tags may render to one space-separated string; `assignee_id` and
     /// `comment.public` are read from their text.
-    pub fn render(&self, context: &Context) -> Result<Value, RenderError> {
-        let Value::Object(rendered) = self.fields.render(context)? else { return Ok(Value::Object(Map::new())) };
+    pub fn render(&self, context: &Context, rendering: &mut Rendering) -> Result<Value, RenderError> {
+        let Value::Object(rendered) = self.fields.render(context, rendering)? else {
+            return Ok(Value::Object(Map::new()));
+        };
         let mut body = Map::new();
         for (key, value) in rendered {
             let value = match (key.as_str(), value) {
@@ -431,8 +438,13 @@ impl InboundAction {
 }
 
 /// A ticket id rendered from a template: a positive integer, or an error naming `field`.
-pub fn render_ticket_id(field: &str, template: &Template, context: &Context) -> Result<i64, Invalid> {
-    let text = template.render(context).map_err(|e| e.invalid(field))?;
+pub fn render_ticket_id(
+    field: &str,
+    template: &Template,
+    context: &Context,
+    rendering: &mut Rendering,
+) -> Result<i64, Invalid> {
+    let text = rendering.render(template, context).map_err(|e| e.invalid(field))?;
     match text.trim().parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),
         _ => Err(Invalid::new(field, format!("rendered {:?}, which is not a ticket id", cut(&text, 64)))),
@@ -549,11 +561,11 @@ impl InboundResponse {
 
     /// The status, headers and body for `context`. A status template that does not render to
     /// 200-599, or a header value that cannot be sent, is an error the call log shows.
-    pub fn render(&self, context: &Context) -> Result<RenderedResponse, Invalid> {
+    pub fn render(&self, context: &Context, rendering: &mut Rendering) -> Result<RenderedResponse, Invalid> {
         let status = match &self.status {
             ResponseStatus::Fixed(n) => *n,
             ResponseStatus::Template(t) => {
-                let text = t.render(context).map_err(|e| e.invalid("response.status"))?;
+                let text = rendering.render(t, context).map_err(|e| e.invalid("response.status"))?;
                 text.trim().parse::<u16>().ok().filter(|n| (200..=599).contains(n)).ok_or_else(|| {
                     Invalid::new("response.status", format!("rendered {:?}, not 200 to 599", cut(&text, 64)))
                 })?
@@ -562,7 +574,7 @@ impl InboundResponse {
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, template) in &self.headers {
             let field = format!("response.headers.{name}");
-            let value = template.render(context).map_err(|e| e.invalid(&field))?;
+            let value = rendering.render(template, context).map_err(|e| e.invalid(&field))?;
             let value = parse_text(&field, value.trim(), 8192)?;
             if value.chars().any(char::is_control) {
                 return Err(Invalid::new(field, "rendered a control character"));
@@ -571,7 +583,7 @@ impl InboundResponse {
                 headers.push((name.to_ascii_lowercase(), value));
             }
         }
-        let body = self.body.render(context).map_err(|e| e.invalid("response.body"))?;
+        let body = rendering.render(&self.body, context).map_err(|e| e.invalid("response.body"))?;
         Ok(RenderedResponse { status, headers, body })
     }
 }
@@ -759,7 +771,7 @@ mod tests {
             &json!({"json": {"id": 7, "email": "a@example.com", "kind": "stripe", "agent": "3", "amount": 12.5}}),
         );
         assert_eq!(
-            fields.render(&context).expect("renders"),
+            fields.render(&context, &mut Rendering::new()).expect("renders"),
             json!({
                 "subject": "Payment 7",
                 "requester": {"email": "a@example.com"},
@@ -804,7 +816,7 @@ mod tests {
     #[test]
     fn responses_default_and_render() {
         let default = InboundResponse::parse(&Value::Null).expect("default");
-        let rendered = default.render(&Context::new()).expect("renders");
+        let rendered = default.render(&Context::new(), &mut Rendering::new()).expect("renders");
         assert_eq!((rendered.status, rendered.body.as_str()), (202, r#"{"ok": true}"#));
         assert_eq!(rendered.default_content_type(), "application/json");
         let custom = InboundResponse::parse(&json!({
@@ -812,11 +824,14 @@ mod tests {
         }))
         .expect("valid");
         let context = Context::new().with("request", &json!({"method": "POST", "json": {"code": 201}}));
-        let rendered = custom.render(&context).expect("renders");
+        let rendered = custom.render(&context, &mut Rendering::new()).expect("renders");
         assert_eq!(rendered.status, 201);
         assert_eq!(rendered.headers, vec![("x-echo".to_owned(), "POST".to_owned())]);
         assert_eq!(rendered.default_content_type(), "text/plain; charset=utf-8");
-        assert_eq!(custom.render(&Context::new()).expect_err("no status").field, "response.status");
+        assert_eq!(
+            custom.render(&Context::new(), &mut Rendering::new()).expect_err("no status").field,
+            "response.status"
+        );
         for bad in
             [json!({"status": 99}), json!({"headers": {"Content-Length": "1"}}), json!({"body": 1}), json!({"x": 1})]
         {

@@ -9,7 +9,7 @@ mod sign;
 
 use serde::{Deserialize, Serialize};
 
-use crate::template::{Rendering, Template};
+use crate::template::{Context, Rendering, Template};
 use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook, check_url};
 
 pub use sign::{sign, signature_header, verify as verify_signature};
@@ -52,10 +52,11 @@ pub fn prepare(
     webhook: &Webhook,
     payload: Option<&Template>,
     params: &[(String, Template)],
-    rendering: &mut Rendering<'_>,
+    context: &Context,
+    rendering: &mut Rendering,
     document: &serde_json::Value,
 ) -> Result<PreparedRequest, PrepareError> {
-    let mut render = |t: &Template| rendering.render(t).map_err(PrepareError::from);
+    let mut render = |t: &Template| rendering.render(t, context).map_err(PrepareError::from);
 
     let rendered_url = render(webhook.endpoint.template())?;
     let mut url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
@@ -89,7 +90,7 @@ pub fn prepare(
     if body.is_some() {
         headers.push(("content-type".to_owned(), content_type.to_owned()));
     }
-    headers.extend(render_headers(webhook, rendering)?);
+    headers.extend(render_headers(webhook, context, rendering)?);
     Ok(PreparedRequest { method: webhook.http_method, url: url.into(), headers, body })
 }
 
@@ -97,10 +98,11 @@ pub fn prepare(
 /// the webhook's URL and custom headers rendered as for a notification.
 pub fn prepare_event(
     webhook: &Webhook,
-    rendering: &mut Rendering<'_>,
+    context: &Context,
+    rendering: &mut Rendering,
     event: &serde_json::Value,
 ) -> Result<PreparedRequest, PrepareError> {
-    let rendered_url = rendering.render(webhook.endpoint.template()).map_err(PrepareError::from)?;
+    let rendered_url = rendering.render(webhook.endpoint.template(), context).map_err(PrepareError::from)?;
     let url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
     let body = event.to_string();
     if body.len() > MAX_BODY_BYTES {
@@ -110,15 +112,19 @@ pub fn prepare_event(
         ));
     }
     let mut headers = vec![("content-type".to_owned(), crate::event::CloudEvent::CONTENT_TYPE.to_owned())];
-    headers.extend(render_headers(webhook, rendering)?);
+    headers.extend(render_headers(webhook, context, rendering)?);
     Ok(PreparedRequest { method: HttpMethod::Post, url: url.into(), headers, body: Some(body) })
 }
 
 /// The webhook's custom headers, rendered; one that renders empty is left out.
-fn render_headers(webhook: &Webhook, rendering: &mut Rendering<'_>) -> Result<Vec<(String, String)>, PrepareError> {
+fn render_headers(
+    webhook: &Webhook,
+    context: &Context,
+    rendering: &mut Rendering,
+) -> Result<Vec<(String, String)>, PrepareError> {
     let mut headers = Vec::new();
     for (name, template) in webhook.custom_headers.iter() {
-        let value = rendering.render(template).map_err(PrepareError::from)?;
+        let value = rendering.render(template, context).map_err(PrepareError::from)?;
         let value = value.trim();
         // Deskpro's rule: a header whose value renders empty is not sent at all.
         if value.is_empty() {
@@ -214,7 +220,6 @@ mod tests {
 
     use super::*;
     use crate::Timestamp;
-    use crate::template::Context;
     use crate::webhook::{CustomHeaders, Endpoint, Ordering, WebhookStatus};
 
     fn webhook(endpoint: &str, method: HttpMethod, headers: serde_json::Value) -> Webhook {
@@ -248,7 +253,7 @@ mod tests {
         context: &Context,
         document: &serde_json::Value,
     ) -> Result<PreparedRequest, PrepareError> {
-        super::prepare(hook, payload, params, &mut Rendering::new(context), document)
+        super::prepare(hook, payload, params, context, &mut Rendering::new(), document)
     }
 
     #[test]

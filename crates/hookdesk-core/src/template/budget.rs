@@ -6,8 +6,10 @@
 //! move, and the output. A wall-clock deadline, checked at every tag, filter and write, is the
 //! backstop for work none of them counts (comparing two large strings in every iteration).
 //!
-//! The budget lives in a thread-local for the duration of one render: liquid renders
-//! synchronously on the calling thread, and its tags, filters and our writer all reach it.
+//! A budget may span several renders (all those of one update: a macro with a hundred
+//! comments gets one budget, not a hundred). It moves into a thread-local for the duration
+//! of each render: liquid renders synchronously on the calling thread, and its tags, filters
+//! and our writer all reach it; between renders it is an ordinary value, free to cross awaits.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -22,57 +24,54 @@ pub const MAX_RANGE: u64 = 100_000;
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
 /// Bytes moved by filters, assignments, captures and output in one render.
 pub const MAX_WORK_BYTES: u64 = 64 * 1024 * 1024;
-/// The longest one render may take, whatever it does.
+/// The longest the renders of one budget may take together, whatever they do.
 pub const MAX_RENDER_TIME: Duration = Duration::from_secs(1);
 /// The default limit of a render's output.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// How deep blocks (`if`, `for`, `capture`...) and brackets may nest in a template.
 pub const MAX_NESTING: usize = 32;
 
-/// What the current render has spent, and what it met.
-struct State {
+/// What renders under one budget have spent.
+#[derive(Debug, Default)]
+pub struct Budget {
     iterations: u64,
     work: u64,
-    deadline: Instant,
-    /// Why the budget ran out, once it has.
+    /// Time spent rendering (not waiting between renders).
+    spent: Duration,
+    /// Why the budget ran out, once it has: every later render fails at once.
     exceeded: Option<String>,
-    /// Variables the template asked for that the context does not have (`ticket.subjct`).
+    /// During a render: when it must stop, and what it asked for in vain.
+    deadline: Option<Instant>,
     unknown: Vec<String>,
     /// The last value a lookup found, and its path, to name the next lookup in it.
     last: (usize, String),
 }
 
 thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+    static STATE: RefCell<Option<Budget>> = const { RefCell::new(None) };
 }
 
-/// What a finished render met besides its output.
-#[derive(Debug, Default)]
-pub(super) struct Spent {
-    pub exceeded: Option<String>,
-    pub unknown: Vec<String>,
-}
-
-/// Runs `render` with a fresh budget on this thread; answers its result and what it met.
-pub(super) fn within<T>(render: impl FnOnce() -> T) -> (T, Spent) {
-    let fresh = State {
-        iterations: 0,
-        work: 0,
-        deadline: Instant::now() + MAX_RENDER_TIME,
-        exceeded: None,
-        unknown: Vec::new(),
-        last: (0, String::new()),
-    };
+/// Runs `render` under `budget` on this thread; answers its result, why the budget ran out
+/// (if it did) and the variables it asked for that the context lacks.
+pub(super) fn within<T>(budget: &mut Budget, render: impl FnOnce() -> T) -> (T, Option<String>, Vec<String>) {
+    let started = Instant::now();
+    let mut state = std::mem::take(budget);
+    state.deadline = Some(started + MAX_RENDER_TIME.saturating_sub(state.spent));
     // A render never starts inside another; if one did, the outer budget comes back after.
-    let outer = STATE.with(|s| s.borrow_mut().replace(fresh));
+    let outer = STATE.with(|s| s.borrow_mut().replace(state));
     let result = render();
-    let state = STATE.with(|s| std::mem::replace(&mut *s.borrow_mut(), outer));
-    let spent = state.map(|s| Spent { exceeded: s.exceeded, unknown: s.unknown }).unwrap_or_default();
-    (result, spent)
+    let mut state = STATE.with(|s| std::mem::replace(&mut *s.borrow_mut(), outer)).unwrap_or_default();
+    state.spent += started.elapsed();
+    state.deadline = None;
+    state.last = (0, String::new());
+    let unknown = std::mem::take(&mut state.unknown);
+    let exceeded = state.exceeded.clone();
+    *budget = state;
+    (result, exceeded, unknown)
 }
 
 /// Spends from the current budget; `Err` (and the reason remembered) when it is over.
-fn spend(change: impl FnOnce(&mut State) -> Option<String>) -> liquid_core::Result<()> {
+fn spend(change: impl FnOnce(&mut Budget) -> Option<String>) -> liquid_core::Result<()> {
     let reason = STATE.with(|s| {
         let mut state = s.borrow_mut();
         let state = state.as_mut()?;
@@ -80,8 +79,10 @@ fn spend(change: impl FnOnce(&mut State) -> Option<String>) -> liquid_core::Resu
             return Some(reason.clone());
         }
         let reason = change(state).or_else(|| {
-            (Instant::now() > state.deadline)
-                .then(|| format!("it took longer than {} ms to render", MAX_RENDER_TIME.as_millis()))
+            state
+                .deadline
+                .is_some_and(|deadline| Instant::now() > deadline)
+                .then(|| format!("rendering took longer than {} ms (the limit)", MAX_RENDER_TIME.as_millis()))
         })?;
         state.exceeded = Some(reason.clone());
         Some(reason)
@@ -119,7 +120,7 @@ pub(super) fn spend_value(read: u64, bytes: u64) -> liquid_core::Result<()> {
     })
 }
 
-fn spend_work(state: &mut State, bytes: u64) -> Option<String> {
+fn spend_work(state: &mut Budget, bytes: u64) -> Option<String> {
     state.work += bytes;
     (state.work > MAX_WORK_BYTES).then(|| format!("more than {} MiB of text processed", MAX_WORK_BYTES / (1024 * 1024)))
 }

@@ -16,7 +16,7 @@ use serde::{Serialize, Serializer};
 
 use crate::Invalid;
 pub use budget::{
-    MAX_ITERATIONS, MAX_NESTING, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
+    Budget, MAX_ITERATIONS, MAX_NESTING, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
 };
 use filters::Bounded;
 use tags::{Checked, Loop};
@@ -122,28 +122,34 @@ impl Template {
         &self.source
     }
 
-    /// Renders against `context`, its output at most [`MAX_OUTPUT_BYTES`]. Unknown variables
-    /// are nil; what can still fail is a filter given arguments it cannot use
-    /// (`{{ 1 | divided_by: 0 }}`) and the budget.
+    /// Renders against `context`, its output at most [`MAX_OUTPUT_BYTES`], under a budget of
+    /// its own. Unknown variables are nil; what can still fail is a filter given arguments it
+    /// cannot use (`{{ 1 | divided_by: 0 }}`) and the budget.
     pub fn render(&self, context: &Context) -> Result<String, RenderError> {
-        self.render_limited(context, MAX_OUTPUT_BYTES)
+        self.render_report(context, MAX_OUTPUT_BYTES).0
     }
 
-    /// [`Template::render`] with another output limit (a comment's, say).
-    pub fn render_limited(&self, context: &Context, max_output: usize) -> Result<String, RenderError> {
-        self.render_report(context, max_output).0
-    }
-
-    /// Renders, and also answers the variables the template asked for that `context` lacks.
+    /// Renders under a budget of its own, and also answers the variables the template asked
+    /// for that `context` lacks.
     pub fn render_report(&self, context: &Context, max_output: usize) -> (Result<String, RenderError>, Vec<String>) {
+        self.render_within(context, max_output, &mut Budget::default())
+    }
+
+    fn render_within(
+        &self,
+        context: &Context,
+        max_output: usize,
+        budget: &mut Budget,
+    ) -> (Result<String, RenderError>, Vec<String>) {
         let mut output = budget::BoundedWriter::new(max_output, "the output");
-        let (rendered, spent) = budget::within(|| self.compiled.render_to(&mut output, lax::Root::new(&context.0)));
-        let result = match (rendered, spent.exceeded) {
+        let (rendered, exceeded, unknown) =
+            budget::within(budget, || self.compiled.render_to(&mut output, lax::Root::new(&context.0)));
+        let result = match (rendered, exceeded) {
             (_, Some(reason)) => Err(RenderError::TooExpensive(format!("the template is too expensive: {reason}"))),
             (Err(e), None) => Err(RenderError::Failed(first_line(&e.to_string()))),
             (Ok(()), None) => Ok(String::from_utf8_lossy(&output.out).into_owned()),
         };
-        (result, spent.unknown)
+        (result, unknown)
     }
 }
 
@@ -201,25 +207,31 @@ impl RenderError {
     }
 }
 
-/// Several renders against one context, remembering every variable they asked for in vain
-/// (dry runs and test sends show them: `ticket.subjct` is a typo, not an empty subject).
-#[derive(Debug)]
-pub struct Rendering<'c> {
-    context: &'c Context,
+/// Several renders under one budget (all those of one update), remembering every variable
+/// they asked for in vain (dry runs and test sends show them: `ticket.subjct` is a typo, not
+/// an empty subject).
+#[derive(Debug, Default)]
+pub struct Rendering {
+    budget: Budget,
     unknown: Vec<String>,
 }
 
-impl<'c> Rendering<'c> {
-    pub fn new(context: &'c Context) -> Self {
-        Self { context, unknown: Vec::new() }
+impl Rendering {
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    pub fn render(&mut self, template: &Template) -> Result<String, RenderError> {
-        self.render_limited(template, MAX_OUTPUT_BYTES)
+    pub fn render(&mut self, template: &Template, context: &Context) -> Result<String, RenderError> {
+        self.render_limited(template, context, MAX_OUTPUT_BYTES)
     }
 
-    pub fn render_limited(&mut self, template: &Template, max_output: usize) -> Result<String, RenderError> {
-        let (result, unknown) = template.render_report(self.context, max_output);
+    pub fn render_limited(
+        &mut self,
+        template: &Template,
+        context: &Context,
+        max_output: usize,
+    ) -> Result<String, RenderError> {
+        let (result, unknown) = template.render_within(context, max_output, &mut self.budget);
         for variable in unknown {
             if !self.unknown.contains(&variable) {
                 self.unknown.push(variable);
@@ -228,7 +240,7 @@ impl<'c> Rendering<'c> {
         result
     }
 
-    /// The variables asked for that the context does not have, in the order first met.
+    /// The variables asked for that the context did not have, in the order first met.
     pub fn unknown(&self) -> &[String] {
         &self.unknown
     }
@@ -480,7 +492,7 @@ mod budget_tests {
             "{% assign s = 'x' %}{% for i in (1..19) %}{% assign s = s | append: s %}{% endfor %}{% for i in (1..1000) %}{{ s | upcase | size }}{% endfor %}",
         );
         let template = Template::parse("t", "{% for i in (1..100) %}{{ ticket.subject }}{% endfor %}").expect("parses");
-        let error = template.render_limited(&context(), 1000).expect_err("over the output limit");
+        let error = Rendering::new().render_limited(&template, &context(), 1000).expect_err("over the output limit");
         assert!(error.message().contains("the output is over 1 KiB"), "{error:?}");
     }
 

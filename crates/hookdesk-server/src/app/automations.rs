@@ -4,6 +4,7 @@
 
 use hookdesk_core::audit::Via;
 use hookdesk_core::rules::{TicketTimes, UpdateContext, UpdateType};
+use hookdesk_core::template::Rendering;
 use hookdesk_store::RuleSet;
 use serde::Serialize;
 use tracing::{info, warn};
@@ -86,7 +87,9 @@ impl App {
                     applied,
                 };
                 let source = Source { via: Via::Automation, actor: None };
-                match self.run_update(&mut tx, &rules, source, current, change, self.clock.now()).await {
+                let mut rendering = Rendering::new();
+                match self.run_update(&mut tx, &rules, &mut rendering, source, current, change, self.clock.now()).await
+                {
                     Ok(_) => {
                         tx.commit().await?;
                         run.tickets_updated += 1;

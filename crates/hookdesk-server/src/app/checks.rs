@@ -162,9 +162,9 @@ impl App {
         context: &Context,
         warnings: &mut Vec<Invalid>,
     ) -> Result<(), Invalid> {
-        let mut rendering = Rendering::new(context);
+        let mut rendering = Rendering::new();
         let document = Value::Null;
-        match prepare(webhook, notify.payload.as_ref(), &notify.params, &mut rendering, &document) {
+        match prepare(webhook, notify.payload.as_ref(), &notify.params, context, &mut rendering, &document) {
             Err(e) if PAYLOAD_ERRORS.contains(&e.code) && rendering.unknown().is_empty() => {
                 Err(Invalid::new(field, format!("{} (rendering the sample ticket)", e.message)))
             }
@@ -194,8 +194,8 @@ impl App {
         for (name, template) in webhook.custom_headers.iter() {
             check_render(&format!("custom_headers.{}", name.as_str()), template, &context, &mut warnings)?;
         }
-        let mut rendering = Rendering::new(&context);
-        let url = rendering.render(webhook.endpoint.template()).unwrap_or_default();
+        let mut rendering = Rendering::new();
+        let url = rendering.render(webhook.endpoint.template(), &context).unwrap_or_default();
         match hookdesk_core::webhook::check_url(&url) {
             Err(message) if rendering.unknown().is_empty() => {
                 return Err(Invalid::new("endpoint", format!("{message} (rendering the sample ticket)")));

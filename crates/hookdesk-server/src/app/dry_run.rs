@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::rules::{Rule, Trigger};
+use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
 use hookdesk_core::user::User;
 use hookdesk_store::{NewInvocation, NewTrigger};
@@ -65,7 +66,9 @@ impl App {
         }
         let rules = self.rules_with(snapshot, &[]).await?;
         let mut tx = self.store.begin_update().await?;
-        let outcome = self.patch_in(&mut tx, &rules, Source::api(actor), run.ticket_id, run.patch, &[]).await;
+        let outcome = self
+            .patch_in(&mut tx, &rules, &mut Rendering::new(), Source::api(actor), run.ticket_id, run.patch, &[])
+            .await;
         tx.rollback().await?;
         let outcome = outcome?;
         // A dry run renders on purpose: what cannot render is an error, not a note.

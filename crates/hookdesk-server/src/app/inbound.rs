@@ -13,7 +13,7 @@ use hookdesk_core::inbound::{
     ActionRun, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify, check_header_name,
     render_ticket_id,
 };
-use hookdesk_core::template::Context;
+use hookdesk_core::template::{Context, Rendering};
 use hookdesk_core::ticket::{Ticket, parse_text};
 use hookdesk_store::UpdateTx;
 use serde_json::Value;
@@ -227,17 +227,20 @@ impl App {
     /// and `client`). Each action sees `ticket` as the one before it left it. One
     /// transaction: an action that fails undoes the ones before it. With `key`, the call
     /// claims its idempotency key in that transaction, so no other call with it runs them.
+    /// Runs a call's actions under `rendering`'s budget (the call's: its response renders
+    /// under it too).
     pub async fn run_inbound_actions(
         &self,
         webhook: &InboundWebhook,
         context: &Context,
+        rendering: &mut Rendering,
         key: Option<KeyClaim<'_>>,
     ) -> ActionsOutcome {
         let mut outcome = ActionsOutcome { runs: vec![], ticket: None, error: None, pending: None };
         if webhook.actions.is_empty() {
             return outcome;
         }
-        if let Err(error) = self.run_actions_in_one_update(webhook, context, key, &mut outcome).await {
+        if let Err(error) = self.run_actions_in_one_update(webhook, context, rendering, key, &mut outcome).await {
             // Dropping the transaction rolls it back.
             outcome.pending = None;
             let failed = outcome.runs.len().saturating_sub(1);
@@ -257,6 +260,7 @@ impl App {
         &self,
         webhook: &InboundWebhook,
         context: &Context,
+        rendering: &mut Rendering,
         key: Option<KeyClaim<'_>>,
         outcome: &mut ActionsOutcome,
     ) -> Result<(), AppError> {
@@ -279,21 +283,21 @@ impl App {
             };
             let done = match action {
                 InboundAction::CreateTicket { fields } => {
-                    let body = fields.render(&context).map_err(|e| render_error("fields", e))?;
+                    let body = fields.render(&context, rendering).map_err(|e| render_error("fields", e))?;
                     let body: CreateTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
-                    self.create_in(tx, &rules, source, body.into()).await
+                    self.create_in(tx, &rules, rendering, source, body.into()).await
                 }
                 InboundAction::UpdateTicket { ticket_id, fields } => {
-                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context)?;
-                    let body = fields.render(&context).map_err(|e| render_error("fields", e))?;
+                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context, rendering)?;
+                    let body = fields.render(&context, rendering).map_err(|e| render_error("fields", e))?;
                     let body: PatchTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
-                    self.patch_in(tx, &rules, source, id, body.into(), &[]).await
+                    self.patch_in(tx, &rules, rendering, source, id, body.into(), &[]).await
                 }
                 InboundAction::AddComment { ticket_id, body, public } => {
-                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context)?;
-                    let text = body.render(&context).map_err(|e| render_error("body", e))?;
+                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context, rendering)?;
+                    let text = rendering.render(body, &context).map_err(|e| render_error("body", e))?;
                     let patch = TicketPatch { comment: Some((text, *public)), ..TicketPatch::default() };
-                    self.patch_in(tx, &rules, source, id, patch, &[]).await
+                    self.patch_in(tx, &rules, rendering, source, id, patch, &[]).await
                 }
             };
             // The update names the body's field (`comment.body`); say which action's.

@@ -2,6 +2,7 @@
 
 use hookdesk_core::audit::Via;
 use hookdesk_core::rules::{Action, Conditions, Macro, Rule};
+use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
 use hookdesk_core::user::User;
 use hookdesk_core::{Invalid, ticket::parse_text};
@@ -91,7 +92,9 @@ impl App {
         }
         let rules = self.rules(&applied).await?;
         let mut tx = self.store.begin_update().await?;
-        let outcome = self.patch_in(&mut tx, &rules, source, ticket_id, TicketPatch::default(), &applied).await;
+        let outcome = self
+            .patch_in(&mut tx, &rules, &mut Rendering::new(), source, ticket_id, TicketPatch::default(), &applied)
+            .await;
         tx.rollback().await?;
         let outcome = outcome?;
         // A preview renders on purpose: what cannot render is an error, not a note.

@@ -176,7 +176,7 @@ impl App {
         // Read before the write transaction begins: it holds SQLite's one writer.
         let rules = self.rules(&[]).await?;
         let mut tx = self.store.begin_update().await?;
-        let outcome = self.create_in(&mut tx, &rules, source, input).await?;
+        let outcome = self.create_in(&mut tx, &rules, &mut Rendering::new(), source, input).await?;
         tx.commit().await?;
         self.delivery.wake();
         Ok(outcome)
@@ -187,6 +187,7 @@ impl App {
         &self,
         tx: &mut UpdateTx,
         rules: &Rules,
+        rendering: &mut Rendering,
         source: Source<'_>,
         input: NewTicket,
     ) -> Result<UpdateOutcome, AppError> {
@@ -216,7 +217,7 @@ impl App {
             status_changed_at: now,
         };
         let change = Change { previous: None, fields, comment, applied: vec![] };
-        self.run_update(tx, rules, source, base, change, now).await
+        self.run_update(tx, rules, rendering, source, base, change, now).await
     }
 
     pub async fn update_ticket(&self, actor: &User, id: i64, patch: TicketPatch) -> Result<Ticket, AppError> {
@@ -234,17 +235,19 @@ impl App {
         // Read before the write transaction begins: it holds SQLite's one writer.
         let rules = self.rules(applied).await?;
         let mut tx = self.store.begin_update().await?;
-        let outcome = self.patch_in(&mut tx, &rules, source, id, patch, applied).await?;
+        let outcome = self.patch_in(&mut tx, &rules, &mut Rendering::new(), source, id, patch, applied).await?;
         tx.commit().await?;
         self.delivery.wake();
         Ok(outcome)
     }
 
     /// The update of `update_ticket_from`, in the caller's transaction: a dry run rolls it back.
+    #[expect(clippy::too_many_arguments, reason = "one update's parts, passed once")]
     pub(crate) async fn patch_in(
         &self,
         tx: &mut UpdateTx,
         rules: &Rules,
+        rendering: &mut Rendering,
         source: Source<'_>,
         id: i64,
         patch: TicketPatch,
@@ -304,7 +307,7 @@ impl App {
         fields.tags.add(add);
         fields.tags.remove(&remove);
         let change = Change { previous: Some(previous), fields, comment, applied: applied.to_vec() };
-        self.run_update(tx, rules, source, base, change, now).await
+        self.run_update(tx, rules, rendering, source, base, change, now).await
     }
 
     pub async fn ticket(&self, id: i64) -> Result<Ticket, AppError> {
@@ -355,11 +358,14 @@ impl App {
     }
 
     /// Runs the triggers on an update and writes everything it produced. `base` is the
-    /// ticket before the update (id 0 when creating).
+    /// ticket before the update (id 0 when creating). Every template the rules render shares
+    /// `rendering`'s budget: one update cannot hold the writer for long, whatever its rules.
+    #[expect(clippy::too_many_arguments, reason = "one update's parts, passed once")]
     pub(crate) async fn run_update(
         &self,
         tx: &mut UpdateTx,
         rules @ Rules { triggers, webhooks, .. }: &Rules,
+        rendering: &mut Rendering,
         source: Source<'_>,
         base: Ticket,
         Change { previous, mut fields, comment, applied }: Change,
@@ -412,7 +418,6 @@ impl App {
         // right after that rule's own changes.
         let mut invocations = Vec::new();
         let mut steps = Vec::new();
-        let mut unknown_variables: Vec<String> = Vec::new();
         let mut too_expensive = None;
         let mut rule_before = requested;
         for (kind, rule, after) in &fired {
@@ -429,10 +434,7 @@ impl App {
                 let field = format!("actions[{i}].value.body");
                 match action {
                     Action::AddComment { body, public } => {
-                        let mut rendering = Rendering::new(&context);
-                        let rendered = render_comment(body, &mut rendering);
-                        note_unknown(&mut unknown_variables, rendering.into_unknown());
-                        let body = match (rendered, kind) {
+                        let body = match (render_comment(body, &context, rendering), kind) {
                             (Ok(body), _) => body,
                             // An agent applying a macro is told; a rule's failure is noted in
                             // the comment, so that the trigger's firing still shows.
@@ -465,16 +467,14 @@ impl App {
                                     Some(_) => Value::Null,
                                     None => serde_json::to_value(&snapshot).unwrap_or(Value::Null),
                                 };
-                                let mut rendering = Rendering::new(&context);
-                                let request = prepare(
+                                prepare(
                                     webhook,
                                     notify.payload.as_ref(),
                                     &notify.params,
-                                    &mut rendering,
+                                    &context,
+                                    rendering,
                                     &document,
-                                );
-                                note_unknown(&mut unknown_variables, rendering.into_unknown());
-                                request
+                                )
                             }
                             None => Err(PrepareError {
                                 code: "webhook_deleted",
@@ -544,7 +544,7 @@ impl App {
             invocations,
             events,
             bound_hit: report.bound_hit,
-            unknown_variables,
+            unknown_variables: rendering.unknown().to_vec(),
             too_expensive,
         })
     }
@@ -644,7 +644,7 @@ impl App {
                     automation_id: None,
                     event_type: Some(event.as_str().to_owned()),
                     replay_of: None,
-                    request: prepare_event(webhook, &mut Rendering::new(&context), &document),
+                    request: prepare_event(webhook, &context, &mut Rendering::new(), &document),
                     max_retries: webhook.max_retries,
                     ordered: webhook.ordering == Ordering::PerTicket,
                     created_at: queued_at(),
@@ -697,18 +697,10 @@ fn queued_at() -> Timestamp {
 }
 
 /// A rendered comment, held to the limits of a typed one.
-fn render_comment(template: &Template, rendering: &mut Rendering<'_>) -> Result<String, Invalid> {
+fn render_comment(template: &Template, context: &Context, rendering: &mut Rendering) -> Result<String, Invalid> {
     // Up to four bytes a character: the limit itself counts characters.
-    let body = rendering.render_limited(template, MAX_TEXT * 4).map_err(|e| e.invalid(""))?;
+    let body = rendering.render_limited(template, context, MAX_TEXT * 4).map_err(|e| e.invalid(""))?;
     parse_text("", &body, MAX_TEXT)
-}
-
-fn note_unknown(all: &mut Vec<String>, found: Vec<String>) {
-    for variable in found {
-        if !all.contains(&variable) {
-            all.push(variable);
-        }
-    }
 }
 
 fn parse_requester(input: Option<&RequesterInput>, actor: Option<&User>) -> Result<(String, Email), Invalid> {

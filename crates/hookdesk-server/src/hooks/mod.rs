@@ -15,6 +15,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use hookdesk_core::inbound::{ActionRun, CallError, InboundCall, InboundResponse, InboundWebhook, RenderedResponse};
+use hookdesk_core::template::Rendering;
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use hookdesk_store::UpdateTx;
 use tracing::{info, warn};
@@ -135,7 +136,9 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id
     }
     let context = call.template_context();
     let claim = key.map(|key| KeyClaim { key, call_id });
-    let outcome = app.run_inbound_actions(webhook, &context, claim).await;
+    // One budget for the whole call: its actions, the updates they make and the response.
+    let mut rendering = Rendering::new();
+    let outcome = app.run_inbound_actions(webhook, &context, &mut rendering, claim).await;
     if let Some(error) = outcome.error {
         return (Answer { actions: outcome.runs, ..Answer::error(error.into()) }, None);
     }
@@ -143,12 +146,22 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id
         Some(ticket) => context.with("ticket", &app.ticket_document(ticket)),
         None => context,
     };
-    let (rendered, error) = match webhook.response.render(&context) {
+    let (rendered, error) = match webhook.response.render(&context, &mut rendering) {
         Ok(rendered) => (rendered, None),
+        // Over the budget whatever the actions did: answered as such, and (the actions'
+        // transaction dropped with `outcome`) nothing is kept.
+        Err(invalid) if invalid.code != hookdesk_core::Invalid::CODE => {
+            let mut runs = outcome.runs;
+            for run in &mut runs {
+                run.ticket_id = None;
+                run.error = Some("rolled back: the response went over its render budget".into());
+            }
+            return (Answer { actions: runs, ..Answer::error(invalid.into()) }, None);
+        }
         // The actions are done: answer that they were, and say in the log why the response
         // is the default one.
         Err(invalid) => {
-            let rendered = InboundResponse::default().render(&context).unwrap_or_default();
+            let rendered = InboundResponse::default().render(&context, &mut Rendering::new()).unwrap_or_default();
             (rendered, Some(CallError { code: "response_failed".into(), message: invalid.to_string() }))
         }
     };

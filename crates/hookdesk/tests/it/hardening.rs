@@ -53,6 +53,23 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
         assert_eq!(error["error"]["code"], "template_too_expensive", "{error}");
         assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.body", "{error}");
     }
+    // The budget is the update's: twenty comments each within it alone are over it together.
+    let loop_of_n = "{% for i in (1..ticket.custom_fields.n) %}{% endfor %}";
+    let many: Vec<Value> =
+        (0..20).map(|_| json!({"field": "add_comment", "value": {"body": loop_of_n, "public": false}})).collect();
+    let (status, saved) = save_macro(&app, &agent, Value::Array(many)).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let nine_thousand = app.ticket(json!({"subject": "9,000", "custom_fields": {"n": 9_000}})).await;
+    let (status, error) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tickets/{}/macros/{}", nine_thousand["id"], saved["id"]),
+            None,
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["code"], "template_too_expensive", "{error}");
     eprintln!("RSS around the budget breaches: {before:.1} MiB before, {:.1} MiB after", rss_mib());
     let (_, ticket) = app.get(&format!("/api/v1/tickets/{}", ticket["id"])).await;
     assert_eq!(ticket["comments"], json!([]), "a refused macro changes nothing");
@@ -66,6 +83,25 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     let invocation = app.settled(invocation["id"].as_str().expect("id")).await;
     assert_eq!(invocation["error"]["code"], "template_too_expensive", "{invocation}");
     assert!(receiver.received().is_empty());
+
+    // An inbound call's response over the budget is a 422, and its actions are not kept.
+    let (status, hook) = app
+        .post(
+            "/api/v1/inbound_webhooks",
+            json!({"name": "pricey", "actions": [{"type": "create_ticket",
+            "fields": {"subject": "From a call", "requester": {"email": "caller@example.com"}}}],
+            "response": {"body": "{% for i in (1..request.params.n) %}{% endfor %}"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let url = format!("{}?n=1000000000", hook["url"].as_str().expect("url"));
+    let response = reqwest::Client::new().post(&url).send().await.expect("an answer");
+    assert_eq!(response.status().as_u16(), 422);
+    let (_, tickets) = app.get("/api/v1/tickets?limit=500").await;
+    assert!(
+        tickets["data"].as_array().expect("data").iter().all(|t| t["subject"] != "From a call"),
+        "the call's actions were rolled back: {tickets}"
+    );
 
     let (status, _) = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK, "the process is alive");
