@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod formats;
 mod gates;
+mod hardening_http;
 mod inbound;
 mod multinode;
 mod outage;
