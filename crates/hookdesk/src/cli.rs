@@ -379,5 +379,83 @@ mod tests {
         assert!(Cli::try_parse_from(["hookdesk", "serve", "--allow-destination", "nonsense"]).is_err());
         assert!(Cli::try_parse_from(["hookdesk", "serve", "--retry-schedule", "soon"]).is_err());
         assert!(Cli::try_parse_from(["hookdesk", "serve", "--concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--header-timeout", "0s"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--max-connections", "0"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--log-format", "xml"]).is_err());
+    }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from(["hookdesk", "serve"].iter().chain(args)).expect("parses");
+        let Command::Serve(args) = cli.command else { panic!("serve") };
+        *args
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().expect("a range")).collect()
+    }
+
+    #[test]
+    fn ranges_may_be_empty_spaced_or_bare_addresses() {
+        // What HOOKDESK_ALLOW_DESTINATIONS and HOOKDESK_TRUSTED_PROXIES hold goes through this.
+        assert_eq!(parse_ranges("").expect("empty is none"), Ranges(vec![]));
+        assert_eq!(parse_ranges(" , ").expect("blank is none"), Ranges(vec![]));
+        assert_eq!(
+            parse_ranges("127.0.0.1/32, 10.0.0.0/8").expect("spaces after commas"),
+            Ranges(nets(&["127.0.0.1/32", "10.0.0.0/8"]))
+        );
+        assert_eq!(
+            parse_ranges(" 127.0.0.1 ,::1, 2001:db8::/32 ").expect("bare addresses"),
+            Ranges(nets(&["127.0.0.1/32", "::1/128", "2001:db8::/32"]))
+        );
+        assert!(parse_ranges("10.0.0.0/8, nonsense").expect_err("refused").contains("nonsense"));
+        assert!(parse_ranges("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn range_options_repeat_and_split() {
+        let args = serve_args(&[
+            "--allow-destination",
+            "127.0.0.1",
+            "--allow-destination",
+            "10.0.0.0/8, ::1",
+            "--trusted-proxy",
+            "",
+        ]);
+        assert_eq!(flatten(args.allow_destinations), nets(&["127.0.0.1/32", "10.0.0.0/8", "::1/128"]));
+        assert_eq!(flatten(args.trusted_proxies), vec![]);
+        let args = serve_args(&[]);
+        assert!(args.allow_destinations.is_empty() && args.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn database_urls_of_unknown_kinds_are_refused() {
+        for accepted in [
+            "sqlite://hookdesk-data/hookdesk.db",
+            "sqlite:hookdesk.db",
+            "hookdesk.db",
+            "/var/lib/hookdesk/hookdesk.db",
+            "./data/hookdesk.db",
+            "postgres://u:p@localhost/db",
+            "postgresql://u:p@localhost:5432/db",
+        ] {
+            assert_eq!(database_url(accepted).as_deref(), Ok(accepted));
+        }
+        for refused in ["mysql://x/y", "mariadb:x", "http://example.com/db", ""] {
+            let message = database_url(refused).expect_err(refused);
+            assert!(message.contains("sqlite://PATH") && message.contains("postgresql://"), "{message}");
+        }
+        assert!(Cli::try_parse_from(["hookdesk", "migrate", "--database", "mysql://x/y"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "admin-token", "--database", "mysql://x/y"]).is_err());
+    }
+
+    #[test]
+    fn http_limits_have_documented_defaults() {
+        let args = serve_args(&[]);
+        assert_eq!(args.header_timeout, Duration::from_secs(10));
+        assert_eq!(args.idle_timeout, Duration::from_secs(60));
+        assert_eq!(args.body_timeout, Duration::from_secs(30));
+        assert_eq!(args.max_connections, None);
+        let cli = Cli::try_parse_from(["hookdesk", "serve", "--log-format", "json"]).expect("parses");
+        assert_eq!(cli.log_format, LogFormat::Json);
     }
 }
