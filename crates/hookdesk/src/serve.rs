@@ -213,9 +213,7 @@ impl Running {
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     // Listening first: a start that cannot listen leaves no database (nor admin token) behind.
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = transport::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let sender = Sender::new(DestinationPolicy::new(config.allow_destinations.clone()), config.request_timeout)
         .context("cannot build the HTTP client")?;

@@ -53,6 +53,19 @@ impl Default for HttpLimits {
     }
 }
 
+/// Connections the kernel queues before they are accepted. std's default, 128, overflows
+/// in a burst of connections (a client then waits a second for its SYN to be sent again).
+const BACKLOG: u32 = 1024;
+
+/// A listener on `addr`, as std binds one (SO_REUSEADDR on Unix) but with a longer queue.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// What every connection task shares.
 struct Shared {
     router: axum::Router,
