@@ -196,7 +196,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting requests, finishes requests and deliveries in flight, closes the store.
+    /// Stops accepting requests, finishes requests and deliveries in flight within the
+    /// shutdown grace (both at once), closes every connection, then the store.
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.http.await;

@@ -121,11 +121,21 @@ pub async fn serve(
                 }
             },
         };
-        if shared.registry.len() >= max_connections && !make_room(&shared.registry).await {
+        if shared.registry.len() >= max_connections {
+            let made_room = make_room(&shared.registry).await;
             if warnings.due() {
-                tracing::warn!(max_connections, "every connection has a request in progress: refusing new ones");
+                if made_room {
+                    tracing::warn!(
+                        max_connections,
+                        "the connection limit is reached: closing the connections that waited longest without a request"
+                    );
+                } else {
+                    tracing::warn!(max_connections, "every connection has a request in progress: refusing new ones");
+                }
             }
-            continue;
+            if !made_room {
+                continue;
+            }
         }
         let connection = shared.registry.open();
         tasks.spawn(serve_connection(shared.clone(), connection, stream, peer));
@@ -143,7 +153,6 @@ pub async fn serve(
 /// every connection has one.
 async fn make_room(registry: &Registry) -> bool {
     let Some(victim) = registry.take_longest_waiting() else { return false };
-    tracing::debug!("the connection limit is reached: closing the connection that waited longest");
     victim.evict.cancel();
     // Its descriptor is free once its task has dropped the socket; it does nothing else.
     let _ = tokio::time::timeout(Duration::from_secs(1), victim.closed.cancelled()).await;
