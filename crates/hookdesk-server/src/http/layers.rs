@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -28,15 +28,27 @@ impl BodyDeadline {
     }
 }
 
+/// Whether the request declares a body over the limit.
+pub fn declared_too_large(headers: &HeaderMap) -> bool {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    declared.is_some_and(|length| length > MAX_BODY_BYTES as u64)
+}
+
 /// Refuses a declared body over the limit before reading any of it, and answers 408 when the
 /// body ran out of time (whatever the handler made of the failed read).
 pub async fn limit_bodies(request: Request, next: Next) -> Response {
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+    // `/hooks` refuses such a body itself, without reading it either, so that the call to a
+    // known webhook is logged (and counted by its rate limit).
+    let hooks = request.extensions().get::<MatchedPath>().is_some_and(|p| p.as_str().starts_with("/hooks/"));
+    let too_large = declared_too_large(request.headers());
+    if too_large && !hooks {
         return closing(ApiError::payload_too_large());
     }
     let deadline = request.extensions().get::<BodyDeadline>().cloned();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if too_large && response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if deadline.is_some_and(|d| d.expired()) {
         return closing(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,

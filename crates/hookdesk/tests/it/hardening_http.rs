@@ -207,14 +207,22 @@ async fn over_the_connection_limit_the_longest_waiting_are_closed_so_healthz_ans
 #[tokio::test]
 async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
     let app = spawn(|_| {}).await;
-    for request in [
-        "POST /hooks/x HTTP/1.1\r\nHost: hookdesk\r\nContent-Length: 5000000000\r\n\r\n".to_owned(),
+    let (status, webhook) = app.post("/api/v1/inbound_webhooks", serde_json::json!({"name": "Big"})).await;
+    assert_eq!(status, 201, "{webhook}");
+    let url = webhook["url"].as_str().expect("url");
+    let known = &url[url.find("/hooks/").expect("a /hooks/ URL")..];
+    let head = |path: &str, auth: &str| {
         format!(
-            "POST /api/v1/tickets HTTP/1.1\r\nHost: hookdesk\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 5000000000\r\n\r\n",
-            app.token
-        ),
+            "POST {path} HTTP/1.1\r\nHost: hookdesk\r\n{auth}Content-Type: application/json\r\nContent-Length: 5000000000\r\n\r\n"
+        )
+    };
+    for request in [
+        head("/hooks/x", ""),
+        head(known, ""),
+        head("/api/v1/tickets", &format!("Authorization: Bearer {}\r\n", app.token)),
     ] {
         let mut stream = connect(&app).await;
+        // Headers only: the answer comes without a byte of the body.
         send(&mut stream, &request).await;
         let (status, headers, body) = response(&mut stream).await;
         assert_eq!(status, 413, "{request}: {body}");
@@ -222,6 +230,12 @@ async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
         assert!(headers.contains(&("connection".into(), "close".into())), "{headers:?}");
         closed(&mut stream).await;
     }
+    // The call to a known webhook is logged, with the size it declared.
+    let (status, calls) =
+        app.get(&format!("/api/v1/inbound_webhooks/{}/calls", webhook["id"].as_str().expect("id"))).await;
+    assert_eq!(status, 200, "{calls}");
+    assert_eq!(calls["data"][0]["status"], 413, "{calls}");
+    assert_eq!(calls["data"][0]["body_bytes"], 5_000_000_000_u64, "{calls}");
 }
 
 #[tokio::test]
