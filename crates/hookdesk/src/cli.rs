@@ -1,4 +1,4 @@
-//! The command line: `hookdesk serve`, `hookdesk migrate`, `hookdesk openapi`.
+//! The command line: `hookdesk serve`, `migrate`, `admin-token`, `openapi`, `bench`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use hookdesk_delivery::RetryPolicy;
 use ipnet::IpNet;
 
+use crate::output;
 use crate::serve::{ServeConfig, start};
+use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,14 +22,22 @@ use crate::serve::{ServeConfig, start};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// How log lines (on stderr) are written: text, or one JSON object per line.
+    #[arg(long, global = true, env = "HOOKDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: the HTTP API and the delivery workers.
+    #[command(after_help = SERVE_ENVIRONMENT)]
     Serve(Box<ServeArgs>),
     /// Create or upgrade the database schema, then exit (`serve` also does this on start).
     Migrate(DatabaseArgs),
+    /// Issue a new API token for the bootstrap admin user and print it, once: the way back
+    /// in when the admin token is lost. Other tokens keep working; a server may be running.
+    AdminToken(DatabaseArgs),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// Measure delivery against this machine's own HTTP ceiling: raw, drain, end to end,
@@ -35,11 +45,31 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
 }
 
+/// What `serve --help` adds: the environment variables that have no flag.
+const SERVE_ENVIRONMENT: &str = "\
+Environment variables without a flag:
+  HOOKDESK_ADMIN_TOKEN  The bootstrap admin API token (at least 16 characters). Without it, a
+                        first start generates one and prints it once. Setting it replaces the
+                        earlier bootstrap token (generated, or set before), which stops
+                        working; tokens made through the API or `hookdesk admin-token` keep
+                        working.
+  HOOKDESK_SECRET_KEY   The key that encrypts secrets at rest (base64 of 32 bytes), instead of
+                        --secret-key-file.
+  HOOKDESK_LOG          The log filter, in tracing's syntax [default: info,sqlx=warn].
+
+Lost the admin token? `hookdesk admin-token` prints a new one.";
+
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Where data lives: `sqlite://PATH` (or a plain path), or `postgres://USER:PASSWORD@HOST/DB`
-    /// (several nodes may share one PostgreSQL database).
-    #[arg(long, env = "HOOKDESK_DATABASE_URL", default_value = "sqlite://hookdesk-data/hookdesk.db")]
+    /// Where data lives: `sqlite://PATH`, `sqlite:PATH` or a plain path, or
+    /// `postgres://USER:PASSWORD@HOST/DB` (several nodes may share one PostgreSQL database).
+    #[arg(
+        long,
+        env = "HOOKDESK_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://hookdesk-data/hookdesk.db",
+        value_parser = database_url
+    )]
     pub database: String,
 
     /// File holding the key that encrypts secrets at rest (created on first start, mode
@@ -59,14 +89,16 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
 
     /// Allow outbound requests to this range, which the SSRF guard refuses by default
-    /// (loopback, private, link-local, CGNAT, metadata). Repeatable.
-    #[arg(long = "allow-destination", env = "HOOKDESK_ALLOW_DESTINATIONS", value_delimiter = ',', value_name = "CIDR")]
-    pub allow_destinations: Vec<IpNet>,
+    /// (loopback, private, link-local, CGNAT, metadata). Repeatable, or comma-separated; a
+    /// bare address is one host; empty: none.
+    #[arg(long = "allow-destination", env = "HOOKDESK_ALLOW_DESTINATIONS", value_parser = parse_ranges, value_name = "CIDR")]
+    pub allow_destinations: Vec<Ranges>,
 
     /// Peers in this range are reverse proxies: an inbound webhook call's `client.ip` is then
-    /// read from X-Forwarded-For (the nearest address outside these ranges). Repeatable.
-    #[arg(long = "trusted-proxy", env = "HOOKDESK_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
-    pub trusted_proxies: Vec<IpNet>,
+    /// read from X-Forwarded-For (the nearest address outside these ranges). Repeatable, or
+    /// comma-separated; a bare address is one host; empty: none.
+    #[arg(long = "trusted-proxy", env = "HOOKDESK_TRUSTED_PROXIES", value_parser = parse_ranges, value_name = "CIDR")]
+    pub trusted_proxies: Vec<Ranges>,
 
     /// Base of absolute URLs in templates (`ticket.url`). Default: http:// + the listen address.
     #[arg(long, env = "HOOKDESK_PUBLIC_URL")]
@@ -123,10 +155,31 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_FAILING_AFTER", default_value = "24h", value_parser = positive_duration)]
     pub failing_after: Duration,
 
-    /// On SIGTERM or SIGINT, how long requests in flight may take to finish; the rest are
+    /// On SIGTERM or SIGINT, how long requests in flight (API calls and webhook requests) may
+    /// take to finish; then open connections are closed, and webhook requests not done are
     /// put back in the queue.
     #[arg(long, env = "HOOKDESK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// How long a client may take to send a request's headers (from its first byte, or from
+    /// connecting); then the connection is closed.
+    #[arg(long, env = "HOOKDESK_HEADER_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: Duration,
+
+    /// How long a keep-alive connection may wait for its next request.
+    #[arg(long, env = "HOOKDESK_IDLE_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
+    pub idle_timeout: Duration,
+
+    /// How long a client may take to send a request's body, all of it; then 408.
+    #[arg(long, env = "HOOKDESK_BODY_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
+    pub body_timeout: Duration,
+
+    /// Open HTTP connections at most. When full, the connection that has waited longest
+    /// without a request in progress is closed to make room. Default: the open files limit
+    /// (raised to its hard limit at start) less 128 and two per delivery worker, between 16
+    /// and 16384.
+    #[arg(long, env = "HOOKDESK_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
 
     /// How long finished invocations stay in the execution log.
     #[arg(long = "log-retention", alias = "retention", env = "HOOKDESK_LOG_RETENTION", default_value = "30days", value_parser = positive_duration)]
@@ -147,6 +200,56 @@ pub struct ServeArgs {
     pub poll_interval: Duration,
 }
 
+/// IP ranges, from one option value or environment variable: comma-separated, spaces
+/// around them ignored, empty meaning none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranges(pub Vec<IpNet>);
+
+/// Parses `10.0.0.0/8, 127.0.0.1, ::1`: a bare address is that one host (/32, /128).
+pub fn parse_ranges(text: &str) -> Result<Ranges, String> {
+    let mut ranges = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        let range = match item.parse::<IpNet>() {
+            Ok(range) => range,
+            Err(_) => match item.parse::<std::net::IpAddr>() {
+                Ok(address) => IpNet::from(address),
+                Err(_) => return Err(format!("`{item}` is neither an address nor a range (CIDR, like 10.0.0.0/8)")),
+            },
+        };
+        ranges.push(range);
+    }
+    Ok(Ranges(ranges))
+}
+
+/// Every range of a repeated option, in order.
+pub fn flatten(ranges: Vec<Ranges>) -> Vec<IpNet> {
+    ranges.into_iter().flat_map(|r| r.0).collect()
+}
+
+/// A database URL hookdesk can open, checked before anything touches the disk.
+pub fn database_url(text: &str) -> Result<String, String> {
+    const ACCEPTED: &str =
+        "sqlite://PATH, sqlite:PATH, a plain path, postgres://USER:PASSWORD@HOST/DB or postgresql://...";
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("the database is empty; accepted: {ACCEPTED}"));
+    }
+    let known = ["sqlite://", "sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|prefix| text.starts_with(prefix)) {
+        return Ok(text.to_owned());
+    }
+    // A scheme is letters then `:` (two at least, so that `C:\...` stays a path).
+    let scheme = text.split_once(':').map(|(scheme, _)| scheme).filter(|scheme| {
+        scheme.len() >= 2
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    match scheme {
+        Some(scheme) => Err(format!("unsupported database `{scheme}:`; accepted: {ACCEPTED}")),
+        None => Ok(text.to_owned()),
+    }
+}
+
 fn positive_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
@@ -159,9 +262,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The bench runs servers in its own process: their routine logs would bury the report.
     let default_filter = if matches!(cli.command, Command::Bench(_)) { "warn" } else { "info,sqlx=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKDESK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    crate::telemetry::init(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -182,29 +283,41 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
             let config = ServeConfig::from_args(*args, std::env::var("HOOKDESK_ADMIN_TOKEN").ok())?;
+            crate::transport::descriptors::raise_limit();
             let server = start(config).await?;
             if let Some(token) = &server.generated_admin_token {
-                println!(
-                    "Generated the admin API token (shown only this once; set HOOKDESK_ADMIN_TOKEN to choose your own):\n\n    {token}\n"
-                );
+                output::println(&format!(
+                    "Generated the admin API token (shown only this once; set HOOKDESK_ADMIN_TOKEN to choose your own, or run `hookdesk admin-token` for a new one):\n\n    {token}\n"
+                ))?;
             }
-            println!("hookdesk listening on http://{}", server.addr);
+            output::println(&format!("hookdesk listening on http://{}", server.addr))?;
             shutdown_signal().await;
             server.stop().await;
             Ok(())
         }
         Command::Migrate(args) => {
             crate::serve::open_store(&args).await?.close().await;
-            println!("the database schema is up to date");
+            output::println("the database schema is up to date")?;
+            Ok(())
+        }
+        Command::AdminToken(args) => {
+            let (token, admin) = crate::admin_token::issue(&args).await?;
+            // The token alone on stdout, for `TOKEN=$(hookdesk admin-token)`.
+            eprintln!(
+                "A new API token for {} (user {}), shown only this once; other tokens keep working:",
+                admin.email, admin.id
+            );
+            output::println(&token)?;
             Ok(())
         }
         Command::Bench(args) => {
+            crate::transport::descriptors::raise_limit();
             let json = args.json;
             let report = crate::bench::run(args).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                output::println(&serde_json::to_string_pretty(&report)?)?;
             } else {
-                print!("{report}");
+                output::print(&report.to_string())?;
             }
             if !report.exactly_once() {
                 anyhow::bail!("some invocations did not arrive exactly once");
@@ -212,7 +325,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&hookdesk_server::http::openapi())?);
+            output::println(&serde_json::to_string_pretty(&hookdesk_server::http::openapi())?)?;
             Ok(())
         }
     }
@@ -266,5 +379,83 @@ mod tests {
         assert!(Cli::try_parse_from(["hookdesk", "serve", "--allow-destination", "nonsense"]).is_err());
         assert!(Cli::try_parse_from(["hookdesk", "serve", "--retry-schedule", "soon"]).is_err());
         assert!(Cli::try_parse_from(["hookdesk", "serve", "--concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--header-timeout", "0s"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--max-connections", "0"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "serve", "--log-format", "xml"]).is_err());
+    }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from(["hookdesk", "serve"].iter().chain(args)).expect("parses");
+        let Command::Serve(args) = cli.command else { panic!("serve") };
+        *args
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().expect("a range")).collect()
+    }
+
+    #[test]
+    fn ranges_may_be_empty_spaced_or_bare_addresses() {
+        // What HOOKDESK_ALLOW_DESTINATIONS and HOOKDESK_TRUSTED_PROXIES hold goes through this.
+        assert_eq!(parse_ranges("").expect("empty is none"), Ranges(vec![]));
+        assert_eq!(parse_ranges(" , ").expect("blank is none"), Ranges(vec![]));
+        assert_eq!(
+            parse_ranges("127.0.0.1/32, 10.0.0.0/8").expect("spaces after commas"),
+            Ranges(nets(&["127.0.0.1/32", "10.0.0.0/8"]))
+        );
+        assert_eq!(
+            parse_ranges(" 127.0.0.1 ,::1, 2001:db8::/32 ").expect("bare addresses"),
+            Ranges(nets(&["127.0.0.1/32", "::1/128", "2001:db8::/32"]))
+        );
+        assert!(parse_ranges("10.0.0.0/8, nonsense").expect_err("refused").contains("nonsense"));
+        assert!(parse_ranges("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn range_options_repeat_and_split() {
+        let args = serve_args(&[
+            "--allow-destination",
+            "127.0.0.1",
+            "--allow-destination",
+            "10.0.0.0/8, ::1",
+            "--trusted-proxy",
+            "",
+        ]);
+        assert_eq!(flatten(args.allow_destinations), nets(&["127.0.0.1/32", "10.0.0.0/8", "::1/128"]));
+        assert_eq!(flatten(args.trusted_proxies), vec![]);
+        let args = serve_args(&[]);
+        assert!(args.allow_destinations.is_empty() && args.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn database_urls_of_unknown_kinds_are_refused() {
+        for accepted in [
+            "sqlite://hookdesk-data/hookdesk.db",
+            "sqlite:hookdesk.db",
+            "hookdesk.db",
+            "/var/lib/hookdesk/hookdesk.db",
+            "./data/hookdesk.db",
+            "postgres://u:p@localhost/db",
+            "postgresql://u:p@localhost:5432/db",
+        ] {
+            assert_eq!(database_url(accepted).as_deref(), Ok(accepted));
+        }
+        for refused in ["mysql://x/y", "mariadb:x", "http://example.com/db", ""] {
+            let message = database_url(refused).expect_err(refused);
+            assert!(message.contains("sqlite://PATH") && message.contains("postgresql://"), "{message}");
+        }
+        assert!(Cli::try_parse_from(["hookdesk", "migrate", "--database", "mysql://x/y"]).is_err());
+        assert!(Cli::try_parse_from(["hookdesk", "admin-token", "--database", "mysql://x/y"]).is_err());
+    }
+
+    #[test]
+    fn http_limits_have_documented_defaults() {
+        let args = serve_args(&[]);
+        assert_eq!(args.header_timeout, Duration::from_secs(10));
+        assert_eq!(args.idle_timeout, Duration::from_secs(60));
+        assert_eq!(args.body_timeout, Duration::from_secs(30));
+        assert_eq!(args.max_connections, None);
+        let cli = Cli::try_parse_from(["hookdesk", "serve", "--log-format", "json"]).expect("parses");
+        assert_eq!(cli.log_format, LogFormat::Json);
     }
 }

@@ -1,7 +1,12 @@
 //! The `hookdesk` binary's library: the command line (`cli`), configuration and the wiring
-//! of store, delivery and HTTP server (`serve`). Only this crate picks concrete backends.
+//! of store, delivery and HTTP server (`serve`), the HTTP server itself (`transport`) and
+//! logging (`telemetry`). Only this crate picks concrete backends.
 
+pub mod admin_token;
 pub mod bench;
 pub mod cli;
 pub mod keys;
+pub mod output;
 pub mod serve;
+pub mod telemetry;
+pub mod transport;

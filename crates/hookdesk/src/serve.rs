@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DatabaseArgs, ServeArgs};
+use crate::transport::{self, HttpLimits};
 
 pub const USER_AGENT: &str = concat!("hookdesk/", env!("CARGO_PKG_VERSION"));
 
@@ -39,6 +40,8 @@ pub struct ServeConfig {
     pub gates: GateConfig,
     pub shutdown_grace: Duration,
     pub automation_interval: Duration,
+    /// Client timeouts and the connection limit of the HTTP server.
+    pub http: HttpLimits,
     /// The clock tickets and automations read; tests move an adjustable one forward.
     pub clock: Clock,
     pub admin_token: Option<String>,
@@ -57,8 +60,8 @@ impl ServeConfig {
         Ok(Self {
             listen: args.listen,
             database: args.database,
-            allow_destinations: args.allow_destinations,
-            trusted_proxies: args.trusted_proxies,
+            allow_destinations: crate::cli::flatten(args.allow_destinations),
+            trusted_proxies: crate::cli::flatten(args.trusted_proxies),
             public_url: args.public_url,
             retry: args.retry_schedule,
             request_timeout: args.request_timeout,
@@ -81,6 +84,12 @@ impl ServeConfig {
             },
             shutdown_grace: args.shutdown_grace,
             automation_interval: args.automation_interval,
+            http: HttpLimits {
+                header_timeout: args.header_timeout,
+                idle_timeout: args.idle_timeout,
+                body_timeout: args.body_timeout,
+                max_connections: args.max_connections.map(|n| n as usize),
+            },
             clock: Clock::system(),
             admin_token: admin_token.map(|t| t.trim().to_owned()),
         })
@@ -123,6 +132,54 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The connection limit: as given (with a warning when the descriptor limit leaves no room
+/// for it), or derived from the descriptor limit.
+fn max_connections(config: &ServeConfig) -> usize {
+    match config.http.max_connections {
+        Some(n) => {
+            if !transport::descriptors::fits(n, config.concurrency) {
+                tracing::warn!(
+                    max_connections = n,
+                    "--max-connections leaves too few file descriptors for the database and the delivery workers: raise the open files limit (ulimit -n)"
+                );
+            }
+            n
+        }
+        None => {
+            transport::descriptors::default_max_connections(transport::descriptors::current_limit(), config.concurrency)
+        }
+    }
+}
+
+/// Makes the given token the bootstrap admin token, or generates one on a first start;
+/// answers the generated one.
+async fn provision_admin_token(store: &Store, given: Option<&str>) -> anyhow::Result<Option<String>> {
+    let now = hookdesk_delivery::dispatcher::now();
+    match given {
+        Some(token) => {
+            let hash = ids::token_hash(token);
+            if store.has_bootstrap_token().await? && store.user_for_token(&hash).await?.is_none() {
+                tracing::warn!(
+                    "HOOKDESK_ADMIN_TOKEN replaces the earlier bootstrap admin token, which stops working; other API tokens still work"
+                );
+            }
+            store.set_bootstrap_token(&hash, now).await?;
+            Ok(None)
+        }
+        None if !store.has_bootstrap_token().await? => {
+            let token = new_admin_token()?;
+            store.set_bootstrap_token(&ids::token_hash(&token), now).await?;
+            Ok(Some(token))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A new random API token, in the form the API's tokens have.
+pub fn new_admin_token() -> anyhow::Result<String> {
+    Ok(format!("hd_{}", ids::random_token(32).map_err(|e| anyhow::anyhow!("no randomness for the admin token: {e}"))?))
+}
+
 /// A running server. Stop it with [`Running::stop`].
 pub struct Running {
     pub addr: SocketAddr,
@@ -139,7 +196,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting requests, finishes requests and deliveries in flight, closes the store.
+    /// Stops accepting requests, finishes requests and deliveries in flight within the
+    /// shutdown grace (both at once), closes every connection, then the store.
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.http.await;
@@ -155,33 +213,18 @@ impl Running {
 }
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
-    let store = open_store(&config.database).await?;
-    let now = hookdesk_delivery::dispatcher::now();
-    let generated_admin_token = match &config.admin_token {
-        Some(token) => {
-            store.set_bootstrap_token(&ids::token_hash(token), now).await?;
-            None
-        }
-        None if !store.has_bootstrap_token().await? => {
-            let token = format!(
-                "hd_{}",
-                ids::random_token(32).map_err(|e| anyhow::anyhow!("no randomness for the admin token: {e}"))?
-            );
-            store.set_bootstrap_token(&ids::token_hash(&token), now).await?;
-            Some(token)
-        }
-        None => None,
-    };
-
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // Listening first: a start that cannot listen leaves no database (nor admin token) behind.
+    let listener = transport::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let sender = Sender::new(DestinationPolicy::new(config.allow_destinations.clone()), config.request_timeout)
+        .context("cannot build the HTTP client")?;
+    let max_connections = max_connections(&config);
+    let store = open_store(&config.database).await?;
+    // The last step that can fail: a token generated here is always printed.
+    let generated_admin_token = provision_admin_token(&store, config.admin_token.as_deref()).await?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 
     let shutdown = CancellationToken::new();
-    let sender = Sender::new(DestinationPolicy::new(config.allow_destinations.clone()), config.request_timeout)
-        .context("cannot build the HTTP client")?;
     let (health_events, mut health_changes) = tokio::sync::mpsc::unbounded_channel();
     let (delivery_handle, delivery) = hookdesk_delivery::spawn(
         store.clone(),
@@ -263,16 +306,15 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         ))
     };
     let router = hookdesk_server::http::router(app);
-    let stop = shutdown.clone();
-    let http = tokio::spawn(async move {
-        // The peer address is `client.ip` in inbound webhooks' templates.
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let serve = axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
-    tracing::info!(%addr, database = %redact_url(&config.database.database), "hookdesk started");
+    let http = tokio::spawn(transport::serve(
+        listener,
+        router,
+        config.http.clone(),
+        max_connections,
+        shutdown.clone(),
+        config.shutdown_grace,
+    ));
+    tracing::info!(%addr, max_connections, database = %redact_url(&config.database.database), "hookdesk started");
     let admin_token = config.admin_token.clone().or_else(|| generated_admin_token.clone()).unwrap_or_default();
     Ok(Running {
         addr,

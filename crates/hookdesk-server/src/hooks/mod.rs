@@ -2,7 +2,7 @@
 //! method, and hookdesk verifies the call, runs its ticket actions and answers as configured.
 //! Every call to a known webhook is logged, except those refused by its rate limit.
 //!
-//! These routes sit outside the API's request tracing: their path carries the token.
+//! Their path carries the token: the access log names them by their route template only.
 
 mod request;
 
@@ -81,6 +81,10 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
     let (token, path) = request::token_and_path(request.uri().path());
     let webhook = match app.inbound_webhook_for_token(&token).await {
         Ok(Some(webhook)) => webhook,
+        // The body's size is checked first, as on every route; it is not read.
+        Ok(None) if crate::http::layers::declared_too_large(request.headers()) => {
+            return ApiError::payload_too_large().into_response();
+        }
         Ok(None) => return ApiError::not_found("inbound webhook").into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -95,6 +95,10 @@ impl CallRequest {
             params: Map::new(),
         };
         add_params(&mut call.params, call.query.as_bytes());
+        // A declared body over the limit is refused before any of it is read.
+        if call.body_bytes > crate::http::MAX_BODY_BYTES as u64 {
+            return Err(ReadError { call, error: ApiError::payload_too_large() });
+        }
         // The router's body limit (1 MiB) applies here.
         match Bytes::from_request(request, &()).await {
             Ok(bytes) => call.body = bytes.to_vec(),

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod layers;
 pub mod routes;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::app::App;
 use error::ApiError;
 
-/// Request bodies larger than this are refused with 413.
+/// Request bodies larger than this are refused with 413 (a declared length before reading).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(OpenApi)]
@@ -122,10 +123,11 @@ pub fn router(app: App) -> axum::Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        // After the trace layer, which would log the token in the path.
         .merge(crate::hooks::router())
         .layer(catch_panics())
+        .layer(axum::middleware::from_fn(layers::limit_bodies))
+        // It logs the route template (`/hooks/{token}`), never the path, which holds the token.
+        .layer(axum::middleware::from_fn(layers::access_log))
         .with_state(app)
 }
 

@@ -164,6 +164,7 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         gates: GateConfig { max_in_flight_per_webhook: usize::from(concurrency), ..GateConfig::default() },
         shutdown_grace: Duration::from_secs(10),
         automation_interval: Duration::from_secs(300),
+        http: crate::transport::HttpLimits::default(),
         clock: hookdesk_server::app::Clock::system(),
         admin_token: Some(format!("bench-{}", uuid_suffix())),
     }

@@ -140,6 +140,7 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
         gates: GateConfig::default(),
         shutdown_grace: Duration::from_secs(5),
         automation_interval: Duration::from_secs(300),
+        http: hookdesk::transport::HttpLimits::default(),
         clock: hookdesk_server::app::Clock::adjustable(),
         admin_token: Some(format!("test-admin-token-{}", std::process::id())),
     }

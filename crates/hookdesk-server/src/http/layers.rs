@@ -1,0 +1,86 @@
+//! Middleware around every route, `/hooks` included: the access log, and the answers to
+//! bodies that are too large or too slow.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::MAX_BODY_BYTES;
+use super::error::ApiError;
+
+/// Put in a request's extensions by the server that times its body: expired once the body
+/// did not arrive in time, and the request is then answered 408.
+#[derive(Debug, Clone, Default)]
+pub struct BodyDeadline(Arc<AtomicBool>);
+
+impl BodyDeadline {
+    pub fn expire(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn expired(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Whether the request declares a body over the limit.
+pub fn declared_too_large(headers: &HeaderMap) -> bool {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    declared.is_some_and(|length| length > MAX_BODY_BYTES as u64)
+}
+
+/// Refuses a declared body over the limit before reading any of it, and answers 408 when the
+/// body ran out of time (whatever the handler made of the failed read).
+pub async fn limit_bodies(request: Request, next: Next) -> Response {
+    // `/hooks` refuses such a body itself, without reading it either, so that the call to a
+    // known webhook is logged (and counted by its rate limit).
+    let hooks = request.extensions().get::<MatchedPath>().is_some_and(|p| p.as_str().starts_with("/hooks/"));
+    let too_large = declared_too_large(request.headers());
+    if too_large && !hooks {
+        return closing(ApiError::payload_too_large());
+    }
+    let deadline = request.extensions().get::<BodyDeadline>().cloned();
+    let mut response = next.run(request).await;
+    if too_large && response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if deadline.is_some_and(|d| d.expired()) {
+        return closing(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        ));
+    }
+    response
+}
+
+/// The rest of the body is never read: the connection closes after this answer.
+fn closing(error: ApiError) -> Response {
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// One INFO line per request: method, route template, status, duration. The template, not
+/// the path, so that `/hooks/{token}` never shows a token; and never a header.
+pub async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(request).await;
+    let duration_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    tracing::info!(
+        target: "hookdesk::access",
+        method = %method,
+        route = %route.as_ref().map_or("-", MatchedPath::as_str),
+        status = response.status().as_u16(),
+        duration_ms,
+        "request"
+    );
+    response
+}
