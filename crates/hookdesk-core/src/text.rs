@@ -1,5 +1,7 @@
 //! Text as logs keep it.
 
+use std::borrow::Cow;
+
 /// Logged bodies (attempts' requests and responses, inbound calls) are cut at this size.
 pub const LOGGED_BODY_BYTES: usize = 16 * 1024;
 
@@ -15,6 +17,21 @@ pub fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// `text` as a database column can hold it: PostgreSQL's text refuses NUL, so a NUL a caller
+/// sent (an inbound body, a receiver's answer) is kept as U+FFFD on both backends alike.
+pub fn storable(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') { Cow::Owned(text.replace('\0', "\u{fffd}")) } else { Cow::Borrowed(text) }
+}
+
+/// Whether a header's value is a credential the logs must not keep: `Authorization`, cookies,
+/// signatures, and any name that says key, token, secret, password or session.
+pub fn is_secret_header(name: &str) -> bool {
+    const MARKERS: &[&str] =
+        &["auth", "cookie", "signature", "key", "token", "secret", "password", "passwd", "session", "credential"];
+    let name = name.to_ascii_lowercase();
+    MARKERS.iter().any(|marker| name.contains(marker))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -22,5 +39,19 @@ mod tests {
         assert_eq!(super::cut("héllo", 2), "h");
         assert_eq!(super::cut("héllo", 3), "hé");
         assert_eq!(super::cut("hi", 10), "hi");
+    }
+
+    #[test]
+    fn nul_is_replaced_and_credentials_are_recognised() {
+        assert_eq!(super::storable("abc\0def"), "abc\u{fffd}def");
+        assert!(matches!(super::storable("clean"), super::Cow::Borrowed("clean")));
+        for secret in
+            ["Authorization", "X-Api-Key", "webhook-signature", "X-Hub-Signature-256", "Cookie", "X-Auth-Token"]
+        {
+            assert!(super::is_secret_header(secret), "{secret}");
+        }
+        for plain in ["Content-Type", "X-Ticket", "X-Source", "Accept"] {
+            assert!(!super::is_secret_header(plain), "{plain}");
+        }
     }
 }

@@ -5,6 +5,7 @@ use hookdesk_core::Timestamp;
 use hookdesk_core::inbound::{
     ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify,
 };
+use hookdesk_core::text::storable;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::cipher::Cipher;
@@ -104,15 +105,15 @@ async fn insert_call<'c>(
     .bind(&call.id)
     .bind(&call.inbound_webhook_id)
     .bind(call.created_at.as_millis())
-    .bind(&call.method)
-    .bind(&call.path)
-    .bind(&call.query)
+    .bind(storable(&call.method).as_ref())
+    .bind(storable(&call.path).as_ref())
+    .bind(storable(&call.query).as_ref())
     .bind(serde_json::Value::Object(call.headers.clone()).to_string())
-    .bind(&call.body)
+    .bind(storable(&call.body).as_ref())
     .bind(call.body_bytes)
     .bind(&call.client_ip)
     .bind(i64::from(call.status))
-    .bind(&call.response_body)
+    .bind(storable(&call.response_body).as_ref())
     .bind(serde_json::to_string(&call.actions).unwrap_or_else(|_| "[]".into()))
     .bind(call.error.as_ref().and_then(|e| serde_json::to_string(e).ok()))
     .bind(call.duration_ms)

@@ -105,7 +105,14 @@ pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
         Backend::Sqlite => {
             let path = PathBuf::from(sqlite_path(&args.database));
             let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+            crate::keys::create_private_dir(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+            // Only the owner reads the database (SQLite gives its -wal and -shm files the
+            // same mode).
+            match crate::keys::create_private(&path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+            }
             args.secret_key_file.clone().unwrap_or_else(|| folder.join("secret.key"))
         }
     };

@@ -156,7 +156,8 @@ pub struct OutgoingRequest {
 pub const REDACTED: &str = "[redacted]";
 
 impl OutgoingRequest {
-    /// The headers as they may be logged: authentication values replaced by [`REDACTED`].
+    /// The headers as they may be logged: authentication, signatures and anything named like
+    /// a credential (`X-Api-Key`, a custom `X-Auth-Token`) replaced by [`REDACTED`].
     pub fn redacted_headers(&self, auth: &Authentication) -> Vec<(String, String)> {
         let secret_header = match auth {
             Authentication::ApiKey { header, .. } => Some(header.as_str()),
@@ -165,8 +166,8 @@ impl OutgoingRequest {
         self.headers
             .iter()
             .map(|(name, value)| {
-                let secret = name.eq_ignore_ascii_case("authorization")
-                    || secret_header.is_some_and(|h| h.eq_ignore_ascii_case(name));
+                let secret =
+                    crate::text::is_secret_header(name) || secret_header.is_some_and(|h| h.eq_ignore_ascii_case(name));
                 (name.clone(), if secret { REDACTED.to_owned() } else { value.clone() })
             })
             .collect()
@@ -313,5 +314,8 @@ mod tests {
         assert!(get("webhook-signature").is_some_and(|s| s.starts_with("v1,")));
         let logged = out.redacted_headers(&auth);
         assert!(logged.iter().all(|(_, v)| !v.contains("s3cret")));
+        let logged_value = |name: &str| logged.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(logged_value("webhook-signature"), Some(REDACTED), "signatures are not kept either");
+        assert_eq!(logged_value("webhook-id"), Some("inv_1"));
     }
 }

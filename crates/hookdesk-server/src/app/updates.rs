@@ -94,6 +94,21 @@ fn custom_fields(map: Map<String, Value>) -> Result<Map<String, Value>, Invalid>
     if let Some(key) = map.keys().find(|k| k.is_empty() || k.len() > 128) {
         return Err(Invalid::new(format!("custom_fields.{key}"), "keys are 1 to 128 characters"));
     }
+    // A NUL cannot be stored on PostgreSQL, nor rendered into a comment: refused on both.
+    fn has_nul(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    if let Some((key, _)) = map.iter().find(|(k, v)| k.contains('\0') || has_nul(v)) {
+        return Err(Invalid::new(
+            format!("custom_fields.{}", key.replace('\0', "")),
+            "must not contain NUL characters",
+        ));
+    }
     Ok(map)
 }
 

@@ -15,9 +15,6 @@ use serde_json::{Map, Value};
 use crate::http::error::ApiError;
 use crate::http::extract::{is_json, media_type};
 
-/// Header values the call log does not keep: credentials a caller may send.
-const REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
-
 /// The token and the rest of the path (`/` when none) of `/hooks/TOKEN[/REST]`.
 pub fn token_and_path(path: &str) -> (String, String) {
     let after = path.strip_prefix("/hooks/").unwrap_or_default();
@@ -140,7 +137,8 @@ impl CallRequest {
     fn headers_json(&self, redact: bool) -> Map<String, Value> {
         let mut headers = Map::new();
         for name in self.headers.keys() {
-            let value = if redact && REDACTED_HEADERS.contains(&name.as_str()) {
+            // The call log keeps no credential a caller may send.
+            let value = if redact && hookdesk_core::text::is_secret_header(name.as_str()) {
                 "[redacted]".to_owned()
             } else {
                 let values: Vec<String> = self

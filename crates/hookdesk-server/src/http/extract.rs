@@ -55,7 +55,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Two steps, because serde_json reports a value of the wrong kind for an enum (a number
     // for `status`) as a syntax error: only the first step can find real syntax errors.
     let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+    if let Some(field) = nul_in(&document, "") {
+        // PostgreSQL's text holds no NUL; refused here, it is refused alike on both backends.
+        return Err(hookdesk_core::Invalid::new(field, "must not contain NUL (\\u0000) characters").into());
+    }
     Ok(crate::app::from_json(document)?)
+}
+
+/// The path of the first string (or key) in `value` holding a NUL character.
+fn nul_in(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        Value::String(text) => text.contains('\0').then(|| path.to_owned()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| nul_in(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') { Some(join(&key.replace('\0', "\\u0000"))) } else { nul_in(item, &join(key)) }
+        }),
+        _ => None,
+    }
 }
 
 fn malformed(error: &serde_json::Error) -> ApiError {
@@ -94,12 +112,14 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 
 /// The caller: the user of a valid API token.
 async fn caller(parts: &Parts, app: &App) -> Result<User, ApiError> {
+    // The scheme is case-insensitive (RFC 7235): `Bearer`, `bearer`, `BEARER`.
     let token = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(ApiError::unauthorized)?;
     // Looked up by its SHA-256: the comparison happens on a hash the caller cannot steer,

@@ -213,7 +213,114 @@ async fn dry_runs_and_test_sends_name_unknown_variables(db: Db) {
     assert_eq!(test["request"]["body"], "{\"a\": null}");
 }
 
+async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
+    let app = TestApp::spawn(db).await;
+    // A NUL in any JSON the API takes: refused, naming where (PostgreSQL's text holds none).
+    let (status, error) = app.post("/api/v1/tickets", json!({"subject": "x", "custom_fields": {"a": "a\0b"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"][0]["field"], "custom_fields.a", "{error}");
+    let (status, _) = app.post("/api/v1/tickets", json!({"subject": "a\0b"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // What an unauthenticated caller sends to an inbound URL is logged, its NUL replaced.
+    let (_, hook) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
+    let url = hook["url"].as_str().expect("url").to_owned();
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body(b"abc\0def".to_vec())
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 202);
+    let (_, calls) = app.get(&format!("/api/v1/inbound_webhooks/{}/calls", hook["id"].as_str().expect("id"))).await;
+    assert_eq!(calls["data"][0]["body"], "abc\u{fffd}def", "{calls}");
+    // Rendered into a ticket, it is refused like a typed one.
+    let (_, creating) = app
+        .post(
+            "/api/v1/inbound_webhooks",
+            json!({"name": "form", "actions": [{"type": "create_ticket", "fields": {
+            "subject": "From a form", "requester": {"email": "a@example.com"},
+            "custom_fields": {"note": "{{ request.params.note }}"}}}]}),
+        )
+        .await;
+    let url = format!("{}?note=a%00b", creating["url"].as_str().expect("url"));
+    let response = reqwest::Client::new().post(&url).send().await.expect("an answer");
+    assert_eq!(response.status().as_u16(), 422);
+
+    // A receiver's answer with a NUL in it is recorded, not stuck in the recorder.
+    let receiver = Receiver::responding(|_| crate::support::Reply::status(200).body(b"ok\0ok".to_vec())).await;
+    let webhook = app.webhook(&receiver.url("/nul"), json!({})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": "Answer with a NUL"})).await;
+    let invocation = app.invocations("").await.remove(0);
+    let invocation = app.settled(invocation["id"].as_str().expect("id")).await;
+    assert_eq!(invocation["status"], "succeeded", "{invocation}");
+    let body = invocation["attempts"][0]["response"]["body"].as_str().expect("a body");
+    assert!(body.starts_with("ok") && body.ends_with("ok"), "{body:?}");
+}
+
+async fn logs_keep_no_credentials_and_bearer_is_any_case(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let receiver = Receiver::start().await;
+    let webhook = app
+        .webhook(
+            &receiver.url("/creds"),
+            json!({"custom_headers": {"X-Api-Token": "abc123secret", "X-Source": "hookdesk"}}),
+        )
+        .await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": "Credentials"})).await;
+    let invocation = app.invocations("").await.remove(0);
+    let invocation = app.settled(invocation["id"].as_str().expect("id")).await;
+    let headers = &invocation["attempts"][0]["request"]["headers"];
+    assert_eq!(headers["webhook-signature"], "[redacted]", "{headers}");
+    assert_eq!(headers["X-Api-Token"], "[redacted]", "{headers}");
+    assert_eq!(headers["X-Source"], "hookdesk", "{headers}");
+    assert!(!invocation.to_string().contains("abc123secret"));
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].header("x-api-token"), Some("abc123secret"), "the receiver gets it");
+
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = reqwest::Client::new()
+            .get(app.url("/api/v1/tickets"))
+            .header("authorization", format!("{scheme} {}", app.token))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 200, "{scheme}");
+    }
+    let response = reqwest::Client::new()
+        .get(app.url("/api/v1/tickets"))
+        .header("authorization", format!("Basic {}", app.token))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 401);
+}
+
+/// The database and its WAL are readable by their owner only, like the key file.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_created_for_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(Db::Sqlite).await;
+    app.ticket(json!({"subject": "Write something"})).await;
+    let database = app.config.database.database.strip_prefix("sqlite://").expect("a sqlite URL").to_owned();
+    let mut checked = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{database}{suffix}");
+        if let Ok(meta) = std::fs::metadata(&path) {
+            assert_eq!(meta.permissions().mode() & 0o077, 0, "{path} is {:o}", meta.permissions().mode());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "the database and its WAL exist");
+}
+
 crate::on_both_backends!(
+    nul_characters_are_refused_or_stored_alike_on_both_backends,
+    logs_keep_no_credentials_and_bearer_is_any_case,
     an_agent_cannot_abort_the_process_with_a_template,
     rendering_stays_off_the_writer_and_comments_keep_their_limit,
     mistakes_that_would_fail_every_time_are_refused_when_saved,

@@ -327,11 +327,17 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub delay: Duration,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Self { status, headers: Vec::new(), delay: Duration::ZERO }
+        Self { status, headers: Vec::new(), delay: Duration::ZERO, body: b"ok".to_vec() }
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -404,7 +410,7 @@ impl Receiver {
                 let reply = (state.respond)(&received);
                 state.requests.lock().expect("lock").push(received);
                 tokio::time::sleep(reply.delay).await;
-                let mut response = axum::response::Response::new(axum::body::Body::from("ok"));
+                let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
                 *response.status_mut() = StatusCode::from_u16(reply.status).expect("status");
                 for (name, value) in reply.headers {
                     response.headers_mut().insert(name, value.parse().expect("header value"));
