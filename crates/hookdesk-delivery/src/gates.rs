@@ -35,7 +35,8 @@ pub struct GateConfig {
 impl Default for GateConfig {
     fn default() -> Self {
         Self {
-            max_in_flight_per_webhook: 32,
+            // An eighth of the default 64 workers.
+            max_in_flight_per_webhook: 8,
             rate_window: Duration::from_secs(60),
             global_per_second: None,
             breaker: BreakerConfig::default(),

@@ -16,11 +16,27 @@ use crate::ssrf::{DestinationPolicy, GuardedResolver, LookupFailed, Refused};
 pub const LOG_BODY_BYTES: usize = hookdesk_core::text::LOGGED_BODY_BYTES;
 
 /// The HTTP client every worker shares: pooled keep-alive connections, no redirects, the
-/// SSRF guard in its resolver.
+/// SSRF guard in its resolver. The proxy environment variables (`HTTP_PROXY`...) are never
+/// used: they would send requests, credentials included, past the guard. A proxy is used only
+/// when given explicitly, and then each destination is checked before the request goes.
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
     policy: DestinationPolicy,
+    proxied: bool,
+}
+
+/// Why a destination may not be called: the error code and message an attempt records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// What one attempt gave.
@@ -49,28 +65,38 @@ impl Outcome {
 }
 
 impl Sender {
-    pub fn new(policy: DestinationPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    /// A sender under `policy`; with `proxy` (an `http://` or `https://` URL), every request
+    /// goes through it.
+    pub fn new(policy: DestinationPolicy, timeout: Duration, proxy: Option<&url::Url>) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(512)
-            .tcp_nodelay(true)
-            .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
-            .build()?;
-        Ok(Self { client, policy })
+            .tcp_nodelay(true);
+        // The administrator chose the proxy: its own address is not a destination to guard.
+        let exempt = proxy.and_then(|p| p.host_str()).map(str::to_owned);
+        if let Some(proxy) = proxy {
+            builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+        }
+        let client = builder.dns_resolver(Arc::new(GuardedResolver { policy: policy.clone(), exempt })).build()?;
+        Ok(Self { client, policy, proxied: proxy.is_some() })
     }
 
     /// Whether the SSRF guard lets requests go to `url`, decided as sending decides it (an IP
-    /// literal as it is, a name by what it resolves to), so that saving a webhook can warn.
-    pub async fn check_destination(&self, url: &str) -> Result<(), String> {
-        let url = reqwest::Url::parse(url).map_err(|e| format!("{url} is not a valid URL: {e}"))?;
+    /// literal as it is, a name by every address it resolves to): saving a webhook warns with
+    /// it, and through a proxy (which resolves names itself) each request is checked with it.
+    pub async fn check_destination(&self, url: &str) -> Result<(), Blocked> {
+        let blocked = |code, message: String| Blocked { code, message };
+        let url =
+            reqwest::Url::parse(url).map_err(|e| blocked("invalid_url", format!("{url} is not a valid URL: {e}")))?;
         if let Some(ip) = literal_ip(&url) {
             return if self.policy.allows(ip) {
                 Ok(())
             } else {
-                Err(Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string())
+                Err(blocked("ssrf_refused", Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string()))
             };
         }
         let host = url.host_str().unwrap_or_default().to_owned();
@@ -78,14 +104,17 @@ impl Sender {
         let lookup = tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((host.clone(), port))).await;
         let addresses: Vec<IpAddr> = match lookup {
             Ok(Ok(addresses)) => addresses.map(|a| a.ip()).collect(),
-            Ok(Err(e)) => return Err(LookupFailed { host, message: e.to_string() }.to_string()),
-            Err(_) => return Err(LookupFailed { host, message: "no answer within 3 s".into() }.to_string()),
+            Ok(Err(e)) => return Err(blocked("dns", LookupFailed { host, message: e.to_string() }.to_string())),
+            Err(_) => {
+                return Err(blocked("dns", LookupFailed { host, message: "no answer within 3 s".into() }.to_string()));
+            }
         };
-        if addresses.iter().any(|ip| self.policy.allows(*ip)) {
+        // Every address must be allowed: the proxy may connect to any of them.
+        if !addresses.is_empty() && addresses.iter().all(|ip| self.policy.allows(*ip)) {
             return Ok(());
         }
         let addresses = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        Err(Refused { host, addresses }.to_string())
+        Err(blocked("ssrf_refused", Refused { host, addresses }.to_string()))
     }
 
     pub async fn send(&self, request: &OutgoingRequest) -> Outcome {
@@ -96,8 +125,13 @@ impl Sender {
                 return Outcome::failed("invalid_url", format!("{} is not a valid URL: {e}", request.url), started);
             }
         };
-        // IP literals never reach the resolver: check them here.
-        if let Some(ip) = literal_ip(&url)
+        // IP literals never reach the resolver, and through a proxy no destination does:
+        // check them here.
+        if self.proxied {
+            if let Err(blocked) = self.check_destination(url.as_str()).await {
+                return Outcome::failed(blocked.code, blocked.message, started);
+            }
+        } else if let Some(ip) = literal_ip(&url)
             && !self.policy.allows(ip)
         {
             let message = Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string();

@@ -97,16 +97,19 @@ pub struct LookupFailed {
     pub message: String,
 }
 
-/// The resolver the HTTP client uses: system DNS (getaddrinfo), then the policy.
+/// The resolver the HTTP client uses: system DNS (getaddrinfo), then the policy. The
+/// explicitly configured proxy's host (`exempt`) resolves unguarded.
 #[derive(Debug, Clone)]
 pub struct GuardedResolver {
     pub policy: DestinationPolicy,
+    pub exempt: Option<String>,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.policy.clone();
         let host = name.as_str().to_owned();
+        let exempt = self.exempt.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&host));
         Box::pin(async move {
             let lookup = tokio::net::lookup_host((host.as_str(), 0)).await.map(Iterator::collect::<Vec<SocketAddr>>);
             let resolved = match lookup {
@@ -116,7 +119,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
                         as Box<dyn std::error::Error + Send + Sync>);
                 }
             };
-            let allowed: Vec<SocketAddr> = resolved.iter().copied().filter(|a| policy.allows(a.ip())).collect();
+            let allowed: Vec<SocketAddr> =
+                resolved.iter().copied().filter(|a| exempt || policy.allows(a.ip())).collect();
             if allowed.is_empty() {
                 let addresses = resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
                 return Err(Box::new(Refused { host, addresses }) as Box<dyn std::error::Error + Send + Sync>);

@@ -100,6 +100,13 @@ pub struct ServeArgs {
     #[arg(long = "trusted-proxy", env = "HOOKDESK_TRUSTED_PROXIES", value_parser = parse_ranges, value_name = "CIDR")]
     pub trusted_proxies: Vec<Ranges>,
 
+    /// Send every webhook request through this HTTP proxy (`http://HOST:PORT`). Without it,
+    /// proxy environment variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) are ignored. Through
+    /// the proxy, each destination is still checked by the SSRF guard, by name and by every
+    /// address it resolves to, before the request goes.
+    #[arg(long, env = "HOOKDESK_OUTBOUND_PROXY", value_name = "URL", value_parser = parse_proxy)]
+    pub outbound_proxy: Option<url::Url>,
+
     /// Base of absolute URLs in templates (`ticket.url`). Default: http:// + the listen address.
     #[arg(long, env = "HOOKDESK_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -116,10 +123,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub concurrency: u16,
 
-    /// At most this many requests in flight to one webhook, so one slow endpoint cannot
-    /// take every slot.
-    #[arg(long, env = "HOOKDESK_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    pub max_in_flight_per_webhook: u16,
+    /// At most this many requests in flight to one webhook, so that slow or hanging endpoints
+    /// cannot take the slots of the others. Default: an eighth of --concurrency (8 of 64),
+    /// so five hanging endpoints still leave more than a third of the slots to the rest.
+    #[arg(long, env = "HOOKDESK_MAX_IN_FLIGHT_PER_WEBHOOK", value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub max_in_flight_per_webhook: Option<u16>,
 
     /// A ceiling on requests per second to all webhooks together (default: none).
     #[arg(long, env = "HOOKDESK_MAX_REQUESTS_PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
@@ -204,6 +212,20 @@ pub struct ServeArgs {
 /// around them ignored, empty meaning none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ranges(pub Vec<IpNet>);
+
+/// An `http://` or `https://` proxy URL with a host.
+fn parse_proxy(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("{text:?} must be an http:// or https:// proxy URL, e.g. http://proxy.internal:3128"));
+    }
+    Ok(url)
+}
+
+/// An eighth of the workers per webhook, at least one.
+pub fn default_share(concurrency: u16) -> u16 {
+    concurrency.div_ceil(8).max(1)
+}
 
 /// Parses `10.0.0.0/8, 127.0.0.1, ::1`: a bare address is that one host (/32, /128).
 pub fn parse_ranges(text: &str) -> Result<Ranges, String> {

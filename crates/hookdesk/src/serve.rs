@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub database: DatabaseArgs,
     pub allow_destinations: Vec<IpNet>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Where webhook requests go through, when anywhere.
+    pub outbound_proxy: Option<url::Url>,
     pub public_url: Option<String>,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
@@ -62,6 +64,7 @@ impl ServeConfig {
             database: args.database,
             allow_destinations: crate::cli::flatten(args.allow_destinations),
             trusted_proxies: crate::cli::flatten(args.trusted_proxies),
+            outbound_proxy: args.outbound_proxy,
             public_url: args.public_url,
             retry: args.retry_schedule,
             request_timeout: args.request_timeout,
@@ -70,7 +73,9 @@ impl ServeConfig {
             retention: args.retention,
             background_interval: args.background_interval,
             gates: GateConfig {
-                max_in_flight_per_webhook: usize::from(args.max_in_flight_per_webhook),
+                max_in_flight_per_webhook: usize::from(
+                    args.max_in_flight_per_webhook.unwrap_or_else(|| crate::cli::default_share(args.concurrency)),
+                ),
                 rate_window: args.rate_limit_window,
                 global_per_second: args.max_requests_per_second.and_then(NonZeroU32::new),
                 breaker: BreakerConfig {
@@ -223,8 +228,12 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     // Listening first: a start that cannot listen leaves no database (nor admin token) behind.
     let listener = transport::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let sender = Sender::new(DestinationPolicy::new(config.allow_destinations.clone()), config.request_timeout)
-        .context("cannot build the HTTP client")?;
+    let sender = Sender::new(
+        DestinationPolicy::new(config.allow_destinations.clone()),
+        config.request_timeout,
+        config.outbound_proxy.as_ref(),
+    )
+    .context("cannot build the HTTP client")?;
     let max_connections = max_connections(&config);
     let store = open_store(&config.database).await?;
     // The last step that can fail: a token generated here is always printed.

@@ -154,6 +154,7 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         database: scratch.args(),
         allow_destinations: vec!["127.0.0.0/8".parse().expect("a literal range")],
         trusted_proxies: vec![],
+        outbound_proxy: None,
         public_url: None,
         retry: RetryPolicy::default(),
         request_timeout: Duration::from_secs(10),
@@ -266,7 +267,7 @@ async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<u64> {
 
 /// Phase 1: the HTTP client alone, as the workers use it, against the sink.
 async fn raw(args: &BenchArgs, url: &str) -> anyhow::Result<Raw> {
-    let sender = Sender::new(DestinationPolicy::new(vec!["127.0.0.0/8".parse()?]), Duration::from_secs(10))?;
+    let sender = Sender::new(DestinationPolicy::new(vec!["127.0.0.0/8".parse()?]), Duration::from_secs(10), None)?;
     let request = Arc::new(OutgoingRequest {
         method: HttpMethod::Post,
         url: url.to_owned(),

@@ -318,7 +318,50 @@ async fn the_sqlite_files_are_created_for_their_owner_only() {
     assert!(checked >= 2, "the database and its WAL exist");
 }
 
+/// Two bad endpoints took 32 slots each of 64, and a healthy webhook's deliveries waited
+/// behind them. With the default share (an eighth of the workers), five hanging endpoints
+/// leave the healthy one room: all its deliveries arrive before any hanging request ends.
+async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
+    let mut hanging = Vec::new();
+    for _ in 0..5 {
+        hanging.push(Receiver::responding(|_| crate::support::Reply::status(200).after(Duration::from_secs(60))).await);
+    }
+    let healthy = Receiver::start().await;
+    let app = TestApp::spawn_with(db, |c| {
+        // The defaults of `serve`: 64 workers, a webhook's share left to its default.
+        c.concurrency = 64;
+        c.gates = hookdesk_delivery::gates::GateConfig::default();
+        c.request_timeout = Duration::from_secs(15);
+    })
+    .await;
+    let mut actions = Vec::new();
+    for receiver in &hanging {
+        let id = app.webhook(&receiver.url("/hang"), json!({"max_retries": 0})).await;
+        actions.push(json!({"field": "notify_webhook", "value": {"webhook_id": id}}));
+    }
+    let healthy_id = app.webhook(&healthy.url("/ok"), json!({})).await;
+    actions.push(json!({"field": "notify_webhook", "value": {"webhook_id": healthy_id}}));
+    app.trigger(json!({"title": "All six",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]}, "actions": actions}))
+        .await;
+    let started = Instant::now();
+    for n in 0..40 {
+        app.ticket(json!({"subject": format!("T{n}")})).await;
+    }
+    healthy.wait_for(40).await;
+    let took = started.elapsed();
+    let held: Vec<usize> = hanging.iter().map(|r| r.received().len()).collect();
+    let finished = app.invocations("status=failed").await.len() + app.invocations("status=retrying").await.len();
+    assert_eq!(finished, 0, "all 40 arrived before any hanging request ended");
+    assert!(held.iter().all(|n| *n <= 8), "each hanging endpoint holds at most its share: {held:?}");
+    eprintln!(
+        "40 deliveries to the healthy webhook in {} ms while five endpoints hung, holding {held:?}",
+        took.as_millis()
+    );
+}
+
 crate::on_both_backends!(
+    five_hanging_endpoints_do_not_starve_a_healthy_one,
     nul_characters_are_refused_or_stored_alike_on_both_backends,
     logs_keep_no_credentials_and_bearer_is_any_case,
     an_agent_cannot_abort_the_process_with_a_template,
@@ -326,3 +369,72 @@ crate::on_both_backends!(
     mistakes_that_would_fail_every_time_are_refused_when_saved,
     dry_runs_and_test_sends_name_unknown_variables,
 );
+
+/// A test send through the API of a `hookdesk serve` process; answers its result.
+async fn test_send_via(node: &crate::serve_process::Serve, token: &str, endpoint: &str) -> Value {
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let api = |path: &str| format!("{}{path}", node.url);
+    let created: Value = client
+        .post(api("/api/v1/webhooks"))
+        .bearer_auth(token)
+        .json(&json!({"name": "proxy test", "endpoint": endpoint}))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_str().unwrap_or_else(|| panic!("a webhook: {created}"));
+    client
+        .post(api(&format!("/api/v1/webhooks/{id}/test")))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// HTTP_PROXY and friends sent test requests (with the webhook's credentials) to the proxy,
+/// past the SSRF guard. They are ignored now; a proxy is used only when given explicitly, and
+/// then each destination is still checked first.
+#[tokio::test]
+async fn proxy_variables_are_ignored_and_an_explicit_proxy_is_still_guarded() {
+    let proxy = Receiver::start().await;
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let token = "proxy-test-admin-token-0123";
+    let proxy_url = proxy.url("");
+    let env = [
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+    ];
+    let allow = ["--allow-destination", "127.0.0.0/8"];
+    let node = crate::serve_process::serve_with_env(&dir.path().join("a.db"), token, &allow, &env).await;
+    let direct = test_send_via(&node, token, &receiver.url("/direct")).await;
+    assert_eq!(direct["response"]["status"], 200, "{direct}");
+    assert_eq!(receiver.received().len(), 1, "it went straight to the receiver");
+    let unresolvable = test_send_via(&node, token, "http://unresolvable.invalid/admin").await;
+    assert_eq!(unresolvable["error"]["code"], "dns", "{unresolvable}");
+    let closed = crate::support::closed_port().await;
+    let refused = test_send_via(&node, token, &format!("http://localhost:{}/admin", closed.port())).await;
+    assert_eq!(refused["error"]["code"], "connection_refused", "{refused}");
+    assert!(proxy.received().is_empty(), "the proxy variables were ignored: {:#?}", proxy.received());
+    node.stop().await;
+
+    let explicit = ["--allow-destination", "127.0.0.0/8", "--outbound-proxy", proxy_url.as_str()];
+    let node = crate::serve_process::serve(&dir.path().join("b.db"), token, &explicit).await;
+    let private = test_send_via(&node, token, "http://10.1.2.3/admin").await;
+    assert_eq!(private["error"]["code"], "ssrf_refused", "{private}");
+    assert!(proxy.received().is_empty(), "refused before reaching the proxy");
+    let allowed = test_send_via(&node, token, &format!("http://localhost:{}/via", receiver.addr.port())).await;
+    assert_eq!(allowed["response"]["status"], 200, "{allowed}");
+    let through = proxy.wait_for(1).await;
+    assert_eq!(through[0].path, "/via", "{through:#?}");
+    assert_eq!(receiver.received().len(), 1, "it went through the proxy");
+    node.stop().await;
+}

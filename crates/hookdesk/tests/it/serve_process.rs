@@ -33,7 +33,13 @@ pub struct Serve {
 /// Starts `hookdesk serve` on a free loopback port with a SQLite database at `database`,
 /// `admin_token`, `HOOKDESK_LOG=info` and `args`; returns once it listens.
 pub async fn serve(database: &Path, admin_token: &str, args: &[&str]) -> Serve {
+    serve_with_env(database, admin_token, args, &[]).await
+}
+
+/// [`serve`] with more environment variables.
+pub async fn serve_with_env(database: &Path, admin_token: &str, args: &[&str], env: &[(&str, &str)]) -> Serve {
     let mut child = hookdesk()
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0", "--database"])
         .arg(format!("sqlite://{}", database.display()))
         .arg("--secret-key-file")

@@ -130,6 +130,7 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
         },
         allow_destinations: vec!["127.0.0.0/8".parse().expect("cidr")],
         trusted_proxies: vec![],
+        outbound_proxy: None,
         public_url: None,
         retry: RetryPolicy::parse("50ms").expect("schedule"),
         request_timeout: Duration::from_secs(5),
