@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hookdesk_core::Timestamp;
 use hookdesk_core::request::{OutgoingRequest, finalize};
 use hookdesk_core::webhook::{Authentication, Webhook, WebhookHealth};
-use hookdesk_store::{AttemptOutcome, AttemptRecord, Claimed, LoggedRequest, Store, StoreError, WebhookSecrets};
+use hookdesk_store::{AttemptOutcome, AttemptRecord, Claimed, LoggedRequest, Next, Store, StoreError, WebhookSecrets};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -359,11 +359,12 @@ impl Job {
         );
         let outcome = self.sender.send(&request).await;
         let next = self.config.retry.next(&outcome, claim.attempt, claim.max_retries, now(), random_unit());
-        debug!(invocation.id = %claim.id, attempt = claim.attempt, status = ?outcome.response.as_ref().map(|r| r.status), error = ?outcome.error.as_ref().map(|e| &e.code), "attempt finished");
+        log_attempt(claim, &target.webhook.id, &outcome, next);
         let change = lock(&self.gates).finish(&target.webhook.id, &claim.id, &outcome, Instant::now(), now());
         let logged = log_request(&request, &target.webhook.authentication);
         let record = AttemptRecord {
             invocation_id: claim.id.clone(),
+            webhook_id: target.webhook.id.clone(),
             number: claim.attempt,
             started_at,
             duration_ms: i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),
@@ -378,6 +379,30 @@ impl Job {
         if let Some(change) = change {
             save_health(&self.store, &self.config, change).await;
         }
+    }
+}
+
+/// One line per attempt: DEBUG when it succeeded, WARN when it failed (with what comes next),
+/// and an ERROR when the invocation is given up. Never a URL (it may hold a secret) nor a body.
+fn log_attempt(claim: &Claimed, webhook_id: &str, outcome: &crate::Outcome, next: Next) {
+    let status = outcome.response.as_ref().map(|r| r.status);
+    let Some(error) = &outcome.error else {
+        debug!(webhook.id = %webhook_id, invocation.id = %claim.id, attempt = claim.attempt, status = ?status, "webhook attempt succeeded");
+        return;
+    };
+    let retry_at = match next {
+        Next::RetryAt(at) => at.to_string(),
+        Next::Succeeded | Next::Failed => "none".to_owned(),
+    };
+    warn!(
+        webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = ?claim.ticket_id, attempt = claim.attempt,
+        code = %error.code, status = ?status, error = %error.message, next_retry = %retry_at, "webhook attempt failed"
+    );
+    if next == Next::Failed {
+        error!(
+            webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = ?claim.ticket_id, attempts = claim.attempt,
+            code = %error.code, "webhook invocation failed: no more retries; replay it once the receiver is fixed"
+        );
     }
 }
 

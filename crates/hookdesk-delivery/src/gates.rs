@@ -214,7 +214,6 @@ struct Gate {
     breaker: Breaker,
     health: WebhookHealth,
     saved: WebhookHealth,
-    saved_at: Instant,
 }
 
 /// A change worth saving, and what to tell operators about it.
@@ -223,9 +222,6 @@ pub struct HealthChange {
     pub webhook_id: String,
     pub health: WebhookHealth,
 }
-
-/// Timestamps only (last success, last failure) are saved at most this often.
-const HEALTH_SAVE_INTERVAL: Duration = Duration::from_secs(30);
 
 pub struct Gates {
     config: GateConfig,
@@ -279,15 +275,7 @@ impl Gates {
             let wait = health.breaker_until.map_or(0, |until| (until.as_millis() - now_ts.as_millis()).max(0));
             breaker.until = Some(now + Duration::from_millis(u64::try_from(wait).unwrap_or(0)));
         }
-        let gate = Gate {
-            in_flight: 0,
-            limiter: None,
-            limited_until: None,
-            breaker,
-            saved: health.clone(),
-            health,
-            saved_at: now,
-        };
+        let gate = Gate { in_flight: 0, limiter: None, limited_until: None, breaker, saved: health.clone(), health };
         self.gates.insert(webhook_id.to_owned(), gate);
     }
 
@@ -370,7 +358,7 @@ impl Gates {
         let change = (gate.breaker.state != before).then(|| {
             info!(webhook.id = %webhook.id, "circuit breaker half-open: sending one probe request");
             gate.note_breaker(now, now_ts);
-            gate.mark_saved(&webhook.id, now)
+            gate.mark_saved(&webhook.id)
         });
         (Admission::Send, change)
     }
@@ -421,9 +409,10 @@ impl Gates {
                 warn!(webhook.id = %webhook_id, event = "webhook.failing", failing_for_s = failing_for.as_secs(), "webhook failing: no request has succeeded for a long time");
             }
         }
+        // Last success and failure are saved with the attempt records; only the breaker and
+        // the failing mark are saved from here, when they change.
         let state_changed = gate.health.breaker != gate.saved.breaker || gate.health.failing != gate.saved.failing;
-        let stale = gate.health != gate.saved && now.saturating_duration_since(gate.saved_at) >= HEALTH_SAVE_INTERVAL;
-        (state_changed || stale).then(|| gate.mark_saved(webhook_id, now))
+        state_changed.then(|| gate.mark_saved(webhook_id))
     }
 
     /// Claims sent and not finished, to give back when shutting down.
@@ -445,9 +434,8 @@ impl Gate {
         };
     }
 
-    fn mark_saved(&mut self, webhook_id: &str, now: Instant) -> HealthChange {
+    fn mark_saved(&mut self, webhook_id: &str) -> HealthChange {
         self.saved = self.health.clone();
-        self.saved_at = now;
         HealthChange { webhook_id: webhook_id.to_owned(), health: self.health.clone() }
     }
 }
@@ -530,7 +518,7 @@ mod tests {
 
     fn answered(status: u16) -> Outcome {
         Outcome {
-            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new() }),
+            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new(), note: None }),
             error: (status >= 300).then(|| AttemptOutcome { code: "http_status".into(), message: String::new() }),
             duration: Duration::ZERO,
             retry_after: None,

@@ -94,7 +94,7 @@ mod tests {
 
     fn answered(status: u16) -> Outcome {
         Outcome {
-            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new() }),
+            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new(), note: None }),
             error: (status >= 300).then(|| AttemptOutcome { code: "http_status".into(), message: String::new() }),
             duration: Duration::ZERO,
             retry_after: None,

@@ -200,10 +200,15 @@ impl Sender {
         } else if !(200..300).contains(&status) {
             Some(AttemptOutcome { code: "http_status".into(), message: format!("the receiver answered {status}") })
         } else {
-            body_error.map(|(code, message)| AttemptOutcome { code: code.into(), message })
+            None
         };
+        // A 2xx is the receiver saying it got the request: a body that trickles in past the
+        // timeout does not undo that (a retry would deliver it twice). It is noted instead.
+        let note = body_error.filter(|_| (200..300).contains(&status)).map(|(code, message)| {
+            format!("delivered: the receiver answered {status}, then its body failed to arrive ({code}: {message})")
+        });
         Outcome {
-            response: Some(LoggedResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }),
+            response: Some(LoggedResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), note }),
             error,
             duration: started.elapsed(),
             retry_after,

@@ -134,6 +134,10 @@ pub struct LoggedResponse {
     #[schema(value_type = Object)]
     pub headers: serde_json::Map<String, serde_json::Value>,
     pub body: String,
+    /// Something to know about the answer: a 2xx whose body was still arriving when the
+    /// request timed out counts as delivered, and says so here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -153,6 +157,8 @@ pub enum Next {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub invocation_id: String,
+    /// The webhook the attempt went to: its health moves with the record.
+    pub webhook_id: String,
     pub number: u32,
     pub started_at: Timestamp,
     pub duration_ms: i64,
@@ -440,6 +446,11 @@ impl Store {
         for chunk in record_chunks(records) {
             insert_attempts(&mut tx, &chunk).await?;
             settle_invocations(&mut tx, &chunk).await?;
+        }
+        // Each webhook's last success and failure are true as soon as its attempts are, on
+        // every node: they are written with them.
+        for (webhook_id, seen) in crate::health::seen_in(records) {
+            crate::health::note_attempts(&mut tx, webhook_id, &seen).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -202,7 +202,7 @@ impl Store {
     /// Starts the transaction of one update: everything it reads and writes, including the
     /// invocations it queues, commits or rolls back together.
     pub async fn begin_update(&self) -> Result<UpdateTx, StoreError> {
-        Ok(UpdateTx { tx: self.begin_write().await?, store: self.clone() })
+        Ok(UpdateTx { tx: self.begin_write().await?, store: self.clone(), failed: Vec::new() })
     }
 }
 
@@ -210,6 +210,9 @@ impl Store {
 pub struct UpdateTx {
     tx: Tx,
     store: Store,
+    /// Invocations queued already failed (their request could not be made), to log once
+    /// the update is committed: (invocation, webhook, ticket, error).
+    failed: Vec<(String, String, Option<i64>, hookdesk_core::request::PrepareError)>,
 }
 
 impl UpdateTx {
@@ -298,11 +301,23 @@ impl UpdateTx {
     }
 
     pub async fn enqueue(&mut self, invocations: &[NewInvocation]) -> Result<(), StoreError> {
-        invocations::insert(&mut self.tx, self.store.backend, invocations).await
+        invocations::insert(&mut self.tx, self.store.backend, invocations).await?;
+        self.failed.extend(invocations.iter().filter_map(|i| {
+            let error = i.request.as_ref().err()?.clone();
+            Some((i.id.clone(), i.webhook_id.clone(), i.ticket_id, error))
+        }));
+        Ok(())
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await?;
+        for (invocation, webhook, ticket, error) in self.failed {
+            tracing::error!(
+                webhook.id = %webhook, invocation.id = %invocation, ticket.id = ?ticket, code = error.code,
+                error = %error.message, "webhook invocation failed before sending: nothing was sent"
+            );
+        }
+        Ok(())
     }
 
     /// Undoes everything: previews and dry runs run the real update, then roll it back.

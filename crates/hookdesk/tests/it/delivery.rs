@@ -289,6 +289,7 @@ async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db
 
     let record = |id: &str, number: u32, next: Next| AttemptRecord {
         invocation_id: id.to_owned(),
+        webhook_id: String::new(),
         number,
         started_at: later,
         duration_ms: 1,

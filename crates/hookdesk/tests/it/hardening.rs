@@ -360,7 +360,42 @@ async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     );
 }
 
+/// After three 500s `last_failure_at` stayed null, and after a success `failing_since` stayed
+/// set: the times were saved at most every 30 s, by the node that sent. They are written with
+/// the attempts now, so the API (of any node) shows them once the attempt is recorded.
+async fn webhook_health_is_true_as_soon_as_attempts_are_recorded(db: Db) {
+    let receiver = Receiver::scripted(&[500, 500, 500]).await;
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook(&receiver.url("/health"), json!({"max_retries": 2})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": "Three 500s"})).await;
+    let invocation = app.invocations("").await.remove(0);
+    let failed = app.settled(invocation["id"].as_str().expect("id")).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let (_, hook) = app.get(&format!("/api/v1/webhooks/{webhook}")).await;
+    let health = &hook["health"];
+    assert!(health["last_failure_at"].is_string(), "{health}");
+    assert!(health["failing_since"].is_string(), "{health}");
+    assert!(health["last_success_at"].is_null(), "{health}");
+    assert!(health["failing_since"].as_str() <= health["last_failure_at"].as_str(), "{health}");
+
+    app.ticket(json!({"subject": "Then a 200"})).await;
+    let invocation =
+        app.invocations("status=pending").await.into_iter().chain(app.invocations("status=retrying").await);
+    for invocation in invocation {
+        app.settled(invocation["id"].as_str().expect("id")).await;
+    }
+    let settled = app.invocations("status=succeeded").await;
+    assert_eq!(settled.len(), 1);
+    let (_, hook) = app.get(&format!("/api/v1/webhooks/{webhook}")).await;
+    let health = &hook["health"];
+    assert!(health["failing_since"].is_null(), "a success clears it: {health}");
+    assert!(health["last_success_at"].as_str() > health["last_failure_at"].as_str(), "{health}");
+}
+
 crate::on_both_backends!(
+    a_200_whose_body_never_finishes_counts_as_delivered,
+    webhook_health_is_true_as_soon_as_attempts_are_recorded,
     five_hanging_endpoints_do_not_starve_a_healthy_one,
     nul_characters_are_refused_or_stored_alike_on_both_backends,
     logs_keep_no_credentials_and_bearer_is_any_case,
@@ -436,5 +471,86 @@ async fn proxy_variables_are_ignored_and_an_explicit_proxy_is_still_guarded() {
     let through = proxy.wait_for(1).await;
     assert_eq!(through[0].path, "/via", "{through:#?}");
     assert_eq!(receiver.received().len(), 1, "it went through the proxy");
+    node.stop().await;
+}
+
+/// A 200 whose body trickled in slower than the timeout was recorded `failed`, without a
+/// retry, though the receiver had the request. It is delivered now, with a note.
+async fn a_200_whose_body_never_finishes_counts_as_delivered(db: Db) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("address");
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 65536];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\npartial").await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let app = TestApp::spawn_with(db, |c| c.request_timeout = Duration::from_secs(1)).await;
+    let webhook = app.webhook(&format!("http://{addr}/slow-body"), json!({})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": "Slow body"})).await;
+    let invocation = app.invocations("").await.remove(0);
+    let invocation = app.settled(invocation["id"].as_str().expect("id")).await;
+    assert_eq!(invocation["status"], "succeeded", "{invocation:#}");
+    let attempts = invocation["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1, "no retry: {invocation:#}");
+    assert_eq!(attempts[0]["response"]["status"], 200);
+    assert_eq!(attempts[0]["response"]["body"], "partial");
+    let note = attempts[0]["response"]["note"].as_str().expect("a note");
+    assert!(note.starts_with("delivered") && note.contains("timeout"), "{note}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "sent once");
+}
+
+/// Connection refused, 5xx, timeouts, ssrf_refused and invalid_json left no line at the
+/// default level. Each failed attempt now logs a WARN, an invocation given up an ERROR.
+#[tokio::test]
+async fn failed_attempts_and_given_up_invocations_are_logged_at_the_default_level() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let token = "failure-log-admin-token-0123";
+    let args = ["--allow-destination", "127.0.0.0/8", "--retry-schedule", "100ms", "--log-format", "json"];
+    let node = crate::serve_process::serve(&dir.path().join("log.db"), token, &args).await;
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let post = |path: &str, body: Value| {
+        let request = client.post(format!("{}{path}", node.url)).bearer_auth(token).json(&body);
+        async move { request.send().await.expect("an answer").json::<Value>().await.expect("json") }
+    };
+    let closed = crate::support::closed_port().await;
+    let refused =
+        post("/api/v1/webhooks", json!({"name": "down", "endpoint": format!("http://{closed}/x"), "max_retries": 1}))
+            .await;
+    let strict = post("/api/v1/webhooks", json!({"name": "strict", "endpoint": format!("http://{closed}/y")})).await;
+    post("/api/v1/triggers", json!({"title": "both",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+        "actions": [{"field": "notify_webhook", "value": {"webhook_id": refused["id"]}},
+            {"field": "notify_webhook", "value": {"webhook_id": strict["id"], "payload": "{\"a\": {{ ticket.custom_fields.raw }}}"}}]}))
+    .await;
+    post("/api/v1/tickets", json!({"subject": "Logged", "custom_fields": {"raw": "not json"}})).await;
+
+    let json_line = |line: &str| serde_json::from_str::<Value>(line).expect("a JSON line");
+    let field = |line: &Value, name: &str| {
+        line["fields"][name].as_str().map(str::to_owned).or_else(|| line[name].as_str().map(str::to_owned))
+    };
+    let warn = node.stderr_line(|l| l.contains("webhook attempt failed") && l.contains("connection_refused")).await;
+    let warn = json_line(&warn);
+    assert_eq!(warn["level"], "WARN", "{warn}");
+    let text = warn.to_string();
+    for expected in [refused["id"].as_str().expect("id"), "attempt", "next_retry", "ticket.id"] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let given_up = json_line(&node.stderr_line(|l| l.contains("webhook invocation failed: no more retries")).await);
+    assert_eq!(given_up["level"], "ERROR", "{given_up}");
+    assert_eq!(field(&given_up, "code").as_deref(), Some("connection_refused"), "{given_up}");
+    let before = json_line(&node.stderr_line(|l| l.contains("failed before sending")).await);
+    assert_eq!(before["level"], "ERROR", "{before}");
+    assert_eq!(field(&before, "code").as_deref(), Some("invalid_json"), "{before}");
+    assert!(node.stderr().iter().all(|l| !l.contains(token)), "no token in the logs");
     node.stop().await;
 }
