@@ -5,6 +5,7 @@
 //! notification into the bytes of an HTTP request and signs it.
 
 pub mod audit;
+pub mod endpoint;
 pub mod event;
 pub mod inbound;
 pub mod invalid;

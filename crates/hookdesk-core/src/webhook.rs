@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::endpoint::{Endpoint, check_url};
 use crate::template::Template;
 use crate::{Invalid, Timestamp};
 
@@ -204,47 +205,6 @@ impl CustomHeaders {
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         self.0.iter().map(|(n, t)| (n.0.clone(), t.source().into())).collect()
     }
-}
-
-/// The endpoint: an absolute http(s) URL, possibly with Liquid placeholders that render per
-/// invocation (the rendered URL is checked again before sending).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Endpoint(Template);
-
-impl Endpoint {
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
-        let lower = text.trim_start().to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            return Err(Invalid::new("endpoint", "must be an absolute http:// or https:// URL"));
-        }
-        if text.len() > 2048 {
-            return Err(Invalid::new("endpoint", "must be at most 2048 characters"));
-        }
-        let template = Template::parse("endpoint", text)?;
-        if !text.contains("{{") && !text.contains("{%") {
-            check_url(text).map_err(|m| Invalid::new("endpoint", m))?;
-        }
-        Ok(Self(template))
-    }
-
-    pub fn template(&self) -> &Template {
-        &self.0
-    }
-}
-
-/// Checks a (rendered) destination URL: http or https, a host, no credentials in it.
-pub fn check_url(text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("{text:?} must use http or https"));
-    }
-    if url.host().is_none() {
-        return Err(format!("{text:?} has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("credentials in the URL are not allowed: use authentication".into());
-    }
-    Ok(url)
 }
 
 /// A signing secret: `whsec_` followed by the base64 of its random bytes.

@@ -10,7 +10,7 @@ mod sign;
 use serde::{Deserialize, Serialize};
 
 use crate::template::{Context, Rendering, Template};
-use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook, check_url};
+use crate::webhook::{Authentication, HttpMethod, RequestFormat, SigningSecret, Webhook};
 
 pub use sign::{sign, signature_header, verify as verify_signature};
 
@@ -59,7 +59,7 @@ pub fn prepare(
     let mut render = |t: &Template| rendering.render(t, context).map_err(PrepareError::from);
 
     let rendered_url = render(webhook.endpoint.template())?;
-    let mut url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
+    let mut url = webhook.endpoint.check_rendered(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
     if !params.is_empty() {
         let mut query = url.query_pairs_mut();
         for (name, template) in params {
@@ -103,7 +103,7 @@ pub fn prepare_event(
     event: &serde_json::Value,
 ) -> Result<PreparedRequest, PrepareError> {
     let rendered_url = rendering.render(webhook.endpoint.template(), context).map_err(PrepareError::from)?;
-    let url = check_url(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
+    let url = webhook.endpoint.check_rendered(&rendered_url).map_err(|m| PrepareError::new("invalid_url", m))?;
     let body = event.to_string();
     if body.len() > MAX_BODY_BYTES {
         return Err(PrepareError::new(

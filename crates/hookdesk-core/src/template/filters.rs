@@ -175,6 +175,68 @@ impl Filter for UriEncodeFilter {
     }
 }
 
+/// An endpoint's placeholder in its path or query: one segment or value, every reserved
+/// character encoded (`/`, `?`, `#`, `&`, `=` included), so it cannot reshape the URL.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "url_segment",
+    description = "Percent-encodes a value as one URL path segment or query value (endpoints add it).",
+    parsed(UrlSegmentFilter)
+)]
+pub struct UrlSegment;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "url_segment"]
+struct UrlSegmentFilter;
+
+impl Filter for UrlSegmentFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        Ok(percent_encode(input))
+    }
+}
+
+/// An endpoint's placeholder in its host: it must render letters, digits, `-` and `.` only.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "url_host",
+    description = "Checks that a value can be part of a host name (endpoints add it).",
+    parsed(UrlHostFilter)
+)]
+pub struct UrlHost;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "url_host"]
+struct UrlHostFilter;
+
+impl Filter for UrlHostFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        let text = input.to_kstr();
+        if text.is_empty() || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+            return Err(liquid_core::Error::with_msg(format!(
+                "a placeholder in the endpoint's host rendered {:?}, which is not part of a host name",
+                crate::text::cut(text.as_str(), 64)
+            )));
+        }
+        Ok(Value::scalar(text.into_owned()))
+    }
+}
+
+/// Asks for an endpoint's placeholder to be left as it renders (a whole path, on purpose);
+/// elsewhere it changes nothing.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(name = "raw", description = "The value as it is: in an endpoint, not encoded.", parsed(RawFilter))]
+pub struct Raw;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "raw"]
+struct RawFilter;
+
+impl Filter for RawFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        Ok(input.to_value())
+    }
+}
+
 #[derive(Clone, ParseFilter, FilterReflection)]
 #[filter(
     name = "json",

@@ -90,6 +90,9 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(filters::Json))
         .filter(Bounded(filters::JsonPretty))
         .filter(Bounded(filters::ParseJson))
+        .filter(Bounded(filters::UrlSegment))
+        .filter(Bounded(filters::UrlHost))
+        .filter(Bounded(filters::Raw))
         .build()
         .expect("the standard library and our filters register without conflict")
 });
@@ -116,6 +119,13 @@ impl Template {
             Ok(compiled) => Ok(Self { source: source.into(), compiled: Arc::new(compiled) }),
             Err(error) => Err(parse_error(field, source, &error.to_string())),
         }
+    }
+
+    /// A template shown as `shown` but rendered as `compiled`, a rewriting of it (an
+    /// endpoint's placeholders with their encoding filters added).
+    pub fn parse_rewritten(field: &str, shown: &str, compiled: &str) -> Result<Self, Invalid> {
+        let compiled = Self::parse(field, compiled)?;
+        Ok(Self { source: shown.into(), compiled: compiled.compiled })
     }
 
     pub fn source(&self) -> &str {

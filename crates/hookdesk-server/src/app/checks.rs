@@ -196,7 +196,7 @@ impl App {
         }
         let mut rendering = Rendering::new();
         let url = rendering.render(webhook.endpoint.template(), &context).unwrap_or_default();
-        match hookdesk_core::webhook::check_url(&url) {
+        match webhook.endpoint.check_rendered(&url) {
             Err(message) if rendering.unknown().is_empty() => {
                 return Err(Invalid::new("endpoint", format!("{message} (rendering the sample ticket)")));
             }

@@ -393,7 +393,39 @@ async fn webhook_health_is_true_as_soon_as_attempts_are_recorded(db: Db) {
     assert!(health["last_success_at"].as_str() > health["last_failure_at"].as_str(), "{health}");
 }
 
+/// A subject of `../../admin/users/1?action=delete#` in an endpoint's path sent
+/// `PUT /admin/users/1?action=delete` with the webhook's bearer token.
+async fn placeholders_in_an_endpoint_cannot_reshape_it(db: Db) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(db).await;
+    let endpoint = format!("http://{}/api/customers/{{{{ ticket.subject }}}}/notes", receiver.addr);
+    let webhook = app
+        .webhook(&endpoint, json!({"http_method": "PUT", "authentication": {"type": "bearer", "token": "t0ken"}}))
+        .await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": "../../admin/users/1?action=delete#"})).await;
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].path, "/api/customers/..%2F..%2Fadmin%2Fusers%2F1%3Faction%3Ddelete%23/notes");
+    let (_, shown) = app.get(&format!("/api/v1/webhooks/{webhook}")).await;
+    assert_eq!(shown["endpoint"], endpoint, "shown as written");
+    // A whole `..` segment is refused rather than resolved.
+    app.ticket(json!({"subject": ".."})).await;
+    let failed = app.invocations("status=failed").await;
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["error"]["code"], "invalid_url");
+    // Raw output is asked for, and refused in the host.
+    let (status, error) = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"name": "raw host",
+        "endpoint": "http://{{ ticket.subject | raw }}.example.com/x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+}
+
 crate::on_both_backends!(
+    placeholders_in_an_endpoint_cannot_reshape_it,
     a_200_whose_body_never_finishes_counts_as_delivered,
     webhook_health_is_true_as_soon_as_attempts_are_recorded,
     five_hanging_endpoints_do_not_starve_a_healthy_one,

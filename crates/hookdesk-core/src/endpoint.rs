@@ -1,0 +1,275 @@
+//! A webhook's endpoint: an absolute http(s) URL whose placeholders cannot change where it
+//! goes. A placeholder in the path or query renders percent-encoded as one segment or value
+//! (a subject of `../../admin?x#` stays inside its segment); one in the host must render a
+//! host name; and the rendered URL keeps the template's scheme and host. Raw output, for a
+//! placeholder that renders a whole path on purpose, is asked for with `| raw`, never in the
+//! host.
+
+use crate::Invalid;
+use crate::template::Template;
+
+/// Filters the endpoint's placeholders get, by where they are.
+const IN_HOST: &str = "url_host";
+const IN_PATH_OR_QUERY: &str = "url_segment";
+
+/// The endpoint: the template as written, and as it renders (placeholders encoded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    template: Template,
+    /// The scheme, host and port every rendering must keep; `None` when the host itself has
+    /// a placeholder (then only the scheme is fixed).
+    origin: Option<(String, String, Option<u16>)>,
+    scheme: String,
+}
+
+impl Endpoint {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let lower = text.trim_start().to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err(Invalid::new("endpoint", "must be an absolute http:// or https:// URL"));
+        }
+        if text.len() > 2048 {
+            return Err(Invalid::new("endpoint", "must be at most 2048 characters"));
+        }
+        // Parsed as written first, so that mistakes are reported where they are.
+        Template::parse("endpoint", text)?;
+        let (rewritten, authority_is_literal) = encode_placeholders(text)?;
+        let template = Template::parse_rewritten("endpoint", text, &rewritten)?;
+        let scheme = if lower.starts_with("https://") { "https" } else { "http" }.to_owned();
+        let origin = if authority_is_literal {
+            let prefix = authority_prefix(text);
+            let url = check_url(&prefix).map_err(|m| Invalid::new("endpoint", m))?;
+            Some((url.scheme().to_owned(), url.host_str().unwrap_or_default().to_owned(), url.port_or_known_default()))
+        } else {
+            None
+        };
+        if !text.contains("{{") && !text.contains("{%") {
+            check_url(text).map_err(|m| Invalid::new("endpoint", m))?;
+        }
+        Ok(Self { template, origin, scheme })
+    }
+
+    /// The template as rendered (its source is the endpoint as written).
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// Checks a rendering: a valid URL, the template's scheme and host, and no `..` segment
+    /// (which a URL parser would resolve, climbing out of the path the template set).
+    pub fn check_rendered(&self, rendered: &str) -> Result<url::Url, String> {
+        let raw_path = rendered.trim().split_once("://").map_or("", |(_, rest)| {
+            let rest = rest.split(['?', '#']).next().unwrap_or_default();
+            rest.find('/').map_or("", |at| &rest[at..])
+        });
+        let dot = |segment: &str| {
+            let s = segment.to_ascii_lowercase().replace("%2e", ".");
+            s == "." || s == ".."
+        };
+        if raw_path.split('/').any(dot) {
+            return Err(format!(
+                "{rendered:?} has a . or .. path segment, which would leave the path the endpoint sets"
+            ));
+        }
+        let url = check_url(rendered)?;
+        if url.scheme() != self.scheme {
+            return Err(format!("{rendered:?} does not keep the endpoint's scheme ({})", self.scheme));
+        }
+        if let Some((_, host, port)) = &self.origin
+            && (url.host_str() != Some(host.as_str()) || url.port_or_known_default() != *port)
+        {
+            return Err(format!("{rendered:?} does not keep the endpoint's host ({host})"));
+        }
+        Ok(url)
+    }
+}
+
+/// `scheme://authority` of an endpoint as written.
+fn authority_prefix(text: &str) -> String {
+    let text = text.trim();
+    let (scheme, rest) = text.split_once("://").unwrap_or((text, ""));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}/")
+}
+
+/// Where in the URL a placeholder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Scheme,
+    Authority,
+    Rest,
+}
+
+/// The endpoint with a filter after each output (`{{ x }}` -> `{{ x | url_segment }}`), or
+/// `raw` removed where asked; answers too whether the authority is free of placeholders.
+fn encode_placeholders(source: &str) -> Result<(String, bool), Invalid> {
+    let mut out = String::with_capacity(source.len() + 32);
+    let mut part = Part::Scheme;
+    let mut authority_is_literal = true;
+    let mut rest = source;
+    loop {
+        let next = ["{{", "{%"].iter().filter_map(|open| rest.find(open).map(|at| (at, *open))).min();
+        let Some((at, open)) = next else {
+            out.push_str(rest);
+            return Ok((out, authority_is_literal));
+        };
+        let literal = &rest[..at];
+        part = advance(part, literal);
+        out.push_str(literal);
+        let close = if open == "{{" { "}}" } else { "%}" };
+        let Some(end) = rest[at + 2..].find(close).map(|e| at + 2 + e) else {
+            // Unclosed: the parser reported it already.
+            out.push_str(&rest[at..]);
+            return Ok((out, authority_is_literal));
+        };
+        let markup = &rest[at + 2..end];
+        if open == "{%" {
+            out.push_str(&rest[at..end + 2]);
+        } else {
+            if part != Part::Rest {
+                authority_is_literal = false;
+            }
+            out.push_str("{{");
+            out.push_str(&encode_output(markup, part)?);
+            out.push_str("}}");
+        }
+        rest = &rest[end + 2..];
+    }
+}
+
+/// Moves through the literal text of a URL: past `://` is the authority, past its first
+/// `/`, `?` or `#` the rest.
+fn advance(mut part: Part, literal: &str) -> Part {
+    let mut text = literal;
+    if part == Part::Scheme {
+        match text.find("://") {
+            Some(at) => {
+                part = Part::Authority;
+                text = &text[at + 3..];
+            }
+            None => return part,
+        }
+    }
+    if part == Part::Authority && text.contains(['/', '?', '#']) {
+        part = Part::Rest;
+    }
+    part
+}
+
+/// One output's markup (`- x | f: 1 -`), with the filter its place needs.
+fn encode_output(markup: &str, part: Part) -> Result<String, Invalid> {
+    let trim_left = markup.starts_with('-');
+    let trim_right = markup.ends_with('-') && markup.len() > 1;
+    let inner = markup.trim_start_matches('-').trim_end_matches('-').trim();
+    let (expression, raw) = match last_filter(inner) {
+        Some((before, "raw")) => (before.trim_end(), true),
+        _ => (inner, false),
+    };
+    let filtered = match (raw, part) {
+        (true, Part::Rest) => expression.to_owned(),
+        (true, _) => {
+            return Err(Invalid::new(
+                "endpoint",
+                "| raw is not allowed in the scheme or host: a placeholder there renders one host name",
+            ));
+        }
+        (false, Part::Rest) => format!("{expression} | {IN_PATH_OR_QUERY}"),
+        (false, _) => format!("{expression} | {IN_HOST}"),
+    };
+    Ok(format!("{} {filtered} {}", if trim_left { "-" } else { "" }, if trim_right { "-" } else { "" }))
+}
+
+/// The expression before the last `|` outside quotes, and the name of that last filter.
+fn last_filter(expression: &str) -> Option<(&str, &str)> {
+    let mut quote = None;
+    let mut last_pipe = None;
+    for (i, c) in expression.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '|') => last_pipe = Some(i),
+            _ => {}
+        }
+    }
+    let at = last_pipe?;
+    let name = expression[at + 1..].trim().split([':', ' ']).next().unwrap_or_default();
+    Some((&expression[..at], name))
+}
+
+/// Checks a (rendered) destination URL: http or https, a host, no credentials in it.
+pub fn check_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{text:?} must use http or https"));
+    }
+    if url.host().is_none() {
+        return Err(format!("{text:?} has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("credentials in the URL are not allowed: use authentication".into());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::template::Context;
+
+    fn render(endpoint: &str, subject: &str) -> Result<String, String> {
+        let endpoint = Endpoint::parse(endpoint).map_err(|e| e.message)?;
+        let context = Context::new().with("ticket", &json!({"id": 7, "subject": subject, "sub": "acme"}));
+        let rendered = endpoint.template().render(&context).map_err(|e| e.to_string())?;
+        endpoint.check_rendered(&rendered).map(String::from)
+    }
+
+    #[test]
+    fn placeholders_stay_inside_their_segment_and_value() {
+        let endpoint = "http://crm.example/api/customers/{{ ticket.subject }}/notes?q={{ ticket.subject }}";
+        assert_eq!(
+            render(endpoint, "../../admin/users/1?action=delete#").expect("renders"),
+            "http://crm.example/api/customers/..%2F..%2Fadmin%2Fusers%2F1%3Faction%3Ddelete%23/notes?q=..%2F..%2Fadmin%2Fusers%2F1%3Faction%3Ddelete%23"
+        );
+        assert_eq!(
+            render(endpoint, "a b&c=d").expect("renders"),
+            "http://crm.example/api/customers/a%20b%26c%3Dd/notes?q=a%20b%26c%3Dd"
+        );
+        // A whole `..` segment would climb out of the path.
+        assert!(render(endpoint, "..").is_err_and(|e| e.contains("..")));
+        assert_eq!(
+            render("http://crm.example/x/{{ ticket.subject }}", "%2e%2E").expect("renders"),
+            "http://crm.example/x/%252e%252E"
+        );
+        assert!(
+            render("http://crm.example/x/{{ ticket.subject | raw }}/y", "%2e%2E").is_err(),
+            "even raw cannot climb"
+        );
+        // The source shown is the endpoint as written.
+        let parsed = Endpoint::parse(endpoint).expect("parses");
+        assert_eq!(parsed.template().source(), endpoint);
+    }
+
+    #[test]
+    fn raw_is_asked_for_and_never_in_the_host() {
+        assert_eq!(
+            render("http://crm.example/{{ ticket.subject | raw }}", "a/b?c=1").expect("renders"),
+            "http://crm.example/a/b?c=1"
+        );
+        assert_eq!(
+            render("http://crm.example/{{- ticket.id | plus: 1 -}}/x", "s").expect("renders"),
+            "http://crm.example/8/x"
+        );
+        assert!(Endpoint::parse("http://{{ ticket.sub | raw }}.example.com/").is_err());
+        // A placeholder in the host must render a host name, and keeps the scheme.
+        assert_eq!(
+            render("https://{{ ticket.sub }}.zendesk.example/api", "s").expect("renders"),
+            "https://acme.zendesk.example/api"
+        );
+        assert!(render("https://{{ ticket.subject }}.zendesk.example/api", "evil.com/x?").is_err());
+        // Raw output cannot move the host either: the rendered URL keeps the template's.
+        assert!(render("http://crm.example{{ ticket.subject | raw }}", "@evil.com/").is_err());
+        assert!(render("http://crm.example/{{ ticket.subject | raw }}", "x").is_ok());
+    }
+}
