@@ -75,6 +75,15 @@ impl InboundLimits {
     }
 }
 
+/// Which rate limit a call counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calls {
+    /// Verified calls, and all calls of a webhook that verifies nothing.
+    Verified,
+    /// Calls whose signature did not verify.
+    Unverified,
+}
+
 /// A call's idempotency key, and the id its log entry will have.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyClaim<'a> {
@@ -216,10 +225,14 @@ impl App {
     }
 
     /// Whether `webhook` may take one more call now; `Err(wait)` when it is over its limit.
-    pub fn admit_inbound_call(&self, webhook: &InboundWebhook) -> Result<(), Duration> {
-        match webhook.rate_limit_per_minute {
-            Some(per_minute) => self.inbound_limits.admit(&webhook.id, per_minute),
-            None => Ok(()),
+    /// Counts a call against its webhook's rate limit; `Err(wait)` when it is over. Calls
+    /// that fail verification count against a limit of their own, so that a stranger with
+    /// the URL and no secret cannot use up the real sender's.
+    pub fn admit_inbound_call(&self, webhook: &InboundWebhook, calls: Calls) -> Result<(), Duration> {
+        let Some(per_minute) = webhook.rate_limit_per_minute else { return Ok(()) };
+        match calls {
+            Calls::Verified => self.inbound_limits.admit(&webhook.id, per_minute),
+            Calls::Unverified => self.inbound_limits.admit(&format!("{}/unverified", webhook.id), per_minute),
         }
     }
 

@@ -27,7 +27,9 @@ pub use checks::{Checked, Saved};
 pub use clock::Clock;
 pub use dry_run::{DryRun, DryRunResult};
 pub use error::AppError;
-pub use inbound::{ActionsOutcome, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundInput, InboundLimits, InboundPatch, KeyClaim};
+pub use inbound::{
+    ActionsOutcome, Calls, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundInput, InboundLimits, InboundPatch, KeyClaim,
+};
 pub use macros::MacroInput;
 pub use rules::RuleInput;
 pub use test_send::{TestResult, TestSend};

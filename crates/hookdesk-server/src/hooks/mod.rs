@@ -20,7 +20,7 @@ use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use hookdesk_store::UpdateTx;
 use tracing::{info, warn};
 
-use crate::app::{App, KeyClaim};
+use crate::app::{App, Calls, KeyClaim};
 use crate::http::MAX_BODY_BYTES;
 use crate::http::error::ApiError;
 use request::{CallRequest, ReadError};
@@ -88,12 +88,31 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
         Ok(None) => return ApiError::not_found("inbound webhook").into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Err(wait) = app.admit_inbound_call(&webhook) {
+    // Without a signature to check, a call counts before its body is read; with one, after,
+    // against the limit its signature says it belongs to.
+    if webhook.verify.is_none()
+        && let Err(wait) = app.admit_inbound_call(&webhook, Calls::Verified)
+    {
         return too_many_requests(wait);
     }
     let (call, answer, pending) = match CallRequest::read(request, path, client_ip).await {
         Ok(call) => {
-            let (answer, pending) = answer(&app, &webhook, &call, &call_id).await;
+            let verified = match &webhook.verify {
+                Some(verify) => verify.check(|name| call.header(name), &call.body, app.clock.now()),
+                None => Ok(()),
+            };
+            if webhook.verify.is_some() {
+                let calls = if verified.is_ok() { Calls::Verified } else { Calls::Unverified };
+                if let Err(wait) = app.admit_inbound_call(&webhook, calls) {
+                    return too_many_requests(wait);
+                }
+            }
+            let (answer, pending) = match verified {
+                Ok(()) => answer(&app, &webhook, &call, &call_id).await,
+                Err(reason) => {
+                    (Answer::error(ApiError::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason)), None)
+                }
+            };
             (call, answer, pending)
         }
         Err(ReadError { call, error }) => (call, Answer::error(error), None),
@@ -119,14 +138,9 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
     respond(answer)
 }
 
-/// Verifies the call, runs the actions and renders the response. The actions' transaction
+/// Runs the actions of a verified call and renders the response. The actions' transaction
 /// comes back open, for the call's log entry.
 async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id: &str) -> (Answer, Option<UpdateTx>) {
-    if let Some(verify) = &webhook.verify
-        && let Err(reason) = verify.check(|name| call.header(name), &call.body, app.clock.now())
-    {
-        return (Answer::error(ApiError::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason)), None);
-    }
     if let Some(message) = &call.malformed {
         return (Answer::error(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message.clone())), None);
     }

@@ -424,7 +424,36 @@ async fn placeholders_in_an_endpoint_cannot_reshape_it(db: Db) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
 }
 
+/// Calls with a bad signature used up the real sender's rate limit: a stranger with the URL
+/// and no secret could lock the sender out. They count against a limit of their own.
+async fn bad_signatures_do_not_use_up_the_senders_rate_limit(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let secret = "sender-secret";
+    let (_, hook) = app
+        .post(
+            "/api/v1/inbound_webhooks",
+            json!({"name": "signed", "rate_limit_per_minute": 2,
+            "verify": {"type": "hmac_sha256", "header": "X-Signature", "secret": secret}}),
+        )
+        .await;
+    let url = hook["url"].as_str().expect("url").to_owned();
+    let client = reqwest::Client::new();
+    let call = |signature: String| client.post(&url).header("X-Signature", signature).body("{}").send();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(call("sha256=00".into()).await.expect("an answer").status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429, 429], "forgeries meet their own limit");
+    let good = format!("sha256={}", hookdesk_core::inbound::hmac_sha256_hex(secret.as_bytes(), b"{}"));
+    assert_eq!(call(good.clone()).await.expect("an answer").status().as_u16(), 202, "the sender still gets through");
+    assert_eq!(call(good.clone()).await.expect("an answer").status().as_u16(), 202);
+    assert_eq!(call(good).await.expect("an answer").status().as_u16(), 429, "its own limit holds");
+    let (_, calls) = app.get(&format!("/api/v1/inbound_webhooks/{}/calls", hook["id"].as_str().expect("id"))).await;
+    assert_eq!(calls["data"].as_array().map(Vec::len), Some(4), "calls over a limit are not logged: {calls}");
+}
+
 crate::on_both_backends!(
+    bad_signatures_do_not_use_up_the_senders_rate_limit,
     placeholders_in_an_endpoint_cannot_reshape_it,
     a_200_whose_body_never_finishes_counts_as_delivered,
     webhook_health_is_true_as_soon_as_attempts_are_recorded,
