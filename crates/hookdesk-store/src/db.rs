@@ -110,6 +110,24 @@ impl Store {
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+                // One connection first: its error says what is wrong (nothing listens, no such
+                // role), where a pool only says that it timed out.
+                let probe = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options),
+                );
+                match probe.await {
+                    Ok(Ok(connection)) => {
+                        let _ = sqlx::Connection::close(connection).await;
+                    }
+                    Ok(Err(e)) => return Err(StoreError::Connect(connect_error(url, &e))),
+                    Err(_) => {
+                        return Err(StoreError::Connect(format!(
+                            "cannot connect to PostgreSQL at {}: no answer within 5 s",
+                            host_port(url)
+                        )));
+                    }
+                }
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .min_connections(1)
@@ -158,6 +176,32 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+    }
+}
+
+/// `HOST:PORT` of a PostgreSQL URL, for messages (never its password).
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.contains(':') && !authority.ends_with(']') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:5432")
+    }
+}
+
+/// Why a first connection to PostgreSQL failed, in words.
+fn connect_error(url: &str, error: &sqlx::Error) -> String {
+    let at = host_port(url);
+    match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("cannot connect to PostgreSQL at {at}: connection refused (is it running, and listening there?)")
+        }
+        sqlx::Error::Io(io) => format!("cannot connect to PostgreSQL at {at}: {io}"),
+        sqlx::Error::Database(db) => format!("PostgreSQL at {at} refused the connection: {}", db.message()),
+        sqlx::Error::Tls(tls) => format!("cannot connect to PostgreSQL at {at}: TLS failed: {tls}"),
+        other => format!("cannot connect to PostgreSQL at {at}: {other}"),
     }
 }
 

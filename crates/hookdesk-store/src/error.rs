@@ -7,10 +7,14 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    // The cause is in the message, not also a `source`: error chains print each once.
     #[error("the database is unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(sqlx::Error),
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(sqlx::Error),
+    /// Opening the database failed, said in words (host and port, what refused).
+    #[error("{0}")]
+    Connect(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("migration failed: {0}")]

@@ -555,8 +555,9 @@ impl Store {
                AND (CAST($5 AS BIGINT) IS NULL OR i.created_at >= $5)
                AND (CAST($6 AS BIGINT) IS NULL OR i.created_at <= $6)
                AND (CAST($7 AS TEXT) IS NULL
-                    OR LOWER(i.error_message) LIKE $7 ESCAPE '\\'
-                    OR EXISTS (SELECT 1 FROM attempts a WHERE a.invocation_id = i.id AND LOWER(a.error_message) LIKE $7 ESCAPE '\\'))
+                    OR LOWER(i.error_message) LIKE $7 ESCAPE '\\' OR LOWER(i.error_code) LIKE $7 ESCAPE '\\'
+                    OR EXISTS (SELECT 1 FROM attempts a WHERE a.invocation_id = i.id
+                        AND (LOWER(a.error_message) LIKE $7 ESCAPE '\\' OR LOWER(a.error_code) LIKE $7 ESCAPE '\\')))
              ORDER BY i.id DESC LIMIT $8"
         );
         let q = filter.q.as_ref().map(|q| format!("%{}%", escape_like(&q.to_lowercase())));

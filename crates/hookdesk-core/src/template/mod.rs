@@ -315,23 +315,91 @@ fn parse_error(field: &str, source: &str, message: &str) -> Invalid {
             .or_else(|| l.strip_prefix("requested=").map(|name| ("tag", name)))
     });
     let reason = match requested {
+        Some(("tag", name)) => unknown_tag(name),
         Some((kind, name)) => format!("unknown {kind} `{name}`"),
-        None => lines
-            .iter()
-            .find_map(|l| l.strip_prefix("= "))
-            .or_else(|| lines.first().map(|l| l.trim_start_matches("liquid:").trim()))
-            .filter(|r| !r.is_empty())
-            .unwrap_or("syntax error")
-            .to_owned(),
+        None => in_words(
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix("= "))
+                .or_else(|| lines.first().map(|l| l.trim_start_matches("liquid:").trim()))
+                .filter(|r| !r.is_empty())
+                .unwrap_or("syntax error"),
+        ),
     };
-    let (line, column) = position
+    let (mut line, mut column) = position
         .or_else(|| requested.and_then(|(_, name)| offset_to_position(source, find_word(source, name)?)))
         .unwrap_or((1, 1));
+    // An unclosed `{{` or `{%` is what the parser's complaint is about, whatever it says.
+    let reason = match unclosed(source) {
+        Some((at, open, close)) => {
+            (line, column) = offset_to_position(source, at).unwrap_or((line, column));
+            format!("`{open}` is not closed: `{close}` is missing")
+        }
+        None => reason,
+    };
     Invalid {
         line: Some(line),
         column: Some(column),
         ..Invalid::new(field, format!("Liquid syntax error at line {line}, column {column}: {reason}"))
     }
+}
+
+/// The parser's grammar words (`expected Literal`), said for people.
+fn in_words(reason: &str) -> String {
+    match reason {
+        "expected Literal" | "expected Value" => {
+            "a value is missing or malformed here (a variable, a number or a quoted text; a filter's arguments follow a colon: `| append: 'x'`)".into()
+        }
+        "expected Identifier" => "a name is missing here (a variable or a filter)".into(),
+        "expected Identifier or Value" => "a value is missing here (after a filter's colon?)".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn unknown_tag(name: &str) -> String {
+    match name {
+        "else" | "elsif" | "when" => {
+            format!("`{{% {name} %}}` belongs inside an if, unless, case or for block, once, before its end")
+        }
+        end if end.starts_with("end") => format!("`{{% {end} %}}` closes nothing: no `{}` block is open", &end[3..]),
+        other => format!("unknown tag `{other}`"),
+    }
+}
+
+/// The first `{{` or `{%` without its closing `}}` or `%}` (quotes inside are skipped).
+fn unclosed(source: &str) -> Option<(usize, &'static str, &'static str)> {
+    let mut at = 0;
+    while let Some(found) = source[at..].find('{') {
+        let start = at + found;
+        let (open, close) = match source.get(start..start + 2) {
+            Some("{{") => ("{{", "}}"),
+            Some("{%") => ("{%", "%}"),
+            _ => {
+                at = start + 1;
+                continue;
+            }
+        };
+        let mut quote = None;
+        let mut end = None;
+        let body = &source[start + 2..];
+        for (i, c) in body.char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, _) if body[i..].starts_with(close) => {
+                    end = Some(start + 2 + i + 2);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match end {
+            Some(end) => at = end,
+            None => return Some((start, open, close)),
+        }
+    }
+    None
 }
 
 fn find_word(source: &str, word: &str) -> Option<usize> {
@@ -421,6 +489,14 @@ mod tests {
 
         let err = Template::parse("payload", "{% if x %}open").expect_err("bad");
         assert!(err.message.contains("endif"), "{err:?}");
+        // What is missing, in words.
+        let err = Template::parse("payload", "one\n{\"a\": {{ ticket.id }").expect_err("bad");
+        assert!(err.message.contains("`{{` is not closed: `}}` is missing"), "{err:?}");
+        assert_eq!((err.line, err.column), (Some(2), Some(7)), "{err:?}");
+        let err = Template::parse("payload", "{{ x | append 'a' }}").expect_err("bad");
+        assert!(err.message.contains("colon") && !err.message.contains("Literal"), "{err:?}");
+        let err = Template::parse("payload", "{% endif %}").expect_err("bad");
+        assert!(err.message.contains("closes nothing"), "{err:?}");
         let err = Template::parse("payload", "{% bogus %}").expect_err("bad");
         assert_eq!((err.line, err.column), (Some(1), Some(4)), "{err:?}");
         assert!(err.message.contains("unknown tag `bogus`"), "{err:?}");

@@ -33,7 +33,7 @@ pub use inbound::{
 pub use macros::MacroInput;
 pub use rules::RuleInput;
 pub use test_send::{TestResult, TestSend};
-pub use ticket_bodies::{CreateTicketBody, PatchTicketBody, from_json, nullable};
+pub use ticket_bodies::{CreateTicketBody, PatchTicketBody, from_json, nullable, plain_words};
 pub use updates::{NewTicket, RequesterInput, Step, TicketPatch, UpdateOutcome};
 pub use users::NewToken;
 pub use webhooks::{WebhookInput, WebhookPatch};

@@ -23,7 +23,7 @@ where
 pub fn from_json<T: DeserializeOwned>(document: Value) -> Result<T, Invalid> {
     serde_path_to_error::deserialize(document).map_err(|error| {
         let path = error.path().to_string();
-        let message = error.into_inner().to_string();
+        let message = plain_words(&error.into_inner().to_string());
         // serde names a missing field only in its message; put it in the path.
         let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
         let field = match (path.as_str(), missing) {
@@ -34,6 +34,61 @@ pub fn from_json<T: DeserializeOwned>(document: Value) -> Result<T, Invalid> {
         };
         Invalid::new(field, message)
     })
+}
+
+/// A serde message without the names of our Rust types (`expected struct CommentBody`).
+pub fn plain_words(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut words = message.split(' ').peekable();
+    while let Some(word) = words.next() {
+        let kind = match word {
+            "struct" => Some("an object"),
+            "enum" => Some("one of its listed values"),
+            _ => None,
+        };
+        match (kind, words.peek()) {
+            (Some(kind), Some(name)) if name.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                let name = words.next().unwrap_or_default();
+                out.push_str(kind);
+                // Keep what followed the type's name (a comma, a period).
+                out.push_str(name.trim_start_matches(|c: char| c.is_alphanumeric() || c == '_'));
+            }
+            _ => out.push_str(word),
+        }
+        out.push(' ');
+    }
+    out.pop();
+    out
+}
+
+/// Tags as an array of texts, or as one space-separated text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TagList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl TagList {
+    fn into_tags(self) -> Vec<String> {
+        match self {
+            TagList::One(text) => text.split_whitespace().map(str::to_owned).collect(),
+            TagList::Many(tags) => tags,
+        }
+    }
+}
+
+const TAG_LIST: &str = "must be an array of tags or one space-separated text of them";
+
+fn tag_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    TagList::deserialize(deserializer).map(TagList::into_tags).map_err(|_| serde::de::Error::custom(TAG_LIST))
+}
+
+/// `null` (or absent) keeps the tags as they are.
+fn some_tag_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    Option::<TagList>::deserialize(deserializer)
+        .map(|tags| tags.map(TagList::into_tags))
+        .map_err(|_| serde::de::Error::custom(TAG_LIST))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -61,7 +116,8 @@ pub struct CreateTicketBody {
     priority: Option<Priority>,
     #[serde(rename = "type")]
     ticket_type: Option<TicketType>,
-    #[serde(default)]
+    /// An array, or one space-separated text (`"vip urgent"`).
+    #[serde(default, deserialize_with = "tag_list")]
     tags: Vec<String>,
     /// Found or created by email; the caller when absent.
     requester: Option<RequesterBody>,
@@ -83,11 +139,12 @@ pub struct PatchTicketBody {
     #[serde(rename = "type", default, deserialize_with = "nullable")]
     #[schema(value_type = Option<TicketType>)]
     ticket_type: Option<Option<TicketType>>,
-    /// Replaces every tag.
+    /// Replaces every tag. Tags here and below: an array, or one space-separated text.
+    #[serde(default, deserialize_with = "some_tag_list")]
     tags: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tag_list")]
     add_tags: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tag_list")]
     remove_tags: Vec<String>,
     requester: Option<RequesterBody>,
     #[serde(default, deserialize_with = "nullable")]

@@ -91,7 +91,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|e| {
             let path = e.path().to_string();
-            hookdesk_core::Invalid::new(path, e.into_inner().to_string()).into()
+            hookdesk_core::Invalid::new(path, crate::app::plain_words(&e.into_inner().to_string())).into()
         })
     }
 }

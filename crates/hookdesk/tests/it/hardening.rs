@@ -452,7 +452,69 @@ async fn bad_signatures_do_not_use_up_the_senders_rate_limit(db: Db) {
     assert_eq!(calls["data"].as_array().map(Vec::len), Some(4), "calls over a limit are not logged: {calls}");
 }
 
+async fn errors_say_what_went_wrong_in_words(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let receiver = Receiver::start().await;
+    let webhook = app.webhook(&receiver.url("/x"), json!({})).await;
+    // A missing `}}` was "expected Literal".
+    let (status, error) = app
+        .post("/api/v1/triggers", json!({"title": "t",
+            "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
+            "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook, "payload": "{\"a\": {{ ticket.id }"}}]}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"]["message"].as_str().is_some_and(|m| m.contains("`{{` is not closed: `}}` is missing")),
+        "{error}"
+    );
+
+    // A comment given as text was "expected struct CommentBody": no Rust type names.
+    let ticket = app.ticket(json!({"subject": "Words", "tags": "one two"})).await;
+    assert_eq!(ticket["tags"], json!(["one", "two"]), "tags may be one space-separated text");
+    let path = format!("/api/v1/tickets/{}", ticket["id"]);
+    let (status, error) = app.patch(&path, json!({"comment": "just text"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = error["error"]["message"].as_str().expect("a message");
+    assert!(!message.contains("CommentBody") && message.contains("an object"), "{message}");
+    // add_tags was a string in trigger actions and an array in PATCH: both take both.
+    let (status, patched) = app.patch(&path, json!({"add_tags": "three four", "remove_tags": ["one"]})).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["tags"], json!(["two", "three", "four"]));
+
+    // `q` matched only messages; the codes users see in the log match too.
+    let closed = crate::support::closed_port().await;
+    let down = app.webhook(&format!("http://{closed}/down"), json!({"max_retries": 0})).await;
+    app.notify_on_create(&down, json!({})).await;
+    app.ticket(json!({"subject": "Refused"})).await;
+    let refused = app.invocations(&format!("webhook_id={down}")).await.remove(0);
+    app.settled(refused["id"].as_str().expect("id")).await;
+    let found = app.invocations("q=CONNECTION_REFUSED").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
+
+/// An unreachable PostgreSQL said "pool timed out while waiting for an open connection",
+/// twice; it names the host and port, and what refused.
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_with_its_host_and_port() {
+    let closed = crate::support::closed_port().await;
+    let output = crate::serve_process::hookdesk()
+        .args(["migrate", "--database", &format!("postgres://postgres@127.0.0.1:{}/hookdesk", closed.port())])
+        .env("HOOKDESK_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .output()
+        .await
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", closed.port())) && stderr.contains("connection refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+    assert_eq!(stderr.matches("connection refused").count(), 1, "said once: {stderr}");
+}
+
 crate::on_both_backends!(
+    errors_say_what_went_wrong_in_words,
     bad_signatures_do_not_use_up_the_senders_rate_limit,
     placeholders_in_an_endpoint_cannot_reshape_it,
     a_200_whose_body_never_finishes_counts_as_delivered,

@@ -32,7 +32,7 @@ pub struct InvocationQuery {
     since: Option<String>,
     /// RFC 3339.
     until: Option<String>,
-    /// Text in error messages.
+    /// Text in error messages or codes (`timeout`, `connection_refused`), any case; attempts' too.
     q: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
