@@ -62,18 +62,12 @@ impl DeliveryConfig {
 #[derive(Clone)]
 pub struct DeliveryHandle {
     wake: Arc<Notify>,
-    gates: Arc<Mutex<Gates>>,
 }
 
 impl DeliveryHandle {
     /// Work was queued: look now rather than at the next poll.
     pub fn wake(&self) {
         self.wake.notify_one();
-    }
-
-    /// This process's view of a webhook's health, fresher than the saved one.
-    pub fn health(&self, webhook_id: &str) -> Option<WebhookHealth> {
-        self.gates.lock().ok()?.health(webhook_id).cloned()
     }
 }
 
@@ -109,7 +103,7 @@ pub fn spawn(
 ) -> (DeliveryHandle, tokio::task::JoinHandle<()>) {
     let wake = Arc::new(Notify::new());
     let gates = Arc::new(Mutex::new(Gates::new(config.gates.clone())));
-    let handle = DeliveryHandle { wake: wake.clone(), gates: gates.clone() };
+    let handle = DeliveryHandle { wake: wake.clone() };
     let (records, recorder_rx) = mpsc::channel::<AttemptRecord>(config.concurrency.max(1) * 4);
     let recorder = tokio::spawn(record_loop(store.clone(), recorder_rx, handle.clone()));
     let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records, gates };

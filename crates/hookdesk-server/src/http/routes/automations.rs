@@ -31,6 +31,10 @@ async fn list_automations(Agent(_caller): Agent, state: State<App>) -> Result<ax
 
 /// Create an automation: it needs an `hours_since_*` condition in `all`, and an `all`
 /// condition its own actions make false (so it fires once per ticket), else 422.
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(post, path = "/api/v1/automations", tag = "automations", request_body = TriggerBody,
     responses((status = 201, body = TriggerView), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -55,6 +59,10 @@ async fn get_automation(
 }
 
 /// Change an automation; absent fields keep their value.
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(patch, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)), request_body = PatchTriggerBody,
     responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

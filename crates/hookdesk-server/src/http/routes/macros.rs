@@ -68,6 +68,10 @@ async fn list_macros(Agent(_caller): Agent, state: State<App>) -> Result<axum::J
 }
 
 /// Create a macro (agents and admins).
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(post, path = "/api/v1/macros", tag = "macros", request_body = MacroBody,
     responses((status = 201, body = MacroView), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -99,6 +103,10 @@ async fn get_macro(
 }
 
 /// Change a macro; absent fields keep their value.
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(patch, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)), request_body = PatchMacroBody,
     responses((status = 200, body = MacroView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -132,6 +132,10 @@ async fn list_triggers(Agent(_caller): Agent, state: State<App>) -> Result<axum:
 }
 
 /// Create a trigger. Conditions, actions and templates are checked now (422 naming the part).
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(post, path = "/api/v1/triggers", tag = "triggers", request_body = TriggerBody,
     responses((status = 201, body = TriggerView), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -156,6 +160,10 @@ async fn get_trigger(
 }
 
 /// Change a trigger; absent fields keep their value.
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(patch, path = "/api/v1/triggers/{id}", tag = "triggers", params(("id" = i64, Path)), request_body = PatchTriggerBody,
     responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

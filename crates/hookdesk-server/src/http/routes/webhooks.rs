@@ -156,6 +156,10 @@ async fn list_webhooks(
 }
 
 /// Create a webhook. Its signing secret is generated: read it once with `signing_secret`.
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = CreateWebhookBody,
     responses((status = 201, body = WebhookView), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -196,6 +200,10 @@ async fn get_webhook(
 }
 
 /// Change a webhook. The connection method (`subscriptions`) cannot change.
+///
+/// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
+/// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
+/// could not be settled.
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = PatchWebhookBody,
     responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
