@@ -6,7 +6,7 @@
 //! host.
 
 use crate::Invalid;
-use crate::template::Template;
+use crate::template::{Template, lex};
 
 /// Filters the endpoint's placeholders get, by where they are.
 const IN_HOST: &str = "url_host";
@@ -16,9 +16,9 @@ const IN_PATH_OR_QUERY: &str = "url_segment";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
     template: Template,
-    /// The scheme, host and port every rendering must keep; `None` when the host itself has
-    /// a placeholder (then only the scheme is fixed).
-    origin: Option<(String, String, Option<u16>)>,
+    /// The host and port every rendering must keep; `None` when the authority has markup
+    /// (then only the scheme is fixed, and a placeholder there must render a host name).
+    origin: Option<(String, Option<u16>)>,
     scheme: String,
 }
 
@@ -39,7 +39,7 @@ impl Endpoint {
         let origin = if authority_is_literal {
             let prefix = authority_prefix(text);
             let url = check_url(&prefix).map_err(|m| Invalid::new("endpoint", m))?;
-            Some((url.scheme().to_owned(), url.host_str().unwrap_or_default().to_owned(), url.port_or_known_default()))
+            Some((url.host_str().unwrap_or_default().to_owned(), url.port_or_known_default()))
         } else {
             None
         };
@@ -61,6 +61,8 @@ impl Endpoint {
             let rest = rest.split(['?', '#']).next().unwrap_or_default();
             rest.find('/').map_or("", |at| &rest[at..])
         });
+        // As a URL parser reads it: `\` is `/` in http URLs, tabs and newlines vanish.
+        let raw_path = raw_path.replace('\\', "/").replace(['\t', '\n', '\r'], "");
         let dot = |segment: &str| {
             let s = segment.to_ascii_lowercase().replace("%2e", ".");
             s == "." || s == ".."
@@ -74,7 +76,7 @@ impl Endpoint {
         if url.scheme() != self.scheme {
             return Err(format!("{rendered:?} does not keep the endpoint's scheme ({})", self.scheme));
         }
-        if let Some((_, host, port)) = &self.origin
+        if let Some((host, port)) = &self.origin
             && (url.host_str() != Some(host.as_str()) || url.port_or_known_default() != *port)
         {
             return Err(format!("{rendered:?} does not keep the endpoint's host ({host})"));
@@ -100,40 +102,37 @@ enum Part {
 }
 
 /// The endpoint with a filter after each output (`{{ x }}` -> `{{ x | url_segment }}`), or
-/// `raw` removed where asked; answers too whether the authority is free of placeholders.
+/// `raw` removed where asked; answers too whether the authority is free of markup.
 fn encode_placeholders(source: &str) -> Result<(String, bool), Invalid> {
     let mut out = String::with_capacity(source.len() + 32);
     let mut part = Part::Scheme;
     let mut authority_is_literal = true;
-    let mut rest = source;
-    loop {
-        let next = ["{{", "{%"].iter().filter_map(|open| rest.find(open).map(|at| (at, *open))).min();
-        let Some((at, open)) = next else {
-            out.push_str(rest);
-            return Ok((out, authority_is_literal));
-        };
-        let literal = &rest[..at];
-        part = advance(part, literal);
-        out.push_str(literal);
-        let close = if open == "{{" { "}}" } else { "%}" };
-        let Some(end) = rest[at + 2..].find(close).map(|e| at + 2 + e) else {
-            // Unclosed: the parser reported it already.
-            out.push_str(&rest[at..]);
-            return Ok((out, authority_is_literal));
-        };
-        let markup = &rest[at + 2..end];
-        if open == "{%" {
-            out.push_str(&rest[at..end + 2]);
-        } else {
-            if part != Part::Rest {
-                authority_is_literal = false;
+    for element in lex::elements(source) {
+        let text = &source[element.start..element.end];
+        match element.kind {
+            lex::Kind::Text => {
+                part = advance(part, text);
+                out.push_str(text);
             }
-            out.push_str("{{");
-            out.push_str(&encode_output(markup, part)?);
-            out.push_str("}}");
+            lex::Kind::Output { markup } => {
+                if part != Part::Rest {
+                    authority_is_literal = false;
+                }
+                let (open, close) = (if text.starts_with("{{-") { "{{-" } else { "{{" }, if text.ends_with("-}}") { "-}}" } else { "}}" });
+                out.push_str(&format!("{open} {} {close}", encode_output(markup, part)?));
+            }
+            lex::Kind::Tag { name: "cycle", .. } => {
+                return Err(Invalid::new("endpoint", "{% cycle %} is not allowed in an endpoint: its output would not be encoded"));
+            }
+            lex::Kind::Tag { .. } | lex::Kind::Unclosed { .. } => {
+                if part != Part::Rest {
+                    authority_is_literal = false;
+                }
+                out.push_str(text);
+            }
         }
-        rest = &rest[end + 2..];
     }
+    Ok((out, authority_is_literal))
 }
 
 /// Moves through the literal text of a URL: past `://` is the authority, past its first
@@ -155,27 +154,25 @@ fn advance(mut part: Part, literal: &str) -> Part {
     part
 }
 
-/// One output's markup (`- x | f: 1 -`), with the filter its place needs.
+/// Filters whose output is encoded already: an endpoint written before hookdesk encoded
+/// placeholders itself (`{{ ticket.subject | url_encode }}`) keeps working.
+const ENCODING: &[&str] = &["url_encode", "uri_encode", IN_PATH_OR_QUERY];
+
+/// One output's markup (`x | f: 1`), with the filter its place needs.
 fn encode_output(markup: &str, part: Part) -> Result<String, Invalid> {
-    let trim_left = markup.starts_with('-');
-    let trim_right = markup.ends_with('-') && markup.len() > 1;
-    let inner = markup.trim_start_matches('-').trim_end_matches('-').trim();
-    let (expression, raw) = match last_filter(inner) {
-        Some((before, "raw")) => (before.trim_end(), true),
-        _ => (inner, false),
-    };
-    let filtered = match (raw, part) {
-        (true, Part::Rest) => expression.to_owned(),
-        (true, _) => {
+    let last = last_filter(markup);
+    Ok(match (last, part) {
+        (Some((before, "raw")), Part::Rest) => before.trim_end().to_owned(),
+        (Some((_, "raw")), _) => {
             return Err(Invalid::new(
                 "endpoint",
                 "| raw is not allowed in the scheme or host: a placeholder there renders one host name",
             ));
         }
-        (false, Part::Rest) => format!("{expression} | {IN_PATH_OR_QUERY}"),
-        (false, _) => format!("{expression} | {IN_HOST}"),
-    };
-    Ok(format!("{} {filtered} {}", if trim_left { "-" } else { "" }, if trim_right { "-" } else { "" }))
+        (Some((_, name)), Part::Rest) if ENCODING.contains(&name) => markup.to_owned(),
+        (_, Part::Rest) => format!("{markup} | {IN_PATH_OR_QUERY}"),
+        (_, _) => format!("{markup} | {IN_HOST}"),
+    })
 }
 
 /// The expression before the last `|` outside quotes, and the name of that last filter.
@@ -271,5 +268,25 @@ mod tests {
         // Raw output cannot move the host either: the rendered URL keeps the template's.
         assert!(render("http://crm.example{{ ticket.subject | raw }}", "@evil.com/").is_err());
         assert!(render("http://crm.example/{{ ticket.subject | raw }}", "x").is_ok());
+        // Backslashes and tabs are how a URL parser may still read `..`.
+        assert!(render("http://crm.example/a/{{ ticket.subject | raw }}/b", "..\\..\\admin").is_err());
+        assert!(render("http://crm.example/a/{{ ticket.subject | raw }}/b", ".\t.").is_err());
+    }
+
+    #[test]
+    fn markup_the_encoding_cannot_be_led_around() {
+        // A quoted `}}` is part of its output: the placeholder after it is encoded too.
+        assert_eq!(
+            render("http://crm.example/{{ \"}}{%\" }}/{{ ticket.subject }}", "a/b").expect("renders"),
+            "http://crm.example/%7D%7D%7B%25/a%2Fb"
+        );
+        assert!(Endpoint::parse("http://crm.example/{% cycle ticket.subject %}").is_err(), "cycle would output raw data");
+        // Endpoints that encoded their placeholders themselves are not encoded twice.
+        assert_eq!(render("http://crm.example/q?s={{ ticket.subject | url_encode }}", "a b").expect("renders"), "http://crm.example/q?s=a%20b");
+        // A tag beside the host is not a host placeholder; the scheme still holds.
+        assert_eq!(
+            render("https://crm.example{% if ticket.id %}/v2{% endif %}/x", "s").expect("renders"),
+            "https://crm.example/v2/x"
+        );
     }
 }

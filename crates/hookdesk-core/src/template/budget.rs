@@ -20,16 +20,14 @@ use liquid_core::ValueView;
 pub const MAX_ITERATIONS: u64 = 100_000;
 /// The longest range or array a loop may walk: liquid collects a range before walking it.
 pub const MAX_RANGE: u64 = 100_000;
-/// The largest text or list a filter, `assign` or `capture` may make.
+/// The largest value (text, or list by [`size_of`]) a filter, `assign` or `capture` may make.
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
 /// Bytes moved by filters, assignments, captures and output in one render.
 pub const MAX_WORK_BYTES: u64 = 64 * 1024 * 1024;
 /// The longest the renders of one budget may take together, whatever they do.
-pub const MAX_RENDER_TIME: Duration = Duration::from_secs(1);
+pub const MAX_RENDER_TIME: Duration = Duration::from_millis(200);
 /// The default limit of a render's output.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
-/// How deep blocks (`if`, `for`, `capture`...) and brackets may nest in a template.
-pub const MAX_NESTING: usize = 32;
 
 /// What renders under one budget have spent.
 #[derive(Debug, Default)]
@@ -57,9 +55,19 @@ pub(super) fn within<T>(budget: &mut Budget, render: impl FnOnce() -> T) -> (T, 
     let started = Instant::now();
     let mut state = std::mem::take(budget);
     state.deadline = Some(started + MAX_RENDER_TIME.saturating_sub(state.spent));
-    // A render never starts inside another; if one did, the outer budget comes back after.
-    let outer = STATE.with(|s| s.borrow_mut().replace(state));
+    // A render never starts inside another; if one did, the outer budget comes back after,
+    // even when the render panics (the thread may render again).
+    struct Restore(Option<Option<Budget>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                STATE.with(|s| *s.borrow_mut() = outer);
+            }
+        }
+    }
+    let mut restore = Restore(Some(STATE.with(|s| s.borrow_mut().replace(state))));
     let result = render();
+    let outer = restore.0.take().unwrap_or_default();
     let mut state = STATE.with(|s| std::mem::replace(&mut *s.borrow_mut(), outer)).unwrap_or_default();
     state.spent += started.elapsed();
     state.deadline = None;
@@ -125,25 +133,46 @@ fn spend_work(state: &mut Budget, bytes: u64) -> Option<String> {
     (state.work > MAX_WORK_BYTES).then(|| format!("more than {} MiB of text processed", MAX_WORK_BYTES / (1024 * 1024)))
 }
 
+/// What a lookup asked for: a name (`.subject`) or an index (`[0]`).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Key<'k> {
+    Name(&'k str),
+    Index(i64),
+}
+
 /// Follows a chain of lookups (`ticket`, then `.subject` in it) to name what is missing:
-/// `parent` is the value looked in (`None`: the globals), `found` what the lookup gave.
-pub(super) fn note_lookup(parent: Option<usize>, key: &str, found: Option<usize>) {
+/// `parent` is the value looked in (`None`: the globals), `found` what the lookup gave. The
+/// path is built in one buffer, reused: lookups are the hot path of every render.
+pub(super) fn note_lookup(parent: Option<usize>, key: Key<'_>, found: Option<usize>) {
+    use std::fmt::Write as _;
     STATE.with(|s| {
         let mut state = s.borrow_mut();
         let Some(state) = state.as_mut() else { return };
-        let path = match parent {
-            Some(parent) if parent == state.last.0 && key.starts_with('[') => format!("{}{key}", state.last.1),
-            Some(parent) if parent == state.last.0 => format!("{}.{key}", state.last.1),
-            // A loop variable or an assigned value: its own name is not known here.
-            _ => key.to_owned(),
-        };
-        match found {
-            Some(address) => state.last = (address, path),
-            None => {
-                if state.unknown.len() < 50 && !state.unknown.contains(&path) {
-                    state.unknown.push(path);
+        let (last, path) = &mut state.last;
+        // A loop variable or an assigned value starts a path of its own: its name is not
+        // known here.
+        if parent.is_none() || parent != Some(*last) {
+            path.clear();
+        }
+        match key {
+            Key::Name(name) => {
+                if !path.is_empty() {
+                    path.push('.');
                 }
-                state.last = (0, String::new());
+                path.push_str(name);
+            }
+            Key::Index(index) => {
+                let _ = write!(path, "[{index}]");
+            }
+        }
+        match found {
+            Some(address) => *last = address,
+            None => {
+                if state.unknown.len() < 50 && !state.unknown.iter().any(|u| u == path) {
+                    state.unknown.push(path.clone());
+                }
+                *last = 0;
+                path.clear();
             }
         }
     });
@@ -180,7 +209,12 @@ impl std::io::Write for BoundedWriter {
     }
 }
 
-/// The size of a value in bytes of text, counted up to `limit` (no further: counting costs).
+/// What one item of a list or object costs besides its text: a liquid value in memory.
+const ITEM_BYTES: u64 = 48;
+
+/// The size of a value in memory, about: its text, and [`ITEM_BYTES`] per item of a list or
+/// object (a list of a million one-letter texts holds 48 MB, not 1). Counted up to `limit`,
+/// no further: counting costs.
 pub(super) fn size_of(value: &dyn ValueView, limit: u64) -> u64 {
     fn walk(value: &dyn ValueView, total: &mut u64, limit: u64) {
         if *total > limit {
@@ -190,7 +224,7 @@ pub(super) fn size_of(value: &dyn ValueView, limit: u64) -> u64 {
             *total += scalar.to_kstr().len() as u64;
         } else if let Some(array) = value.as_array() {
             for item in array.values() {
-                *total += 1;
+                *total += ITEM_BYTES;
                 walk(item, total, limit);
                 if *total > limit {
                     return;
@@ -198,7 +232,7 @@ pub(super) fn size_of(value: &dyn ValueView, limit: u64) -> u64 {
             }
         } else if let Some(object) = value.as_object() {
             for (key, item) in object.iter() {
-                *total += key.len() as u64 + 1;
+                *total += key.len() as u64 + ITEM_BYTES;
                 walk(item, total, limit);
                 if *total > limit {
                     return;

@@ -12,7 +12,7 @@ use std::fmt;
 use liquid::model::{ArrayView, DisplayCow, KStringCow, ObjectView, ScalarCow, State, Value, ValueView};
 use ref_cast::RefCast;
 
-use super::budget;
+use super::budget::{self, Key};
 
 #[derive(Debug, RefCast)]
 #[repr(transparent)]
@@ -83,7 +83,7 @@ impl ObjectView for Root {
             Value::Object(o) => o.get(index).map(Lax::ref_cast),
             _ => None,
         };
-        budget::note_lookup(None, index, found.map(Lax::address));
+        budget::note_lookup(None, Key::Name(index), found.map(Lax::address));
         Some(found.unwrap_or(&NIL))
     }
 }
@@ -167,7 +167,7 @@ impl ObjectView for Lax {
         };
         match found {
             Some(value) => {
-                budget::note_lookup(Some(self.address()), index, Some(value.address()));
+                budget::note_lookup(Some(self.address()), Key::Name(index), Some(value.address()));
                 Some(value)
             }
             // Let liquid answer `.size` itself; everything else missing is nil.
@@ -175,7 +175,7 @@ impl ObjectView for Lax {
             None => {
                 // Below a missing value, the missing value was already named.
                 if !std::ptr::eq(self, &NIL) {
-                    budget::note_lookup(Some(self.address()), index, None);
+                    budget::note_lookup(Some(self.address()), Key::Name(index), None);
                 }
                 Some(&NIL)
             }
@@ -204,7 +204,7 @@ impl ArrayView for Lax {
     }
     fn get(&self, index: i64) -> Option<&dyn ValueView> {
         let found = self.get_item(index);
-        budget::note_lookup(Some(self.address()), &format!("[{index}]"), found.map(Lax::address));
+        budget::note_lookup(Some(self.address()), Key::Index(index), found.map(Lax::address));
         Some(found.unwrap_or(&NIL))
     }
 }

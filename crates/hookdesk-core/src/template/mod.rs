@@ -5,6 +5,7 @@
 mod budget;
 mod filters;
 mod lax;
+pub(crate) mod lex;
 mod nesting;
 mod tags;
 
@@ -16,8 +17,9 @@ use serde::{Serialize, Serializer};
 
 use crate::Invalid;
 pub use budget::{
-    Budget, MAX_ITERATIONS, MAX_NESTING, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
+    Budget, MAX_ITERATIONS, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
 };
+pub use nesting::MAX_NESTING;
 use filters::Bounded;
 use tags::{Checked, Loop};
 
@@ -81,7 +83,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(stdlib::Times))
         .filter(Bounded(stdlib::Truncate))
         .filter(Bounded(stdlib::TruncateWords))
-        .filter(Bounded(stdlib::Uniq))
+        .filter(Bounded(filters::Uniq))
         .filter(Bounded(stdlib::Upcase))
         .filter(Bounded(stdlib::UrlDecode))
         .filter(Bounded(stdlib::Where))
@@ -193,11 +195,14 @@ pub enum RenderError {
 }
 
 impl RenderError {
+    /// The code of a render over its budget: an invocation's error, or a refusal's.
+    pub const TOO_EXPENSIVE: &'static str = "template_too_expensive";
+
     /// The stable code of an invocation that fails this way.
     pub fn code(&self) -> &'static str {
         match self {
             RenderError::Failed(_) => "template_error",
-            RenderError::TooExpensive(_) => "template_too_expensive",
+            RenderError::TooExpensive(_) => Self::TOO_EXPENSIVE,
         }
     }
 
@@ -211,7 +216,7 @@ impl RenderError {
     pub fn invalid(&self, field: &str) -> Invalid {
         let code = match self {
             RenderError::Failed(_) => Invalid::CODE,
-            RenderError::TooExpensive(_) => "template_too_expensive",
+            RenderError::TooExpensive(_) => Self::TOO_EXPENSIVE,
         };
         Invalid::new(field, self.message()).with_code(code)
     }
@@ -327,12 +332,12 @@ fn parse_error(field: &str, source: &str, message: &str) -> Invalid {
         ),
     };
     let (mut line, mut column) = position
-        .or_else(|| requested.and_then(|(_, name)| offset_to_position(source, find_word(source, name)?)))
+        .or_else(|| requested.and_then(|(_, name)| Some(lex::position(source, find_word(source, name)?))))
         .unwrap_or((1, 1));
     // An unclosed `{{` or `{%` is what the parser's complaint is about, whatever it says.
     let reason = match unclosed(source) {
         Some((at, open, close)) => {
-            (line, column) = offset_to_position(source, at).unwrap_or((line, column));
+            (line, column) = lex::position(source, at);
             format!("`{open}` is not closed: `{close}` is missing")
         }
         None => reason,
@@ -366,40 +371,12 @@ fn unknown_tag(name: &str) -> String {
     }
 }
 
-/// The first `{{` or `{%` without its closing `}}` or `%}` (quotes inside are skipped).
+/// The first element that never ends: an unclosed `{{`, `{%` or quote.
 fn unclosed(source: &str) -> Option<(usize, &'static str, &'static str)> {
-    let mut at = 0;
-    while let Some(found) = source[at..].find('{') {
-        let start = at + found;
-        let (open, close) = match source.get(start..start + 2) {
-            Some("{{") => ("{{", "}}"),
-            Some("{%") => ("{%", "%}"),
-            _ => {
-                at = start + 1;
-                continue;
-            }
-        };
-        let mut quote = None;
-        let mut end = None;
-        let body = &source[start + 2..];
-        for (i, c) in body.char_indices() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, '"' | '\'') => quote = Some(c),
-                (None, _) if body[i..].starts_with(close) => {
-                    end = Some(start + 2 + i + 2);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        match end {
-            Some(end) => at = end,
-            None => return Some((start, open, close)),
-        }
-    }
-    None
+    lex::elements(source).find_map(|element| match element.kind {
+        lex::Kind::Unclosed { open, close } => Some((element.start, open, close)),
+        _ => None,
+    })
 }
 
 fn find_word(source: &str, word: &str) -> Option<usize> {
@@ -411,12 +388,6 @@ fn find_word(source: &str, word: &str) -> Option<usize> {
     })
 }
 
-fn offset_to_position(source: &str, offset: usize) -> Option<(usize, usize)> {
-    let before = source.get(..offset)?;
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some((line, column))
-}
 
 #[cfg(test)]
 mod tests {
@@ -547,6 +518,21 @@ mod budget_tests {
         assert!(Template::parse("t", &dots).is_err_and(|e| e.message.contains("parts")));
         let fine = "{% if true %}".repeat(MAX_NESTING) + "x" + &"{% endif %}".repeat(MAX_NESTING);
         assert_eq!(Template::parse("t", &fine).expect("parses").render(&context()).expect("renders"), "x");
+    }
+
+    #[test]
+    fn filters_run_in_bounded_time_and_ranges_cannot_wrap() {
+        // liquid-lib's uniq compared all pairs: minutes for 100,000 items within every limit.
+        let source = "{% capture s %}{% for i in (1..15000) %}{{ i }} {% endfor %}{% endcapture %}{{ s | split: ' ' | uniq | size }}";
+        let started = Instant::now();
+        assert_eq!(Template::parse("t", source).expect("parses").render(&context()).expect("renders"), "15001", "15,000 numbers and the empty text after the last space");
+        eprintln!("uniq of 15,000 items: {} ms", started.elapsed().as_millis());
+        // A list is counted by its items too: a million one-letter texts are 48 MB, not 1.
+        too_expensive("{% capture s %}{% for i in (1..60000) %}x{% endfor %}{% endcapture %}{{ s | split: '' | size }}");
+        let render = |s: &str| Template::parse("t", s).expect("parses").render(&context()).expect("renders");
+        assert_eq!(render("{{ '1,2,1,3,2' | split: ',' | uniq | join: ',' }}"), "1,2,3");
+        // The whole i64 range once wrapped its length to 0 and liquid-lib then panicked.
+        too_expensive("{% for i in (-9223372036854775808..9223372036854775807) %}{% endfor %}");
     }
 
     #[test]

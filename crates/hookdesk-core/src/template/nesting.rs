@@ -3,6 +3,11 @@
 //! parses it, which aborts the whole process. Long chains recurse too: `and`/`or` in one
 //! condition, `elsif` in one `if`, the parts of one variable (`a.b.c`).
 
+use super::lex::{Kind, elements, position, unquoted};
+
+/// How deep blocks (`if`, `for`, `capture`...) and brackets may nest in a template.
+pub const MAX_NESTING: usize = 32;
+
 /// The longest chain of `and`/`or`, `elsif` or variable parts (thousands overflow).
 pub(super) const MAX_CHAIN: usize = 256;
 
@@ -12,132 +17,90 @@ const BLOCKS: &[&str] = &["if", "unless", "case", "for", "tablerow", "capture", 
 /// Where and how `source` first nests deeper than `limit` (blocks, and brackets or
 /// parentheses inside a tag or output) or chains longer than [`MAX_CHAIN`], if it does.
 pub(super) fn too_deep(source: &str, limit: usize) -> Option<(usize, usize, String)> {
-    let mut depth = 0usize;
-    // `elsif`s of each open block.
-    let mut chains: Vec<usize> = Vec::new();
-    let mut at = 0;
-    while let Some(found) = source[at..].find('{') {
-        let start = at + found;
-        let rest = &source[start..];
-        let close = if rest.starts_with("{%") {
-            "%}"
-        } else if rest.starts_with("{{") {
-            "}}"
-        } else {
-            at = start + 1;
-            continue;
-        };
-        // An unclosed tag is the parser's to report; its brackets still count.
-        let Some(end) = rest[2..].find(close).map(|e| start + 2 + e) else {
-            return (depth + brackets(&source[start + 2..]) > limit).then(|| refusal(source, start, limit));
-        };
-        let markup = &source[start + 2..end];
-        let mut level = depth;
-        if close == "%}" {
-            let name = markup.trim_start_matches('-').split_whitespace().next().unwrap_or_default();
-            if BLOCKS.contains(&name) {
-                depth += 1;
-                chains.push(0);
-                level = depth;
-                if name == "raw" {
-                    // Nothing inside raw is markup.
-                    match find_end_raw(source, end) {
-                        Some(after) => {
-                            depth -= 1;
-                            chains.pop();
-                            at = after;
-                            continue;
-                        }
-                        None => return None,
+    let refuse = |at: usize, reason: String| {
+        let (line, column) = position(source, at);
+        Some((line, column, reason))
+    };
+    // The `elsif`s of each open block.
+    let mut open: Vec<usize> = Vec::new();
+    let mut in_raw = false;
+    for element in elements(source) {
+        let markup = match element.kind {
+            Kind::Text => continue,
+            // Nothing follows; the parser reports it.
+            Kind::Unclosed { .. } => return None,
+            // Inside raw nothing is markup but its end (the grammar still cuts it into
+            // elements, quoted strings and all, which is how `endraw` is found).
+            Kind::Tag { name: "endraw", .. } if in_raw => {
+                in_raw = false;
+                open.pop();
+                continue;
+            }
+            _ if in_raw => continue,
+            Kind::Output { markup } => markup,
+            Kind::Tag { name, markup } => {
+                if BLOCKS.contains(&name) {
+                    open.push(0);
+                    in_raw = name == "raw";
+                } else if name.strip_prefix("end").is_some_and(|block| BLOCKS.contains(&block)) {
+                    open.pop();
+                } else if name == "elsif"
+                    && let Some(elsifs) = open.last_mut()
+                {
+                    *elsifs += 1;
+                    if *elsifs > MAX_CHAIN {
+                        return refuse(element.start, format!("an if has more than {MAX_CHAIN} elsif (the limit)"));
                     }
                 }
-            } else if name.strip_prefix("end").is_some_and(|block| BLOCKS.contains(&block)) {
-                depth = depth.saturating_sub(1);
-                chains.pop();
-            } else if name == "elsif"
-                && let Some(elsifs) = chains.last_mut()
-            {
-                *elsifs += 1;
-                if *elsifs > MAX_CHAIN {
-                    let (line, column) = position(source, start);
-                    return Some((line, column, format!("an if has more than {MAX_CHAIN} elsif (the limit)")));
-                }
+                markup
             }
+        };
+        let syntax = unquoted(markup);
+        if open.len() + brackets(&syntax) > limit {
+            return refuse(
+                element.start,
+                format!("the template nests blocks or brackets more than {limit} deep (the limit)"),
+            );
         }
-        if level + brackets(markup) > limit {
-            return Some(refusal(source, start, limit));
+        if let Some(reason) = long_chain(&syntax) {
+            return refuse(element.start, reason);
         }
-        if let Some(reason) = long_chain(markup) {
-            let (line, column) = position(source, start);
-            return Some((line, column, reason));
-        }
-        at = end + 2;
     }
     None
 }
 
-/// The deepest bracket or parenthesis nesting in a tag's markup, outside quoted strings.
-fn brackets(markup: &str) -> usize {
-    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None);
-    for c in markup.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '[' | '(') => {
+/// The deepest bracket or parenthesis nesting in markup (its strings taken out).
+fn brackets(syntax: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in syntax.chars() {
+        match c {
+            '[' | '(' => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            (None, ']' | ')') => depth = depth.saturating_sub(1),
+            ']' | ')' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     deepest
 }
 
-fn refusal(source: &str, at: usize, limit: usize) -> (usize, usize, String) {
-    let (line, column) = position(source, at);
-    (line, column, format!("the template nests blocks or brackets more than {limit} deep (the limit)"))
-}
-
-/// What in one tag's markup chains too long: tests joined by `and`/`or`, or the parts of
-/// one variable.
-fn long_chain(markup: &str) -> Option<String> {
+/// What in one tag's markup (its strings taken out) chains too long: tests joined by
+/// `and`/`or`, or the parts of one variable.
+fn long_chain(syntax: &str) -> Option<String> {
     let mut joins = 0;
-    for word in markup.split_whitespace() {
+    for word in syntax.split_whitespace() {
         if matches!(word, "and" | "or") {
             joins += 1;
             if joins > MAX_CHAIN {
                 return Some(format!("a condition joins more than {MAX_CHAIN} tests with and/or (the limit)"));
             }
         }
-        let parts = word.chars().filter(|c| matches!(c, '.' | '[')).count();
-        if parts > MAX_CHAIN && !word.starts_with(['"', '\'']) {
+        if word.chars().filter(|c| matches!(c, '.' | '[')).count() > MAX_CHAIN {
             return Some(format!("a variable has more than {MAX_CHAIN} parts (a.b.c; the limit)"));
         }
     }
     None
-}
-
-/// Where the `{% endraw %}` after `from` ends.
-fn find_end_raw(source: &str, from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(found) = source[at..].find("{%") {
-        let start = at + found;
-        let end = start + 2 + source[start + 2..].find("%}")?;
-        if source[start + 2..end].trim_matches(|c: char| c == '-' || c.is_whitespace()) == "endraw" {
-            return Some(end + 2);
-        }
-        at = end + 2;
-    }
-    None
-}
-
-fn position(source: &str, offset: usize) -> (usize, usize) {
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]
@@ -161,10 +124,20 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_close_cannot_hide_the_nesting_after_it() {
+        // Both once made the check stop early, and the parser then overflowed the stack.
+        let after_assign = format!("{{% assign x = \"%}}{{{{\" %}}{}", nested_ifs(100));
+        assert!(too_deep(&after_assign, 32).is_some());
+        let after_raw = format!("{{% raw %}}{{{{ \"{{%\" }}}}{{% endraw %}}{}", nested_ifs(100));
+        assert!(too_deep(&after_raw, 32).is_some());
+    }
+
+    #[test]
     fn counts_chains() {
         let ors = |n: usize| format!("{{% if a{} %}}x{{% endif %}}", " or a".repeat(n));
         assert_eq!(too_deep(&ors(MAX_CHAIN), 32), None);
         assert!(too_deep(&ors(MAX_CHAIN + 1), 32).is_some_and(|(_, _, m)| m.contains("and/or")));
+        assert_eq!(too_deep(&format!("{{{{ '{}' }}}}", " or".repeat(1000)), 32), None, "in a string it is text");
         let elsifs = |n: usize| format!("{{% if a %}}{}{{% endif %}}", "{% elsif b %}x".repeat(n));
         assert_eq!(too_deep(&elsifs(MAX_CHAIN), 32), None);
         assert!(too_deep(&elsifs(MAX_CHAIN + 1), 32).is_some_and(|(_, _, m)| m.contains("elsif")));

@@ -146,7 +146,9 @@ impl Renderable for CountedLoop {
                     .map_or(0, |n| u64::try_from(n).unwrap_or(0))
             }),
             Walked::Counted(start, stop) => match (integer(start, runtime), integer(stop, runtime)) {
-                (Some(start), Some(stop)) if stop >= start => (stop as i128 - start as i128 + 1) as u64,
+                (Some(start), Some(stop)) if stop >= start => {
+                    u64::try_from(i128::from(stop) - i128::from(start) + 1).unwrap_or(u64::MAX)
+                }
                 _ => 0,
             },
         };

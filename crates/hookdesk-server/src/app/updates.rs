@@ -9,7 +9,7 @@ use hookdesk_core::audit::{FiredRule, Via, field_changes};
 use hookdesk_core::event::{CloudEvent, EventType, ticket_events};
 use hookdesk_core::request::{PrepareError, prepare, prepare_event};
 use hookdesk_core::rules::{Action, Rule, Trigger, UpdateContext, UpdateType, run_cycle};
-use hookdesk_core::template::{Context, Rendering, Template};
+use hookdesk_core::template::{Context, RenderError, Rendering, Template};
 use hookdesk_core::ticket::{
     NewComment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType, parse_text,
 };
@@ -455,7 +455,7 @@ impl App {
                             // the comment, so that the trigger's firing still shows.
                             (Err(e), RuleKind::Macro) => return Err(e.within(&field).into()),
                             (Err(e), _) => {
-                                if e.code != Invalid::CODE {
+                                if e.code == RenderError::TOO_EXPENSIVE {
                                     too_expensive.get_or_insert_with(|| e.clone().within(&field));
                                 }
                                 format!("(this comment's template failed: {})", e.message)
@@ -497,7 +497,7 @@ impl App {
                             }),
                         };
                         if let Err(e) = &request
-                            && e.code == "template_too_expensive"
+                            && e.code == RenderError::TOO_EXPENSIVE
                         {
                             too_expensive.get_or_insert_with(|| {
                                 Invalid::new(format!("actions[{i}].value.payload"), &e.message).with_code(e.code)

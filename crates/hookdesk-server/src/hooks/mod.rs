@@ -15,7 +15,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use hookdesk_core::inbound::{ActionRun, CallError, InboundCall, InboundResponse, InboundWebhook, RenderedResponse};
-use hookdesk_core::template::Rendering;
+use hookdesk_core::template::{RenderError, Rendering};
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use hookdesk_store::UpdateTx;
 use tracing::{info, warn};
@@ -168,7 +168,7 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id
         Ok(rendered) => (rendered, None),
         // Over the budget whatever the actions did: answered as such, and (the actions'
         // transaction dropped with `outcome`) nothing is kept.
-        Err(invalid) if invalid.code != hookdesk_core::Invalid::CODE => {
+        Err(invalid) if invalid.code == RenderError::TOO_EXPENSIVE => {
             let mut runs = outcome.runs;
             for run in &mut runs {
                 run.ticket_id = None;
