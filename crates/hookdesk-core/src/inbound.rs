@@ -265,15 +265,7 @@ impl TicketFields {
         if shape == FieldsShape::Create && !map.contains_key("subject") {
             return Err(Invalid::new(format!("{field}.subject"), "is required to create a ticket"));
         }
-        let fields = Templated::parse(field, value)?;
-        // No user makes an inbound call, so nobody else could be the requester.
-        if shape == FieldsShape::Create && map.get("requester").and_then(|r| r.get("email")).is_none() {
-            return Err(Invalid::new(
-                format!("{field}.requester.email"),
-                "is required to create a ticket: no user makes an inbound call (e.g. \"{{ request.params.email }}\")",
-            ));
-        }
-        Ok(Self { shape, fields })
+        Ok(Self { shape, fields: Templated::parse(field, value)? })
     }
 
     /// The body of the ticket request, rendered. A field that renders empty is left out (as
@@ -322,6 +314,13 @@ impl TicketFields {
 
     pub fn shape(&self) -> FieldsShape {
         self.shape
+    }
+
+    fn names_requester_email(&self) -> bool {
+        let Templated::Object(fields) = &self.fields else { return false };
+        fields.iter().any(|(key, value)| {
+            key == "requester" && matches!(value, Templated::Object(inner) if inner.iter().any(|(k, _)| k == "email"))
+        })
     }
 }
 
@@ -394,6 +393,22 @@ impl InboundAction {
                 },
             },
         })
+    }
+
+    /// What saving (not loading) refuses: a `create_ticket` without `requester.email` would
+    /// fail every call, since no user makes an inbound call to be the requester.
+    pub fn check_before_saving(actions: &[Self]) -> Result<(), Invalid> {
+        for (i, action) in actions.iter().enumerate() {
+            if let InboundAction::CreateTicket { fields } = action
+                && !fields.names_requester_email()
+            {
+                return Err(Invalid::new(
+                    format!("actions[{i}].fields.requester.email"),
+                    "is required to create a ticket: no user makes an inbound call (e.g. \"{{ request.params.email }}\")",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every template of the action, each with the path of its field (`actions[0].fields.subject`).
@@ -787,13 +802,10 @@ mod tests {
         let bad = |value: Value| InboundAction::parse_all(&value).expect_err("refused").field;
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"subjet": "x"}}])), "actions[0].fields.subjet");
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"status": "new"}}])), "actions[0].fields.subject");
-        assert_eq!(
-            bad(
-                json!([{"type": "create_ticket", "fields": {"subject": "x", "requester": {"name": "{{ request.params.name }}"}}}])
-            ),
-            "actions[0].fields.requester.email",
-            "every call would fail without one"
-        );
+        let no_requester = json!([{"type": "create_ticket", "fields": {"subject": "x", "requester": {"name": "n"}}}]);
+        let loaded = InboundAction::parse_all(&no_requester).expect("a stored one still loads");
+        let refused = InboundAction::check_before_saving(&loaded).expect_err("every call would fail without one");
+        assert_eq!(refused.field, "actions[0].fields.requester.email");
         assert_eq!(bad(json!([{"type": "update_ticket", "fields": {}}])), "actions[0].ticket_id");
         assert_eq!(bad(json!([{"type": "create_ticket", "fields": {"subject": "{{ x"}}])), "actions[0].fields.subject");
         assert_eq!(

@@ -23,6 +23,24 @@ pub fn storable(text: &str) -> Cow<'_, str> {
     if text.contains('\0') { Cow::Owned(text.replace('\0', "\u{fffd}")) } else { Cow::Borrowed(text) }
 }
 
+/// The path of the first string (or key) in `value` holding a NUL (`custom_fields.a`,
+/// `tags[2]`), if any: PostgreSQL's text holds none, so such input is refused alike on both.
+pub fn nul_path(value: &serde_json::Value) -> Option<String> {
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        use serde_json::Value;
+        let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+        match value {
+            Value::String(text) => text.contains('\0').then(|| path.to_owned()),
+            Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| walk(item, &format!("{path}[{i}]"))),
+            Value::Object(map) => map.iter().find_map(|(key, item)| {
+                if key.contains('\0') { Some(join(&key.replace('\0', "\\u0000"))) } else { walk(item, &join(key)) }
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "")
+}
+
 /// Whether a header's value is a credential the logs must not keep: `Authorization`, cookies,
 /// signatures, and any name that says key, token, secret, password or session.
 pub fn is_secret_header(name: &str) -> bool {

@@ -2,7 +2,7 @@
 //! code (`timeout`, `connection_refused`, `dns`, `tls`, `ssrf_refused`, ...).
 
 use std::error::Error as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use hookdesk_core::request::OutgoingRequest;
 use hookdesk_core::webhook::HttpMethod;
 use hookdesk_store::{AttemptOutcome, LoggedResponse};
 
-use crate::ssrf::{DestinationPolicy, GuardedResolver, LookupFailed, Refused};
+use crate::ssrf::{DestinationPolicy, GuardedResolver, LookupFailed, Refused, lookup};
 
 /// Response and request bodies kept in the log.
 pub const LOG_BODY_BYTES: usize = hookdesk_core::text::LOGGED_BODY_BYTES;
@@ -86,12 +86,11 @@ impl Sender {
     }
 
     /// Whether the SSRF guard lets requests go to `url`, decided as sending decides it (an IP
-    /// literal as it is, a name by every address it resolves to): saving a webhook warns with
+    /// literal as it is, a name by the addresses it resolves to): saving a webhook warns with
     /// it, and through a proxy (which resolves names itself) each request is checked with it.
     pub async fn check_destination(&self, url: &str) -> Result<(), Blocked> {
         let blocked = |code, message: String| Blocked { code, message };
-        let url =
-            reqwest::Url::parse(url).map_err(|e| blocked("invalid_url", format!("{url} is not a valid URL: {e}")))?;
+        let url = reqwest::Url::parse(url).map_err(|e| blocked("invalid_url", format!("the URL is not valid: {e}")))?;
         if let Some(ip) = literal_ip(&url) {
             return if self.policy.allows(ip) {
                 Ok(())
@@ -100,17 +99,19 @@ impl Sender {
             };
         }
         let host = url.host_str().unwrap_or_default().to_owned();
-        let port = url.port_or_known_default().unwrap_or(443);
-        let lookup = tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((host.clone(), port))).await;
-        let addresses: Vec<IpAddr> = match lookup {
-            Ok(Ok(addresses)) => addresses.map(|a| a.ip()).collect(),
-            Ok(Err(e)) => return Err(blocked("dns", LookupFailed { host, message: e.to_string() }.to_string())),
+        let addresses: Vec<IpAddr> = match tokio::time::timeout(Duration::from_secs(3), lookup(&host)).await {
+            Ok(Ok(addresses)) => addresses.iter().map(SocketAddr::ip).collect(),
+            Ok(Err(failed)) => return Err(blocked("dns", failed.to_string())),
             Err(_) => {
                 return Err(blocked("dns", LookupFailed { host, message: "no answer within 3 s".into() }.to_string()));
             }
         };
-        // Every address must be allowed: the proxy may connect to any of them.
-        if !addresses.is_empty() && addresses.iter().all(|ip| self.policy.allows(*ip)) {
+        // Sent directly, the connection uses an allowed address if there is one (the
+        // resolver drops the others); through a proxy, which resolves the name itself and may
+        // use any of them, every one must be allowed.
+        let allowed = |ip: &IpAddr| self.policy.allows(*ip);
+        let passes = if self.proxied { addresses.iter().all(allowed) } else { addresses.iter().any(allowed) };
+        if passes && !addresses.is_empty() {
             return Ok(());
         }
         let addresses = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
@@ -122,7 +123,7 @@ impl Sender {
         let url = match reqwest::Url::parse(&request.url) {
             Ok(url) => url,
             Err(e) => {
-                return Outcome::failed("invalid_url", format!("{} is not a valid URL: {e}", request.url), started);
+                return Outcome::failed("invalid_url", format!("the URL is not valid: {e}"), started);
             }
         };
         // IP literals never reach the resolver, and through a proxy no destination does:
@@ -154,7 +155,7 @@ impl Sender {
         let mut response = match builder.send().await {
             Ok(response) => response,
             Err(e) => {
-                let (code, message) = classify(&e);
+                let (code, message) = classify(e);
                 return Outcome::failed(code, message, started);
             }
         };
@@ -184,7 +185,7 @@ impl Sender {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    body_error = Some(classify(&e));
+                    body_error = Some(classify(e));
                     break;
                 }
             }
@@ -224,8 +225,10 @@ fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
     }
 }
 
-/// Turns a client error into a stable code and a sentence, by what caused it.
-fn classify(error: &reqwest::Error) -> (&'static str, String) {
+/// Turns a client error into a stable code and a sentence, by what caused it. The URL is
+/// left out: it may hold a secret (a Slack webhook's URL is one), and messages reach the log.
+fn classify(error: reqwest::Error) -> (&'static str, String) {
+    let error = error.without_url();
     let mut source = error.source();
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<Refused>() {

@@ -97,6 +97,14 @@ pub struct LookupFailed {
     pub message: String,
 }
 
+/// The addresses of `host` by the system's resolver (getaddrinfo), or why there are none.
+pub(crate) async fn lookup(host: &str) -> Result<Vec<SocketAddr>, LookupFailed> {
+    match tokio::net::lookup_host((host, 0)).await {
+        Ok(addresses) => Ok(addresses.collect()),
+        Err(e) => Err(LookupFailed { host: host.to_owned(), message: e.to_string() }),
+    }
+}
+
 /// The resolver the HTTP client uses: system DNS (getaddrinfo), then the policy. The
 /// explicitly configured proxy's host (`exempt`) resolves unguarded.
 #[derive(Debug, Clone)]
@@ -111,13 +119,9 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let host = name.as_str().to_owned();
         let exempt = self.exempt.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&host));
         Box::pin(async move {
-            let lookup = tokio::net::lookup_host((host.as_str(), 0)).await.map(Iterator::collect::<Vec<SocketAddr>>);
-            let resolved = match lookup {
+            let resolved = match lookup(&host).await {
                 Ok(addrs) => addrs,
-                Err(e) => {
-                    return Err(Box::new(LookupFailed { host, message: e.to_string() })
-                        as Box<dyn std::error::Error + Send + Sync>);
-                }
+                Err(failed) => return Err(Box::new(failed) as Box<dyn std::error::Error + Send + Sync>),
             };
             let allowed: Vec<SocketAddr> =
                 resolved.iter().copied().filter(|a| exempt || policy.allows(a.ip())).collect();

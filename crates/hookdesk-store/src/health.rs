@@ -19,30 +19,25 @@ fn timestamp(row: &crate::db::Row, column: &str) -> Result<Option<Timestamp>, St
     Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_millis))
 }
 
-/// What one batch of attempts says about a webhook.
+/// A webhook's last success and failure, and since when it has been failing: stored, or
+/// what one batch of attempts saw (its `failing_since`: the first failure after its last
+/// success, or its first failure when none succeeded).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Seen {
+pub(crate) struct Times {
     last_success: Option<Timestamp>,
     last_failure: Option<Timestamp>,
-    /// The first failure after the batch's last success (or in the batch, without one).
     failing_since: Option<Timestamp>,
 }
 
-/// Each webhook of `records`, with what its attempts there say.
-pub(crate) fn seen_in(records: &[crate::AttemptRecord]) -> Vec<(&str, Seen)> {
-    let mut seen: Vec<(&str, Seen)> = Vec::new();
+/// Each webhook of `records` with what its attempts there say, ordered by webhook id (the
+/// order rows are locked in, so that two nodes' batches never wait on each other in a circle).
+pub(crate) fn seen_in(records: &[crate::AttemptRecord]) -> Vec<(&str, Times)> {
     let mut ordered: Vec<&crate::AttemptRecord> = records.iter().collect();
     ordered.sort_by_key(|r| r.started_at.as_millis() + r.duration_ms);
+    let mut seen: std::collections::BTreeMap<&str, Times> = std::collections::BTreeMap::new();
     for record in ordered {
         let at = record.started_at.plus_millis(record.duration_ms);
-        let index = match seen.iter().position(|(id, _)| *id == record.webhook_id) {
-            Some(index) => index,
-            None => {
-                seen.push((record.webhook_id.as_str(), Seen::default()));
-                seen.len() - 1
-            }
-        };
-        let entry = &mut seen[index].1;
+        let entry = seen.entry(record.webhook_id.as_str()).or_default();
         if record.next == crate::Next::Succeeded {
             entry.last_success = Some(at);
             entry.failing_since = None;
@@ -51,38 +46,76 @@ pub(crate) fn seen_in(records: &[crate::AttemptRecord]) -> Vec<(&str, Seen)> {
             entry.failing_since.get_or_insert(at);
         }
     }
-    seen
+    seen.into_iter().collect()
 }
 
-/// Moves a webhook's last success, last failure and failing-since on by what a batch saw.
-pub(crate) async fn note_attempts(conn: &mut crate::db::Conn, webhook_id: &str, seen: &Seen) -> Result<(), StoreError> {
-    let later = |column: &str| {
-        format!(
-            "CASE WHEN excluded.{column} IS NOT NULL AND (webhook_health.{column} IS NULL OR webhook_health.{column} < excluded.{column}) THEN excluded.{column} ELSE webhook_health.{column} END"
-        )
+/// What is true after a batch, whichever node recorded what first: the latest success and
+/// failure, and, when a failure is the latest, the earliest failure known after the latest
+/// success.
+pub(crate) fn merge(stored: Times, batch: Times) -> Times {
+    let last_success = stored.last_success.max(batch.last_success);
+    let last_failure = stored.last_failure.max(batch.last_failure);
+    let after_success = |at: Option<Timestamp>| at.filter(|at| last_success.is_none_or(|s| *at > s));
+    let failing_since = match (last_success, last_failure) {
+        (_, None) => None,
+        (Some(success), Some(failure)) if success >= failure => None,
+        _ => [stored.failing_since, batch.failing_since, batch.last_failure, stored.last_failure]
+            .into_iter()
+            .filter_map(after_success)
+            .min(),
     };
-    // A success in the batch: failing since its first failure after it (or not at all);
-    // none: failing since the earlier first failure, if there was one.
+    Times { last_success, last_failure, failing_since }
+}
+
+/// Moves each webhook's last success, last failure and failing-since on by what a batch of
+/// attempts saw, in the batch's transaction.
+pub(crate) async fn note_attempts(
+    conn: &mut crate::db::Conn,
+    backend: crate::Backend,
+    seen: &[(&str, Times)],
+) -> Result<(), StoreError> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    // Locked in id order (PostgreSQL; SQLite has one writer anyway).
+    let lock = if backend == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!(
-        "INSERT INTO webhook_health (webhook_id, breaker, breaker_until, failing, failing_since, last_success_at,
-             last_failure_at, updated_at)
-         SELECT $1, 'closed', NULL, 0, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = $1)
-         ON CONFLICT (webhook_id) DO UPDATE SET
-             failing_since = CASE WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
-                 ELSE COALESCE(webhook_health.failing_since, excluded.failing_since) END,
-             last_success_at = {}, last_failure_at = {}, updated_at = excluded.updated_at",
-        later("last_success_at"),
-        later("last_failure_at"),
+        "SELECT webhook_id, last_success_at, last_failure_at, failing_since FROM webhook_health
+         WHERE webhook_id IN ({}) ORDER BY webhook_id{lock}",
+        placeholders(1, seen.len())
     );
-    let now = seen.last_success.max(seen.last_failure).map_or(0, Timestamp::as_millis);
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(webhook_id)
-        .bind(millis(seen.failing_since))
-        .bind(millis(seen.last_success))
-        .bind(millis(seen.last_failure))
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (id, _) in seen {
+        query = query.bind(*id);
+    }
+    let mut stored = HashMap::new();
+    for row in query.fetch_all(&mut *conn).await? {
+        let times = Times {
+            last_success: timestamp(&row, "last_success_at")?,
+            last_failure: timestamp(&row, "last_failure_at")?,
+            failing_since: timestamp(&row, "failing_since")?,
+        };
+        stored.insert(row.try_get::<String, _>("webhook_id")?, times);
+    }
+    for (id, batch) in seen {
+        let merged = merge(stored.get(*id).copied().unwrap_or_default(), *batch);
+        let now = merged.last_success.max(merged.last_failure).map_or(0, Timestamp::as_millis);
+        sqlx::query(
+            "INSERT INTO webhook_health (webhook_id, breaker, breaker_until, failing, failing_since, last_success_at,
+                 last_failure_at, updated_at)
+             SELECT $1, 'closed', NULL, 0, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = $1)
+             ON CONFLICT (webhook_id) DO UPDATE SET failing_since = excluded.failing_since,
+                 last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(*id)
+        .bind(millis(merged.failing_since))
+        .bind(millis(merged.last_success))
+        .bind(millis(merged.last_failure))
         .bind(now)
         .execute(&mut *conn)
         .await?;
+    }
     Ok(())
 }
 
@@ -153,5 +186,33 @@ impl Store {
             found.insert(row.try_get("webhook_id")?, health);
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> Option<Timestamp> {
+        Some(Timestamp::from_millis(ms))
+    }
+
+    #[test]
+    fn the_latest_event_decides_whichever_batch_arrives_first() {
+        let failing = Times { last_success: None, last_failure: at(30), failing_since: at(10) };
+        // A success at 100 recorded by another node, then a failure at 90 arriving late.
+        let recovered = merge(failing, Times { last_success: at(100), last_failure: None, failing_since: None });
+        assert_eq!(recovered.failing_since, None);
+        let late = merge(recovered, Times { last_success: None, last_failure: at(90), failing_since: at(90) });
+        assert_eq!((late.last_success, late.last_failure, late.failing_since), (at(100), at(90), None));
+        // A failure after the success: failing since the first failure after it.
+        let again = merge(late, Times { last_success: None, last_failure: at(130), failing_since: at(110) });
+        assert_eq!(again.failing_since, at(110));
+        // A success arriving late (older than the latest failure) does not clear it.
+        let stale = merge(again, Times { last_success: at(105), last_failure: None, failing_since: None });
+        assert_eq!((stale.last_success, stale.failing_since), (at(105), at(110)));
+        // Nothing stored yet: the batch as it is.
+        let first = Times { last_success: at(5), last_failure: at(7), failing_since: at(7) };
+        assert_eq!(merge(Times::default(), first), first);
     }
 }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::request::{PrepareError, PreparedRequest};
+use hookdesk_core::text::storable;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -95,7 +96,7 @@ pub(crate) async fn insert(conn: &mut Conn, backend: Backend, invocations: &[New
         .bind(i64::from(inv.max_retries))
         .bind(next)
         .bind(error.map(|e| e.code))
-        .bind(error.map(|e| e.message.as_str()))
+        .bind(error.map(|e| storable(&e.message).into_owned()))
         .bind(inv.created_at.as_millis())
         .bind(completed)
         .bind(i64::from(inv.ordered))
@@ -323,7 +324,7 @@ async fn insert_attempts(conn: &mut Conn, records: &[&AttemptRecord]) -> Result<
             .bind(request)
             .bind(response)
             .bind(record.error.as_ref().map(|e| e.code.as_str()))
-            .bind(record.error.as_ref().map(|e| e.message.as_str()));
+            .bind(record.error.as_ref().map(|e| storable(&e.message).into_owned()));
     }
     query.execute(&mut *conn).await?;
     Ok(())
@@ -364,7 +365,7 @@ async fn settle_invocations(conn: &mut Conn, records: &[&AttemptRecord]) -> Resu
             .bind(next)
             .bind(completed)
             .bind(record.error.as_ref().map(|e| e.code.as_str()))
-            .bind(record.error.as_ref().map(|e| e.message.as_str()));
+            .bind(record.error.as_ref().map(|e| storable(&e.message).into_owned()));
     }
     query.execute(&mut *conn).await?;
     Ok(())
@@ -449,9 +450,7 @@ impl Store {
         }
         // Each webhook's last success and failure are true as soon as its attempts are, on
         // every node: they are written with them.
-        for (webhook_id, seen) in crate::health::seen_in(records) {
-            crate::health::note_attempts(&mut tx, webhook_id, &seen).await?;
-        }
+        crate::health::note_attempts(&mut tx, self.backend, &crate::health::seen_in(records)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -497,7 +496,7 @@ impl Store {
         .bind(i64::from(attempt))
         .bind(now.as_millis())
         .bind(&error.code)
-        .bind(&error.message)
+        .bind(storable(&error.message).as_ref())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -32,7 +32,7 @@ pub use invocations::{
     LoggedResponse, NewInvocation, Next,
 };
 pub use macros::NewMacro;
-pub use tickets::{TicketFilter, UpdateTx};
+pub use tickets::{FailedBeforeSending, TicketFilter, UpdateTx};
 pub use triggers::{NewTrigger, RuleSet, RulesSnapshot};
 pub use users::UserPatch;
 pub use webhooks::{NewWebhook, WebhookSecrets};

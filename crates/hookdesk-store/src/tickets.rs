@@ -210,9 +210,18 @@ impl Store {
 pub struct UpdateTx {
     tx: Tx,
     store: Store,
-    /// Invocations queued already failed (their request could not be made), to log once
-    /// the update is committed: (invocation, webhook, ticket, error).
-    failed: Vec<(String, String, Option<i64>, hookdesk_core::request::PrepareError)>,
+    /// Invocations queued already failed (their request could not be made), answered by
+    /// [`UpdateTx::commit`] for the caller to report.
+    failed: Vec<FailedBeforeSending>,
+}
+
+/// An invocation stored failed: its request could not be made (`invalid_json`...).
+#[derive(Debug, Clone)]
+pub struct FailedBeforeSending {
+    pub invocation_id: String,
+    pub webhook_id: String,
+    pub ticket_id: Option<i64>,
+    pub code: &'static str,
 }
 
 impl UpdateTx {
@@ -303,21 +312,20 @@ impl UpdateTx {
     pub async fn enqueue(&mut self, invocations: &[NewInvocation]) -> Result<(), StoreError> {
         invocations::insert(&mut self.tx, self.store.backend, invocations).await?;
         self.failed.extend(invocations.iter().filter_map(|i| {
-            let error = i.request.as_ref().err()?.clone();
-            Some((i.id.clone(), i.webhook_id.clone(), i.ticket_id, error))
+            Some(FailedBeforeSending {
+                invocation_id: i.id.clone(),
+                webhook_id: i.webhook_id.clone(),
+                ticket_id: i.ticket_id,
+                code: i.request.as_ref().err()?.code,
+            })
         }));
         Ok(())
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Commits; answers the invocations it queued already failed.
+    pub async fn commit(self) -> Result<Vec<FailedBeforeSending>, StoreError> {
         self.tx.commit().await?;
-        for (invocation, webhook, ticket, error) in self.failed {
-            tracing::error!(
-                webhook.id = %webhook, invocation.id = %invocation, ticket.id = ?ticket, code = error.code,
-                error = %error.message, "webhook invocation failed before sending: nothing was sent"
-            );
-        }
-        Ok(())
+        Ok(self.failed)
     }
 
     /// Undoes everything: previews and dry runs run the real update, then roll it back.

@@ -70,21 +70,25 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// The email of the admin user the bootstrap token belongs to (`.invalid`: never mailed).
+    pub const BOOTSTRAP_ADMIN_EMAIL: &'static str = "admin@hookdesk.invalid";
+
     /// Makes `token_hash` the bootstrap admin token (replacing an earlier bootstrap token),
     /// creating the admin user on first use.
     pub async fn set_bootstrap_token(&self, token_hash: &str, now: Timestamp) -> Result<User, StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO users (name, email, role, created_at, updated_at) VALUES ('Admin', 'admin@hookdesk.invalid', 'admin', $1, $1)
+            "INSERT INTO users (name, email, role, created_at, updated_at) VALUES ('Admin', $2, 'admin', $1, $1)
              ON CONFLICT (email) DO NOTHING",
         )
         .bind(now.as_millis())
+        .bind(Self::BOOTSTRAP_ADMIN_EMAIL)
         .execute(&mut *tx)
         .await?;
-        let row =
-            sqlx::query("SELECT id, name, email, role, created_at FROM users WHERE email = 'admin@hookdesk.invalid'")
-                .fetch_one(&mut *tx)
-                .await;
+        let row = sqlx::query("SELECT id, name, email, role, created_at FROM users WHERE email = $1")
+            .bind(Self::BOOTSTRAP_ADMIN_EMAIL)
+            .fetch_one(&mut *tx)
+            .await;
         let admin = user_from_row(&row?)?;
         // Idempotent, so that several nodes starting at once with the same token agree.
         sqlx::query("DELETE FROM api_tokens WHERE label = 'bootstrap' AND token_hash <> $1")

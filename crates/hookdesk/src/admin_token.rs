@@ -4,15 +4,19 @@
 use anyhow::{Context, bail};
 use hookdesk_core::user::{Role, User};
 use hookdesk_server::app::ids;
-use hookdesk_store::Store;
+use hookdesk_store::{Backend, Store, sqlite_path};
 
 use crate::cli::DatabaseArgs;
 
-/// The bootstrap admin user's email, as the store creates it.
-const BOOTSTRAP_ADMIN_EMAIL: &str = "admin@hookdesk.invalid";
-
-/// Issues the token; answers it and the user it acts as.
+/// Issues the token; answers it and the user it acts as. A SQLite file that does not exist
+/// is refused: a mistyped path would otherwise create an empty database to issue it in.
 pub async fn issue(args: &DatabaseArgs) -> anyhow::Result<(String, User)> {
+    if Backend::of_url(&args.database) == Backend::Sqlite {
+        let path = sqlite_path(&args.database);
+        if !std::path::Path::new(path).exists() {
+            bail!("there is no database at {path}: give the --database the server uses");
+        }
+    }
     let store = crate::serve::open_store(args).await?;
     let issued = issue_in(&store).await;
     store.close().await;
@@ -47,7 +51,7 @@ async fn admin_to_act_as(store: &Store) -> anyhow::Result<Option<User>> {
     loop {
         let page = store.list_users(after, 500).await?;
         for user in page.data.into_iter().filter(|u| u.role == Role::Admin) {
-            if user.email == BOOTSTRAP_ADMIN_EMAIL {
+            if user.email == Store::BOOTSTRAP_ADMIN_EMAIL {
                 return Ok(Some(user));
             }
             first_admin.get_or_insert(user);

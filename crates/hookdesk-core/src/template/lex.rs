@@ -16,12 +16,20 @@ pub(crate) struct Element<'s> {
 pub(crate) enum Kind<'s> {
     Text,
     /// `{{ markup }}`, whitespace control (`-`) and spaces trimmed.
-    Output { markup: &'s str },
+    Output {
+        markup: &'s str,
+    },
     /// `{% name rest %}`.
-    Tag { name: &'s str, markup: &'s str },
+    Tag {
+        name: &'s str,
+        markup: &'s str,
+    },
     /// An element that never ends: `{{`, `{%` without their close, or a quote left open
     /// (`open` says which). It runs to the end of the source; nothing follows it.
-    Unclosed { open: &'static str, close: &'static str },
+    Unclosed {
+        open: &'static str,
+        close: &'static str,
+    },
 }
 
 /// The elements of `source`, in order.

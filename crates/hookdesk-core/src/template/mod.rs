@@ -19,8 +19,8 @@ use crate::Invalid;
 pub use budget::{
     Budget, MAX_ITERATIONS, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
 };
-pub use nesting::MAX_NESTING;
 use filters::Bounded;
+pub use nesting::MAX_NESTING;
 use tags::{Checked, Loop};
 
 static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
@@ -388,7 +388,6 @@ fn find_word(source: &str, word: &str) -> Option<usize> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -525,10 +524,16 @@ mod budget_tests {
         // liquid-lib's uniq compared all pairs: minutes for 100,000 items within every limit.
         let source = "{% capture s %}{% for i in (1..15000) %}{{ i }} {% endfor %}{% endcapture %}{{ s | split: ' ' | uniq | size }}";
         let started = Instant::now();
-        assert_eq!(Template::parse("t", source).expect("parses").render(&context()).expect("renders"), "15001", "15,000 numbers and the empty text after the last space");
+        assert_eq!(
+            Template::parse("t", source).expect("parses").render(&context()).expect("renders"),
+            "15001",
+            "15,000 numbers and the empty text after the last space"
+        );
         eprintln!("uniq of 15,000 items: {} ms", started.elapsed().as_millis());
         // A list is counted by its items too: a million one-letter texts are 48 MB, not 1.
-        too_expensive("{% capture s %}{% for i in (1..60000) %}x{% endfor %}{% endcapture %}{{ s | split: '' | size }}");
+        too_expensive(
+            "{% capture s %}{% for i in (1..60000) %}x{% endfor %}{% endcapture %}{{ s | split: '' | size }}",
+        );
         let render = |s: &str| Template::parse("t", s).expect("parses").render(&context()).expect("renders");
         assert_eq!(render("{{ '1,2,1,3,2' | split: ',' | uniq | join: ',' }}"), "1,2,3");
         // The whole i64 range once wrapped its length to 0 and liquid-lib then panicked.

@@ -99,14 +99,15 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Loop<T> {
                 TryMatchToken::Fails(token) => return Err(token.raise_error()),
             },
         };
-        let (mut limit, mut offset, mut cols) = (None, None, None);
+        let (mut limit, mut offset) = (None, None);
         while let Some(token) = arguments.next() {
             let word = token.as_str().to_owned();
             words.push(word.clone());
+            // Columns cost nothing: only what is walked, and how much of it, counts.
             let slot = match word.as_str() {
-                "limit" => &mut limit,
-                "offset" => &mut offset,
-                "cols" if name == "tablerow" => &mut cols,
+                "limit" => Some(&mut limit),
+                "offset" => Some(&mut offset),
+                "cols" if name == "tablerow" => None,
                 "reversed" if name == "for" => continue,
                 _ => return Err(token.raise_custom_error("\"limit\", \"offset\", \"cols\" or \"reversed\" expected.")),
             };
@@ -115,10 +116,11 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Loop<T> {
             colon.expect_str(":").into_result_custom_msg("\":\" expected.")?;
             let value = arguments.expect_next("Value expected.")?;
             words.push(value.as_str().to_owned());
-            *slot = Some(value.expect_value().into_result()?);
+            let value = value.expect_value().into_result()?;
+            if let Some(slot) = slot {
+                *slot = Some(value);
+            }
         }
-        // Columns cost nothing: only what is walked and how much of it counts.
-        let _: Option<Expression> = cols;
         let text = format!("{{% {name} {} %}}", words.join(" "));
         let inner = self.0.parse(Tag::new(&text)?.into_tokens(), block, options)?;
         Ok(Box::new(CountedLoop { walked, limit, offset, inner }))

@@ -91,7 +91,7 @@ impl App {
                 match self.run_update(&mut tx, &rules, &mut rendering, source, current, change, self.clock.now()).await
                 {
                     Ok(_) => {
-                        tx.commit().await?;
+                        self.commit(tx).await?;
                         run.tickets_updated += 1;
                     }
                     Err(e) => {
@@ -102,7 +102,6 @@ impl App {
             }
         }
         if run.tickets_updated > 0 {
-            self.delivery.wake();
             info!(checked = run.tickets_checked, updated = run.tickets_updated, fired = run.fired, "automations ran");
         }
         Ok(run)

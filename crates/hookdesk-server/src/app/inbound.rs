@@ -156,6 +156,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
+        InboundAction::check_before_saving(&webhook.actions)?;
         self.check_inbound_templates(&webhook.actions, &webhook.response)?;
         Ok(self.store.save_inbound_webhook(&webhook, &hash, true).await?)
     }
@@ -179,6 +180,7 @@ impl App {
         }
         if let Some(actions) = &patch.actions {
             webhook.actions = InboundAction::parse_all(actions)?;
+            InboundAction::check_before_saving(&webhook.actions)?;
         }
         if let Some(response) = &patch.response {
             webhook.response = InboundResponse::parse(response)?;
@@ -186,7 +188,9 @@ impl App {
         if let Some(rate) = patch.rate_limit_per_minute {
             webhook.rate_limit_per_minute = check_rate(rate)?;
         }
-        self.check_inbound_templates(&webhook.actions, &webhook.response)?;
+        if patch.actions.is_some() || patch.response.is_some() {
+            self.check_inbound_templates(&webhook.actions, &webhook.response)?;
+        }
         webhook.updated_at = self.clock.now();
         let hash = ids::token_hash(webhook.token.expose());
         self.store.save_inbound_webhook(&webhook, &hash, false).await.or_not_found("inbound webhook")
@@ -224,7 +228,6 @@ impl App {
         Ok(found.filter(|w| w.enabled))
     }
 
-    /// Whether `webhook` may take one more call now; `Err(wait)` when it is over its limit.
     /// Counts a call against its webhook's rate limit; `Err(wait)` when it is over. Calls
     /// that fail verification count against a limit of their own, so that a stranger with
     /// the URL and no secret cannot use up the real sender's.
@@ -240,8 +243,7 @@ impl App {
     /// and `client`). Each action sees `ticket` as the one before it left it. One
     /// transaction: an action that fails undoes the ones before it. With `key`, the call
     /// claims its idempotency key in that transaction, so no other call with it runs them.
-    /// Runs a call's actions under `rendering`'s budget (the call's: its response renders
-    /// under it too).
+    /// Everything renders under `rendering`'s budget, the call's (its response's too).
     pub async fn run_inbound_actions(
         &self,
         webhook: &InboundWebhook,
@@ -333,8 +335,7 @@ impl App {
         match pending {
             Some(mut tx) => {
                 tx.record_inbound_call(entry).await?;
-                tx.commit().await?;
-                self.delivery.wake();
+                self.commit(tx).await?;
             }
             None => self.store.record_inbound_call(entry).await?,
         }

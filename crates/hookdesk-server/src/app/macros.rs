@@ -20,6 +20,8 @@ pub struct MacroInput<'a> {
     pub description: &'a str,
     pub active: bool,
     pub actions: &'a Value,
+    /// Whether the actions are new or changed (see `RuleInput`).
+    pub actions_changed: bool,
 }
 
 impl App {
@@ -38,7 +40,11 @@ impl App {
             .into());
         }
         let title = parse_text("title", input.title.trim(), 255)?;
-        let warnings = self.check_rule_templates("macro", &title, &actions).await?;
+        let warnings = if input.actions_changed {
+            self.check_rule_templates("macro", &title, &actions).await?
+        } else {
+            Vec::new()
+        };
         let value = NewMacro {
             title,
             description: parse_text("description", input.description, 4096)?,
@@ -87,6 +93,8 @@ impl App {
             rule: Rule { id: found.id, title: found.title, conditions: Conditions::default(), actions: found.actions },
         }];
         let source = Source { via: Via::Macro, actor: Some(actor) };
+        let ticket = self.ticket(ticket_id).await?;
+        self.render_applied_first(&ticket, source, &applied)?;
         if !preview {
             return Ok(self.update_ticket_from(source, ticket_id, TicketPatch::default(), &applied).await?.ticket);
         }

@@ -17,6 +17,9 @@ pub struct RuleInput<'a> {
     pub position: Option<i64>,
     pub conditions: &'a Value,
     pub actions: &'a Value,
+    /// Whether the actions are new or changed: only then are their templates rendered against
+    /// the sample ticket (a rule saved before a check existed can still be switched off).
+    pub actions_changed: bool,
 }
 
 fn one(set: RuleSet) -> &'static str {
@@ -52,7 +55,11 @@ impl App {
             RuleSet::Automations => check_automation(&conditions, &actions)?,
         }
         let title = parse_text("title", input.title.trim(), 255)?;
-        let warnings = self.check_rule_templates(one(set), &title, &actions).await?;
+        let warnings = if input.actions_changed {
+            self.check_rule_templates(one(set), &title, &actions).await?
+        } else {
+            Vec::new()
+        };
         let value = NewTrigger {
             title,
             description: parse_text("description", input.description, 4096)?,

@@ -19,7 +19,7 @@ use hookdesk_core::{Invalid, Timestamp};
 use hookdesk_store::{NewAudit, NewInvocation, RulesSnapshot, UpdateTx};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 use utoipa::ToSchema;
 
 use super::error::OrNotFound;
@@ -95,19 +95,8 @@ fn custom_fields(map: Map<String, Value>) -> Result<Map<String, Value>, Invalid>
         return Err(Invalid::new(format!("custom_fields.{key}"), "keys are 1 to 128 characters"));
     }
     // A NUL cannot be stored on PostgreSQL, nor rendered into a comment: refused on both.
-    fn has_nul(value: &Value) -> bool {
-        match value {
-            Value::String(text) => text.contains('\0'),
-            Value::Array(items) => items.iter().any(has_nul),
-            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-            _ => false,
-        }
-    }
-    if let Some((key, _)) = map.iter().find(|(k, v)| k.contains('\0') || has_nul(v)) {
-        return Err(Invalid::new(
-            format!("custom_fields.{}", key.replace('\0', "")),
-            "must not contain NUL characters",
-        ));
+    if let Some(path) = hookdesk_core::text::nul_path(&Value::Object(map.clone())) {
+        return Err(Invalid::new(format!("custom_fields.{path}"), "must not contain NUL characters"));
     }
     Ok(map)
 }
@@ -192,8 +181,7 @@ impl App {
         let rules = self.rules(&[]).await?;
         let mut tx = self.store.begin_update().await?;
         let outcome = self.create_in(&mut tx, &rules, &mut Rendering::new(), source, input).await?;
-        tx.commit().await?;
-        self.delivery.wake();
+        self.commit(tx).await?;
         Ok(outcome)
     }
 
@@ -251,8 +239,7 @@ impl App {
         let rules = self.rules(applied).await?;
         let mut tx = self.store.begin_update().await?;
         let outcome = self.patch_in(&mut tx, &rules, &mut Rendering::new(), source, id, patch, applied).await?;
-        tx.commit().await?;
-        self.delivery.wake();
+        self.commit(tx).await?;
         Ok(outcome)
     }
 
@@ -338,11 +325,18 @@ impl App {
         tx.delete_ticket(id).await.or_not_found("ticket")?;
         let previous = serde_json::to_value(&ticket).unwrap_or(Value::Null);
         let events = vec![EventType::TicketDeleted];
-        let invocations =
-            self.event_invocations(&webhooks, &events, Some(id), &format!("tickets/{id}"), Value::Null, &previous, now);
+        let invocations = self.event_invocations(
+            &webhooks,
+            &events,
+            Some(id),
+            &format!("tickets/{id}"),
+            Value::Null,
+            &previous,
+            now,
+            &mut Rendering::new(),
+        );
         tx.enqueue(&invocations).await?;
-        tx.commit().await?;
-        self.delivery.wake();
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -537,6 +531,7 @@ impl App {
                 current,
                 &previous,
                 now,
+                rendering,
             ));
         }
         tx.enqueue(&invocations).await?;
@@ -564,6 +559,49 @@ impl App {
         })
     }
 
+    /// Commits an update's transaction and wakes the workers; an invocation it queued that
+    /// failed before any request (its payload not JSON, say) gets its ERROR line now.
+    pub(crate) async fn commit(&self, tx: UpdateTx) -> Result<(), AppError> {
+        for failed in tx.commit().await? {
+            // The code, not the message: it may quote the rendered payload or URL.
+            error!(
+                webhook.id = %failed.webhook_id, invocation.id = %failed.invocation_id, ticket.id = ?failed.ticket_id,
+                code = failed.code, "webhook invocation failed before sending: nothing was sent"
+            );
+        }
+        self.delivery.wake();
+        Ok(())
+    }
+
+    /// Renders the comments of `applied` (a macro) against `ticket` as the update will, before
+    /// its write transaction begins: a macro over its render budget is refused without ever
+    /// taking the database's writer (an agent could otherwise hold it with each preview).
+    pub(crate) fn render_applied_first(
+        &self,
+        ticket: &Ticket,
+        source: Source<'_>,
+        applied: &[Applied],
+    ) -> Result<(), AppError> {
+        let mut rendering = Rendering::new();
+        let mut fields = ticket.fields.clone();
+        for step in applied {
+            for action in &step.rule.actions {
+                action.apply(&mut fields);
+            }
+            let snapshot = Ticket { fields: fields.clone(), ..ticket.clone() };
+            let named = serde_json::json!({"id": step.rule.id, "title": step.rule.title});
+            let context =
+                self.template_context(&snapshot, source.actor).with("trigger", &named).with(step.kind.as_str(), &named);
+            for (i, action) in step.rule.actions.iter().enumerate() {
+                if let Action::AddComment { body, .. } = action {
+                    render_comment(body, &context, &mut rendering)
+                        .map_err(|e| e.within(&format!("actions[{i}].value.body")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The requester with `email`; one created now raises `user.created` in the same transaction.
     async fn requester_in(
         &self,
@@ -585,8 +623,16 @@ impl App {
             let current = serde_json::to_value(&user).unwrap_or(Value::Null);
             let subject = format!("users/{}", user.id);
             let created = [EventType::UserCreated];
-            let invocations =
-                self.event_invocations(event_webhooks, &created, None, &subject, current, &Value::Null, now);
+            let invocations = self.event_invocations(
+                event_webhooks,
+                &created,
+                None,
+                &subject,
+                current,
+                &Value::Null,
+                now,
+                &mut Rendering::new(),
+            );
             tx.enqueue(&invocations).await?;
         }
         Ok(requester)
@@ -603,14 +649,14 @@ impl App {
         now: Timestamp,
     ) -> Result<(), AppError> {
         let webhooks = self.store.rules_snapshot().await?.event_webhooks;
-        let invocations = self.event_invocations(&webhooks, &[event], None, subject, current, previous, now);
+        let invocations =
+            self.event_invocations(&webhooks, &[event], None, subject, current, previous, now, &mut Rendering::new());
         if invocations.is_empty() {
             return Ok(());
         }
         let mut tx = self.store.begin_update().await?;
         tx.enqueue(&invocations).await?;
-        tx.commit().await?;
-        self.delivery.wake();
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -625,6 +671,7 @@ impl App {
         current: Value,
         previous: &Value,
         now: Timestamp,
+        rendering: &mut Rendering,
     ) -> Vec<NewInvocation> {
         let mut invocations = Vec::new();
         for &event in events {
@@ -659,7 +706,7 @@ impl App {
                     automation_id: None,
                     event_type: Some(event.as_str().to_owned()),
                     replay_of: None,
-                    request: prepare_event(webhook, &context, &mut Rendering::new(), &document),
+                    request: prepare_event(webhook, &context, rendering, &document),
                     max_retries: webhook.max_retries,
                     ordered: webhook.ordering == Ordering::PerTicket,
                     created_at: queued_at(),

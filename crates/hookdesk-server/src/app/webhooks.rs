@@ -108,6 +108,8 @@ impl App {
 
     pub async fn update_webhook(&self, id: &str, patch: WebhookPatch) -> Result<Checked<Webhook>, AppError> {
         let mut webhook = self.webhook(id).await?;
+        // Only changed templates are rendered against the sample (see `RuleInput`).
+        let templates_changed = patch.endpoint.is_some() || patch.custom_headers.is_some();
         if let Some(names) = &patch.subscriptions {
             let subscriptions = Subscriptions::parse(names)?;
             if subscriptions.is_conditional() != webhook.subscriptions.is_conditional() {
@@ -154,7 +156,7 @@ impl App {
             webhook.rate_limit_per_minute = rate;
         }
         check_supported(&webhook)?;
-        let warnings = self.check_webhook_templates(&webhook).await?;
+        let warnings = if templates_changed { self.check_webhook_templates(&webhook).await? } else { Vec::new() };
         webhook.updated_at = now();
         self.store.update_webhook(&webhook).await.or_not_found("webhook")?;
         Ok(Checked { value: webhook, warnings })

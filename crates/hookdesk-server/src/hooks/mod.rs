@@ -115,7 +115,15 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
             };
             (call, answer, pending)
         }
-        Err(ReadError { call, error }) => (call, Answer::error(error), None),
+        Err(ReadError { call, error }) => {
+            // Unread, it is unverified: it counts against that limit before it is logged.
+            if webhook.verify.is_some()
+                && let Err(wait) = app.admit_inbound_call(&webhook, Calls::Unverified)
+            {
+                return too_many_requests(wait);
+            }
+            (call, Answer::error(error), None)
+        }
     };
     let entry = log_entry(&app, &webhook, &call_id, &call, &answer, started.elapsed());
     let answer = match app.commit_inbound_call(pending, &entry).await {

@@ -55,25 +55,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Two steps, because serde_json reports a value of the wrong kind for an enum (a number
     // for `status`) as a syntax error: only the first step can find real syntax errors.
     let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
-    if let Some(field) = nul_in(&document, "") {
+    if let Some(field) = hookdesk_core::text::nul_path(&document) {
         // PostgreSQL's text holds no NUL; refused here, it is refused alike on both backends.
         return Err(hookdesk_core::Invalid::new(field, "must not contain NUL (\\u0000) characters").into());
     }
     Ok(crate::app::from_json(document)?)
-}
-
-/// The path of the first string (or key) in `value` holding a NUL character.
-fn nul_in(value: &serde_json::Value, path: &str) -> Option<String> {
-    use serde_json::Value;
-    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
-    match value {
-        Value::String(text) => text.contains('\0').then(|| path.to_owned()),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| nul_in(item, &format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(key, item)| {
-            if key.contains('\0') { Some(join(&key.replace('\0', "\\u0000"))) } else { nul_in(item, &join(key)) }
-        }),
-        _ => None,
-    }
 }
 
 fn malformed(error: &serde_json::Error) -> ApiError {

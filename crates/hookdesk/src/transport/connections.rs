@@ -15,8 +15,10 @@ use tokio_util::sync::CancellationToken;
 pub enum Phase {
     /// Receiving a request's headers (a new connection starts here).
     Headers,
-    /// A request is in progress: its body, its handler or its response.
+    /// A request is in progress: its body or its handler.
     Busy,
+    /// The handler is done; its response is being sent (as fast as the client reads it).
+    Responding,
     /// Between keep-alive requests.
     Idle,
 }
@@ -42,6 +44,7 @@ impl Connection {
         match self.phase.load(Ordering::Acquire) {
             0 => Phase::Headers,
             1 => Phase::Busy,
+            2 => Phase::Responding,
             _ => Phase::Idle,
         }
     }
@@ -73,11 +76,25 @@ impl Connection {
         BusyGuard(self.clone())
     }
 
-    /// When the connection must close if its phase does not change: none while busy.
-    pub fn deadline(&self, header_timeout: Duration, idle_timeout: Duration) -> Option<Instant> {
+    /// The handler answered: its response is on its way, at the client's pace.
+    pub fn responding(&self) {
+        if self.phase() == Phase::Busy {
+            self.enter(Phase::Responding);
+        }
+    }
+
+    /// When the connection must close if its phase does not change: none while a handler
+    /// works; a response must be taken within `response_timeout`.
+    pub fn deadline(
+        &self,
+        header_timeout: Duration,
+        idle_timeout: Duration,
+        response_timeout: Duration,
+    ) -> Option<Instant> {
         match self.phase() {
             Phase::Headers => Some(self.since() + header_timeout),
             Phase::Idle => Some(self.since() + idle_timeout),
+            Phase::Responding => Some(self.since() + response_timeout),
             Phase::Busy => None,
         }
     }
@@ -138,8 +155,9 @@ impl Registry {
         self.lock().len()
     }
 
-    /// Takes out the connection that has waited longest without a request in progress
-    /// (receiving headers, or idle between requests): the one to close to make room.
+    /// Takes out the connection that has waited longest without a handler at work (receiving
+    /// headers, idle between requests, or a client slow to read its response): the one to
+    /// close to make room.
     pub fn take_longest_waiting(&self) -> Option<Arc<Connection>> {
         let mut open = self.lock();
         // Ties go to the older connection.
@@ -185,17 +203,20 @@ mod tests {
         let registry = Registry::default();
         let connection = registry.open();
         let (headers, idle) = (Duration::from_secs(10), Duration::from_secs(600));
-        let first = connection.deadline(headers, idle).expect("receiving headers");
+        let response = Duration::from_secs(30);
+        let first = connection.deadline(headers, idle, response).expect("receiving headers");
         assert!(first <= Instant::now() + headers);
         let guard = connection.busy();
         assert_eq!(connection.phase(), Phase::Busy);
-        assert_eq!(connection.deadline(headers, idle), None, "a request in progress has no deadline here");
+        assert_eq!(connection.deadline(headers, idle, response), None, "a handler at work has no deadline here");
+        connection.responding();
+        assert!(connection.deadline(headers, idle, response).is_some(), "a client must take its response in time");
         drop(guard);
         assert_eq!(connection.phase(), Phase::Idle);
-        let idle_until = connection.deadline(headers, idle).expect("idle");
+        let idle_until = connection.deadline(headers, idle, response).expect("idle");
         assert!(idle_until > first + Duration::from_secs(60), "idle waits use the idle timeout");
         connection.on_read();
         assert_eq!(connection.phase(), Phase::Headers);
-        assert!(connection.deadline(headers, idle).expect("headers") < idle_until);
+        assert!(connection.deadline(headers, idle, response).expect("headers") < idle_until);
     }
 }

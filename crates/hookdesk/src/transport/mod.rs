@@ -36,7 +36,8 @@ pub struct HttpLimits {
     pub header_timeout: Duration,
     /// A keep-alive connection between requests.
     pub idle_timeout: Duration,
-    /// From a request's headers to the end of its body; then 408.
+    /// From a request's headers to the end of its body (then 408), and from a handler's
+    /// answer to the client having taken the whole response (then the connection closes).
     pub body_timeout: Duration,
     /// Open connections at most; `None`: derived from the descriptor limit.
     pub max_connections: Option<usize>,
@@ -179,7 +180,7 @@ async fn drive(shared: &Arc<Shared>, connection: &Arc<Connection>, stream: TcpSt
     let limits = &shared.limits;
     let mut stopping = false;
     loop {
-        let deadline = connection.deadline(limits.header_timeout, limits.idle_timeout);
+        let deadline = connection.deadline(limits.header_timeout, limits.idle_timeout, limits.body_timeout);
         tokio::select! {
             result = http.as_mut() => {
                 if let Err(e) = result {
@@ -190,7 +191,10 @@ async fn drive(shared: &Arc<Shared>, connection: &Arc<Connection>, stream: TcpSt
             () = connection.changed() => {}
             () = sleep_until(deadline) => {
                 // The phase may have changed since the deadline was read.
-                if connection.deadline(limits.header_timeout, limits.idle_timeout).is_some_and(|d| d <= Instant::now()) {
+                if connection
+                    .deadline(limits.header_timeout, limits.idle_timeout, limits.body_timeout)
+                    .is_some_and(|d| d <= Instant::now())
+                {
                     return;
                 }
             }
@@ -232,6 +236,7 @@ async fn handle(
     parts.extensions.insert(deadline.clone());
     let body = axum::body::Body::new(TimedBody::new(body, expires, deadline));
     let response = shared.router.clone().oneshot(axum::extract::Request::from_parts(parts, body)).await?;
+    connection.responding();
     Ok(response.map(|body| GuardedBody::new(body, busy)))
 }
 

@@ -248,6 +248,16 @@ async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
     let response = reqwest::Client::new().post(&url).send().await.expect("an answer");
     assert_eq!(response.status().as_u16(), 422);
 
+    // A NUL a filter makes (`url_decode`) reaches the invocation's error, quoted: stored alike.
+    let strict = app.webhook(&Receiver::start().await.url("/strict"), json!({})).await;
+    app.notify_on_create(&strict, json!({"payload": "{\"s\": \"{{ ticket.subject | url_decode }}\"}"})).await;
+    app.ticket(json!({"subject": "a%00b"})).await;
+    let failed = app.invocations("status=failed").await;
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["error"]["code"], "invalid_json");
+    let (status, _) = app.call(Method::DELETE, "/api/v1/triggers/1", None, Some(&app.token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
     // A receiver's answer with a NUL in it is recorded, not stuck in the recorder.
     let receiver = Receiver::responding(|_| crate::support::Reply::status(200).body(b"ok\0ok".to_vec())).await;
     let webhook = app.webhook(&receiver.url("/nul"), json!({})).await;
@@ -450,6 +460,22 @@ async fn bad_signatures_do_not_use_up_the_senders_rate_limit(db: Db) {
     assert_eq!(call(good).await.expect("an answer").status().as_u16(), 429, "its own limit holds");
     let (_, calls) = app.get(&format!("/api/v1/inbound_webhooks/{}/calls", hook["id"].as_str().expect("id"))).await;
     assert_eq!(calls["data"].as_array().map(Vec::len), Some(4), "calls over a limit are not logged: {calls}");
+
+    // A call whose body is never read (declared over 1 MiB) is unverified too.
+    let (_, hook) = app
+        .post(
+            "/api/v1/inbound_webhooks",
+            json!({"name": "signed too", "rate_limit_per_minute": 1,
+            "verify": {"type": "hmac_sha256", "header": "X-Signature", "secret": secret}}),
+        )
+        .await;
+    let url = hook["url"].as_str().expect("url").to_owned();
+    let oversized = || client.post(&url).header("content-length", "5000000000").body("").send();
+    let first = oversized().await.map(|r| r.status().as_u16());
+    let second = oversized().await.map(|r| r.status().as_u16());
+    assert!(matches!((&first, &second), (Ok(413), Ok(429)) | (Ok(413), Err(_))), "{first:?} {second:?}");
+    let (_, calls) = app.get(&format!("/api/v1/inbound_webhooks/{}/calls", hook["id"].as_str().expect("id"))).await;
+    assert_eq!(calls["data"].as_array().map(Vec::len), Some(1), "only the one within the limit is logged: {calls}");
 }
 
 async fn errors_say_what_went_wrong_in_words(db: Db) {

@@ -23,6 +23,21 @@ async fn a_start_that_cannot_listen_creates_no_database() {
     assert!(!dir.path().join("data").exists(), "no database folder, file or key was created");
 }
 
+/// A mistyped `--database` created an empty database and issued a token nobody could use.
+#[tokio::test]
+async fn admin_token_refuses_a_database_that_does_not_exist() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = hookdesk()
+        .args(["admin-token", "--database"])
+        .arg(format!("sqlite://{}/typo.db", dir.path().display()))
+        .output()
+        .await
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("there is no database at"), "{output:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("folder").count(), 0, "nothing was created");
+}
+
 async fn status_with(client: &reqwest::Client, url: &str, token: &str) -> StatusCode {
     let response = client.get(format!("{url}/api/v1/users")).bearer_auth(token).send().await.expect("answers");
     StatusCode::from_u16(response.status().as_u16()).expect("status")

@@ -238,6 +238,45 @@ async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
     assert_eq!(calls["data"][0]["body_bytes"], 5_000_000_000_u64, "{calls}");
 }
 
+/// A client that never read its response held a connection (as "a request in progress")
+/// forever; enough of them filled the server. Its response must be taken within the body
+/// timeout.
+#[tokio::test]
+async fn a_client_that_never_reads_its_response_is_closed_after_the_body_timeout() {
+    let app = spawn(|_| {}).await;
+    // Responses larger together than the sockets' buffers (4 MiB at most here): eight
+    // pipelined calls of an inbound webhook answering with 1,000,000 bytes each.
+    let (_, big) = app
+        .post(
+            "/api/v1/inbound_webhooks",
+            serde_json::json!({"name": "big", "response": {"status": 200,
+            "body": "{% for i in (1..20000) %}0123456789012345678901234567890123456789012345678{% endfor %}x"}}),
+        )
+        .await;
+    let path =
+        big["url"].as_str().expect("url").split_once("/hooks/").map(|(_, t)| format!("/hooks/{t}")).expect("path");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("a small window");
+    let mut stream = socket.connect(app.addr).await.expect("connects");
+    send(&mut stream, &get(&path).repeat(8)).await;
+    // Never read: the server cannot send, and closes after the timeout. Read afterwards, the
+    // connection holds what was buffered when it closed, not the 8,000,000 bytes a server
+    // waiting on the client would have sent as they were read.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut received = 0;
+    let mut buffer = vec![0u8; 65536];
+    loop {
+        match tokio::time::timeout(PATIENCE, stream.read(&mut buffer)).await.expect("the end in time") {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received += n,
+        }
+    }
+    println!(
+        "a client that did not read for 2.5 s (body timeout 1 s) got {received} of 8,000,000 bytes before the close"
+    );
+    assert!(received < 8_000_000, "the connection was closed with responses unsent");
+}
+
 #[tokio::test]
 async fn a_body_that_stalls_gets_408() {
     let app = spawn(|_| {}).await;

@@ -85,6 +85,7 @@ async fn create_macro(
         description: &body.description,
         active: body.active.unwrap_or(true),
         actions: &body.actions,
+        actions_changed: true,
     };
     let Checked { value, warnings } = state.check_macro(&input).await?;
     Ok((StatusCode::CREATED, axum::Json(Saved::new(state.create_macro(value).await?, warnings))))
@@ -117,12 +118,14 @@ async fn patch_macro(
     ApiJson(body): ApiJson<PatchMacroBody>,
 ) -> Result<axum::Json<Saved<Macro>>, ApiError> {
     let current = state.macro_by_id(id).await?;
+    let body_has_actions = body.actions.is_some();
     let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.actions).unwrap_or(Value::Null));
     let input = MacroInput {
         title: body.title.as_deref().unwrap_or(&current.title),
         description: body.description.as_deref().unwrap_or(&current.description),
         active: body.active.unwrap_or(current.active),
         actions: &actions,
+        actions_changed: body_has_actions,
     };
     let Checked { value, warnings } = state.check_macro(&input).await?;
     Ok(axum::Json(Saved::new(state.update_macro(id, value).await?, warnings)))

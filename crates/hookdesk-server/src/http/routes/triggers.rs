@@ -91,6 +91,7 @@ impl TriggerBody {
             position: self.position,
             conditions: &self.conditions,
             actions: &self.actions,
+            actions_changed: true,
         }
     }
 }
@@ -108,6 +109,7 @@ pub(super) async fn patch_in(
     body: PatchTriggerBody,
 ) -> Result<Saved<Trigger>, ApiError> {
     let current = state.rule(set, id).await?;
+    let body_has_actions = body.actions.is_some();
     let conditions =
         body.conditions.unwrap_or_else(|| serde_json::to_value(&current.rule.conditions).unwrap_or(Value::Null));
     let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.rule.actions).unwrap_or(Value::Null));
@@ -118,6 +120,7 @@ pub(super) async fn patch_in(
         position: body.position,
         conditions: &conditions,
         actions: &actions,
+        actions_changed: body_has_actions,
     };
     let Checked { value, warnings } = state.check_rule(set, &input).await?;
     Ok(Saved::new(state.update_rule(set, id, value).await?, warnings))
