@@ -282,8 +282,13 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The bench runs servers in its own process: their routine logs would bury the report.
-    let default_filter = if matches!(cli.command, Command::Bench(_)) { "warn" } else { "info,sqlx=warn" };
+    // The bench runs servers in its own process: their routine logs, and the attempts its
+    // receiver-down phase fails on purpose, would bury the report.
+    let default_filter = if matches!(cli.command, Command::Bench(_)) {
+        "warn,hookdesk_delivery::dispatcher=error"
+    } else {
+        "info,sqlx=warn"
+    };
     crate::telemetry::init(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -407,7 +407,7 @@ async fn end_to_end(
         "title": "Notify every change",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "change"}]},
         "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook["id"],
-            "payload": "{\"n\": {{ ticket.subject }}, \"ticket\": {{ ticket.id }}, \"status\": \"{{ ticket.status }}\", \"priority\": \"{{ ticket.priority }}\", \"requester\": {{ ticket.requester.email | json }}, \"by\": {{ current_user.name | json }}, \"link\": \"{{ ticket.url }}\"}"}}]
+            "payload": "{\"n\": {{ ticket.subject | json }}, \"ticket\": {{ ticket.id }}, \"status\": \"{{ ticket.status }}\", \"priority\": \"{{ ticket.priority }}\", \"requester\": {{ ticket.requester.email | json }}, \"by\": {{ current_user.name | json }}, \"link\": \"{{ ticket.url }}\"}"}}]
     })).await?;
     let tickets = u64::from(args.clients) * 4;
     let mut ids = Vec::new();

@@ -26,8 +26,8 @@ impl Sink {
         {
             *ids.entry(id.to_owned()).or_default() += 1;
         }
-        // End-to-end payloads start with {"n": N, ...}.
-        if let Some(n) = body.strip_prefix(b"{\"n\": ").and_then(|rest| {
+        // End-to-end payloads start with {"n": "N", ...} (the subject, quoted).
+        if let Some(n) = body.strip_prefix(b"{\"n\": \"").and_then(|rest| {
             let end = rest.iter().position(|b| !b.is_ascii_digit())?;
             std::str::from_utf8(&rest[..end]).ok()?.parse::<u64>().ok()
         }) && let Ok(mut arrivals) = self.arrivals.lock()
