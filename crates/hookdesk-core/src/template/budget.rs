@@ -40,9 +40,26 @@ pub struct Budget {
     exceeded: Option<String>,
     /// During a render: when it must stop, and what it asked for in vain.
     deadline: Option<Instant>,
+    /// Spends since the clock was last read: it is read every [`CLOCK_EVERY`] of them.
+    unclocked: u32,
+    /// Whether to name the variables the context lacks (dry runs, test sends, checks on
+    /// save); following lookups costs a little on every render.
+    noting: bool,
     unknown: Vec<String>,
     /// The last value a lookup found, and its path, to name the next lookup in it.
     last: (usize, String),
+}
+
+/// How many spends (writes, filters, tags) may pass between two readings of the clock: each
+/// does bounded work, so the deadline is overrun by little, and reading the clock at each
+/// cost a render more than all the rest of the budget.
+const CLOCK_EVERY: u32 = 16;
+
+impl Budget {
+    /// A budget that also names the variables its renders ask for in vain.
+    pub fn noting_unknown() -> Self {
+        Self { noting: true, ..Self::default() }
+    }
 }
 
 thread_local! {
@@ -87,6 +104,11 @@ fn spend(change: impl FnOnce(&mut Budget) -> Option<String>) -> liquid_core::Res
             return Some(reason.clone());
         }
         let reason = change(state).or_else(|| {
+            state.unclocked += 1;
+            if state.unclocked < CLOCK_EVERY {
+                return None;
+            }
+            state.unclocked = 0;
             state
                 .deadline
                 .is_some_and(|deadline| Instant::now() > deadline)
@@ -147,7 +169,7 @@ pub(super) fn note_lookup(parent: Option<usize>, key: Key<'_>, found: Option<usi
     use std::fmt::Write as _;
     STATE.with(|s| {
         let mut state = s.borrow_mut();
-        let Some(state) = state.as_mut() else { return };
+        let Some(state) = state.as_mut().filter(|state| state.noting) else { return };
         let (last, path) = &mut state.last;
         // A loop variable or an assigned value starts a path of its own: its name is not
         // known here.
@@ -178,7 +200,9 @@ pub(super) fn note_lookup(parent: Option<usize>, key: Key<'_>, found: Option<usi
     });
 }
 
-/// Output that refuses to grow past `max` bytes, charging what it writes to the budget.
+/// Output that refuses to grow past `max` bytes. What it holds is charged to the budget by
+/// its owner once it is done (a capture's value), or bounded by `max` itself (a render's
+/// output): charging each write would cost a render more than its writes.
 pub(super) struct BoundedWriter {
     pub out: Vec<u8>,
     max: usize,
@@ -199,7 +223,6 @@ impl std::io::Write for BoundedWriter {
             let _ = spend(|_| Some(format!("{what} is over {} KiB (the limit here)", max.div_ceil(1024))));
             return Err(std::io::Error::other("the output limit is reached"));
         }
-        spend(|state| spend_work(state, buf.len() as u64)).map_err(std::io::Error::other)?;
         self.out.extend_from_slice(buf);
         Ok(buf.len())
     }

@@ -35,9 +35,9 @@ impl fmt::Display for BoundedFilter {
 
 impl Filter for BoundedFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
-        budget::spend_value(size_of(input, MAX_WORK_BYTES), 0)?;
+        let read = size_of(input, MAX_WORK_BYTES);
         let output = self.0.evaluate(input, runtime)?;
-        budget::spend_value(0, size_of(&output, MAX_VALUE_BYTES + 1))?;
+        budget::spend_value(read, size_of(&output, MAX_VALUE_BYTES + 1))?;
         Ok(output)
     }
 }

@@ -138,13 +138,13 @@ impl Template {
     /// its own. Unknown variables are nil; what can still fail is a filter given arguments it
     /// cannot use (`{{ 1 | divided_by: 0 }}`) and the budget.
     pub fn render(&self, context: &Context) -> Result<String, RenderError> {
-        self.render_report(context, MAX_OUTPUT_BYTES).0
+        self.render_within(context, MAX_OUTPUT_BYTES, &mut Budget::default()).0
     }
 
     /// Renders under a budget of its own, and also answers the variables the template asked
     /// for that `context` lacks.
     pub fn render_report(&self, context: &Context, max_output: usize) -> (Result<String, RenderError>, Vec<String>) {
-        self.render_within(context, max_output, &mut Budget::default())
+        self.render_within(context, max_output, &mut Budget::noting_unknown())
     }
 
     fn render_within(
@@ -236,6 +236,11 @@ impl Rendering {
         Self::default()
     }
 
+    /// Renders that also name the variables they ask for in vain (see [`Rendering::unknown`]).
+    pub fn noting_unknown() -> Self {
+        Self { budget: Budget::noting_unknown(), unknown: Vec::new() }
+    }
+
     pub fn render(&mut self, template: &Template, context: &Context) -> Result<String, RenderError> {
         self.render_limited(template, context, MAX_OUTPUT_BYTES)
     }
@@ -255,7 +260,8 @@ impl Rendering {
         result
     }
 
-    /// The variables asked for that the context did not have, in the order first met.
+    /// The variables asked for that the context did not have, in the order first met (only
+    /// when made [`Rendering::noting_unknown`]).
     pub fn unknown(&self) -> &[String] {
         &self.unknown
     }

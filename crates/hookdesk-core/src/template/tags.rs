@@ -254,11 +254,12 @@ impl ParseBlock for Capture {
     }
 }
 
-/// Renders `body` into text of at most [`MAX_VALUE_BYTES`].
+/// Renders `body` into text of at most [`MAX_VALUE_BYTES`], charged to the budget.
 fn render_bounded(body: &Template, runtime: &dyn Runtime) -> Result<String> {
     budget::check()?;
     let mut buffer = BoundedWriter::new(MAX_VALUE_BYTES as usize, "a captured text");
     body.render_to(&mut buffer, runtime)?;
+    budget::spend_value(0, buffer.out.len() as u64)?;
     Ok(String::from_utf8_lossy(&buffer.out).into_owned())
 }
 

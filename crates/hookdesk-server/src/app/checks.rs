@@ -164,7 +164,7 @@ impl App {
         context: &Context,
         warnings: &mut Vec<Invalid>,
     ) -> Result<(), Invalid> {
-        let mut rendering = Rendering::new();
+        let mut rendering = Rendering::noting_unknown();
         let document = Value::Null;
         match prepare(webhook, notify.payload.as_ref(), &notify.params, context, &mut rendering, &document) {
             Err(e) if PAYLOAD_ERRORS.contains(&e.code) && rendering.unknown().is_empty() => {
@@ -196,7 +196,7 @@ impl App {
         for (name, template) in webhook.custom_headers.iter() {
             check_render(&format!("custom_headers.{}", name.as_str()), template, &context, &mut warnings)?;
         }
-        let mut rendering = Rendering::new();
+        let mut rendering = Rendering::noting_unknown();
         let url = rendering.render(webhook.endpoint.template(), &context).unwrap_or_default();
         match webhook.endpoint.check_rendered(&url) {
             Err(message) if rendering.unknown().is_empty() => {

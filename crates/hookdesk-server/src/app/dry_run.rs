@@ -67,7 +67,15 @@ impl App {
         let rules = self.rules_with(snapshot, &[]).await?;
         let mut tx = self.store.begin_update().await?;
         let outcome = self
-            .patch_in(&mut tx, &rules, &mut Rendering::new(), Source::api(actor), run.ticket_id, run.patch, &[])
+            .patch_in(
+                &mut tx,
+                &rules,
+                &mut Rendering::noting_unknown(),
+                Source::api(actor),
+                run.ticket_id,
+                run.patch,
+                &[],
+            )
             .await;
         tx.rollback().await?;
         let outcome = outcome?;

@@ -68,7 +68,7 @@ impl App {
             .template_context(&ticket, Some(actor))
             .with("webhook", &serde_json::json!({"id": webhook.id, "name": webhook.name}));
         let document = serde_json::to_value(&ticket).unwrap_or(Value::Null);
-        let mut rendering = Rendering::new();
+        let mut rendering = Rendering::noting_unknown();
         let prepared = prepare(&webhook, payload.as_ref(), &params, &context, &mut rendering, &document)
             .map_err(|e| AppError::Unprocessable { code: e.code, message: e.message })?;
         let at = now();
