@@ -164,6 +164,15 @@ async fn answer(app: &App, webhook: &InboundWebhook, call: &CallRequest, call_id
     let claim = key.map(|key| KeyClaim { key, call_id });
     // One budget for the whole call: its actions, the updates they make and the response.
     let mut rendering = Rendering::new();
+    // The response renders once more inside the actions' transaction (it sees their ticket),
+    // holding the database's writer: a caller whose request makes it too expensive is refused
+    // first, before anything takes the writer.
+    if !webhook.actions.is_empty()
+        && let Err(invalid) = webhook.response.render(&context, &mut rendering)
+        && invalid.code == RenderError::TOO_EXPENSIVE
+    {
+        return (Answer::error(invalid.into()), None);
+    }
     let outcome = app.run_inbound_actions(webhook, &context, &mut rendering, claim).await;
     if let Some(error) = outcome.error {
         return (Answer { actions: outcome.runs, ..Answer::error(error.into()) }, None);
