@@ -334,14 +334,15 @@ async fn the_sqlite_files_are_created_for_their_owner_only() {
 async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     let mut hanging = Vec::new();
     for _ in 0..5 {
-        hanging.push(Receiver::responding(|_| crate::support::Reply::status(200).after(Duration::from_secs(60))).await);
+        hanging.push(Receiver::responding(|_| crate::support::Reply::status(200).after(Duration::from_secs(300))).await);
     }
     let healthy = Receiver::start().await;
     let app = TestApp::spawn_with(db, |c| {
         // The defaults of `serve`: 64 workers, a webhook's share left to its default.
         c.concurrency = 64;
         c.gates = hookdesk_delivery::gates::GateConfig::default();
-        c.request_timeout = Duration::from_secs(15);
+        // Far longer than the healthy deliveries take, even on a loaded machine.
+        c.request_timeout = Duration::from_secs(120);
     })
     .await;
     let mut actions = Vec::new();
