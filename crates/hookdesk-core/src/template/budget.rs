@@ -3,7 +3,7 @@
 //!
 //! Deterministic limits cover the shapes that cost the most: loop iterations and range
 //! lengths, the size of any value a filter, `assign` or `capture` makes, the bytes all of them
-//! move, and the output. A wall-clock deadline, checked at every tag, filter and write, is the
+//! move, and the output. A wall-clock deadline, read every few tags and filters, is the
 //! backstop for work none of them counts (comparing two large strings in every iteration).
 //!
 //! A budget may span several renders (all those of one update: a macro with a hundred
@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use liquid_core::ValueView;
 
-/// Loop iterations in one render, over every loop together (nested loops multiply).
+/// Loop iterations under one budget, over every loop together (nested loops multiply).
 pub const MAX_ITERATIONS: u64 = 100_000;
 /// The longest range or array a loop may walk: liquid collects a range before walking it.
 pub const MAX_RANGE: u64 = 100_000;
 /// The largest value (text, or list by [`size_of`]) a filter, `assign` or `capture` may make.
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
-/// Bytes moved by filters, assignments, captures and output in one render.
+/// Bytes moved by filters, assignments and captures under one budget.
 pub const MAX_WORK_BYTES: u64 = 64 * 1024 * 1024;
 /// The longest the renders of one budget may take together, whatever they do.
 pub const MAX_RENDER_TIME: Duration = Duration::from_millis(200);
