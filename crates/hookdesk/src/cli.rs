@@ -178,7 +178,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_IDLE_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     pub idle_timeout: Duration,
 
-    /// How long a client may take to send a request's body, all of it; then 408.
+    /// How long a client may take to send a request's body, all of it (then 408), and to take
+    /// a response the server still holds (then the connection closes).
     #[arg(long, env = "HOOKDESK_BODY_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
     pub body_timeout: Duration,
 
