@@ -381,7 +381,7 @@ impl Job {
 fn log_attempt(claim: &Claimed, webhook_id: &str, outcome: &crate::Outcome, next: Next) {
     let status = outcome.response.as_ref().map(|r| r.status);
     let Some(error) = &outcome.error else {
-        debug!(webhook.id = %webhook_id, invocation.id = %claim.id, attempt = claim.attempt, status = ?status, "webhook attempt succeeded");
+        debug!(webhook.id = %webhook_id, invocation.id = %claim.id, attempt = claim.attempt, status = status, "webhook attempt succeeded");
         return;
     };
     let retry_at = match next {
@@ -389,12 +389,12 @@ fn log_attempt(claim: &Claimed, webhook_id: &str, outcome: &crate::Outcome, next
         Next::Succeeded | Next::Failed => "none".to_owned(),
     };
     warn!(
-        webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = ?claim.ticket_id, attempt = claim.attempt,
-        code = %error.code, status = ?status, error = %error.message, next_retry = %retry_at, "webhook attempt failed"
+        webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id, attempt = claim.attempt,
+        code = %error.code, status = status, error = %error.message, next_retry = %retry_at, "webhook attempt failed"
     );
     if next == Next::Failed {
         error!(
-            webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = ?claim.ticket_id, attempts = claim.attempt,
+            webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id, attempts = claim.attempt,
             code = %error.code, "webhook invocation failed: no more retries; replay it once the receiver is fixed"
         );
     }

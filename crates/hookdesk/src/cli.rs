@@ -62,7 +62,8 @@ Lost the admin token? `hookdesk admin-token` prints a new one.";
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Where data lives: `sqlite://PATH`, `sqlite:PATH` or a plain path, or
-    /// `postgres://USER:PASSWORD@HOST/DB` (several nodes may share one PostgreSQL database).
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://`; several nodes may share one
+    /// PostgreSQL database).
     #[arg(
         long,
         env = "HOOKDESK_DATABASE_URL",
@@ -107,7 +108,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_OUTBOUND_PROXY", value_name = "URL", value_parser = parse_proxy)]
     pub outbound_proxy: Option<url::Url>,
 
-    /// Base of absolute URLs in templates (`ticket.url`). Default: http:// + the listen address.
+    /// Base of absolute URLs: `ticket.url` in templates, inbound webhooks' `url`. Default:
+    /// http:// + the listen address.
     #[arg(long, env = "HOOKDESK_PUBLIC_URL")]
     pub public_url: Option<String>,
 
@@ -190,7 +192,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
 
-    /// How long finished invocations stay in the execution log.
+    /// How long finished invocations and inbound calls stay in their logs.
     #[arg(long = "log-retention", alias = "retention", env = "HOOKDESK_LOG_RETENTION", default_value = "30days", value_parser = positive_duration)]
     pub retention: Duration,
 
@@ -252,7 +254,7 @@ pub fn flatten(ranges: Vec<Ranges>) -> Vec<IpNet> {
 /// A database URL hookdesk can open, checked before anything touches the disk.
 pub fn database_url(text: &str) -> Result<String, String> {
     const ACCEPTED: &str =
-        "sqlite://PATH, sqlite:PATH, a plain path, postgres://USER:PASSWORD@HOST/DB or postgresql://...";
+        "sqlite://PATH, sqlite:PATH, a plain path, postgres://USER:PASSWORD@HOST:PORT/DB or postgresql://...";
     let text = text.trim();
     if text.is_empty() {
         return Err(format!("the database is empty; accepted: {ACCEPTED}"));

@@ -565,7 +565,7 @@ impl App {
         for failed in tx.commit().await? {
             // The code, not the message: it may quote the rendered payload or URL.
             error!(
-                webhook.id = %failed.webhook_id, invocation.id = %failed.invocation_id, ticket.id = ?failed.ticket_id,
+                webhook.id = %failed.webhook_id, invocation.id = %failed.invocation_id, ticket.id = failed.ticket_id,
                 code = failed.code, "webhook invocation failed before sending: nothing was sent"
             );
         }

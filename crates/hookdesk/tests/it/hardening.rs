@@ -334,7 +334,8 @@ async fn the_sqlite_files_are_created_for_their_owner_only() {
 async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     let mut hanging = Vec::new();
     for _ in 0..5 {
-        hanging.push(Receiver::responding(|_| crate::support::Reply::status(200).after(Duration::from_secs(300))).await);
+        hanging
+            .push(Receiver::responding(|_| crate::support::Reply::status(200).after(Duration::from_secs(300))).await);
     }
     let healthy = Receiver::start().await;
     let app = TestApp::spawn_with(db, |c| {
