@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod event;
 pub mod inbound;
 pub mod invalid;
+pub mod invocation;
 pub mod request;
 pub mod rules;
 pub mod template;

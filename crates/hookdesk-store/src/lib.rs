@@ -6,16 +6,18 @@
 //!
 //! Secrets (webhook authentication and signing secrets) are encrypted at rest by [`cipher`].
 
+mod attempts;
 mod audits;
 pub mod cipher;
 mod db;
 mod error;
 mod health;
 mod inbound;
-mod invocations;
 mod leases;
 mod listen;
+mod log;
 mod macros;
+mod queue;
 mod rows;
 mod tickets;
 mod triggers;
@@ -26,11 +28,11 @@ pub use audits::NewAudit;
 pub use cipher::{Cipher, SecretKey};
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
-pub use inbound::CallFilter;
-pub use invocations::{
+pub use hookdesk_core::invocation::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,
 };
+pub use inbound::CallFilter;
 pub use macros::NewMacro;
 pub use tickets::{FailedBeforeSending, TicketFilter, UpdateTx};
 pub use triggers::{NewTrigger, RuleSet, RulesSnapshot};

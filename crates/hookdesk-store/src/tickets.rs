@@ -10,8 +10,8 @@ use hookdesk_core::user::Email;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::{Conn, Tx, placeholders};
-use crate::invocations::NewInvocation;
-use crate::{Page, Store, StoreError, invocations, rows};
+use crate::{Page, Store, StoreError, rows};
+use hookdesk_core::invocation::NewInvocation;
 
 const TICKET_SELECT: &str = "SELECT t.id, t.subject, t.description, t.status, t.priority, t.type, t.tags,
         t.assignee_id, t.group_name, t.custom_fields, t.created_at, t.updated_at,
@@ -310,7 +310,7 @@ impl UpdateTx {
     }
 
     pub async fn enqueue(&mut self, invocations: &[NewInvocation]) -> Result<(), StoreError> {
-        invocations::insert(&mut self.tx, self.store.backend, invocations).await?;
+        crate::queue::insert(&mut self.tx, self.store.backend, invocations).await?;
         self.failed.extend(invocations.iter().filter_map(|i| {
             Some(FailedBeforeSending {
                 invocation_id: i.id.clone(),

@@ -1,0 +1,157 @@
+//! The execution log's values: an invocation (one webhook call, queued in the update that
+//! fired it), its attempts, and what the queue hands a worker and takes back from it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::request::{PrepareError, PreparedRequest};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvocationStatus {
+    Pending,
+    Retrying,
+    Succeeded,
+    Failed,
+}
+
+impl InvocationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvocationStatus::Pending => "pending",
+            InvocationStatus::Retrying => "retrying",
+            InvocationStatus::Succeeded => "succeeded",
+            InvocationStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Retrying, Self::Succeeded, Self::Failed].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// An invocation to queue. A request that could not be prepared is stored failed, with its
+/// error, so the log shows why nothing was sent.
+#[derive(Debug, Clone)]
+pub struct NewInvocation {
+    pub id: String,
+    pub webhook_id: String,
+    pub ticket_id: Option<i64>,
+    pub trigger_id: Option<i64>,
+    pub automation_id: Option<i64>,
+    pub event_type: Option<String>,
+    pub replay_of: Option<String>,
+    pub request: Result<PreparedRequest, PrepareError>,
+    pub max_retries: u8,
+    /// Delivered after the earlier invocations of the same ticket to the same webhook
+    /// (`ordering: per_ticket`).
+    pub ordered: bool,
+    pub created_at: Timestamp,
+}
+
+/// An invocation a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub webhook_id: String,
+    pub ticket_id: Option<i64>,
+    pub ordered: bool,
+    pub request: PreparedRequest,
+    /// The number of this attempt, from 1.
+    pub attempt: u32,
+    pub max_retries: u8,
+}
+
+/// What was sent, as the log keeps it: secrets redacted, body cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub url: String,
+    #[schema(value_type = Object)]
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoggedResponse {
+    pub status: u16,
+    #[schema(value_type = Object)]
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    pub body: String,
+    /// Something to know about the answer: a 2xx whose body was still arriving when the
+    /// request timed out counts as delivered, and says so here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AttemptOutcome {
+    pub code: String,
+    pub message: String,
+}
+
+/// What happens to the invocation after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Succeeded,
+    Failed,
+    RetryAt(Timestamp),
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub invocation_id: String,
+    /// The webhook the attempt went to: its health moves with the record.
+    pub webhook_id: String,
+    pub number: u32,
+    pub started_at: Timestamp,
+    pub duration_ms: i64,
+    pub request: LoggedRequest,
+    pub response: Option<LoggedResponse>,
+    pub error: Option<AttemptOutcome>,
+    pub next: Next,
+}
+
+/// The contract's Invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Invocation {
+    pub id: String,
+    pub webhook_id: String,
+    pub ticket_id: Option<i64>,
+    pub trigger_id: Option<i64>,
+    pub automation_id: Option<i64>,
+    pub event_type: Option<String>,
+    pub status: InvocationStatus,
+    pub created_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+    /// When the next attempt is due, while pending or retrying.
+    pub next_attempt_at: Option<Timestamp>,
+    /// Why it failed when it failed before any attempt, or the last attempt's error.
+    pub error: Option<AttemptOutcome>,
+    pub replay_of: Option<String>,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub number: u32,
+    pub started_at: Timestamp,
+    pub duration_ms: i64,
+    pub request: LoggedRequest,
+    pub response: Option<LoggedResponse>,
+    pub error: Option<AttemptOutcome>,
+}
+
+/// Filters of `GET /invocations`.
+#[derive(Debug, Clone, Default)]
+pub struct InvocationFilter {
+    pub status: Option<InvocationStatus>,
+    pub ticket_id: Option<i64>,
+    pub webhook_id: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub q: Option<String>,
+    /// Ids sort by creation time (UUIDv7), newest first; the cursor is the last id seen.
+    pub before_id: Option<String>,
+    pub limit: u32,
+}
