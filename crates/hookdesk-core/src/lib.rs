@@ -1,4 +1,5 @@
-//! The pure domain of hookdesk: no I/O, no async, no clock.
+//! The pure domain of hookdesk: no I/O, no async; the clock is read only where callers ask
+//! (`Timestamp::now`, `Clock`).
 //!
 //! `ticket` and `webhook` are the values; `rules` decides what an update does (conditions,
 //! actions, the trigger cycle); `template` renders Liquid; `request` turns a fired
@@ -20,4 +21,4 @@ pub mod user;
 pub mod webhook;
 
 pub use invalid::Invalid;
-pub use time::Timestamp;
+pub use time::{Clock, Timestamp};

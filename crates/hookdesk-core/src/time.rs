@@ -1,19 +1,29 @@
-//! Instants as milliseconds since the Unix epoch, shown as RFC 3339 UTC.
+//! Instants as milliseconds since the Unix epoch, shown as RFC 3339 UTC, and the clock that
+//! reads them: the system's, or one a test moves forward.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// A UTC instant with millisecond precision. The clock lives outside the core: callers pass
-/// `Timestamp`s in.
+/// A UTC instant with millisecond precision. The core's logic reads no clock: callers pass
+/// `Timestamp`s in, from a [`Clock`] or [`Timestamp::now`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
     pub const fn from_millis(ms: i64) -> Self {
         Self(ms)
+    }
+
+    /// Now, by the system's clock. The delivery queue always runs on it.
+    pub fn now() -> Self {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        Self(i64::try_from(ms).unwrap_or(i64::MAX))
     }
 
     pub const fn as_millis(self) -> i64 {
@@ -81,6 +91,37 @@ impl utoipa::PartialSchema for Timestamp {
 }
 
 impl utoipa::ToSchema for Timestamp {}
+
+/// The clock tickets and automations read: the system's, or one a test moves forward, so
+/// automations that wait hours can be tested in milliseconds.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    /// Milliseconds added to the system time; `None` for the plain system clock.
+    skew: Option<Arc<AtomicI64>>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// A clock that [`Clock::advance`] moves forward.
+    pub fn adjustable() -> Self {
+        Self { skew: Some(Arc::default()) }
+    }
+
+    /// Moves an adjustable clock (and every clone of it) forward; no effect on the system clock.
+    pub fn advance(&self, by: Duration) {
+        if let Some(skew) = &self.skew {
+            skew.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        let skew = self.skew.as_ref().map_or(0, |s| s.load(Ordering::Relaxed));
+        Timestamp::now().plus_millis(skew)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,12 +6,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hookdesk_core::Timestamp;
-use hookdesk_core::request::{OutgoingRequest, finalize};
-use hookdesk_core::webhook::{Authentication, Webhook, WebhookHealth};
-use hookdesk_store::{AttemptOutcome, AttemptRecord, Claimed, LoggedRequest, Next, Store, StoreError, WebhookSecrets};
+use hookdesk_core::request::finalize;
+use hookdesk_core::webhook::{Webhook, WebhookHealth};
+use hookdesk_store::{AttemptOutcome, AttemptRecord, Claimed, Next, Store, StoreError, WebhookSecrets};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -19,8 +19,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::gates::{Admission, GateConfig, Gates, HealthChange};
 use crate::retry::RetryPolicy;
-use crate::sender::{LOG_BODY_BYTES, Sender};
-use hookdesk_core::text::cut;
+use crate::sender::Sender;
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -69,11 +68,6 @@ impl DeliveryHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
-}
-
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -157,7 +151,8 @@ impl Dispatcher {
             }
             let limit = u32::try_from(free).unwrap_or(u32::MAX).min(self.config.claim_batch);
             let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
-            let claimed = match self.store.claim_due(now(), millis(self.config.lease()), limit, &skip).await {
+            let claimed = match self.store.claim_due(Timestamp::now(), millis(self.config.lease()), limit, &skip).await
+            {
                 Ok(claimed) => {
                     failures = 0;
                     claimed
@@ -196,13 +191,18 @@ impl Dispatcher {
                     self.fail_orphan(&claim).await;
                     continue;
                 };
-                let (admission, change) =
-                    lock(&self.gates).admit(&target.webhook, &claim.id, claim.attempt, Instant::now(), now());
+                let (admission, change) = lock(&self.gates).admit(
+                    &target.webhook,
+                    &claim.id,
+                    claim.attempt,
+                    Instant::now(),
+                    Timestamp::now(),
+                );
                 if let Some(change) = change {
                     save_health(&self.store, &self.config, change).await;
                 }
                 if let Admission::GiveBack(wait) = admission {
-                    given_back.push((claim.id, claim.attempt, now().plus_millis(millis(wait))));
+                    given_back.push((claim.id, claim.attempt, Timestamp::now().plus_millis(millis(wait))));
                     continue;
                 }
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
@@ -239,7 +239,7 @@ impl Dispatcher {
         while in_flight.join_next().await.is_some() {}
         let unfinished = lock(&self.gates).unfinished();
         warn!(unfinished = unfinished.len(), "requests still in flight at the end of the grace period are given back");
-        let at = now();
+        let at = Timestamp::now();
         let claims: Vec<_> = unfinished.into_iter().map(|(id, attempt)| (id, attempt, at)).collect();
         self.give_back(&claims).await;
     }
@@ -258,7 +258,7 @@ impl Dispatcher {
             code: "webhook_deleted".into(),
             message: "the webhook was deleted before this invocation was delivered".into(),
         };
-        if let Err(e) = self.store.fail_claim(&claim.id, claim.attempt, &error, now()).await {
+        if let Err(e) = self.store.fail_claim(&claim.id, claim.attempt, &error, Timestamp::now()).await {
             warn!(invocation.id = %claim.id, error = %e, "could not fail an invocation of a deleted webhook");
         }
     }
@@ -267,7 +267,7 @@ impl Dispatcher {
     /// interval passes.
     async fn idle(&self) {
         let mut wait = self.config.poll_interval;
-        let at = now();
+        let at = Timestamp::now();
         if let Ok(Some(due)) = self.store.next_due_after(at).await {
             let until_due = u64::try_from(due.as_millis() - at.as_millis()).unwrap_or(0);
             wait = wait.min(Duration::from_millis(until_due));
@@ -287,7 +287,7 @@ impl Dispatcher {
         ids.sort_unstable();
         ids.dedup();
         let mut targets = HashMap::new();
-        let at = now();
+        let at = Timestamp::now();
         for webhook in self.store.webhooks(&ids).await? {
             let secrets = self.store.signing_secrets(&webhook.id, at).await?;
             targets.insert(webhook.id.clone(), Target { webhook: Arc::new(webhook), secrets: Arc::new(secrets) });
@@ -301,7 +301,7 @@ impl Dispatcher {
             let mut gates = lock(&self.gates);
             for id in unknown {
                 if !gates.knows(id) {
-                    gates.resume(id, saved.remove(id), Instant::now(), now());
+                    gates.resume(id, saved.remove(id), Instant::now(), Timestamp::now());
                 }
             }
         }
@@ -310,7 +310,7 @@ impl Dispatcher {
 }
 
 async fn save_health(store: &Store, config: &DeliveryConfig, change: HealthChange) {
-    match store.save_webhook_health(&change.webhook_id, &change.health, now()).await {
+    match store.save_webhook_health(&change.webhook_id, &change.health, Timestamp::now()).await {
         Ok(Some(_)) => {
             if let Some(events) = &config.health_events {
                 let _ = events.send(HealthEvent { webhook_id: change.webhook_id, health: change.health });
@@ -342,7 +342,7 @@ impl Job {
     async fn run(self) {
         let claim = &self.claim;
         let target = &self.target;
-        let started_at = now();
+        let started_at = Timestamp::now();
         let request = finalize(
             &claim.request,
             &target.webhook.authentication,
@@ -352,10 +352,11 @@ impl Job {
             &self.config.user_agent,
         );
         let outcome = self.sender.send(&request).await;
-        let next = self.config.retry.next(&outcome, claim.attempt, claim.max_retries, now(), random_unit());
+        let next = self.config.retry.next(&outcome, claim.attempt, claim.max_retries, Timestamp::now(), random_unit());
         log_attempt(claim, &target.webhook.id, &outcome, next);
-        let change = lock(&self.gates).finish(&target.webhook.id, &claim.id, &outcome, Instant::now(), now());
-        let logged = log_request(&request, &target.webhook.authentication);
+        let change =
+            lock(&self.gates).finish(&target.webhook.id, &claim.id, &outcome, Instant::now(), Timestamp::now());
+        let logged = request.logged(&target.webhook.authentication);
         let record = AttemptRecord {
             invocation_id: claim.id.clone(),
             webhook_id: target.webhook.id.clone(),
@@ -397,16 +398,6 @@ fn log_attempt(claim: &Claimed, webhook_id: &str, outcome: &crate::Outcome, next
             webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id, attempts = claim.attempt,
             code = %error.code, "webhook invocation failed: no more retries; replay it once the receiver is fixed"
         );
-    }
-}
-
-/// A request as the execution log keeps it: secrets redacted, body cut.
-pub fn log_request(request: &OutgoingRequest, auth: &Authentication) -> LoggedRequest {
-    LoggedRequest {
-        method: request.method.as_str().to_owned(),
-        url: request.url.clone(),
-        headers: request.redacted_headers(auth).into_iter().map(|(n, v)| (n, v.into())).collect(),
-        body: request.body.as_deref().map(|b| cut(b, LOG_BODY_BYTES).to_owned()),
     }
 }
 

@@ -25,7 +25,7 @@ pub async fn issue(args: &DatabaseArgs) -> anyhow::Result<(String, User)> {
 
 async fn issue_in(store: &Store) -> anyhow::Result<(String, User)> {
     let token = crate::serve::new_admin_token()?;
-    let now = hookdesk_delivery::dispatcher::now();
+    let now = hookdesk_core::Timestamp::now();
     match admin_to_act_as(store).await? {
         Some(admin) => {
             store

@@ -166,7 +166,7 @@ fn max_connections(config: &ServeConfig) -> usize {
 /// Makes the given token the bootstrap admin token, or generates one on a first start;
 /// answers the generated one.
 async fn provision_admin_token(store: &Store, given: Option<&str>) -> anyhow::Result<Option<String>> {
-    let now = hookdesk_delivery::dispatcher::now();
+    let now = hookdesk_core::Timestamp::now();
     match given {
         Some(token) => {
             let hash = ids::token_hash(token);

@@ -156,6 +156,16 @@ pub struct OutgoingRequest {
 pub const REDACTED: &str = "[redacted]";
 
 impl OutgoingRequest {
+    /// The request as the execution log keeps it: secrets redacted, body cut.
+    pub fn logged(&self, auth: &Authentication) -> crate::invocation::LoggedRequest {
+        crate::invocation::LoggedRequest {
+            method: self.method.as_str().to_owned(),
+            url: self.url.clone(),
+            headers: self.redacted_headers(auth).into_iter().map(|(n, v)| (n, v.into())).collect(),
+            body: self.body.as_deref().map(|b| crate::text::cut(b, crate::text::LOGGED_BODY_BYTES).to_owned()),
+        }
+    }
+
     /// The headers as they may be logged: authentication, signatures and anything named like
     /// a credential (`X-Api-Key`, a custom `X-Auth-Token`) replaced by [`REDACTED`].
     pub fn redacted_headers(&self, auth: &Authentication) -> Vec<(String, String)> {

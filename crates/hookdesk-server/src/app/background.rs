@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hookdesk_delivery::dispatcher::now;
+use hookdesk_core::Timestamp;
 use hookdesk_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -56,7 +56,7 @@ pub async fn run_singleton<F, Fut>(
     let lease_ms = i64::try_from(interval.as_millis() * 3).unwrap_or(i64::MAX);
     let mut held = false;
     loop {
-        let at = now();
+        let at = Timestamp::now();
         match store.hold_lease(name, &node.id, at, at.plus_millis(lease_ms)).await {
             Ok(holds) => {
                 if holds != held {
@@ -91,7 +91,7 @@ pub async fn run_singleton<F, Fut>(
 /// `retention` ago are deleted, in batches, so the logs do not grow without bound.
 pub async fn purge_old_logs(store: &Store, retention: Duration) {
     const BATCH: u32 = 1000;
-    let before = now().plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    let before = Timestamp::now().plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
     let (mut invocations, mut calls) = (0, 0);
     while let Some(n) = purged("invocations", store.purge_invocations(before, BATCH).await) {
         invocations += n;

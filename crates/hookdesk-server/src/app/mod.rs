@@ -3,7 +3,6 @@
 mod automations;
 pub mod background;
 mod checks;
-mod clock;
 mod dry_run;
 mod error;
 mod inbound;
@@ -24,9 +23,9 @@ use hookdesk_store::Store;
 
 pub use automations::AutomationRun;
 pub use checks::{Checked, Saved};
-pub use clock::Clock;
 pub use dry_run::{DryRun, DryRunResult};
 pub use error::AppError;
+pub use hookdesk_core::Clock;
 pub use inbound::{
     ActionsOutcome, Calls, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundInput, InboundLimits, InboundPatch, KeyClaim,
 };

@@ -1,12 +1,12 @@
 //! `POST /webhooks/{id}/test`: render a webhook's request against a ticket and send it once,
 //! now, showing the admin exactly what went out and what came back.
 
+use hookdesk_core::Timestamp;
 use hookdesk_core::request::{finalize, prepare};
 use hookdesk_core::rules::action::{RequestTemplates, request_templates};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::user::User;
 use hookdesk_core::webhook::CustomHeaders;
-use hookdesk_delivery::dispatcher::{log_request, now};
 use hookdesk_store::{AttemptOutcome, LoggedRequest, LoggedResponse};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -61,7 +61,7 @@ impl App {
         }
         let ticket = match input.ticket_id {
             Some(ticket_id) => self.store.ticket(ticket_id).await.or_not_found("ticket")?,
-            None => sample_ticket(actor.id, now()),
+            None => sample_ticket(actor.id, Timestamp::now()),
         };
 
         let context = self
@@ -71,7 +71,7 @@ impl App {
         let mut rendering = Rendering::noting_unknown();
         let prepared = prepare(&webhook, payload.as_ref(), &params, &context, &mut rendering, &document)
             .map_err(|e| AppError::Unprocessable { code: e.code, message: e.message })?;
-        let at = now();
+        let at = Timestamp::now();
         let secrets = self.store.signing_secrets(&webhook.id, at).await?;
         let request = finalize(
             &prepared,
@@ -85,7 +85,7 @@ impl App {
         // A response is the answer, whatever its status; an error only when none came back.
         let error = if outcome.response.is_some() { None } else { outcome.error };
         Ok(TestResult {
-            request: log_request(&request, &webhook.authentication),
+            request: request.logged(&webhook.authentication),
             response: outcome.response,
             error,
             duration_ms: i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),

@@ -755,7 +755,7 @@ pub(crate) struct Rules {
 /// When an invocation joins the queue: the queue runs on the system clock, whatever clock
 /// tickets are on (a test's fake one must not schedule deliveries hours ahead).
 fn queued_at() -> Timestamp {
-    hookdesk_delivery::dispatcher::now()
+    Timestamp::now()
 }
 
 /// A rendered comment, held to the limits of a typed one.

@@ -1,10 +1,10 @@
 //! Users and their API tokens.
 
 use hookdesk_core::Invalid;
+use hookdesk_core::Timestamp;
 use hookdesk_core::event::EventType;
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::user::{Email, Role, User};
-use hookdesk_delivery::dispatcher::now;
 use hookdesk_store::UserPatch;
 use serde_json::Value;
 
@@ -75,7 +75,7 @@ impl App {
         }
         let label = parse_text("label", label.unwrap_or("api").trim(), 255)?;
         let token = format!("hd_{}", ids::random_token(32)?);
-        let token_id = self.store.create_token(id, &ids::token_hash(&token), &label, now()).await?;
+        let token_id = self.store.create_token(id, &ids::token_hash(&token), &label, Timestamp::now()).await?;
         Ok(NewToken { id: token_id, token })
     }
 

@@ -6,7 +6,6 @@ use hookdesk_core::webhook::{
     Webhook, WebhookHealth, WebhookStatus,
 };
 use hookdesk_core::{Invalid, Timestamp, ticket::parse_text};
-use hookdesk_delivery::dispatcher::now;
 use hookdesk_store::{Invocation, NewWebhook, RuleSet};
 use serde_json::{Map, Value};
 
@@ -78,7 +77,7 @@ impl App {
     /// SSRF guard refuses, a variable the sample ticket lacks).
     pub async fn create_webhook(&self, input: WebhookInput) -> Result<Checked<(Webhook, SigningSecret)>, AppError> {
         input.authentication.validate()?;
-        let now = now();
+        let now = Timestamp::now();
         let webhook = Webhook {
             id: ids::new_id("wh"),
             name: check_name(&input.name)?,
@@ -157,7 +156,7 @@ impl App {
         }
         check_supported(&webhook)?;
         let warnings = if templates_changed { self.check_webhook_templates(&webhook).await? } else { Vec::new() };
-        webhook.updated_at = now();
+        webhook.updated_at = Timestamp::now();
         self.store.update_webhook(&webhook).await.or_not_found("webhook")?;
         Ok(Checked { value: webhook, warnings })
     }
@@ -173,7 +172,7 @@ impl App {
                 )));
             }
         }
-        self.store.delete_webhook(id, now()).await.or_not_found("webhook")
+        self.store.delete_webhook(id, Timestamp::now()).await.or_not_found("webhook")
     }
 
     pub async fn webhook(&self, id: &str) -> Result<Webhook, AppError> {
@@ -185,13 +184,13 @@ impl App {
     }
 
     pub async fn signing_secret(&self, id: &str) -> Result<SigningSecret, AppError> {
-        Ok(self.store.signing_secrets(id, now()).await.or_not_found("webhook")?.current)
+        Ok(self.store.signing_secrets(id, Timestamp::now()).await.or_not_found("webhook")?.current)
     }
 
     pub async fn rotate_signing_secret(&self, id: &str) -> Result<SigningSecret, AppError> {
         let secret = SigningSecret::from_bytes(random(24)?);
         self.store
-            .rotate_signing_secret(id, &secret, now(), self.config.secret_grace_ms)
+            .rotate_signing_secret(id, &secret, Timestamp::now(), self.config.secret_grace_ms)
             .await
             .or_not_found("webhook")?;
         Ok(secret)
@@ -205,7 +204,7 @@ impl App {
         tracing::warn!(webhook.id = %id, event = event.as_str(), "webhook health changed");
         let current = serde_json::json!({"id": webhook.id, "name": webhook.name,
             "endpoint": webhook.endpoint.template().source(), "health": health});
-        self.queue_event(event, &format!("webhooks/{id}"), current, &Value::Null, now()).await
+        self.queue_event(event, &format!("webhooks/{id}"), current, &Value::Null, Timestamp::now()).await
     }
 
     /// Queues a replay of each failed invocation of webhook `id` created in the range.
@@ -217,7 +216,7 @@ impl App {
         limit: u32,
     ) -> Result<(u32, bool), AppError> {
         self.webhook(id).await?;
-        let at = now();
+        let at = Timestamp::now();
         let replayed =
             self.store.replay_failed(id, since, until.or(Some(at)), limit, at, || ids::new_id("inv")).await?;
         if replayed.0 > 0 {
@@ -227,7 +226,8 @@ impl App {
     }
 
     pub async fn replay_invocation(&self, id: &str) -> Result<Invocation, AppError> {
-        let replay = self.store.replay_invocation(id, &ids::new_id("inv"), now()).await.or_not_found("invocation")?;
+        let replay =
+            self.store.replay_invocation(id, &ids::new_id("inv"), Timestamp::now()).await.or_not_found("invocation")?;
         self.delivery.wake();
         Ok(replay)
     }

@@ -16,7 +16,6 @@ use hookdesk_core::webhook::{
     Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering as Order, RequestFormat, SigningSecret, Webhook,
     WebhookStatus,
 };
-use hookdesk_delivery::dispatcher::now;
 use hookdesk_delivery::gates::GateConfig;
 use hookdesk_delivery::{DestinationPolicy, RetryPolicy, Sender};
 use hookdesk_server::app::ids;
@@ -173,7 +172,7 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
 
 /// A webhook to `endpoint`, created directly in the store.
 async fn create_webhook(store: &Store, endpoint: &str) -> anyhow::Result<Webhook> {
-    let at = now();
+    let at = hookdesk_core::Timestamp::now();
     let webhook = Webhook {
         id: ids::new_id("wh"),
         name: "bench".into(),
@@ -207,7 +206,7 @@ async fn enqueue(store: &Store, webhook: &Webhook, url: &str, n: u64, bar: &Prog
     let mut done = 0;
     while done < n {
         let batch = (n - done).min(1000);
-        let at = now();
+        let at = hookdesk_core::Timestamp::now();
         let invocations: Vec<_> = (0..batch)
             .map(|_| NewInvocation {
                 ordered: false,
