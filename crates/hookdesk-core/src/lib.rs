@@ -9,8 +9,10 @@ pub mod audit;
 pub mod endpoint;
 pub mod event;
 pub mod inbound;
+pub mod inbound_request;
 pub mod invalid;
 pub mod invocation;
+pub mod page;
 pub mod request;
 pub mod rules;
 pub mod template;
@@ -21,4 +23,5 @@ pub mod user;
 pub mod webhook;
 
 pub use invalid::Invalid;
+pub use page::Page;
 pub use time::{Clock, Timestamp};

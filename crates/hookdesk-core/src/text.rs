@@ -50,6 +50,16 @@ pub fn is_secret_header(name: &str) -> bool {
     MARKERS.iter().any(|marker| name.contains(marker))
 }
 
+/// The media type of a `Content-Type` value, lowercase, without parameters (`charset`).
+pub fn media_type(content_type: &str) -> String {
+    content_type.split(';').next().map(|v| v.trim().to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// `application/json` or a `+json` type.
+pub fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -225,3 +225,12 @@ mod tests {
         assert_eq!(Status::parse("Hold"), None);
     }
 }
+
+/// Filters of a ticket list.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub status: Option<Status>,
+    pub tag: Option<Tag>,
+    pub after_id: Option<i64>,
+    pub limit: u32,
+}

@@ -37,9 +37,6 @@ pub struct DeliveryConfig {
     /// On shutdown, how long requests in flight may take to finish; the rest are given back
     /// to the queue (and sent again by the next process to claim them).
     pub shutdown_grace: Duration,
-    /// Where to report a webhook becoming failing or recovering (the server turns these into
-    /// `webhook.failing` / `webhook.recovered` events).
-    pub health_events: Option<mpsc::UnboundedSender<HealthEvent>>,
 }
 
 /// A webhook's failing mark changed.
@@ -47,6 +44,21 @@ pub struct DeliveryConfig {
 pub struct HealthEvent {
     pub webhook_id: String,
     pub health: WebhookHealth,
+}
+
+/// Where the dispatcher reports a webhook becoming failing or recovering (the server turns
+/// these into `webhook.failing` / `webhook.recovered` events). Called on the dispatcher's
+/// tasks: hand the event off and return.
+pub trait HealthReports: Send + Sync {
+    fn report(&self, event: HealthEvent);
+}
+
+/// Reports go down a channel, in order.
+impl HealthReports for mpsc::UnboundedSender<HealthEvent> {
+    fn report(&self, event: HealthEvent) {
+        // Closed only when its receiver is gone, at shutdown: nothing left to tell.
+        let _ = self.send(event);
+    }
 }
 
 impl DeliveryConfig {
@@ -61,6 +73,12 @@ impl DeliveryConfig {
 #[derive(Clone)]
 pub struct DeliveryHandle {
     wake: Arc<Notify>,
+}
+
+impl Default for DeliveryHandle {
+    fn default() -> Self {
+        Self { wake: Arc::new(Notify::new()) }
+    }
 }
 
 impl DeliveryHandle {
@@ -88,27 +106,33 @@ fn random_unit() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The parts a dispatcher works with.
+pub struct Delivery {
+    pub store: Store,
+    pub sender: Sender,
+    /// What wakes it: the handle whose `wake` the code queueing work calls.
+    pub handle: DeliveryHandle,
+    pub health: Arc<dyn HealthReports>,
+}
+
 /// Starts the dispatcher; it runs until `shutdown`, then finishes what is in flight.
 pub fn spawn(
-    store: Store,
-    sender: Sender,
+    Delivery { store, sender, handle, health }: Delivery,
     config: DeliveryConfig,
     shutdown: CancellationToken,
-) -> (DeliveryHandle, tokio::task::JoinHandle<()>) {
-    let wake = Arc::new(Notify::new());
+) -> tokio::task::JoinHandle<()> {
     let gates = Arc::new(Mutex::new(Gates::new(config.gates.clone())));
-    let handle = DeliveryHandle { wake: wake.clone() };
     let (records, recorder_rx) = mpsc::channel::<AttemptRecord>(config.concurrency.max(1) * 4);
     let recorder = tokio::spawn(record_loop(store.clone(), recorder_rx, handle.clone()));
-    let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records, gates };
-    let join = tokio::spawn(async move {
+    let wake = handle.wake.clone();
+    let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records, gates, health };
+    tokio::spawn(async move {
         dispatcher.run(shutdown).await;
         // The dispatcher dropped its record sender; the recorder flushes and ends.
         if let Err(e) = recorder.await {
             error!(error = %e, "the attempt recorder stopped abnormally");
         }
-    });
-    (handle, join)
+    })
 }
 
 struct Dispatcher {
@@ -118,6 +142,7 @@ struct Dispatcher {
     wake: Arc<Notify>,
     records: mpsc::Sender<AttemptRecord>,
     gates: Arc<Mutex<Gates>>,
+    health: Arc<dyn HealthReports>,
 }
 
 /// The gates are held for microseconds at a time and never across an await.
@@ -199,7 +224,7 @@ impl Dispatcher {
                     Timestamp::now(),
                 );
                 if let Some(change) = change {
-                    save_health(&self.store, &self.config, change).await;
+                    save_health(&self.store, self.health.as_ref(), change).await;
                 }
                 if let Admission::GiveBack(wait) = admission {
                     given_back.push((claim.id, claim.attempt, Timestamp::now().plus_millis(millis(wait))));
@@ -212,6 +237,7 @@ impl Dispatcher {
                     config: self.config.clone(),
                     records: self.records.clone(),
                     gates: self.gates.clone(),
+                    health: self.health.clone(),
                     target,
                     claim,
                 };
@@ -309,13 +335,9 @@ impl Dispatcher {
     }
 }
 
-async fn save_health(store: &Store, config: &DeliveryConfig, change: HealthChange) {
+async fn save_health(store: &Store, health: &dyn HealthReports, change: HealthChange) {
     match store.save_webhook_health(&change.webhook_id, &change.health, Timestamp::now()).await {
-        Ok(Some(_)) => {
-            if let Some(events) = &config.health_events {
-                let _ = events.send(HealthEvent { webhook_id: change.webhook_id, health: change.health });
-            }
-        }
+        Ok(Some(_)) => health.report(HealthEvent { webhook_id: change.webhook_id, health: change.health }),
         Ok(None) => {}
         Err(e) => warn!(webhook.id = %change.webhook_id, error = %e, "could not save the webhook's health"),
     }
@@ -334,6 +356,7 @@ struct Job {
     config: Arc<DeliveryConfig>,
     records: mpsc::Sender<AttemptRecord>,
     gates: Arc<Mutex<Gates>>,
+    health: Arc<dyn HealthReports>,
     target: Target,
     claim: Claimed,
 }
@@ -372,7 +395,7 @@ impl Job {
             error!(invocation.id = %claim.id, "the recorder is gone; the attempt will be retried when its lease ends");
         }
         if let Some(change) = change {
-            save_health(&self.store, &self.config, change).await;
+            save_health(&self.store, self.health.as_ref(), change).await;
         }
     }
 }

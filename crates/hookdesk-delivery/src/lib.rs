@@ -10,7 +10,7 @@ pub mod retry;
 pub mod sender;
 pub mod ssrf;
 
-pub use dispatcher::{DeliveryConfig, DeliveryHandle, HealthEvent, spawn};
+pub use dispatcher::{Delivery, DeliveryConfig, DeliveryHandle, HealthEvent, HealthReports, spawn};
 pub use retry::RetryPolicy;
 pub use sender::{Outcome, Sender};
 pub use ssrf::DestinationPolicy;

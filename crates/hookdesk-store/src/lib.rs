@@ -28,32 +28,16 @@ pub use audits::NewAudit;
 pub use cipher::{Cipher, SecretKey};
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
+pub use hookdesk_core::Page;
 pub use hookdesk_core::invocation::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,
 };
+pub use hookdesk_core::rules::RuleSet;
+pub use hookdesk_core::ticket::TicketFilter;
 pub use inbound::CallFilter;
 pub use macros::NewMacro;
-pub use tickets::{FailedBeforeSending, TicketFilter, UpdateTx};
-pub use triggers::{NewTrigger, RuleSet, RulesSnapshot};
+pub use tickets::{FailedBeforeSending, UpdateTx};
+pub use triggers::{NewTrigger, RulesSnapshot};
 pub use users::UserPatch;
 pub use webhooks::{NewWebhook, WebhookSecrets};
-
-/// A page of results and the cursor of the next one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// A page from rows read with `limit + 1`: the extra row only says another page follows,
-    /// whose cursor `cursor` makes from this page's last row.
-    pub(crate) fn of(mut data: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Self {
-        let next_cursor = (data.len() > limit as usize).then(|| {
-            data.truncate(limit as usize);
-            data.last().map(cursor).unwrap_or_default()
-        });
-        Self { data, next_cursor }
-    }
-}

@@ -10,7 +10,7 @@ use hookdesk_core::user::Email;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::{Conn, Tx, placeholders};
-use crate::{Page, Store, StoreError, rows};
+use crate::{Page, Store, StoreError, TicketFilter, rows};
 use hookdesk_core::invocation::NewInvocation;
 
 const TICKET_SELECT: &str = "SELECT t.id, t.subject, t.description, t.status, t.priority, t.type, t.tags,
@@ -140,15 +140,6 @@ fn bind_ticket<'q>(
         .bind(&fields.group)
         .bind(serde_json::Value::Object(fields.custom_fields.clone()).to_string())
         .bind(now.as_millis())
-}
-
-/// Filters of `GET /tickets`.
-#[derive(Debug, Clone, Default)]
-pub struct TicketFilter {
-    pub status: Option<Status>,
-    pub tag: Option<Tag>,
-    pub after_id: Option<i64>,
-    pub limit: u32,
 }
 
 impl Store {

@@ -8,26 +8,13 @@ use std::sync::Arc;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::Conn;
-use crate::{Store, StoreError, rows};
+use crate::{RuleSet, Store, StoreError, rows};
 
-/// Which rules: triggers run on updates, automations on a schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleSet {
-    Triggers,
-    Automations,
-}
-
-impl RuleSet {
-    /// The plural, as messages name them.
-    pub fn name(self) -> &'static str {
-        self.table()
-    }
-
-    fn table(self) -> &'static str {
-        match self {
-            RuleSet::Triggers => "triggers",
-            RuleSet::Automations => "automations",
-        }
+/// The table of a set of rules.
+fn table(set: RuleSet) -> &'static str {
+    match set {
+        RuleSet::Triggers => "triggers",
+        RuleSet::Automations => "automations",
     }
 }
 
@@ -67,7 +54,7 @@ fn trigger_from_row(row: &crate::db::Row) -> Result<Trigger, StoreError> {
 const RULE_COLUMNS: &str = "id, title, description, active, position, conditions, actions, created_at, updated_at";
 
 pub(crate) async fn load(conn: &mut Conn, set: RuleSet, active_only: bool) -> Result<Vec<Trigger>, StoreError> {
-    let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE active = 1 OR $1 = 0 ORDER BY position, id", set.table());
+    let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE active = 1 OR $1 = 0 ORDER BY position, id", table(set));
     let rows = sqlx::query(AssertSqlSafe(sql)).bind(i64::from(active_only)).fetch_all(&mut *conn).await?;
     rows.iter().map(trigger_from_row).collect()
 }
@@ -136,14 +123,14 @@ impl Store {
     }
 
     pub async fn rule(&self, set: RuleSet, id: i64) -> Result<Trigger, StoreError> {
-        let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE id = $1", set.table());
+        let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE id = $1", table(set));
         let row =
             sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
         trigger_from_row(&row)
     }
 
     pub async fn create_rule(&self, set: RuleSet, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {
-        let table = set.table();
+        let table = table(set);
         let mut tx = self.begin_write().await?;
         let position = match new.position {
             Some(p) => p,
@@ -185,7 +172,7 @@ impl Store {
             "UPDATE {} SET title = $2, description = $3, active = $4, position = COALESCE($5, position),
                  conditions = $6, actions = $7, updated_at = $8
              WHERE id = $1",
-            set.table()
+            table(set)
         );
         let done = sqlx::query(AssertSqlSafe(sql))
             .bind(id)
@@ -208,7 +195,7 @@ impl Store {
 
     pub async fn delete_rule(&self, set: RuleSet, id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let sql = format!("DELETE FROM {} WHERE id = $1", set.table());
+        let sql = format!("DELETE FROM {} WHERE id = $1", table(set));
         let done = sqlx::query(AssertSqlSafe(sql)).bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
@@ -220,7 +207,7 @@ impl Store {
 
     /// Sets positions 1..n in the order of `ids`, which must name every rule of the set once.
     pub async fn order_rules(&self, set: RuleSet, ids: &[i64], now: Timestamp) -> Result<Vec<Trigger>, StoreError> {
-        let table = set.table();
+        let table = table(set);
         let mut tx = self.begin_write().await?;
         let existing: Vec<i64> = sqlx::query(AssertSqlSafe(format!("SELECT id FROM {table} ORDER BY id")))
             .fetch_all(&mut *tx)
@@ -252,7 +239,7 @@ impl Store {
     pub async fn rules_using_webhook(&self, set: RuleSet, webhook_id: &str) -> Result<Vec<i64>, StoreError> {
         // Actions are stored as compact JSON by serde_json, so the key and value are adjacent.
         let needle = format!("%\"webhook_id\":{}%", serde_json::Value::from(webhook_id));
-        sqlx::query(AssertSqlSafe(format!("SELECT id FROM {} WHERE actions LIKE $1 ORDER BY id", set.table())))
+        sqlx::query(AssertSqlSafe(format!("SELECT id FROM {} WHERE actions LIKE $1 ORDER BY id", table(set))))
             .bind(needle)
             .fetch_all(&self.pool)
             .await?

@@ -3,15 +3,12 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use hookdesk_delivery::gates::{BreakerConfig, GateConfig};
 use hookdesk_delivery::{DeliveryConfig, DestinationPolicy, RetryPolicy, Sender};
-use hookdesk_server::app::Clock;
-use hookdesk_server::app::background::{Node, purge_old_logs, run_singleton};
-use hookdesk_server::app::ids;
+use hookdesk_server::app::{AppParts, Clock, Schedule, ids};
 use hookdesk_server::{App, AppConfig};
 use hookdesk_store::{Backend, Store, sqlite_path};
 use ipnet::IpNet;
@@ -241,10 +238,20 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 
     let shutdown = CancellationToken::new();
-    let (health_events, mut health_changes) = tokio::sync::mpsc::unbounded_channel();
-    let (delivery_handle, delivery) = hookdesk_delivery::spawn(
-        store.clone(),
-        sender.clone(),
+    let app = App::new(AppParts {
+        store: store.clone(),
+        sender,
+        node_id: ids::new_id("node"),
+        config: AppConfig {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            user_agent: USER_AGENT.to_owned(),
+            secret_grace_ms: 24 * 3600 * 1000,
+            automation_batch: 200,
+        },
+        clock: config.clock.clone(),
+    });
+    let delivery = app.spawn_delivery(
         DeliveryConfig {
             concurrency: config.concurrency,
             claim_batch: 128,
@@ -254,74 +261,20 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             user_agent: USER_AGENT.to_owned(),
             gates: config.gates.clone(),
             shutdown_grace: config.shutdown_grace,
-            health_events: Some(health_events),
         },
         shutdown.clone(),
     );
     let queue_listener = {
-        let handle = delivery_handle.clone();
-        store.spawn_queue_listener(move || handle.wake())
-    };
-    let node = Node::new(ids::new_id("node"));
-    let purge = {
-        let (store, retention) = (store.clone(), config.retention);
-        tokio::spawn(run_singleton(
-            store.clone(),
-            node.clone(),
-            "retention_purge",
-            config.background_interval,
-            shutdown.clone(),
-            move || {
-                let store = store.clone();
-                async move { purge_old_logs(&store, retention).await }
-            },
-        ))
-    };
-    let app = App {
-        node: node.clone(),
-        store: store.clone(),
-        delivery: delivery_handle,
-        sender,
-        config: Arc::new(AppConfig {
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            trusted_proxies: config.trusted_proxies.clone(),
-            user_agent: USER_AGENT.to_owned(),
-            secret_grace_ms: 24 * 3600 * 1000,
-            automation_batch: 200,
-        }),
-        clock: config.clock.clone(),
-        inbound_limits: Arc::default(),
-    };
-    // Health events are queued by the App, which the workers do not know.
-    let health = {
         let app = app.clone();
-        tokio::spawn(async move {
-            while let Some(event) = health_changes.recv().await {
-                if let Err(e) = app.webhook_health_event(&event.webhook_id, &event.health).await {
-                    tracing::warn!(webhook.id = %event.webhook_id, error = %e, "could not queue the webhook's health event");
-                }
-            }
-        })
+        store.spawn_queue_listener(move || app.wake_delivery())
     };
-    let automations = {
-        let app = app.clone();
-        tokio::spawn(run_singleton(
-            store.clone(),
-            node,
-            "automations",
-            config.automation_interval,
-            shutdown.clone(),
-            move || {
-                let app = app.clone();
-                async move {
-                    if let Err(e) = app.run_automations().await {
-                        tracing::warn!(error = %e, "the automation run failed; it runs again next interval");
-                    }
-                }
-            },
-        ))
+    let schedule = Schedule {
+        automation_interval: config.automation_interval,
+        background_interval: config.background_interval,
+        retention: config.retention,
     };
-    let router = hookdesk_server::http::router(app);
+    let background = app.spawn_background(schedule, &shutdown);
+    let router = hookdesk_server::router(app);
     let http = tokio::spawn(transport::serve(
         listener,
         router,
@@ -340,7 +293,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         http,
         delivery,
         queue_listener,
-        background: vec![purge, automations, health],
+        background,
         store,
     })
 }

@@ -20,3 +20,28 @@ pub use trigger::Trigger;
 
 /// Automations have the shape of triggers; only when they run differs.
 pub type Automation = Trigger;
+
+/// Which rules: triggers run on updates, automations on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleSet {
+    Triggers,
+    Automations,
+}
+
+impl RuleSet {
+    /// The plural, as messages name them.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleSet::Triggers => "triggers",
+            RuleSet::Automations => "automations",
+        }
+    }
+
+    /// One of them, as messages name it.
+    pub fn one(self) -> &'static str {
+        match self {
+            RuleSet::Triggers => "trigger",
+            RuleSet::Automations => "automation",
+        }
+    }
+}

@@ -3,15 +3,15 @@
 //! are applied as one update per ticket (triggers run on it), each at most once per run.
 
 use hookdesk_core::audit::Via;
+use hookdesk_core::rules::RuleSet;
 use hookdesk_core::rules::{TicketTimes, UpdateContext, UpdateType};
 use hookdesk_core::template::Rendering;
-use hookdesk_store::RuleSet;
 use serde::Serialize;
 use tracing::{info, warn};
 use utoipa::ToSchema;
 
 use super::updates::{Applied, Change, RuleKind, Source};
-use super::{App, AppError};
+use super::{Admin, App, AppError};
 
 /// What one run did.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -25,7 +25,13 @@ pub struct AutomationRun {
 }
 
 impl App {
-    pub async fn run_automations(&self) -> Result<AutomationRun, AppError> {
+    /// Runs the automations now, on this node, rather than at the next scheduled run.
+    pub async fn run_automations(&self, _caller: &Admin) -> Result<AutomationRun, AppError> {
+        self.run_automations_once().await
+    }
+
+    /// One run, as the scheduler makes it.
+    pub(crate) async fn run_automations_once(&self) -> Result<AutomationRun, AppError> {
         let automations = self.store.active_rules(RuleSet::Automations).await?;
         let mut run = AutomationRun::default();
         if automations.is_empty() {
@@ -33,7 +39,7 @@ impl App {
         }
         let all: Vec<Applied> =
             automations.iter().map(|a| Applied { kind: RuleKind::Automation, rule: a.rule.clone() }).collect();
-        let rules = self.rules(&all).await?;
+        let rules = self.rules_for_update(&all).await?;
         let at = self.clock.now();
         let mut after = 0;
         loop {

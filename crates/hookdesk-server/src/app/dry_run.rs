@@ -8,21 +8,25 @@ use hookdesk_core::Timestamp;
 use hookdesk_core::rules::{Rule, Trigger};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
-use hookdesk_core::user::User;
-use hookdesk_store::{NewInvocation, NewTrigger};
-use serde::Serialize;
+use hookdesk_store::NewInvocation;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::updates::{Source, Step, TicketPatch};
-use super::{App, AppError};
+use super::updates::{Source, Step};
+use super::{Admin, App, AppError, PatchTicketBody, TriggerBody};
 
-/// A proposed change to one ticket, and optionally a draft trigger to try with the others.
-#[derive(Debug, Clone)]
-pub struct DryRun {
+/// `POST /triggers/dry_run`: a proposed change to one ticket, and optionally a draft trigger
+/// to try with the others.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunBody {
     pub ticket_id: i64,
-    pub patch: TicketPatch,
-    pub draft: Option<NewTrigger>,
+    /// The proposed update, as a `PATCH /tickets/{id}` body; none to re-run the triggers on
+    /// the ticket as it is.
+    pub changes: Option<PatchTicketBody>,
+    /// A draft trigger, tried with the active ones at its `position` (last without one).
+    pub trigger: Option<TriggerBody>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -45,9 +49,17 @@ pub struct DryRunResult {
 }
 
 impl App {
-    pub async fn dry_run(&self, actor: &User, run: DryRun) -> Result<DryRunResult, AppError> {
+    pub async fn dry_run(&self, caller: &Admin, body: DryRunBody) -> Result<DryRunResult, AppError> {
+        let draft = match &body.trigger {
+            Some(trigger) => Some(self.check_draft_trigger(trigger).await.map_err(|e| match e {
+                AppError::Invalid(invalid) => AppError::Invalid(invalid.within("trigger")),
+                other => other,
+            })?),
+            None => None,
+        };
+        let patch = body.changes.map(Into::into).unwrap_or_default();
         let mut snapshot = self.store.rules_snapshot().await?;
-        if let Some(draft) = run.draft {
+        if let Some(draft) = draft {
             let mut list: Vec<Trigger> = snapshot.triggers.as_ref().clone();
             let position = draft.position.unwrap_or(i64::MAX);
             let at = list.iter().position(|t| t.position > position).unwrap_or(list.len());
@@ -71,9 +83,9 @@ impl App {
                 &mut tx,
                 &rules,
                 &mut Rendering::noting_unknown(),
-                Source::api(actor),
-                run.ticket_id,
-                run.patch,
+                Source::api(caller.user()),
+                body.ticket_id,
+                patch,
                 &[],
             )
             .await;

@@ -5,6 +5,12 @@ use hookdesk_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// No valid API token.
+    #[error("a valid API token is required")]
+    Unauthenticated,
+    /// The caller's role is below the one named.
+    #[error("this needs the {0} role")]
+    Forbidden(&'static str),
     /// Input the domain refuses: a 422 naming the field.
     #[error(transparent)]
     Invalid(#[from] Invalid),
@@ -16,15 +22,33 @@ pub enum AppError {
     /// that renders to invalid JSON, say).
     #[error("{code}: {message}")]
     Unprocessable { code: &'static str, message: String },
-    #[error(transparent)]
-    Store(StoreError),
+    /// An inbound call whose signature does not verify.
+    #[error("{0}")]
+    SignatureMismatch(String),
+    /// A body that is not what its content type says (invalid JSON).
+    #[error("{0}")]
+    MalformedBody(String),
+    /// A body over the size limit.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// A request that could not be read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The database cannot be reached now: worth trying again shortly.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of ours (a database error, unreadable stored data): to be logged, not shown.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
+            StoreError::NotFound => AppError::NotFound("resource"),
             StoreError::Conflict(message) => AppError::Conflict(message),
-            other => AppError::Store(other),
+            StoreError::Unavailable(_) => AppError::Unavailable(error.to_string()),
+            other => AppError::Internal(other.to_string()),
         }
     }
 }
@@ -32,7 +56,7 @@ impl From<StoreError> for AppError {
 /// The operating system could not give random bytes (for an id, a token or a secret).
 impl From<getrandom::Error> for AppError {
     fn from(error: getrandom::Error) -> Self {
-        AppError::Store(StoreError::Corrupt(format!("no randomness: {error}")))
+        AppError::Internal(format!("no randomness: {error}"))
     }
 }
 

@@ -4,34 +4,89 @@ use hookdesk_core::audit::Via;
 use hookdesk_core::rules::{Action, Conditions, Macro, Rule};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
-use hookdesk_core::user::User;
 use hookdesk_core::{Invalid, ticket::parse_text};
 use hookdesk_store::NewMacro;
+use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::OrNotFound;
 use super::updates::{Applied, RuleKind, Source, TicketPatch};
-use super::{App, AppError, Checked};
+use super::{Agent, App, AppError, Checked, Saved};
 
-/// A macro as the API gives it, before it is checked.
-#[derive(Debug, Clone)]
-pub struct MacroInput<'a> {
-    pub title: &'a str,
-    pub description: &'a str,
-    pub active: bool,
-    pub actions: &'a Value,
-    /// Whether the actions are new or changed (see `RuleInput`).
-    pub actions_changed: bool,
+/// `POST /macros`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MacroBody {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Default true.
+    pub active: Option<bool>,
+    #[schema(value_type = Vec<Object>)]
+    pub actions: Value,
+}
+
+/// `PATCH /macros/{id}`: absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchMacroBody {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub active: Option<bool>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub actions: Option<Value>,
 }
 
 impl App {
+    pub async fn macros(&self, _caller: &Agent) -> Result<Vec<Macro>, AppError> {
+        Ok(self.store.macros().await?)
+    }
+
+    pub async fn macro_by_id(&self, _caller: &Agent, id: i64) -> Result<Macro, AppError> {
+        self.store.macro_by_id(id).await.or_not_found("macro")
+    }
+
+    pub async fn create_macro(&self, _caller: &Agent, body: MacroBody) -> Result<Saved<Macro>, AppError> {
+        let active = body.active.unwrap_or(true);
+        let Checked { value, warnings } =
+            self.check_macro(&body.title, &body.description, active, &body.actions, true).await?;
+        Ok(Saved::new(self.store.create_macro(&value, self.clock.now()).await?, warnings))
+    }
+
+    pub async fn update_macro(&self, caller: &Agent, id: i64, body: PatchMacroBody) -> Result<Saved<Macro>, AppError> {
+        let current = self.macro_by_id(caller, id).await?;
+        let actions_changed = body.actions.is_some();
+        let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.actions).unwrap_or(Value::Null));
+        let title = body.title.unwrap_or(current.title);
+        let description = body.description.unwrap_or(current.description);
+        let active = body.active.unwrap_or(current.active);
+        let Checked { value, warnings } =
+            self.check_macro(&title, &description, active, &actions, actions_changed).await?;
+        let saved = self.store.update_macro(id, &value, self.clock.now()).await.or_not_found("macro")?;
+        Ok(Saved::new(saved, warnings))
+    }
+
+    pub async fn delete_macro(&self, _caller: &Agent, id: i64) -> Result<(), AppError> {
+        self.store.delete_macro(id).await.or_not_found("macro")
+    }
+
     /// Macros change tickets; notifying webhooks is the triggers' job (they run right after
-    /// the macro, and see its changes), so a macro cannot send anything by itself.
-    pub async fn check_macro(&self, input: &MacroInput<'_>) -> Result<Checked<NewMacro>, AppError> {
-        if input.title.trim().is_empty() {
+    /// the macro, and see its changes), so a macro cannot send anything by itself. Templates
+    /// are rendered against the sample ticket only when the actions are new or changed (see
+    /// `RuleInput`).
+    async fn check_macro(
+        &self,
+        title: &str,
+        description: &str,
+        active: bool,
+        actions: &Value,
+        actions_changed: bool,
+    ) -> Result<Checked<NewMacro>, AppError> {
+        if title.trim().is_empty() {
             return Err(Invalid::new("title", "must not be empty").into());
         }
-        let actions = self.check_actions(input.actions).await?;
+        let actions = self.check_actions(actions).await?;
         if let Some(i) = actions.iter().position(|a| matches!(a, Action::NotifyWebhook(_))) {
             return Err(Invalid::new(
                 format!("actions[{i}].field"),
@@ -39,66 +94,24 @@ impl App {
             )
             .into());
         }
-        let title = parse_text("title", input.title.trim(), 255)?;
-        let warnings = if input.actions_changed {
-            self.check_rule_templates("macro", &title, &actions).await?
-        } else {
-            Vec::new()
-        };
-        let value = NewMacro {
-            title,
-            description: parse_text("description", input.description, 4096)?,
-            active: input.active,
-            actions,
-        };
+        let title = parse_text("title", title.trim(), 255)?;
+        let warnings =
+            if actions_changed { self.check_rule_templates("macro", &title, &actions).await? } else { Vec::new() };
+        let value = NewMacro { title, description: parse_text("description", description, 4096)?, active, actions };
         Ok(Checked { value, warnings })
     }
 
-    pub async fn macros(&self) -> Result<Vec<Macro>, AppError> {
-        Ok(self.store.macros().await?)
+    /// Applies macro `macro_id` to ticket `ticket_id`: one update, triggers included.
+    pub async fn apply_macro(&self, caller: &Agent, ticket_id: i64, macro_id: i64) -> Result<Ticket, AppError> {
+        let (source, applied) = self.macro_to_apply(caller, ticket_id, macro_id).await?;
+        Ok(self.update_ticket_from(source, ticket_id, TicketPatch::default(), &applied).await?.ticket)
     }
 
-    pub async fn macro_by_id(&self, id: i64) -> Result<Macro, AppError> {
-        self.store.macro_by_id(id).await.or_not_found("macro")
-    }
-
-    pub async fn create_macro(&self, new: NewMacro) -> Result<Macro, AppError> {
-        Ok(self.store.create_macro(&new, self.clock.now()).await?)
-    }
-
-    pub async fn update_macro(&self, id: i64, new: NewMacro) -> Result<Macro, AppError> {
-        self.store.update_macro(id, &new, self.clock.now()).await.or_not_found("macro")
-    }
-
-    pub async fn delete_macro(&self, id: i64) -> Result<(), AppError> {
-        self.store.delete_macro(id).await.or_not_found("macro")
-    }
-
-    /// Applies macro `macro_id` to ticket `ticket_id` as `actor`: one update, triggers included.
-    /// With `preview`, the update runs and is rolled back: the answer is the ticket it would
-    /// leave, and nothing is saved or sent.
-    pub async fn apply_macro(
-        &self,
-        actor: &User,
-        ticket_id: i64,
-        macro_id: i64,
-        preview: bool,
-    ) -> Result<Ticket, AppError> {
-        let found = self.macro_by_id(macro_id).await?;
-        if !found.active {
-            return Err(AppError::Conflict(format!("macro {macro_id} is inactive")));
-        }
-        let applied = [Applied {
-            kind: RuleKind::Macro,
-            rule: Rule { id: found.id, title: found.title, conditions: Conditions::default(), actions: found.actions },
-        }];
-        let source = Source { via: Via::Macro, actor: Some(actor) };
-        let ticket = self.ticket(ticket_id).await?;
-        self.render_applied_first(&ticket, source, &applied)?;
-        if !preview {
-            return Ok(self.update_ticket_from(source, ticket_id, TicketPatch::default(), &applied).await?.ticket);
-        }
-        let rules = self.rules(&applied).await?;
+    /// The ticket as applying the macro would leave it (triggers included): the update runs
+    /// and is rolled back, so nothing is saved or sent.
+    pub async fn preview_macro(&self, caller: &Agent, ticket_id: i64, macro_id: i64) -> Result<Ticket, AppError> {
+        let (source, applied) = self.macro_to_apply(caller, ticket_id, macro_id).await?;
+        let rules = self.rules_for_update(&applied).await?;
         let mut tx = self.store.begin_update().await?;
         let outcome = self
             .patch_in(&mut tx, &rules, &mut Rendering::new(), source, ticket_id, TicketPatch::default(), &applied)
@@ -110,5 +123,28 @@ impl App {
             return Err(expensive.into());
         }
         Ok(outcome.ticket)
+    }
+
+    /// An active macro, as applied by `caller` to a ticket. Its comments are rendered first,
+    /// before any write transaction begins: a macro over its render budget is refused without
+    /// ever taking the database's writer (an agent could otherwise hold it with each preview).
+    async fn macro_to_apply<'a>(
+        &self,
+        caller: &'a Agent,
+        ticket_id: i64,
+        macro_id: i64,
+    ) -> Result<(Source<'a>, [Applied; 1]), AppError> {
+        let found = self.macro_by_id(caller, macro_id).await?;
+        if !found.active {
+            return Err(AppError::Conflict(format!("macro {macro_id} is inactive")));
+        }
+        let applied = [Applied {
+            kind: RuleKind::Macro,
+            rule: Rule { id: found.id, title: found.title, conditions: Conditions::default(), actions: found.actions },
+        }];
+        let source = Source { via: Via::Macro, actor: Some(caller.user()) };
+        let ticket = self.ticket(caller, ticket_id).await?;
+        self.render_applied_first(&ticket, source, &applied)?;
+        Ok((source, applied))
     }
 }

@@ -2,14 +2,19 @@
 
 mod automations;
 pub mod background;
+mod callers;
 mod checks;
 mod dry_run;
 mod error;
 mod inbound;
+mod inbound_calls;
+mod invocations;
 mod macros;
+mod pages;
 mod rules;
 mod test_send;
 mod ticket_bodies;
+mod tickets;
 mod updates;
 mod users;
 mod webhooks;
@@ -17,25 +22,32 @@ mod webhooks;
 pub mod ids;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use hookdesk_delivery::{DeliveryHandle, Sender};
+use hookdesk_delivery::{Delivery, DeliveryConfig, DeliveryHandle, HealthEvent, Sender};
 use hookdesk_store::Store;
+use serde::Serialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use automations::AutomationRun;
+pub use callers::{Admin, Agent};
 pub use checks::{Checked, Saved};
-pub use dry_run::{DryRun, DryRunResult};
+pub use dry_run::{DryRunBody, DryRunResult};
 pub use error::AppError;
 pub use hookdesk_core::Clock;
-pub use inbound::{
-    ActionsOutcome, Calls, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundInput, InboundLimits, InboundPatch, KeyClaim,
-};
-pub use macros::MacroInput;
-pub use rules::RuleInput;
-pub use test_send::{TestResult, TestSend};
+pub use inbound::{CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody};
+pub use inbound_calls::{CallAnswer, ErrorReply, Handled, Opened, OpenedCall};
+pub use invocations::{InvocationQuery, ReplayBody, ReplayReport};
+pub use macros::{MacroBody, PatchMacroBody};
+pub use pages::PageQuery;
+pub use rules::{OrderBody, PatchTriggerBody, TriggerBody};
+pub use test_send::{TestBody, TestResult};
 pub use ticket_bodies::{CreateTicketBody, PatchTicketBody, from_json, nullable, plain_words};
+pub use tickets::TicketQuery;
 pub use updates::{NewTicket, RequesterInput, Step, TicketPatch, UpdateOutcome};
-pub use users::NewToken;
-pub use webhooks::{WebhookInput, WebhookPatch};
+pub use users::{NewToken, PatchUserBody, TokenBody, UserBody};
+pub use webhooks::{CreateWebhookBody, PatchWebhookBody, WebhookView};
 
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -50,15 +62,134 @@ pub struct AppConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-/// Everything a use case needs. Cheap to clone.
+/// Everything a use case needs. Cheap to clone. The adapters (`http`, `hooks`) reach the
+/// store, the workers and the clock only through its methods.
 #[derive(Clone)]
 pub struct App {
-    pub store: Store,
-    pub node: background::Node,
-    pub delivery: DeliveryHandle,
-    pub sender: Sender,
-    pub config: Arc<AppConfig>,
-    pub clock: Clock,
+    store: Store,
+    node: background::Node,
+    delivery: DeliveryHandle,
+    sender: Sender,
+    config: Arc<AppConfig>,
+    clock: Clock,
     /// Inbound webhooks' rate limiters (per process).
-    pub inbound_limits: Arc<InboundLimits>,
+    inbound_limits: Arc<inbound_calls::InboundLimits>,
+}
+
+/// What an [`App`] is made of.
+pub struct AppParts {
+    pub store: Store,
+    pub sender: Sender,
+    /// This process, as the singleton jobs' leases name it.
+    pub node_id: String,
+    pub config: AppConfig,
+    pub clock: Clock,
+}
+
+/// How often the background jobs run, and what they keep.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub automation_interval: Duration,
+    /// How often the retention purge runs.
+    pub background_interval: Duration,
+    /// How long the invocation and inbound call logs keep an entry.
+    pub retention: Duration,
+}
+
+/// `GET /healthz`: this node and the singleton jobs it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub status: &'static str,
+    pub node: String,
+    pub singletons: Vec<&'static str>,
+}
+
+impl App {
+    pub fn new(AppParts { store, sender, node_id, config, clock }: AppParts) -> Self {
+        Self {
+            store,
+            node: background::Node::new(node_id),
+            delivery: DeliveryHandle::default(),
+            sender,
+            config: Arc::new(config),
+            clock,
+            inbound_limits: Arc::default(),
+        }
+    }
+
+    /// Starts delivering what this app queues. A webhook turning failing or recovering comes
+    /// back here, to be queued as a `webhook.failing` or `webhook.recovered` event. Ends
+    /// after `shutdown`, when the deliveries in flight and the events they raised are done.
+    pub fn spawn_delivery(&self, config: DeliveryConfig, shutdown: CancellationToken) -> JoinHandle<()> {
+        let (events, mut changes) = tokio::sync::mpsc::unbounded_channel::<HealthEvent>();
+        let app = self.clone();
+        let health = tokio::spawn(async move {
+            while let Some(event) = changes.recv().await {
+                if let Err(e) = app.webhook_health_event(&event.webhook_id, &event.health).await {
+                    tracing::warn!(webhook.id = %event.webhook_id, error = %e, "could not queue the webhook's health event");
+                }
+            }
+        });
+        let parts = Delivery {
+            store: self.store.clone(),
+            sender: self.sender.clone(),
+            handle: self.delivery.clone(),
+            health: Arc::new(events),
+        };
+        let delivery = hookdesk_delivery::spawn(parts, config, shutdown);
+        tokio::spawn(async move {
+            let _ = delivery.await;
+            // The dispatcher is gone, and with it the events' sender: the rest drain, then end.
+            let _ = health.await;
+        })
+    }
+
+    /// Starts the singleton jobs (the automations and the retention purge): each runs on
+    /// one node at a time, however many share the database.
+    pub fn spawn_background(&self, schedule: Schedule, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+        let automations = {
+            let app = self.clone();
+            background::run_singleton(
+                self.store.clone(),
+                self.node.clone(),
+                "automations",
+                schedule.automation_interval,
+                shutdown.clone(),
+                move || {
+                    let app = app.clone();
+                    async move {
+                        if let Err(e) = app.run_automations_once().await {
+                            tracing::warn!(error = %e, "the automation run failed; it runs again next interval");
+                        }
+                    }
+                },
+            )
+        };
+        let purge = {
+            let store = self.store.clone();
+            background::run_singleton(
+                self.store.clone(),
+                self.node.clone(),
+                "retention_purge",
+                schedule.background_interval,
+                shutdown.clone(),
+                move || {
+                    let store = store.clone();
+                    async move { background::purge_old_logs(&store, schedule.retention).await }
+                },
+            )
+        };
+        vec![tokio::spawn(automations), tokio::spawn(purge)]
+    }
+
+    /// Work was queued by another process: deliver it now rather than at the next poll.
+    pub fn wake_delivery(&self) {
+        self.delivery.wake();
+    }
+
+    /// Whether this node can serve: its database answers.
+    pub async fn node_status(&self) -> Result<NodeStatus, AppError> {
+        self.store.ping().await?;
+        Ok(NodeStatus { status: "ok", node: self.node.id.clone(), singletons: self.node.holding() })
+    }
 }

@@ -1,45 +1,158 @@
 //! Triggers and automations as admins manage them: the same shape, checked differently.
 
-use hookdesk_core::rules::{Action, Conditions, Trigger, check_automation};
+use hookdesk_core::rules::{Action, Conditions, RuleSet, Trigger, check_automation};
 use hookdesk_core::{Invalid, ticket::parse_text};
-use hookdesk_store::{NewTrigger, RuleSet, StoreError};
+use hookdesk_store::{NewTrigger, StoreError};
+use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::OrNotFound;
-use super::{App, AppError, Checked};
+use super::{Admin, Agent, App, AppError, Checked, Saved};
+
+/// `POST /triggers` and `POST /automations`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerBody {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Default true.
+    pub active: Option<bool>,
+    /// A new trigger goes last unless it gives one.
+    pub position: Option<i64>,
+    #[schema(value_type = Object)]
+    pub conditions: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub actions: Value,
+}
+
+/// `PATCH /triggers/{id}` and `PATCH /automations/{id}`: absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTriggerBody {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub active: Option<bool>,
+    pub position: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub conditions: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub actions: Option<Value>,
+}
+
+/// `PUT /triggers/order` and `PUT /automations/order`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBody {
+    /// Every rule of the set, once, in the order they are to run.
+    pub ids: Vec<i64>,
+}
 
 /// A trigger or automation as the API gives it, before it is checked.
 #[derive(Debug, Clone)]
-pub struct RuleInput<'a> {
-    pub title: &'a str,
-    pub description: &'a str,
-    pub active: bool,
-    pub position: Option<i64>,
-    pub conditions: &'a Value,
-    pub actions: &'a Value,
+struct RuleInput<'a> {
+    title: &'a str,
+    description: &'a str,
+    active: bool,
+    position: Option<i64>,
+    conditions: &'a Value,
+    actions: &'a Value,
     /// Whether the actions are new or changed: only then are their templates rendered against
     /// the sample ticket (a rule saved before a check existed can still be switched off).
-    pub actions_changed: bool,
+    actions_changed: bool,
 }
 
-fn one(set: RuleSet) -> &'static str {
-    match set {
-        RuleSet::Triggers => "trigger",
-        RuleSet::Automations => "automation",
+impl TriggerBody {
+    fn input(&self) -> RuleInput<'_> {
+        RuleInput {
+            title: &self.title,
+            description: &self.description,
+            active: self.active.unwrap_or(true),
+            position: self.position,
+            conditions: &self.conditions,
+            actions: &self.actions,
+            actions_changed: true,
+        }
     }
 }
 
 impl App {
+    /// The rules of `set`, in the order they run.
+    pub async fn rules(&self, _caller: &Agent, set: RuleSet) -> Result<Vec<Trigger>, AppError> {
+        Ok(self.store.rules(set).await?)
+    }
+
+    pub async fn rule(&self, _caller: &Agent, set: RuleSet, id: i64) -> Result<Trigger, AppError> {
+        self.store.rule(set, id).await.or_not_found(set.one())
+    }
+
+    /// Creates a rule. Conditions, actions and templates are checked first (422 naming the part).
+    pub async fn create_rule(
+        &self,
+        _caller: &Admin,
+        set: RuleSet,
+        body: TriggerBody,
+    ) -> Result<Saved<Trigger>, AppError> {
+        let Checked { value, warnings } = self.check_rule(set, &body.input()).await?;
+        Ok(Saved::new(self.store.create_rule(set, &value, self.clock.now()).await?, warnings))
+    }
+
+    /// Changes a rule; absent fields keep their value.
+    pub async fn update_rule(
+        &self,
+        _caller: &Admin,
+        set: RuleSet,
+        id: i64,
+        body: PatchTriggerBody,
+    ) -> Result<Saved<Trigger>, AppError> {
+        let current = self.store.rule(set, id).await.or_not_found(set.one())?;
+        let conditions =
+            body.conditions.unwrap_or_else(|| serde_json::to_value(&current.rule.conditions).unwrap_or(Value::Null));
+        let actions_changed = body.actions.is_some();
+        let actions =
+            body.actions.unwrap_or_else(|| serde_json::to_value(&current.rule.actions).unwrap_or(Value::Null));
+        let input = RuleInput {
+            title: body.title.as_deref().unwrap_or(&current.rule.title),
+            description: body.description.as_deref().unwrap_or(&current.description),
+            active: body.active.unwrap_or(current.active),
+            position: body.position,
+            conditions: &conditions,
+            actions: &actions,
+            actions_changed,
+        };
+        let Checked { value, warnings } = self.check_rule(set, &input).await?;
+        let saved = self.store.update_rule(set, id, &value, self.clock.now()).await.or_not_found(set.one())?;
+        Ok(Saved::new(saved, warnings))
+    }
+
+    pub async fn delete_rule(&self, _caller: &Admin, set: RuleSet, id: i64) -> Result<(), AppError> {
+        self.store.delete_rule(set, id).await.or_not_found(set.one())
+    }
+
+    /// Sets the order the rules of `set` run in: `ids` lists every one once.
+    pub async fn order_rules(&self, _caller: &Admin, set: RuleSet, body: OrderBody) -> Result<Vec<Trigger>, AppError> {
+        self.store.order_rules(set, &body.ids, self.clock.now()).await.map_err(|e| match e {
+            StoreError::Conflict(message) => Invalid::new("ids", message).into(),
+            other => other.into(),
+        })
+    }
+
+    /// A draft trigger, checked as creating it would be (a dry run tries it).
+    pub(crate) async fn check_draft_trigger(&self, body: &TriggerBody) -> Result<NewTrigger, AppError> {
+        Ok(self.check_rule(RuleSet::Triggers, &body.input()).await?.value)
+    }
+
     /// Parses and checks a rule: conditions that fit its set, actions that parse, webhooks
     /// that exist and are connected to rules.
     /// Its templates are rendered against the sample ticket (see `checks`).
-    pub async fn check_rule(&self, set: RuleSet, input: &RuleInput<'_>) -> Result<Checked<NewTrigger>, AppError> {
+    async fn check_rule(&self, set: RuleSet, input: &RuleInput<'_>) -> Result<Checked<NewTrigger>, AppError> {
         if input.title.trim().is_empty() {
             return Err(Invalid::new("title", "must not be empty").into());
         }
         let conditions = Conditions::parse(input.conditions)?;
         if conditions.is_empty() {
-            return Err(Invalid::new("conditions", format!("a {} needs at least one condition", one(set))).into());
+            return Err(Invalid::new("conditions", format!("a {} needs at least one condition", set.one())).into());
         }
         let actions = self.check_actions(input.actions).await?;
         match set {
@@ -56,7 +169,7 @@ impl App {
         }
         let title = parse_text("title", input.title.trim(), 255)?;
         let warnings = if input.actions_changed {
-            self.check_rule_templates(one(set), &title, &actions).await?
+            self.check_rule_templates(set.one(), &title, &actions).await?
         } else {
             Vec::new()
         };
@@ -104,32 +217,5 @@ impl App {
             parsed.push(action);
         }
         Ok(parsed)
-    }
-
-    pub async fn rules_of(&self, set: RuleSet) -> Result<Vec<Trigger>, AppError> {
-        Ok(self.store.rules(set).await?)
-    }
-
-    pub async fn create_rule(&self, set: RuleSet, new: NewTrigger) -> Result<Trigger, AppError> {
-        Ok(self.store.create_rule(set, &new, self.clock.now()).await?)
-    }
-
-    pub async fn update_rule(&self, set: RuleSet, id: i64, new: NewTrigger) -> Result<Trigger, AppError> {
-        self.store.update_rule(set, id, &new, self.clock.now()).await.or_not_found(one(set))
-    }
-
-    pub async fn rule(&self, set: RuleSet, id: i64) -> Result<Trigger, AppError> {
-        self.store.rule(set, id).await.or_not_found(one(set))
-    }
-
-    pub async fn delete_rule(&self, set: RuleSet, id: i64) -> Result<(), AppError> {
-        self.store.delete_rule(set, id).await.or_not_found(one(set))
-    }
-
-    pub async fn order_rules(&self, set: RuleSet, ids: &[i64]) -> Result<Vec<Trigger>, AppError> {
-        self.store.order_rules(set, ids, self.clock.now()).await.map_err(|e| match e {
-            StoreError::Conflict(message) => Invalid::new("ids", message).into(),
-            other => other.into(),
-        })
     }
 }

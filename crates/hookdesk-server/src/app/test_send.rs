@@ -2,27 +2,33 @@
 //! now, showing the admin exactly what went out and what came back.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::invocation::{AttemptOutcome, LoggedRequest, LoggedResponse};
 use hookdesk_core::request::{finalize, prepare};
 use hookdesk_core::rules::action::{RequestTemplates, request_templates};
 use hookdesk_core::template::Rendering;
-use hookdesk_core::user::User;
 use hookdesk_core::webhook::CustomHeaders;
-use hookdesk_store::{AttemptOutcome, LoggedRequest, LoggedResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::checks::sample_ticket;
 use super::error::OrNotFound;
-use super::{App, AppError, ids};
+use super::{Admin, App, AppError, ids};
 
-/// The body of a test send: templates that replace the webhook's for this one request.
-#[derive(Debug, Clone, Default)]
-pub struct TestSend {
-    /// `payload` and `params`, as a trigger's `notify_webhook` gives them.
+/// `POST /webhooks/{id}/test`: each part replaces the webhook's own for this one request.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestBody {
+    /// A Liquid payload instead of the standard ticket document.
+    #[schema(value_type = Option<String>)]
     pub payload: Option<Value>,
+    /// Headers (Liquid values) added to the webhook's custom headers, replacing same-named ones.
+    #[schema(value_type = Option<Object>)]
+    pub headers: Option<Map<String, Value>>,
+    /// Query parameters (Liquid values).
+    #[schema(value_type = Option<Object>)]
     pub params: Option<Value>,
-    /// Headers added to (or replacing) the webhook's custom headers.
-    pub headers: Map<String, Value>,
+    /// The ticket to render with; a sample ticket when absent.
     pub ticket_id: Option<i64>,
 }
 
@@ -42,18 +48,21 @@ pub struct TestResult {
 }
 
 impl App {
-    pub async fn test_webhook(&self, actor: &User, id: &str, input: TestSend) -> Result<TestResult, AppError> {
-        let mut webhook = self.webhook(id).await?;
+    /// Sends one request now, synchronously, rendered against a ticket or a sample one.
+    pub async fn test_webhook(&self, caller: &Admin, id: &str, input: TestBody) -> Result<TestResult, AppError> {
+        let actor = caller.user();
+        let headers = input.headers.unwrap_or_default();
+        let mut webhook = self.find_webhook(id).await?;
         let RequestTemplates { payload, params } =
             request_templates(input.payload.as_ref(), input.params.as_ref(), "")?;
-        if !input.headers.is_empty() {
+        if !headers.is_empty() {
             let mut merged: Map<String, Value> = webhook
                 .custom_headers
                 .iter()
-                .filter(|(name, _)| !input.headers.keys().any(|k| k.eq_ignore_ascii_case(name.as_str())))
+                .filter(|(name, _)| !headers.keys().any(|k| k.eq_ignore_ascii_case(name.as_str())))
                 .map(|(name, template)| (name.as_str().to_owned(), template.source().into()))
                 .collect();
-            merged.extend(input.headers);
+            merged.extend(headers);
             webhook.custom_headers = CustomHeaders::parse(&merged).map_err(|mut e| {
                 e.field = e.field.replacen("custom_headers", "headers", 1);
                 e

@@ -168,17 +168,13 @@ pub struct UpdateOutcome {
 }
 
 impl App {
-    pub async fn create_ticket(&self, actor: &User, input: NewTicket) -> Result<Ticket, AppError> {
-        Ok(self.create_ticket_from(Source::api(actor), input).await?.ticket)
-    }
-
     pub(crate) async fn create_ticket_from(
         &self,
         source: Source<'_>,
         input: NewTicket,
     ) -> Result<UpdateOutcome, AppError> {
         // Read before the write transaction begins: it holds SQLite's one writer.
-        let rules = self.rules(&[]).await?;
+        let rules = self.rules_for_update(&[]).await?;
         let mut tx = self.store.begin_update().await?;
         let outcome = self.create_in(&mut tx, &rules, &mut Rendering::new(), source, input).await?;
         self.commit(tx).await?;
@@ -223,10 +219,6 @@ impl App {
         self.run_update(tx, rules, rendering, source, base, change, now).await
     }
 
-    pub async fn update_ticket(&self, actor: &User, id: i64, patch: TicketPatch) -> Result<Ticket, AppError> {
-        Ok(self.update_ticket_from(Source::api(actor), id, patch, &[]).await?.ticket)
-    }
-
     /// A patch, then `applied` (a macro's actions), then the triggers: one update.
     pub(crate) async fn update_ticket_from(
         &self,
@@ -236,7 +228,7 @@ impl App {
         applied: &[Applied],
     ) -> Result<UpdateOutcome, AppError> {
         // Read before the write transaction begins: it holds SQLite's one writer.
-        let rules = self.rules(applied).await?;
+        let rules = self.rules_for_update(applied).await?;
         let mut tx = self.store.begin_update().await?;
         let outcome = self.patch_in(&mut tx, &rules, &mut Rendering::new(), source, id, patch, applied).await?;
         self.commit(tx).await?;
@@ -312,38 +304,10 @@ impl App {
         self.run_update(tx, rules, rendering, source, base, change, now).await
     }
 
-    pub async fn ticket(&self, id: i64) -> Result<Ticket, AppError> {
-        self.store.ticket(id).await.or_not_found("ticket")
-    }
-
-    /// Deletes a ticket; subscribers of `ticket.deleted` get it, in the same transaction.
-    pub async fn delete_ticket(&self, id: i64) -> Result<(), AppError> {
-        let webhooks = self.store.rules_snapshot().await?.event_webhooks;
-        let now = self.clock.now();
-        let mut tx = self.store.begin_update().await?;
-        let ticket = tx.ticket(id).await.or_not_found("ticket")?;
-        tx.delete_ticket(id).await.or_not_found("ticket")?;
-        let previous = serde_json::to_value(&ticket).unwrap_or(Value::Null);
-        let events = vec![EventType::TicketDeleted];
-        let invocations = self.event_invocations(
-            &webhooks,
-            &events,
-            Some(id),
-            &format!("tickets/{id}"),
-            Value::Null,
-            &previous,
-            now,
-            &mut Rendering::new(),
-        );
-        tx.enqueue(&invocations).await?;
-        self.commit(tx).await?;
-        Ok(())
-    }
-
     /// The active triggers and the webhooks they (and `applied`) notify, read before an
     /// update's write transaction begins, so that it holds the write lock for as little as
     /// possible.
-    pub(crate) async fn rules(&self, applied: &[Applied]) -> Result<Rules, AppError> {
+    pub(crate) async fn rules_for_update(&self, applied: &[Applied]) -> Result<Rules, AppError> {
         let snapshot = self.store.rules_snapshot().await?;
         self.rules_with(snapshot, applied).await
     }

@@ -1,20 +1,50 @@
-//! Users and their API tokens.
+//! Users and their API tokens: the admins' use cases.
 
-use hookdesk_core::Invalid;
-use hookdesk_core::Timestamp;
 use hookdesk_core::event::EventType;
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::user::{Email, Role, User};
+use hookdesk_core::{Invalid, Page, Timestamp};
 use hookdesk_store::UserPatch;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::OrNotFound;
-use super::{App, AppError, ids};
+use super::pages::PageQuery;
+use super::{Admin, App, AppError, ids};
+
+/// `POST /users`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    pub name: String,
+    pub email: String,
+    /// Default `agent`.
+    pub role: Option<Role>,
+}
+
+/// `PATCH /users/{id}`: absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUserBody {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// `POST /users/{id}/tokens`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// What the token is for, to recognise it later. Default `api`.
+    pub label: Option<String>,
+}
 
 /// A token as created: its id and, this once, its value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NewToken {
     pub id: i64,
+    /// Shown this once; only its hash is stored.
     pub token: String,
 }
 
@@ -26,9 +56,17 @@ fn check_name(name: &str) -> Result<String, Invalid> {
 }
 
 impl App {
-    pub async fn create_user(&self, name: &str, email: &str, role: Role) -> Result<User, AppError> {
-        let name = check_name(name)?;
-        let email = Email::parse(email)?;
+    /// Users (requesters, agents and admins), by id.
+    pub async fn users(&self, _caller: &Admin, query: PageQuery) -> Result<Page<User>, AppError> {
+        let after = query.id_cursor()?;
+        Ok(self.store.list_users(after, query.limit()?).await?)
+    }
+
+    /// Creates a user; an email already in use is a conflict.
+    pub async fn create_user(&self, _caller: &Admin, body: UserBody) -> Result<User, AppError> {
+        let name = check_name(&body.name)?;
+        let email = Email::parse(&body.email)?;
+        let role = body.role.unwrap_or(Role::Agent);
         let user = self.store.create_user(&name, &email, role, self.clock.now()).await?;
         self.user_event(EventType::UserCreated, &user, Value::Null).await?;
         Ok(user)
@@ -41,20 +79,18 @@ impl App {
         self.queue_event(event, &format!("users/{}", user.id), current, &previous, self.clock.now()).await
     }
 
-    pub async fn user(&self, id: i64) -> Result<User, AppError> {
+    pub async fn user(&self, _caller: &Admin, id: i64) -> Result<User, AppError> {
         self.store.user(id).await.or_not_found("user")
     }
 
-    pub async fn update_user(
-        &self,
-        id: i64,
-        name: Option<&str>,
-        email: Option<&str>,
-        role: Option<Role>,
-    ) -> Result<User, AppError> {
-        let patch =
-            UserPatch { name: name.map(check_name).transpose()?, email: email.map(Email::parse).transpose()?, role };
-        let before = self.user(id).await?;
+    /// Changes a user's name, email or role. The last admin stays admin (a conflict).
+    pub async fn update_user(&self, caller: &Admin, id: i64, body: PatchUserBody) -> Result<User, AppError> {
+        let patch = UserPatch {
+            name: body.name.as_deref().map(check_name).transpose()?,
+            email: body.email.as_deref().map(Email::parse).transpose()?,
+            role: body.role,
+        };
+        let before = self.user(caller, id).await?;
         let user = self.store.update_user(id, &patch, self.clock.now()).await.or_not_found("user")?;
         if user != before {
             self.user_event(EventType::UserUpdated, &user, serde_json::to_value(&before).unwrap_or(Value::Null))
@@ -64,8 +100,8 @@ impl App {
     }
 
     /// A new API token acting as user `id`, an agent or admin.
-    pub async fn create_token(&self, id: i64, label: Option<&str>) -> Result<NewToken, AppError> {
-        let user = self.user(id).await?;
+    pub async fn create_token(&self, caller: &Admin, id: i64, body: TokenBody) -> Result<NewToken, AppError> {
+        let user = self.user(caller, id).await?;
         if user.role < Role::Agent {
             return Err(Invalid::new(
                 "role",
@@ -73,13 +109,14 @@ impl App {
             )
             .into());
         }
-        let label = parse_text("label", label.unwrap_or("api").trim(), 255)?;
+        let label = parse_text("label", body.label.as_deref().unwrap_or("api").trim(), 255)?;
         let token = format!("hd_{}", ids::random_token(32)?);
         let token_id = self.store.create_token(id, &ids::token_hash(&token), &label, Timestamp::now()).await?;
         Ok(NewToken { id: token_id, token })
     }
 
-    pub async fn delete_token(&self, id: i64, token_id: i64) -> Result<(), AppError> {
+    /// Revokes a token.
+    pub async fn delete_token(&self, _caller: &Admin, id: i64, token_id: i64) -> Result<(), AppError> {
         self.store.delete_token(id, token_id).await.or_not_found("token")
     }
 }

@@ -1,37 +1,103 @@
-//! Webhooks, triggers and invocations: the admin's use cases.
+//! Outbound webhooks: the admins' use cases, and their health as events.
 
 use hookdesk_core::event::EventType;
+use hookdesk_core::rules::RuleSet;
 use hookdesk_core::webhook::{
-    Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Subscriptions,
-    Webhook, WebhookHealth, WebhookStatus,
+    Authentication, AuthenticationView, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret,
+    Subscriptions, Webhook, WebhookHealth, WebhookStatus,
 };
-use hookdesk_core::{Invalid, Timestamp, ticket::parse_text};
-use hookdesk_store::{Invocation, NewWebhook, RuleSet};
+use hookdesk_core::{Invalid, Page, Timestamp, ticket::parse_text};
+use hookdesk_store::NewWebhook;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::error::OrNotFound;
-use super::{App, AppError, Checked, ids};
+use super::pages::PageQuery;
+use super::{Admin, App, AppError, Saved, ids, nullable};
 
-/// `POST /webhooks`, typed.
-#[derive(Debug, Clone)]
-pub struct WebhookInput {
+/// A webhook as the API shows it: secrets are write-only.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookView {
+    id: String,
+    name: String,
+    description: String,
+    endpoint: String,
+    http_method: HttpMethod,
+    request_format: RequestFormat,
+    status: WebhookStatus,
+    subscriptions: Vec<String>,
+    authentication: AuthenticationView,
+    #[schema(value_type = Object)]
+    custom_headers: Map<String, Value>,
+    max_retries: u8,
+    ordering: Ordering,
+    rate_limit_per_minute: Option<u32>,
+    /// How deliveries are going: the circuit breaker and the failing mark.
+    health: WebhookHealth,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl WebhookView {
+    fn new(w: &Webhook, health: WebhookHealth) -> Self {
+        Self {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            description: w.description.clone(),
+            endpoint: w.endpoint.template().source().to_owned(),
+            http_method: w.http_method,
+            request_format: w.request_format,
+            status: w.status,
+            subscriptions: w.subscriptions.names(),
+            authentication: w.authentication.public_view(),
+            custom_headers: w.custom_headers.to_json(),
+            max_retries: w.max_retries,
+            ordering: w.ordering,
+            rate_limit_per_minute: w.rate_limit_per_minute,
+            health,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+/// `POST /webhooks`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookBody {
     pub name: String,
+    #[serde(default)]
     pub description: String,
+    /// Absolute http(s) URL; may hold Liquid placeholders.
     pub endpoint: String,
-    pub http_method: HttpMethod,
-    pub request_format: RequestFormat,
-    pub status: WebhookStatus,
+    /// Default POST.
+    pub http_method: Option<HttpMethod>,
+    /// Default json.
+    pub request_format: Option<RequestFormat>,
+    /// Default active.
+    pub status: Option<WebhookStatus>,
+    /// Default `["conditional_ticket_events"]` (notified by triggers and automations); or a
+    /// list of event types (`ticket.created`, `ticket.status_changed`, ...) to receive their
+    /// CloudEvents. Never both.
     pub subscriptions: Option<Vec<String>>,
-    pub authentication: Authentication,
+    /// Default `{"type": "none"}`.
+    pub authentication: Option<Authentication>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
     pub custom_headers: Map<String, Value>,
-    pub max_retries: u8,
-    pub ordering: Ordering,
+    /// 0 to 10, default 3.
+    pub max_retries: Option<u8>,
+    /// Default none.
+    pub ordering: Option<Ordering>,
+    /// Default null: no limit.
     pub rate_limit_per_minute: Option<u32>,
 }
 
-/// `PATCH /webhooks/{id}`: `None` keeps a field.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookPatch {
+/// `PATCH /webhooks/{id}`: absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchWebhookBody {
     pub name: Option<String>,
     pub description: Option<String>,
     pub endpoint: Option<String>,
@@ -40,9 +106,12 @@ pub struct WebhookPatch {
     pub status: Option<WebhookStatus>,
     pub subscriptions: Option<Vec<String>>,
     pub authentication: Option<Authentication>,
+    #[schema(value_type = Option<Object>)]
     pub custom_headers: Option<Map<String, Value>>,
     pub max_retries: Option<u8>,
     pub ordering: Option<Ordering>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
     pub rate_limit_per_minute: Option<Option<u32>>,
 }
 
@@ -75,26 +144,31 @@ fn check_supported(webhook: &Webhook) -> Result<(), Invalid> {
 impl App {
     /// Creates a webhook; the warnings say what saving could not settle (an endpoint the
     /// SSRF guard refuses, a variable the sample ticket lacks).
-    pub async fn create_webhook(&self, input: WebhookInput) -> Result<Checked<(Webhook, SigningSecret)>, AppError> {
-        input.authentication.validate()?;
+    pub async fn create_webhook(
+        &self,
+        _caller: &Admin,
+        body: CreateWebhookBody,
+    ) -> Result<Saved<WebhookView>, AppError> {
+        let authentication = body.authentication.unwrap_or(Authentication::None);
+        authentication.validate()?;
         let now = Timestamp::now();
         let webhook = Webhook {
             id: ids::new_id("wh"),
-            name: check_name(&input.name)?,
-            description: parse_text("description", &input.description, 4096)?,
-            endpoint: Endpoint::parse(&input.endpoint)?,
-            http_method: input.http_method,
-            request_format: input.request_format,
-            status: input.status,
-            subscriptions: match &input.subscriptions {
+            name: check_name(&body.name)?,
+            description: parse_text("description", &body.description, 4096)?,
+            endpoint: Endpoint::parse(&body.endpoint)?,
+            http_method: body.http_method.unwrap_or(HttpMethod::Post),
+            request_format: body.request_format.unwrap_or(RequestFormat::Json),
+            status: body.status.unwrap_or(WebhookStatus::Active),
+            subscriptions: match &body.subscriptions {
                 Some(names) => Subscriptions::parse(names)?,
                 None => Subscriptions::Conditional,
             },
-            authentication: input.authentication,
-            custom_headers: CustomHeaders::parse(&input.custom_headers)?,
-            max_retries: input.max_retries,
-            ordering: input.ordering,
-            rate_limit_per_minute: input.rate_limit_per_minute,
+            authentication,
+            custom_headers: CustomHeaders::parse(&body.custom_headers)?,
+            max_retries: body.max_retries.unwrap_or(Webhook::DEFAULT_MAX_RETRIES),
+            ordering: body.ordering.unwrap_or(Ordering::None),
+            rate_limit_per_minute: body.rate_limit_per_minute,
             created_at: now,
             updated_at: now,
         };
@@ -102,11 +176,36 @@ impl App {
         let warnings = self.check_webhook_templates(&webhook).await?;
         let secret = SigningSecret::from_bytes(random(24)?);
         self.store.create_webhook(NewWebhook { webhook: &webhook, secret: &secret }).await?;
-        Ok(Checked { value: (webhook, secret), warnings })
+        Ok(Saved::new(WebhookView::new(&webhook, WebhookHealth::default()), warnings))
     }
 
-    pub async fn update_webhook(&self, id: &str, patch: WebhookPatch) -> Result<Checked<Webhook>, AppError> {
-        let mut webhook = self.webhook(id).await?;
+    /// Webhooks, with their health.
+    pub async fn webhooks(&self, _caller: &Admin, query: PageQuery) -> Result<Page<WebhookView>, AppError> {
+        let page = self.store.list_webhooks(query.cursor.as_deref(), query.limit()?).await?;
+        let views = self.views(&page.data).await?;
+        Ok(Page { data: views, next_cursor: page.next_cursor })
+    }
+
+    pub async fn webhook(&self, _caller: &Admin, id: &str) -> Result<WebhookView, AppError> {
+        let webhook = self.find_webhook(id).await?;
+        Ok(self.views(std::slice::from_ref(&webhook)).await?.remove(0))
+    }
+
+    /// Views of `webhooks` with their health.
+    async fn views(&self, webhooks: &[Webhook]) -> Result<Vec<WebhookView>, AppError> {
+        let ids: Vec<&str> = webhooks.iter().map(|w| w.id.as_str()).collect();
+        let mut health = self.store.webhook_health(&ids).await?;
+        Ok(webhooks.iter().map(|w| WebhookView::new(w, health.remove(&w.id).unwrap_or_default())).collect())
+    }
+
+    /// Changes a webhook. The connection method (`subscriptions`) cannot change.
+    pub async fn update_webhook(
+        &self,
+        _caller: &Admin,
+        id: &str,
+        patch: PatchWebhookBody,
+    ) -> Result<Saved<WebhookView>, AppError> {
+        let mut webhook = self.find_webhook(id).await?;
         // Only changed templates are rendered against the sample (see `RuleInput`).
         let templates_changed = patch.endpoint.is_some() || patch.custom_headers.is_some();
         if let Some(names) = &patch.subscriptions {
@@ -158,11 +257,12 @@ impl App {
         let warnings = if templates_changed { self.check_webhook_templates(&webhook).await? } else { Vec::new() };
         webhook.updated_at = Timestamp::now();
         self.store.update_webhook(&webhook).await.or_not_found("webhook")?;
-        Ok(Checked { value: webhook, warnings })
+        let view = self.views(std::slice::from_ref(&webhook)).await?.remove(0);
+        Ok(Saved::new(view, warnings))
     }
 
     /// Deleting a webhook that rules still notify is refused: the rules would fail.
-    pub async fn delete_webhook(&self, id: &str) -> Result<(), AppError> {
+    pub async fn delete_webhook(&self, _caller: &Admin, id: &str) -> Result<(), AppError> {
         for set in [RuleSet::Triggers, RuleSet::Automations] {
             let users = self.store.rules_using_webhook(set, id).await?;
             if !users.is_empty() {
@@ -175,19 +275,17 @@ impl App {
         self.store.delete_webhook(id, Timestamp::now()).await.or_not_found("webhook")
     }
 
-    pub async fn webhook(&self, id: &str) -> Result<Webhook, AppError> {
+    pub(crate) async fn find_webhook(&self, id: &str) -> Result<Webhook, AppError> {
         self.store.webhook(id).await.or_not_found("webhook")
     }
 
-    pub async fn invocation(&self, id: &str) -> Result<Invocation, AppError> {
-        self.store.invocation(id).await.or_not_found("invocation")
-    }
-
-    pub async fn signing_secret(&self, id: &str) -> Result<SigningSecret, AppError> {
+    /// The current signing secret (`whsec_...`).
+    pub async fn signing_secret(&self, _caller: &Admin, id: &str) -> Result<SigningSecret, AppError> {
         Ok(self.store.signing_secrets(id, Timestamp::now()).await.or_not_found("webhook")?.current)
     }
 
-    pub async fn rotate_signing_secret(&self, id: &str) -> Result<SigningSecret, AppError> {
+    /// Replaces the signing secret; the old one keeps signing (a second signature) for a grace time.
+    pub async fn rotate_signing_secret(&self, _caller: &Admin, id: &str) -> Result<SigningSecret, AppError> {
         let secret = SigningSecret::from_bytes(random(24)?);
         self.store
             .rotate_signing_secret(id, &secret, Timestamp::now(), self.config.secret_grace_ms)
@@ -198,38 +296,13 @@ impl App {
 
     /// Queues `webhook.failing` or `webhook.recovered` (as `health.failing` says) for the
     /// webhooks subscribed to it.
-    pub async fn webhook_health_event(&self, id: &str, health: &WebhookHealth) -> Result<(), AppError> {
-        let webhook = self.webhook(id).await?;
+    pub(crate) async fn webhook_health_event(&self, id: &str, health: &WebhookHealth) -> Result<(), AppError> {
+        let webhook = self.find_webhook(id).await?;
         let event = if health.failing { EventType::WebhookFailing } else { EventType::WebhookRecovered };
         tracing::warn!(webhook.id = %id, event = event.as_str(), "webhook health changed");
         let current = serde_json::json!({"id": webhook.id, "name": webhook.name,
             "endpoint": webhook.endpoint.template().source(), "health": health});
         self.queue_event(event, &format!("webhooks/{id}"), current, &Value::Null, Timestamp::now()).await
-    }
-
-    /// Queues a replay of each failed invocation of webhook `id` created in the range.
-    pub async fn replay_failed(
-        &self,
-        id: &str,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-        limit: u32,
-    ) -> Result<(u32, bool), AppError> {
-        self.webhook(id).await?;
-        let at = Timestamp::now();
-        let replayed =
-            self.store.replay_failed(id, since, until.or(Some(at)), limit, at, || ids::new_id("inv")).await?;
-        if replayed.0 > 0 {
-            self.delivery.wake();
-        }
-        Ok(replayed)
-    }
-
-    pub async fn replay_invocation(&self, id: &str) -> Result<Invocation, AppError> {
-        let replay =
-            self.store.replay_invocation(id, &ids::new_id("inv"), Timestamp::now()).await.or_not_found("invocation")?;
-        self.delivery.wake();
-        Ok(replay)
     }
 }
 

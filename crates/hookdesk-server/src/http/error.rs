@@ -3,7 +3,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hookdesk_core::Invalid;
-use hookdesk_store::StoreError;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -82,21 +81,17 @@ impl From<Invalid> for ApiError {
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         match error {
+            AppError::Unauthenticated => Self::unauthorized(),
+            AppError::Forbidden(role) => Self::forbidden(role),
             AppError::Invalid(invalid) => Self::invalid(invalid),
             AppError::NotFound(what) => Self::not_found(what),
             AppError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             AppError::Unprocessable { code, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
-            AppError::Store(store) => store.into(),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound => Self::not_found("resource"),
-            StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            StoreError::Unavailable(cause) => {
+            AppError::SignatureMismatch(reason) => Self::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason),
+            AppError::MalformedBody(message) => Self::new(StatusCode::BAD_REQUEST, "malformed_json", message),
+            AppError::PayloadTooLarge => Self::payload_too_large(),
+            AppError::BadRequest(message) => Self::new(StatusCode::BAD_REQUEST, "bad_request", message),
+            AppError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -104,8 +99,8 @@ impl From<StoreError> for ApiError {
                     "the database is unavailable; try again shortly",
                 )
             }
-            other => {
-                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "internal error");
+            AppError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

@@ -112,8 +112,8 @@ fn hooks_path_item() -> utoipa::openapi::path::PathItem {
     item
 }
 
-/// The whole HTTP application.
-pub fn router(app: App) -> axum::Router {
+/// The API's routes, `/healthz` and `/openapi.json`.
+pub fn router() -> axum::Router<App> {
     let document = Arc::new(openapi());
     let (api, _) = api().split_for_parts();
     api.route("/healthz", get(healthz))
@@ -123,12 +123,16 @@ pub fn router(app: App) -> axum::Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .merge(crate::hooks::router())
+}
+
+/// What every route gets: a panic answers 500, a declared body over the limit 413, and each
+/// request one access log line.
+pub fn with_layers(router: axum::Router<App>) -> axum::Router<App> {
+    router
         .layer(catch_panics())
         .layer(axum::middleware::from_fn(layers::limit_bodies))
         // It logs the route template (`/hooks/{token}`), never the path, which holds the token.
         .layer(axum::middleware::from_fn(layers::access_log))
-        .with_state(app)
 }
 
 /// A handler that panics answers 500 (the API's error body) and is logged; the process and
@@ -149,11 +153,8 @@ fn catch_panics()
 }
 
 async fn healthz(State(app): State<App>) -> impl IntoResponse {
-    match app.store.ping().await {
-        Ok(()) => {
-            let body = serde_json::json!({"status": "ok", "node": app.node.id, "singletons": app.node.holding()});
-            (StatusCode::OK, axum::Json(body)).into_response()
-        }
+    match app.node_status().await {
+        Ok(status) => (StatusCode::OK, axum::Json(status)).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -2,16 +2,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookdesk_core::rules::Automation;
-use hookdesk_store::RuleSet;
+use hookdesk_core::Page;
+use hookdesk_core::rules::{Automation, RuleSet};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::List;
-use super::triggers::{OrderBody, PatchTriggerBody, TriggerBody, TriggerView, create_in, patch_in};
-use crate::app::{App, AutomationRun, Saved};
+use super::triggers::{TriggerView, create_in};
+use crate::app::{Admin, Agent, App, AutomationRun, OrderBody, PatchTriggerBody, Saved, TriggerBody};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Admin, Agent, ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -23,10 +22,10 @@ pub fn router() -> OpenApiRouter<App> {
 
 /// Automations in the order they run.
 #[utoipa::path(get, path = "/api/v1/automations", tag = "automations",
-    responses((status = 200, body = List<TriggerView>), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = Page<TriggerView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_automations(Agent(_caller): Agent, state: State<App>) -> Result<axum::Json<List<Automation>>, ApiError> {
-    Ok(axum::Json(List { data: state.rules_of(RuleSet::Automations).await?, next_cursor: None }))
+async fn list_automations(caller: Agent, state: State<App>) -> Result<axum::Json<Page<Automation>>, ApiError> {
+    Ok(axum::Json(Page::whole(state.rules(&caller, RuleSet::Automations).await?)))
 }
 
 /// Create an automation: it needs an `hours_since_*` condition in `all`, and an `all`
@@ -39,11 +38,11 @@ async fn list_automations(Agent(_caller): Agent, state: State<App>) -> Result<ax
     responses((status = 201, body = TriggerView), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_automation(
-    Admin(_caller): Admin,
+    caller: Admin,
     state: State<App>,
     ApiJson(body): ApiJson<TriggerBody>,
 ) -> Result<(StatusCode, axum::Json<Saved<Automation>>), ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(create_in(RuleSet::Automations, &state, &body).await?)))
+    create_in(RuleSet::Automations, &caller, &state, body).await
 }
 
 /// Get an automation.
@@ -51,11 +50,11 @@ async fn create_automation(
     responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_automation(
-    Agent(_caller): Agent,
+    caller: Agent,
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Automation>, ApiError> {
-    Ok(axum::Json(state.rule(RuleSet::Automations, id).await?))
+    Ok(axum::Json(state.rule(&caller, RuleSet::Automations, id).await?))
 }
 
 /// Change an automation; absent fields keep their value.
@@ -67,12 +66,12 @@ async fn get_automation(
     responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_automation(
-    Admin(_caller): Admin,
+    caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchTriggerBody>,
 ) -> Result<axum::Json<Saved<Automation>>, ApiError> {
-    Ok(axum::Json(patch_in(RuleSet::Automations, &state, id, body).await?))
+    Ok(axum::Json(state.update_rule(&caller, RuleSet::Automations, id, body).await?))
 }
 
 /// Delete an automation.
@@ -80,30 +79,30 @@ async fn patch_automation(
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_automation(
-    Admin(_caller): Admin,
+    caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.delete_rule(RuleSet::Automations, id).await?;
+    state.delete_rule(&caller, RuleSet::Automations, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Set the order automations run in: `ids` lists every automation once.
 #[utoipa::path(put, path = "/api/v1/automations/order", tag = "automations", request_body = OrderBody,
-    responses((status = 200, body = List<TriggerView>), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<TriggerView>), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn order_automations(
-    Admin(_caller): Admin,
+    caller: Admin,
     state: State<App>,
     ApiJson(body): ApiJson<OrderBody>,
-) -> Result<axum::Json<List<Automation>>, ApiError> {
-    Ok(axum::Json(List { data: state.order_rules(RuleSet::Automations, &body.ids).await?, next_cursor: None }))
+) -> Result<axum::Json<Page<Automation>>, ApiError> {
+    Ok(axum::Json(Page::whole(state.order_rules(&caller, RuleSet::Automations, body).await?)))
 }
 
 /// Run the automations now, on this node, rather than at the next scheduled run.
 #[utoipa::path(post, path = "/api/v1/automations/run", tag = "automations",
     responses((status = 200, body = AutomationRun), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn run_automations(Admin(_caller): Admin, state: State<App>) -> Result<axum::Json<AutomationRun>, ApiError> {
-    Ok(axum::Json(state.run_automations().await?))
+async fn run_automations(caller: Admin, state: State<App>) -> Result<axum::Json<AutomationRun>, ApiError> {
+    Ok(axum::Json(state.run_automations(&caller).await?))
 }

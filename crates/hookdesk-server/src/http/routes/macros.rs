@@ -2,17 +2,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use hookdesk_core::Page;
 use hookdesk_core::rules::Macro;
-use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::List;
-use crate::app::{App, Checked, MacroInput, Saved};
+use crate::app::{Agent, App, MacroBody, PatchMacroBody, Saved};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Agent, ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new().routes(routes!(list_macros, create_macro)).routes(routes!(
@@ -37,34 +36,12 @@ pub struct MacroView {
     updated_at: hookdesk_core::Timestamp,
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MacroBody {
-    title: String,
-    #[serde(default)]
-    description: String,
-    /// Default true.
-    active: Option<bool>,
-    #[schema(value_type = Vec<Object>)]
-    actions: Value,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PatchMacroBody {
-    title: Option<String>,
-    description: Option<String>,
-    active: Option<bool>,
-    #[schema(value_type = Option<Vec<Object>>)]
-    actions: Option<Value>,
-}
-
 /// Macros, by title.
 #[utoipa::path(get, path = "/api/v1/macros", tag = "macros",
-    responses((status = 200, body = List<MacroView>), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = Page<MacroView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_macros(Agent(_caller): Agent, state: State<App>) -> Result<axum::Json<List<Macro>>, ApiError> {
-    Ok(axum::Json(List { data: state.macros().await?, next_cursor: None }))
+async fn list_macros(caller: Agent, state: State<App>) -> Result<axum::Json<Page<Macro>>, ApiError> {
+    Ok(axum::Json(Page::whole(state.macros(&caller).await?)))
 }
 
 /// Create a macro (agents and admins).
@@ -76,31 +53,19 @@ async fn list_macros(Agent(_caller): Agent, state: State<App>) -> Result<axum::J
     responses((status = 201, body = MacroView), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_macro(
-    Agent(_caller): Agent,
+    caller: Agent,
     state: State<App>,
     ApiJson(body): ApiJson<MacroBody>,
 ) -> Result<(StatusCode, axum::Json<Saved<Macro>>), ApiError> {
-    let input = MacroInput {
-        title: &body.title,
-        description: &body.description,
-        active: body.active.unwrap_or(true),
-        actions: &body.actions,
-        actions_changed: true,
-    };
-    let Checked { value, warnings } = state.check_macro(&input).await?;
-    Ok((StatusCode::CREATED, axum::Json(Saved::new(state.create_macro(value).await?, warnings))))
+    Ok((StatusCode::CREATED, axum::Json(state.create_macro(&caller, body).await?)))
 }
 
 /// Get a macro.
 #[utoipa::path(get, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
     responses((status = 200, body = MacroView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_macro(
-    Agent(_caller): Agent,
-    state: State<App>,
-    ApiPath(id): ApiPath<i64>,
-) -> Result<axum::Json<Macro>, ApiError> {
-    Ok(axum::Json(state.macro_by_id(id).await?))
+async fn get_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<i64>) -> Result<axum::Json<Macro>, ApiError> {
+    Ok(axum::Json(state.macro_by_id(&caller, id).await?))
 }
 
 /// Change a macro; absent fields keep their value.
@@ -112,34 +77,19 @@ async fn get_macro(
     responses((status = 200, body = MacroView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_macro(
-    Agent(_caller): Agent,
+    caller: Agent,
     state: State<App>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchMacroBody>,
 ) -> Result<axum::Json<Saved<Macro>>, ApiError> {
-    let current = state.macro_by_id(id).await?;
-    let body_has_actions = body.actions.is_some();
-    let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.actions).unwrap_or(Value::Null));
-    let input = MacroInput {
-        title: body.title.as_deref().unwrap_or(&current.title),
-        description: body.description.as_deref().unwrap_or(&current.description),
-        active: body.active.unwrap_or(current.active),
-        actions: &actions,
-        actions_changed: body_has_actions,
-    };
-    let Checked { value, warnings } = state.check_macro(&input).await?;
-    Ok(axum::Json(Saved::new(state.update_macro(id, value).await?, warnings)))
+    Ok(axum::Json(state.update_macro(&caller, id, body).await?))
 }
 
 /// Delete a macro.
 #[utoipa::path(delete, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_macro(
-    Agent(_caller): Agent,
-    state: State<App>,
-    ApiPath(id): ApiPath<i64>,
-) -> Result<StatusCode, ApiError> {
-    state.delete_macro(id).await?;
+async fn delete_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+    state.delete_macro(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

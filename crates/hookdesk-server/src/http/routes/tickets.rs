@@ -2,17 +2,14 @@
 
 use axum::http::StatusCode;
 use hookdesk_core::audit::Audit;
-use hookdesk_core::ticket::{Status, Tag, Ticket};
-use hookdesk_store::TicketFilter;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use hookdesk_core::ticket::Ticket;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, PageQuery, id_cursor, limit};
-use crate::app::{App, CreateTicketBody, PatchTicketBody};
+use crate::app::{Agent, App, CreateTicketBody, PageQuery, PatchTicketBody, TicketQuery};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Agent, ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use hookdesk_core::Page;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -22,29 +19,16 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(apply_macro, preview_macro))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct TicketQuery {
-    status: Option<Status>,
-    tag: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// List tickets, oldest first.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery),
-    responses((status = 200, body = List<Ticket>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<Ticket>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_tickets(
-    Agent(_caller): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiQuery(query): ApiQuery<TicketQuery>,
-) -> Result<axum::Json<List<Ticket>>, ApiError> {
-    let after_id = id_cursor(query.cursor.as_deref())?;
-    let tag = query.tag.map(|t| Tag::parse(&t).map_err(|e| e.within("tag"))).transpose()?;
-    let filter = TicketFilter { status: query.status, tag, after_id, limit: limit(query.limit)? };
-    let page = state.store.list_tickets(&filter).await?;
-    Ok(axum::Json(List { data: page.data, next_cursor: page.next_cursor }))
+) -> Result<axum::Json<Page<Ticket>>, ApiError> {
+    Ok(axum::Json(state.tickets(&caller, query).await?))
 }
 
 /// Create a ticket. Triggers run on it before the response.
@@ -52,11 +36,11 @@ async fn list_tickets(
     responses((status = 201, body = Ticket), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_ticket(
-    Agent(actor): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiJson(body): ApiJson<CreateTicketBody>,
 ) -> Result<(StatusCode, axum::Json<Ticket>), ApiError> {
-    let ticket = state.create_ticket(&actor, body.into()).await?;
+    let ticket = state.create_ticket(&caller, body).await?;
     Ok((StatusCode::CREATED, axum::Json(ticket)))
 }
 
@@ -65,11 +49,11 @@ async fn create_ticket(
     responses((status = 200, body = Ticket), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_ticket(
-    Agent(_caller): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
-    Ok(axum::Json(state.ticket(id).await?))
+    Ok(axum::Json(state.ticket(&caller, id).await?))
 }
 
 /// Update a ticket: one update, triggers run on it before the response.
@@ -77,12 +61,12 @@ async fn get_ticket(
     responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_ticket(
-    Agent(actor): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PatchTicketBody>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
-    Ok(axum::Json(state.update_ticket(&actor, id, body.into()).await?))
+    Ok(axum::Json(state.update_ticket(&caller, id, body).await?))
 }
 
 /// Delete a ticket.
@@ -90,29 +74,26 @@ async fn patch_ticket(
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_ticket(
-    Agent(_caller): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.delete_ticket(id).await?;
+    state.delete_ticket(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A ticket's audit trail, oldest first: each update with its changes, the rules that fired
 /// and the invocations they queued.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/audits", tag = "tickets", params(("id" = i64, Path), PageQuery),
-    responses((status = 200, body = List<Audit>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<Audit>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn ticket_audits(
-    Agent(_caller): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<axum::Json<List<Audit>>, ApiError> {
-    let after_id = id_cursor(query.cursor.as_deref())?;
-    state.ticket(id).await?;
-    let page = state.store.ticket_audits(id, after_id.unwrap_or(0), limit(query.limit)?).await?;
-    Ok(axum::Json(List { data: page.data, next_cursor: page.next_cursor }))
+) -> Result<axum::Json<Page<Audit>>, ApiError> {
+    Ok(axum::Json(state.ticket_audits(&caller, id, query).await?))
 }
 
 /// Apply a macro to a ticket: one update (triggers run on it).
@@ -121,11 +102,11 @@ async fn ticket_audits(
     responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn apply_macro(
-    Agent(actor): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiPath((id, macro_id)): ApiPath<(i64, i64)>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
-    Ok(axum::Json(state.apply_macro(&actor, id, macro_id, false).await?))
+    Ok(axum::Json(state.apply_macro(&caller, id, macro_id).await?))
 }
 
 /// Preview a macro: the ticket as applying it would leave it (triggers included); nothing is
@@ -135,9 +116,9 @@ async fn apply_macro(
     responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn preview_macro(
-    Agent(actor): Agent,
+    caller: Agent,
     state: axum::extract::State<App>,
     ApiPath((id, macro_id)): ApiPath<(i64, i64)>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
-    Ok(axum::Json(state.apply_macro(&actor, id, macro_id, true).await?))
+    Ok(axum::Json(state.preview_macro(&caller, id, macro_id).await?))
 }

@@ -1,0 +1,185 @@
+//! A call to an inbound webhook as hookdesk reads it: what was sent, how templates see it
+//! (`request.method`, `.path`, `.query`, `.headers`, `.params`, `.body`, `.json`, and
+//! `client.ip`) and what the call log keeps of it.
+
+use serde_json::{Map, Value};
+
+use crate::template::Context;
+use crate::text::{cut, is_json, is_secret_header, media_type};
+
+#[derive(Debug, Clone)]
+pub struct InboundRequest {
+    pub method: String,
+    /// The path after the token (`/` when none).
+    pub path: String,
+    pub query: String,
+    /// Names lowercase, in the order they came.
+    headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    /// The body's size as sent (more than `body` holds when it was not read).
+    pub body_bytes: u64,
+    pub client_ip: Option<String>,
+    /// Why the body cannot be read as its content type says (invalid JSON, say).
+    pub malformed: Option<String>,
+    json: Value,
+    params: Map<String, Value>,
+}
+
+/// Query or form fields: a name given once is a string, a repeated one an array.
+fn add_params(params: &mut Map<String, Value>, encoded: &[u8]) {
+    for (name, value) in url::form_urlencoded::parse(encoded) {
+        let value = Value::String(value.into_owned());
+        match params.get_mut(name.as_ref()) {
+            None => {
+                params.insert(name.into_owned(), value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+        }
+    }
+}
+
+/// What `HeaderValue::to_str` accepts: visible ASCII and tabs.
+fn visible_ascii(value: &[u8]) -> Option<&str> {
+    value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)).then(|| std::str::from_utf8(value).ok()).flatten()
+}
+
+impl InboundRequest {
+    /// A call before its body is read: its params are the query's; `body_bytes` is the
+    /// declared `Content-Length`.
+    pub fn new(method: &str, path: String, query: String, headers: Vec<(String, Vec<u8>)>) -> Self {
+        let mut request = Self {
+            method: method.to_owned(),
+            path,
+            query,
+            headers: headers.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect(),
+            body: vec![],
+            body_bytes: 0,
+            client_ip: None,
+            malformed: None,
+            json: Value::Null,
+            params: Map::new(),
+        };
+        request.body_bytes = request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or_default();
+        add_params(&mut request.params, request.query.as_bytes());
+        request
+    }
+
+    /// The call with its body: a JSON body is parsed (`malformed` says why it could not
+    /// be), a form's fields join the query's params.
+    pub fn with_body(mut self, body: Vec<u8>) -> Self {
+        self.body_bytes = body.len() as u64;
+        self.body = body;
+        let media = self.media_type();
+        if is_json(&media) {
+            if !self.body.is_empty() {
+                match serde_json::from_slice(&self.body) {
+                    Ok(json) => self.json = json,
+                    Err(e) => self.malformed = Some(format!("the body is not valid JSON: {e}")),
+                }
+            }
+        } else if media == "application/x-www-form-urlencoded" {
+            add_params(&mut self.params, &self.body);
+        }
+        self
+    }
+
+    /// The media type of the body, lowercase, without parameters.
+    pub fn media_type(&self) -> String {
+        self.header("content-type").map(media_type).unwrap_or_default()
+    }
+
+    /// The value of header `name` (an idempotency header), when sent (cut at 255 bytes).
+    pub fn idempotency_key(&self, name: Option<&str>) -> Option<&str> {
+        let name = name?.to_ascii_lowercase();
+        self.header(&name).map(str::trim).filter(|k| !k.is_empty()).map(|k| cut(k, 255))
+    }
+
+    /// The first value of header `name` (given lowercase), when it is visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).and_then(|(_, value)| visible_ascii(value))
+    }
+
+    fn headers_json(&self, redact: bool) -> Map<String, Value> {
+        let mut headers = Map::new();
+        for (name, _) in &self.headers {
+            if headers.contains_key(name) {
+                continue;
+            }
+            // The call log keeps no credential a caller may send.
+            let value = if redact && is_secret_header(name) {
+                "[redacted]".to_owned()
+            } else {
+                let values: Vec<String> = self
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                    .collect();
+                values.join(", ")
+            };
+            headers.insert(name.clone(), Value::String(value));
+        }
+        headers
+    }
+
+    /// Headers as the call log keeps them: credentials redacted.
+    pub fn logged_headers(&self) -> Map<String, Value> {
+        self.headers_json(true)
+    }
+
+    /// `request` and `client`, for templates.
+    pub fn template_context(&self) -> Context {
+        let request = serde_json::json!({
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers_json(false),
+            "params": self.params,
+            "body": String::from_utf8_lossy(&self.body),
+            "json": self.json,
+        });
+        Context::new().with("request", &request).with("client", &serde_json::json!({"ip": self.client_ip}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &[u8])], body: &[u8]) -> InboundRequest {
+        let headers = headers.iter().map(|(n, v)| ((*n).to_owned(), v.to_vec())).collect();
+        InboundRequest::new("POST", "/".into(), "a=1".into(), headers).with_body(body.to_vec())
+    }
+
+    #[test]
+    fn repeated_params_become_arrays() {
+        let mut params = Map::new();
+        add_params(&mut params, b"name=Joe+Customer&age=37&tag=a&tag=b&tag=c");
+        assert_eq!(
+            Value::Object(params),
+            serde_json::json!({"name": "Joe Customer", "age": "37", "tag": ["a", "b", "c"]})
+        );
+    }
+
+    #[test]
+    fn a_form_body_joins_the_query_and_json_is_parsed_or_named_malformed() {
+        let form = request(&[("Content-Type", b"application/x-www-form-urlencoded")], b"b=2");
+        assert_eq!(form.params, serde_json::json!({"a": "1", "b": "2"}).as_object().cloned().expect("object"));
+        let json = request(&[("content-type", b"application/json; charset=utf-8")], br#"{"x": 1}"#);
+        assert_eq!(json.json, serde_json::json!({"x": 1}));
+        let broken = request(&[("content-type", b"application/vnd.api+json")], b"{");
+        assert!(broken.malformed.is_some());
+    }
+
+    #[test]
+    fn headers_repeat_joined_and_credentials_are_redacted_in_the_log() {
+        let call = request(&[("X-Tag", b"a"), ("Authorization", b"Bearer s"), ("x-tag", b"b")], b"");
+        let logged = call.logged_headers();
+        assert_eq!(logged["x-tag"], "a, b");
+        assert_eq!(logged["authorization"], "[redacted]");
+        assert_eq!(call.header("x-tag"), Some("a"));
+        assert_eq!(call.idempotency_key(Some("X-Tag")), Some("a"));
+        assert_eq!(call.idempotency_key(None), None);
+    }
+}

@@ -1,0 +1,487 @@
+//! A call to an inbound webhook, from its URL token to its answer: the rate limits, the
+//! signature, the idempotency key, the ticket actions (each an update the triggers see, all
+//! in one transaction), the response template, and the call's log entry, written in the
+//! actions' transaction so that a call's effects and its log entry are one.
+//!
+//! The adapter (`hooks`) reads the HTTP request and writes the answer; everything between is
+//! here.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hookdesk_core::audit::Via;
+use hookdesk_core::inbound::{
+    ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, RenderedResponse,
+    render_ticket_id,
+};
+use hookdesk_core::inbound_request::InboundRequest;
+use hookdesk_core::template::{Context, RenderError, Rendering};
+use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
+use hookdesk_core::ticket::Ticket;
+use hookdesk_store::UpdateTx;
+use ipnet::IpNet;
+use tracing::{info, warn};
+
+use super::updates::{Source, TicketPatch};
+use super::{App, AppError, CreateTicketBody, PatchTicketBody, from_json, ids};
+
+/// Per-webhook rate limiters of this process, made when a webhook is first called and
+/// remade when its limit changes.
+#[derive(Default)]
+pub struct InboundLimits(Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>);
+
+impl InboundLimits {
+    /// `Err(wait)` when the webhook is over its limit: the caller may retry after `wait`.
+    fn admit(&self, id: &str, per_minute: u32) -> Result<(), Duration> {
+        let Some(rate) = NonZeroU32::new(per_minute) else { return Ok(()) };
+        let limiter = {
+            let mut limiters = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let fresh = || (per_minute, Arc::new(RateLimiter::direct(Quota::per_minute(rate))));
+            let entry = limiters.entry(id.to_owned()).or_insert_with(fresh);
+            if entry.0 != per_minute {
+                *entry = fresh();
+            }
+            entry.1.clone()
+        };
+        limiter.check().map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
+        })
+    }
+}
+
+/// Which rate limit a call counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Calls {
+    /// Verified calls, and all calls of a webhook that verifies nothing.
+    Verified,
+    /// Calls whose signature did not verify.
+    Unverified,
+}
+
+/// A call's idempotency key, and the id its log entry will have.
+#[derive(Debug, Clone, Copy)]
+struct KeyClaim<'a> {
+    key: &'a str,
+    call_id: &'a str,
+}
+
+/// What a call's actions did: one entry per action run, the last ticket they touched, and
+/// the error that stopped them (every action of the call is then rolled back). When they
+/// succeeded, `pending` is their transaction, still open, for the call's log entry.
+struct ActionsOutcome {
+    runs: Vec<ActionRun>,
+    ticket: Option<Ticket>,
+    error: Option<AppError>,
+    pending: Option<UpdateTx>,
+}
+
+/// What a URL token opens.
+pub enum Opened {
+    /// A call to a known, enabled webhook, admitted so far: read its body, then handle it.
+    Call(Box<OpenedCall>),
+    /// No enabled webhook has this token.
+    Unknown,
+    /// The webhook is over its rate limit: retry after this long. Not logged (it would let
+    /// anyone fill the log).
+    RateLimited(Duration),
+}
+
+pub struct OpenedCall {
+    webhook: InboundWebhook,
+    id: String,
+    started: Instant,
+}
+
+/// An error as the adapter answers it (the API's error document), so that a call is
+/// answered, and logged, as the API would answer.
+#[derive(Debug, Clone)]
+pub struct ErrorReply {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// The whole body, as sent.
+    pub body: String,
+}
+
+/// What a call is answered with.
+#[derive(Debug, Clone)]
+pub struct CallAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// How a call ended.
+pub enum Handled {
+    Answered(CallAnswer),
+    /// Over the webhook's rate limit (the one its signature says it belongs to): not logged.
+    RateLimited(Duration),
+}
+
+/// What a call got: the answer, and what the log keeps of it.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    actions: Vec<ActionRun>,
+    error: Option<CallError>,
+    replay_of: Option<String>,
+}
+
+impl Answer {
+    /// The answer of an earlier call with the same idempotency key, sent again.
+    fn replay(earlier: InboundCall) -> Self {
+        let rendered = RenderedResponse { status: earlier.status, headers: vec![], body: earlier.response_body };
+        Self {
+            status: rendered.status,
+            headers: vec![
+                ("content-type".into(), rendered.default_content_type().into()),
+                ("idempotent-replayed".into(), "true".into()),
+            ],
+            body: rendered.body,
+            actions: vec![],
+            error: None,
+            replay_of: Some(earlier.id),
+        }
+    }
+
+    fn error(reply: ErrorReply) -> Self {
+        Self {
+            status: reply.status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: reply.body,
+            actions: vec![],
+            error: Some(CallError { code: reply.code, message: reply.message }),
+            replay_of: None,
+        }
+    }
+
+    /// The response a template rendered.
+    fn rendered(rendered: RenderedResponse, actions: Vec<ActionRun>, error: Option<CallError>) -> Self {
+        let mut headers = rendered.headers.clone();
+        if !rendered.body.is_empty() && !headers.iter().any(|(name, _)| name == "content-type") {
+            headers.push(("content-type".into(), rendered.default_content_type().into()));
+        }
+        Self { status: rendered.status, headers, body: rendered.body, actions, error, replay_of: None }
+    }
+}
+
+/// The caller's address: the peer, unless the peer is a trusted proxy; then the nearest
+/// address in X-Forwarded-For that is not one (proxies append, so the right end is nearest).
+fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let chain: Vec<IpAddr> =
+        forwarded_for.unwrap_or_default().split(',').filter_map(|a| a.trim().parse().ok()).collect();
+    chain.iter().rev().find(|ip| !is_trusted(ip)).or(chain.first()).copied().unwrap_or(peer)
+}
+
+impl App {
+    /// The call a URL token opens. The enabled webhook is looked up by the token's SHA-256:
+    /// the database compares hashes the caller cannot steer, so timing says nothing about the
+    /// token. Without a signature to check, a call counts against the rate limit now, before
+    /// its body is read; with one, after, against the limit its signature says it belongs to.
+    pub async fn open_inbound_call(&self, token: &str) -> Result<Opened, AppError> {
+        let started = Instant::now();
+        let found = self.store.inbound_webhook_by_token(&ids::token_hash(token)).await?;
+        let Some(webhook) = found.filter(|w| w.enabled) else { return Ok(Opened::Unknown) };
+        if webhook.verify.is_none()
+            && let Err(wait) = self.admit_inbound_call(&webhook, Calls::Verified)
+        {
+            return Ok(Opened::RateLimited(wait));
+        }
+        Ok(Opened::Call(Box::new(OpenedCall { webhook, id: ids::new_id("call"), started })))
+    }
+
+    /// Handles a call whose body was read (or could not be: `read` then carries the error to
+    /// answer with): verifies it, runs its actions unless its idempotency key was seen,
+    /// renders the response and logs the call. `replies` is how the adapter answers errors.
+    pub async fn handle_inbound_call(
+        &self,
+        call: Box<OpenedCall>,
+        read: Result<InboundRequest, (InboundRequest, AppError)>,
+        peer: Option<IpAddr>,
+        replies: fn(AppError) -> ErrorReply,
+    ) -> Handled {
+        let (mut request, unread) = match read {
+            Ok(request) => (request, None),
+            Err((request, error)) => (request, Some(error)),
+        };
+        let forwarded = request.header("x-forwarded-for").map(str::to_owned);
+        request.client_ip =
+            peer.map(|peer| client_ip(peer, forwarded.as_deref(), &self.config.trusted_proxies).to_string());
+        let webhook = &call.webhook;
+        let verified = match (&unread, &webhook.verify) {
+            (Some(_), _) => Err(String::new()),
+            (None, Some(verify)) => verify.check(|name| request.header(name), &request.body, self.clock.now()),
+            (None, None) => Ok(()),
+        };
+        // A call not read is unverified: it counts against that limit before it is logged.
+        if webhook.verify.is_some() {
+            let calls = if verified.is_ok() { Calls::Verified } else { Calls::Unverified };
+            if let Err(wait) = self.admit_inbound_call(webhook, calls) {
+                return Handled::RateLimited(wait);
+            }
+        }
+        let (answer, pending) = match (unread, verified) {
+            (Some(error), _) => (Answer::error(replies(error)), None),
+            (None, Err(reason)) => (Answer::error(replies(AppError::SignatureMismatch(reason))), None),
+            (None, Ok(())) => self.answer_verified(webhook, &request, &call.id, replies).await,
+        };
+        let answer = self.log_inbound_call(&call, &request, answer, pending, replies).await;
+        info!(inbound_webhook.id = %webhook.id, method = %request.method, status = answer.status, "inbound call");
+        Handled::Answered(CallAnswer { status: answer.status, headers: answer.headers, body: answer.body })
+    }
+
+    /// Counts a call against its webhook's rate limit; `Err(wait)` when it is over. Calls
+    /// that fail verification count against a limit of their own, so that a stranger with
+    /// the URL and no secret cannot use up the real sender's.
+    fn admit_inbound_call(&self, webhook: &InboundWebhook, calls: Calls) -> Result<(), Duration> {
+        let Some(per_minute) = webhook.rate_limit_per_minute else { return Ok(()) };
+        match calls {
+            Calls::Verified => self.inbound_limits.admit(&webhook.id, per_minute),
+            Calls::Unverified => self.inbound_limits.admit(&format!("{}/unverified", webhook.id), per_minute),
+        }
+    }
+
+    /// Runs the actions of a verified call and renders the response. The actions'
+    /// transaction comes back open, for the call's log entry.
+    async fn answer_verified(
+        &self,
+        webhook: &InboundWebhook,
+        request: &InboundRequest,
+        call_id: &str,
+        replies: fn(AppError) -> ErrorReply,
+    ) -> (Answer, Option<UpdateTx>) {
+        if let Some(message) = &request.malformed {
+            return (Answer::error(replies(AppError::MalformedBody(message.clone()))), None);
+        }
+        let key = request.idempotency_key(webhook.idempotency_header.as_deref());
+        if let Some(key) = key {
+            match self.store.inbound_call_by_key(&webhook.id, key).await {
+                Ok(Some(earlier)) => return (Answer::replay(earlier), None),
+                Ok(None) => {}
+                Err(e) => return (Answer::error(replies(e.into())), None),
+            }
+        }
+        let context = request.template_context();
+        let claim = key.map(|key| KeyClaim { key, call_id });
+        // One budget for the whole call: its actions, the updates they make and the response.
+        let mut rendering = Rendering::new();
+        // The response renders once more inside the actions' transaction (it sees their
+        // ticket), holding the database's writer: a caller whose request makes it too
+        // expensive is refused first, before anything takes the writer.
+        if !webhook.actions.is_empty()
+            && let Err(invalid) = webhook.response.render(&context, &mut rendering)
+            && invalid.code == RenderError::TOO_EXPENSIVE
+        {
+            return (Answer::error(replies(invalid.into())), None);
+        }
+        let outcome = self.run_inbound_actions(webhook, &context, &mut rendering, claim).await;
+        if let Some(error) = outcome.error {
+            return (Answer { actions: outcome.runs, ..Answer::error(replies(error)) }, None);
+        }
+        let context = match &outcome.ticket {
+            Some(ticket) => context.with("ticket", &self.ticket_document(ticket)),
+            None => context,
+        };
+        match webhook.response.render(&context, &mut rendering) {
+            Ok(rendered) => (Answer::rendered(rendered, outcome.runs, None), outcome.pending),
+            // Over the budget whatever the actions did: answered as such, and (the actions'
+            // transaction dropped) nothing is kept.
+            Err(invalid) if invalid.code == RenderError::TOO_EXPENSIVE => {
+                let mut runs = outcome.runs;
+                for run in &mut runs {
+                    run.ticket_id = None;
+                    run.error = Some("rolled back: the response went over its render budget".into());
+                }
+                (Answer { actions: runs, ..Answer::error(replies(invalid.into())) }, None)
+            }
+            // The actions are done: answer that they were, and say in the log why the
+            // response is the default one.
+            Err(invalid) => {
+                let rendered = InboundResponse::default().render(&context, &mut Rendering::new()).unwrap_or_default();
+                let error = CallError { code: "response_failed".into(), message: invalid.to_string() };
+                (Answer::rendered(rendered, outcome.runs, Some(error)), outcome.pending)
+            }
+        }
+    }
+
+    /// Writes the call's log entry: in `pending` (its actions' transaction, then committed)
+    /// or on its own. When the actions' commit fails, neither happened: the call is answered
+    /// with that error, and logged so.
+    async fn log_inbound_call(
+        &self,
+        call: &OpenedCall,
+        request: &InboundRequest,
+        answer: Answer,
+        pending: Option<UpdateTx>,
+        replies: fn(AppError) -> ErrorReply,
+    ) -> Answer {
+        let entry = self.log_entry(call, request, &answer);
+        match self.commit_inbound_call(pending, &entry).await {
+            Ok(()) => answer,
+            Err(e) if entry.status >= 400 => {
+                warn!(inbound_webhook.id = %call.webhook.id, error = %e, "the inbound call could not be logged");
+                answer
+            }
+            Err(e) => {
+                let answer = Answer::error(replies(e));
+                let entry = self.log_entry(call, request, &answer);
+                if let Err(e) = self.commit_inbound_call(None, &entry).await {
+                    warn!(inbound_webhook.id = %call.webhook.id, error = %e, "the inbound call could not be logged");
+                }
+                answer
+            }
+        }
+    }
+
+    fn log_entry(&self, call: &OpenedCall, request: &InboundRequest, answer: &Answer) -> InboundCall {
+        let webhook = &call.webhook;
+        InboundCall {
+            id: call.id.clone(),
+            inbound_webhook_id: webhook.id.clone(),
+            created_at: self.clock.now(),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            query: request.query.clone(),
+            headers: request.logged_headers(),
+            body: cut(&String::from_utf8_lossy(&request.body), LOGGED_BODY_BYTES).to_owned(),
+            body_bytes: i64::try_from(request.body_bytes).unwrap_or(i64::MAX),
+            client_ip: request.client_ip.clone(),
+            status: answer.status,
+            response_body: cut(&answer.body, LOGGED_BODY_BYTES).to_owned(),
+            actions: answer.actions.clone(),
+            error: answer.error.clone(),
+            idempotency_key: request.idempotency_key(webhook.idempotency_header.as_deref()).map(str::to_owned),
+            replay_of: answer.replay_of.clone(),
+            duration_ms: i64::try_from(call.started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Logs a call: in `pending` (its actions' transaction, then committed) or on its own.
+    async fn commit_inbound_call(&self, pending: Option<UpdateTx>, entry: &InboundCall) -> Result<(), AppError> {
+        match pending {
+            Some(mut tx) => {
+                tx.record_inbound_call(entry).await?;
+                self.commit(tx).await?;
+            }
+            None => self.store.record_inbound_call(entry).await?,
+        }
+        Ok(())
+    }
+
+    /// Runs `webhook`'s actions for a call whose template variables are `context` (`request`
+    /// and `client`). Each action sees `ticket` as the one before it left it. One
+    /// transaction: an action that fails undoes the ones before it. With `key`, the call
+    /// claims its idempotency key in that transaction, so no other call with it runs them.
+    /// Everything renders under `rendering`'s budget, the call's (its response's too).
+    async fn run_inbound_actions(
+        &self,
+        webhook: &InboundWebhook,
+        context: &Context,
+        rendering: &mut Rendering,
+        key: Option<KeyClaim<'_>>,
+    ) -> ActionsOutcome {
+        let mut outcome = ActionsOutcome { runs: vec![], ticket: None, error: None, pending: None };
+        if webhook.actions.is_empty() {
+            return outcome;
+        }
+        if let Err(error) = self.run_actions_in_one_update(webhook, context, rendering, key, &mut outcome).await {
+            // Dropping the transaction rolls it back.
+            outcome.pending = None;
+            let failed = outcome.runs.len().saturating_sub(1);
+            for (i, run) in outcome.runs.iter_mut().enumerate() {
+                run.error =
+                    Some(if i == failed { error.to_string() } else { "rolled back: a later action failed".into() });
+                // A ticket created and rolled back does not exist.
+                run.ticket_id = None;
+            }
+            outcome.ticket = None;
+            outcome.error = Some(error);
+        }
+        outcome
+    }
+
+    async fn run_actions_in_one_update(
+        &self,
+        webhook: &InboundWebhook,
+        context: &Context,
+        rendering: &mut Rendering,
+        key: Option<KeyClaim<'_>>,
+        outcome: &mut ActionsOutcome,
+    ) -> Result<(), AppError> {
+        // Read before the write transaction begins: it holds SQLite's one writer.
+        let rules = self.rules_for_update(&[]).await?;
+        let tx = outcome.pending.insert(self.store.begin_update().await?);
+        if let Some(KeyClaim { key, call_id }) = key {
+            tx.claim_inbound_key(&webhook.id, key, call_id, self.clock.now()).await?;
+        }
+        let source = Source { via: Via::Inbound, actor: None };
+        for (i, action) in webhook.actions.iter().enumerate() {
+            outcome.runs.push(ActionRun { kind: action.kind().to_owned(), ticket_id: None, error: None });
+            let context = match &outcome.ticket {
+                Some(ticket) => context.clone().with("ticket", &self.ticket_document(ticket)),
+                None => context.clone(),
+            };
+            let at = format!("actions[{i}]");
+            let render_error = |field: &str, e: hookdesk_core::template::RenderError| {
+                AppError::from(e.invalid(&format!("{at}.{field}")))
+            };
+            let done = match action {
+                InboundAction::CreateTicket { fields } => {
+                    let body = fields.render(&context, rendering).map_err(|e| render_error("fields", e))?;
+                    let body: CreateTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
+                    self.create_in(tx, &rules, rendering, source, body.into()).await
+                }
+                InboundAction::UpdateTicket { ticket_id, fields } => {
+                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context, rendering)?;
+                    let body = fields.render(&context, rendering).map_err(|e| render_error("fields", e))?;
+                    let body: PatchTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
+                    self.patch_in(tx, &rules, rendering, source, id, body.into(), &[]).await
+                }
+                InboundAction::AddComment { ticket_id, body, public } => {
+                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context, rendering)?;
+                    let text = rendering.render(body, &context).map_err(|e| render_error("body", e))?;
+                    let patch = TicketPatch { comment: Some((text, *public)), ..TicketPatch::default() };
+                    self.patch_in(tx, &rules, rendering, source, id, patch, &[]).await
+                }
+            };
+            // The update names the body's field (`comment.body`); say which action's.
+            let place =
+                if matches!(action, InboundAction::AddComment { .. }) { at.clone() } else { format!("{at}.fields") };
+            let done = done.map_err(|e| match e {
+                AppError::Invalid(invalid) => AppError::Invalid(invalid.within(&place)),
+                other => other,
+            })?;
+            if let Some(run) = outcome.runs.last_mut() {
+                run.ticket_id = Some(done.ticket.id);
+            }
+            outcome.ticket = Some(done.ticket);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_address() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        // Not from a trusted proxy: the header is the caller's to forge, so it is ignored.
+        assert_eq!(client_ip(ip("203.0.113.5"), Some("198.51.100.1"), &trusted), ip("203.0.113.5"));
+        assert_eq!(client_ip(ip("10.0.0.2"), Some("198.51.100.1, 203.0.113.7, 10.0.0.9"), &trusted), ip("203.0.113.7"));
+        assert_eq!(client_ip(ip("10.0.0.2"), Some("10.1.1.1"), &trusted), ip("10.1.1.1"));
+        assert_eq!(client_ip(ip("10.0.0.2"), Some("garbage"), &trusted), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.2"), None, &[]), ip("10.0.0.2"));
+    }
+}

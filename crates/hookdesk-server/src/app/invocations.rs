@@ -1,0 +1,119 @@
+//! The execution log of webhook calls: reading it, and queueing its requests again.
+
+use hookdesk_core::invocation::{Invocation, InvocationFilter, InvocationStatus};
+use hookdesk_core::{Invalid, Page, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::OrNotFound;
+use super::pages::{limit, time};
+use super::{Admin, App, AppError, ids};
+
+/// `GET /invocations`: which invocations.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InvocationQuery {
+    #[param(value_type = Option<String>)]
+    status: Option<InvocationStatus>,
+    ticket_id: Option<i64>,
+    webhook_id: Option<String>,
+    /// RFC 3339.
+    since: Option<String>,
+    /// RFC 3339.
+    until: Option<String>,
+    /// Text in error messages or codes (`timeout`, `connection_refused`), any case; attempts' too.
+    q: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl InvocationQuery {
+    fn into_filter(self) -> Result<InvocationFilter, Invalid> {
+        Ok(InvocationFilter {
+            status: self.status,
+            ticket_id: self.ticket_id,
+            webhook_id: self.webhook_id,
+            since: time("since", self.since)?,
+            until: time("until", self.until)?,
+            q: self.q.filter(|q| !q.trim().is_empty()),
+            before_id: self.cursor,
+            limit: limit(self.limit)?,
+        })
+    }
+}
+
+/// `POST /webhooks/{id}/replay`: which failed invocations to queue again.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    /// Failed invocations created at or after this time (RFC 3339); default: any.
+    pub since: Option<String>,
+    /// ...and at or before this time (RFC 3339); default: now.
+    pub until: Option<String>,
+    /// At most this many, oldest first: 1 to 10,000, default 10,000.
+    pub limit: Option<u32>,
+}
+
+/// What a replay of failed invocations queued.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReplayReport {
+    /// New invocations queued, one per failed invocation.
+    pub queued: u32,
+    /// More failed invocations matched than `limit`: call again to queue the rest.
+    pub more: bool,
+}
+
+const MAX_REPLAY: u32 = 10_000;
+
+impl App {
+    /// The execution log, newest first.
+    pub async fn invocations(&self, _caller: &Admin, query: InvocationQuery) -> Result<Page<Invocation>, AppError> {
+        Ok(self.store.list_invocations(&query.into_filter()?).await?)
+    }
+
+    /// The execution log of one webhook.
+    pub async fn webhook_invocations(
+        &self,
+        _caller: &Admin,
+        webhook_id: &str,
+        query: InvocationQuery,
+    ) -> Result<Page<Invocation>, AppError> {
+        self.find_webhook(webhook_id).await?;
+        let mut filter = query.into_filter()?;
+        filter.webhook_id = Some(webhook_id.to_owned());
+        Ok(self.store.list_invocations(&filter).await?)
+    }
+
+    /// One invocation with its attempts.
+    pub async fn invocation(&self, _caller: &Admin, id: &str) -> Result<Invocation, AppError> {
+        self.store.invocation(id).await.or_not_found("invocation")
+    }
+
+    /// Queues the same request again, as a new invocation.
+    pub async fn replay_invocation(&self, _caller: &Admin, id: &str) -> Result<Invocation, AppError> {
+        let replay =
+            self.store.replay_invocation(id, &ids::new_id("inv"), Timestamp::now()).await.or_not_found("invocation")?;
+        self.delivery.wake();
+        Ok(replay)
+    }
+
+    /// Queues a replay of each failed invocation of webhook `id` created in the range, each
+    /// once (failed invocations already replayed are skipped).
+    pub async fn replay_failed(&self, _caller: &Admin, id: &str, body: ReplayBody) -> Result<ReplayReport, AppError> {
+        let since = time("since", body.since)?;
+        let until = time("until", body.until)?;
+        let limit = match body.limit {
+            None => MAX_REPLAY,
+            Some(n @ 1..=MAX_REPLAY) => n,
+            Some(_) => return Err(Invalid::new("limit", format!("must be 1 to {MAX_REPLAY}")).into()),
+        };
+        self.find_webhook(id).await?;
+        let at = Timestamp::now();
+        let (queued, more) =
+            self.store.replay_failed(id, since, until.or(Some(at)), limit, at, || ids::new_id("inv")).await?;
+        if queued > 0 {
+            self.delivery.wake();
+        }
+        Ok(ReplayReport { queued, more })
+    }
+}

@@ -1,0 +1,53 @@
+//! How lists are asked for: `?limit=` (default 50, at most 500) and `?cursor=`, the cursor
+//! of the page before; and the time ranges logs are filtered by.
+
+use hookdesk_core::{Invalid, Timestamp};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+/// `?limit=&cursor=` of a plain list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<u32, Invalid> {
+        limit(self.limit)
+    }
+
+    /// The cursor of a list paged by integer id: the last id of the page before.
+    pub fn id_cursor(&self) -> Result<Option<i64>, Invalid> {
+        id_cursor(self.cursor.as_deref())
+    }
+}
+
+/// `?limit=`: default 50, at most 500.
+pub fn limit(requested: Option<u32>) -> Result<u32, Invalid> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(Invalid::new("limit", format!("must be 1 to {MAX_LIMIT}"))),
+    }
+}
+
+/// `?cursor=` of a list paged by integer id.
+pub fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, Invalid> {
+    cursor
+        .map(|c| c.parse::<i64>().map_err(|_| Invalid::new("cursor", "is not a cursor this API returned")))
+        .transpose()
+}
+
+/// An RFC 3339 time given as `field`.
+pub fn time(field: &str, text: Option<String>) -> Result<Option<Timestamp>, Invalid> {
+    text.map(|t| {
+        Timestamp::parse_rfc3339(&t)
+            .ok_or_else(|| Invalid::new(field, "must be an RFC 3339 time like 2026-01-31T12:00:00Z"))
+    })
+    .transpose()
+}

@@ -1,0 +1,87 @@
+//! Tickets as agents work on them: list, read, create, change, delete, and their audit
+//! trail. Every create and change is one update (`updates`).
+
+use hookdesk_core::Page;
+use hookdesk_core::audit::Audit;
+use hookdesk_core::event::EventType;
+use hookdesk_core::template::Rendering;
+use hookdesk_core::ticket::{Status, Tag, Ticket, TicketFilter};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+
+use super::error::OrNotFound;
+use super::pages::{PageQuery, id_cursor, limit};
+use super::updates::Source;
+use super::{Agent, App, AppError, CreateTicketBody, PatchTicketBody};
+
+/// `GET /tickets`: which tickets.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TicketQuery {
+    status: Option<Status>,
+    tag: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl TicketQuery {
+    fn into_filter(self) -> Result<TicketFilter, AppError> {
+        let after_id = id_cursor(self.cursor.as_deref())?;
+        let tag = self.tag.map(|t| Tag::parse(&t).map_err(|e| e.within("tag"))).transpose()?;
+        Ok(TicketFilter { status: self.status, tag, after_id, limit: limit(self.limit)? })
+    }
+}
+
+impl App {
+    /// Tickets, oldest first.
+    pub async fn tickets(&self, _caller: &Agent, query: TicketQuery) -> Result<Page<Ticket>, AppError> {
+        Ok(self.store.list_tickets(&query.into_filter()?).await?)
+    }
+
+    pub async fn ticket(&self, _caller: &Agent, id: i64) -> Result<Ticket, AppError> {
+        self.store.ticket(id).await.or_not_found("ticket")
+    }
+
+    /// Creates a ticket: one update, the triggers run on it.
+    pub async fn create_ticket(&self, caller: &Agent, body: CreateTicketBody) -> Result<Ticket, AppError> {
+        Ok(self.create_ticket_from(Source::api(caller.user()), body.into()).await?.ticket)
+    }
+
+    /// Changes a ticket: one update, the triggers run on it.
+    pub async fn update_ticket(&self, caller: &Agent, id: i64, body: PatchTicketBody) -> Result<Ticket, AppError> {
+        Ok(self.update_ticket_from(Source::api(caller.user()), id, body.into(), &[]).await?.ticket)
+    }
+
+    /// Deletes a ticket; subscribers of `ticket.deleted` get it, in the same transaction.
+    pub async fn delete_ticket(&self, _caller: &Agent, id: i64) -> Result<(), AppError> {
+        let webhooks = self.store.rules_snapshot().await?.event_webhooks;
+        let now = self.clock.now();
+        let mut tx = self.store.begin_update().await?;
+        let ticket = tx.ticket(id).await.or_not_found("ticket")?;
+        tx.delete_ticket(id).await.or_not_found("ticket")?;
+        let previous = serde_json::to_value(&ticket).unwrap_or(Value::Null);
+        let events = vec![EventType::TicketDeleted];
+        let invocations = self.event_invocations(
+            &webhooks,
+            &events,
+            Some(id),
+            &format!("tickets/{id}"),
+            Value::Null,
+            &previous,
+            now,
+            &mut Rendering::new(),
+        );
+        tx.enqueue(&invocations).await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    /// A ticket's audit trail, oldest first.
+    pub async fn ticket_audits(&self, caller: &Agent, id: i64, query: PageQuery) -> Result<Page<Audit>, AppError> {
+        let after_id = query.id_cursor()?;
+        let limit = query.limit()?;
+        self.ticket(caller, id).await?;
+        Ok(self.store.ticket_audits(id, after_id.unwrap_or(0), limit).await?)
+    }
+}
