@@ -42,6 +42,18 @@ pub struct FiredRule {
     pub title: String,
 }
 
+/// An audit record to write; its id and ticket come from the update.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub actor_id: Option<i64>,
+    pub via: Via,
+    pub changes: Value,
+    pub rules: Vec<FiredRule>,
+    pub events: Vec<String>,
+    pub invocations: Vec<String>,
+    pub bound_hit: bool,
+}
+
 /// One update of one ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Audit {

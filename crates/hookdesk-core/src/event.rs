@@ -4,7 +4,11 @@
 use serde_json::{Value, json};
 
 use crate::Timestamp;
+use crate::invocation::{NewInvocation, Origin};
+use crate::request::prepare_event;
+use crate::template::{Context, Rendering};
 use crate::ticket::TicketFields;
+use crate::webhook::{Ordering, Webhook};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
@@ -119,6 +123,66 @@ impl CloudEvent<'_> {
             "data": {"current": self.current, "previous": self.previous},
         })
     }
+}
+
+/// Events raised about one subject.
+pub struct Raised<'a> {
+    pub events: &'a [EventType],
+    /// The ticket they are about, if they are about a ticket.
+    pub ticket_id: Option<i64>,
+    /// `tickets/ID`, `users/ID` or `webhooks/ID`.
+    pub subject: &'a str,
+    pub current: Value,
+    pub previous: &'a Value,
+}
+
+/// One invocation per subscribed webhook and event, each carrying the CloudEvents document.
+pub fn event_invocations(
+    webhooks: &[Webhook],
+    raised: &Raised<'_>,
+    origin: &Origin<'_>,
+    rendering: &mut Rendering,
+) -> Vec<NewInvocation> {
+    let mut invocations = Vec::new();
+    for &event in raised.events {
+        let subscribed: Vec<&Webhook> = webhooks.iter().filter(|w| w.subscriptions.includes(event)).collect();
+        if subscribed.is_empty() {
+            continue;
+        }
+        let event_id = (origin.new_id)("evt");
+        let document = CloudEvent {
+            id: &event_id,
+            source: origin.public_url,
+            event,
+            subject: raised.subject.to_owned(),
+            time: origin.now,
+            current: raised.current.clone(),
+            previous: raised.previous.clone(),
+        }
+        .to_json();
+        let mut context = Context::new().with("event", &document);
+        if raised.ticket_id.is_some() {
+            let ticket = if raised.current.is_null() { raised.previous } else { &raised.current };
+            context = context.with("ticket", ticket);
+        }
+        for webhook in subscribed {
+            let context = context.clone().with("webhook", &json!({"id": webhook.id, "name": webhook.name}));
+            invocations.push(NewInvocation {
+                id: (origin.new_id)("inv"),
+                webhook_id: webhook.id.clone(),
+                ticket_id: raised.ticket_id,
+                trigger_id: None,
+                automation_id: None,
+                event_type: Some(event.as_str().to_owned()),
+                replay_of: None,
+                request: prepare_event(webhook, &context, rendering, &document),
+                max_retries: webhook.max_retries,
+                ordered: webhook.ordering == Ordering::PerTicket,
+                created_at: origin.queued_at,
+            });
+        }
+    }
+    invocations
 }
 
 #[cfg(test)]

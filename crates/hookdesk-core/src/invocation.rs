@@ -155,3 +155,15 @@ pub struct InvocationFilter {
     pub before_id: Option<String>,
     pub limit: u32,
 }
+
+/// What new invocations (and the events they carry) are made with: hookdesk's public URL
+/// (events' `source`, tickets' `url`), the time of the change, when they join the queue, and
+/// how ids are made (`PREFIX_...`).
+pub struct Origin<'a> {
+    pub public_url: &'a str,
+    pub now: Timestamp,
+    /// The queue runs on the system clock, whatever clock tickets are on (a test's fake one
+    /// must not schedule deliveries hours ahead).
+    pub queued_at: Timestamp,
+    pub new_id: &'a (dyn Fn(&str) -> String + Sync),
+}

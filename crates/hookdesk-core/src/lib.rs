@@ -19,6 +19,7 @@ pub mod template;
 pub mod text;
 pub mod ticket;
 pub mod time;
+pub mod update;
 pub mod user;
 pub mod webhook;
 

@@ -192,6 +192,25 @@ pub struct NewComment {
     pub public: bool,
 }
 
+/// The longest subject, in characters.
+pub const MAX_SUBJECT: usize = 1000;
+/// The longest description or comment, in characters.
+pub const MAX_TEXT: usize = 64 * 1024;
+
+impl Ticket {
+    /// The ticket as templates see it: the Ticket JSON plus `url` (under `public_url`) and
+    /// `latest_comment`.
+    pub fn document(&self, public_url: &str) -> Value {
+        let mut document = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut document {
+            map.insert("url".into(), format!("{public_url}/api/v1/tickets/{}", self.id).into());
+            let latest = self.comments.last().map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
+            map.insert("latest_comment".into(), latest.unwrap_or(Value::Null));
+        }
+        document
+    }
+}
+
 /// Checks free text fields: subject, description, group.
 pub fn parse_text(field: &str, text: &str, max_chars: usize) -> Result<String, Invalid> {
     if text.chars().count() > max_chars {

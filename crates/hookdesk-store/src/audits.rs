@@ -1,23 +1,11 @@
 //! The audit trail of ticket updates, written in each update's transaction.
 
 use hookdesk_core::Timestamp;
-use hookdesk_core::audit::{Audit, FiredRule, Via};
+use hookdesk_core::audit::{Audit, NewAudit, Via};
 use sqlx::Row;
 
 use crate::tickets::UpdateTx;
 use crate::{Page, Store, StoreError, rows};
-
-/// An audit record to write; its id and ticket come from the update.
-#[derive(Debug, Clone)]
-pub struct NewAudit {
-    pub actor_id: Option<i64>,
-    pub via: Via,
-    pub changes: serde_json::Value,
-    pub rules: Vec<FiredRule>,
-    pub events: Vec<String>,
-    pub invocations: Vec<String>,
-    pub bound_hit: bool,
-}
 
 fn audit_from_row(row: &crate::db::Row) -> Result<Audit, StoreError> {
     Ok(Audit {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{ConnectOptions, Executor, SqlSafeStr};
+use sqlx::{AssertSqlSafe, ConnectOptions, Executor, SqlSafeStr};
 
 use crate::{Cipher, SecretKey, StoreError};
 
@@ -233,6 +233,52 @@ fn sqlite_pool(size: u32) -> AnyPoolOptions {
 }
 
 /// `$1, $2, ...` for an `IN (...)` list, starting after `first - 1` earlier parameters.
+/// Reserves the next `n` ids of `table` (an autoincrement `id`), in order, for rows written
+/// later with explicit ids: the ids `n` inserts would have had. On SQLite the transaction
+/// holds the writer; on PostgreSQL the sequence hands them out.
+pub(crate) async fn reserve_ids(
+    conn: &mut Conn,
+    backend: Backend,
+    table: &'static str,
+    n: usize,
+) -> Result<Vec<i64>, StoreError> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    match backend {
+        Backend::Sqlite => {
+            // The next AUTOINCREMENT id follows the larger of `sqlite_sequence` and the
+            // largest id; moving the sequence past both reserves the ids between.
+            sqlx::query(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT $1, 0
+                 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = $1)",
+            )
+            .bind(table)
+            .execute(&mut *conn)
+            .await?;
+            let sql = format!(
+                "UPDATE sqlite_sequence SET seq = MAX(seq, (SELECT COALESCE(MAX(id), 0) FROM {table})) + $2
+                 WHERE name = $1 RETURNING seq"
+            );
+            let last: i64 =
+                sqlx::query_scalar(AssertSqlSafe(sql)).bind(table).bind(count).fetch_one(&mut *conn).await?;
+            Ok((last - count + 1..=last).collect())
+        }
+        Backend::Postgres => {
+            let mut ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2::BIGINT)",
+            )
+            .bind(table)
+            .bind(count)
+            .fetch_all(&mut *conn)
+            .await?;
+            ids.sort_unstable();
+            Ok(ids)
+        }
+    }
+}
+
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

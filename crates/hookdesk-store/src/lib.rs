@@ -24,11 +24,11 @@ mod triggers;
 mod users;
 mod webhooks;
 
-pub use audits::NewAudit;
 pub use cipher::{Cipher, SecretKey};
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
 pub use hookdesk_core::Page;
+pub use hookdesk_core::audit::NewAudit;
 pub use hookdesk_core::invocation::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,

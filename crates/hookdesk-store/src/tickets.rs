@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 
 use hookdesk_core::Timestamp;
-use hookdesk_core::ticket::{
-    Comment, NewComment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType,
-};
+use hookdesk_core::ticket::{Comment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType};
 use hookdesk_core::user::Email;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -266,29 +264,28 @@ impl UpdateTx {
         write_tags(&mut self.tx, id, Some(old_tags), &fields.tags).await
     }
 
-    pub async fn add_comment(
-        &mut self,
-        ticket_id: i64,
-        comment: &NewComment,
-        now: Timestamp,
-    ) -> Result<Comment, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO comments (ticket_id, author_id, body, public, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(ticket_id)
-        .bind(comment.author_id)
-        .bind(&comment.body)
-        .bind(i64::from(comment.public))
-        .bind(now.as_millis())
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(Comment {
-            id: row.try_get("id")?,
-            author_id: comment.author_id,
-            body: comment.body.clone(),
-            public: comment.public,
-            created_at: now,
-        })
+    /// Reserves the ids of the next `n` comments, in order: an update decides its comments
+    /// (which its templates see, ids included) before it writes them.
+    pub async fn reserve_comment_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError> {
+        crate::db::reserve_ids(&mut self.tx, self.store.backend, "comments", n).await
+    }
+
+    /// Writes comments with the ids reserved for them.
+    pub async fn insert_comments(&mut self, ticket_id: i64, comments: &[Comment]) -> Result<(), StoreError> {
+        for comment in comments {
+            sqlx::query(
+                "INSERT INTO comments (id, ticket_id, author_id, body, public, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(comment.id)
+            .bind(ticket_id)
+            .bind(comment.author_id)
+            .bind(&comment.body)
+            .bind(i64::from(comment.public))
+            .bind(comment.created_at.as_millis())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
     }
 
     pub(crate) fn conn(&mut self) -> &mut Conn {

@@ -15,6 +15,14 @@ pub struct NotifyWebhook {
     pub params: Vec<(String, Template)>,
 }
 
+/// What an action does beyond the ticket's fields, rendered from the ticket as its rule
+/// left it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SideEffect<'a> {
+    Comment { body: &'a Template, public: bool },
+    Notify(&'a NotifyWebhook),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Status(Status),
@@ -97,6 +105,29 @@ impl Action {
             Action::RemoveTags(tags) => fields.tags.remove(tags),
             Action::AddComment { .. } | Action::NotifyWebhook(_) => {}
         }
+    }
+
+    /// What the action does beyond the ticket's fields. Every action is named here, so that a
+    /// new one must say whether it has a side effect (and the update plan handle it).
+    pub fn side_effect(&self) -> Option<SideEffect<'_>> {
+        match self {
+            Action::Status(_)
+            | Action::Priority(_)
+            | Action::Type(_)
+            | Action::AssigneeId(_)
+            | Action::Group(_)
+            | Action::CustomField(..)
+            | Action::SetTags(_)
+            | Action::AddTags(_)
+            | Action::RemoveTags(_) => None,
+            Action::AddComment { body, public } => Some(SideEffect::Comment { body, public: *public }),
+            Action::NotifyWebhook(notify) => Some(SideEffect::Notify(notify)),
+        }
+    }
+
+    /// Whether the action adds a comment.
+    pub fn adds_comment(&self) -> bool {
+        matches!(self.side_effect(), Some(SideEffect::Comment { .. }))
     }
 
     /// The ticket field this action writes, named as conditions name it; `None` for comments

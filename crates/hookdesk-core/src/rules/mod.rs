@@ -11,7 +11,7 @@ pub mod cycle;
 mod shortcut;
 mod trigger;
 
-pub use action::{Action, NotifyWebhook};
+pub use action::{Action, NotifyWebhook, SideEffect};
 pub use automation::check_automation;
 pub use condition::{Condition, Conditions};
 pub use cycle::{CycleReport, Fired, Rule, TicketTimes, UpdateContext, UpdateType, run_cycle};

@@ -4,13 +4,15 @@
 
 use hookdesk_core::audit::Via;
 use hookdesk_core::rules::RuleSet;
-use hookdesk_core::rules::{TicketTimes, UpdateContext, UpdateType};
 use hookdesk_core::template::Rendering;
+use hookdesk_core::ticket::Ticket;
 use serde::Serialize;
 use tracing::{info, warn};
 use utoipa::ToSchema;
 
-use super::updates::{Applied, Change, RuleKind, Source};
+use hookdesk_core::update::{Applied, Change, RuleKind, Source, automations_holding};
+
+use super::updates::Rules;
 use super::{Admin, App, AppError};
 
 /// What one run did.
@@ -48,62 +50,9 @@ impl App {
             after = last.id;
             for ticket in batch {
                 run.tickets_checked += 1;
-                let mut fields = ticket.fields.clone();
-                let times = TicketTimes {
-                    now: at,
-                    created_at: ticket.created_at,
-                    updated_at: ticket.updated_at,
-                    status_changed_at: ticket.status_changed_at,
-                };
-                let mut applied = Vec::new();
-                for automation in &all {
-                    let update = UpdateContext {
-                        update_type: UpdateType::Change,
-                        previous: Some(&ticket.fields),
-                        comment: None,
-                        current_user_role: None,
-                        requester_email: &ticket.requester.email,
-                        times: Some(times),
-                    };
-                    if automation.rule.conditions.hold(&fields, &update) {
-                        for action in &automation.rule.actions {
-                            action.apply(&mut fields);
-                        }
-                        applied.push(automation.clone());
-                    }
-                }
-                if applied.is_empty() {
-                    continue;
-                }
-                let mut tx = self.store.begin_update().await?;
-                let current = match tx.ticket(ticket.id).await {
-                    Ok(current) if current.updated_at == ticket.updated_at => current,
-                    // Changed or deleted since the batch was read: its next run decides.
-                    _ => {
-                        run.skipped += 1;
-                        tx.rollback().await?;
-                        continue;
-                    }
-                };
-                run.fired += applied.len() as u64;
-                let change = Change {
-                    previous: Some(current.fields.clone()),
-                    fields: current.fields.clone(),
-                    comment: None,
-                    applied,
-                };
-                let source = Source { via: Via::Automation, actor: None };
-                let mut rendering = Rendering::new();
-                match self.run_update(&mut tx, &rules, &mut rendering, source, current, change, self.clock.now()).await
-                {
-                    Ok(_) => {
-                        self.commit(tx).await?;
-                        run.tickets_updated += 1;
-                    }
-                    Err(e) => {
-                        warn!(ticket.id = ticket.id, error = %e, "an automation update failed; it is retried next run");
-                        tx.rollback().await?;
-                    }
+                let applied = automations_holding(&ticket, &all, at);
+                if !applied.is_empty() {
+                    self.apply_automations(&rules, &ticket, &applied, &mut run).await?;
                 }
             }
         }
@@ -111,5 +60,42 @@ impl App {
             info!(checked = run.tickets_checked, updated = run.tickets_updated, fired = run.fired, "automations ran");
         }
         Ok(run)
+    }
+
+    /// Applies the automations that hold for `ticket` as one update, unless the ticket
+    /// changed since it was read.
+    async fn apply_automations(
+        &self,
+        rules: &Rules,
+        ticket: &Ticket,
+        applied: &[Applied],
+        run: &mut AutomationRun,
+    ) -> Result<(), AppError> {
+        let mut tx = self.store.begin_update().await?;
+        let current = match tx.ticket(ticket.id).await {
+            Ok(current) if current.updated_at == ticket.updated_at => current,
+            // Changed or deleted since the batch was read: its next run decides.
+            _ => {
+                run.skipped += 1;
+                tx.rollback().await?;
+                return Ok(());
+            }
+        };
+        run.fired += applied.len() as u64;
+        let change =
+            Change { previous: Some(current.fields.clone()), fields: current.fields.clone(), comment: None, applied };
+        let source = Source { via: Via::Automation, actor: None };
+        let mut rendering = Rendering::new();
+        match self.run_update(&mut tx, rules, &mut rendering, source, current, change, self.clock.now()).await {
+            Ok(_) => {
+                self.commit(tx).await?;
+                run.tickets_updated += 1;
+            }
+            Err(e) => {
+                warn!(ticket.id = ticket.id, error = %e, "an automation update failed; it is retried next run");
+                tx.rollback().await?;
+            }
+        }
+        Ok(())
     }
 }

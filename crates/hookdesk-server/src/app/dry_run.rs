@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::updates::{Source, Step};
 use super::{Admin, App, AppError, PatchTicketBody, TriggerBody};
+use hookdesk_core::update::{Source, Step, TicketPatch};
 
 /// `POST /triggers/dry_run`: a proposed change to one ticket, and optionally a draft trigger
 /// to try with the others.
@@ -57,7 +57,7 @@ impl App {
             })?),
             None => None,
         };
-        let patch = body.changes.map(Into::into).unwrap_or_default();
+        let patch = body.changes.map(TicketPatch::try_from).transpose()?.unwrap_or_default();
         let mut snapshot = self.store.rules_snapshot().await?;
         if let Some(draft) = draft {
             let mut list: Vec<Trigger> = snapshot.triggers.as_ref().clone();

@@ -26,8 +26,9 @@ use hookdesk_store::UpdateTx;
 use ipnet::IpNet;
 use tracing::{info, warn};
 
-use super::updates::{Source, TicketPatch};
+use super::updates::{Rules, UpdateOutcome};
 use super::{App, AppError, CreateTicketBody, PatchTicketBody, from_json, ids};
+use hookdesk_core::update::{CommentInput, NewTicket, Source, TicketPatch};
 
 /// Per-webhook rate limiters of this process, made when a webhook is first called and
 /// remade when its limit changes.
@@ -423,49 +424,71 @@ impl App {
         if let Some(KeyClaim { key, call_id }) = key {
             tx.claim_inbound_key(&webhook.id, key, call_id, self.clock.now()).await?;
         }
-        let source = Source { via: Via::Inbound, actor: None };
         for (i, action) in webhook.actions.iter().enumerate() {
             outcome.runs.push(ActionRun { kind: action.kind().to_owned(), ticket_id: None, error: None });
             let context = match &outcome.ticket {
                 Some(ticket) => context.clone().with("ticket", &self.ticket_document(ticket)),
                 None => context.clone(),
             };
-            let at = format!("actions[{i}]");
-            let render_error = |field: &str, e: hookdesk_core::template::RenderError| {
-                AppError::from(e.invalid(&format!("{at}.{field}")))
-            };
-            let done = match action {
-                InboundAction::CreateTicket { fields } => {
-                    let body = fields.render(&context, rendering).map_err(|e| render_error("fields", e))?;
-                    let body: CreateTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
-                    self.create_in(tx, &rules, rendering, source, body.into()).await
-                }
-                InboundAction::UpdateTicket { ticket_id, fields } => {
-                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context, rendering)?;
-                    let body = fields.render(&context, rendering).map_err(|e| render_error("fields", e))?;
-                    let body: PatchTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
-                    self.patch_in(tx, &rules, rendering, source, id, body.into(), &[]).await
-                }
-                InboundAction::AddComment { ticket_id, body, public } => {
-                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, &context, rendering)?;
-                    let text = rendering.render(body, &context).map_err(|e| render_error("body", e))?;
-                    let patch = TicketPatch { comment: Some((text, *public)), ..TicketPatch::default() };
-                    self.patch_in(tx, &rules, rendering, source, id, patch, &[]).await
-                }
-            };
-            // The update names the body's field (`comment.body`); say which action's.
-            let place =
-                if matches!(action, InboundAction::AddComment { .. }) { at.clone() } else { format!("{at}.fields") };
-            let done = done.map_err(|e| match e {
-                AppError::Invalid(invalid) => AppError::Invalid(invalid.within(&place)),
-                other => other,
-            })?;
+            let done =
+                self.run_inbound_action(tx, &rules, rendering, action, &format!("actions[{i}]"), &context).await?;
             if let Some(run) = outcome.runs.last_mut() {
                 run.ticket_id = Some(done.ticket.id);
             }
             outcome.ticket = Some(done.ticket);
         }
         Ok(())
+    }
+
+    /// One action of a call, at `at` (`actions[2]`): an update the triggers see. Its errors
+    /// name the action.
+    async fn run_inbound_action(
+        &self,
+        tx: &mut UpdateTx,
+        rules: &Rules,
+        rendering: &mut Rendering,
+        action: &InboundAction,
+        at: &str,
+        context: &Context,
+    ) -> Result<UpdateOutcome, AppError> {
+        let source = Source { via: Via::Inbound, actor: None };
+        let render_error = |field: &str, e: RenderError| AppError::from(e.invalid(&format!("{at}.{field}")));
+        let done = match action {
+            InboundAction::CreateTicket { fields } => {
+                let body = fields.render(context, rendering).map_err(|e| render_error("fields", e))?;
+                let body: CreateTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
+                match NewTicket::try_from(body) {
+                    Ok(input) => self.create_in(tx, rules, rendering, source, input).await,
+                    Err(invalid) => Err(invalid.into()),
+                }
+            }
+            InboundAction::UpdateTicket { ticket_id, fields } => {
+                let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, context, rendering)?;
+                let body = fields.render(context, rendering).map_err(|e| render_error("fields", e))?;
+                let body: PatchTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
+                match TicketPatch::try_from(body) {
+                    Ok(patch) => self.patch_in(tx, rules, rendering, source, id, patch, &[]).await,
+                    Err(invalid) => Err(invalid.into()),
+                }
+            }
+            InboundAction::AddComment { ticket_id, body, public } => {
+                let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, context, rendering)?;
+                let text = rendering.render(body, context).map_err(|e| render_error("body", e))?;
+                match CommentInput::parse(&text, *public) {
+                    Ok(comment) => {
+                        self.patch_in(tx, rules, rendering, source, id, TicketPatch::comment(comment), &[]).await
+                    }
+                    Err(invalid) => Err(invalid.into()),
+                }
+            }
+        };
+        // The update names the body's field (`comment.body`); say which action's.
+        let place =
+            if matches!(action, InboundAction::AddComment { .. }) { at.to_owned() } else { format!("{at}.fields") };
+        done.map_err(|e| match e {
+            AppError::Invalid(invalid) => AppError::Invalid(invalid.within(&place)),
+            other => other,
+        })
     }
 }
 

@@ -11,8 +11,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::OrNotFound;
-use super::updates::{Applied, RuleKind, Source, TicketPatch};
 use super::{Agent, App, AppError, Checked, Saved};
+use hookdesk_core::update::{Applied, RuleKind, Source, TicketPatch};
 
 /// `POST /macros`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

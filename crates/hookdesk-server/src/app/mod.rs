@@ -45,7 +45,7 @@ pub use rules::{OrderBody, PatchTriggerBody, TriggerBody};
 pub use test_send::{TestBody, TestResult};
 pub use ticket_bodies::{CreateTicketBody, PatchTicketBody, from_json, nullable, plain_words};
 pub use tickets::TicketQuery;
-pub use updates::{NewTicket, RequesterInput, Step, TicketPatch, UpdateOutcome};
+pub use updates::UpdateOutcome;
 pub use users::{NewToken, PatchUserBody, TokenBody, UserBody};
 pub use webhooks::{CreateWebhookBody, PatchWebhookBody, WebhookView};
 

@@ -1,14 +1,17 @@
-//! The bodies of `POST /tickets` and `PATCH /tickets/{id}` as JSON, and their typed form. An
-//! inbound webhook's ticket actions render to the same bodies.
+//! The bodies of `POST /tickets` and `PATCH /tickets/{id}` as JSON, and their checked form
+//! (`core::update`'s `NewTicket` and `TicketPatch`). An inbound webhook's ticket actions
+//! render to the same bodies.
 
 use hookdesk_core::Invalid;
-use hookdesk_core::ticket::{Priority, Status, TicketType};
+use hookdesk_core::ticket::{Priority, Status, Tags, TicketFields, TicketType};
+use hookdesk_core::update::{
+    CommentInput, NewTicket, RequesterInput, TicketPatch, parse_custom_fields, parse_description, parse_group,
+    parse_subject, parse_tags,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-
-use super::{NewTicket, RequesterInput, TicketPatch};
 
 /// For PATCH bodies: an absent field is `None`, an explicit `null` is `Some(None)`.
 pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -159,48 +162,52 @@ pub struct PatchTicketBody {
     comment: Option<CommentBody>,
 }
 
-impl From<PatchTicketBody> for TicketPatch {
-    fn from(body: PatchTicketBody) -> Self {
-        TicketPatch {
-            subject: body.subject,
-            description: body.description,
+impl TryFrom<PatchTicketBody> for TicketPatch {
+    type Error = Invalid;
+
+    fn try_from(body: PatchTicketBody) -> Result<Self, Invalid> {
+        Ok(TicketPatch {
+            requester: requester(body.requester)?,
+            comment: comment(body.comment)?,
+            tags: body.tags.as_deref().map(|t| parse_tags("tags", t)).transpose()?,
+            add_tags: parse_tags("add_tags", &body.add_tags)?,
+            remove_tags: parse_tags("remove_tags", &body.remove_tags)?,
+            subject: body.subject.as_deref().map(parse_subject).transpose()?,
+            description: body.description.as_deref().map(parse_description).transpose()?,
+            group: body.group.map(parse_group).transpose()?,
+            custom_fields: body.custom_fields.map(parse_custom_fields).transpose()?,
             status: body.status,
             priority: body.priority,
             ticket_type: body.ticket_type,
-            tags: body.tags,
-            add_tags: body.add_tags,
-            remove_tags: body.remove_tags,
-            requester: requester(body.requester),
             assignee_id: body.assignee_id,
-            group: body.group,
-            custom_fields: body.custom_fields,
-            comment: comment(body.comment),
-        }
+        })
     }
 }
 
-fn requester(body: Option<RequesterBody>) -> Option<RequesterInput> {
-    body.map(|r| RequesterInput { name: r.name, email: r.email })
+fn requester(body: Option<RequesterBody>) -> Result<Option<RequesterInput>, Invalid> {
+    body.map(|r| RequesterInput::parse(r.name.as_deref(), &r.email)).transpose()
 }
 
-fn comment(body: Option<CommentBody>) -> Option<(String, bool)> {
-    body.map(|c| (c.body, c.public.unwrap_or(true)))
+fn comment(body: Option<CommentBody>) -> Result<Option<CommentInput>, Invalid> {
+    body.map(|c| CommentInput::parse(&c.body, c.public.unwrap_or(true))).transpose()
 }
 
-impl From<CreateTicketBody> for NewTicket {
-    fn from(body: CreateTicketBody) -> Self {
-        NewTicket {
-            subject: body.subject,
-            description: body.description,
-            status: body.status,
-            priority: body.priority,
+impl TryFrom<CreateTicketBody> for NewTicket {
+    type Error = Invalid;
+
+    /// Status new and priority normal unless given.
+    fn try_from(body: CreateTicketBody) -> Result<Self, Invalid> {
+        let fields = TicketFields {
+            subject: parse_subject(&body.subject)?,
+            description: parse_description(&body.description)?,
+            status: body.status.unwrap_or(Status::New),
+            priority: body.priority.unwrap_or(Priority::Normal),
             ticket_type: body.ticket_type,
-            tags: body.tags,
-            requester: requester(body.requester),
+            tags: Tags::new(parse_tags("tags", &body.tags)?),
             assignee_id: body.assignee_id,
-            group: body.group,
-            custom_fields: body.custom_fields,
-            comment: comment(body.comment),
-        }
+            group: parse_group(body.group)?,
+            custom_fields: parse_custom_fields(body.custom_fields)?,
+        };
+        Ok(NewTicket { fields, comment: comment(body.comment)?, requester: requester(body.requester)? })
     }
 }

@@ -3,7 +3,7 @@
 
 use hookdesk_core::Page;
 use hookdesk_core::audit::Audit;
-use hookdesk_core::event::EventType;
+use hookdesk_core::event::{EventType, Raised, event_invocations};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::{Status, Tag, Ticket, TicketFilter};
 use serde::Deserialize;
@@ -12,8 +12,8 @@ use utoipa::IntoParams;
 
 use super::error::OrNotFound;
 use super::pages::{PageQuery, id_cursor, limit};
-use super::updates::Source;
 use super::{Agent, App, AppError, CreateTicketBody, PatchTicketBody};
+use hookdesk_core::update::Source;
 
 /// `GET /tickets`: which tickets.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -45,12 +45,12 @@ impl App {
 
     /// Creates a ticket: one update, the triggers run on it.
     pub async fn create_ticket(&self, caller: &Agent, body: CreateTicketBody) -> Result<Ticket, AppError> {
-        Ok(self.create_ticket_from(Source::api(caller.user()), body.into()).await?.ticket)
+        Ok(self.create_ticket_from(Source::api(caller.user()), body.try_into()?).await?.ticket)
     }
 
     /// Changes a ticket: one update, the triggers run on it.
     pub async fn update_ticket(&self, caller: &Agent, id: i64, body: PatchTicketBody) -> Result<Ticket, AppError> {
-        Ok(self.update_ticket_from(Source::api(caller.user()), id, body.into(), &[]).await?.ticket)
+        Ok(self.update_ticket_from(Source::api(caller.user()), id, body.try_into()?, &[]).await?.ticket)
     }
 
     /// Deletes a ticket; subscribers of `ticket.deleted` get it, in the same transaction.
@@ -62,16 +62,15 @@ impl App {
         tx.delete_ticket(id).await.or_not_found("ticket")?;
         let previous = serde_json::to_value(&ticket).unwrap_or(Value::Null);
         let events = vec![EventType::TicketDeleted];
-        let invocations = self.event_invocations(
-            &webhooks,
-            &events,
-            Some(id),
-            &format!("tickets/{id}"),
-            Value::Null,
-            &previous,
-            now,
-            &mut Rendering::new(),
-        );
+        let subject = format!("tickets/{id}");
+        let raised = Raised {
+            events: &events,
+            ticket_id: Some(id),
+            subject: &subject,
+            current: Value::Null,
+            previous: &previous,
+        };
+        let invocations = event_invocations(&webhooks, &raised, &self.origin(now), &mut Rendering::new());
         tx.enqueue(&invocations).await?;
         self.commit(tx).await?;
         Ok(())
