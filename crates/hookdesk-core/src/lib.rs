@@ -9,7 +9,6 @@ pub mod audit;
 pub mod endpoint;
 pub mod event;
 pub mod inbound;
-pub mod inbound_request;
 pub mod invalid;
 pub mod invocation;
 pub mod page;

@@ -3,7 +3,7 @@
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::inbound::{
-    ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify,
+    ActionRun, CallError, CallFilter, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify,
 };
 use hookdesk_core::text::storable;
 use sqlx::{AssertSqlSafe, Row};
@@ -23,18 +23,6 @@ fn token_place(id: &str) -> String {
 
 fn verify_place(id: &str) -> String {
     format!("inbound_webhook:{id}:verify")
-}
-
-/// Which calls to list: newest first, paged by id.
-#[derive(Debug, Clone, Default)]
-pub struct CallFilter {
-    pub status: Option<u16>,
-    /// `Some(true)`: calls answered with 400 or more; `Some(false)`: the others.
-    pub failed: Option<bool>,
-    pub since: Option<Timestamp>,
-    pub until: Option<Timestamp>,
-    pub before_id: Option<String>,
-    pub limit: u32,
 }
 
 fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<InboundWebhook, StoreError> {

@@ -29,13 +29,13 @@ pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
 pub use hookdesk_core::Page;
 pub use hookdesk_core::audit::NewAudit;
+pub use hookdesk_core::inbound::CallFilter;
 pub use hookdesk_core::invocation::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,
 };
 pub use hookdesk_core::rules::RuleSet;
 pub use hookdesk_core::ticket::TicketFilter;
-pub use inbound::CallFilter;
 pub use macros::NewMacro;
 pub use tickets::{FailedBeforeSending, UpdateTx};
 pub use triggers::{NewTrigger, RulesSnapshot};

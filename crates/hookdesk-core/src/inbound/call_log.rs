@@ -56,3 +56,16 @@ pub struct InboundCall {
     pub replay_of: Option<String>,
     pub duration_ms: i64,
 }
+
+/// Filters of an inbound webhook's call log.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    /// The status hookdesk answered.
+    pub status: Option<u16>,
+    /// `Some(true)`: calls answered with 400 or more; `Some(false)`: the others.
+    pub failed: Option<bool>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub before_id: Option<String>,
+    pub limit: u32,
+}

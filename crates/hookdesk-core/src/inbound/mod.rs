@@ -1,13 +1,15 @@
 //! Inbound webhooks: what an outside system's call to `/hooks/TOKEN` does (ticket actions
 //! whose fields are templates over the request), how it is verified, and what it answers.
 //!
-//! `verify` checks a call's signature; `actions` are the ticket actions it runs; `response` is
-//! what it answers; `token` is the secret of its URL; `header` is the rule for the header names
-//! it reads and sets; `call_log` is what the log keeps of each call.
+//! `request` is a call as read (and as templates see it); `verify` checks its signature;
+//! `actions` are the ticket actions it runs; `response` is what it answers; `token` is the
+//! secret of its URL; `header` is the rule for the header names it reads and sets; `call_log`
+//! is what the log keeps of each call.
 
 mod actions;
 mod call_log;
 mod header;
+mod request;
 mod response;
 mod token;
 mod verify;
@@ -15,8 +17,9 @@ mod verify;
 use crate::Timestamp;
 
 pub use actions::{FieldsShape, InboundAction, MAX_ACTIONS, Templated, TicketFields, render_ticket_id};
-pub use call_log::{ActionRun, CallError, InboundCall};
+pub use call_log::{ActionRun, CallError, CallFilter, InboundCall};
 pub use header::check_header_name;
+pub use request::InboundRequest;
 pub use response::{InboundResponse, RenderedResponse, ResponseStatus};
 pub use token::UrlToken;
 pub use verify::{TIMESTAMP_TOLERANCE_SECS, Verify, VerifyView, hmac_sha256_hex};

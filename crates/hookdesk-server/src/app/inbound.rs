@@ -1,12 +1,12 @@
 //! Inbound webhooks as admins manage them: their URL, verification, actions and response,
 //! and the log of their calls. Handling a call is `inbound_calls`.
 
+use hookdesk_core::inbound::CallFilter;
 use hookdesk_core::inbound::{
     InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify, VerifyView, check_header_name,
 };
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::{Invalid, Page};
-use hookdesk_store::CallFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

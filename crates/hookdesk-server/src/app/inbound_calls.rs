@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hookdesk_core::audit::Via;
+use hookdesk_core::inbound::InboundRequest;
 use hookdesk_core::inbound::{
     ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, RenderedResponse,
     render_ticket_id,
 };
-use hookdesk_core::inbound_request::InboundRequest;
 use hookdesk_core::template::{Context, RenderError, Rendering};
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use hookdesk_core::ticket::Ticket;

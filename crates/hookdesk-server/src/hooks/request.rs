@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use hookdesk_core::inbound_request::InboundRequest;
+use hookdesk_core::inbound::InboundRequest;
 
 use crate::app::AppError;
 
