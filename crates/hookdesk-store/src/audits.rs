@@ -7,19 +7,54 @@ use sqlx::Row;
 use crate::tickets::UpdateTx;
 use crate::{Page, Store, StoreError, rows};
 
-fn audit_from_row(row: &crate::db::Row) -> Result<Audit, StoreError> {
-    Ok(Audit {
-        id: row.try_get("id")?,
-        ticket_id: row.try_get("ticket_id")?,
-        actor_id: row.try_get("actor_id")?,
-        via: rows::name("ticket_audits.via", row.try_get("via")?, Via::parse)?,
-        changes: rows::json("ticket_audits.changes", row.try_get("changes")?)?,
-        rules: rows::json("ticket_audits.rules", row.try_get("rules")?)?,
-        events: rows::json("ticket_audits.events", row.try_get("events")?)?,
-        invocations: rows::json("ticket_audits.invocations", row.try_get("invocations")?)?,
-        bound_hit: row.try_get::<i64, _>("bound_hit")? != 0,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-    })
+/// A row of `ticket_audits`, as stored.
+struct AuditRow {
+    id: i64,
+    ticket_id: i64,
+    actor_id: Option<i64>,
+    via: String,
+    changes: String,
+    rules: String,
+    events: String,
+    invocations: String,
+    bound_hit: i64,
+    created_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for AuditRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            ticket_id: row.try_get("ticket_id")?,
+            actor_id: row.try_get("actor_id")?,
+            via: row.try_get("via")?,
+            changes: row.try_get("changes")?,
+            rules: row.try_get("rules")?,
+            events: row.try_get("events")?,
+            invocations: row.try_get("invocations")?,
+            bound_hit: row.try_get("bound_hit")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+impl TryFrom<AuditRow> for Audit {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        Ok(Audit {
+            id: row.id,
+            ticket_id: row.ticket_id,
+            actor_id: row.actor_id,
+            via: rows::name("ticket_audits.via", &row.via, Via::parse)?,
+            changes: rows::json("ticket_audits.changes", &row.changes)?,
+            rules: rows::json("ticket_audits.rules", &row.rules)?,
+            events: rows::json("ticket_audits.events", &row.events)?,
+            invocations: rows::json("ticket_audits.invocations", &row.invocations)?,
+            bound_hit: row.bound_hit != 0,
+            created_at: Timestamp::from_millis(row.created_at),
+        })
+    }
 }
 
 impl UpdateTx {
@@ -60,7 +95,7 @@ mod erased {
 impl Store {
     /// A ticket's updates, oldest first.
     pub async fn ticket_audits(&self, ticket_id: i64, after_id: i64, limit: u32) -> Result<Page<Audit>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, AuditRow>(
             "SELECT id, ticket_id, actor_id, via, changes, rules, events, invocations, bound_hit, created_at
              FROM ticket_audits WHERE ticket_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
@@ -69,7 +104,7 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let data = rows.iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
+        let data = rows.into_iter().map(Audit::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::of(data, limit, |a| a.id.to_string()))
     }
 }

@@ -15,8 +15,75 @@ fn millis(at: Option<Timestamp>) -> Option<i64> {
     at.map(Timestamp::as_millis)
 }
 
-fn timestamp(row: &crate::db::Row, column: &str) -> Result<Option<Timestamp>, StoreError> {
-    Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_millis))
+/// The times of a `webhook_health` row, as stored, that a batch of attempts moves on.
+struct TimesRow {
+    webhook_id: String,
+    last_success_at: Option<i64>,
+    last_failure_at: Option<i64>,
+    failing_since: Option<i64>,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for TimesRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            webhook_id: row.try_get("webhook_id")?,
+            last_success_at: row.try_get("last_success_at")?,
+            last_failure_at: row.try_get("last_failure_at")?,
+            failing_since: row.try_get("failing_since")?,
+        })
+    }
+}
+
+impl TimesRow {
+    /// The webhook's id and its times.
+    fn keyed(self) -> (String, Times) {
+        let times = Times {
+            last_success: self.last_success_at.map(Timestamp::from_millis),
+            last_failure: self.last_failure_at.map(Timestamp::from_millis),
+            failing_since: self.failing_since.map(Timestamp::from_millis),
+        };
+        (self.webhook_id, times)
+    }
+}
+
+/// A row of `webhook_health`, as stored.
+struct HealthRow {
+    webhook_id: String,
+    breaker: String,
+    breaker_until: Option<i64>,
+    failing: i64,
+    failing_since: Option<i64>,
+    last_success_at: Option<i64>,
+    last_failure_at: Option<i64>,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for HealthRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            webhook_id: row.try_get("webhook_id")?,
+            breaker: row.try_get("breaker")?,
+            breaker_until: row.try_get("breaker_until")?,
+            failing: row.try_get("failing")?,
+            failing_since: row.try_get("failing_since")?,
+            last_success_at: row.try_get("last_success_at")?,
+            last_failure_at: row.try_get("last_failure_at")?,
+        })
+    }
+}
+
+impl HealthRow {
+    /// The webhook's id and its health.
+    fn keyed(self) -> Result<(String, WebhookHealth), StoreError> {
+        let health = WebhookHealth {
+            breaker: rows::name("webhook_health.breaker", &self.breaker, BreakerState::parse)?,
+            breaker_until: self.breaker_until.map(Timestamp::from_millis),
+            failing: self.failing == 1,
+            failing_since: self.failing_since.map(Timestamp::from_millis),
+            last_success_at: self.last_success_at.map(Timestamp::from_millis),
+            last_failure_at: self.last_failure_at.map(Timestamp::from_millis),
+        };
+        Ok((self.webhook_id, health))
+    }
 }
 
 /// A webhook's last success and failure, and since when it has been failing: stored, or
@@ -84,19 +151,11 @@ pub(crate) async fn note_attempts(
          WHERE webhook_id IN ({}) ORDER BY webhook_id{lock}",
         placeholders(1, seen.len())
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, TimesRow>(AssertSqlSafe(sql));
     for (id, _) in seen {
         query = query.bind(*id);
     }
-    let mut stored = HashMap::new();
-    for row in query.fetch_all(&mut *conn).await? {
-        let times = Times {
-            last_success: timestamp(&row, "last_success_at")?,
-            last_failure: timestamp(&row, "last_failure_at")?,
-            failing_since: timestamp(&row, "failing_since")?,
-        };
-        stored.insert(row.try_get::<String, _>("webhook_id")?, times);
-    }
+    let stored: HashMap<String, Times> = query.fetch_all(&mut *conn).await?.into_iter().map(TimesRow::keyed).collect();
     for (id, batch) in seen {
         let merged = merge(stored.get(*id).copied().unwrap_or_default(), *batch);
         let now = merged.last_success.max(merged.last_failure).map_or(0, Timestamp::as_millis);
@@ -169,23 +228,11 @@ impl Store {
              FROM webhook_health WHERE webhook_id IN ({})",
             placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, HealthRow>(AssertSqlSafe(sql));
         for id in ids {
             query = query.bind(*id);
         }
-        let mut found = HashMap::new();
-        for row in query.fetch_all(&self.pool).await? {
-            let health = WebhookHealth {
-                breaker: rows::name("webhook_health.breaker", row.try_get("breaker")?, BreakerState::parse)?,
-                breaker_until: timestamp(&row, "breaker_until")?,
-                failing: row.try_get::<i64, _>("failing")? == 1,
-                failing_since: timestamp(&row, "failing_since")?,
-                last_success_at: timestamp(&row, "last_success_at")?,
-                last_failure_at: timestamp(&row, "last_failure_at")?,
-            };
-            found.insert(row.try_get("webhook_id")?, health);
-        }
-        Ok(found)
+        query.fetch_all(&self.pool).await?.into_iter().map(HealthRow::keyed).collect()
     }
 }
 

@@ -25,60 +25,144 @@ fn verify_place(id: &str) -> String {
     format!("inbound_webhook:{id}:verify")
 }
 
-fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<InboundWebhook, StoreError> {
-    let id: String = row.try_get("id")?;
-    let token = cipher.open(&token_place(&id), row.try_get("token")?)?;
-    let token = String::from_utf8(token).map_err(|e| StoreError::corrupt("inbound_webhooks.token", e))?;
-    let verify = row
-        .try_get::<Option<Vec<u8>>, _>("verify")?
-        .map(|sealed| {
-            let plain = cipher.open(&verify_place(&id), &sealed)?;
-            serde_json::from_slice::<Verify>(&plain).map_err(|e| StoreError::corrupt("inbound_webhooks.verify", e))
-        })
-        .transpose()?;
-    let actions: serde_json::Value = rows::json("inbound_webhooks.actions", row.try_get("actions")?)?;
-    let response: serde_json::Value = rows::json("inbound_webhooks.response", row.try_get("response")?)?;
-    let rate: Option<i64> = row.try_get("rate_limit_per_minute")?;
-    Ok(InboundWebhook {
-        name: row.try_get("name")?,
-        enabled: row.try_get::<i64, _>("enabled")? != 0,
-        token: UrlToken::new(token),
-        verify,
-        idempotency_header: row.try_get("idempotency_header")?,
-        actions: InboundAction::parse_all(&actions).map_err(|e| StoreError::corrupt("inbound_webhooks.actions", e))?,
-        response: InboundResponse::parse(&response).map_err(|e| StoreError::corrupt("inbound_webhooks.response", e))?,
-        rate_limit_per_minute: rate
-            .map(u32::try_from)
-            .transpose()
-            .map_err(|e| StoreError::corrupt("inbound_webhooks.rate_limit_per_minute", e))?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-        id,
-    })
+/// A row of `inbound_webhooks` ([`COLUMNS`]), as stored: its token and verification sealed.
+struct InboundWebhookRow {
+    id: String,
+    name: String,
+    enabled: i64,
+    token: Vec<u8>,
+    verify: Option<Vec<u8>>,
+    idempotency_header: Option<String>,
+    actions: String,
+    response: String,
+    rate_limit_per_minute: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
 }
 
-fn call_from_row(row: &crate::db::Row) -> Result<InboundCall, StoreError> {
-    let error: Option<String> = row.try_get("error")?;
-    Ok(InboundCall {
-        id: row.try_get("id")?,
-        inbound_webhook_id: row.try_get("inbound_webhook_id")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        method: row.try_get("method")?,
-        path: row.try_get("path")?,
-        query: row.try_get("query")?,
-        headers: rows::json("inbound_calls.headers", row.try_get("headers")?)?,
-        body: row.try_get("body")?,
-        body_bytes: row.try_get("body_bytes")?,
-        client_ip: row.try_get("client_ip")?,
-        status: u16::try_from(row.try_get::<i64, _>("status")?)
-            .map_err(|e| StoreError::corrupt("inbound_calls.status", e))?,
-        response_body: row.try_get("response_body")?,
-        actions: rows::json::<Vec<ActionRun>>("inbound_calls.actions", row.try_get("actions")?)?,
-        error: error.map(|e| rows::json::<CallError>("inbound_calls.error", &e)).transpose()?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        replay_of: row.try_get("replay_of")?,
-        duration_ms: row.try_get("duration_ms")?,
-    })
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for InboundWebhookRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            enabled: row.try_get("enabled")?,
+            token: row.try_get("token")?,
+            verify: row.try_get("verify")?,
+            idempotency_header: row.try_get("idempotency_header")?,
+            actions: row.try_get("actions")?,
+            response: row.try_get("response")?,
+            rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl InboundWebhookRow {
+    /// The webhook, its token and verification opened by `cipher`.
+    fn open(self, cipher: &Cipher) -> Result<InboundWebhook, StoreError> {
+        let token = cipher.open(&token_place(&self.id), &self.token)?;
+        let token = String::from_utf8(token).map_err(|e| StoreError::corrupt("inbound_webhooks.token", e))?;
+        let verify = self
+            .verify
+            .map(|sealed| {
+                let plain = cipher.open(&verify_place(&self.id), &sealed)?;
+                serde_json::from_slice::<Verify>(&plain).map_err(|e| StoreError::corrupt("inbound_webhooks.verify", e))
+            })
+            .transpose()?;
+        let actions: serde_json::Value = rows::json("inbound_webhooks.actions", &self.actions)?;
+        let response: serde_json::Value = rows::json("inbound_webhooks.response", &self.response)?;
+        Ok(InboundWebhook {
+            name: self.name,
+            enabled: self.enabled != 0,
+            token: UrlToken::new(token),
+            verify,
+            idempotency_header: self.idempotency_header,
+            actions: InboundAction::parse_all(&actions)
+                .map_err(|e| StoreError::corrupt("inbound_webhooks.actions", e))?,
+            response: InboundResponse::parse(&response)
+                .map_err(|e| StoreError::corrupt("inbound_webhooks.response", e))?,
+            rate_limit_per_minute: self
+                .rate_limit_per_minute
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("inbound_webhooks.rate_limit_per_minute", e))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            updated_at: Timestamp::from_millis(self.updated_at),
+            id: self.id,
+        })
+    }
+}
+
+/// A row of `inbound_calls` ([`CALL_COLUMNS`]), as stored.
+struct CallRow {
+    id: String,
+    inbound_webhook_id: String,
+    created_at: i64,
+    method: String,
+    path: String,
+    query: String,
+    headers: String,
+    body: String,
+    body_bytes: i64,
+    client_ip: Option<String>,
+    status: i64,
+    response_body: String,
+    actions: String,
+    error: Option<String>,
+    idempotency_key: Option<String>,
+    replay_of: Option<String>,
+    duration_ms: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for CallRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            inbound_webhook_id: row.try_get("inbound_webhook_id")?,
+            created_at: row.try_get("created_at")?,
+            method: row.try_get("method")?,
+            path: row.try_get("path")?,
+            query: row.try_get("query")?,
+            headers: row.try_get("headers")?,
+            body: row.try_get("body")?,
+            body_bytes: row.try_get("body_bytes")?,
+            client_ip: row.try_get("client_ip")?,
+            status: row.try_get("status")?,
+            response_body: row.try_get("response_body")?,
+            actions: row.try_get("actions")?,
+            error: row.try_get("error")?,
+            idempotency_key: row.try_get("idempotency_key")?,
+            replay_of: row.try_get("replay_of")?,
+            duration_ms: row.try_get("duration_ms")?,
+        })
+    }
+}
+
+impl TryFrom<CallRow> for InboundCall {
+    type Error = StoreError;
+
+    fn try_from(row: CallRow) -> Result<Self, StoreError> {
+        Ok(InboundCall {
+            id: row.id,
+            inbound_webhook_id: row.inbound_webhook_id,
+            created_at: Timestamp::from_millis(row.created_at),
+            method: row.method,
+            path: row.path,
+            query: row.query,
+            headers: rows::json("inbound_calls.headers", &row.headers)?,
+            body: row.body,
+            body_bytes: row.body_bytes,
+            client_ip: row.client_ip,
+            status: u16::try_from(row.status).map_err(|e| StoreError::corrupt("inbound_calls.status", e))?,
+            response_body: row.response_body,
+            actions: rows::json::<Vec<ActionRun>>("inbound_calls.actions", &row.actions)?,
+            error: row.error.map(|e| rows::json::<CallError>("inbound_calls.error", &e)).transpose()?,
+            idempotency_key: row.idempotency_key,
+            replay_of: row.replay_of,
+            duration_ms: row.duration_ms,
+        })
+    }
 }
 
 async fn insert_call<'c>(
@@ -162,26 +246,28 @@ impl Store {
     }
 
     pub async fn inbound_webhooks(&self) -> Result<Vec<InboundWebhook>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!("{COLUMNS} ORDER BY name, id"))).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| webhook_from_row(r, &self.cipher)).collect()
+        let rows = sqlx::query_as::<_, InboundWebhookRow>(AssertSqlSafe(format!("{COLUMNS} ORDER BY name, id")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| r.open(&self.cipher)).collect()
     }
 
     pub async fn inbound_webhook(&self, id: &str) -> Result<InboundWebhook, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
+        let row = sqlx::query_as::<_, InboundWebhookRow>(AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        webhook_from_row(&row, &self.cipher)
+        row.open(&self.cipher)
     }
 
     /// The webhook whose token hashes to `token_hash`.
     pub async fn inbound_webhook_by_token(&self, token_hash: &str) -> Result<Option<InboundWebhook>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("{COLUMNS} WHERE token_hash = $1")))
+        let row = sqlx::query_as::<_, InboundWebhookRow>(AssertSqlSafe(format!("{COLUMNS} WHERE token_hash = $1")))
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| webhook_from_row(&r, &self.cipher)).transpose()
+        row.map(|r| r.open(&self.cipher)).transpose()
     }
 
     pub async fn delete_inbound_webhook(&self, id: &str) -> Result<(), StoreError> {
@@ -204,7 +290,7 @@ impl Store {
                AND (CAST($6 AS BIGINT) IS NULL OR created_at <= $6)
              ORDER BY id DESC LIMIT $7"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, CallRow>(AssertSqlSafe(sql))
             .bind(webhook_id)
             .bind(&filter.before_id)
             .bind(filter.status.map(i64::from))
@@ -214,23 +300,25 @@ impl Store {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let data = rows.iter().map(call_from_row).collect::<Result<Vec<_>, _>>()?;
+        let data = rows.into_iter().map(InboundCall::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::of(data, filter.limit, |c| c.id.clone()))
     }
 
     pub async fn inbound_call(&self, webhook_id: &str, call_id: &str) -> Result<InboundCall, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("{CALL_COLUMNS} WHERE inbound_webhook_id = $1 AND id = $2")))
-            .bind(webhook_id)
-            .bind(call_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        call_from_row(&row)
+        let row = sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
+            "{CALL_COLUMNS} WHERE inbound_webhook_id = $1 AND id = $2"
+        )))
+        .bind(webhook_id)
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        InboundCall::try_from(row)
     }
 
     /// The first accepted (status under 400) call to `webhook_id` with `key`, if any.
     pub async fn inbound_call_by_key(&self, webhook_id: &str, key: &str) -> Result<Option<InboundCall>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
             "{CALL_COLUMNS} WHERE inbound_webhook_id = $1 AND idempotency_key = $2 AND status < 400 AND replay_of IS NULL
              ORDER BY id LIMIT 1"
         )))
@@ -238,7 +326,7 @@ impl Store {
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(call_from_row).transpose()
+        row.map(InboundCall::try_from).transpose()
     }
 
     /// Deletes at most `limit` calls (and idempotency keys) logged before `before`; returns

@@ -18,29 +18,113 @@ use crate::{Page, Store, StoreError, rows};
 const INVOCATION_COLUMNS: &str = "id, webhook_id, ticket_id, trigger_id, automation_id, event_type, replay_of,
     status, next_attempt_at, error_code, error_message, created_at, completed_at";
 
-fn invocation_from_row(row: &crate::db::Row) -> Result<Invocation, StoreError> {
-    let code: Option<String> = row.try_get("error_code")?;
-    let message: Option<String> = row.try_get("error_message")?;
-    let status: InvocationStatus = rows::name("invocations.status", row.try_get("status")?, InvocationStatus::parse)?;
-    let pending = matches!(status, InvocationStatus::Pending | InvocationStatus::Retrying);
-    Ok(Invocation {
-        id: row.try_get("id")?,
-        webhook_id: row.try_get("webhook_id")?,
-        ticket_id: row.try_get("ticket_id")?,
-        trigger_id: row.try_get("trigger_id")?,
-        automation_id: row.try_get("automation_id")?,
-        event_type: row.try_get("event_type")?,
-        status,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        completed_at: row.try_get::<Option<i64>, _>("completed_at")?.map(Timestamp::from_millis),
-        next_attempt_at: row
-            .try_get::<Option<i64>, _>("next_attempt_at")?
-            .filter(|_| pending)
-            .map(Timestamp::from_millis),
-        error: code.map(|code| AttemptOutcome { code, message: message.unwrap_or_default() }),
-        replay_of: row.try_get("replay_of")?,
-        attempts: Vec::new(),
-    })
+/// A row of `invocations` ([`INVOCATION_COLUMNS`]), as stored.
+struct InvocationRow {
+    id: String,
+    webhook_id: String,
+    ticket_id: Option<i64>,
+    trigger_id: Option<i64>,
+    automation_id: Option<i64>,
+    event_type: Option<String>,
+    replay_of: Option<String>,
+    status: String,
+    next_attempt_at: Option<i64>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    created_at: i64,
+    completed_at: Option<i64>,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for InvocationRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            webhook_id: row.try_get("webhook_id")?,
+            ticket_id: row.try_get("ticket_id")?,
+            trigger_id: row.try_get("trigger_id")?,
+            automation_id: row.try_get("automation_id")?,
+            event_type: row.try_get("event_type")?,
+            replay_of: row.try_get("replay_of")?,
+            status: row.try_get("status")?,
+            next_attempt_at: row.try_get("next_attempt_at")?,
+            error_code: row.try_get("error_code")?,
+            error_message: row.try_get("error_message")?,
+            created_at: row.try_get("created_at")?,
+            completed_at: row.try_get("completed_at")?,
+        })
+    }
+}
+
+impl TryFrom<InvocationRow> for Invocation {
+    type Error = StoreError;
+
+    fn try_from(row: InvocationRow) -> Result<Self, StoreError> {
+        let status: InvocationStatus = rows::name("invocations.status", &row.status, InvocationStatus::parse)?;
+        let pending = matches!(status, InvocationStatus::Pending | InvocationStatus::Retrying);
+        Ok(Invocation {
+            id: row.id,
+            webhook_id: row.webhook_id,
+            ticket_id: row.ticket_id,
+            trigger_id: row.trigger_id,
+            automation_id: row.automation_id,
+            event_type: row.event_type,
+            status,
+            created_at: Timestamp::from_millis(row.created_at),
+            completed_at: row.completed_at.map(Timestamp::from_millis),
+            next_attempt_at: row.next_attempt_at.filter(|_| pending).map(Timestamp::from_millis),
+            error: row.error_code.map(|code| AttemptOutcome { code, message: row.error_message.unwrap_or_default() }),
+            replay_of: row.replay_of,
+            attempts: Vec::new(),
+        })
+    }
+}
+
+/// A row of `attempts`, as stored, with the invocation it belongs to.
+struct AttemptRow {
+    invocation_id: String,
+    number: i64,
+    started_at: i64,
+    duration_ms: i64,
+    request: String,
+    response: Option<String>,
+    error_code: Option<String>,
+    /// Read only with an error code, and required then.
+    error_message: Option<String>,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for AttemptRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        let error_code: Option<String> = row.try_get("error_code")?;
+        let error_message = match error_code {
+            Some(_) => Some(row.try_get::<String, _>("error_message")?),
+            None => None,
+        };
+        Ok(Self {
+            invocation_id: row.try_get("invocation_id")?,
+            number: row.try_get("number")?,
+            started_at: row.try_get("started_at")?,
+            duration_ms: row.try_get("duration_ms")?,
+            request: row.try_get("request")?,
+            response: row.try_get("response")?,
+            error_code,
+            error_message,
+        })
+    }
+}
+
+impl TryFrom<AttemptRow> for Attempt {
+    type Error = StoreError;
+
+    fn try_from(row: AttemptRow) -> Result<Self, StoreError> {
+        Ok(Attempt {
+            number: u32::try_from(row.number).map_err(|e| StoreError::corrupt("attempts.number", e))?,
+            started_at: Timestamp::from_millis(row.started_at),
+            duration_ms: row.duration_ms,
+            request: rows::json("attempts.request", &row.request)?,
+            response: row.response.map(|r| rows::json("attempts.response", &r)).transpose()?,
+            error: row.error_code.map(|code| AttemptOutcome { code, message: row.error_message.unwrap_or_default() }),
+        })
+    }
 }
 
 async fn attach_attempts(conn: &mut Conn, invocations: &mut [Invocation]) -> Result<(), StoreError> {
@@ -52,25 +136,13 @@ async fn attach_attempts(conn: &mut Conn, invocations: &mut [Invocation]) -> Res
          FROM attempts WHERE invocation_id IN ({}) ORDER BY number",
         placeholders(1, invocations.len())
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, AttemptRow>(AssertSqlSafe(sql));
     for inv in invocations.iter() {
         query = query.bind(&inv.id);
     }
     let mut by_id: HashMap<String, Vec<Attempt>> = HashMap::new();
     for row in query.fetch_all(&mut *conn).await? {
-        let code: Option<String> = row.try_get("error_code")?;
-        let response: Option<String> = row.try_get("response")?;
-        let number: i64 = row.try_get("number")?;
-        by_id.entry(row.try_get("invocation_id")?).or_default().push(Attempt {
-            number: u32::try_from(number).map_err(|e| StoreError::corrupt("attempts.number", e))?,
-            started_at: Timestamp::from_millis(row.try_get("started_at")?),
-            duration_ms: row.try_get("duration_ms")?,
-            request: rows::json("attempts.request", row.try_get("request")?)?,
-            response: response.map(|r| rows::json("attempts.response", &r)).transpose()?,
-            error: code
-                .map(|code| Ok::<_, sqlx::Error>(AttemptOutcome { code, message: row.try_get("error_message")? }))
-                .transpose()?,
-        });
+        by_id.entry(row.invocation_id.clone()).or_default().push(Attempt::try_from(row)?);
     }
     for inv in invocations {
         inv.attempts = by_id.remove(&inv.id).unwrap_or_default();
@@ -81,12 +153,14 @@ async fn attach_attempts(conn: &mut Conn, invocations: &mut [Invocation]) -> Res
 impl Store {
     pub async fn invocation(&self, id: &str) -> Result<Invocation, StoreError> {
         let mut conn = self.begin_read().await?;
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {INVOCATION_COLUMNS} FROM invocations WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut found = [invocation_from_row(&row)?];
+        let row = sqlx::query_as::<_, InvocationRow>(AssertSqlSafe(format!(
+            "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let mut found = [Invocation::try_from(row)?];
         attach_attempts(&mut conn, &mut found).await?;
         conn.commit().await?;
         let [found] = found;
@@ -110,7 +184,7 @@ impl Store {
         );
         let q = filter.q.as_ref().map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
         let mut conn = self.begin_read().await?;
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, InvocationRow>(AssertSqlSafe(sql))
             .bind(&filter.before_id)
             .bind(filter.status.map(InvocationStatus::as_str))
             .bind(filter.ticket_id)
@@ -121,7 +195,7 @@ impl Store {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&mut *conn)
             .await?;
-        let data = rows.iter().map(invocation_from_row).collect::<Result<Vec<_>, _>>()?;
+        let data = rows.into_iter().map(Invocation::try_from).collect::<Result<Vec<_>, _>>()?;
         let mut page = Page::of(data, filter.limit, |i| i.id.clone());
         attach_attempts(&mut conn, &mut page.data).await?;
         conn.commit().await?;
@@ -131,13 +205,15 @@ impl Store {
     /// Queues a new invocation with the same request as `id`.
     pub async fn replay_invocation(&self, id: &str, new_id: &str, now: Timestamp) -> Result<Invocation, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {REPLAY_COLUMNS} FROM invocations WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let Some(new) = replay_of_row(&row, new_id.to_owned(), now)? else {
-            let message: Option<String> = row.try_get("error_message")?;
+        let row = sqlx::query_as::<_, ReplayRow>(AssertSqlSafe(format!(
+            "SELECT {REPLAY_COLUMNS} FROM invocations WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let message = row.error_message.clone();
+        let Some(new) = row.replay(new_id.to_owned(), now)? else {
             return Err(StoreError::Conflict(format!(
                 "this invocation never had a request to replay: {}",
                 message.unwrap_or_default()
@@ -161,7 +237,7 @@ impl Store {
         mut new_id: impl FnMut() -> String,
     ) -> Result<(u32, bool), StoreError> {
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, ReplayRow>(AssertSqlSafe(format!(
             "SELECT {REPLAY_COLUMNS} FROM invocations i
              WHERE i.webhook_id = $1 AND i.status = 'failed' AND i.request <> 'null'
                AND (CAST($2 AS BIGINT) IS NULL OR i.created_at >= $2)
@@ -177,8 +253,8 @@ impl Store {
         .await?;
         let more = rows.len() > limit as usize;
         let mut replays = Vec::with_capacity(rows.len());
-        for row in rows.iter().take(limit as usize) {
-            replays.extend(replay_of_row(row, new_id(), now)?);
+        for row in rows.into_iter().take(limit as usize) {
+            replays.extend(row.replay(new_id(), now)?);
         }
         for chunk in replays.chunks(RECORD_CHUNK) {
             insert(&mut tx, self.backend, chunk).await?;
@@ -191,26 +267,57 @@ impl Store {
 const REPLAY_COLUMNS: &str =
     "id, webhook_id, ticket_id, trigger_id, automation_id, event_type, request, max_retries, ordered, error_message";
 
-/// A new invocation repeating the request of `row`; none when it never had one.
-fn replay_of_row(row: &crate::db::Row, new_id: String, now: Timestamp) -> Result<Option<NewInvocation>, StoreError> {
-    let request_text: String = row.try_get("request")?;
-    let Some(request) = rows::json::<Option<PreparedRequest>>("invocations.request", &request_text)? else {
-        return Ok(None);
-    };
-    let max_retries: i64 = row.try_get("max_retries")?;
-    Ok(Some(NewInvocation {
-        id: new_id,
-        webhook_id: row.try_get("webhook_id")?,
-        ticket_id: row.try_get("ticket_id")?,
-        trigger_id: row.try_get("trigger_id")?,
-        automation_id: row.try_get("automation_id")?,
-        event_type: row.try_get("event_type")?,
-        replay_of: Some(row.try_get("id")?),
-        request: Ok(request),
-        max_retries: u8::try_from(max_retries).map_err(|e| StoreError::corrupt("max_retries", e))?,
-        ordered: row.try_get::<i64, _>("ordered")? == 1,
-        created_at: now,
-    }))
+/// A row of `invocations` ([`REPLAY_COLUMNS`]): what a replay repeats.
+struct ReplayRow {
+    id: String,
+    webhook_id: String,
+    ticket_id: Option<i64>,
+    trigger_id: Option<i64>,
+    automation_id: Option<i64>,
+    event_type: Option<String>,
+    request: String,
+    max_retries: i64,
+    ordered: i64,
+    error_message: Option<String>,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for ReplayRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            webhook_id: row.try_get("webhook_id")?,
+            ticket_id: row.try_get("ticket_id")?,
+            trigger_id: row.try_get("trigger_id")?,
+            automation_id: row.try_get("automation_id")?,
+            event_type: row.try_get("event_type")?,
+            request: row.try_get("request")?,
+            max_retries: row.try_get("max_retries")?,
+            ordered: row.try_get("ordered")?,
+            error_message: row.try_get("error_message")?,
+        })
+    }
+}
+
+impl ReplayRow {
+    /// A new invocation `new_id` repeating this one's request; none when it never had one.
+    fn replay(self, new_id: String, now: Timestamp) -> Result<Option<NewInvocation>, StoreError> {
+        let Some(request) = rows::json::<Option<PreparedRequest>>("invocations.request", &self.request)? else {
+            return Ok(None);
+        };
+        Ok(Some(NewInvocation {
+            id: new_id,
+            webhook_id: self.webhook_id,
+            ticket_id: self.ticket_id,
+            trigger_id: self.trigger_id,
+            automation_id: self.automation_id,
+            event_type: self.event_type,
+            replay_of: Some(self.id),
+            request: Ok(request),
+            max_retries: u8::try_from(self.max_retries).map_err(|e| StoreError::corrupt("max_retries", e))?,
+            ordered: self.ordered == 1,
+            created_at: now,
+        }))
+    }
 }
 
 /// Escapes LIKE's wildcards so user text matches literally (with `ESCAPE '\\'`).

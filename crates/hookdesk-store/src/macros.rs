@@ -17,21 +17,50 @@ pub struct NewMacro {
 
 const MACRO_COLUMNS: &str = "SELECT id, title, description, active, actions, created_at, updated_at FROM macros";
 
-fn macro_from_row(row: &crate::db::Row) -> Result<Macro, StoreError> {
-    let actions: Vec<serde_json::Value> = rows::json("macros.actions", row.try_get("actions")?)?;
-    Ok(Macro {
-        id: row.try_get("id")?,
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        actions: actions
-            .iter()
-            .map(Action::parse)
-            .collect::<Result<_, _>>()
-            .map_err(|e| StoreError::corrupt("macros.actions", e))?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-    })
+/// A row of `macros`, as stored.
+struct MacroRow {
+    id: i64,
+    title: String,
+    description: String,
+    active: i64,
+    actions: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for MacroRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            active: row.try_get("active")?,
+            actions: row.try_get("actions")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl TryFrom<MacroRow> for Macro {
+    type Error = StoreError;
+
+    fn try_from(row: MacroRow) -> Result<Self, StoreError> {
+        let actions: Vec<serde_json::Value> = rows::json("macros.actions", &row.actions)?;
+        Ok(Macro {
+            id: row.id,
+            title: row.title,
+            description: row.description,
+            active: row.active != 0,
+            actions: actions
+                .iter()
+                .map(Action::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| StoreError::corrupt("macros.actions", e))?,
+            created_at: Timestamp::from_millis(row.created_at),
+            updated_at: Timestamp::from_millis(row.updated_at),
+        })
+    }
 }
 
 fn actions_text(actions: &[Action]) -> String {
@@ -40,19 +69,19 @@ fn actions_text(actions: &[Action]) -> String {
 
 impl Store {
     pub async fn macros(&self) -> Result<Vec<Macro>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} ORDER BY title, id")))
+        let rows = sqlx::query_as::<_, MacroRow>(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} ORDER BY title, id")))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(macro_from_row).collect()
+        rows.into_iter().map(Macro::try_from).collect()
     }
 
     pub async fn macro_by_id(&self, id: i64) -> Result<Macro, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} WHERE id = $1")))
+        let row = sqlx::query_as::<_, MacroRow>(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} WHERE id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        macro_from_row(&row)
+        Macro::try_from(row)
     }
 
     pub async fn create_macro(&self, new: &NewMacro, now: Timestamp) -> Result<Macro, StoreError> {

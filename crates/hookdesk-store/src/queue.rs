@@ -86,6 +86,48 @@ fn claim_sql(backend: Backend, skipped_webhooks: usize) -> String {
     )
 }
 
+/// A claimed invocation as the claim returns it.
+struct ClaimedRow {
+    id: String,
+    webhook_id: String,
+    ticket_id: Option<i64>,
+    ordered: i64,
+    request: String,
+    attempts: i64,
+    max_retries: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for ClaimedRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            webhook_id: row.try_get("webhook_id")?,
+            ticket_id: row.try_get("ticket_id")?,
+            ordered: row.try_get("ordered")?,
+            request: row.try_get("request")?,
+            attempts: row.try_get("attempts")?,
+            max_retries: row.try_get("max_retries")?,
+        })
+    }
+}
+
+impl TryFrom<ClaimedRow> for Claimed {
+    type Error = StoreError;
+
+    fn try_from(row: ClaimedRow) -> Result<Self, StoreError> {
+        Ok(Claimed {
+            id: row.id,
+            webhook_id: row.webhook_id,
+            ticket_id: row.ticket_id,
+            ordered: row.ordered == 1,
+            request: rows::json("invocations.request", &row.request)?,
+            attempt: u32::try_from(row.attempts).map_err(|e| StoreError::corrupt("invocations.attempts", e))?,
+            max_retries: u8::try_from(row.max_retries)
+                .map_err(|e| StoreError::corrupt("invocations.max_retries", e))?,
+        })
+    }
+}
+
 impl Store {
     /// Claims up to `limit` due invocations for `lease_ms`, oldest due first, none of the
     /// webhooks in `skip`.
@@ -97,7 +139,7 @@ impl Store {
         skip: &[&str],
     ) -> Result<Vec<Claimed>, StoreError> {
         let sql = claim_sql(self.backend, skip.len());
-        let mut query = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query_as::<_, ClaimedRow>(AssertSqlSafe(sql))
             .bind(now.as_millis())
             .bind(now.plus_millis(lease_ms).as_millis())
             .bind(i64::from(limit));
@@ -105,22 +147,7 @@ impl Store {
             query = query.bind(*webhook);
         }
         let rows = query.fetch_all(&self.writer).await?;
-        rows.iter()
-            .map(|row| {
-                let attempts: i64 = row.try_get("attempts")?;
-                let max_retries: i64 = row.try_get("max_retries")?;
-                Ok(Claimed {
-                    id: row.try_get("id")?,
-                    webhook_id: row.try_get("webhook_id")?,
-                    ticket_id: row.try_get("ticket_id")?,
-                    ordered: row.try_get::<i64, _>("ordered")? == 1,
-                    request: rows::json("invocations.request", row.try_get("request")?)?,
-                    attempt: u32::try_from(attempts).map_err(|e| StoreError::corrupt("invocations.attempts", e))?,
-                    max_retries: u8::try_from(max_retries)
-                        .map_err(|e| StoreError::corrupt("invocations.max_retries", e))?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(Claimed::try_from).collect()
     }
 
     /// Gives claims back without an attempt: each invocation waits until its time and the

@@ -17,35 +17,119 @@ const TICKET_SELECT: &str = "SELECT t.id, t.subject, t.description, t.status, t.
         u.id AS requester_id, u.name AS requester_name, u.email AS requester_email
      FROM tickets t JOIN users u ON u.id = t.requester_id";
 
-fn ticket_from_row(row: &crate::db::Row) -> Result<Ticket, StoreError> {
-    let tags: Vec<String> = rows::json("tickets.tags", row.try_get("tags")?)?;
-    let tags = tags.iter().map(|t| Tag::parse(t)).collect::<Result<Vec<_>, _>>();
-    Ok(Ticket {
-        id: row.try_get("id")?,
-        fields: TicketFields {
+/// A row of [`TICKET_SELECT`], as stored.
+struct TicketRow {
+    id: i64,
+    subject: String,
+    description: String,
+    status: String,
+    priority: String,
+    ticket_type: Option<String>,
+    tags: String,
+    assignee_id: Option<i64>,
+    group_name: Option<String>,
+    custom_fields: String,
+    requester_id: i64,
+    requester_name: String,
+    requester_email: String,
+    created_at: i64,
+    updated_at: i64,
+    status_changed_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for TicketRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
             subject: row.try_get("subject")?,
             description: row.try_get("description")?,
-            status: rows::name("tickets.status", row.try_get("status")?, Status::parse)?,
-            priority: rows::name("tickets.priority", row.try_get("priority")?, Priority::parse)?,
-            ticket_type: row
-                .try_get::<Option<&str>, _>("type")?
-                .map(|t| rows::name("tickets.type", t, TicketType::parse))
-                .transpose()?,
-            tags: Tags::new(tags.map_err(|e| StoreError::corrupt("tickets.tags", e))?),
+            status: row.try_get("status")?,
+            priority: row.try_get("priority")?,
+            ticket_type: row.try_get("type")?,
+            tags: row.try_get("tags")?,
             assignee_id: row.try_get("assignee_id")?,
-            group: row.try_get("group_name")?,
-            custom_fields: rows::json("tickets.custom_fields", row.try_get("custom_fields")?)?,
-        },
-        requester: Requester {
-            id: row.try_get("requester_id")?,
-            name: row.try_get("requester_name")?,
-            email: row.try_get("requester_email")?,
-        },
-        comments: Vec::new(),
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-        status_changed_at: Timestamp::from_millis(row.try_get("status_changed_at")?),
-    })
+            group_name: row.try_get("group_name")?,
+            custom_fields: row.try_get("custom_fields")?,
+            requester_id: row.try_get("requester_id")?,
+            requester_name: row.try_get("requester_name")?,
+            requester_email: row.try_get("requester_email")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            status_changed_at: row.try_get("status_changed_at")?,
+        })
+    }
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StoreError;
+
+    fn try_from(row: TicketRow) -> Result<Self, StoreError> {
+        let tags: Vec<String> = rows::json("tickets.tags", &row.tags)?;
+        let tags = tags.iter().map(|t| Tag::parse(t)).collect::<Result<Vec<_>, _>>();
+        Ok(Ticket {
+            id: row.id,
+            fields: TicketFields {
+                subject: row.subject,
+                description: row.description,
+                status: rows::name("tickets.status", &row.status, Status::parse)?,
+                priority: rows::name("tickets.priority", &row.priority, Priority::parse)?,
+                ticket_type: row
+                    .ticket_type
+                    .as_deref()
+                    .map(|t| rows::name("tickets.type", t, TicketType::parse))
+                    .transpose()?,
+                tags: Tags::new(tags.map_err(|e| StoreError::corrupt("tickets.tags", e))?),
+                assignee_id: row.assignee_id,
+                group: row.group_name,
+                custom_fields: rows::json("tickets.custom_fields", &row.custom_fields)?,
+            },
+            requester: Requester { id: row.requester_id, name: row.requester_name, email: row.requester_email },
+            comments: Vec::new(),
+            created_at: Timestamp::from_millis(row.created_at),
+            updated_at: Timestamp::from_millis(row.updated_at),
+            status_changed_at: Timestamp::from_millis(row.status_changed_at),
+        })
+    }
+}
+
+/// A comment as stored, with the ticket it belongs to.
+struct CommentRow {
+    ticket_id: i64,
+    id: i64,
+    author_id: Option<i64>,
+    body: String,
+    public: i64,
+    created_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for CommentRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            ticket_id: row.try_get("ticket_id")?,
+            id: row.try_get("id")?,
+            author_id: row.try_get("author_id")?,
+            body: row.try_get("body")?,
+            public: row.try_get("public")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+impl From<CommentRow> for Comment {
+    fn from(row: CommentRow) -> Self {
+        Comment {
+            id: row.id,
+            author_id: row.author_id,
+            body: row.body,
+            public: row.public != 0,
+            created_at: Timestamp::from_millis(row.created_at),
+        }
+    }
+}
+
+/// Reads tickets from rows of [`TICKET_SELECT`] (without their comments).
+fn tickets_from(rows: Vec<TicketRow>) -> Result<Vec<Ticket>, StoreError> {
+    rows.into_iter().map(Ticket::try_from).collect()
 }
 
 /// Fills in the comments of `tickets` with one query.
@@ -58,19 +142,13 @@ async fn attach_comments(conn: &mut Conn, tickets: &mut [Ticket]) -> Result<(), 
          WHERE ticket_id IN ({}) ORDER BY id",
         placeholders(1, tickets.len())
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, CommentRow>(AssertSqlSafe(sql));
     for ticket in tickets.iter() {
         query = query.bind(ticket.id);
     }
     let mut by_ticket: HashMap<i64, Vec<Comment>> = HashMap::new();
     for row in query.fetch_all(&mut *conn).await? {
-        by_ticket.entry(row.try_get("ticket_id")?).or_default().push(Comment {
-            id: row.try_get("id")?,
-            author_id: row.try_get("author_id")?,
-            body: row.try_get("body")?,
-            public: row.try_get::<i64, _>("public")? != 0,
-            created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        });
+        by_ticket.entry(row.ticket_id).or_default().push(row.into());
     }
     for ticket in tickets {
         ticket.comments = by_ticket.remove(&ticket.id).unwrap_or_default();
@@ -84,12 +162,12 @@ async fn attach_comments(conn: &mut Conn, tickets: &mut [Ticket]) -> Result<(), 
 /// serialises them.
 async fn load_ticket(conn: &mut Conn, id: i64, lock: bool) -> Result<Ticket, StoreError> {
     let lock = if lock { " FOR UPDATE OF t" } else { "" };
-    let row = sqlx::query(AssertSqlSafe(format!("{TICKET_SELECT} WHERE t.id = $1{lock}")))
+    let row = sqlx::query_as::<_, TicketRow>(AssertSqlSafe(format!("{TICKET_SELECT} WHERE t.id = $1{lock}")))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let mut ticket = [ticket_from_row(&row)?];
+    let mut ticket = [Ticket::try_from(row)?];
     attach_comments(conn, &mut ticket).await?;
     let [ticket] = ticket;
     Ok(ticket)
@@ -158,14 +236,14 @@ impl Store {
              ORDER BY t.id LIMIT $4"
         );
         let mut conn = self.begin_read().await?;
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::query_as(AssertSqlSafe(sql))
             .bind(filter.after_id.unwrap_or(0))
             .bind(filter.status.map(Status::as_str))
             .bind(filter.tag.as_ref().map(Tag::as_str))
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&mut *conn)
             .await?;
-        let tickets = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>, _>>()?;
+        let tickets = tickets_from(rows)?;
         let mut page = Page::of(tickets, filter.limit, |t| t.id.to_string());
         attach_comments(&mut conn, &mut page.data).await?;
         conn.commit().await?;
@@ -176,8 +254,9 @@ impl Store {
     pub async fn open_tickets_after(&self, after_id: i64, limit: u32) -> Result<Vec<Ticket>, StoreError> {
         let sql = format!("{TICKET_SELECT} WHERE t.id > $1 AND t.status <> 'closed' ORDER BY t.id LIMIT $2");
         let mut conn = self.begin_read().await?;
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(after_id).bind(i64::from(limit)).fetch_all(&mut *conn).await?;
-        let mut tickets = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>, _>>()?;
+        let rows =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(after_id).bind(i64::from(limit)).fetch_all(&mut *conn).await?;
+        let mut tickets = tickets_from(rows)?;
         attach_comments(&mut conn, &mut tickets).await?;
         conn.commit().await?;
         Ok(tickets)

@@ -29,34 +29,68 @@ pub struct NewTrigger {
     pub actions: Vec<Action>,
 }
 
-fn trigger_from_row(row: &crate::db::Row) -> Result<Trigger, StoreError> {
-    let conditions: serde_json::Value = rows::json("rules.conditions", row.try_get("conditions")?)?;
-    let actions: Vec<serde_json::Value> = rows::json("rules.actions", row.try_get("actions")?)?;
-    Ok(Trigger {
-        rule: Rule {
+/// A row of `triggers` or `automations` ([`RULE_COLUMNS`]), as stored.
+struct RuleRow {
+    id: i64,
+    title: String,
+    description: String,
+    active: i64,
+    position: i64,
+    conditions: String,
+    actions: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for RuleRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
             id: row.try_get("id")?,
             title: row.try_get("title")?,
-            conditions: Conditions::parse(&conditions).map_err(|e| StoreError::corrupt("rules.conditions", e))?,
-            actions: actions
-                .iter()
-                .map(Action::parse)
-                .collect::<Result<_, _>>()
-                .map_err(|e| StoreError::corrupt("rules.actions", e))?,
-        },
-        description: row.try_get("description")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        position: row.try_get("position")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-    })
+            description: row.try_get("description")?,
+            active: row.try_get("active")?,
+            position: row.try_get("position")?,
+            conditions: row.try_get("conditions")?,
+            actions: row.try_get("actions")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl TryFrom<RuleRow> for Trigger {
+    type Error = StoreError;
+
+    fn try_from(row: RuleRow) -> Result<Self, StoreError> {
+        let conditions: serde_json::Value = rows::json("rules.conditions", &row.conditions)?;
+        let actions: Vec<serde_json::Value> = rows::json("rules.actions", &row.actions)?;
+        Ok(Trigger {
+            rule: Rule {
+                id: row.id,
+                title: row.title,
+                conditions: Conditions::parse(&conditions).map_err(|e| StoreError::corrupt("rules.conditions", e))?,
+                actions: actions
+                    .iter()
+                    .map(Action::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| StoreError::corrupt("rules.actions", e))?,
+            },
+            description: row.description,
+            active: row.active != 0,
+            position: row.position,
+            created_at: Timestamp::from_millis(row.created_at),
+            updated_at: Timestamp::from_millis(row.updated_at),
+        })
+    }
 }
 
 const RULE_COLUMNS: &str = "id, title, description, active, position, conditions, actions, created_at, updated_at";
 
 pub(crate) async fn load(conn: &mut Conn, set: RuleSet, active_only: bool) -> Result<Vec<Trigger>, StoreError> {
     let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE active = 1 OR $1 = 0 ORDER BY position, id", table(set));
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(i64::from(active_only)).fetch_all(&mut *conn).await?;
-    rows.iter().map(trigger_from_row).collect()
+    let rows =
+        sqlx::query_as::<_, RuleRow>(AssertSqlSafe(sql)).bind(i64::from(active_only)).fetch_all(&mut *conn).await?;
+    rows.into_iter().map(Trigger::try_from).collect()
 }
 
 /// Marks the triggers as changed, in the caller's transaction (automations are read afresh
@@ -124,9 +158,12 @@ impl Store {
 
     pub async fn rule(&self, set: RuleSet, id: i64) -> Result<Trigger, StoreError> {
         let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE id = $1", table(set));
-        let row =
-            sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
-        trigger_from_row(&row)
+        let row = sqlx::query_as::<_, RuleRow>(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Trigger::try_from(row)
     }
 
     pub async fn create_rule(&self, set: RuleSet, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {

@@ -9,14 +9,58 @@ use crate::db::Conn;
 use crate::rows;
 use crate::{Page, Store, StoreError};
 
-fn user_from_row(row: &crate::db::Row) -> Result<User, StoreError> {
-    Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        role: rows::name("users.role", row.try_get::<&str, _>("role")?, Role::parse)?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-    })
+/// A row of `users` ([`USER_COLUMNS`]), as stored.
+struct UserRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: String,
+    created_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for UserRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            role: row.try_get("role")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            role: rows::name("users.role", &row.role, Role::parse)?,
+            created_at: Timestamp::from_millis(row.created_at),
+        })
+    }
+}
+
+/// A user as a ticket's requester: `id, name, email`.
+struct RequesterRow {
+    id: i64,
+    name: String,
+    email: String,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for RequesterRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self { id: row.try_get("id")?, name: row.try_get("name")?, email: row.try_get("email")? })
+    }
+}
+
+impl From<RequesterRow> for Requester {
+    fn from(row: RequesterRow) -> Self {
+        Requester { id: row.id, name: row.name, email: row.email }
+    }
 }
 
 /// Finds the user with `email`, or creates an end user with it (requesters are found or
@@ -38,12 +82,11 @@ pub(crate) async fn find_or_create_requester(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let row = sqlx::query("SELECT id, name, email FROM users WHERE email = $1")
+    let requester = sqlx::query_as::<_, RequesterRow>("SELECT id, name, email FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_one(&mut *conn)
         .await?;
-    let requester = Requester { id: row.try_get("id")?, name: row.try_get("name")?, email: row.try_get("email")? };
-    Ok((requester, inserted > 0))
+    Ok((requester.into(), inserted > 0))
 }
 
 const USER_COLUMNS: &str = "id, name, email, role, created_at";
@@ -60,14 +103,14 @@ impl Store {
     /// The user an API token acts as. `token_hash` is the hex SHA-256 of the token. Only
     /// agents and admins hold tokens: one of a user since made an end user acts as no one.
     pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, UserRow>(
             "SELECT u.id, u.name, u.email, u.role, u.created_at FROM api_tokens t
              JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND u.role IN ('agent', 'admin')",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.map(User::try_from).transpose()
     }
 
     /// The email of the admin user the bootstrap token belongs to (`.invalid`: never mailed).
@@ -85,11 +128,11 @@ impl Store {
         .bind(Self::BOOTSTRAP_ADMIN_EMAIL)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query("SELECT id, name, email, role, created_at FROM users WHERE email = $1")
+        let row = sqlx::query_as::<_, UserRow>("SELECT id, name, email, role, created_at FROM users WHERE email = $1")
             .bind(Self::BOOTSTRAP_ADMIN_EMAIL)
             .fetch_one(&mut *tx)
-            .await;
-        let admin = user_from_row(&row?)?;
+            .await?;
+        let admin = User::try_from(row)?;
         // Idempotent, so that several nodes starting at once with the same token agree.
         sqlx::query("DELETE FROM api_tokens WHERE label = 'bootstrap' AND token_hash <> $1")
             .bind(token_hash)
@@ -130,23 +173,24 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("a user with the email {} exists already", email.as_str())));
         }
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")))
-            .bind(email.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
+        let row =
+            sqlx::query_as::<_, UserRow>(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")))
+                .bind(email.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
-        user_from_row(&row)
+        User::try_from(row)
     }
 
     /// Users by id, after `after_id`.
     pub async fn list_users(&self, after_id: Option<i64>, limit: u32) -> Result<Page<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
             .bind(after_id.unwrap_or(0))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let data = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+        let data = rows.into_iter().map(User::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::of(data, limit, |u| u.id.to_string()))
     }
 
@@ -154,12 +198,13 @@ impl Store {
     /// server), and an email taken by another user is a conflict.
     pub async fn update_user(&self, id: i64, patch: &UserPatch, now: Timestamp) -> Result<User, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut user = user_from_row(&row)?;
+        let row =
+            sqlx::query_as::<_, UserRow>(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let mut user = User::try_from(row)?;
         if let Some(role) = patch.role {
             if user.role == Role::Admin && role != Role::Admin {
                 let admins =
@@ -238,11 +283,11 @@ impl Store {
     }
 
     pub async fn user(&self, id: i64) -> Result<User, StoreError> {
-        let row = sqlx::query("SELECT id, name, email, role, created_at FROM users WHERE id = $1")
+        let row = sqlx::query_as::<_, UserRow>("SELECT id, name, email, role, created_at FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        user_from_row(&row)
+        User::try_from(row)
     }
 }

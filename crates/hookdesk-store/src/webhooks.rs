@@ -41,38 +41,86 @@ fn secret_place(id: &str) -> String {
     format!("webhook:{id}:signing_secret")
 }
 
-fn webhook_from_row(row: &crate::db::Row, cipher: &Cipher) -> Result<Webhook, StoreError> {
-    let id: String = row.try_get("id")?;
-    let auth = cipher.open(&auth_place(&id), row.try_get("authentication")?)?;
-    let headers: serde_json::Map<String, serde_json::Value> =
-        rows::json("webhooks.custom_headers", row.try_get("custom_headers")?)?;
-    let max_retries: i64 = row.try_get("max_retries")?;
-    let rate: Option<i64> = row.try_get("rate_limit_per_minute")?;
-    Ok(Webhook {
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        endpoint: Endpoint::parse(row.try_get("endpoint")?).map_err(|e| StoreError::corrupt("webhooks.endpoint", e))?,
-        http_method: rows::serde_name::<HttpMethod>("webhooks.http_method", row.try_get("http_method")?)?,
-        request_format: rows::serde_name::<RequestFormat>("webhooks.request_format", row.try_get("request_format")?)?,
-        status: rows::serde_name::<WebhookStatus>("webhooks.status", row.try_get("status")?)?,
-        subscriptions: Subscriptions::parse(&rows::json::<Vec<String>>(
-            "webhooks.subscriptions",
-            row.try_get("subscriptions")?,
-        )?)
-        .map_err(|e| StoreError::corrupt("webhooks.subscriptions", e))?,
-        authentication: serde_json::from_slice(&auth).map_err(|e| StoreError::corrupt("webhooks.authentication", e))?,
-        custom_headers: CustomHeaders::parse(&headers)
-            .map_err(|e| StoreError::corrupt("webhooks.custom_headers", e))?,
-        max_retries: u8::try_from(max_retries).map_err(|e| StoreError::corrupt("webhooks.max_retries", e))?,
-        ordering: rows::serde_name::<Ordering>("webhooks.ordering", row.try_get("ordering")?)?,
-        rate_limit_per_minute: rate
-            .map(u32::try_from)
-            .transpose()
-            .map_err(|e| StoreError::corrupt("webhooks.rate_limit_per_minute", e))?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-        id,
-    })
+/// A row of `webhooks` ([`WEBHOOK_COLUMNS`]), as stored: its authentication still sealed.
+struct WebhookRow {
+    id: String,
+    name: String,
+    description: String,
+    endpoint: String,
+    http_method: String,
+    request_format: String,
+    status: String,
+    subscriptions: String,
+    authentication: Vec<u8>,
+    custom_headers: String,
+    max_retries: i64,
+    ordering: String,
+    rate_limit_per_minute: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, crate::db::Row> for WebhookRow {
+    fn from_row(row: &'r crate::db::Row) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            endpoint: row.try_get("endpoint")?,
+            http_method: row.try_get("http_method")?,
+            request_format: row.try_get("request_format")?,
+            status: row.try_get("status")?,
+            subscriptions: row.try_get("subscriptions")?,
+            authentication: row.try_get("authentication")?,
+            custom_headers: row.try_get("custom_headers")?,
+            max_retries: row.try_get("max_retries")?,
+            ordering: row.try_get("ordering")?,
+            rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl WebhookRow {
+    /// The webhook, its authentication opened by `cipher`.
+    fn open(self, cipher: &Cipher) -> Result<Webhook, StoreError> {
+        let auth = cipher.open(&auth_place(&self.id), &self.authentication)?;
+        let headers: serde_json::Map<String, serde_json::Value> =
+            rows::json("webhooks.custom_headers", &self.custom_headers)?;
+        Ok(Webhook {
+            name: self.name,
+            description: self.description,
+            endpoint: Endpoint::parse(&self.endpoint).map_err(|e| StoreError::corrupt("webhooks.endpoint", e))?,
+            http_method: rows::serde_name::<HttpMethod>("webhooks.http_method", &self.http_method)?,
+            request_format: rows::serde_name::<RequestFormat>("webhooks.request_format", &self.request_format)?,
+            status: rows::serde_name::<WebhookStatus>("webhooks.status", &self.status)?,
+            subscriptions: Subscriptions::parse(&rows::json::<Vec<String>>(
+                "webhooks.subscriptions",
+                &self.subscriptions,
+            )?)
+            .map_err(|e| StoreError::corrupt("webhooks.subscriptions", e))?,
+            authentication: serde_json::from_slice(&auth)
+                .map_err(|e| StoreError::corrupt("webhooks.authentication", e))?,
+            custom_headers: CustomHeaders::parse(&headers)
+                .map_err(|e| StoreError::corrupt("webhooks.custom_headers", e))?,
+            max_retries: u8::try_from(self.max_retries).map_err(|e| StoreError::corrupt("webhooks.max_retries", e))?,
+            ordering: rows::serde_name::<Ordering>("webhooks.ordering", &self.ordering)?,
+            rate_limit_per_minute: self
+                .rate_limit_per_minute
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("webhooks.rate_limit_per_minute", e))?,
+            created_at: Timestamp::from_millis(self.created_at),
+            updated_at: Timestamp::from_millis(self.updated_at),
+            id: self.id,
+        })
+    }
+}
+
+/// Opens each of `rows` with `cipher`.
+fn open_all(rows: Vec<WebhookRow>, cipher: &Cipher) -> Result<Vec<Webhook>, StoreError> {
+    rows.into_iter().map(|r| r.open(cipher)).collect()
 }
 
 pub(crate) async fn load_many(conn: &mut Conn, cipher: &Cipher, ids: &[&str]) -> Result<Vec<Webhook>, StoreError> {
@@ -80,21 +128,21 @@ pub(crate) async fn load_many(conn: &mut Conn, cipher: &Cipher, ids: &[&str]) ->
         return Ok(vec![]);
     }
     let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id IN ({})", placeholders(1, ids.len()));
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as(AssertSqlSafe(sql));
     for id in ids {
         query = query.bind(*id);
     }
-    query.fetch_all(&mut *conn).await?.iter().map(|r| webhook_from_row(r, cipher)).collect()
+    open_all(query.fetch_all(&mut *conn).await?, cipher)
 }
 
 pub(crate) async fn load_event_webhooks(conn: &mut Conn, cipher: &Cipher) -> Result<Vec<Webhook>, StoreError> {
     let sql =
         format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE status = 'active' AND subscriptions <> $1 ORDER BY id");
-    let rows = sqlx::query(AssertSqlSafe(sql))
+    let rows = sqlx::query_as(AssertSqlSafe(sql))
         .bind(serde_json::Value::from(Subscriptions::Conditional.names()).to_string())
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(|r| webhook_from_row(r, cipher)).collect()
+    open_all(rows, cipher)
 }
 
 /// The columns a create and an update both write, bound in the order of `$2..$13`.
@@ -172,12 +220,12 @@ impl Store {
 
     pub async fn list_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Page<Webhook>, StoreError> {
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::query_as(AssertSqlSafe(sql))
             .bind(after_id.unwrap_or(""))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let data = rows.iter().map(|r| webhook_from_row(r, &self.cipher)).collect::<Result<Vec<_>, _>>()?;
+        let data = open_all(rows, &self.cipher)?;
         Ok(Page::of(data, limit, |w| w.id.clone()))
     }
 

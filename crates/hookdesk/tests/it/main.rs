@@ -18,6 +18,7 @@ mod inbound;
 mod multinode;
 mod outage;
 mod rules;
+mod schema;
 mod serve_process;
 mod signing;
 mod test_send;
