@@ -11,6 +11,8 @@
 
 mod input;
 mod plan;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 use serde_json::Value;

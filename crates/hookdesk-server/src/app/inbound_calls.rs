@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hookdesk_core::Invalid;
 use hookdesk_core::audit::Via;
 use hookdesk_core::inbound::InboundRequest;
 use hookdesk_core::inbound::{
@@ -171,6 +172,35 @@ impl Answer {
     }
 }
 
+/// The answer of a call whose actions ran, by how its response rendered.
+fn answer_rendered(
+    response: Result<RenderedResponse, Invalid>,
+    outcome: ActionsOutcome,
+    context: &Context,
+    replies: fn(AppError) -> ErrorReply,
+) -> (Answer, Option<UpdateTx>) {
+    match response {
+        Ok(rendered) => (Answer::rendered(rendered, outcome.runs, None), outcome.pending),
+        // Over the budget whatever the actions did: answered as such, and (the actions'
+        // transaction dropped) nothing is kept.
+        Err(invalid) if invalid.code == RenderError::TOO_EXPENSIVE => {
+            let mut runs = outcome.runs;
+            for run in &mut runs {
+                run.ticket_id = None;
+                run.error = Some("rolled back: the response went over its render budget".into());
+            }
+            (Answer { actions: runs, ..Answer::error(replies(invalid.into())) }, None)
+        }
+        // The actions are done: answer that they were, and say in the log why the response
+        // is the default one.
+        Err(invalid) => {
+            let rendered = InboundResponse::default().render(context, &mut Rendering::new()).unwrap_or_default();
+            let error = CallError { code: "response_failed".into(), message: invalid.to_string() };
+            (Answer::rendered(rendered, outcome.runs, Some(error)), outcome.pending)
+        }
+    }
+}
+
 /// The caller's address: the peer, unless the peer is a trusted proxy; then the nearest
 /// address in X-Forwarded-For that is not one (proxies append, so the right end is nearest).
 fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
@@ -292,26 +322,8 @@ impl App {
             Some(ticket) => context.with("ticket", &self.ticket_document(ticket)),
             None => context,
         };
-        match webhook.response.render(&context, &mut rendering) {
-            Ok(rendered) => (Answer::rendered(rendered, outcome.runs, None), outcome.pending),
-            // Over the budget whatever the actions did: answered as such, and (the actions'
-            // transaction dropped) nothing is kept.
-            Err(invalid) if invalid.code == RenderError::TOO_EXPENSIVE => {
-                let mut runs = outcome.runs;
-                for run in &mut runs {
-                    run.ticket_id = None;
-                    run.error = Some("rolled back: the response went over its render budget".into());
-                }
-                (Answer { actions: runs, ..Answer::error(replies(invalid.into())) }, None)
-            }
-            // The actions are done: answer that they were, and say in the log why the
-            // response is the default one.
-            Err(invalid) => {
-                let rendered = InboundResponse::default().render(&context, &mut Rendering::new()).unwrap_or_default();
-                let error = CallError { code: "response_failed".into(), message: invalid.to_string() };
-                (Answer::rendered(rendered, outcome.runs, Some(error)), outcome.pending)
-            }
-        }
+        let response = webhook.response.render(&context, &mut rendering);
+        answer_rendered(response, outcome, &context, replies)
     }
 
     /// Writes the call's log entry: in `pending` (its actions' transaction, then committed)

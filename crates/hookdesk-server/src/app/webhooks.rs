@@ -141,6 +141,55 @@ fn check_supported(webhook: &Webhook) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// `webhook` with `patch`'s fields, each checked.
+fn patched(mut webhook: Webhook, patch: PatchWebhookBody) -> Result<Webhook, Invalid> {
+    if let Some(names) = &patch.subscriptions {
+        let subscriptions = Subscriptions::parse(names)?;
+        if subscriptions.is_conditional() != webhook.subscriptions.is_conditional() {
+            return Err(Invalid::new(
+                "subscriptions",
+                "the connection method of a webhook (conditional_ticket_events or event types) cannot change",
+            ));
+        }
+        webhook.subscriptions = subscriptions;
+    }
+    if let Some(name) = patch.name {
+        webhook.name = check_name(&name)?;
+    }
+    if let Some(description) = patch.description {
+        webhook.description = parse_text("description", &description, 4096)?;
+    }
+    if let Some(endpoint) = patch.endpoint {
+        webhook.endpoint = Endpoint::parse(&endpoint)?;
+    }
+    if let Some(method) = patch.http_method {
+        webhook.http_method = method;
+    }
+    if let Some(format) = patch.request_format {
+        webhook.request_format = format;
+    }
+    if let Some(status) = patch.status {
+        webhook.status = status;
+    }
+    if let Some(auth) = patch.authentication {
+        auth.validate()?;
+        webhook.authentication = auth;
+    }
+    if let Some(headers) = patch.custom_headers {
+        webhook.custom_headers = CustomHeaders::parse(&headers)?;
+    }
+    if let Some(retries) = patch.max_retries {
+        webhook.max_retries = retries;
+    }
+    if let Some(ordering) = patch.ordering {
+        webhook.ordering = ordering;
+    }
+    if let Some(rate) = patch.rate_limit_per_minute {
+        webhook.rate_limit_per_minute = rate;
+    }
+    Ok(webhook)
+}
+
 impl App {
     /// Creates a webhook; the warnings say what saving could not settle (an endpoint the
     /// SSRF guard refuses, a variable the sample ticket lacks).
@@ -205,54 +254,10 @@ impl App {
         id: &str,
         patch: PatchWebhookBody,
     ) -> Result<Saved<WebhookView>, AppError> {
-        let mut webhook = self.find_webhook(id).await?;
+        let current = self.find_webhook(id).await?;
         // Only changed templates are rendered against the sample (see `RuleInput`).
         let templates_changed = patch.endpoint.is_some() || patch.custom_headers.is_some();
-        if let Some(names) = &patch.subscriptions {
-            let subscriptions = Subscriptions::parse(names)?;
-            if subscriptions.is_conditional() != webhook.subscriptions.is_conditional() {
-                return Err(Invalid::new(
-                    "subscriptions",
-                    "the connection method of a webhook (conditional_ticket_events or event types) cannot change",
-                )
-                .into());
-            }
-            webhook.subscriptions = subscriptions;
-        }
-        if let Some(name) = patch.name {
-            webhook.name = check_name(&name)?;
-        }
-        if let Some(description) = patch.description {
-            webhook.description = parse_text("description", &description, 4096)?;
-        }
-        if let Some(endpoint) = patch.endpoint {
-            webhook.endpoint = Endpoint::parse(&endpoint)?;
-        }
-        if let Some(method) = patch.http_method {
-            webhook.http_method = method;
-        }
-        if let Some(format) = patch.request_format {
-            webhook.request_format = format;
-        }
-        if let Some(status) = patch.status {
-            webhook.status = status;
-        }
-        if let Some(auth) = patch.authentication {
-            auth.validate()?;
-            webhook.authentication = auth;
-        }
-        if let Some(headers) = patch.custom_headers {
-            webhook.custom_headers = CustomHeaders::parse(&headers)?;
-        }
-        if let Some(retries) = patch.max_retries {
-            webhook.max_retries = retries;
-        }
-        if let Some(ordering) = patch.ordering {
-            webhook.ordering = ordering;
-        }
-        if let Some(rate) = patch.rate_limit_per_minute {
-            webhook.rate_limit_per_minute = rate;
-        }
+        let mut webhook = patched(current, patch)?;
         check_supported(&webhook)?;
         let warnings = if templates_changed { self.check_webhook_templates(&webhook).await? } else { Vec::new() };
         webhook.updated_at = Timestamp::now();
