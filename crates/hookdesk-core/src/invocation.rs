@@ -167,3 +167,18 @@ pub struct Origin<'a> {
     pub queued_at: Timestamp,
     pub new_id: &'a (dyn Fn(&str) -> String + Sync),
 }
+
+/// How delivery went over a recent window, and what waits now: the overview's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Invocations completed in the window, by outcome.
+    pub succeeded: i64,
+    pub failed: i64,
+    /// Waiting now, whatever their age.
+    pub pending: i64,
+    pub retrying: i64,
+    /// When the oldest waiting invocation was queued.
+    pub oldest_waiting_since: Option<Timestamp>,
+    /// Completions per hour of the window, oldest first: (hour start, succeeded, failed).
+    pub hourly: Vec<(Timestamp, i64, i64)>,
+}

@@ -8,10 +8,11 @@
 pub mod app;
 pub mod hooks;
 pub mod http;
+pub mod ui;
 
 pub use app::{App, AppConfig, AppError};
 
 /// The whole HTTP application: the API and the inbound webhooks' URLs.
 pub fn router(app: App) -> axum::Router {
-    http::with_layers(http::router().merge(hooks::router())).with_state(app)
+    http::with_layers(http::router().merge(hooks::router()).merge(ui::router())).with_state(app)
 }

@@ -19,6 +19,8 @@ mod log;
 mod macros;
 mod queue;
 mod rows;
+mod sessions;
+mod stats;
 mod tickets;
 mod triggers;
 mod users;
@@ -37,6 +39,7 @@ pub use hookdesk_core::invocation::{
 pub use hookdesk_core::rules::RuleSet;
 pub use hookdesk_core::ticket::TicketFilter;
 pub use macros::NewMacro;
+pub use sessions::OpenSession;
 pub use tickets::{FailedBeforeSending, UpdateTx};
 pub use triggers::{NewTrigger, RulesSnapshot};
 pub use users::UserPatch;

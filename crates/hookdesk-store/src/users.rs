@@ -10,7 +10,7 @@ use crate::rows;
 use crate::{Page, Store, StoreError};
 
 /// A row of `users` ([`USER_COLUMNS`]), as stored.
-struct UserRow {
+pub(crate) struct UserRow {
     id: i64,
     name: String,
     email: String,

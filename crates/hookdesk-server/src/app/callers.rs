@@ -14,12 +14,22 @@ pub struct Agent(User);
 pub struct Admin(User);
 
 impl Agent {
+    /// For a user whose role was checked by the caller.
+    pub(super) fn checked(user: User) -> Self {
+        Self(user)
+    }
+
     pub fn user(&self) -> &User {
         &self.0
     }
 }
 
 impl Admin {
+    /// For a user whose role was checked by the caller.
+    pub(super) fn checked(user: User) -> Self {
+        Self(user)
+    }
+
     pub fn user(&self) -> &User {
         &self.0
     }

@@ -22,28 +22,28 @@ const MAX_RATE_LIMIT_PER_MINUTE: u32 = 1_000_000;
 /// An inbound webhook as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InboundWebhookView {
-    id: String,
-    name: String,
-    enabled: bool,
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
     /// The full URL to call: `PUBLIC_URL/hooks/TOKEN`. Anyone with it can call the webhook:
     /// rotate it if it leaks.
-    url: String,
+    pub url: String,
     /// `{"type": "hmac_sha256", "header"}`; the secret is never shown.
-    verify: Option<VerifyView>,
+    pub verify: Option<VerifyView>,
     /// A request header identifying a delivery (`X-GitHub-Delivery`, `webhook-id`,
     /// `Idempotency-Key`): a call repeating an accepted one's value gets the same answer and
     /// runs nothing.
-    idempotency_header: Option<String>,
+    pub idempotency_header: Option<String>,
     /// `[{"type": "create_ticket"|"update_ticket"|"add_comment", ...}]`.
     #[schema(value_type = Vec<Object>)]
-    actions: Value,
+    pub actions: Value,
     /// `{"status", "headers", "body"}`, templates.
     #[schema(value_type = Object)]
-    response: Value,
+    pub response: Value,
     /// Calls a minute this webhook accepts, per server process; null is no limit.
-    rate_limit_per_minute: Option<u32>,
-    created_at: hookdesk_core::Timestamp,
-    updated_at: hookdesk_core::Timestamp,
+    pub rate_limit_per_minute: Option<u32>,
+    pub created_at: hookdesk_core::Timestamp,
+    pub updated_at: hookdesk_core::Timestamp,
 }
 
 /// `POST /inbound_webhooks`.
@@ -202,6 +202,22 @@ impl App {
         InboundAction::check_before_saving(&webhook.actions)?;
         self.check_inbound_templates(&webhook.actions, &webhook.response)?;
         Ok(self.inbound_view(self.store.save_inbound_webhook(&webhook, &hash, true).await?))
+    }
+
+    /// A request bin: an inbound webhook with no actions, which only records its calls
+    /// (headers and bodies) for the admin to inspect.
+    pub async fn create_request_bin(&self, caller: &Admin) -> Result<InboundWebhookView, AppError> {
+        let name = format!("Request bin {}", self.clock.now());
+        let body = InboundBody {
+            name,
+            enabled: Some(true),
+            verify: None,
+            idempotency_header: None,
+            actions: no_actions(),
+            response: None,
+            rate_limit_per_minute: None,
+        };
+        self.create_inbound_webhook(caller, body).await
     }
 
     /// Changes an inbound webhook; absent fields keep their value. The URL stays.

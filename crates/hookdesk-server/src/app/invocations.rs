@@ -14,17 +14,17 @@ use super::{Admin, App, AppError, ids};
 #[serde(deny_unknown_fields)]
 pub struct InvocationQuery {
     #[param(value_type = Option<String>)]
-    status: Option<InvocationStatus>,
-    ticket_id: Option<i64>,
-    webhook_id: Option<String>,
+    pub status: Option<InvocationStatus>,
+    pub ticket_id: Option<i64>,
+    pub webhook_id: Option<String>,
     /// RFC 3339.
-    since: Option<String>,
+    pub since: Option<String>,
     /// RFC 3339.
-    until: Option<String>,
+    pub until: Option<String>,
     /// Text in error messages or codes (`timeout`, `connection_refused`), any case; attempts' too.
-    q: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 impl InvocationQuery {

@@ -19,24 +19,24 @@ use super::{Admin, App, AppError, Saved, ids, nullable};
 /// A webhook as the API shows it: secrets are write-only.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookView {
-    id: String,
-    name: String,
-    description: String,
-    endpoint: String,
-    http_method: HttpMethod,
-    request_format: RequestFormat,
-    status: WebhookStatus,
-    subscriptions: Vec<String>,
-    authentication: AuthenticationView,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub endpoint: String,
+    pub http_method: HttpMethod,
+    pub request_format: RequestFormat,
+    pub status: WebhookStatus,
+    pub subscriptions: Vec<String>,
+    pub authentication: AuthenticationView,
     #[schema(value_type = Object)]
-    custom_headers: Map<String, Value>,
-    max_retries: u8,
-    ordering: Ordering,
-    rate_limit_per_minute: Option<u32>,
+    pub custom_headers: Map<String, Value>,
+    pub max_retries: u8,
+    pub ordering: Ordering,
+    pub rate_limit_per_minute: Option<u32>,
     /// How deliveries are going: the circuit breaker and the failing mark.
-    health: WebhookHealth,
-    created_at: Timestamp,
-    updated_at: Timestamp,
+    pub health: WebhookHealth,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl WebhookView {

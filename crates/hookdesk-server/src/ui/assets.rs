@@ -1,0 +1,82 @@
+//! The UI's static files, embedded in the binary. Pages link them with a content hash in the
+//! query, so they can be cached for a year and still change with the binary.
+
+use std::sync::LazyLock;
+
+use axum::extract::{Path, Query};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sha2::Digest;
+
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const ASSETS: [Asset; 4] = [
+    Asset {
+        name: "app.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/ui/app.css"),
+    },
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/ui/app.js"),
+    },
+    Asset {
+        name: "htmx.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/ui/htmx-2.0.11.min.js"),
+    },
+    Asset {
+        name: "htmx-LICENSE.txt",
+        content_type: "text/plain; charset=utf-8",
+        bytes: include_bytes!("../../assets/ui/htmx-LICENSE.txt"),
+    },
+];
+
+/// The links pages put in their head.
+pub struct Urls {
+    pub css: String,
+    pub js: String,
+    pub htmx: String,
+}
+
+fn version(asset: &Asset) -> String {
+    let digest = sha2::Sha256::digest(asset.bytes);
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn url(name: &str) -> String {
+    let asset = ASSETS.iter().find(|a| a.name == name).map(|a| format!("/ui/assets/{}?v={}", a.name, version(a)));
+    asset.unwrap_or_default()
+}
+
+pub static URLS: LazyLock<Urls> =
+    LazyLock::new(|| Urls { css: url("app.css"), js: url("app.js"), htmx: url("htmx.min.js") });
+
+#[derive(Deserialize)]
+pub struct Versioned {
+    v: Option<String>,
+}
+
+/// `GET /ui/assets/{file}`: immutable when asked for by its current hash, revalidated otherwise.
+pub async fn serve(Path(file): Path<String>, Query(query): Query<Versioned>) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == file) else {
+        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+    };
+    let cache = if query.v.as_deref() == Some(version(asset).as_str()) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    (headers, asset.bytes).into_response()
+}

@@ -1,0 +1,74 @@
+//! Posted forms: the fields as sent (a name may repeat), and the helpers that turn them into
+//! the API's request bodies, so that a form is checked exactly as the same JSON would be.
+
+use serde_json::{Map, Value};
+
+/// The fields of an `application/x-www-form-urlencoded` body, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Self {
+        Self(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, trimmed, if not blank.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// Whether a checkbox `name` was ticked.
+    pub fn checked(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// Sets `key` to the trimmed `value` when it is not blank.
+pub fn put_text(body: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+    if let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) {
+        body.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+}
+
+/// Sets `key` to a number typed into a field: a non-number goes through as text, for the
+/// API's own check to name the field.
+pub fn put_number(body: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+    if let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) {
+        let number = value.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::String(value.to_owned()));
+        body.insert(key.to_owned(), number);
+    }
+}
+
+/// `Name: value` lines as a JSON object (custom headers, say); a line without a colon is
+/// kept whole as a name, for the API's check to refuse.
+pub fn header_lines(text: &str) -> Map<String, Value> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => (name.trim().to_owned(), Value::String(value.trim().to_owned())),
+            None => (line.to_owned(), Value::String(String::new())),
+        })
+        .collect()
+}
+
+/// A JSON object as `Name: value` lines, for a textarea.
+pub fn to_header_lines(headers: &Map<String, Value>) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            format!("{name}: {}", value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

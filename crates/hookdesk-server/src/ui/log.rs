@@ -1,0 +1,183 @@
+//! The log: invocations with the API's filters kept in the URL, cursor pages, one
+//! invocation with every attempt, and replay.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use hookdesk_core::invocation::Invocation;
+use serde::Deserialize;
+
+use super::exchange::Exchange;
+use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use crate::app::{App, AppError, InvocationQuery};
+
+/// The filters as typed, to show them again in the form (the API's names).
+#[derive(Debug, Default, Deserialize)]
+struct Filters {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    webhook_id: String,
+    #[serde(default)]
+    ticket_id: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    q: String,
+}
+
+impl Filters {
+    /// The query string of these filters with `cursor`, for the next page's link.
+    fn with_cursor(&self, cursor: &str) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in self.pairs() {
+            query.append_pair(key, value);
+        }
+        query.append_pair("cursor", cursor);
+        query.finish()
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("status", self.status.as_str()),
+            ("webhook_id", self.webhook_id.as_str()),
+            ("ticket_id", self.ticket_id.as_str()),
+            ("since", self.since.as_str()),
+            ("until", self.until.as_str()),
+            ("q", self.q.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+    }
+
+    pub fn selected(&self, option: &str) -> bool {
+        self.status == option
+    }
+}
+
+/// A line of the log.
+struct Row {
+    id: String,
+    status: String,
+    webhook_id: String,
+    ticket_id: Option<String>,
+    source: String,
+    created_at: String,
+    attempts: usize,
+    last_result: String,
+}
+
+impl Row {
+    fn new(invocation: &Invocation) -> Self {
+        let last_result = match (invocation.attempts.last(), &invocation.error) {
+            (_, Some(error)) => error.code.clone(),
+            (Some(attempt), None) => attempt.response.as_ref().map(|r| r.status.to_string()).unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        Self {
+            id: invocation.id.to_string(),
+            status: api_name(&invocation.status),
+            webhook_id: invocation.webhook_id.to_string(),
+            ticket_id: invocation.ticket_id.map(|id| id.to_string()),
+            source: source(invocation),
+            created_at: invocation.created_at.to_string(),
+            attempts: invocation.attempts.len(),
+            last_result,
+        }
+    }
+}
+
+/// What queued an invocation, in words.
+fn source(invocation: &Invocation) -> String {
+    match (invocation.trigger_id, invocation.automation_id, &invocation.event_type, &invocation.replay_of) {
+        (_, _, _, Some(original)) => format!("replay of {original}"),
+        (Some(trigger), _, _, _) => format!("trigger {trigger}"),
+        (_, Some(automation), _, _) => format!("automation {automation}"),
+        (_, _, Some(event), _) => format!("event {event}"),
+        _ => String::new(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/log.html")]
+struct LogPage {
+    chrome: Chrome,
+    filters: Filters,
+    rows: Vec<Row>,
+    next_page: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /ui/log?status=&webhook_id=&ticket_id=&since=&until=&q=&cursor=`.
+pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQuery) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let text = query.unwrap_or_default();
+    // Blank inputs of the filter form mean "any": dropped before the API's own parsing.
+    let kept: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    let kept = form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish();
+    let filters: Filters = serde_urlencoded::from_str(&kept).unwrap_or_default();
+    let (rows, next_page, error) = match serde_urlencoded::from_str::<InvocationQuery>(&kept) {
+        Ok(query) => match app.invocations(&admin, query).await {
+            Ok(page) => {
+                let next = page.next_cursor.as_deref().map(|cursor| filters.with_cursor(cursor));
+                (page.data.iter().map(Row::new).collect(), next, None)
+            }
+            Err(AppError::Invalid(invalid)) => (vec![], None, Some(invalid.to_string())),
+            Err(other) => return Err(other.into()),
+        },
+        Err(e) => (vec![], None, Some(format!("these filters cannot be read: {e}"))),
+    };
+    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, rows, next_page, error }))
+}
+
+#[derive(Template)]
+#[template(path = "ui/invocation.html")]
+struct InvocationPage {
+    chrome: Chrome,
+    row: Row,
+    next_attempt_at: Option<String>,
+    completed_at: Option<String>,
+    /// Each attempt: its number, when it started, and the exchange.
+    attempts: Vec<(u32, String, Exchange)>,
+    /// Why it failed before any attempt was made.
+    error: Option<(String, String)>,
+}
+
+/// `GET /ui/log/{id}`: an invocation with every attempt.
+pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let invocation = app.invocation(&admin, &id).await?;
+    let attempts = invocation
+        .attempts
+        .iter()
+        .map(|a| {
+            let exchange = Exchange::new(&a.request, a.response.as_ref(), a.error.as_ref(), a.duration_ms);
+            (a.number, a.started_at.to_string(), exchange)
+        })
+        .collect();
+    let page = InvocationPage {
+        chrome: viewer.chrome("Log"),
+        row: Row::new(&invocation),
+        next_attempt_at: invocation.next_attempt_at.map(|t| t.to_string()),
+        completed_at: invocation.completed_at.map(|t| t.to_string()),
+        error: invocation
+            .error
+            .as_ref()
+            .filter(|_| invocation.attempts.is_empty())
+            .map(|e| (e.code.clone(), e.message.clone())),
+        attempts,
+    };
+    Ok(render(&page))
+}
+
+/// `POST /ui/log/{id}/replay`: the same request queued again; shows the new invocation.
+pub async fn replay(State(app): State<App>, Path(id): Path<String>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let replay = app.replay_invocation(&admin, &id).await?;
+    Ok(Redirect::to(&format!("/ui/log/{}", replay.id)).into_response())
+}

@@ -1,0 +1,129 @@
+//! The admin web UI: server-rendered pages over the app, the third adapter beside `http` (the
+//! JSON API) and `hooks`. A page reads the session's caller, calls the app, and renders an
+//! askama template; it holds no SQL and no store types.
+//!
+//! Outsiders' text (inbound calls, ticket subjects, receivers' responses) reaches these pages:
+//! askama escapes every value, and the Content-Security-Policy allows scripts and styles only
+//! from `/ui/assets`, so markup that slipped through could still not run.
+
+mod assets;
+mod error;
+mod exchange;
+mod forms;
+mod inbound;
+mod log;
+mod login;
+mod overview;
+mod session;
+mod webhooks;
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::app::App;
+pub use error::UiError;
+pub use session::{Submitted, Viewer};
+
+/// The UI's routes, and `/` sending browsers to them.
+pub fn router() -> axum::Router<App> {
+    let pages = axum::Router::new()
+        .route("/ui/", get(overview::page))
+        .route("/ui/login", get(login::form).post(login::sign_in))
+        .route("/ui/logout", post(login::sign_out))
+        .route("/ui/webhooks", get(webhooks::list))
+        .route("/ui/webhooks/new", get(webhooks::new_form).post(webhooks::create))
+        .route("/ui/webhooks/{id}", get(webhooks::show).post(webhooks::update))
+        .route("/ui/webhooks/{id}/test", post(webhooks::send_test))
+        .route("/ui/webhooks/{id}/secret", post(webhooks::reveal_secret))
+        .route("/ui/webhooks/{id}/secret/rotate", post(webhooks::rotate_secret))
+        .route("/ui/log", get(log::list))
+        .route("/ui/log/{id}", get(log::show))
+        .route("/ui/log/{id}/replay", post(log::replay))
+        .route("/ui/inbound", get(inbound::list))
+        .route("/ui/inbound/bins", post(inbound::new_bin))
+        .route("/ui/inbound/{id}", get(inbound::show))
+        .route("/ui/inbound/{id}/calls", get(inbound::calls))
+        .route("/ui/inbound/{id}/rotate", post(inbound::rotate))
+        .layer(axum::middleware::from_fn(page_headers));
+    axum::Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/assets/{file}", get(assets::serve))
+        .merge(pages)
+}
+
+/// What the pages allow: scripts and styles from `/ui/assets` only (no inline script, style
+/// or handler), forms posting to this origin, no framing; nothing cached, nothing referred.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Inbound URLs are secrets and appear in pages: no Referer may carry them away.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A rendered page, or a 500 when a template cannot render (a bug: logged).
+fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => UiError::Internal(format!("a page did not render: {e}")).into_response(),
+    }
+}
+
+/// The frame of every signed-in page: who is signed in, what the menu offers them, and the
+/// CSRF token forms and htmx carry.
+pub struct Chrome {
+    pub user_name: String,
+    pub is_admin: bool,
+    pub csrf_token: String,
+    /// The menu entry of this page.
+    pub current: &'static str,
+    pub assets: &'static assets::Urls,
+}
+
+/// One entry of the menu.
+pub struct MenuEntry {
+    pub name: &'static str,
+    pub href: &'static str,
+    pub admin_only: bool,
+}
+
+/// The menu, in the contract's order; agents see the entries their role may use.
+pub const MENU: [MenuEntry; 9] = [
+    MenuEntry { name: "Overview", href: "/ui/", admin_only: false },
+    MenuEntry { name: "Tickets", href: "/ui/tickets", admin_only: false },
+    MenuEntry { name: "Triggers", href: "/ui/triggers", admin_only: false },
+    MenuEntry { name: "Automations", href: "/ui/automations", admin_only: false },
+    MenuEntry { name: "Macros", href: "/ui/macros", admin_only: false },
+    MenuEntry { name: "Webhooks", href: "/ui/webhooks", admin_only: true },
+    MenuEntry { name: "Log", href: "/ui/log", admin_only: true },
+    MenuEntry { name: "Inbound", href: "/ui/inbound", admin_only: true },
+    MenuEntry { name: "Users", href: "/ui/users", admin_only: true },
+];
+
+impl Chrome {
+    /// The menu entries this viewer sees.
+    pub fn menu(&self) -> impl Iterator<Item = &'static MenuEntry> + '_ {
+        MENU.iter().filter(|entry| self.is_admin || !entry.admin_only)
+    }
+}
+
+/// A value's name in the API (`per_ticket`, `POST`): what forms send and pages show.
+pub fn api_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}

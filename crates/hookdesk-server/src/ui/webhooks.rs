@@ -1,0 +1,422 @@
+//! Webhooks: the list with health and last result, the form (create and edit with every
+//! option), the signing secret, and the test panel.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use hookdesk_core::Invalid;
+use hookdesk_core::webhook::BreakerState;
+use serde_json::{Map, Value, json};
+
+use super::exchange::Exchange;
+use super::forms::{Fields, header_lines, put_number, put_text, to_header_lines};
+use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use crate::app::{
+    App, AppError, CreateWebhookBody, PageQuery, PatchWebhookBody, TestBody, TestResult, WebhookView, from_json,
+};
+
+#[derive(Template)]
+#[template(path = "ui/webhooks.html")]
+struct ListPage {
+    chrome: Chrome,
+    webhooks: Vec<WebhookRow>,
+}
+
+/// A line of the list.
+struct WebhookRow {
+    id: String,
+    name: String,
+    endpoint: String,
+    status: String,
+    /// `healthy`, `probing`, `breaker open` or `failing`.
+    health: &'static str,
+    /// Whether the latest request was delivered, and when.
+    last_result: Option<(bool, String)>,
+}
+
+impl WebhookRow {
+    fn new(w: &WebhookView) -> Self {
+        let health = &w.health;
+        let state = if health.failing {
+            "failing"
+        } else {
+            match health.breaker {
+                BreakerState::Open => "breaker open",
+                BreakerState::HalfOpen => "probing",
+                BreakerState::Closed => "healthy",
+            }
+        };
+        let last_result = match (health.last_success_at, health.last_failure_at) {
+            (Some(ok), Some(failed)) if failed > ok => Some((false, failed.to_string())),
+            (Some(ok), _) => Some((true, ok.to_string())),
+            (None, Some(failed)) => Some((false, failed.to_string())),
+            (None, None) => None,
+        };
+        Self {
+            id: w.id.to_string(),
+            name: w.name.clone(),
+            endpoint: w.endpoint.clone(),
+            status: api_name(&w.status),
+            health: state,
+            last_result,
+        }
+    }
+}
+
+/// `GET /ui/webhooks`.
+pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let query = PageQuery { limit: Some(100), cursor: None };
+    let webhooks = app.webhooks(&admin, query).await?.data.iter().map(WebhookRow::new).collect();
+    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks }))
+}
+
+/// The values of the webhook form's inputs, as typed.
+pub struct WebhookForm {
+    pub name: String,
+    pub description: String,
+    pub endpoint: String,
+    pub http_method: String,
+    pub request_format: String,
+    pub status: String,
+    pub subscriptions: String,
+    pub auth_type: String,
+    pub auth_username: String,
+    pub auth_header: String,
+    pub custom_headers: String,
+    pub max_retries: String,
+    pub ordering: String,
+    pub rate_limit_per_minute: String,
+    /// The API's 422, shown at the input it names.
+    pub error: Option<Invalid>,
+}
+
+impl Default for WebhookForm {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            description: String::new(),
+            endpoint: "https://".into(),
+            http_method: "POST".into(),
+            request_format: "json".into(),
+            status: "active".into(),
+            subscriptions: "conditional_ticket_events".into(),
+            auth_type: "none".into(),
+            auth_username: String::new(),
+            auth_header: String::new(),
+            custom_headers: String::new(),
+            max_retries: "3".into(),
+            ordering: "none".into(),
+            rate_limit_per_minute: String::new(),
+            error: None,
+        }
+    }
+}
+
+impl WebhookForm {
+    fn from_view(w: &WebhookView) -> Self {
+        let auth = serde_json::to_value(&w.authentication).unwrap_or_default();
+        let text = |key: &str| auth.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        Self {
+            name: w.name.clone(),
+            description: w.description.clone(),
+            endpoint: w.endpoint.clone(),
+            http_method: api_name(&w.http_method),
+            request_format: api_name(&w.request_format),
+            status: api_name(&w.status),
+            subscriptions: w.subscriptions.join("\n"),
+            auth_type: text("type"),
+            auth_username: text("username"),
+            auth_header: text("header"),
+            custom_headers: to_header_lines(&w.custom_headers),
+            max_retries: w.max_retries.to_string(),
+            ordering: api_name(&w.ordering),
+            rate_limit_per_minute: w.rate_limit_per_minute.map(|n| n.to_string()).unwrap_or_default(),
+            error: None,
+        }
+    }
+
+    /// The form as posted, to show again with its error.
+    fn from_fields(fields: &Fields, error: Invalid) -> Self {
+        let text = |name: &str| fields.get(name).unwrap_or_default().to_owned();
+        Self {
+            name: text("name"),
+            description: text("description"),
+            endpoint: text("endpoint"),
+            http_method: text("http_method"),
+            request_format: text("request_format"),
+            status: text("status"),
+            subscriptions: text("subscriptions"),
+            auth_type: text("authentication.type"),
+            auth_username: text("authentication.username"),
+            auth_header: text("authentication.header"),
+            custom_headers: text("custom_headers"),
+            max_retries: text("max_retries"),
+            ordering: text("ordering"),
+            rate_limit_per_minute: text("rate_limit_per_minute"),
+            error: Some(error),
+        }
+    }
+
+    /// The error's message when it is about input `name` (or something inside it).
+    pub fn error_for(&self, name: &str) -> Option<&str> {
+        let error = self.error.as_ref()?;
+        let field = error.field.as_str();
+        let inside = field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+        inside.then_some(error.message.as_str())
+    }
+
+    /// An error no input of the form shows.
+    pub fn general_error(&self) -> Option<String> {
+        let error = self.error.as_ref()?;
+        const INPUTS: [&str; 12] = [
+            "name",
+            "description",
+            "endpoint",
+            "http_method",
+            "request_format",
+            "status",
+            "subscriptions",
+            "authentication",
+            "custom_headers",
+            "max_retries",
+            "ordering",
+            "rate_limit_per_minute",
+        ];
+        (!INPUTS.iter().any(|input| self.error_for(input).is_some())).then(|| error.to_string())
+    }
+
+    pub fn selected(&self, value: &str, option: &str) -> bool {
+        value == option
+    }
+}
+
+/// The JSON body the API would get for this form. When editing, secrets left blank keep the
+/// webhook's own.
+fn webhook_body(fields: &Fields, editing: bool) -> Map<String, Value> {
+    let mut body = Map::new();
+    put_text(&mut body, "name", fields.get("name"));
+    body.insert("description".into(), Value::String(fields.get("description").unwrap_or_default().trim().to_owned()));
+    put_text(&mut body, "endpoint", fields.get("endpoint"));
+    for key in ["http_method", "request_format", "status", "ordering"] {
+        put_text(&mut body, key, fields.get(key));
+    }
+    let subscriptions: Vec<Value> = fields
+        .get("subscriptions")
+        .unwrap_or_default()
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Value::String(s.to_owned()))
+        .collect();
+    if !subscriptions.is_empty() {
+        body.insert("subscriptions".into(), Value::Array(subscriptions));
+    }
+    if let Some(authentication) = authentication(fields, editing) {
+        body.insert("authentication".into(), authentication);
+    }
+    body.insert("custom_headers".into(), Value::Object(header_lines(fields.get("custom_headers").unwrap_or_default())));
+    put_number(&mut body, "max_retries", fields.get("max_retries"));
+    match fields.text("rate_limit_per_minute") {
+        Some(_) => put_number(&mut body, "rate_limit_per_minute", fields.get("rate_limit_per_minute")),
+        None if editing => {
+            body.insert("rate_limit_per_minute".into(), Value::Null);
+        }
+        None => {}
+    }
+    body
+}
+
+/// The form's authentication, or none to keep the webhook's (an edit that typed no secret and
+/// kept the type).
+fn authentication(fields: &Fields, editing: bool) -> Option<Value> {
+    let kind = fields.text("authentication.type").unwrap_or("none");
+    let field = |name: &str| fields.get(&format!("authentication.{name}")).unwrap_or_default().to_owned();
+    let secret = match kind {
+        "basic" => field("password"),
+        "bearer" => field("token"),
+        "api_key" => field("value"),
+        _ => String::new(),
+    };
+    let unchanged = fields.get("authentication.was") == Some(kind);
+    if editing && kind != "none" && secret.is_empty() && unchanged {
+        return None;
+    }
+    Some(match kind {
+        "basic" => json!({"type": "basic", "username": field("username"), "password": secret}),
+        "bearer" => json!({"type": "bearer", "token": secret}),
+        "api_key" => json!({"type": "api_key", "header": field("header"), "value": secret}),
+        other => json!({"type": other}),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "ui/webhook_form.html")]
+struct FormPage {
+    chrome: Chrome,
+    /// The webhook being edited; none for a new one.
+    webhook: Option<WebhookView>,
+    form: WebhookForm,
+    /// A signing secret just revealed or rotated.
+    secret: Option<String>,
+    test: Option<Tested>,
+    test_error: Option<String>,
+}
+
+impl FormPage {
+    fn new(chrome: Chrome, webhook: Option<WebhookView>, form: WebhookForm) -> Self {
+        Self { chrome, webhook, form, secret: None, test: None, test_error: None }
+    }
+}
+
+/// `GET /ui/webhooks/new`.
+pub async fn new_form(viewer: Viewer) -> Result<Response, UiError> {
+    viewer.admin()?;
+    Ok(render(&FormPage::new(viewer.chrome("Webhooks"), None, WebhookForm::default())))
+}
+
+/// `POST /ui/webhooks/new`: created, or the form again with the error at its input.
+pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let saved = match from_json::<CreateWebhookBody>(Value::Object(webhook_body(&form.fields, false))) {
+        Ok(body) => app.create_webhook(&admin, body).await,
+        Err(invalid) => Err(AppError::Invalid(invalid)),
+    };
+    match saved {
+        Ok(saved) => Ok(Redirect::to(&format!("/ui/webhooks/{}", saved.item.id)).into_response()),
+        Err(AppError::Invalid(invalid)) => {
+            let page =
+                FormPage::new(form.viewer.chrome("Webhooks"), None, WebhookForm::from_fields(&form.fields, invalid));
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /ui/webhooks/{id}`: the form, the secret and the test panel.
+pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let webhook = app.webhook(&admin, &id).await?;
+    let form = WebhookForm::from_view(&webhook);
+    Ok(render(&FormPage::new(viewer.chrome("Webhooks"), Some(webhook), form)))
+}
+
+/// `POST /ui/webhooks/{id}`: saved, or the form again with the error at its input.
+pub async fn update(State(app): State<App>, Path(id): Path<String>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let saved = match from_json::<PatchWebhookBody>(Value::Object(webhook_body(&form.fields, true))) {
+        Ok(body) => app.update_webhook(&admin, &id, body).await,
+        Err(invalid) => Err(AppError::Invalid(invalid)),
+    };
+    match saved {
+        Ok(_) => Ok(Redirect::to(&format!("/ui/webhooks/{id}")).into_response()),
+        Err(AppError::Invalid(invalid)) => {
+            let webhook = app.webhook(&admin, &id).await?;
+            let chrome = form.viewer.chrome("Webhooks");
+            let page = FormPage::new(chrome, Some(webhook), WebhookForm::from_fields(&form.fields, invalid));
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The test panel's request: each part blank keeps the webhook's own.
+fn test_body(fields: &Fields) -> Result<TestBody, Invalid> {
+    let mut body = Map::new();
+    put_number(&mut body, "ticket_id", fields.get("ticket_id"));
+    if let Some(payload) = fields.get("payload").filter(|p| !p.trim().is_empty()) {
+        body.insert("payload".into(), Value::String(payload.to_owned()));
+    }
+    let headers = header_lines(fields.get("headers").unwrap_or_default());
+    if !headers.is_empty() {
+        body.insert("headers".into(), Value::Object(headers));
+    }
+    let params = header_lines(fields.get("params").unwrap_or_default());
+    if !params.is_empty() {
+        body.insert("params".into(), Value::Object(params));
+    }
+    from_json(Value::Object(body))
+}
+
+#[derive(Template)]
+#[template(path = "ui/test_result.html")]
+struct TestPanel {
+    test: Option<Tested>,
+    test_error: Option<String>,
+}
+
+/// A test send as the panel shows it.
+pub struct Tested {
+    exchange: Exchange,
+    unknown_variables: Vec<String>,
+}
+
+impl Tested {
+    fn new(result: &TestResult) -> Self {
+        let exchange =
+            Exchange::new(&result.request, result.response.as_ref(), result.error.as_ref(), result.duration_ms);
+        Self { exchange, unknown_variables: result.unknown_variables.clone() }
+    }
+}
+
+/// `POST /ui/webhooks/{id}/test`: sends one request now. htmx swaps in the result; without
+/// script, the webhook's page comes back with it.
+pub async fn send_test(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let outcome = match test_body(&form.fields) {
+        Ok(body) => app.test_webhook(&admin, &id, body).await,
+        Err(invalid) => Err(AppError::Invalid(invalid)),
+    };
+    let (test, test_error) = match outcome {
+        Ok(result) => (Some(Tested::new(&result)), None),
+        Err(AppError::Invalid(invalid)) => (None, Some(invalid.to_string())),
+        Err(AppError::Unprocessable { message, .. }) => (None, Some(message)),
+        Err(other) => return Err(other.into()),
+    };
+    if headers.contains_key("hx-request") {
+        return Ok(render(&TestPanel { test, test_error }));
+    }
+    let webhook = app.webhook(&admin, &id).await?;
+    let form_values = WebhookForm::from_view(&webhook);
+    let mut page = FormPage::new(form.viewer.chrome("Webhooks"), Some(webhook), form_values);
+    page.test = test;
+    page.test_error = test_error;
+    Ok(render(&page))
+}
+
+/// `POST /ui/webhooks/{id}/secret`: the page again, showing the signing secret.
+pub async fn reveal_secret(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let secret = app.signing_secret(&admin, &id).await?;
+    with_secret(&app, form, &id, secret.expose()).await
+}
+
+/// `POST /ui/webhooks/{id}/secret/rotate`: a new signing secret, shown once here.
+pub async fn rotate_secret(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let secret = app.rotate_signing_secret(&admin, &id).await?;
+    with_secret(&app, form, &id, secret.expose()).await
+}
+
+async fn with_secret(app: &App, form: Submitted, id: &str, secret: String) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let webhook = app.webhook(&admin, id).await?;
+    let values = WebhookForm::from_view(&webhook);
+    let mut page = FormPage::new(form.viewer.chrome("Webhooks"), Some(webhook), values);
+    page.secret = Some(secret);
+    Ok(render(&page))
+}

@@ -1,0 +1,78 @@
+//! Admin UI sessions: a sign-in acts as the API token it was opened with until it expires,
+//! is closed, or the token goes.
+
+use hookdesk_core::Timestamp;
+use hookdesk_core::user::User;
+use sqlx::Row;
+
+use crate::users::UserRow;
+use crate::{Store, StoreError};
+
+/// An open session: who it acts as and the CSRF token its forms carry.
+#[derive(Debug, Clone)]
+pub struct OpenSession {
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+}
+
+impl Store {
+    /// Opens a session acting as the token `token_hash`, dropping expired ones on the way.
+    /// `NotFound` when the token does not exist (any more).
+    pub async fn open_session(
+        &self,
+        id_hash: &str,
+        token_hash: &str,
+        csrf_token: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM ui_sessions WHERE expires_at <= $1").bind(now.as_millis()).execute(&mut *tx).await?;
+        let done = sqlx::query(
+            "INSERT INTO ui_sessions (id_hash, token_id, csrf_token, created_at, expires_at)
+             SELECT $1, id, $3, $4, $5 FROM api_tokens WHERE token_hash = $2",
+        )
+        .bind(id_hash)
+        .bind(token_hash)
+        .bind(csrf_token)
+        .bind(now.as_millis())
+        .bind(expires_at.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session `id_hash` names, if it is open at `now` and its user still holds an
+    /// agent's or admin's role.
+    pub async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<OpenSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.email, u.role, u.created_at, s.csrf_token, s.expires_at
+             FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id JOIN users u ON u.id = t.user_id
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.role IN ('agent', 'admin')",
+        )
+        .bind(id_hash)
+        .bind(now.as_millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = User::try_from(<UserRow as sqlx::FromRow<_>>::from_row(&row)?)?;
+        Ok(Some(OpenSession {
+            user,
+            csrf_token: row.try_get("csrf_token")?,
+            expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        }))
+    }
+
+    /// Closes session `id_hash` (signing out); closing one that is gone is not an error.
+    pub async fn close_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM ui_sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
