@@ -60,7 +60,7 @@ pub struct Store {
 }
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 7] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 8] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -70,6 +70,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 7] {
             (5, "delivery gates", include_str!("../migrations/sqlite/0005_delivery_gates.sql")),
             (6, "rules", include_str!("../migrations/sqlite/0006_rules.sql")),
             (7, "inbound webhooks", include_str!("../migrations/sqlite/0007_inbound.sql")),
+            (8, "ui sessions", include_str!("../migrations/sqlite/0008_ui_sessions.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -79,6 +80,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 7] {
             (5, "delivery gates", include_str!("../migrations/postgres/0005_delivery_gates.sql")),
             (6, "rules", include_str!("../migrations/postgres/0006_rules.sql")),
             (7, "inbound webhooks", include_str!("../migrations/postgres/0007_inbound.sql")),
+            (8, "ui sessions", include_str!("../migrations/postgres/0008_ui_sessions.sql")),
         ],
     }
 }

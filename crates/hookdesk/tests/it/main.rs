@@ -23,3 +23,4 @@ mod serve_process;
 mod signing;
 mod test_send;
 mod tour;
+mod ui;

@@ -1,0 +1,156 @@
+//! A real headless Chromium (Debian's `chromium` and `chromium-driver`), driven over
+//! WebDriver by fantoccini, each test with its own chromedriver on its own port.
+//!
+//! Without chromedriver the browser tests say so and end; where `HOOKDESK_REQUIRE_BROWSER`
+//! is set (`.ci/run` sets it, after installing the packages) a missing browser fails them.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::support::{PATIENCE, TestApp};
+
+const REQUIRE: &str = "HOOKDESK_REQUIRE_BROWSER";
+
+fn chromedriver() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("chromedriver")).find(|p| p.is_file())
+}
+
+pub struct Browser {
+    pub client: Client,
+    base: String,
+    _driver: Child,
+}
+
+impl Browser {
+    /// A browser pointed at `app`, or none when chromedriver is missing and not required.
+    pub async fn open(app: &TestApp) -> Option<Browser> {
+        let Some(driver_path) = chromedriver() else {
+            assert!(std::env::var_os(REQUIRE).is_none(), "{REQUIRE} is set but chromedriver is not installed");
+            eprintln!("chromedriver is not installed (apt-get install chromium chromium-driver): browser test skipped");
+            return None;
+        };
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().expect("address").port()
+        };
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"]
+            }
+        });
+        let capabilities = match capabilities {
+            Value::Object(map) => map,
+            _ => unreachable!("an object"),
+        };
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&webdriver).await {
+                Ok(client) => break client,
+                Err(e) if tokio::time::Instant::now() > deadline => panic!("chromedriver did not answer: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        Some(Browser { client, base: app.url(""), _driver: driver })
+    }
+
+    pub async fn goto(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.expect("the page loads");
+    }
+
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.expect("a URL").path().to_owned()
+    }
+
+    /// Types into the input named `name` (replacing what it held).
+    pub async fn fill(&self, name: &str, value: &str) {
+        let input = self.client.find(Locator::Css(&format!("[name=\"{name}\"]"))).await.expect("the input exists");
+        input.clear().await.expect("cleared");
+        input.send_keys(value).await.expect("typed");
+    }
+
+    /// Clicks the button whose text is `label`.
+    pub async fn click_button(&self, label: &str) {
+        let xpath = format!("//button[normalize-space(.)=\"{label}\"]");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|_| panic!("a {label} button"))
+            .click()
+            .await
+            .expect("clicked");
+    }
+
+    pub async fn click_link(&self, text: &str) {
+        self.client
+            .find(Locator::LinkText(text))
+            .await
+            .unwrap_or_else(|_| panic!("a {text} link"))
+            .click()
+            .await
+            .expect("clicked");
+    }
+
+    /// The visible text of the page's main landmark.
+    pub async fn main_text(&self) -> String {
+        self.client.find(Locator::Css("main")).await.expect("a main").text().await.expect("text")
+    }
+
+    /// Waits until the main landmark's text contains `text`; answers it.
+    pub async fn wait_for_text(&self, text: &str) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let main = self.main_text().await;
+            if main.contains(text) {
+                return main;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the page never showed {text:?}:\n{main}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a screenshot as `target/ui-screenshots/NAME.png`, for reviewers (not committed).
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+        std::fs::create_dir_all(&dir).expect("a screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is written");
+    }
+
+    /// Runs axe-core on the page: the serious and critical accessibility violations.
+    pub async fn accessibility_violations(&self) -> Vec<Value> {
+        const AXE: &str = include_str!("axe/axe.min.js");
+        self.client.execute(AXE, vec![]).await.expect("axe loads");
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.html)}))));";
+        let found = self.client.execute_async(script, vec![]).await.expect("axe runs");
+        found.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Whether any script planted by hostile content ran (it would set `window.__pwned`).
+    pub async fn pwned(&self) -> bool {
+        self.client.execute("return window.__pwned === true;", vec![]).await.expect("a script runs") == json!(true)
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}

@@ -1,0 +1,189 @@
+//! The pages in a real browser: what a user clicks, and what an attacker plants.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::json;
+
+use super::browser::Browser;
+use crate::support::{Db, Receiver, Reply, TestApp};
+
+/// Hostile markup: run, it would set `window.__pwned`.
+const SCRIPT: &str = "<script>window.__pwned = true</script>";
+const IMG: &str = "<img src=x onerror=\"window.__pwned = true\">";
+
+async fn signed_in(app: &TestApp) -> Option<Browser> {
+    let browser = Browser::open(app).await?;
+    browser.goto("/ui/").await;
+    assert_eq!(browser.path().await, "/ui/login", "signed out, a page sends to the sign-in");
+    browser.fill("token", &app.token).await;
+    browser.click_button("Sign in").await;
+    assert_eq!(browser.path().await, "/ui/");
+    Some(browser)
+}
+
+#[tokio::test]
+async fn signing_in_and_out() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let Some(browser) = Browser::open(&app).await else { return };
+    browser.goto("/ui/login").await;
+    browser.screenshot("login").await;
+    browser.fill("token", "a-wrong-token").await;
+    browser.click_button("Sign in").await;
+    browser.wait_for_text("That token is not an agent").await;
+    browser.fill("token", &app.token).await;
+    browser.click_button("Sign in").await;
+    let overview = browser.wait_for_text("Last 24 hours").await;
+    assert!(overview.contains("delivered") && overview.contains("oldest waiting"), "{overview}");
+    browser.screenshot("overview").await;
+    let cookie_seen_by_scripts = browser.client.execute("return document.cookie;", vec![]).await.expect("runs");
+    assert_eq!(cookie_seen_by_scripts, json!(""), "the session cookie is HttpOnly");
+    browser.click_button("Sign out").await;
+    assert_eq!(browser.path().await, "/ui/login");
+    browser.goto("/ui/webhooks").await;
+    assert_eq!(browser.path().await, "/ui/login");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_webhook_made_in_the_form_sends_its_test_to_a_request_bin() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let Some(browser) = signed_in(&app).await else { return };
+
+    browser.click_link("Inbound").await;
+    browser.click_button("New request bin").await;
+    let bin_page = browser.path().await;
+    assert!(bin_page.starts_with("/ui/inbound/hook_"), "{bin_page}");
+    let bin_url = browser.client.find(Locator::Id("inbound-url")).await.expect("the URL").text().await.expect("text");
+
+    browser.click_link("Webhooks").await;
+    browser.client.find(Locator::LinkText("New webhook")).await.expect("a link").click().await.expect("clicked");
+    browser.fill("name", "Into the bin").await;
+    browser.fill("endpoint", "ftp://nowhere").await;
+    browser.click_button("Save").await;
+    let error = browser.client.find(Locator::Id("endpoint-error")).await.expect("the error at the endpoint's row");
+    assert!(error.text().await.expect("text").contains("http"), "the API's message");
+    let input = browser.client.find(Locator::Id("endpoint")).await.expect("input");
+    assert_eq!(input.attr("aria-invalid").await.expect("attr").as_deref(), Some("true"));
+    browser.screenshot("webhook-form-error").await;
+
+    browser.fill("endpoint", &bin_url).await;
+    browser.fill("custom_headers", "X-From: the form").await;
+    browser.click_button("Save").await;
+    assert!(browser.path().await.starts_with("/ui/webhooks/wh_"), "saved: {}", browser.path().await);
+    browser.click_button("Send test").await;
+    let result = browser.wait_for_text("Response: 202").await;
+    assert!(result.contains("webhook-signature"), "the request as sent: {result}");
+    browser.screenshot("webhook-test").await;
+
+    browser.goto(&bin_page).await;
+    let calls = browser.wait_for_text("x-from: the form").await;
+    assert!(calls.contains("POST /") && calls.contains("webhook-signature"), "{calls}");
+    assert!(calls.contains("Sample ticket"), "the body: {calls}");
+    browser.screenshot("request-bin").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_triggered_invocation_is_in_the_log_and_replays_with_one_click() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let receiver = Receiver::start().await;
+    let webhook = app.webhook(&receiver.url("/tickets"), json!({})).await;
+    app.notify_on_create(&webhook, json!({"payload": "{\"subject\": \"{{ticket.subject}}\"}"})).await;
+    app.ticket(json!({"subject": "Printer on fire", "requester": {"name": "R", "email": "r@example.com"}})).await;
+    receiver.wait_for(1).await;
+    let Some(browser) = signed_in(&app).await else { return };
+
+    browser.click_link("Log").await;
+    let log = browser.wait_for_text("succeeded").await;
+    assert!(log.contains(&webhook), "{log}");
+    browser.screenshot("log").await;
+    browser
+        .client
+        .find(Locator::Css("tbody a[href^=\"/ui/log/inv_\"]"))
+        .await
+        .expect("a row")
+        .click()
+        .await
+        .expect("clicked");
+    let first = browser.path().await;
+    let detail = browser.wait_for_text("Attempt 1").await;
+    assert!(detail.contains("Printer on fire") && detail.contains("trigger"), "{detail}");
+    browser.screenshot("invocation").await;
+    browser.click_button("Replay").await;
+    let replay = browser.path().await;
+    assert!(replay.starts_with("/ui/log/inv_") && replay != first, "the replay's page: {replay}");
+    assert_eq!(receiver.wait_for(2).await[1].body, receiver.received()[0].body, "the same request again");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn hostile_content_is_shown_as_text_and_never_runs() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let receiver = Receiver::responding(|_| Reply::status(200).body(format!("{SCRIPT}{IMG}"))).await;
+    let webhook = app.webhook(&receiver.url("/"), json!({})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": format!("{SCRIPT}{IMG}"), "requester": {"name": IMG, "email": "r@example.com"}}))
+        .await;
+    receiver.wait_for(1).await;
+    let (_, bin) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
+    let bin_url = bin["url"].as_str().expect("url").to_owned();
+    let sent = reqwest::Client::new()
+        .post(&bin_url)
+        .header("x-evil", IMG)
+        .body(format!("{SCRIPT}{IMG}"))
+        .send()
+        .await
+        .expect("the bin answers");
+    assert!(sent.status().is_success());
+    let invocation = app.invocations("").await[0]["id"].as_str().expect("id").to_owned();
+    let Some(browser) = signed_in(&app).await else { return };
+
+    let bin_page = format!("/ui/inbound/{}", bin["id"].as_str().expect("id"));
+    for page in [bin_page.as_str(), &format!("/ui/log/{invocation}"), "/ui/log"] {
+        browser.goto(page).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!browser.pwned().await, "{page}: a planted script ran");
+        let images = browser.client.find_all(Locator::Css("main img")).await.expect("a query");
+        assert!(images.is_empty(), "{page}: planted markup became an element");
+    }
+    browser.goto(&bin_page).await;
+    let text = browser.wait_for_text(SCRIPT).await;
+    assert!(text.contains(&format!("x-evil: {IMG}")), "shown as text: {text}");
+    browser.goto(&format!("/ui/log/{invocation}")).await;
+    browser.wait_for_text(SCRIPT).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_main_pages_have_no_serious_accessibility_violation() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let receiver = Receiver::start().await;
+    let webhook = app.webhook(&receiver.url("/"), json!({})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": "Hello", "requester": {"name": "R", "email": "r@example.com"}})).await;
+    receiver.wait_for(1).await;
+    let invocation = app.invocations("").await[0]["id"].as_str().expect("id").to_owned();
+    let (_, bin) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
+    let Some(browser) = Browser::open(&app).await else { return };
+    browser.goto("/ui/login").await;
+    let mut pages = vec![("/ui/login".to_owned(), browser.accessibility_violations().await)];
+    browser.fill("token", &app.token).await;
+    browser.click_button("Sign in").await;
+    for page in [
+        "/ui/".to_owned(),
+        "/ui/webhooks".to_owned(),
+        "/ui/webhooks/new".to_owned(),
+        format!("/ui/webhooks/{webhook}"),
+        "/ui/log".to_owned(),
+        format!("/ui/log/{invocation}"),
+        "/ui/inbound".to_owned(),
+        format!("/ui/inbound/{}", bin["id"].as_str().expect("id")),
+    ] {
+        browser.goto(&page).await;
+        pages.push((page, browser.accessibility_violations().await));
+    }
+    let failing: Vec<_> = pages.iter().filter(|(_, violations)| !violations.is_empty()).collect();
+    assert!(failing.is_empty(), "serious or critical violations: {failing:#?}");
+    browser.close().await;
+}
