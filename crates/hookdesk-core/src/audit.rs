@@ -39,7 +39,7 @@ impl Via {
 pub struct FiredRule {
     /// `trigger`, `automation` or `macro`.
     pub kind: String,
-    /// The trigger's, automation's or macro's id.
+    // A trigger's, automation's or macro's id, as `kind` says.
     #[schema(value_type = i64)]
     pub id: RuleId,
     pub title: String,
