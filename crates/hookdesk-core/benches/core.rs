@@ -6,6 +6,7 @@
 
 use divan::{Bencher, black_box};
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::RuleId;
 use hookdesk_core::request::{PreparedRequest, finalize};
 use hookdesk_core::rules::{Action, Conditions, Rule, UpdateContext, UpdateType, run_cycle};
 use hookdesk_core::template::{Context, Template};
@@ -35,7 +36,7 @@ fn thousand_triggers() -> Vec<Rule> {
                                     {"field": "comment_is_public", "operator": "is", "value": true}]}),
             };
             Rule {
-                id: i,
+                id: RuleId(i),
                 title: format!("trigger {i}"),
                 conditions: Conditions::parse(&conditions).expect("valid"),
                 actions: vec![

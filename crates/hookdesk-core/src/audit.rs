@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::Timestamp;
+use crate::id::{AuditId, InvocationId, RuleId, TicketId, UserId};
 use crate::ticket::TicketFields;
 
 /// What made an update.
@@ -38,29 +39,34 @@ impl Via {
 pub struct FiredRule {
     /// `trigger`, `automation` or `macro`.
     pub kind: String,
-    pub id: i64,
+    // A trigger's, automation's or macro's id, as `kind` says.
+    #[schema(value_type = i64)]
+    pub id: RuleId,
     pub title: String,
 }
 
 /// An audit record to write; its id and ticket come from the update.
 #[derive(Debug, Clone)]
 pub struct NewAudit {
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub via: Via,
     pub changes: Value,
     pub rules: Vec<FiredRule>,
     pub events: Vec<String>,
-    pub invocations: Vec<String>,
+    pub invocations: Vec<InvocationId>,
     pub bound_hit: bool,
 }
 
 /// One update of one ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Audit {
-    pub id: i64,
-    pub ticket_id: i64,
+    #[schema(value_type = i64)]
+    pub id: AuditId,
+    #[schema(value_type = i64)]
+    pub ticket_id: TicketId,
     /// The user the update acted as; null for automations.
-    pub actor_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub actor_id: Option<UserId>,
     pub via: Via,
     /// Field name to `{"from", "to"}`, for every field the update changed (triggers' changes
     /// included); `comments_added` counts the comments it added.
@@ -70,7 +76,8 @@ pub struct Audit {
     /// The event types it raised.
     pub events: Vec<String>,
     /// The invocations it queued (notifications and event deliveries).
-    pub invocations: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub invocations: Vec<InvocationId>,
     /// True when the trigger cycle stopped at its bound instead of settling.
     pub bound_hit: bool,
     pub created_at: Timestamp,

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::Timestamp;
+use crate::id::{InvocationId, TicketId};
 use crate::invocation::{NewInvocation, Origin};
 use crate::request::prepare_event;
 use crate::template::{Context, Rendering};
@@ -129,7 +130,7 @@ impl CloudEvent<'_> {
 pub struct Raised<'a> {
     pub events: &'a [EventType],
     /// The ticket they are about, if they are about a ticket.
-    pub ticket_id: Option<i64>,
+    pub ticket_id: Option<TicketId>,
     /// `tickets/ID`, `users/ID` or `webhooks/ID`.
     pub subject: &'a str,
     pub current: Value,
@@ -168,7 +169,7 @@ pub fn event_invocations(
         for webhook in subscribed {
             let context = context.clone().with("webhook", &json!({"id": webhook.id, "name": webhook.name}));
             invocations.push(NewInvocation {
-                id: (origin.new_id)("inv"),
+                id: InvocationId((origin.new_id)("inv")),
                 webhook_id: webhook.id.clone(),
                 ticket_id: raised.ticket_id,
                 trigger_id: None,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::id::{InvocationId, RuleId, TicketId, WebhookId};
 use crate::request::{PrepareError, PreparedRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -34,13 +35,13 @@ impl InvocationStatus {
 /// error, so the log shows why nothing was sent.
 #[derive(Debug, Clone)]
 pub struct NewInvocation {
-    pub id: String,
-    pub webhook_id: String,
-    pub ticket_id: Option<i64>,
-    pub trigger_id: Option<i64>,
-    pub automation_id: Option<i64>,
+    pub id: InvocationId,
+    pub webhook_id: WebhookId,
+    pub ticket_id: Option<TicketId>,
+    pub trigger_id: Option<RuleId>,
+    pub automation_id: Option<RuleId>,
     pub event_type: Option<String>,
-    pub replay_of: Option<String>,
+    pub replay_of: Option<InvocationId>,
     pub request: Result<PreparedRequest, PrepareError>,
     pub max_retries: u8,
     /// Delivered after the earlier invocations of the same ticket to the same webhook
@@ -52,9 +53,9 @@ pub struct NewInvocation {
 /// An invocation a worker holds the lease of.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub id: String,
-    pub webhook_id: String,
-    pub ticket_id: Option<i64>,
+    pub id: InvocationId,
+    pub webhook_id: WebhookId,
+    pub ticket_id: Option<TicketId>,
     pub ordered: bool,
     pub request: PreparedRequest,
     /// The number of this attempt, from 1.
@@ -100,9 +101,9 @@ pub enum Next {
 
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
-    pub invocation_id: String,
+    pub invocation_id: InvocationId,
     /// The webhook the attempt went to: its health moves with the record.
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     pub number: u32,
     pub started_at: Timestamp,
     pub duration_ms: i64,
@@ -115,11 +116,16 @@ pub struct AttemptRecord {
 /// The contract's Invocation.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Invocation {
-    pub id: String,
-    pub webhook_id: String,
-    pub ticket_id: Option<i64>,
-    pub trigger_id: Option<i64>,
-    pub automation_id: Option<i64>,
+    #[schema(value_type = String)]
+    pub id: InvocationId,
+    #[schema(value_type = String)]
+    pub webhook_id: WebhookId,
+    #[schema(value_type = Option<i64>)]
+    pub ticket_id: Option<TicketId>,
+    #[schema(value_type = Option<i64>)]
+    pub trigger_id: Option<RuleId>,
+    #[schema(value_type = Option<i64>)]
+    pub automation_id: Option<RuleId>,
     pub event_type: Option<String>,
     pub status: InvocationStatus,
     pub created_at: Timestamp,
@@ -128,7 +134,8 @@ pub struct Invocation {
     pub next_attempt_at: Option<Timestamp>,
     /// Why it failed when it failed before any attempt, or the last attempt's error.
     pub error: Option<AttemptOutcome>,
-    pub replay_of: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub replay_of: Option<InvocationId>,
     pub attempts: Vec<Attempt>,
 }
 
@@ -146,13 +153,13 @@ pub struct Attempt {
 #[derive(Debug, Clone, Default)]
 pub struct InvocationFilter {
     pub status: Option<InvocationStatus>,
-    pub ticket_id: Option<i64>,
-    pub webhook_id: Option<String>,
+    pub ticket_id: Option<TicketId>,
+    pub webhook_id: Option<WebhookId>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     pub q: Option<String>,
     /// Ids sort by creation time (UUIDv7), newest first; the cursor is the last id seen.
-    pub before_id: Option<String>,
+    pub before_id: Option<InvocationId>,
     pub limit: u32,
 }
 

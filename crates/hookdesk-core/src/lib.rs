@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod endpoint;
 pub mod event;
+pub mod id;
 pub mod inbound;
 pub mod invalid;
 pub mod invocation;

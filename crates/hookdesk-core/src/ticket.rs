@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::id::{CommentId, TicketId, UserId};
 use crate::{Invalid, Timestamp};
 
 /// Defines a closed set of snake_case names with an order (the order of the variants), as
@@ -120,15 +121,18 @@ impl Tags {
 /// The requester as shown on a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Requester {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: UserId,
     pub name: String,
     pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Comment {
-    pub id: i64,
-    pub author_id: Option<i64>,
+    #[schema(value_type = i64)]
+    pub id: CommentId,
+    #[schema(value_type = Option<i64>)]
+    pub author_id: Option<UserId>,
     pub body: String,
     pub public: bool,
     pub created_at: Timestamp,
@@ -145,7 +149,8 @@ pub struct TicketFields {
     #[serde(rename = "type")]
     pub ticket_type: Option<TicketType>,
     pub tags: Tags,
-    pub assignee_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub assignee_id: Option<UserId>,
     pub group: Option<String>,
     #[schema(value_type = Object)]
     pub custom_fields: Map<String, Value>,
@@ -170,7 +175,8 @@ impl Default for TicketFields {
 /// The Ticket of the contract.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Ticket {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: TicketId,
     #[serde(flatten)]
     pub fields: TicketFields,
     pub requester: Requester,
@@ -187,7 +193,7 @@ pub struct Ticket {
 /// A comment added by an update, before it has an id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewComment {
-    pub author_id: Option<i64>,
+    pub author_id: Option<UserId>,
     pub body: String,
     pub public: bool,
 }
@@ -250,6 +256,6 @@ mod tests {
 pub struct TicketFilter {
     pub status: Option<Status>,
     pub tag: Option<Tag>,
-    pub after_id: Option<i64>,
+    pub after_id: Option<TicketId>,
     pub limit: u32,
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use crate::endpoint::{Endpoint, check_url};
+use crate::id::WebhookId;
 use crate::template::Template;
 use crate::{Invalid, Timestamp};
 
@@ -244,7 +245,7 @@ impl std::fmt::Debug for SigningSecret {
 /// A webhook as the domain uses it: parsed and valid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
-    pub id: String,
+    pub id: WebhookId,
     pub name: String,
     pub description: String,
     pub endpoint: Endpoint,

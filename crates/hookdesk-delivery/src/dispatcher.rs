@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{InvocationId, WebhookId};
 use hookdesk_core::request::finalize;
 use hookdesk_core::webhook::{Webhook, WebhookHealth};
 use hookdesk_store::{AttemptOutcome, AttemptRecord, Claimed, Next, Store, StoreError, WebhookSecrets};
@@ -42,7 +43,7 @@ pub struct DeliveryConfig {
 /// A webhook's failing mark changed.
 #[derive(Debug, Clone)]
 pub struct HealthEvent {
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     pub health: WebhookHealth,
 }
 
@@ -175,7 +176,7 @@ impl Dispatcher {
                 continue;
             }
             let limit = u32::try_from(free).unwrap_or(u32::MAX).min(self.config.claim_batch);
-            let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+            let skip: Vec<&WebhookId> = skip.iter().collect();
             let claimed = match self.store.claim_due(Timestamp::now(), millis(self.config.lease()), limit, &skip).await
             {
                 Ok(claimed) => {
@@ -270,8 +271,8 @@ impl Dispatcher {
         self.give_back(&claims).await;
     }
 
-    async fn give_back(&self, claims: &[(String, u32, Timestamp)]) {
-        let claims: Vec<_> = claims.iter().map(|(id, attempt, at)| (id.as_str(), *attempt, *at)).collect();
+    async fn give_back(&self, claims: &[(InvocationId, u32, Timestamp)]) {
+        let claims: Vec<_> = claims.iter().map(|(id, attempt, at)| (id, *attempt, *at)).collect();
         if let Err(e) = self.store.give_back_claims(&claims).await {
             // Their leases bring them back a little later; nothing is lost.
             warn!(error = %e, claims = claims.len(), "could not give claims back");
@@ -308,8 +309,8 @@ impl Dispatcher {
         }
     }
 
-    async fn load_webhooks(&self, claimed: &[Claimed]) -> Result<HashMap<String, Target>, StoreError> {
-        let mut ids: Vec<&str> = claimed.iter().map(|c| c.webhook_id.as_str()).collect();
+    async fn load_webhooks(&self, claimed: &[Claimed]) -> Result<HashMap<WebhookId, Target>, StoreError> {
+        let mut ids: Vec<&WebhookId> = claimed.iter().map(|c| &c.webhook_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut targets = HashMap::new();
@@ -318,7 +319,7 @@ impl Dispatcher {
             let secrets = self.store.signing_secrets(&webhook.id, at).await?;
             targets.insert(webhook.id.clone(), Target { webhook: Arc::new(webhook), secrets: Arc::new(secrets) });
         }
-        let unknown: Vec<&str> = {
+        let unknown: Vec<&WebhookId> = {
             let gates = lock(&self.gates);
             ids.into_iter().filter(|id| !gates.knows(id)).collect()
         };
@@ -370,7 +371,7 @@ impl Job {
             &claim.request,
             &target.webhook.authentication,
             &target.secrets.all(),
-            &claim.id,
+            claim.id.as_str(),
             started_at.as_secs(),
             &self.config.user_agent,
         );
@@ -402,7 +403,7 @@ impl Job {
 
 /// One line per attempt: DEBUG when it succeeded, WARN when it failed (with what comes next),
 /// and an ERROR when the invocation is given up. Never a URL (it may hold a secret) nor a body.
-fn log_attempt(claim: &Claimed, webhook_id: &str, outcome: &crate::Outcome, next: Next) {
+fn log_attempt(claim: &Claimed, webhook_id: &WebhookId, outcome: &crate::Outcome, next: Next) {
     let status = outcome.response.as_ref().map(|r| r.status);
     let Some(error) = &outcome.error else {
         debug!(webhook.id = %webhook_id, invocation.id = %claim.id, attempt = claim.attempt, status = status, "webhook attempt succeeded");
@@ -413,12 +414,12 @@ fn log_attempt(claim: &Claimed, webhook_id: &str, outcome: &crate::Outcome, next
         Next::Succeeded | Next::Failed => "none".to_owned(),
     };
     warn!(
-        webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id, attempt = claim.attempt,
+        webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id.map(|t| t.0), attempt = claim.attempt,
         code = %error.code, status = status, error = %error.message, next_retry = %retry_at, "webhook attempt failed"
     );
     if next == Next::Failed {
         error!(
-            webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id, attempts = claim.attempt,
+            webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id.map(|t| t.0), attempts = claim.attempt,
             code = %error.code, "webhook invocation failed: no more retries; replay it once the receiver is fixed"
         );
     }

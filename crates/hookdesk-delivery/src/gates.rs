@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{InvocationId, WebhookId};
 use hookdesk_core::webhook::{BreakerState, Webhook, WebhookHealth, WebhookStatus};
 use tracing::{info, warn};
 
@@ -219,17 +220,17 @@ struct Gate {
 /// A change worth saving, and what to tell operators about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthChange {
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     pub health: WebhookHealth,
 }
 
 pub struct Gates {
     config: GateConfig,
-    gates: HashMap<String, Gate>,
+    gates: HashMap<WebhookId, Gate>,
     global: Option<DefaultDirectRateLimiter>,
     global_until: Option<Instant>,
     /// Invocations sent and not yet finished: id -> attempt, to give back on shutdown.
-    claims: HashMap<String, u32>,
+    claims: HashMap<InvocationId, u32>,
 }
 
 fn to_timestamp(at: Instant, now: Instant, now_ts: Timestamp) -> Timestamp {
@@ -261,12 +262,12 @@ impl Gates {
     }
 
     /// Whether `webhook_id` has a gate yet (else its saved health should be loaded first).
-    pub fn knows(&self, webhook_id: &str) -> bool {
+    pub fn knows(&self, webhook_id: &WebhookId) -> bool {
         self.gates.contains_key(webhook_id)
     }
 
     /// Opens a gate for a webhook seen for the first time, resuming its saved health.
-    pub fn resume(&mut self, webhook_id: &str, saved: Option<WebhookHealth>, now: Instant, now_ts: Timestamp) {
+    pub fn resume(&mut self, webhook_id: &WebhookId, saved: Option<WebhookHealth>, now: Instant, now_ts: Timestamp) {
         let mut breaker = Breaker::new(&self.config.breaker, now);
         let health = saved.unwrap_or_default();
         if health.breaker != BreakerState::Closed {
@@ -276,12 +277,12 @@ impl Gates {
             breaker.until = Some(now + Duration::from_millis(u64::try_from(wait).unwrap_or(0)));
         }
         let gate = Gate { in_flight: 0, limiter: None, limited_until: None, breaker, saved: health.clone(), health };
-        self.gates.insert(webhook_id.to_owned(), gate);
+        self.gates.insert(webhook_id.clone(), gate);
     }
 
     /// The webhooks the next claim should skip, and until when no claim should be made at all
     /// (the global ceiling).
-    pub fn skipped(&mut self, now: Instant) -> (Vec<String>, Option<Instant>) {
+    pub fn skipped(&mut self, now: Instant) -> (Vec<WebhookId>, Option<Instant>) {
         let cap = self.config.max_in_flight_per_webhook;
         let skipped = self
             .gates
@@ -308,7 +309,7 @@ impl Gates {
     pub fn admit(
         &mut self,
         webhook: &Webhook,
-        invocation_id: &str,
+        invocation_id: &InvocationId,
         attempt: u32,
         now: Instant,
         now_ts: Timestamp,
@@ -354,7 +355,7 @@ impl Gates {
             return (Admission::GiveBack(Duration::ZERO), None);
         }
         gate.in_flight += 1;
-        self.claims.insert(invocation_id.to_owned(), attempt);
+        self.claims.insert(invocation_id.clone(), attempt);
         let change = (gate.breaker.state != before).then(|| {
             info!(webhook.id = %webhook.id, "circuit breaker half-open: sending one probe request");
             gate.note_breaker(now, now_ts);
@@ -366,8 +367,8 @@ impl Gates {
     /// Counts a finished attempt; answers the health to save when it changed.
     pub fn finish(
         &mut self,
-        webhook_id: &str,
-        invocation_id: &str,
+        webhook_id: &WebhookId,
+        invocation_id: &InvocationId,
         outcome: &Outcome,
         now: Instant,
         now_ts: Timestamp,
@@ -416,11 +417,11 @@ impl Gates {
     }
 
     /// Claims sent and not finished, to give back when shutting down.
-    pub fn unfinished(&self) -> Vec<(String, u32)> {
+    pub fn unfinished(&self) -> Vec<(InvocationId, u32)> {
         self.claims.iter().map(|(id, attempt)| (id.clone(), *attempt)).collect()
     }
 
-    pub fn health(&self, webhook_id: &str) -> Option<&WebhookHealth> {
+    pub fn health(&self, webhook_id: &WebhookId) -> Option<&WebhookHealth> {
         self.gates.get(webhook_id).map(|g| &g.health)
     }
 }
@@ -434,9 +435,9 @@ impl Gate {
         };
     }
 
-    fn mark_saved(&mut self, webhook_id: &str) -> HealthChange {
+    fn mark_saved(&mut self, webhook_id: &WebhookId) -> HealthChange {
         self.saved = self.health.clone();
-        HealthChange { webhook_id: webhook_id.to_owned(), health: self.health.clone() }
+        HealthChange { webhook_id: webhook_id.clone(), health: self.health.clone() }
     }
 }
 
@@ -516,6 +517,10 @@ mod tests {
         assert_eq!(breaker.window.totals(t0 + Duration::from_secs(11)), (1, 1));
     }
 
+    fn inv(id: &str) -> InvocationId {
+        InvocationId(id.into())
+    }
+
     fn answered(status: u16) -> Outcome {
         Outcome {
             response: Some(LoggedResponse { status, headers: Default::default(), body: String::new(), note: None }),
@@ -528,7 +533,7 @@ mod tests {
     fn webhook(limit: Option<u32>) -> Webhook {
         use hookdesk_core::webhook::{Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat};
         Webhook {
-            id: "wh_1".into(),
+            id: WebhookId("wh_1".into()),
             name: "n".into(),
             description: String::new(),
             endpoint: Endpoint::parse("https://example.com/hook").expect("endpoint"),
@@ -551,13 +556,13 @@ mod tests {
         let mut gates = Gates::new(GateConfig { max_in_flight_per_webhook: 2, ..GateConfig::default() });
         let (now, ts) = (Instant::now(), Timestamp::from_millis(0));
         let hook = webhook(None);
-        assert_eq!(gates.admit(&hook, "a", 1, now, ts).0, Admission::Send);
-        assert_eq!(gates.admit(&hook, "b", 1, now, ts).0, Admission::Send);
-        assert_eq!(gates.admit(&hook, "c", 1, now, ts).0, Admission::GiveBack(Duration::ZERO));
+        assert_eq!(gates.admit(&hook, &inv("a"), 1, now, ts).0, Admission::Send);
+        assert_eq!(gates.admit(&hook, &inv("b"), 1, now, ts).0, Admission::Send);
+        assert_eq!(gates.admit(&hook, &inv("c"), 1, now, ts).0, Admission::GiveBack(Duration::ZERO));
         assert_eq!(gates.skipped(now).0, std::slice::from_ref(&hook.id));
-        gates.finish(&hook.id, "a", &answered(200), now, ts);
+        gates.finish(&hook.id, &inv("a"), &answered(200), now, ts);
         assert!(gates.skipped(now).0.is_empty());
-        assert_eq!(gates.unfinished(), [("b".to_owned(), 1)]);
+        assert_eq!(gates.unfinished(), [(inv("b"), 1)]);
     }
 
     #[test]
@@ -567,21 +572,21 @@ mod tests {
         let (now, ts) = (Instant::now(), Timestamp::from_millis(1_000));
         let hook = webhook(None);
         for i in 0..10 {
-            gates.admit(&hook, &format!("{i}"), 1, now, ts);
-            assert_eq!(gates.finish(&hook.id, &format!("{i}"), &answered(400), now, ts), None);
+            gates.admit(&hook, &inv(&format!("{i}")), 1, now, ts);
+            assert_eq!(gates.finish(&hook.id, &inv(&format!("{i}")), &answered(400), now, ts), None);
         }
         assert_eq!(gates.health(&hook.id).map(|h| h.breaker), Some(BreakerState::Closed));
         // Ten 400s later, past the window: only the 503s count.
         let now = now + Duration::from_secs(11);
         let mut changes = Vec::new();
         for i in 0..4 {
-            gates.admit(&hook, &format!("f{i}"), 1, now, ts);
-            changes.extend(gates.finish(&hook.id, &format!("f{i}"), &answered(503), now, ts));
+            gates.admit(&hook, &inv(&format!("f{i}")), 1, now, ts);
+            changes.extend(gates.finish(&hook.id, &inv(&format!("f{i}")), &answered(503), now, ts));
         }
         let opened = changes.last().expect("the breaker opening is saved");
         assert_eq!(opened.health.breaker, BreakerState::Open);
         assert_eq!(opened.health.breaker_until, Some(Timestamp::from_millis(2_000)));
-        assert_eq!(gates.admit(&hook, "g", 1, now, ts).0, Admission::GiveBack(Duration::from_secs(1)));
+        assert_eq!(gates.admit(&hook, &inv("g"), 1, now, ts).0, Admission::GiveBack(Duration::from_secs(1)));
     }
 
     #[test]
@@ -589,13 +594,13 @@ mod tests {
         let mut gates = Gates::new(GateConfig { failing_after: Duration::from_secs(60), ..GateConfig::default() });
         let now = Instant::now();
         let hook = webhook(None);
-        gates.admit(&hook, "a", 1, now, Timestamp::from_millis(0));
-        assert_eq!(gates.finish(&hook.id, "a", &answered(400), now, Timestamp::from_millis(0)), None);
-        gates.admit(&hook, "b", 1, now, Timestamp::from_millis(60_000));
-        let failing = gates.finish(&hook.id, "b", &answered(400), now, Timestamp::from_millis(60_000));
+        gates.admit(&hook, &inv("a"), 1, now, Timestamp::from_millis(0));
+        assert_eq!(gates.finish(&hook.id, &inv("a"), &answered(400), now, Timestamp::from_millis(0)), None);
+        gates.admit(&hook, &inv("b"), 1, now, Timestamp::from_millis(60_000));
+        let failing = gates.finish(&hook.id, &inv("b"), &answered(400), now, Timestamp::from_millis(60_000));
         assert!(failing.is_some_and(|c| c.health.failing && c.health.failing_since == Some(Timestamp::from_millis(0))));
-        gates.admit(&hook, "c", 1, now, Timestamp::from_millis(61_000));
-        let recovered = gates.finish(&hook.id, "c", &answered(204), now, Timestamp::from_millis(61_000));
+        gates.admit(&hook, &inv("c"), 1, now, Timestamp::from_millis(61_000));
+        let recovered = gates.finish(&hook.id, &inv("c"), &answered(204), now, Timestamp::from_millis(61_000));
         assert!(recovered.is_some_and(|c| !c.health.failing && c.health.failing_since.is_none()));
     }
 
@@ -604,8 +609,8 @@ mod tests {
         let mut gates = Gates::new(GateConfig { rate_window: Duration::from_secs(60), ..GateConfig::default() });
         let (now, ts) = (Instant::now(), Timestamp::from_millis(0));
         let hook = webhook(Some(2));
-        assert_eq!(gates.admit(&hook, "a", 1, now, ts).0, Admission::Send);
-        let (admission, _) = gates.admit(&hook, "b", 1, now, ts);
+        assert_eq!(gates.admit(&hook, &inv("a"), 1, now, ts).0, Admission::Send);
+        let (admission, _) = gates.admit(&hook, &inv("b"), 1, now, ts);
         assert!(
             matches!(admission, Admission::GiveBack(wait) if wait > Duration::from_secs(29) && wait <= Duration::from_secs(30)),
             "{admission:?}"

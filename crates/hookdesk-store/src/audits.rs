@@ -2,6 +2,7 @@
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::audit::{Audit, NewAudit, Via};
+use hookdesk_core::id::{AuditId, TicketId, UserId};
 use sqlx::Row;
 
 use crate::tickets::UpdateTx;
@@ -43,9 +44,9 @@ impl TryFrom<AuditRow> for Audit {
 
     fn try_from(row: AuditRow) -> Result<Self, StoreError> {
         Ok(Audit {
-            id: row.id,
-            ticket_id: row.ticket_id,
-            actor_id: row.actor_id,
+            id: AuditId(row.id),
+            ticket_id: TicketId(row.ticket_id),
+            actor_id: row.actor_id.map(UserId),
             via: rows::name("ticket_audits.via", &row.via, Via::parse)?,
             changes: rows::json("ticket_audits.changes", &row.changes)?,
             rules: rows::json("ticket_audits.rules", &row.rules)?,
@@ -58,14 +59,14 @@ impl TryFrom<AuditRow> for Audit {
 }
 
 impl UpdateTx {
-    pub async fn add_audit(&mut self, ticket_id: i64, audit: &NewAudit, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn add_audit(&mut self, ticket_id: TicketId, audit: &NewAudit, now: Timestamp) -> Result<(), StoreError> {
         let text = |v: &dyn erased::Json| v.text();
         sqlx::query(
             "INSERT INTO ticket_audits (ticket_id, actor_id, via, changes, rules, events, invocations, bound_hit, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(ticket_id)
-        .bind(audit.actor_id)
+        .bind(ticket_id.0)
+        .bind(audit.actor_id.map(|a| a.0))
         .bind(audit.via.as_str())
         .bind(text(&audit.changes))
         .bind(text(&audit.rules))
@@ -94,13 +95,18 @@ mod erased {
 
 impl Store {
     /// A ticket's updates, oldest first.
-    pub async fn ticket_audits(&self, ticket_id: i64, after_id: i64, limit: u32) -> Result<Page<Audit>, StoreError> {
+    pub async fn ticket_audits(
+        &self,
+        ticket_id: TicketId,
+        after_id: Option<AuditId>,
+        limit: u32,
+    ) -> Result<Page<Audit>, StoreError> {
         let rows = sqlx::query_as::<_, AuditRow>(
             "SELECT id, ticket_id, actor_id, via, changes, rules, events, invocations, bound_hit, created_at
              FROM ticket_audits WHERE ticket_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
-        .bind(ticket_id)
-        .bind(after_id)
+        .bind(ticket_id.0)
+        .bind(after_id.map_or(0, |a| a.0))
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::WebhookId;
 use hookdesk_core::webhook::{BreakerState, WebhookHealth};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -73,7 +74,7 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for HealthRow {
 
 impl HealthRow {
     /// The webhook's id and its health.
-    fn keyed(self) -> Result<(String, WebhookHealth), StoreError> {
+    fn keyed(self) -> Result<(WebhookId, WebhookHealth), StoreError> {
         let health = WebhookHealth {
             breaker: rows::name("webhook_health.breaker", &self.breaker, BreakerState::parse)?,
             breaker_until: self.breaker_until.map(Timestamp::from_millis),
@@ -82,7 +83,7 @@ impl HealthRow {
             last_success_at: self.last_success_at.map(Timestamp::from_millis),
             last_failure_at: self.last_failure_at.map(Timestamp::from_millis),
         };
-        Ok((self.webhook_id, health))
+        Ok((WebhookId(self.webhook_id), health))
     }
 }
 
@@ -185,13 +186,13 @@ impl Store {
     /// `webhook.recovered` event is due).
     pub async fn save_webhook_health(
         &self,
-        webhook_id: &str,
+        webhook_id: &WebhookId,
         health: &WebhookHealth,
         now: Timestamp,
     ) -> Result<Option<bool>, StoreError> {
         let mut tx = self.begin_write().await?;
         let was_failing = sqlx::query("SELECT failing FROM webhook_health WHERE webhook_id = $1")
-            .bind(webhook_id)
+            .bind(webhook_id.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .map(|row| row.try_get::<i64, _>("failing"))
@@ -204,7 +205,7 @@ impl Store {
              ON CONFLICT (webhook_id) DO UPDATE SET breaker = excluded.breaker, breaker_until = excluded.breaker_until,
                  failing = excluded.failing, updated_at = excluded.updated_at",
         )
-        .bind(webhook_id)
+        .bind(webhook_id.as_str())
         .bind(health.breaker.as_str())
         .bind(millis(health.breaker_until))
         .bind(i64::from(health.failing))
@@ -219,7 +220,7 @@ impl Store {
     }
 
     /// The recorded health of each of `ids` that has one (a webhook never delivered to has none).
-    pub async fn webhook_health(&self, ids: &[&str]) -> Result<HashMap<String, WebhookHealth>, StoreError> {
+    pub async fn webhook_health(&self, ids: &[&WebhookId]) -> Result<HashMap<WebhookId, WebhookHealth>, StoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -230,7 +231,7 @@ impl Store {
         );
         let mut query = sqlx::query_as::<_, HealthRow>(AssertSqlSafe(sql));
         for id in ids {
-            query = query.bind(*id);
+            query = query.bind(id.as_str());
         }
         query.fetch_all(&self.pool).await?.into_iter().map(HealthRow::keyed).collect()
     }

@@ -2,6 +2,7 @@
 //! are sealed by the cipher; a call finds its webhook by the token's hash.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{CallId, InboundWebhookId};
 use hookdesk_core::inbound::{
     ActionRun, CallError, CallFilter, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify,
 };
@@ -17,11 +18,11 @@ const COLUMNS: &str = "SELECT id, name, enabled, token, verify, idempotency_head
 const CALL_COLUMNS: &str = "SELECT id, inbound_webhook_id, created_at, method, path, query, headers, body, body_bytes,
     client_ip, status, response_body, actions, error, idempotency_key, replay_of, duration_ms FROM inbound_calls";
 
-fn token_place(id: &str) -> String {
+fn token_place(id: &InboundWebhookId) -> String {
     format!("inbound_webhook:{id}:token")
 }
 
-fn verify_place(id: &str) -> String {
+fn verify_place(id: &InboundWebhookId) -> String {
     format!("inbound_webhook:{id}:verify")
 }
 
@@ -61,12 +62,13 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for InboundWebhookRow {
 impl InboundWebhookRow {
     /// The webhook, its token and verification opened by `cipher`.
     fn open(self, cipher: &Cipher) -> Result<InboundWebhook, StoreError> {
-        let token = cipher.open(&token_place(&self.id), &self.token)?;
+        let id = InboundWebhookId(self.id);
+        let token = cipher.open(&token_place(&id), &self.token)?;
         let token = String::from_utf8(token).map_err(|e| StoreError::corrupt("inbound_webhooks.token", e))?;
         let verify = self
             .verify
             .map(|sealed| {
-                let plain = cipher.open(&verify_place(&self.id), &sealed)?;
+                let plain = cipher.open(&verify_place(&id), &sealed)?;
                 serde_json::from_slice::<Verify>(&plain).map_err(|e| StoreError::corrupt("inbound_webhooks.verify", e))
             })
             .transpose()?;
@@ -89,7 +91,7 @@ impl InboundWebhookRow {
                 .map_err(|e| StoreError::corrupt("inbound_webhooks.rate_limit_per_minute", e))?,
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
-            id: self.id,
+            id,
         })
     }
 }
@@ -144,8 +146,8 @@ impl TryFrom<CallRow> for InboundCall {
 
     fn try_from(row: CallRow) -> Result<Self, StoreError> {
         Ok(InboundCall {
-            id: row.id,
-            inbound_webhook_id: row.inbound_webhook_id,
+            id: CallId(row.id),
+            inbound_webhook_id: InboundWebhookId(row.inbound_webhook_id),
             created_at: Timestamp::from_millis(row.created_at),
             method: row.method,
             path: row.path,
@@ -159,7 +161,7 @@ impl TryFrom<CallRow> for InboundCall {
             actions: rows::json::<Vec<ActionRun>>("inbound_calls.actions", &row.actions)?,
             error: row.error.map(|e| rows::json::<CallError>("inbound_calls.error", &e)).transpose()?,
             idempotency_key: row.idempotency_key,
-            replay_of: row.replay_of,
+            replay_of: row.replay_of.map(CallId),
             duration_ms: row.duration_ms,
         })
     }
@@ -174,8 +176,8 @@ async fn insert_call<'c>(
              body_bytes, client_ip, status, response_body, actions, error, duration_ms, idempotency_key, replay_of)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
-    .bind(&call.id)
-    .bind(&call.inbound_webhook_id)
+    .bind(call.id.as_str())
+    .bind(call.inbound_webhook_id.as_str())
     .bind(call.created_at.as_millis())
     .bind(storable(&call.method).as_ref())
     .bind(storable(&call.path).as_ref())
@@ -190,7 +192,7 @@ async fn insert_call<'c>(
     .bind(call.error.as_ref().and_then(|e| serde_json::to_string(e).ok()))
     .bind(call.duration_ms)
     .bind(&call.idempotency_key)
-    .bind(&call.replay_of)
+    .bind(call.replay_of.as_ref().map(CallId::as_str))
     .execute(executor)
     .await?;
     Ok(())
@@ -225,7 +227,7 @@ impl Store {
              WHERE id = $1"
         };
         let done = sqlx::query(sql)
-            .bind(&webhook.id)
+            .bind(webhook.id.as_str())
             .bind(&webhook.name)
             .bind(i64::from(webhook.enabled))
             .bind(token_hash)
@@ -252,9 +254,9 @@ impl Store {
         rows.into_iter().map(|r| r.open(&self.cipher)).collect()
     }
 
-    pub async fn inbound_webhook(&self, id: &str) -> Result<InboundWebhook, StoreError> {
+    pub async fn inbound_webhook(&self, id: &InboundWebhookId) -> Result<InboundWebhook, StoreError> {
         let row = sqlx::query_as::<_, InboundWebhookRow>(AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -270,8 +272,9 @@ impl Store {
         row.map(|r| r.open(&self.cipher)).transpose()
     }
 
-    pub async fn delete_inbound_webhook(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM inbound_webhooks WHERE id = $1").bind(id).execute(&self.writer).await?;
+    pub async fn delete_inbound_webhook(&self, id: &InboundWebhookId) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("DELETE FROM inbound_webhooks WHERE id = $1").bind(id.as_str()).execute(&self.writer).await?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
@@ -279,7 +282,11 @@ impl Store {
         insert_call(&self.writer, call).await
     }
 
-    pub async fn inbound_calls(&self, webhook_id: &str, filter: &CallFilter) -> Result<Page<InboundCall>, StoreError> {
+    pub async fn inbound_calls(
+        &self,
+        webhook_id: &InboundWebhookId,
+        filter: &CallFilter,
+    ) -> Result<Page<InboundCall>, StoreError> {
         let sql = format!(
             "{CALL_COLUMNS}
              WHERE inbound_webhook_id = $1
@@ -291,8 +298,8 @@ impl Store {
              ORDER BY id DESC LIMIT $7"
         );
         let rows = sqlx::query_as::<_, CallRow>(AssertSqlSafe(sql))
-            .bind(webhook_id)
-            .bind(&filter.before_id)
+            .bind(webhook_id.as_str())
+            .bind(filter.before_id.as_ref().map(CallId::as_str))
             .bind(filter.status.map(i64::from))
             .bind(filter.failed.map(i64::from))
             .bind(filter.since.map(Timestamp::as_millis))
@@ -301,15 +308,19 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let data = rows.into_iter().map(InboundCall::try_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::of(data, filter.limit, |c| c.id.clone()))
+        Ok(Page::of(data, filter.limit, |c| c.id.to_string()))
     }
 
-    pub async fn inbound_call(&self, webhook_id: &str, call_id: &str) -> Result<InboundCall, StoreError> {
+    pub async fn inbound_call(
+        &self,
+        webhook_id: &InboundWebhookId,
+        call_id: &CallId,
+    ) -> Result<InboundCall, StoreError> {
         let row = sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
             "{CALL_COLUMNS} WHERE inbound_webhook_id = $1 AND id = $2"
         )))
-        .bind(webhook_id)
-        .bind(call_id)
+        .bind(webhook_id.as_str())
+        .bind(call_id.as_str())
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -317,12 +328,16 @@ impl Store {
     }
 
     /// The first accepted (status under 400) call to `webhook_id` with `key`, if any.
-    pub async fn inbound_call_by_key(&self, webhook_id: &str, key: &str) -> Result<Option<InboundCall>, StoreError> {
+    pub async fn inbound_call_by_key(
+        &self,
+        webhook_id: &InboundWebhookId,
+        key: &str,
+    ) -> Result<Option<InboundCall>, StoreError> {
         let row = sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
             "{CALL_COLUMNS} WHERE inbound_webhook_id = $1 AND idempotency_key = $2 AND status < 400 AND replay_of IS NULL
              ORDER BY id LIMIT 1"
         )))
-        .bind(webhook_id)
+        .bind(webhook_id.as_str())
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
@@ -363,18 +378,18 @@ impl UpdateTx {
     /// conflict when another call holds it (committed, or committing now).
     pub async fn claim_inbound_key(
         &mut self,
-        webhook_id: &str,
+        webhook_id: &InboundWebhookId,
         key: &str,
-        call_id: &str,
+        call_id: &CallId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let done = sqlx::query(
             "INSERT INTO inbound_keys (inbound_webhook_id, idempotency_key, call_id, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (inbound_webhook_id, idempotency_key) DO NOTHING",
         )
-        .bind(webhook_id)
+        .bind(webhook_id.as_str())
         .bind(key)
-        .bind(call_id)
+        .bind(call_id.as_str())
         .bind(now.as_millis())
         .execute(&mut *self.conn())
         .await?;

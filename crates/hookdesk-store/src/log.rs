@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{InvocationId, RuleId, TicketId, WebhookId};
 use hookdesk_core::invocation::{
     Attempt, AttemptOutcome, Invocation, InvocationFilter, InvocationStatus, NewInvocation,
 };
@@ -62,18 +63,18 @@ impl TryFrom<InvocationRow> for Invocation {
         let status: InvocationStatus = rows::name("invocations.status", &row.status, InvocationStatus::parse)?;
         let pending = matches!(status, InvocationStatus::Pending | InvocationStatus::Retrying);
         Ok(Invocation {
-            id: row.id,
-            webhook_id: row.webhook_id,
-            ticket_id: row.ticket_id,
-            trigger_id: row.trigger_id,
-            automation_id: row.automation_id,
+            id: InvocationId(row.id),
+            webhook_id: WebhookId(row.webhook_id),
+            ticket_id: row.ticket_id.map(TicketId),
+            trigger_id: row.trigger_id.map(RuleId),
+            automation_id: row.automation_id.map(RuleId),
             event_type: row.event_type,
             status,
             created_at: Timestamp::from_millis(row.created_at),
             completed_at: row.completed_at.map(Timestamp::from_millis),
             next_attempt_at: row.next_attempt_at.filter(|_| pending).map(Timestamp::from_millis),
             error: row.error_code.map(|code| AttemptOutcome { code, message: row.error_message.unwrap_or_default() }),
-            replay_of: row.replay_of,
+            replay_of: row.replay_of.map(InvocationId),
             attempts: Vec::new(),
         })
     }
@@ -138,11 +139,11 @@ async fn attach_attempts(conn: &mut Conn, invocations: &mut [Invocation]) -> Res
     );
     let mut query = sqlx::query_as::<_, AttemptRow>(AssertSqlSafe(sql));
     for inv in invocations.iter() {
-        query = query.bind(&inv.id);
+        query = query.bind(inv.id.as_str());
     }
-    let mut by_id: HashMap<String, Vec<Attempt>> = HashMap::new();
+    let mut by_id: HashMap<InvocationId, Vec<Attempt>> = HashMap::new();
     for row in query.fetch_all(&mut *conn).await? {
-        by_id.entry(row.invocation_id.clone()).or_default().push(Attempt::try_from(row)?);
+        by_id.entry(InvocationId(row.invocation_id.clone())).or_default().push(Attempt::try_from(row)?);
     }
     for inv in invocations {
         inv.attempts = by_id.remove(&inv.id).unwrap_or_default();
@@ -151,12 +152,12 @@ async fn attach_attempts(conn: &mut Conn, invocations: &mut [Invocation]) -> Res
 }
 
 impl Store {
-    pub async fn invocation(&self, id: &str) -> Result<Invocation, StoreError> {
+    pub async fn invocation(&self, id: &InvocationId) -> Result<Invocation, StoreError> {
         let mut conn = self.begin_read().await?;
         let row = sqlx::query_as::<_, InvocationRow>(AssertSqlSafe(format!(
             "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE id = $1"
         )))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -185,10 +186,10 @@ impl Store {
         let q = filter.q.as_ref().map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
         let mut conn = self.begin_read().await?;
         let rows = sqlx::query_as::<_, InvocationRow>(AssertSqlSafe(sql))
-            .bind(&filter.before_id)
+            .bind(filter.before_id.as_ref().map(InvocationId::as_str))
             .bind(filter.status.map(InvocationStatus::as_str))
-            .bind(filter.ticket_id)
-            .bind(&filter.webhook_id)
+            .bind(filter.ticket_id.map(|t| t.0))
+            .bind(filter.webhook_id.as_ref().map(WebhookId::as_str))
             .bind(filter.since.map(Timestamp::as_millis))
             .bind(filter.until.map(Timestamp::as_millis))
             .bind(q)
@@ -196,24 +197,29 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
         let data = rows.into_iter().map(Invocation::try_from).collect::<Result<Vec<_>, _>>()?;
-        let mut page = Page::of(data, filter.limit, |i| i.id.clone());
+        let mut page = Page::of(data, filter.limit, |i| i.id.to_string());
         attach_attempts(&mut conn, &mut page.data).await?;
         conn.commit().await?;
         Ok(page)
     }
 
     /// Queues a new invocation with the same request as `id`.
-    pub async fn replay_invocation(&self, id: &str, new_id: &str, now: Timestamp) -> Result<Invocation, StoreError> {
+    pub async fn replay_invocation(
+        &self,
+        id: &InvocationId,
+        new_id: &InvocationId,
+        now: Timestamp,
+    ) -> Result<Invocation, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query_as::<_, ReplayRow>(AssertSqlSafe(format!(
             "SELECT {REPLAY_COLUMNS} FROM invocations WHERE id = $1"
         )))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
         let message = row.error_message.clone();
-        let Some(new) = row.replay(new_id.to_owned(), now)? else {
+        let Some(new) = row.replay(new_id.clone(), now)? else {
             return Err(StoreError::Conflict(format!(
                 "this invocation never had a request to replay: {}",
                 message.unwrap_or_default()
@@ -229,12 +235,12 @@ impl Store {
     /// Answers how many were queued and whether more matched.
     pub async fn replay_failed(
         &self,
-        webhook_id: &str,
+        webhook_id: &WebhookId,
         since: Option<Timestamp>,
         until: Option<Timestamp>,
         limit: u32,
         now: Timestamp,
-        mut new_id: impl FnMut() -> String,
+        mut new_id: impl FnMut() -> InvocationId,
     ) -> Result<(u32, bool), StoreError> {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query_as::<_, ReplayRow>(AssertSqlSafe(format!(
@@ -245,7 +251,7 @@ impl Store {
                AND NOT EXISTS (SELECT 1 FROM invocations r WHERE r.replay_of = i.id)
              ORDER BY i.id LIMIT $4"
         )))
-        .bind(webhook_id)
+        .bind(webhook_id.as_str())
         .bind(since.map(Timestamp::as_millis))
         .bind(until.map(Timestamp::as_millis))
         .bind(i64::from(limit) + 1)
@@ -300,18 +306,18 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for ReplayRow {
 
 impl ReplayRow {
     /// A new invocation `new_id` repeating this one's request; none when it never had one.
-    fn replay(self, new_id: String, now: Timestamp) -> Result<Option<NewInvocation>, StoreError> {
+    fn replay(self, new_id: InvocationId, now: Timestamp) -> Result<Option<NewInvocation>, StoreError> {
         let Some(request) = rows::json::<Option<PreparedRequest>>("invocations.request", &self.request)? else {
             return Ok(None);
         };
         Ok(Some(NewInvocation {
             id: new_id,
-            webhook_id: self.webhook_id,
-            ticket_id: self.ticket_id,
-            trigger_id: self.trigger_id,
-            automation_id: self.automation_id,
+            webhook_id: WebhookId(self.webhook_id),
+            ticket_id: self.ticket_id.map(TicketId),
+            trigger_id: self.trigger_id.map(RuleId),
+            automation_id: self.automation_id.map(RuleId),
             event_type: self.event_type,
-            replay_of: Some(self.id),
+            replay_of: Some(InvocationId(self.id)),
             request: Ok(request),
             max_retries: u8::try_from(self.max_retries).map_err(|e| StoreError::corrupt("max_retries", e))?,
             ordered: self.ordered == 1,

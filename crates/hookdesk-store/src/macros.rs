@@ -1,6 +1,7 @@
 //! Macros, stored as their contract JSON.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::MacroId;
 use hookdesk_core::rules::{Action, Macro};
 use sqlx::Row;
 
@@ -48,7 +49,7 @@ impl TryFrom<MacroRow> for Macro {
     fn try_from(row: MacroRow) -> Result<Self, StoreError> {
         let actions: Vec<serde_json::Value> = rows::json("macros.actions", &row.actions)?;
         Ok(Macro {
-            id: row.id,
+            id: MacroId(row.id),
             title: row.title,
             description: row.description,
             active: row.active != 0,
@@ -75,9 +76,9 @@ impl Store {
         rows.into_iter().map(Macro::try_from).collect()
     }
 
-    pub async fn macro_by_id(&self, id: i64) -> Result<Macro, StoreError> {
+    pub async fn macro_by_id(&self, id: MacroId) -> Result<Macro, StoreError> {
         let row = sqlx::query_as::<_, MacroRow>(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} WHERE id = $1")))
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -96,14 +97,14 @@ impl Store {
         .bind(now.as_millis())
         .fetch_one(&self.writer)
         .await?;
-        self.macro_by_id(row.try_get("id")?).await
+        self.macro_by_id(MacroId(row.try_get("id")?)).await
     }
 
-    pub async fn update_macro(&self, id: i64, new: &NewMacro, now: Timestamp) -> Result<Macro, StoreError> {
+    pub async fn update_macro(&self, id: MacroId, new: &NewMacro, now: Timestamp) -> Result<Macro, StoreError> {
         let done = sqlx::query(
             "UPDATE macros SET title = $2, description = $3, active = $4, actions = $5, updated_at = $6 WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(&new.title)
         .bind(&new.description)
         .bind(i64::from(new.active))
@@ -117,8 +118,8 @@ impl Store {
         self.macro_by_id(id).await
     }
 
-    pub async fn delete_macro(&self, id: i64) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM macros WHERE id = $1").bind(id).execute(&self.writer).await?;
+    pub async fn delete_macro(&self, id: MacroId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM macros WHERE id = $1").bind(id.0).execute(&self.writer).await?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

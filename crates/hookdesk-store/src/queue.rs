@@ -4,6 +4,7 @@
 //! when its lease ends.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{InvocationId, TicketId, WebhookId};
 use hookdesk_core::invocation::{AttemptOutcome, Claimed, InvocationStatus, NewInvocation};
 use hookdesk_core::text::storable;
 use sqlx::{AssertSqlSafe, Row};
@@ -36,13 +37,13 @@ pub(crate) async fn insert(conn: &mut Conn, backend: Backend, invocations: &[New
                  ordered)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15, $16)",
         )
-        .bind(&inv.id)
-        .bind(&inv.webhook_id)
-        .bind(inv.ticket_id)
-        .bind(inv.trigger_id)
-        .bind(inv.automation_id)
+        .bind(inv.id.as_str())
+        .bind(inv.webhook_id.as_str())
+        .bind(inv.ticket_id.map(|t| t.0))
+        .bind(inv.trigger_id.map(|t| t.0))
+        .bind(inv.automation_id.map(|a| a.0))
         .bind(&inv.event_type)
-        .bind(&inv.replay_of)
+        .bind(inv.replay_of.as_ref().map(InvocationId::as_str))
         .bind(status.as_str())
         .bind(request)
         .bind(i64::from(inv.max_retries))
@@ -116,9 +117,9 @@ impl TryFrom<ClaimedRow> for Claimed {
 
     fn try_from(row: ClaimedRow) -> Result<Self, StoreError> {
         Ok(Claimed {
-            id: row.id,
-            webhook_id: row.webhook_id,
-            ticket_id: row.ticket_id,
+            id: InvocationId(row.id),
+            webhook_id: WebhookId(row.webhook_id),
+            ticket_id: row.ticket_id.map(TicketId),
             ordered: row.ordered == 1,
             request: rows::json("invocations.request", &row.request)?,
             attempt: u32::try_from(row.attempts).map_err(|e| StoreError::corrupt("invocations.attempts", e))?,
@@ -136,7 +137,7 @@ impl Store {
         now: Timestamp,
         lease_ms: i64,
         limit: u32,
-        skip: &[&str],
+        skip: &[&WebhookId],
     ) -> Result<Vec<Claimed>, StoreError> {
         let sql = claim_sql(self.backend, skip.len());
         let mut query = sqlx::query_as::<_, ClaimedRow>(AssertSqlSafe(sql))
@@ -144,7 +145,7 @@ impl Store {
             .bind(now.plus_millis(lease_ms).as_millis())
             .bind(i64::from(limit));
         for webhook in skip {
-            query = query.bind(*webhook);
+            query = query.bind(webhook.as_str());
         }
         let rows = query.fetch_all(&self.writer).await?;
         rows.into_iter().map(Claimed::try_from).collect()
@@ -153,7 +154,7 @@ impl Store {
     /// Gives claims back without an attempt: each invocation waits until its time and the
     /// claim does not count against its retries (its webhook is inactive, paused or at its
     /// limits, say). A claim whose lease was taken over meanwhile is left alone.
-    pub async fn give_back_claims(&self, claims: &[(&str, u32, Timestamp)]) -> Result<(), StoreError> {
+    pub async fn give_back_claims(&self, claims: &[(&InvocationId, u32, Timestamp)]) -> Result<(), StoreError> {
         if claims.is_empty() {
             return Ok(());
         }
@@ -163,7 +164,7 @@ impl Store {
                 "UPDATE invocations SET attempts = attempts - 1, next_attempt_at = $3
                  WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'retrying')",
             )
-            .bind(*id)
+            .bind(id.as_str())
             .bind(i64::from(*attempt))
             .bind(until.as_millis())
             .execute(&mut *tx)
@@ -176,7 +177,7 @@ impl Store {
     /// Fails a claimed invocation that cannot be sent at all (its webhook is gone).
     pub async fn fail_claim(
         &self,
-        id: &str,
+        id: &InvocationId,
         attempt: u32,
         error: &AttemptOutcome,
         now: Timestamp,
@@ -187,7 +188,7 @@ impl Store {
                  error_code = $4, error_message = $5
              WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'retrying')",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(i64::from(attempt))
         .bind(now.as_millis())
         .bind(&error.code)

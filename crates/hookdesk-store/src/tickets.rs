@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{CommentId, InvocationId, TicketId, UserId, WebhookId};
 use hookdesk_core::ticket::{Comment, Priority, Requester, Status, Tag, Tags, Ticket, TicketFields, TicketType};
 use hookdesk_core::user::Email;
 use sqlx::{AssertSqlSafe, Row};
@@ -67,7 +68,7 @@ impl TryFrom<TicketRow> for Ticket {
         let tags: Vec<String> = rows::json("tickets.tags", &row.tags)?;
         let tags = tags.iter().map(|t| Tag::parse(t)).collect::<Result<Vec<_>, _>>();
         Ok(Ticket {
-            id: row.id,
+            id: TicketId(row.id),
             fields: TicketFields {
                 subject: row.subject,
                 description: row.description,
@@ -79,11 +80,11 @@ impl TryFrom<TicketRow> for Ticket {
                     .map(|t| rows::name("tickets.type", t, TicketType::parse))
                     .transpose()?,
                 tags: Tags::new(tags.map_err(|e| StoreError::corrupt("tickets.tags", e))?),
-                assignee_id: row.assignee_id,
+                assignee_id: row.assignee_id.map(UserId),
                 group: row.group_name,
                 custom_fields: rows::json("tickets.custom_fields", &row.custom_fields)?,
             },
-            requester: Requester { id: row.requester_id, name: row.requester_name, email: row.requester_email },
+            requester: Requester { id: UserId(row.requester_id), name: row.requester_name, email: row.requester_email },
             comments: Vec::new(),
             created_at: Timestamp::from_millis(row.created_at),
             updated_at: Timestamp::from_millis(row.updated_at),
@@ -118,8 +119,8 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for CommentRow {
 impl From<CommentRow> for Comment {
     fn from(row: CommentRow) -> Self {
         Comment {
-            id: row.id,
-            author_id: row.author_id,
+            id: CommentId(row.id),
+            author_id: row.author_id.map(UserId),
             body: row.body,
             public: row.public != 0,
             created_at: Timestamp::from_millis(row.created_at),
@@ -144,11 +145,11 @@ async fn attach_comments(conn: &mut Conn, tickets: &mut [Ticket]) -> Result<(), 
     );
     let mut query = sqlx::query_as::<_, CommentRow>(AssertSqlSafe(sql));
     for ticket in tickets.iter() {
-        query = query.bind(ticket.id);
+        query = query.bind(ticket.id.0);
     }
-    let mut by_ticket: HashMap<i64, Vec<Comment>> = HashMap::new();
+    let mut by_ticket: HashMap<TicketId, Vec<Comment>> = HashMap::new();
     for row in query.fetch_all(&mut *conn).await? {
-        by_ticket.entry(row.ticket_id).or_default().push(row.into());
+        by_ticket.entry(TicketId(row.ticket_id)).or_default().push(row.into());
     }
     for ticket in tickets {
         ticket.comments = by_ticket.remove(&ticket.id).unwrap_or_default();
@@ -160,10 +161,10 @@ async fn attach_comments(conn: &mut Conn, tickets: &mut [Ticket]) -> Result<(), 
 /// updates of one ticket run one after the other instead of the later overwriting the
 /// earlier (without it, 16 concurrent tag additions kept 3). SQLite's single writer already
 /// serialises them.
-async fn load_ticket(conn: &mut Conn, id: i64, lock: bool) -> Result<Ticket, StoreError> {
+async fn load_ticket(conn: &mut Conn, id: TicketId, lock: bool) -> Result<Ticket, StoreError> {
     let lock = if lock { " FOR UPDATE OF t" } else { "" };
     let row = sqlx::query_as::<_, TicketRow>(AssertSqlSafe(format!("{TICKET_SELECT} WHERE t.id = $1{lock}")))
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -177,19 +178,19 @@ fn tags_json(tags: &Tags) -> String {
     serde_json::to_string(&tags.iter().map(Tag::as_str).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
 
-async fn write_tags(conn: &mut Conn, ticket_id: i64, old: Option<&Tags>, new: &Tags) -> Result<(), StoreError> {
+async fn write_tags(conn: &mut Conn, ticket_id: TicketId, old: Option<&Tags>, new: &Tags) -> Result<(), StoreError> {
     let empty = Tags::default();
     let old = old.unwrap_or(&empty);
     for tag in old.iter().filter(|t| !new.contains(t)) {
         sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = $2")
-            .bind(ticket_id)
+            .bind(ticket_id.0)
             .bind(tag.as_str())
             .execute(&mut *conn)
             .await?;
     }
     for tag in new.iter().filter(|t| !old.contains(t)) {
         sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
-            .bind(ticket_id)
+            .bind(ticket_id.0)
             .bind(tag.as_str())
             .execute(&mut *conn)
             .await?;
@@ -201,7 +202,7 @@ async fn write_tags(conn: &mut Conn, ticket_id: i64, old: Option<&Tags>, new: &T
 fn bind_ticket<'q>(
     query: crate::db::Query<'q>,
     fields: &'q TicketFields,
-    requester_id: i64,
+    requester_id: UserId,
     now: Timestamp,
 ) -> crate::db::Query<'q> {
     query
@@ -211,15 +212,15 @@ fn bind_ticket<'q>(
         .bind(fields.priority.as_str())
         .bind(fields.ticket_type.map(TicketType::as_str))
         .bind(tags_json(&fields.tags))
-        .bind(requester_id)
-        .bind(fields.assignee_id)
+        .bind(requester_id.0)
+        .bind(fields.assignee_id.map(|a| a.0))
         .bind(&fields.group)
         .bind(serde_json::Value::Object(fields.custom_fields.clone()).to_string())
         .bind(now.as_millis())
 }
 
 impl Store {
-    pub async fn ticket(&self, id: i64) -> Result<Ticket, StoreError> {
+    pub async fn ticket(&self, id: TicketId) -> Result<Ticket, StoreError> {
         let mut tx = self.begin_read().await?;
         let ticket = load_ticket(&mut tx, id, false).await?;
         tx.commit().await?;
@@ -237,7 +238,7 @@ impl Store {
         );
         let mut conn = self.begin_read().await?;
         let rows = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(filter.after_id.unwrap_or(0))
+            .bind(filter.after_id.map_or(0, |a| a.0))
             .bind(filter.status.map(Status::as_str))
             .bind(filter.tag.as_ref().map(Tag::as_str))
             .bind(i64::from(filter.limit) + 1)
@@ -251,19 +252,19 @@ impl Store {
     }
 
     /// Tickets that are not closed, after `after_id` in id order: the automations' batches.
-    pub async fn open_tickets_after(&self, after_id: i64, limit: u32) -> Result<Vec<Ticket>, StoreError> {
+    pub async fn open_tickets_after(&self, after_id: TicketId, limit: u32) -> Result<Vec<Ticket>, StoreError> {
         let sql = format!("{TICKET_SELECT} WHERE t.id > $1 AND t.status <> 'closed' ORDER BY t.id LIMIT $2");
         let mut conn = self.begin_read().await?;
         let rows =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(after_id).bind(i64::from(limit)).fetch_all(&mut *conn).await?;
+            sqlx::query_as(AssertSqlSafe(sql)).bind(after_id.0).bind(i64::from(limit)).fetch_all(&mut *conn).await?;
         let mut tickets = tickets_from(rows)?;
         attach_comments(&mut conn, &mut tickets).await?;
         conn.commit().await?;
         Ok(tickets)
     }
 
-    pub async fn delete_ticket(&self, id: i64) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM tickets WHERE id = $1").bind(id).execute(&self.writer).await?;
+    pub async fn delete_ticket(&self, id: TicketId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM tickets WHERE id = $1").bind(id.0).execute(&self.writer).await?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
@@ -286,9 +287,9 @@ pub struct UpdateTx {
 /// An invocation stored failed: its request could not be made (`invalid_json`...).
 #[derive(Debug, Clone)]
 pub struct FailedBeforeSending {
-    pub invocation_id: String,
-    pub webhook_id: String,
-    pub ticket_id: Option<i64>,
+    pub invocation_id: InvocationId,
+    pub webhook_id: WebhookId,
+    pub ticket_id: Option<TicketId>,
     pub code: &'static str,
 }
 
@@ -302,7 +303,7 @@ impl UpdateTx {
         crate::users::find_or_create_requester(&mut self.tx, name, email, now).await
     }
 
-    pub async fn ticket(&mut self, id: i64) -> Result<Ticket, StoreError> {
+    pub async fn ticket(&mut self, id: TicketId) -> Result<Ticket, StoreError> {
         load_ticket(&mut self.tx, id, self.store.backend == crate::Backend::Postgres).await
     }
 
@@ -311,14 +312,14 @@ impl UpdateTx {
         fields: &TicketFields,
         requester: &Requester,
         now: Timestamp,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<TicketId, StoreError> {
         let insert = sqlx::query(
             "INSERT INTO tickets (subject, description, status, priority, type, tags, requester_id,
                  assignee_id, group_name, custom_fields, updated_at, created_at, status_changed_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11) RETURNING id",
         );
         let row = bind_ticket(insert, fields, requester.id, now).fetch_one(&mut *self.tx).await?;
-        let id: i64 = row.try_get("id")?;
+        let id = TicketId(row.try_get("id")?);
         write_tags(&mut self.tx, id, None, &fields.tags).await?;
         Ok(id)
     }
@@ -326,8 +327,8 @@ impl UpdateTx {
     /// Writes `fields` over the ticket; `old_tags` are the tags it had.
     pub async fn save_ticket(
         &mut self,
-        id: i64,
-        requester_id: i64,
+        id: TicketId,
+        requester_id: UserId,
         fields: &TicketFields,
         old_tags: &Tags,
         now: Timestamp,
@@ -339,25 +340,26 @@ impl UpdateTx {
                  status_changed_at = CASE WHEN status = $3 THEN status_changed_at ELSE $11 END
              WHERE id = $12",
         );
-        bind_ticket(update, fields, requester_id, now).bind(id).execute(&mut *self.tx).await?;
+        bind_ticket(update, fields, requester_id, now).bind(id.0).execute(&mut *self.tx).await?;
         write_tags(&mut self.tx, id, Some(old_tags), &fields.tags).await
     }
 
     /// Reserves the ids of the next `n` comments, in order: an update decides its comments
     /// (which its templates see, ids included) before it writes them.
-    pub async fn reserve_comment_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError> {
-        crate::db::reserve_ids(&mut self.tx, self.store.backend, "comments", n).await
+    pub async fn reserve_comment_ids(&mut self, n: usize) -> Result<Vec<CommentId>, StoreError> {
+        let ids = crate::db::reserve_ids(&mut self.tx, self.store.backend, "comments", n).await?;
+        Ok(ids.into_iter().map(CommentId).collect())
     }
 
     /// Writes comments with the ids reserved for them.
-    pub async fn insert_comments(&mut self, ticket_id: i64, comments: &[Comment]) -> Result<(), StoreError> {
+    pub async fn insert_comments(&mut self, ticket_id: TicketId, comments: &[Comment]) -> Result<(), StoreError> {
         for comment in comments {
             sqlx::query(
                 "INSERT INTO comments (id, ticket_id, author_id, body, public, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(comment.id)
-            .bind(ticket_id)
-            .bind(comment.author_id)
+            .bind(comment.id.0)
+            .bind(ticket_id.0)
+            .bind(comment.author_id.map(|a| a.0))
             .bind(&comment.body)
             .bind(i64::from(comment.public))
             .bind(comment.created_at.as_millis())
@@ -371,8 +373,8 @@ impl UpdateTx {
         &mut self.tx
     }
 
-    pub async fn delete_ticket(&mut self, id: i64) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM tickets WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+    pub async fn delete_ticket(&mut self, id: TicketId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM tickets WHERE id = $1").bind(id.0).execute(&mut *self.tx).await?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 

@@ -2,6 +2,7 @@
 //! and parsed back into rules.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{RuleId, WebhookId};
 use hookdesk_core::rules::{Action, Conditions, Rule, Trigger};
 use std::sync::Arc;
 
@@ -66,7 +67,7 @@ impl TryFrom<RuleRow> for Trigger {
         let actions: Vec<serde_json::Value> = rows::json("rules.actions", &row.actions)?;
         Ok(Trigger {
             rule: Rule {
-                id: row.id,
+                id: RuleId(row.id),
                 title: row.title,
                 conditions: Conditions::parse(&conditions).map_err(|e| StoreError::corrupt("rules.conditions", e))?,
                 actions: actions
@@ -156,10 +157,10 @@ impl Store {
         load(&mut conn, set, true).await
     }
 
-    pub async fn rule(&self, set: RuleSet, id: i64) -> Result<Trigger, StoreError> {
+    pub async fn rule(&self, set: RuleSet, id: RuleId) -> Result<Trigger, StoreError> {
         let sql = format!("SELECT {RULE_COLUMNS} FROM {} WHERE id = $1", table(set));
         let row = sqlx::query_as::<_, RuleRow>(AssertSqlSafe(sql))
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -191,7 +192,7 @@ impl Store {
             .bind(now.as_millis())
             .fetch_one(&mut *tx)
             .await?;
-        let id: i64 = row.try_get("id")?;
+        let id = RuleId(row.try_get("id")?);
         bump_version(&mut tx, set).await?;
         tx.commit().await?;
         self.rule(set, id).await
@@ -200,7 +201,7 @@ impl Store {
     pub async fn update_rule(
         &self,
         set: RuleSet,
-        id: i64,
+        id: RuleId,
         new: &NewTrigger,
         now: Timestamp,
     ) -> Result<Trigger, StoreError> {
@@ -212,7 +213,7 @@ impl Store {
             table(set)
         );
         let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
+            .bind(id.0)
             .bind(&new.title)
             .bind(&new.description)
             .bind(i64::from(new.active))
@@ -230,10 +231,10 @@ impl Store {
         self.rule(set, id).await
     }
 
-    pub async fn delete_rule(&self, set: RuleSet, id: i64) -> Result<(), StoreError> {
+    pub async fn delete_rule(&self, set: RuleSet, id: RuleId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let sql = format!("DELETE FROM {} WHERE id = $1", table(set));
-        let done = sqlx::query(AssertSqlSafe(sql)).bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query(AssertSqlSafe(sql)).bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -243,7 +244,7 @@ impl Store {
     }
 
     /// Sets positions 1..n in the order of `ids`, which must name every rule of the set once.
-    pub async fn order_rules(&self, set: RuleSet, ids: &[i64], now: Timestamp) -> Result<Vec<Trigger>, StoreError> {
+    pub async fn order_rules(&self, set: RuleSet, ids: &[RuleId], now: Timestamp) -> Result<Vec<Trigger>, StoreError> {
         let table = table(set);
         let mut tx = self.begin_write().await?;
         let existing: Vec<i64> = sqlx::query(AssertSqlSafe(format!("SELECT id FROM {table} ORDER BY id")))
@@ -252,7 +253,7 @@ impl Store {
             .iter()
             .map(|r| r.try_get("id"))
             .collect::<Result<_, _>>()?;
-        let mut given = ids.to_vec();
+        let mut given: Vec<i64> = ids.iter().map(|id| id.0).collect();
         given.sort_unstable();
         if given != existing {
             return Err(StoreError::Conflict(format!(
@@ -261,7 +262,7 @@ impl Store {
         }
         for (position, id) in (1_i64..).zip(ids) {
             sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET position = $2, updated_at = $3 WHERE id = $1")))
-                .bind(id)
+                .bind(id.0)
                 .bind(position)
                 .bind(now.as_millis())
                 .execute(&mut *tx)
@@ -273,15 +274,15 @@ impl Store {
     }
 
     /// Ids of the rules whose actions notify `webhook_id`.
-    pub async fn rules_using_webhook(&self, set: RuleSet, webhook_id: &str) -> Result<Vec<i64>, StoreError> {
+    pub async fn rules_using_webhook(&self, set: RuleSet, webhook_id: &WebhookId) -> Result<Vec<RuleId>, StoreError> {
         // Actions are stored as compact JSON by serde_json, so the key and value are adjacent.
-        let needle = format!("%\"webhook_id\":{}%", serde_json::Value::from(webhook_id));
+        let needle = format!("%\"webhook_id\":{}%", serde_json::Value::from(webhook_id.as_str()));
         sqlx::query(AssertSqlSafe(format!("SELECT id FROM {} WHERE actions LIKE $1 ORDER BY id", table(set))))
             .bind(needle)
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Ok(r.try_get("id")?))
+            .map(|r| Ok(RuleId(r.try_get("id")?)))
             .collect()
     }
 }

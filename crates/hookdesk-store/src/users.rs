@@ -1,6 +1,7 @@
 //! Users and their API tokens.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{TokenId, UserId};
 use hookdesk_core::ticket::Requester;
 use hookdesk_core::user::{Email, Role, User};
 use sqlx::{AssertSqlSafe, Row};
@@ -35,7 +36,7 @@ impl TryFrom<UserRow> for User {
 
     fn try_from(row: UserRow) -> Result<Self, StoreError> {
         Ok(User {
-            id: row.id,
+            id: UserId(row.id),
             name: row.name,
             email: row.email,
             role: rows::name("users.role", &row.role, Role::parse)?,
@@ -59,7 +60,7 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for RequesterRow {
 
 impl From<RequesterRow> for Requester {
     fn from(row: RequesterRow) -> Self {
-        Requester { id: row.id, name: row.name, email: row.email }
+        Requester { id: UserId(row.id), name: row.name, email: row.email }
     }
 }
 
@@ -142,7 +143,7 @@ impl Store {
             "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, 'bootstrap', $3)
              ON CONFLICT (token_hash) DO NOTHING",
         )
-        .bind(admin.id)
+        .bind(admin.id.0)
         .bind(token_hash)
         .bind(now.as_millis())
         .execute(&mut *tx)
@@ -183,10 +184,10 @@ impl Store {
     }
 
     /// Users by id, after `after_id`.
-    pub async fn list_users(&self, after_id: Option<i64>, limit: u32) -> Result<Page<User>, StoreError> {
+    pub async fn list_users(&self, after_id: Option<UserId>, limit: u32) -> Result<Page<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(after_id.unwrap_or(0))
+            .bind(after_id.map_or(0, |a| a.0))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
@@ -196,11 +197,11 @@ impl Store {
 
     /// Changes a user. The last admin cannot stop being one (nobody could manage the
     /// server), and an email taken by another user is a conflict.
-    pub async fn update_user(&self, id: i64, patch: &UserPatch, now: Timestamp) -> Result<User, StoreError> {
+    pub async fn update_user(&self, id: UserId, patch: &UserPatch, now: Timestamp) -> Result<User, StoreError> {
         let mut tx = self.begin_write().await?;
         let row =
             sqlx::query_as::<_, UserRow>(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
-                .bind(id)
+                .bind(id.0)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound)?;
@@ -218,7 +219,7 @@ impl Store {
         if let Some(email) = &patch.email {
             let taken = sqlx::query("SELECT id FROM users WHERE email = $1 AND id <> $2")
                 .bind(email.as_str())
-                .bind(id)
+                .bind(id.0)
                 .fetch_optional(&mut *tx)
                 .await?;
             if taken.is_some() {
@@ -230,7 +231,7 @@ impl Store {
             user.name.clone_from(name);
         }
         sqlx::query("UPDATE users SET name = $2, email = $3, role = $4, updated_at = $5 WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .bind(&user.name)
             .bind(&user.email)
             .bind(user.role.as_str())
@@ -239,7 +240,7 @@ impl Store {
             .await?;
         if user.role == Role::EndUser {
             // A requester acts through no token: promoted again, they need new ones.
-            sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(user)
@@ -248,31 +249,31 @@ impl Store {
     /// Stores a new API token (its hash) for `user_id`; answers the token's id.
     pub async fn create_token(
         &self,
-        user_id: i64,
+        user_id: UserId,
         token_hash: &str,
         label: &str,
         now: Timestamp,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<TokenId, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
-        .bind(user_id)
+        .bind(user_id.0)
         .bind(token_hash)
         .bind(label)
         .bind(now.as_millis())
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(row.try_get("id")?)
+        Ok(TokenId(row.try_get("id")?))
     }
 
     /// Revokes token `token_id` of `user_id`.
-    pub async fn delete_token(&self, user_id: i64, token_id: i64) -> Result<(), StoreError> {
+    pub async fn delete_token(&self, user_id: UserId, token_id: TokenId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
-            .bind(token_id)
-            .bind(user_id)
+            .bind(token_id.0)
+            .bind(user_id.0)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
@@ -282,9 +283,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn user(&self, id: i64) -> Result<User, StoreError> {
+    pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
         let row = sqlx::query_as::<_, UserRow>("SELECT id, name, email, role, created_at FROM users WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;

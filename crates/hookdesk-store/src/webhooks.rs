@@ -1,6 +1,7 @@
 //! Webhooks and their signing secrets. Authentication and secrets are sealed by the cipher.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::WebhookId;
 use hookdesk_core::webhook::{
     CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Subscriptions, Webhook, WebhookStatus,
 };
@@ -33,11 +34,11 @@ impl WebhookSecrets {
     }
 }
 
-fn auth_place(id: &str) -> String {
+fn auth_place(id: &WebhookId) -> String {
     format!("webhook:{id}:authentication")
 }
 
-fn secret_place(id: &str) -> String {
+fn secret_place(id: &WebhookId) -> String {
     format!("webhook:{id}:signing_secret")
 }
 
@@ -85,7 +86,8 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for WebhookRow {
 impl WebhookRow {
     /// The webhook, its authentication opened by `cipher`.
     fn open(self, cipher: &Cipher) -> Result<Webhook, StoreError> {
-        let auth = cipher.open(&auth_place(&self.id), &self.authentication)?;
+        let id = WebhookId(self.id);
+        let auth = cipher.open(&auth_place(&id), &self.authentication)?;
         let headers: serde_json::Map<String, serde_json::Value> =
             rows::json("webhooks.custom_headers", &self.custom_headers)?;
         Ok(Webhook {
@@ -113,7 +115,7 @@ impl WebhookRow {
                 .map_err(|e| StoreError::corrupt("webhooks.rate_limit_per_minute", e))?,
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
-            id: self.id,
+            id,
         })
     }
 }
@@ -123,14 +125,18 @@ fn open_all(rows: Vec<WebhookRow>, cipher: &Cipher) -> Result<Vec<Webhook>, Stor
     rows.into_iter().map(|r| r.open(cipher)).collect()
 }
 
-pub(crate) async fn load_many(conn: &mut Conn, cipher: &Cipher, ids: &[&str]) -> Result<Vec<Webhook>, StoreError> {
+pub(crate) async fn load_many(
+    conn: &mut Conn,
+    cipher: &Cipher,
+    ids: &[&WebhookId],
+) -> Result<Vec<Webhook>, StoreError> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
     let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id IN ({})", placeholders(1, ids.len()));
     let mut query = sqlx::query_as(AssertSqlSafe(sql));
     for id in ids {
-        query = query.bind(*id);
+        query = query.bind(id.as_str());
     }
     open_all(query.fetch_all(&mut *conn).await?, cipher)
 }
@@ -148,7 +154,7 @@ pub(crate) async fn load_event_webhooks(conn: &mut Conn, cipher: &Cipher) -> Res
 /// The columns a create and an update both write, bound in the order of `$2..$13`.
 fn bind_webhook<'q>(query: crate::db::Query<'q>, webhook: &'q Webhook, sealed_auth: Vec<u8>) -> crate::db::Query<'q> {
     query
-        .bind(&webhook.id)
+        .bind(webhook.id.as_str())
         .bind(&webhook.name)
         .bind(&webhook.description)
         .bind(webhook.endpoint.template().source())
@@ -179,7 +185,7 @@ impl Store {
         );
         bind_webhook(insert, webhook, sealed_auth).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES ($1, $2, $3)")
-            .bind(&webhook.id)
+            .bind(webhook.id.as_str())
             .bind(sealed_secret)
             .bind(webhook.created_at.as_millis())
             .execute(&mut *tx)
@@ -208,32 +214,32 @@ impl Store {
         Ok(())
     }
 
-    pub async fn webhook(&self, id: &str) -> Result<Webhook, StoreError> {
+    pub async fn webhook(&self, id: &WebhookId) -> Result<Webhook, StoreError> {
         let mut conn = self.pool.acquire().await?;
         load_many(&mut conn, &self.cipher, &[id]).await?.pop().ok_or(StoreError::NotFound)
     }
 
-    pub async fn webhooks(&self, ids: &[&str]) -> Result<Vec<Webhook>, StoreError> {
+    pub async fn webhooks(&self, ids: &[&WebhookId]) -> Result<Vec<Webhook>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         load_many(&mut conn, &self.cipher, ids).await
     }
 
-    pub async fn list_webhooks(&self, after_id: Option<&str>, limit: u32) -> Result<Page<Webhook>, StoreError> {
+    pub async fn list_webhooks(&self, after_id: Option<&WebhookId>, limit: u32) -> Result<Page<Webhook>, StoreError> {
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(after_id.unwrap_or(""))
+            .bind(after_id.map_or("", WebhookId::as_str))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
         let data = open_all(rows, &self.cipher)?;
-        Ok(Page::of(data, limit, |w| w.id.clone()))
+        Ok(Page::of(data, limit, |w| w.id.to_string()))
     }
 
     /// Deletes a webhook. Invocations still queued for it fail with `webhook_deleted`; the
     /// execution log keeps them.
-    pub async fn delete_webhook(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn delete_webhook(&self, id: &WebhookId, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -242,7 +248,7 @@ impl Store {
                  error_code = 'webhook_deleted', error_message = 'the webhook was deleted before this invocation was delivered'
              WHERE webhook_id = $1 AND status IN ('pending', 'retrying')",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
@@ -252,12 +258,12 @@ impl Store {
     }
 
     /// The secrets that sign now (current first), or `NotFound`.
-    pub async fn signing_secrets(&self, id: &str, now: Timestamp) -> Result<WebhookSecrets, StoreError> {
+    pub async fn signing_secrets(&self, id: &WebhookId, now: Timestamp) -> Result<WebhookSecrets, StoreError> {
         let rows = sqlx::query(
             "SELECT secret FROM webhook_secrets WHERE webhook_id = $1 AND (expires_at IS NULL OR expires_at > $2)
              ORDER BY (expires_at IS NULL) DESC, id DESC",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(now.as_millis())
         .fetch_all(&self.pool)
         .await?;
@@ -277,7 +283,7 @@ impl Store {
     /// Makes `secret` the current one; the old current one keeps signing for `grace_ms`.
     pub async fn rotate_signing_secret(
         &self,
-        id: &str,
+        id: &WebhookId,
         secret: &SigningSecret,
         now: Timestamp,
         grace_ms: i64,
@@ -286,7 +292,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let done =
             sqlx::query("UPDATE webhook_secrets SET expires_at = $2 WHERE webhook_id = $1 AND expires_at IS NULL")
-                .bind(id)
+                .bind(id.as_str())
                 .bind(now.plus_millis(grace_ms).as_millis())
                 .execute(&mut *tx)
                 .await?;
@@ -294,12 +300,12 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         sqlx::query("DELETE FROM webhook_secrets WHERE webhook_id = $1 AND expires_at <= $2")
-            .bind(id)
+            .bind(id.as_str())
             .bind(now.as_millis())
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES ($1, $2, $3)")
-            .bind(id)
+            .bind(id.as_str())
             .bind(sealed)
             .bind(now.as_millis())
             .execute(&mut *tx)

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::Invalid;
+use crate::id::TicketId;
 use crate::template::{Context, RenderError, Rendering, Template};
 use crate::text::cut;
 
@@ -332,10 +333,10 @@ pub fn render_ticket_id(
     template: &Template,
     context: &Context,
     rendering: &mut Rendering,
-) -> Result<i64, Invalid> {
+) -> Result<TicketId, Invalid> {
     let text = rendering.render(template, context).map_err(|e| e.invalid(field))?;
     match text.trim().parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
+        Ok(id) if id > 0 => Ok(TicketId(id)),
         _ => Err(Invalid::new(field, format!("rendered {:?}, which is not a ticket id", cut(&text, 64)))),
     }
 }

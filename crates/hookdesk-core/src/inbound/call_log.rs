@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::Timestamp;
+use crate::id::{CallId, InboundWebhookId, TicketId};
 
 /// What one action of a call did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
@@ -13,7 +14,8 @@ pub struct ActionRun {
     #[serde(rename = "type")]
     pub kind: String,
     /// The ticket it created or changed.
-    pub ticket_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub ticket_id: Option<TicketId>,
     /// Why it failed: a failed action rolls back every action of the call.
     pub error: Option<String>,
 }
@@ -28,8 +30,10 @@ pub struct CallError {
 /// One call to an inbound webhook, as its log keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct InboundCall {
-    pub id: String,
-    pub inbound_webhook_id: String,
+    #[schema(value_type = String)]
+    pub id: CallId,
+    #[schema(value_type = String)]
+    pub inbound_webhook_id: InboundWebhookId,
     pub created_at: Timestamp,
     pub method: String,
     /// The path after the token, `/` when none.
@@ -53,7 +57,8 @@ pub struct InboundCall {
     /// The value of the webhook's idempotency header, when sent.
     pub idempotency_key: Option<String>,
     /// The earlier call this one repeated: its answer was sent again and nothing ran.
-    pub replay_of: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub replay_of: Option<CallId>,
     pub duration_ms: i64,
 }
 
@@ -66,6 +71,6 @@ pub struct CallFilter {
     pub failed: Option<bool>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
-    pub before_id: Option<String>,
+    pub before_id: Option<CallId>,
     pub limit: u32,
 }

@@ -15,6 +15,7 @@ mod token;
 mod verify;
 
 use crate::Timestamp;
+use crate::id::InboundWebhookId;
 
 pub use actions::{FieldsShape, InboundAction, MAX_ACTIONS, Templated, TicketFields, render_ticket_id};
 pub use call_log::{ActionRun, CallError, CallFilter, InboundCall};
@@ -27,7 +28,7 @@ pub use verify::{TIMESTAMP_TOLERANCE_SECS, Verify, VerifyView, hmac_sha256_hex};
 /// An inbound webhook as stored: a secret URL, what a call to it does and answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboundWebhook {
-    pub id: String,
+    pub id: InboundWebhookId,
     pub name: String,
     pub enabled: bool,
     pub token: UrlToken,

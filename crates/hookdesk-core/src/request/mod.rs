@@ -231,11 +231,12 @@ mod tests {
 
     use super::*;
     use crate::Timestamp;
+    use crate::id::WebhookId;
     use crate::webhook::{CustomHeaders, Endpoint, Ordering, WebhookStatus};
 
     fn webhook(endpoint: &str, method: HttpMethod, headers: serde_json::Value) -> Webhook {
         Webhook {
-            id: "wh_1".into(),
+            id: WebhookId("wh_1".into()),
             name: "n".into(),
             description: String::new(),
             endpoint: Endpoint::parse(endpoint).expect("endpoint"),

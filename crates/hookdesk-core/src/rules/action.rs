@@ -4,13 +4,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::Invalid;
+use crate::id::{UserId, WebhookId};
 use crate::template::Template;
 use crate::ticket::{Priority, Status, Tag, TicketFields, TicketType, parse_text};
 
 /// `notify_webhook`'s value: which webhook, and the templates of its request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotifyWebhook {
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     pub payload: Option<Template>,
     pub params: Vec<(String, Template)>,
 }
@@ -28,7 +29,7 @@ pub enum Action {
     Status(Status),
     Priority(Priority),
     Type(Option<TicketType>),
-    AssigneeId(Option<i64>),
+    AssigneeId(Option<UserId>),
     Group(Option<String>),
     CustomField(String, Value),
     SetTags(Vec<Tag>),
@@ -64,7 +65,7 @@ impl Action {
             }),
             "assignee_id" => Action::AssigneeId(match value {
                 Value::Null => None,
-                v => Some(v.as_i64().ok_or_else(|| bad("must be an integer user id or null".into()))?),
+                v => Some(v.as_i64().map(UserId).ok_or_else(|| bad("must be an integer user id or null".into()))?),
             }),
             "group" => Action::Group(match value {
                 Value::Null => None,
@@ -232,8 +233,8 @@ fn parse_notify(value: &Value) -> Result<NotifyWebhook, Invalid> {
         .get("webhook_id")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| Invalid::new("value.webhook_id", "must be the id of a webhook"))?
-        .to_owned();
+        .ok_or_else(|| Invalid::new("value.webhook_id", "must be the id of a webhook"))?;
+    let webhook_id = WebhookId(webhook_id.to_owned());
     let RequestTemplates { payload, params } =
         request_templates(object.get("payload"), object.get("params"), "value.")?;
     Ok(NotifyWebhook { webhook_id, payload, params })

@@ -508,6 +508,7 @@ mod tests {
 
     use super::*;
     use crate::Timestamp;
+    use crate::id::UserId;
     use crate::rules::{TicketTimes, UpdateType};
     use crate::ticket::{NewComment, Tags};
 
@@ -528,12 +529,12 @@ mod tests {
             ticket_type: Some(TicketType::Incident),
             tags: Tags::new(Tag::parse_list("a vip").expect("tags")),
             description: "The debug log says BUG-42.".into(),
-            assignee_id: Some(7),
+            assignee_id: Some(UserId(7)),
             group: Some("Tier 2".into()),
             custom_fields: json!({"plan": "gold", "seats": 12}).as_object().expect("object").clone(),
             ..previous.clone()
         };
-        let comment = NewComment { author_id: Some(7), body: "Please REFUND me, thanks".into(), public: false };
+        let comment = NewComment { author_id: Some(UserId(7)), body: "Please REFUND me, thanks".into(), public: false };
         let hour = 3_600_000;
         let update = UpdateContext {
             update_type: UpdateType::Change,

@@ -7,6 +7,7 @@
 use super::condition::Since;
 use super::{Action, Conditions};
 use crate::Timestamp;
+use crate::id::RuleId;
 use crate::ticket::{NewComment, TicketFields};
 use crate::user::Role;
 
@@ -69,7 +70,8 @@ impl TicketTimes {
 /// A trigger (or automation) as the engine runs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
-    pub id: i64,
+    /// The trigger's or automation's id; a macro applied as a rule keeps its number.
+    pub id: RuleId,
     pub title: String,
     pub conditions: Conditions,
     pub actions: Vec<Action>,
@@ -138,7 +140,7 @@ mod tests {
 
     fn rule(id: i64, conditions: serde_json::Value, actions: serde_json::Value) -> Rule {
         Rule {
-            id,
+            id: RuleId(id),
             title: format!("rule {id}"),
             conditions: Conditions::parse(&conditions).expect("valid conditions"),
             actions: actions

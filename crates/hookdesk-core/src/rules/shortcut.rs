@@ -5,10 +5,11 @@ use serde::{Serialize, Serializer};
 
 use super::Action;
 use crate::Timestamp;
+use crate::id::MacroId;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Macro {
-    pub id: i64,
+    pub id: MacroId,
     pub title: String,
     pub description: String,
     pub active: bool,

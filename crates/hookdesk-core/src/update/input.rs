@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::Invalid;
+use crate::id::UserId;
 use crate::text::nul_path;
 use crate::ticket::{
     MAX_SUBJECT, MAX_TEXT, NewComment, Priority, Status, Tag, Tags, TicketFields, TicketType, parse_text,
@@ -114,7 +115,7 @@ pub struct TicketPatch {
     pub add_tags: Vec<Tag>,
     pub remove_tags: Vec<Tag>,
     pub requester: Option<RequesterInput>,
-    pub assignee_id: Option<Option<i64>>,
+    pub assignee_id: Option<Option<UserId>>,
     pub group: Option<Option<String>>,
     /// Merged into the ticket's: a null value removes a key.
     pub custom_fields: Option<Map<String, Value>>,

@@ -10,6 +10,7 @@ use super::{Acted, Decided, RuleKind, Source, Step, render_comment, rule_context
 use crate::Invalid;
 use crate::audit::{FiredRule, NewAudit, field_changes};
 use crate::event::{EventType, Raised, event_invocations, ticket_events};
+use crate::id::{CommentId, InvocationId, TicketId, WebhookId};
 use crate::invocation::{NewInvocation, Origin};
 use crate::request::{PrepareError, prepare};
 use crate::rules::{NotifyWebhook, SideEffect};
@@ -21,10 +22,10 @@ use crate::webhook::{Ordering, Webhook, WebhookStatus};
 /// and those subscribed to events, and how new records are made.
 pub struct PlanContext<'a> {
     /// The ticket's id: a new one's, once inserted.
-    pub id: i64,
+    pub id: TicketId,
     pub source: Source<'a>,
     /// The webhooks the rules notify, by id.
-    pub webhooks: &'a HashMap<String, Webhook>,
+    pub webhooks: &'a HashMap<WebhookId, Webhook>,
     /// The active webhooks subscribed to events.
     pub event_webhooks: &'a [Webhook],
     pub origin: &'a Origin<'a>,
@@ -51,7 +52,7 @@ pub struct UpdatePlan {
 struct Planner<'a, 'r> {
     cx: &'r PlanContext<'a>,
     ticket: Ticket,
-    comment_ids: std::vec::IntoIter<i64>,
+    comment_ids: std::vec::IntoIter<CommentId>,
     comments: Vec<Comment>,
     invocations: Vec<NewInvocation>,
     too_expensive: Option<Invalid>,
@@ -67,7 +68,7 @@ impl Decided<'_> {
     pub fn plan(
         self,
         base: Ticket,
-        comment_ids: Vec<i64>,
+        comment_ids: Vec<CommentId>,
         cx: &PlanContext<'_>,
         rendering: &mut Rendering,
     ) -> Result<UpdatePlan, Invalid> {
@@ -130,7 +131,7 @@ impl Decided<'_> {
 impl Planner<'_, '_> {
     fn add_comment(&mut self, comment: NewComment) {
         let saved = Comment {
-            id: self.comment_ids.next().unwrap_or_default(),
+            id: self.comment_ids.next().unwrap_or(CommentId(0)),
             author_id: comment.author_id,
             body: comment.body,
             public: comment.public,
@@ -207,7 +208,7 @@ impl Planner<'_, '_> {
             });
         }
         self.invocations.push(NewInvocation {
-            id: (self.cx.origin.new_id)("inv"),
+            id: InvocationId((self.cx.origin.new_id)("inv")),
             webhook_id: notify.webhook_id.clone(),
             ticket_id: Some(self.cx.id),
             trigger_id: (acted.kind == RuleKind::Trigger).then_some(acted.rule.id),

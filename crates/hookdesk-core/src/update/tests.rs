@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::event::EventType;
+use crate::id::{CommentId, RuleId, TicketId, UserId, WebhookId};
 use crate::invocation::Origin;
 use crate::rules::{Action, Conditions};
 use crate::ticket::{Priority, Requester, Status, Tag, Tags, TicketType};
@@ -19,7 +20,7 @@ const NOW: i64 = 1_800_000_000_000;
 
 fn rule(id: i64, action: Value) -> Rule {
     Rule {
-        id,
+        id: RuleId(id),
         title: format!("rule {id}"),
         conditions: Conditions::parse(&json!({"all": [{"field": "update_type", "operator": "is", "value": "change"}]}))
             .expect("conditions"),
@@ -40,7 +41,7 @@ fn trigger(rule: Rule) -> Trigger {
 
 fn webhook(id: &str, status: WebhookStatus, subscriptions: Subscriptions) -> Webhook {
     Webhook {
-        id: id.into(),
+        id: WebhookId(id.into()),
         name: format!("hook {id}"),
         description: String::new(),
         endpoint: Endpoint::parse("https://example.com/{{ ticket.id }}").expect("endpoint"),
@@ -60,7 +61,7 @@ fn webhook(id: &str, status: WebhookStatus, subscriptions: Subscriptions) -> Web
 
 fn agent() -> User {
     User {
-        id: 9,
+        id: UserId(9),
         name: "Agent".into(),
         email: "agent@example.com".into(),
         role: Role::Agent,
@@ -76,9 +77,9 @@ fn ticket() -> Ticket {
         ..TicketFields::default()
     };
     Ticket {
-        id: 42,
+        id: TicketId(42),
         fields,
-        requester: Requester { id: 3, name: "Ann".into(), email: "ann@example.com".into() },
+        requester: Requester { id: UserId(3), name: "Ann".into(), email: "ann@example.com".into() },
         comments: vec![],
         created_at: Timestamp::from_millis(NOW - 1000),
         updated_at: Timestamp::from_millis(NOW - 1000),
@@ -88,7 +89,7 @@ fn ticket() -> Ticket {
 
 /// The webhooks around a plan: two rules may notify, one subscribed to events.
 struct Fixture {
-    webhooks: HashMap<String, Webhook>,
+    webhooks: HashMap<WebhookId, Webhook>,
     event_webhooks: Vec<Webhook>,
 }
 
@@ -116,7 +117,7 @@ impl Fixture {
         let comment = patch.comment.map(|c| c.by(Some(&actor)));
         let change = Change { previous: Some(base.fields.clone()), fields, comment, applied };
         let decided = decide_fields(change, triggers, source, &base.requester.email);
-        let ids: Vec<i64> = (100..).take(decided.comments_added()).collect();
+        let ids: Vec<CommentId> = (100..).map(CommentId).take(decided.comments_added()).collect();
         // Ids that count up (the closure must be `Sync`).
         let counter = std::sync::atomic::AtomicU32::new(0);
         let new_id = |prefix: &str| format!("{prefix}_{}", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
@@ -192,7 +193,7 @@ fn table() -> Vec<(Value, Check)> {
             assert_eq!(p.ticket.fields.ticket_type, Some(TicketType::Incident));
         }),
         (json!({"field": "assignee_id", "value": 7}), |p| {
-            assert_eq!(p.ticket.fields.assignee_id, Some(7));
+            assert_eq!(p.ticket.fields.assignee_id, Some(UserId(7)));
         }),
         (json!({"field": "group", "value": "Tier 2"}), |p| {
             assert_eq!(p.ticket.fields.group.as_deref(), Some("Tier 2"));
@@ -213,7 +214,7 @@ fn table() -> Vec<(Value, Check)> {
         (json!({"field": "add_comment", "value": {"body": "About {{ ticket.subject }}", "public": false}}), |p| {
             assert_eq!(p.comments.len(), 1);
             let comment = &p.comments[0];
-            assert_eq!((comment.id, comment.body.as_str(), comment.public), (100, "About Printer on fire", false));
+            assert_eq!((comment.id.0, comment.body.as_str(), comment.public), (100, "About Printer on fire", false));
             assert_eq!(comment.author_id, None, "a rule's comment has no author");
             assert_eq!(p.ticket.comments, p.comments);
             assert_eq!(p.events, [EventType::TicketCommentAdded]);
@@ -222,8 +223,8 @@ fn table() -> Vec<(Value, Check)> {
         (json!({"field": "notify_webhook", "value": {"webhook_id": "wh_on"}}), |p| {
             assert_eq!(p.invocations.len(), 1);
             let invocation = &p.invocations[0];
-            assert_eq!((invocation.webhook_id.as_str(), invocation.ticket_id), ("wh_on", Some(42)));
-            assert_eq!((invocation.trigger_id, invocation.automation_id), (Some(1), None));
+            assert_eq!((invocation.webhook_id.as_str(), invocation.ticket_id), ("wh_on", Some(TicketId(42))));
+            assert_eq!((invocation.trigger_id, invocation.automation_id), (Some(RuleId(1)), None));
             assert_eq!((invocation.max_retries, invocation.ordered), (5, true));
             assert_eq!(invocation.created_at, Timestamp::from_millis(NOW + 1));
             let request = invocation.request.as_ref().expect("a request");
@@ -246,8 +247,8 @@ fn every_action_is_planned() {
         covered.push(variant(&triggers[0].rule.actions[0]));
         let plan = fixture.plan(&triggers, &[], TicketPatch::default()).expect("a plan");
         assert_eq!(plan.steps.len(), 1, "{action}: the trigger fired once");
-        assert_eq!(plan.audit.rules, [FiredRule { kind: "trigger".into(), id: 1, title: "rule 1".into() }]);
-        assert_eq!((plan.audit.via, plan.audit.actor_id), (Via::Api, Some(9)));
+        assert_eq!(plan.audit.rules, [FiredRule { kind: "trigger".into(), id: RuleId(1), title: "rule 1".into() }]);
+        assert_eq!((plan.audit.via, plan.audit.actor_id), (Via::Api, Some(UserId(9))));
         check(&plan);
     }
     covered.sort_unstable();
@@ -281,9 +282,9 @@ fn each_rule_renders_from_the_ticket_as_it_left_it_and_sees_earlier_comments() {
     let patch = TicketPatch::comment(CommentInput::parse("from the agent", true).expect("comment"));
     let plan = fixture.plan(&triggers, &[], patch).expect("plan");
     let bodies: Vec<(i64, &str, Option<i64>)> =
-        plan.comments.iter().map(|c| (c.id, c.body.as_str(), c.author_id)).collect();
+        plan.comments.iter().map(|c| (c.id.0, c.body.as_str(), c.author_id.map(|a| a.0))).collect();
     assert_eq!(bodies, [(100, "from the agent", Some(9)), (101, "first, new", None), (102, "pending after 101", None)]);
-    assert_eq!(plan.steps.iter().map(|s| s.rule.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(plan.steps.iter().map(|s| s.rule.id.0).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(plan.audit.changes["comments_added"], 3);
 }
 
@@ -319,7 +320,7 @@ fn automations_hold_in_order_on_the_fields_the_ones_before_left() {
     let hours = |id: i64, tag: &str, action: Value| Applied {
         kind: RuleKind::Automation,
         rule: Rule {
-            id,
+            id: RuleId(id),
             title: format!("a{id}"),
             conditions: Conditions::parse(&json!({"all": [
                 {"field": "hours_since_created", "operator": "greater_than", "value": 0},
@@ -331,5 +332,5 @@ fn automations_hold_in_order_on_the_fields_the_ones_before_left() {
     let first = hours(1, "seen", json!({"field": "add_tags", "value": "seen"}));
     let second = hours(2, "seen", json!({"field": "status", "value": "open"}));
     let holding = automations_holding(&ticket(), &[first, second], Timestamp::from_millis(NOW));
-    assert_eq!(holding.iter().map(|a| a.rule.id).collect::<Vec<_>>(), [1], "the first one's tag stops the second");
+    assert_eq!(holding.iter().map(|a| a.rule.id.0).collect::<Vec<_>>(), [1], "the first one's tag stops the second");
 }

@@ -3,6 +3,7 @@
 //! are applied as one update per ticket (triggers run on it), each at most once per run.
 
 use hookdesk_core::audit::Via;
+use hookdesk_core::id::TicketId;
 use hookdesk_core::rules::RuleSet;
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
@@ -43,7 +44,7 @@ impl App {
             automations.iter().map(|a| Applied { kind: RuleKind::Automation, rule: a.rule.clone() }).collect();
         let rules = self.rules_for_update(&all).await?;
         let at = self.clock.now();
-        let mut after = 0;
+        let mut after = TicketId(0);
         loop {
             let batch = self.store.open_tickets_after(after, self.config.automation_batch).await?;
             let Some(last) = batch.last() else { break };
@@ -92,7 +93,7 @@ impl App {
                 run.tickets_updated += 1;
             }
             Err(e) => {
-                warn!(ticket.id = ticket.id, error = %e, "an automation update failed; it is retried next run");
+                warn!(ticket.id = ticket.id.0, error = %e, "an automation update failed; it is retried next run");
                 tx.rollback().await?;
             }
         }

@@ -6,6 +6,7 @@
 
 use hookdesk_core::Invalid;
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{CommentId, TicketId, UserId};
 use hookdesk_core::inbound::{InboundAction, InboundResponse};
 use hookdesk_core::request::prepare;
 use hookdesk_core::rules::Action;
@@ -41,9 +42,9 @@ impl<T> Saved<T> {
 
 /// A ticket to render against when there is no real one: every field set, so that templates
 /// show what they will produce (test sends without a ticket use it too).
-pub(crate) fn sample_ticket(assignee_id: i64, now: Timestamp) -> Ticket {
+pub(crate) fn sample_ticket(assignee_id: UserId, now: Timestamp) -> Ticket {
     Ticket {
-        id: 0,
+        id: TicketId(0),
         fields: TicketFields {
             subject: "Sample ticket: my order has not arrived".into(),
             description: "This is a sample ticket hookdesk renders webhook tests with.".into(),
@@ -57,9 +58,9 @@ pub(crate) fn sample_ticket(assignee_id: i64, now: Timestamp) -> Ticket {
             // so a template that reads one is warned about, never refused.
             custom_fields: Map::new(),
         },
-        requester: Requester { id: 0, name: "Sample Requester".into(), email: "requester@example.com".into() },
+        requester: Requester { id: UserId(0), name: "Sample Requester".into(), email: "requester@example.com".into() },
         comments: vec![Comment {
-            id: 0,
+            id: CommentId(0),
             author_id: None,
             body: "Where is my order?".into(),
             public: true,
@@ -115,7 +116,7 @@ impl App {
         let user = if kind == "automation" { Value::Null } else { agent };
         let rule = json!({"id": 0, "title": title});
         Context::new()
-            .with("ticket", &self.ticket_document(&sample_ticket(1, now)))
+            .with("ticket", &self.ticket_document(&sample_ticket(UserId(1), now)))
             .with("current_user", &user)
             .with("trigger", &rule)
             .with(kind, &rule)
@@ -183,12 +184,12 @@ impl App {
     pub(crate) async fn check_webhook_templates(&self, webhook: &Webhook) -> Result<Vec<Invalid>, Invalid> {
         let now = self.clock.now();
         let mut context = Context::new()
-            .with("ticket", &self.ticket_document(&sample_ticket(1, now)))
+            .with("ticket", &self.ticket_document(&sample_ticket(UserId(1), now)))
             .with("webhook", &json!({"id": webhook.id, "name": webhook.name}));
         if !webhook.subscriptions.is_conditional() {
             let event = json!({"specversion": "1.0", "id": "evt_sample", "source": self.config.public_url,
                 "type": "ticket.created", "subject": "tickets/0", "time": now, "datacontenttype": "application/json",
-                "data": {"current": self.ticket_document(&sample_ticket(1, now)), "previous": null}});
+                "data": {"current": self.ticket_document(&sample_ticket(UserId(1), now)), "previous": null}});
             context = context.with("event", &event);
         }
         let mut warnings = Vec::new();
@@ -224,7 +225,7 @@ impl App {
         let context = Context::new()
             .with("request", &request)
             .with("client", &json!({"ip": "203.0.113.7"}))
-            .with("ticket", &self.ticket_document(&sample_ticket(1, self.clock.now())));
+            .with("ticket", &self.ticket_document(&sample_ticket(UserId(1), self.clock.now())));
         let templates = actions
             .iter()
             .enumerate()

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{RuleId, TicketId};
 use hookdesk_core::rules::{Rule, Trigger};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
@@ -21,7 +22,8 @@ use hookdesk_core::update::{Source, Step, TicketPatch};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DryRunBody {
-    pub ticket_id: i64,
+    #[schema(value_type = i64)]
+    pub ticket_id: TicketId,
     /// The proposed update, as a `PATCH /tickets/{id}` body; none to re-run the triggers on
     /// the ticket as it is.
     pub changes: Option<PatchTicketBody>,
@@ -66,7 +68,12 @@ impl App {
             list.insert(
                 at,
                 Trigger {
-                    rule: Rule { id: 0, title: draft.title, conditions: draft.conditions, actions: draft.actions },
+                    rule: Rule {
+                        id: RuleId(0),
+                        title: draft.title,
+                        conditions: draft.conditions,
+                        actions: draft.actions,
+                    },
                     description: draft.description,
                     active: true,
                     position,

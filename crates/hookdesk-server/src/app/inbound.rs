@@ -1,6 +1,7 @@
 //! Inbound webhooks as admins manage them: their URL, verification, actions and response,
 //! and the log of their calls. Handling a call is `inbound_calls`.
 
+use hookdesk_core::id::{CallId, InboundWebhookId};
 use hookdesk_core::inbound::CallFilter;
 use hookdesk_core::inbound::{
     InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify, VerifyView, check_header_name,
@@ -22,7 +23,8 @@ const MAX_RATE_LIMIT_PER_MINUTE: u32 = 1_000_000;
 /// An inbound webhook as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InboundWebhookView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: InboundWebhookId,
     pub name: String,
     pub enabled: bool,
     /// The full URL to call: `PUBLIC_URL/hooks/TOKEN`. Anyone with it can call the webhook:
@@ -121,7 +123,7 @@ impl CallQuery {
             failed: self.failed,
             since: time("since", self.since)?,
             until: time("until", self.until)?,
-            before_id: self.cursor,
+            before_id: self.cursor.map(CallId),
             limit: limit(self.limit)?,
         })
     }
@@ -185,7 +187,7 @@ impl App {
         let (token, hash) = new_token()?;
         let now = self.clock.now();
         let webhook = InboundWebhook {
-            id: ids::new_id("hook"),
+            id: InboundWebhookId(ids::new_id("hook")),
             name: check_name(&body.name)?,
             enabled: body.enabled.unwrap_or(true),
             token,
@@ -224,7 +226,7 @@ impl App {
     pub async fn update_inbound_webhook(
         &self,
         _caller: &Admin,
-        id: &str,
+        id: &InboundWebhookId,
         patch: PatchInboundBody,
     ) -> Result<InboundWebhookView, AppError> {
         let mut webhook = self.find_inbound_webhook(id).await?;
@@ -263,7 +265,11 @@ impl App {
     }
 
     /// A new URL; the old one stops working at once.
-    pub async fn rotate_inbound_webhook(&self, _caller: &Admin, id: &str) -> Result<InboundWebhookView, AppError> {
+    pub async fn rotate_inbound_webhook(
+        &self,
+        _caller: &Admin,
+        id: &InboundWebhookId,
+    ) -> Result<InboundWebhookView, AppError> {
         let mut webhook = self.find_inbound_webhook(id).await?;
         let (token, hash) = new_token()?;
         webhook.token = token;
@@ -277,16 +283,20 @@ impl App {
         Ok(self.store.inbound_webhooks().await?.into_iter().map(|w| self.inbound_view(w)).collect())
     }
 
-    pub async fn inbound_webhook(&self, _caller: &Admin, id: &str) -> Result<InboundWebhookView, AppError> {
+    pub async fn inbound_webhook(
+        &self,
+        _caller: &Admin,
+        id: &InboundWebhookId,
+    ) -> Result<InboundWebhookView, AppError> {
         Ok(self.inbound_view(self.find_inbound_webhook(id).await?))
     }
 
-    async fn find_inbound_webhook(&self, id: &str) -> Result<InboundWebhook, AppError> {
+    async fn find_inbound_webhook(&self, id: &InboundWebhookId) -> Result<InboundWebhook, AppError> {
         self.store.inbound_webhook(id).await.or_not_found("inbound webhook")
     }
 
     /// Deletes an inbound webhook and its call log.
-    pub async fn delete_inbound_webhook(&self, _caller: &Admin, id: &str) -> Result<(), AppError> {
+    pub async fn delete_inbound_webhook(&self, _caller: &Admin, id: &InboundWebhookId) -> Result<(), AppError> {
         self.store.delete_inbound_webhook(id).await.or_not_found("inbound webhook")
     }
 
@@ -294,7 +304,7 @@ impl App {
     pub async fn inbound_calls(
         &self,
         _caller: &Admin,
-        id: &str,
+        id: &InboundWebhookId,
         query: CallQuery,
     ) -> Result<Page<InboundCall>, AppError> {
         self.find_inbound_webhook(id).await?;
@@ -304,8 +314,8 @@ impl App {
     pub async fn inbound_call(
         &self,
         _caller: &Admin,
-        webhook_id: &str,
-        call_id: &str,
+        webhook_id: &InboundWebhookId,
+        call_id: &CallId,
     ) -> Result<InboundCall, AppError> {
         self.store.inbound_call(webhook_id, call_id).await.or_not_found("call")
     }

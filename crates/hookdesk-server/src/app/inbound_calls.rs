@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hookdesk_core::Invalid;
 use hookdesk_core::audit::Via;
+use hookdesk_core::id::CallId;
 use hookdesk_core::inbound::InboundRequest;
 use hookdesk_core::inbound::{
     ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, RenderedResponse,
@@ -68,7 +69,7 @@ enum Calls {
 #[derive(Debug, Clone, Copy)]
 struct KeyClaim<'a> {
     key: &'a str,
-    call_id: &'a str,
+    call_id: &'a CallId,
 }
 
 /// What a call's actions did: one entry per action run, the last ticket they touched, and
@@ -94,7 +95,7 @@ pub enum Opened {
 
 pub struct OpenedCall {
     webhook: InboundWebhook,
-    id: String,
+    id: CallId,
     started: Instant,
 }
 
@@ -131,7 +132,7 @@ struct Answer {
     body: String,
     actions: Vec<ActionRun>,
     error: Option<CallError>,
-    replay_of: Option<String>,
+    replay_of: Option<CallId>,
 }
 
 impl Answer {
@@ -227,7 +228,7 @@ impl App {
         {
             return Ok(Opened::RateLimited(wait));
         }
-        Ok(Opened::Call(Box::new(OpenedCall { webhook, id: ids::new_id("call"), started })))
+        Ok(Opened::Call(Box::new(OpenedCall { webhook, id: CallId(ids::new_id("call")), started })))
     }
 
     /// Handles a call whose body was read (or could not be: `read` then carries the error to
@@ -276,7 +277,7 @@ impl App {
     fn admit_inbound_call(&self, webhook: &InboundWebhook, calls: Calls) -> Result<(), Duration> {
         let Some(per_minute) = webhook.rate_limit_per_minute else { return Ok(()) };
         match calls {
-            Calls::Verified => self.inbound_limits.admit(&webhook.id, per_minute),
+            Calls::Verified => self.inbound_limits.admit(webhook.id.as_str(), per_minute),
             Calls::Unverified => self.inbound_limits.admit(&format!("{}/unverified", webhook.id), per_minute),
         }
     }
@@ -287,7 +288,7 @@ impl App {
         &self,
         webhook: &InboundWebhook,
         request: &InboundRequest,
-        call_id: &str,
+        call_id: &CallId,
         replies: fn(AppError) -> ErrorReply,
     ) -> (Answer, Option<UpdateTx>) {
         if let Some(message) = &request.malformed {

@@ -1,5 +1,6 @@
 //! The execution log of webhook calls: reading it, and queueing its requests again.
 
+use hookdesk_core::id::{InvocationId, TicketId, WebhookId};
 use hookdesk_core::invocation::{Invocation, InvocationFilter, InvocationStatus};
 use hookdesk_core::{Invalid, Page, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,10 @@ use super::{Admin, App, AppError, ids};
 pub struct InvocationQuery {
     #[param(value_type = Option<String>)]
     pub status: Option<InvocationStatus>,
-    pub ticket_id: Option<i64>,
-    pub webhook_id: Option<String>,
+    #[param(value_type = Option<i64>)]
+    pub ticket_id: Option<TicketId>,
+    #[param(value_type = Option<String>)]
+    pub webhook_id: Option<WebhookId>,
     /// RFC 3339.
     pub since: Option<String>,
     /// RFC 3339.
@@ -36,7 +39,7 @@ impl InvocationQuery {
             since: time("since", self.since)?,
             until: time("until", self.until)?,
             q: self.q.filter(|q| !q.trim().is_empty()),
-            before_id: self.cursor,
+            before_id: self.cursor.map(InvocationId),
             limit: limit(self.limit)?,
         })
     }
@@ -75,31 +78,39 @@ impl App {
     pub async fn webhook_invocations(
         &self,
         _caller: &Admin,
-        webhook_id: &str,
+        webhook_id: &WebhookId,
         query: InvocationQuery,
     ) -> Result<Page<Invocation>, AppError> {
         self.find_webhook(webhook_id).await?;
         let mut filter = query.into_filter()?;
-        filter.webhook_id = Some(webhook_id.to_owned());
+        filter.webhook_id = Some(webhook_id.clone());
         Ok(self.store.list_invocations(&filter).await?)
     }
 
     /// One invocation with its attempts.
-    pub async fn invocation(&self, _caller: &Admin, id: &str) -> Result<Invocation, AppError> {
+    pub async fn invocation(&self, _caller: &Admin, id: &InvocationId) -> Result<Invocation, AppError> {
         self.store.invocation(id).await.or_not_found("invocation")
     }
 
     /// Queues the same request again, as a new invocation.
-    pub async fn replay_invocation(&self, _caller: &Admin, id: &str) -> Result<Invocation, AppError> {
-        let replay =
-            self.store.replay_invocation(id, &ids::new_id("inv"), Timestamp::now()).await.or_not_found("invocation")?;
+    pub async fn replay_invocation(&self, _caller: &Admin, id: &InvocationId) -> Result<Invocation, AppError> {
+        let replay = self
+            .store
+            .replay_invocation(id, &InvocationId(ids::new_id("inv")), Timestamp::now())
+            .await
+            .or_not_found("invocation")?;
         self.delivery.wake();
         Ok(replay)
     }
 
     /// Queues a replay of each failed invocation of webhook `id` created in the range, each
     /// once (failed invocations already replayed are skipped).
-    pub async fn replay_failed(&self, _caller: &Admin, id: &str, body: ReplayBody) -> Result<ReplayReport, AppError> {
+    pub async fn replay_failed(
+        &self,
+        _caller: &Admin,
+        id: &WebhookId,
+        body: ReplayBody,
+    ) -> Result<ReplayReport, AppError> {
         let since = time("since", body.since)?;
         let until = time("until", body.until)?;
         let limit = match body.limit {
@@ -109,8 +120,10 @@ impl App {
         };
         self.find_webhook(id).await?;
         let at = Timestamp::now();
-        let (queued, more) =
-            self.store.replay_failed(id, since, until.or(Some(at)), limit, at, || ids::new_id("inv")).await?;
+        let (queued, more) = self
+            .store
+            .replay_failed(id, since, until.or(Some(at)), limit, at, || InvocationId(ids::new_id("inv")))
+            .await?;
         if queued > 0 {
             self.delivery.wake();
         }

@@ -1,6 +1,7 @@
 //! Macros: actions an agent applies to one ticket, as an update the triggers then see.
 
 use hookdesk_core::audit::Via;
+use hookdesk_core::id::{MacroId, TicketId};
 use hookdesk_core::rules::{Action, Conditions, Macro, Rule};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
@@ -43,7 +44,7 @@ impl App {
         Ok(self.store.macros().await?)
     }
 
-    pub async fn macro_by_id(&self, _caller: &Agent, id: i64) -> Result<Macro, AppError> {
+    pub async fn macro_by_id(&self, _caller: &Agent, id: MacroId) -> Result<Macro, AppError> {
         self.store.macro_by_id(id).await.or_not_found("macro")
     }
 
@@ -54,7 +55,12 @@ impl App {
         Ok(Saved::new(self.store.create_macro(&value, self.clock.now()).await?, warnings))
     }
 
-    pub async fn update_macro(&self, caller: &Agent, id: i64, body: PatchMacroBody) -> Result<Saved<Macro>, AppError> {
+    pub async fn update_macro(
+        &self,
+        caller: &Agent,
+        id: MacroId,
+        body: PatchMacroBody,
+    ) -> Result<Saved<Macro>, AppError> {
         let current = self.macro_by_id(caller, id).await?;
         let actions_changed = body.actions.is_some();
         let actions = body.actions.unwrap_or_else(|| serde_json::to_value(&current.actions).unwrap_or(Value::Null));
@@ -67,7 +73,7 @@ impl App {
         Ok(Saved::new(saved, warnings))
     }
 
-    pub async fn delete_macro(&self, _caller: &Agent, id: i64) -> Result<(), AppError> {
+    pub async fn delete_macro(&self, _caller: &Agent, id: MacroId) -> Result<(), AppError> {
         self.store.delete_macro(id).await.or_not_found("macro")
     }
 
@@ -102,14 +108,24 @@ impl App {
     }
 
     /// Applies macro `macro_id` to ticket `ticket_id`: one update, triggers included.
-    pub async fn apply_macro(&self, caller: &Agent, ticket_id: i64, macro_id: i64) -> Result<Ticket, AppError> {
+    pub async fn apply_macro(
+        &self,
+        caller: &Agent,
+        ticket_id: TicketId,
+        macro_id: MacroId,
+    ) -> Result<Ticket, AppError> {
         let (source, applied) = self.macro_to_apply(caller, ticket_id, macro_id).await?;
         Ok(self.update_ticket_from(source, ticket_id, TicketPatch::default(), &applied).await?.ticket)
     }
 
     /// The ticket as applying the macro would leave it (triggers included): the update runs
     /// and is rolled back, so nothing is saved or sent.
-    pub async fn preview_macro(&self, caller: &Agent, ticket_id: i64, macro_id: i64) -> Result<Ticket, AppError> {
+    pub async fn preview_macro(
+        &self,
+        caller: &Agent,
+        ticket_id: TicketId,
+        macro_id: MacroId,
+    ) -> Result<Ticket, AppError> {
         let (source, applied) = self.macro_to_apply(caller, ticket_id, macro_id).await?;
         let rules = self.rules_for_update(&applied).await?;
         let mut tx = self.store.begin_update().await?;
@@ -131,8 +147,8 @@ impl App {
     async fn macro_to_apply<'a>(
         &self,
         caller: &'a Agent,
-        ticket_id: i64,
-        macro_id: i64,
+        ticket_id: TicketId,
+        macro_id: MacroId,
     ) -> Result<(Source<'a>, [Applied; 1]), AppError> {
         let found = self.macro_by_id(caller, macro_id).await?;
         if !found.active {
@@ -140,7 +156,12 @@ impl App {
         }
         let applied = [Applied {
             kind: RuleKind::Macro,
-            rule: Rule { id: found.id, title: found.title, conditions: Conditions::default(), actions: found.actions },
+            rule: Rule {
+                id: found.id.into(),
+                title: found.title,
+                conditions: Conditions::default(),
+                actions: found.actions,
+            },
         }];
         let source = Source { via: Via::Macro, actor: Some(caller.user()) };
         let ticket = self.ticket(caller, ticket_id).await?;

@@ -1,6 +1,8 @@
 //! How lists are asked for: `?limit=` (default 50, at most 500) and `?cursor=`, the cursor
 //! of the page before; and the time ranges logs are filtered by.
 
+use std::str::FromStr;
+
 use hookdesk_core::{Invalid, Timestamp};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -22,7 +24,7 @@ impl PageQuery {
     }
 
     /// The cursor of a list paged by integer id: the last id of the page before.
-    pub fn id_cursor(&self) -> Result<Option<i64>, Invalid> {
+    pub fn id_cursor<Id: FromStr>(&self) -> Result<Option<Id>, Invalid> {
         id_cursor(self.cursor.as_deref())
     }
 }
@@ -36,11 +38,9 @@ pub fn limit(requested: Option<u32>) -> Result<u32, Invalid> {
     }
 }
 
-/// `?cursor=` of a list paged by integer id.
-pub fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, Invalid> {
-    cursor
-        .map(|c| c.parse::<i64>().map_err(|_| Invalid::new("cursor", "is not a cursor this API returned")))
-        .transpose()
+/// `?cursor=` of a list paged by integer id (`TicketId`, `UserId`...).
+pub fn id_cursor<Id: FromStr>(cursor: Option<&str>) -> Result<Option<Id>, Invalid> {
+    cursor.map(|c| c.parse::<Id>().map_err(|_| Invalid::new("cursor", "is not a cursor this API returned"))).transpose()
 }
 
 /// An RFC 3339 time given as `field`.

@@ -1,5 +1,6 @@
 //! Triggers and automations as admins manage them: the same shape, checked differently.
 
+use hookdesk_core::id::RuleId;
 use hookdesk_core::rules::{Action, Conditions, RuleSet, Trigger, check_automation};
 use hookdesk_core::{Invalid, ticket::parse_text};
 use hookdesk_store::{NewTrigger, StoreError};
@@ -46,7 +47,8 @@ pub struct PatchTriggerBody {
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
     /// Every rule of the set, once, in the order they are to run.
-    pub ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub ids: Vec<RuleId>,
 }
 
 /// A trigger or automation as the API gives it, before it is checked.
@@ -83,7 +85,7 @@ impl App {
         Ok(self.store.rules(set).await?)
     }
 
-    pub async fn rule(&self, _caller: &Agent, set: RuleSet, id: i64) -> Result<Trigger, AppError> {
+    pub async fn rule(&self, _caller: &Agent, set: RuleSet, id: RuleId) -> Result<Trigger, AppError> {
         self.store.rule(set, id).await.or_not_found(set.one())
     }
 
@@ -103,7 +105,7 @@ impl App {
         &self,
         _caller: &Admin,
         set: RuleSet,
-        id: i64,
+        id: RuleId,
         body: PatchTriggerBody,
     ) -> Result<Saved<Trigger>, AppError> {
         let current = self.store.rule(set, id).await.or_not_found(set.one())?;
@@ -126,7 +128,7 @@ impl App {
         Ok(Saved::new(saved, warnings))
     }
 
-    pub async fn delete_rule(&self, _caller: &Admin, set: RuleSet, id: i64) -> Result<(), AppError> {
+    pub async fn delete_rule(&self, _caller: &Admin, set: RuleSet, id: RuleId) -> Result<(), AppError> {
         self.store.delete_rule(set, id).await.or_not_found(set.one())
     }
 
@@ -202,14 +204,18 @@ impl App {
                             at,
                             format!(
                                 "webhook {:?} is subscribed to events; rules notify webhooks subscribed to conditional_ticket_events",
-                                notify.webhook_id
+                                notify.webhook_id.as_str()
                             ),
                         )
                         .into());
                     }
                     Ok(_) => {}
                     Err(StoreError::NotFound) => {
-                        return Err(Invalid::new(at, format!("no webhook has the id {:?}", notify.webhook_id)).into());
+                        return Err(Invalid::new(
+                            at,
+                            format!("no webhook has the id {:?}", notify.webhook_id.as_str()),
+                        )
+                        .into());
                     }
                     Err(e) => return Err(e.into()),
                 }

@@ -2,6 +2,7 @@
 //! now, showing the admin exactly what went out and what came back.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::{TicketId, WebhookId};
 use hookdesk_core::invocation::{AttemptOutcome, LoggedRequest, LoggedResponse};
 use hookdesk_core::request::{finalize, prepare};
 use hookdesk_core::rules::action::{RequestTemplates, request_templates};
@@ -29,7 +30,8 @@ pub struct TestBody {
     #[schema(value_type = Option<Object>)]
     pub params: Option<Value>,
     /// The ticket to render with; a sample ticket when absent.
-    pub ticket_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub ticket_id: Option<TicketId>,
 }
 
 /// What the test sent (secrets redacted), and the receiver's answer or why there was none.
@@ -49,7 +51,7 @@ pub struct TestResult {
 
 impl App {
     /// Sends one request now, synchronously, rendered against a ticket or a sample one.
-    pub async fn test_webhook(&self, caller: &Admin, id: &str, input: TestBody) -> Result<TestResult, AppError> {
+    pub async fn test_webhook(&self, caller: &Admin, id: &WebhookId, input: TestBody) -> Result<TestResult, AppError> {
         let actor = caller.user();
         let headers = input.headers.unwrap_or_default();
         let mut webhook = self.find_webhook(id).await?;

@@ -3,6 +3,7 @@
 //! render to the same bodies.
 
 use hookdesk_core::Invalid;
+use hookdesk_core::id::UserId;
 use hookdesk_core::ticket::{Priority, Status, Tags, TicketFields, TicketType};
 use hookdesk_core::update::{
     CommentInput, NewTicket, RequesterInput, TicketPatch, parse_custom_fields, parse_description, parse_group,
@@ -124,7 +125,8 @@ pub struct CreateTicketBody {
     tags: Vec<String>,
     /// Found or created by email; the caller when absent.
     requester: Option<RequesterBody>,
-    assignee_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    assignee_id: Option<UserId>,
     group: Option<String>,
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -152,7 +154,7 @@ pub struct PatchTicketBody {
     requester: Option<RequesterBody>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i64>)]
-    assignee_id: Option<Option<i64>>,
+    assignee_id: Option<Option<UserId>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     group: Option<Option<String>>,

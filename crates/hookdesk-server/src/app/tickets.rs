@@ -4,6 +4,7 @@
 use hookdesk_core::Page;
 use hookdesk_core::audit::Audit;
 use hookdesk_core::event::{EventType, Raised, event_invocations};
+use hookdesk_core::id::TicketId;
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::{Status, Tag, Ticket, TicketFilter};
 use serde::Deserialize;
@@ -39,7 +40,7 @@ impl App {
         Ok(self.store.list_tickets(&query.into_filter()?).await?)
     }
 
-    pub async fn ticket(&self, _caller: &Agent, id: i64) -> Result<Ticket, AppError> {
+    pub async fn ticket(&self, _caller: &Agent, id: TicketId) -> Result<Ticket, AppError> {
         self.store.ticket(id).await.or_not_found("ticket")
     }
 
@@ -49,12 +50,12 @@ impl App {
     }
 
     /// Changes a ticket: one update, the triggers run on it.
-    pub async fn update_ticket(&self, caller: &Agent, id: i64, body: PatchTicketBody) -> Result<Ticket, AppError> {
+    pub async fn update_ticket(&self, caller: &Agent, id: TicketId, body: PatchTicketBody) -> Result<Ticket, AppError> {
         Ok(self.update_ticket_from(Source::api(caller.user()), id, body.try_into()?, &[]).await?.ticket)
     }
 
     /// Deletes a ticket; subscribers of `ticket.deleted` get it, in the same transaction.
-    pub async fn delete_ticket(&self, _caller: &Agent, id: i64) -> Result<(), AppError> {
+    pub async fn delete_ticket(&self, _caller: &Agent, id: TicketId) -> Result<(), AppError> {
         let webhooks = self.store.rules_snapshot().await?.event_webhooks;
         let now = self.clock.now();
         let mut tx = self.store.begin_update().await?;
@@ -77,10 +78,10 @@ impl App {
     }
 
     /// A ticket's audit trail, oldest first.
-    pub async fn ticket_audits(&self, caller: &Agent, id: i64, query: PageQuery) -> Result<Page<Audit>, AppError> {
+    pub async fn ticket_audits(&self, caller: &Agent, id: TicketId, query: PageQuery) -> Result<Page<Audit>, AppError> {
         let after_id = query.id_cursor()?;
         let limit = query.limit()?;
         self.ticket(caller, id).await?;
-        Ok(self.store.ticket_audits(id, after_id.unwrap_or(0), limit).await?)
+        Ok(self.store.ticket_audits(id, after_id, limit).await?)
     }
 }

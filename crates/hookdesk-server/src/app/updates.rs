@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hookdesk_core::event::{EventType, Raised, event_invocations};
+use hookdesk_core::id::{TicketId, WebhookId};
 use hookdesk_core::invocation::{NewInvocation, Origin};
 use hookdesk_core::rules::{Action, Trigger};
 use hookdesk_core::template::{Context, Rendering};
@@ -42,7 +43,7 @@ pub struct UpdateOutcome {
 /// What an update runs: the active triggers' rules, and the webhooks they notify by id.
 pub(crate) struct Rules {
     pub triggers: Arc<Vec<Trigger>>,
-    pub webhooks: HashMap<String, Webhook>,
+    pub webhooks: HashMap<WebhookId, Webhook>,
     /// The active webhooks subscribed to events.
     pub event_webhooks: Arc<Vec<Webhook>>,
 }
@@ -75,7 +76,7 @@ impl App {
         let now = self.clock.now();
         let requester = self.requester_in(tx, &rules.event_webhooks, &requester, now).await?;
         let base = Ticket {
-            id: 0,
+            id: TicketId(0),
             fields: TicketFields::default(),
             requester,
             comments: vec![],
@@ -91,7 +92,7 @@ impl App {
     pub(crate) async fn update_ticket_from(
         &self,
         source: Source<'_>,
-        id: i64,
+        id: TicketId,
         patch: TicketPatch,
         applied: &[Applied],
     ) -> Result<UpdateOutcome, AppError> {
@@ -111,7 +112,7 @@ impl App {
         rules: &Rules,
         rendering: &mut Rendering,
         source: Source<'_>,
-        id: i64,
+        id: TicketId,
         patch: TicketPatch,
         applied: &[Applied],
     ) -> Result<UpdateOutcome, AppError> {
@@ -138,13 +139,13 @@ impl App {
 
     pub(crate) async fn rules_with(&self, snapshot: RulesSnapshot, applied: &[Applied]) -> Result<Rules, AppError> {
         let RulesSnapshot { triggers, event_webhooks } = snapshot;
-        let mut ids: Vec<&str> = triggers
+        let mut ids: Vec<&WebhookId> = triggers
             .iter()
             .map(|t| &t.rule)
             .chain(applied.iter().map(|a| &a.rule))
             .flat_map(|r| &r.actions)
             .filter_map(|a| match a {
-                Action::NotifyWebhook(n) => Some(n.webhook_id.as_str()),
+                Action::NotifyWebhook(n) => Some(&n.webhook_id),
                 _ => None,
             })
             .collect();
@@ -170,7 +171,7 @@ impl App {
     ) -> Result<UpdateOutcome, AppError> {
         let decided = decide_fields(change, &rules.triggers, source, &base.requester.email);
         if decided.report.bound_hit {
-            warn!(ticket.id = base.id, passes = decided.report.passes, "trigger cycle stopped at its bound");
+            warn!(ticket.id = base.id.0, passes = decided.report.passes, "trigger cycle stopped at its bound");
         }
         let id = match decided.previous() {
             None => tx.insert_ticket(&decided.fields, &base.requester, now).await?,
@@ -191,7 +192,7 @@ impl App {
         let plan = decided.plan(base, comment_ids, &cx, rendering)?;
         write_plan(tx, id, &plan).await?;
         if !plan.steps.is_empty() {
-            info!(ticket.id = id, fired = plan.steps.len(), invocations = plan.invocations.len(), "rules fired");
+            info!(ticket.id = id.0, fired = plan.steps.len(), invocations = plan.invocations.len(), "rules fired");
         }
         let UpdatePlan { ticket, steps, invocations, events, bound_hit, too_expensive, .. } = plan;
         let unknown_variables = rendering.unknown().to_vec();
@@ -209,7 +210,7 @@ impl App {
         for failed in tx.commit().await? {
             // The code, not the message: it may quote the rendered payload or URL.
             error!(
-                webhook.id = %failed.webhook_id, invocation.id = %failed.invocation_id, ticket.id = failed.ticket_id,
+                webhook.id = %failed.webhook_id, invocation.id = %failed.invocation_id, ticket.id = failed.ticket_id.map(|t| t.0),
                 code = failed.code, "webhook invocation failed before sending: nothing was sent"
             );
         }
@@ -310,7 +311,7 @@ impl App {
 
 /// Writes what an update decided beyond the ticket's row: its comments, the invocations it
 /// queues and its audit record.
-async fn write_plan(tx: &mut UpdateTx, id: i64, plan: &UpdatePlan) -> Result<(), AppError> {
+async fn write_plan(tx: &mut UpdateTx, id: TicketId, plan: &UpdatePlan) -> Result<(), AppError> {
     tx.insert_comments(id, &plan.comments).await?;
     tx.enqueue(&plan.invocations).await?;
     tx.add_audit(id, &plan.audit, plan.ticket.updated_at).await?;

@@ -1,6 +1,7 @@
 //! Users and their API tokens: the admins' use cases.
 
 use hookdesk_core::event::EventType;
+use hookdesk_core::id::{TokenId, UserId};
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::user::{Email, Role, User};
 use hookdesk_core::{Invalid, Page, Timestamp};
@@ -43,7 +44,8 @@ pub struct TokenBody {
 /// A token as created: its id and, this once, its value.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NewToken {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: TokenId,
     /// Shown this once; only its hash is stored.
     pub token: String,
 }
@@ -79,12 +81,12 @@ impl App {
         self.queue_event(event, &format!("users/{}", user.id), current, &previous, self.clock.now()).await
     }
 
-    pub async fn user(&self, _caller: &Admin, id: i64) -> Result<User, AppError> {
+    pub async fn user(&self, _caller: &Admin, id: UserId) -> Result<User, AppError> {
         self.store.user(id).await.or_not_found("user")
     }
 
     /// Changes a user's name, email or role. The last admin stays admin (a conflict).
-    pub async fn update_user(&self, caller: &Admin, id: i64, body: PatchUserBody) -> Result<User, AppError> {
+    pub async fn update_user(&self, caller: &Admin, id: UserId, body: PatchUserBody) -> Result<User, AppError> {
         let patch = UserPatch {
             name: body.name.as_deref().map(check_name).transpose()?,
             email: body.email.as_deref().map(Email::parse).transpose()?,
@@ -100,7 +102,7 @@ impl App {
     }
 
     /// A new API token acting as user `id`, an agent or admin.
-    pub async fn create_token(&self, caller: &Admin, id: i64, body: TokenBody) -> Result<NewToken, AppError> {
+    pub async fn create_token(&self, caller: &Admin, id: UserId, body: TokenBody) -> Result<NewToken, AppError> {
         let user = self.user(caller, id).await?;
         if user.role < Role::Agent {
             return Err(Invalid::new(
@@ -116,7 +118,7 @@ impl App {
     }
 
     /// Revokes a token.
-    pub async fn delete_token(&self, _caller: &Admin, id: i64, token_id: i64) -> Result<(), AppError> {
+    pub async fn delete_token(&self, _caller: &Admin, id: UserId, token_id: TokenId) -> Result<(), AppError> {
         self.store.delete_token(id, token_id).await.or_not_found("token")
     }
 }

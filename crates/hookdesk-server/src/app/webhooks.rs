@@ -1,6 +1,7 @@
 //! Outbound webhooks: the admins' use cases, and their health as events.
 
 use hookdesk_core::event::EventType;
+use hookdesk_core::id::WebhookId;
 use hookdesk_core::rules::RuleSet;
 use hookdesk_core::webhook::{
     Authentication, AuthenticationView, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret,
@@ -19,7 +20,8 @@ use super::{Admin, App, AppError, Saved, ids, nullable};
 /// A webhook as the API shows it: secrets are write-only.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WebhookId,
     pub name: String,
     pub description: String,
     pub endpoint: String,
@@ -202,7 +204,7 @@ impl App {
         authentication.validate()?;
         let now = Timestamp::now();
         let webhook = Webhook {
-            id: ids::new_id("wh"),
+            id: WebhookId(ids::new_id("wh")),
             name: check_name(&body.name)?,
             description: parse_text("description", &body.description, 4096)?,
             endpoint: Endpoint::parse(&body.endpoint)?,
@@ -230,19 +232,20 @@ impl App {
 
     /// Webhooks, with their health.
     pub async fn webhooks(&self, _caller: &Admin, query: PageQuery) -> Result<Page<WebhookView>, AppError> {
-        let page = self.store.list_webhooks(query.cursor.as_deref(), query.limit()?).await?;
+        let after = query.cursor.clone().map(WebhookId);
+        let page = self.store.list_webhooks(after.as_ref(), query.limit()?).await?;
         let views = self.views(&page.data).await?;
         Ok(Page { data: views, next_cursor: page.next_cursor })
     }
 
-    pub async fn webhook(&self, _caller: &Admin, id: &str) -> Result<WebhookView, AppError> {
+    pub async fn webhook(&self, _caller: &Admin, id: &WebhookId) -> Result<WebhookView, AppError> {
         let webhook = self.find_webhook(id).await?;
         Ok(self.views(std::slice::from_ref(&webhook)).await?.remove(0))
     }
 
     /// Views of `webhooks` with their health.
     async fn views(&self, webhooks: &[Webhook]) -> Result<Vec<WebhookView>, AppError> {
-        let ids: Vec<&str> = webhooks.iter().map(|w| w.id.as_str()).collect();
+        let ids: Vec<&WebhookId> = webhooks.iter().map(|w| &w.id).collect();
         let mut health = self.store.webhook_health(&ids).await?;
         Ok(webhooks.iter().map(|w| WebhookView::new(w, health.remove(&w.id).unwrap_or_default())).collect())
     }
@@ -251,7 +254,7 @@ impl App {
     pub async fn update_webhook(
         &self,
         _caller: &Admin,
-        id: &str,
+        id: &WebhookId,
         patch: PatchWebhookBody,
     ) -> Result<Saved<WebhookView>, AppError> {
         let current = self.find_webhook(id).await?;
@@ -267,9 +270,9 @@ impl App {
     }
 
     /// Deleting a webhook that rules still notify is refused: the rules would fail.
-    pub async fn delete_webhook(&self, _caller: &Admin, id: &str) -> Result<(), AppError> {
+    pub async fn delete_webhook(&self, _caller: &Admin, id: &WebhookId) -> Result<(), AppError> {
         for set in [RuleSet::Triggers, RuleSet::Automations] {
-            let users = self.store.rules_using_webhook(set, id).await?;
+            let users: Vec<i64> = self.store.rules_using_webhook(set, id).await?.iter().map(|r| r.0).collect();
             if !users.is_empty() {
                 return Err(AppError::Conflict(format!(
                     "webhook {id} is used by {} {users:?}; remove it from them first",
@@ -280,17 +283,17 @@ impl App {
         self.store.delete_webhook(id, Timestamp::now()).await.or_not_found("webhook")
     }
 
-    pub(crate) async fn find_webhook(&self, id: &str) -> Result<Webhook, AppError> {
+    pub(crate) async fn find_webhook(&self, id: &WebhookId) -> Result<Webhook, AppError> {
         self.store.webhook(id).await.or_not_found("webhook")
     }
 
     /// The current signing secret (`whsec_...`).
-    pub async fn signing_secret(&self, _caller: &Admin, id: &str) -> Result<SigningSecret, AppError> {
+    pub async fn signing_secret(&self, _caller: &Admin, id: &WebhookId) -> Result<SigningSecret, AppError> {
         Ok(self.store.signing_secrets(id, Timestamp::now()).await.or_not_found("webhook")?.current)
     }
 
     /// Replaces the signing secret; the old one keeps signing (a second signature) for a grace time.
-    pub async fn rotate_signing_secret(&self, _caller: &Admin, id: &str) -> Result<SigningSecret, AppError> {
+    pub async fn rotate_signing_secret(&self, _caller: &Admin, id: &WebhookId) -> Result<SigningSecret, AppError> {
         let secret = SigningSecret::from_bytes(random(24)?);
         self.store
             .rotate_signing_secret(id, &secret, Timestamp::now(), self.config.secret_grace_ms)
@@ -301,7 +304,7 @@ impl App {
 
     /// Queues `webhook.failing` or `webhook.recovered` (as `health.failing` says) for the
     /// webhooks subscribed to it.
-    pub(crate) async fn webhook_health_event(&self, id: &str, health: &WebhookHealth) -> Result<(), AppError> {
+    pub(crate) async fn webhook_health_event(&self, id: &WebhookId, health: &WebhookHealth) -> Result<(), AppError> {
         let webhook = self.find_webhook(id).await?;
         let event = if health.failing { EventType::WebhookFailing } else { EventType::WebhookRecovered };
         tracing::warn!(webhook.id = %id, event = event.as_str(), "webhook health changed");

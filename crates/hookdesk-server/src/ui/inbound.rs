@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use hookdesk_core::id::InboundWebhookId;
 use hookdesk_core::inbound::InboundCall;
 
 use super::exchange::header_block;
@@ -85,7 +86,7 @@ impl CallRow {
             response_body: call.response_body.clone(),
             actions: serde_json::to_string_pretty(&call.actions).unwrap_or_default(),
             error: call.error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
-            replay_of: call.replay_of.clone(),
+            replay_of: call.replay_of.as_ref().map(ToString::to_string),
             duration_ms: call.duration_ms,
         }
     }
@@ -107,14 +108,18 @@ struct CallsPartial {
     calls: Vec<CallRow>,
 }
 
-async fn recent_calls(app: &App, viewer: &Viewer, id: &str) -> Result<Vec<CallRow>, UiError> {
+async fn recent_calls(app: &App, viewer: &Viewer, id: &InboundWebhookId) -> Result<Vec<CallRow>, UiError> {
     let admin = viewer.admin()?;
     let query = CallQuery::default();
     Ok(app.inbound_calls(&admin, id, query).await?.data.iter().map(CallRow::new).collect())
 }
 
 /// `GET /ui/inbound/{id}`: the URL, the configuration and the latest calls.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn show(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<InboundWebhookId>,
+) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let view = app.inbound_webhook(&admin, &id).await?;
     let details = serde_json::to_string_pretty(&serde_json::json!({
@@ -130,7 +135,11 @@ pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>
 }
 
 /// `GET /ui/inbound/{id}/calls`: the latest calls, for the page to refresh itself with.
-pub async fn calls(State(app): State<App>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn calls(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<InboundWebhookId>,
+) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let view = app.inbound_webhook(&admin, &id).await?;
     let calls = recent_calls(&app, &viewer, &id).await?;
@@ -138,7 +147,11 @@ pub async fn calls(State(app): State<App>, viewer: Viewer, Path(id): Path<String
 }
 
 /// `POST /ui/inbound/{id}/rotate`: a new URL; the old one stops answering.
-pub async fn rotate(State(app): State<App>, Path(id): Path<String>, form: Submitted) -> Result<Response, UiError> {
+pub async fn rotate(
+    State(app): State<App>,
+    Path(id): Path<InboundWebhookId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
     app.rotate_inbound_webhook(&admin, &id).await?;
     Ok(Redirect::to(&format!("/ui/inbound/{id}")).into_response())

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use hookdesk_core::id::InvocationId;
 use hookdesk_core::invocation::Invocation;
 use serde::Deserialize;
 
@@ -149,7 +150,7 @@ struct InvocationPage {
 }
 
 /// `GET /ui/log/{id}`: an invocation with every attempt.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<InvocationId>) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let invocation = app.invocation(&admin, &id).await?;
     let attempts = invocation
@@ -176,7 +177,11 @@ pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>
 }
 
 /// `POST /ui/log/{id}/replay`: the same request queued again; shows the new invocation.
-pub async fn replay(State(app): State<App>, Path(id): Path<String>, form: Submitted) -> Result<Response, UiError> {
+pub async fn replay(
+    State(app): State<App>,
+    Path(id): Path<InvocationId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
     let replay = app.replay_invocation(&admin, &id).await?;
     Ok(Redirect::to(&format!("/ui/log/{}", replay.id)).into_response())

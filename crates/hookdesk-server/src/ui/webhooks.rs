@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
+use hookdesk_core::id::WebhookId;
 use hookdesk_core::webhook::BreakerState;
 use serde_json::{Map, Value, json};
 
@@ -295,7 +296,7 @@ pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response,
 }
 
 /// `GET /ui/webhooks/{id}`: the form, the secret and the test panel.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<WebhookId>) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let webhook = app.webhook(&admin, &id).await?;
     let form = WebhookForm::from_view(&webhook);
@@ -303,7 +304,7 @@ pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>
 }
 
 /// `POST /ui/webhooks/{id}`: saved, or the form again with the error at its input.
-pub async fn update(State(app): State<App>, Path(id): Path<String>, form: Submitted) -> Result<Response, UiError> {
+pub async fn update(State(app): State<App>, Path(id): Path<WebhookId>, form: Submitted) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
     let saved = match from_json::<PatchWebhookBody>(Value::Object(webhook_body(&form.fields, true))) {
         Ok(body) => app.update_webhook(&admin, &id, body).await,
@@ -364,7 +365,7 @@ impl Tested {
 /// script, the webhook's page comes back with it.
 pub async fn send_test(
     State(app): State<App>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, UiError> {
@@ -393,7 +394,7 @@ pub async fn send_test(
 /// `POST /ui/webhooks/{id}/secret`: the page again, showing the signing secret.
 pub async fn reveal_secret(
     State(app): State<App>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
@@ -404,7 +405,7 @@ pub async fn reveal_secret(
 /// `POST /ui/webhooks/{id}/secret/rotate`: a new signing secret, shown once here.
 pub async fn rotate_secret(
     State(app): State<App>,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
@@ -412,7 +413,7 @@ pub async fn rotate_secret(
     with_secret(&app, form, &id, secret.expose()).await
 }
 
-async fn with_secret(app: &App, form: Submitted, id: &str, secret: String) -> Result<Response, UiError> {
+async fn with_secret(app: &App, form: Submitted, id: &WebhookId, secret: String) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
     let webhook = app.webhook(&admin, id).await?;
     let values = WebhookForm::from_view(&webhook);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use hookdesk_core::id::{InvocationId, TicketId, WebhookId};
 use hookdesk_core::request::{OutgoingRequest, PreparedRequest};
 use hookdesk_core::webhook::{
     Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering as Order, RequestFormat, SigningSecret, Webhook,
@@ -174,7 +175,7 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
 async fn create_webhook(store: &Store, endpoint: &str) -> anyhow::Result<Webhook> {
     let at = hookdesk_core::Timestamp::now();
     let webhook = Webhook {
-        id: ids::new_id("wh"),
+        id: WebhookId(ids::new_id("wh")),
         name: "bench".into(),
         description: String::new(),
         endpoint: Endpoint::parse(endpoint)?,
@@ -210,7 +211,7 @@ async fn enqueue(store: &Store, webhook: &Webhook, url: &str, n: u64, bar: &Prog
         let invocations: Vec<_> = (0..batch)
             .map(|_| NewInvocation {
                 ordered: false,
-                id: ids::new_id("inv"),
+                id: InvocationId(ids::new_id("inv")),
                 webhook_id: webhook.id.clone(),
                 ticket_id: None,
                 trigger_id: None,
@@ -418,7 +419,7 @@ async fn end_to_end(
                 json!({"subject": format!("{i}"), "requester": {"email": format!("bench{i}@example.com")}}),
             )
             .await?;
-        ids.push(ticket["id"].as_i64().context("ticket id")?);
+        ids.push(TicketId(ticket["id"].as_i64().context("ticket id")?));
     }
     let ids = Arc::new(ids);
     sink.reset();
@@ -477,7 +478,7 @@ async fn end_to_end(
     })
 }
 
-async fn update(api: &Api, ids: &[i64], n: u64) -> anyhow::Result<()> {
+async fn update(api: &Api, ids: &[TicketId], n: u64) -> anyhow::Result<()> {
     let ticket = ids[usize::try_from(n % ids.len() as u64)?];
     api.call(reqwest::Method::PATCH, &format!("/api/v1/tickets/{ticket}"), json!({"subject": format!("{n}")})).await?;
     Ok(())
@@ -555,8 +556,9 @@ async fn inbound(
         .await?
         .json()
         .await?;
-    let ids: Arc<Vec<i64>> =
-        Arc::new(tickets["data"].as_array().context("tickets")?.iter().filter_map(|t| t["id"].as_i64()).collect());
+    let ids: Arc<Vec<TicketId>> = Arc::new(
+        tickets["data"].as_array().context("tickets")?.iter().filter_map(|t| t["id"].as_i64().map(TicketId)).collect(),
+    );
     let path = webhook["url"].as_str().context("url")?.split("/hooks/").nth(1).context("a /hooks/ URL")?;
     let url = Arc::new(format!("{}/hooks/{path}", api.base));
     sink.reset();

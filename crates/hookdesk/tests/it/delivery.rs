@@ -261,6 +261,7 @@ async fn reads_while_attempts_are_recorded_see_status_and_attempts_agree(db: Db)
 /// Two outcomes for one invocation in one batch, a stale lease's and its successor's, in
 /// either order: both attempts are logged, only the newer one moves the invocation.
 async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db) {
+    use hookdesk_core::id::{InvocationId, WebhookId};
     use hookdesk_store::{AttemptRecord, LoggedRequest, Next};
 
     let port = closed_port().await;
@@ -270,7 +271,8 @@ async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db
     notify_on_create(&app, &webhook, None).await;
     app.ticket(json!({"subject": "First"})).await;
     app.ticket(json!({"subject": "Second"})).await;
-    let ids: Vec<String> = app.invocations("").await.iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect();
+    let ids: Vec<InvocationId> =
+        app.invocations("").await.iter().map(|i| InvocationId(i["id"].as_str().expect("id").to_owned())).collect();
     for id in &ids {
         let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
         while app.get(&format!("/api/v1/invocations/{id}")).await.1["status"] != "retrying" {
@@ -287,9 +289,9 @@ async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db
     let reclaimed = store.claim_due(later.plus_millis(2_000), 1_000, 10, &[]).await.expect("claim");
     assert!(reclaimed.iter().all(|c| c.attempt == 3), "{reclaimed:?}");
 
-    let record = |id: &str, number: u32, next: Next| AttemptRecord {
-        invocation_id: id.to_owned(),
-        webhook_id: String::new(),
+    let record = |id: &InvocationId, number: u32, next: Next| AttemptRecord {
+        invocation_id: id.clone(),
+        webhook_id: WebhookId(String::new()),
         number,
         started_at: later,
         duration_ms: 1,

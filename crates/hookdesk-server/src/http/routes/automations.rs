@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::Page;
+use hookdesk_core::id::RuleId;
 use hookdesk_core::rules::{Automation, RuleSet};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,7 +53,7 @@ async fn create_automation(
 async fn get_automation(
     caller: Agent,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<RuleId>,
 ) -> Result<axum::Json<Automation>, ApiError> {
     Ok(axum::Json(state.rule(&caller, RuleSet::Automations, id).await?))
 }
@@ -68,7 +69,7 @@ async fn get_automation(
 async fn patch_automation(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<RuleId>,
     ApiJson(body): ApiJson<PatchTriggerBody>,
 ) -> Result<axum::Json<Saved<Automation>>, ApiError> {
     Ok(axum::Json(state.update_rule(&caller, RuleSet::Automations, id, body).await?))
@@ -81,7 +82,7 @@ async fn patch_automation(
 async fn delete_automation(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<RuleId>,
 ) -> Result<StatusCode, ApiError> {
     state.delete_rule(&caller, RuleSet::Automations, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::Page;
+use hookdesk_core::id::{CallId, InboundWebhookId};
 use hookdesk_core::inbound::InboundCall;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -51,7 +52,7 @@ async fn create_inbound_webhook(
 async fn get_inbound_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<InboundWebhookId>,
 ) -> Result<axum::Json<InboundWebhookView>, ApiError> {
     Ok(axum::Json(state.inbound_webhook(&caller, &id).await?))
 }
@@ -64,7 +65,7 @@ async fn get_inbound_webhook(
 async fn patch_inbound_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<InboundWebhookId>,
     ApiJson(body): ApiJson<PatchInboundBody>,
 ) -> Result<axum::Json<InboundWebhookView>, ApiError> {
     Ok(axum::Json(state.update_inbound_webhook(&caller, &id, body).await?))
@@ -77,7 +78,7 @@ async fn patch_inbound_webhook(
 async fn delete_inbound_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<InboundWebhookId>,
 ) -> Result<StatusCode, ApiError> {
     state.delete_inbound_webhook(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -90,7 +91,7 @@ async fn delete_inbound_webhook(
 async fn rotate_inbound_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<InboundWebhookId>,
 ) -> Result<axum::Json<InboundWebhookView>, ApiError> {
     Ok(axum::Json(state.rotate_inbound_webhook(&caller, &id).await?))
 }
@@ -104,7 +105,7 @@ async fn rotate_inbound_webhook(
 async fn list_calls(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<InboundWebhookId>,
     ApiQuery(query): ApiQuery<CallQuery>,
 ) -> Result<axum::Json<Page<InboundCall>>, ApiError> {
     Ok(axum::Json(state.inbound_calls(&caller, &id, query).await?))
@@ -118,7 +119,7 @@ async fn list_calls(
 async fn get_call(
     caller: Admin,
     state: State<App>,
-    ApiPath((id, call_id)): ApiPath<(String, String)>,
+    ApiPath((id, call_id)): ApiPath<(InboundWebhookId, CallId)>,
 ) -> Result<axum::Json<InboundCall>, ApiError> {
     Ok(axum::Json(state.inbound_call(&caller, &id, &call_id).await?))
 }

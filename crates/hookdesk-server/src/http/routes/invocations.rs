@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::Page;
+use hookdesk_core::id::InvocationId;
 use hookdesk_core::invocation::Invocation;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -37,7 +38,7 @@ async fn list_invocations(
 async fn get_invocation(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<InvocationId>,
 ) -> Result<axum::Json<Invocation>, ApiError> {
     Ok(axum::Json(state.invocation(&caller, &id).await?))
 }
@@ -49,7 +50,7 @@ async fn get_invocation(
 async fn replay_invocation(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<InvocationId>,
 ) -> Result<(StatusCode, axum::Json<Invocation>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(state.replay_invocation(&caller, &id).await?)))
 }

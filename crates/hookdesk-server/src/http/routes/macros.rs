@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::Page;
+use hookdesk_core::id::MacroId;
 use hookdesk_core::rules::Macro;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -25,7 +26,8 @@ pub fn router() -> OpenApiRouter<App> {
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "describes the JSON of core's Macro for the OpenAPI document")]
 pub struct MacroView {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: MacroId,
     title: String,
     description: String,
     active: bool,
@@ -64,7 +66,11 @@ async fn create_macro(
 #[utoipa::path(get, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
     responses((status = 200, body = MacroView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<i64>) -> Result<axum::Json<Macro>, ApiError> {
+async fn get_macro(
+    caller: Agent,
+    state: State<App>,
+    ApiPath(id): ApiPath<MacroId>,
+) -> Result<axum::Json<Macro>, ApiError> {
     Ok(axum::Json(state.macro_by_id(&caller, id).await?))
 }
 
@@ -79,7 +85,7 @@ async fn get_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<i64>) 
 async fn patch_macro(
     caller: Agent,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<MacroId>,
     ApiJson(body): ApiJson<PatchMacroBody>,
 ) -> Result<axum::Json<Saved<Macro>>, ApiError> {
     Ok(axum::Json(state.update_macro(&caller, id, body).await?))
@@ -89,7 +95,7 @@ async fn patch_macro(
 #[utoipa::path(delete, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<MacroId>) -> Result<StatusCode, ApiError> {
     state.delete_macro(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

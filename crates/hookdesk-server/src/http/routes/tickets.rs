@@ -10,6 +10,7 @@ use crate::app::{Agent, App, CreateTicketBody, PageQuery, PatchTicketBody, Ticke
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use hookdesk_core::Page;
+use hookdesk_core::id::{MacroId, TicketId};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -51,7 +52,7 @@ async fn create_ticket(
 async fn get_ticket(
     caller: Agent,
     state: axum::extract::State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<TicketId>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
     Ok(axum::Json(state.ticket(&caller, id).await?))
 }
@@ -63,7 +64,7 @@ async fn get_ticket(
 async fn patch_ticket(
     caller: Agent,
     state: axum::extract::State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<TicketId>,
     ApiJson(body): ApiJson<PatchTicketBody>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
     Ok(axum::Json(state.update_ticket(&caller, id, body).await?))
@@ -76,7 +77,7 @@ async fn patch_ticket(
 async fn delete_ticket(
     caller: Agent,
     state: axum::extract::State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<TicketId>,
 ) -> Result<StatusCode, ApiError> {
     state.delete_ticket(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -90,7 +91,7 @@ async fn delete_ticket(
 async fn ticket_audits(
     caller: Agent,
     state: axum::extract::State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<TicketId>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<axum::Json<Page<Audit>>, ApiError> {
     Ok(axum::Json(state.ticket_audits(&caller, id, query).await?))
@@ -104,7 +105,7 @@ async fn ticket_audits(
 async fn apply_macro(
     caller: Agent,
     state: axum::extract::State<App>,
-    ApiPath((id, macro_id)): ApiPath<(i64, i64)>,
+    ApiPath((id, macro_id)): ApiPath<(TicketId, MacroId)>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
     Ok(axum::Json(state.apply_macro(&caller, id, macro_id).await?))
 }
@@ -118,7 +119,7 @@ async fn apply_macro(
 async fn preview_macro(
     caller: Agent,
     state: axum::extract::State<App>,
-    ApiPath((id, macro_id)): ApiPath<(i64, i64)>,
+    ApiPath((id, macro_id)): ApiPath<(TicketId, MacroId)>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
     Ok(axum::Json(state.preview_macro(&caller, id, macro_id).await?))
 }

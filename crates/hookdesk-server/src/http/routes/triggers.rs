@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::Page;
+use hookdesk_core::id::RuleId;
 use hookdesk_core::rules::{RuleSet, Trigger};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -25,7 +26,8 @@ pub fn router() -> OpenApiRouter<App> {
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "describes the JSON of core's Trigger for the OpenAPI document")]
 pub struct TriggerView {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: RuleId,
     title: String,
     description: String,
     active: bool,
@@ -85,7 +87,7 @@ async fn create_trigger(
 async fn get_trigger(
     caller: Agent,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<RuleId>,
 ) -> Result<axum::Json<Trigger>, ApiError> {
     Ok(axum::Json(state.rule(&caller, RuleSet::Triggers, id).await?))
 }
@@ -101,7 +103,7 @@ async fn get_trigger(
 async fn patch_trigger(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<RuleId>,
     ApiJson(body): ApiJson<PatchTriggerBody>,
 ) -> Result<axum::Json<Saved<Trigger>>, ApiError> {
     Ok(axum::Json(state.update_rule(&caller, RuleSet::Triggers, id, body).await?))
@@ -111,7 +113,11 @@ async fn patch_trigger(
 #[utoipa::path(delete, path = "/api/v1/triggers/{id}", tag = "triggers", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_trigger(caller: Admin, state: State<App>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_trigger(
+    caller: Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<RuleId>,
+) -> Result<StatusCode, ApiError> {
     state.delete_rule(&caller, RuleSet::Triggers, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::Page;
+use hookdesk_core::id::{TokenId, UserId};
 use hookdesk_core::user::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,7 +48,11 @@ async fn create_user(
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_user(caller: Admin, state: State<App>, ApiPath(id): ApiPath<i64>) -> Result<axum::Json<User>, ApiError> {
+async fn get_user(
+    caller: Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<UserId>,
+) -> Result<axum::Json<User>, ApiError> {
     Ok(axum::Json(state.user(&caller, id).await?))
 }
 
@@ -58,7 +63,7 @@ async fn get_user(caller: Admin, state: State<App>, ApiPath(id): ApiPath<i64>) -
 async fn patch_user(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<UserId>,
     ApiJson(body): ApiJson<PatchUserBody>,
 ) -> Result<axum::Json<User>, ApiError> {
     Ok(axum::Json(state.update_user(&caller, id, body).await?))
@@ -71,7 +76,7 @@ async fn patch_user(
 async fn create_token(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<UserId>,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<(StatusCode, axum::Json<NewToken>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(state.create_token(&caller, id, body).await?)))
@@ -85,7 +90,7 @@ async fn create_token(
 async fn delete_token(
     caller: Admin,
     state: State<App>,
-    ApiPath((id, token_id)): ApiPath<(i64, i64)>,
+    ApiPath((id, token_id)): ApiPath<(UserId, TokenId)>,
 ) -> Result<StatusCode, ApiError> {
     state.delete_token(&caller, id, token_id).await?;
     Ok(StatusCode::NO_CONTENT)

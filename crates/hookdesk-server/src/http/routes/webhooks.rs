@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hookdesk_core::Page;
+use hookdesk_core::id::WebhookId;
 use hookdesk_core::invocation::Invocation;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -67,7 +68,7 @@ async fn create_webhook(
 async fn get_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
     Ok(axum::Json(state.webhook(&caller, &id).await?))
 }
@@ -83,7 +84,7 @@ async fn get_webhook(
 async fn patch_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
     ApiJson(body): ApiJson<PatchWebhookBody>,
 ) -> Result<axum::Json<Saved<WebhookView>>, ApiError> {
     Ok(axum::Json(state.update_webhook(&caller, &id, body).await?))
@@ -96,7 +97,7 @@ async fn patch_webhook(
 async fn delete_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<StatusCode, ApiError> {
     state.delete_webhook(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -109,7 +110,7 @@ async fn delete_webhook(
 async fn get_signing_secret(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<axum::Json<SecretView>, ApiError> {
     let secret = state.signing_secret(&caller, &id).await?;
     Ok(axum::Json(SecretView { secret: secret.expose() }))
@@ -122,7 +123,7 @@ async fn get_signing_secret(
 async fn rotate_signing_secret(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<axum::Json<SecretView>, ApiError> {
     let secret = state.rotate_signing_secret(&caller, &id).await?;
     Ok(axum::Json(SecretView { secret: secret.expose() }))
@@ -136,7 +137,7 @@ async fn rotate_signing_secret(
 async fn test_webhook(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
     ApiJson(body): ApiJson<TestBody>,
 ) -> Result<axum::Json<TestResult>, ApiError> {
     Ok(axum::Json(state.test_webhook(&caller, &id, body).await?))
@@ -149,7 +150,7 @@ async fn test_webhook(
 async fn webhook_invocations(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
     ApiQuery(query): ApiQuery<InvocationQuery>,
 ) -> Result<axum::Json<Page<Invocation>>, ApiError> {
     Ok(axum::Json(state.webhook_invocations(&caller, &id, query).await?))
@@ -164,7 +165,7 @@ async fn webhook_invocations(
 async fn replay_failed(
     caller: Admin,
     state: State<App>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookId>,
     ApiJson(body): ApiJson<ReplayBody>,
 ) -> Result<(StatusCode, axum::Json<ReplayReport>), ApiError> {
     Ok((StatusCode::ACCEPTED, axum::Json(state.replay_failed(&caller, &id, body).await?)))

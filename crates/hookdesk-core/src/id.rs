@@ -1,0 +1,127 @@
+//! Typed ids: a ticket's id is not a user's, and a function taking both says which is which.
+//!
+//! In JSON (and path segments, which axum reads through serde) each id is its bare number or
+//! string: `#[serde(transparent)]`. They deliberately implement no `ToSchema`: a field of an
+//! API type names the schema it shows, `#[schema(value_type = i64)]` (or `String`), so the
+//! OpenAPI document stays the contract's, and a field that forgets to does not compile.
+//! The store binds `.0` and wraps the ids it reads; SQL never sees the types.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Defines an id around an `i64` (a database sequence; `Copy`) or a `String` (a prefixed
+/// UUIDv7, made by the app; `as_str`).
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident(i64)) => {
+        id!(@define $(#[$doc])* $name(i64), Copy);
+    };
+    ($(#[$doc:meta])* $name:ident(String)) => {
+        id!(@define $(#[$doc])* $name(String));
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+    (@define $(#[$doc:meta])* $name:ident($inner:ty) $(, $copy:ident)?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, $($copy,)? PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $inner);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = <$inner as FromStr>::Err;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                text.parse().map(Self)
+            }
+        }
+
+        /// Templates and changes see the bare number or string.
+        impl From<$name> for serde_json::Value {
+            fn from(id: $name) -> Self {
+                id.0.into()
+            }
+        }
+    };
+}
+
+id!(
+    /// A ticket.
+    TicketId(i64)
+);
+id!(
+    /// A user: requester, agent or admin (a ticket's requester and assignee, a comment's
+    /// author, an audit's actor).
+    UserId(i64)
+);
+id!(
+    /// A comment of a ticket.
+    CommentId(i64)
+);
+id!(
+    /// A trigger or an automation: two tables with a sequence each, so the id goes with the
+    /// `RuleSet` that says which.
+    RuleId(i64)
+);
+id!(
+    /// A macro.
+    MacroId(i64)
+);
+
+/// A macro applied as a rule (its comments, its audit entry) keeps its id's number.
+impl From<MacroId> for RuleId {
+    fn from(id: MacroId) -> Self {
+        Self(id.0)
+    }
+}
+id!(
+    /// One audit record of a ticket.
+    AuditId(i64)
+);
+id!(
+    /// A user's API token.
+    TokenId(i64)
+);
+id!(
+    /// An outgoing webhook (`wh_...`).
+    WebhookId(String)
+);
+id!(
+    /// One invocation of an outgoing webhook (`inv_...`), also the `webhook-id` it is signed
+    /// with.
+    InvocationId(String)
+);
+id!(
+    /// An inbound webhook (`hook_...`).
+    InboundWebhookId(String)
+);
+id!(
+    /// One call to an inbound webhook, as its log keeps it (`call_...`).
+    CallId(String)
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bare_numbers_and_strings() {
+        assert_eq!(serde_json::to_string(&TicketId(42)).ok().as_deref(), Some("42"));
+        assert_eq!(serde_json::from_str::<TicketId>("42").ok(), Some(TicketId(42)));
+        assert!(serde_json::from_str::<TicketId>("\"42\"").is_err());
+        assert_eq!(serde_json::to_string(&WebhookId("wh_1".into())).ok().as_deref(), Some("\"wh_1\""));
+        assert_eq!("7".parse::<UserId>().ok(), Some(UserId(7)));
+        assert!("seven".parse::<UserId>().is_err());
+        assert_eq!(CallId("call_1".into()).to_string(), "call_1");
+    }
+}
