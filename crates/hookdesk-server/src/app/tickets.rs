@@ -20,10 +20,10 @@ use hookdesk_core::update::Source;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
-    status: Option<Status>,
-    tag: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
+    pub status: Option<Status>,
+    pub tag: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 impl TicketQuery {

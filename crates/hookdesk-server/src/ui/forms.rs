@@ -72,3 +72,9 @@ pub fn to_header_lines(headers: &Map<String, Value>) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A query string without its blank values: a filter form's empty inputs mean "any".
+pub fn without_blanks(query: &str) -> String {
+    let kept = form_urlencoded::parse(query.as_bytes()).filter(|(_, value)| !value.trim().is_empty());
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish()
+}

@@ -9,6 +9,7 @@ use hookdesk_core::invocation::Invocation;
 use serde::Deserialize;
 
 use super::exchange::Exchange;
+use super::forms::without_blanks;
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, InvocationQuery};
 
@@ -114,13 +115,7 @@ struct LogPage {
 /// `GET /ui/log?status=&webhook_id=&ticket_id=&since=&until=&q=&cursor=`.
 pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQuery) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let text = query.unwrap_or_default();
-    // Blank inputs of the filter form mean "any": dropped before the API's own parsing.
-    let kept: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
-    let kept = form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish();
+    let kept = without_blanks(query.as_deref().unwrap_or_default());
     let filters: Filters = serde_urlencoded::from_str(&kept).unwrap_or_default();
     let (rows, next_page, error) = match serde_urlencoded::from_str::<InvocationQuery>(&kept) {
         Ok(query) => match app.invocations(&admin, query).await {

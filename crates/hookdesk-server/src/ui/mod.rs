@@ -15,6 +15,7 @@ mod log;
 mod login;
 mod overview;
 mod session;
+mod tickets;
 mod webhooks;
 
 use askama::Template;
@@ -34,6 +35,8 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/", get(overview::page))
         .route("/ui/login", get(login::form).post(login::sign_in))
         .route("/ui/logout", post(login::sign_out))
+        .route("/ui/tickets", get(tickets::list))
+        .route("/ui/tickets/{id}", get(tickets::show).post(tickets::update))
         .route("/ui/webhooks", get(webhooks::list))
         .route("/ui/webhooks/new", get(webhooks::new_form).post(webhooks::create))
         .route("/ui/webhooks/{id}", get(webhooks::show).post(webhooks::update))

@@ -88,10 +88,10 @@ impl FromRequestParts<App> for Viewer {
 /// Whether a state-changing request came from a page of this server: browsers name the page's
 /// origin (`Origin`) and whether it is ours (`Sec-Fetch-Site`); either, when sent, must agree.
 pub fn same_origin(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site.as_bytes() != b"same-origin" {
-            return false;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && site.as_bytes() != b"same-origin"
+    {
+        return false;
     }
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());

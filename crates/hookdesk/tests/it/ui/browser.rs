@@ -78,6 +78,19 @@ impl Browser {
         self.client.current_url().await.expect("a URL").path().to_owned()
     }
 
+    /// Waits until the page's path satisfies `expected` (a click's navigation may still run).
+    pub async fn wait_for_path(&self, expected: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let path = self.path().await;
+            if expected(&path) && self.client.find(Locator::Css("main")).await.is_ok() {
+                return path;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the page stayed at {path}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Types into the input named `name` (replacing what it held).
     pub async fn fill(&self, name: &str, value: &str) {
         let input = self.client.find(Locator::Css(&format!("[name=\"{name}\"]"))).await.expect("the input exists");
@@ -107,9 +120,12 @@ impl Browser {
             .expect("clicked");
     }
 
-    /// The visible text of the page's main landmark.
+    /// The visible text of the page's main landmark; empty while a page loads.
     pub async fn main_text(&self) -> String {
-        self.client.find(Locator::Css("main")).await.expect("a main").text().await.expect("text")
+        match self.client.find(Locator::Css("main")).await {
+            Ok(main) => main.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     /// Waits until the main landmark's text contains `text`; answers it.

@@ -18,7 +18,7 @@ async fn signed_in(app: &TestApp) -> Option<Browser> {
     assert_eq!(browser.path().await, "/ui/login", "signed out, a page sends to the sign-in");
     browser.fill("token", &app.token).await;
     browser.click_button("Sign in").await;
-    assert_eq!(browser.path().await, "/ui/");
+    browser.wait_for_path(|path| path == "/ui/").await;
     Some(browser)
 }
 
@@ -39,7 +39,7 @@ async fn signing_in_and_out() {
     let cookie_seen_by_scripts = browser.client.execute("return document.cookie;", vec![]).await.expect("runs");
     assert_eq!(cookie_seen_by_scripts, json!(""), "the session cookie is HttpOnly");
     browser.click_button("Sign out").await;
-    assert_eq!(browser.path().await, "/ui/login");
+    browser.wait_for_path(|path| path == "/ui/login").await;
     browser.goto("/ui/webhooks").await;
     assert_eq!(browser.path().await, "/ui/login");
     browser.close().await;
@@ -52,8 +52,7 @@ async fn a_webhook_made_in_the_form_sends_its_test_to_a_request_bin() {
 
     browser.click_link("Inbound").await;
     browser.click_button("New request bin").await;
-    let bin_page = browser.path().await;
-    assert!(bin_page.starts_with("/ui/inbound/hook_"), "{bin_page}");
+    let bin_page = browser.wait_for_path(|path| path.starts_with("/ui/inbound/hook_")).await;
     let bin_url = browser.client.find(Locator::Id("inbound-url")).await.expect("the URL").text().await.expect("text");
 
     browser.click_link("Webhooks").await;
@@ -61,7 +60,12 @@ async fn a_webhook_made_in_the_form_sends_its_test_to_a_request_bin() {
     browser.fill("name", "Into the bin").await;
     browser.fill("endpoint", "ftp://nowhere").await;
     browser.click_button("Save").await;
-    let error = browser.client.find(Locator::Id("endpoint-error")).await.expect("the error at the endpoint's row");
+    let error = browser
+        .client
+        .wait()
+        .for_element(Locator::Id("endpoint-error"))
+        .await
+        .expect("the error at the endpoint's row");
     assert!(error.text().await.expect("text").contains("http"), "the API's message");
     let input = browser.client.find(Locator::Id("endpoint")).await.expect("input");
     assert_eq!(input.attr("aria-invalid").await.expect("attr").as_deref(), Some("true"));
@@ -70,7 +74,7 @@ async fn a_webhook_made_in_the_form_sends_its_test_to_a_request_bin() {
     browser.fill("endpoint", &bin_url).await;
     browser.fill("custom_headers", "X-From: the form").await;
     browser.click_button("Save").await;
-    assert!(browser.path().await.starts_with("/ui/webhooks/wh_"), "saved: {}", browser.path().await);
+    browser.wait_for_path(|path| path.starts_with("/ui/webhooks/wh_")).await;
     browser.click_button("Send test").await;
     let result = browser.wait_for_text("Response: 202").await;
     assert!(result.contains("webhook-signature"), "the request as sent: {result}");
@@ -106,13 +110,12 @@ async fn a_triggered_invocation_is_in_the_log_and_replays_with_one_click() {
         .click()
         .await
         .expect("clicked");
-    let first = browser.path().await;
+    let first = browser.wait_for_path(|path| path.starts_with("/ui/log/inv_")).await;
     let detail = browser.wait_for_text("Attempt 1").await;
     assert!(detail.contains("Printer on fire") && detail.contains("trigger"), "{detail}");
     browser.screenshot("invocation").await;
     browser.click_button("Replay").await;
-    let replay = browser.path().await;
-    assert!(replay.starts_with("/ui/log/inv_") && replay != first, "the replay's page: {replay}");
+    browser.wait_for_path(|path| path.starts_with("/ui/log/inv_") && path != first).await;
     assert_eq!(receiver.wait_for(2).await[1].body, receiver.received()[0].body, "the same request again");
     browser.close().await;
 }
@@ -123,8 +126,10 @@ async fn hostile_content_is_shown_as_text_and_never_runs() {
     let receiver = Receiver::responding(|_| Reply::status(200).body(format!("{SCRIPT}{IMG}"))).await;
     let webhook = app.webhook(&receiver.url("/"), json!({})).await;
     app.notify_on_create(&webhook, json!({})).await;
-    app.ticket(json!({"subject": format!("{SCRIPT}{IMG}"), "requester": {"name": IMG, "email": "r@example.com"}}))
+    let ticket = app
+        .ticket(json!({"subject": format!("{SCRIPT}{IMG}"), "requester": {"name": IMG, "email": "r@example.com"}}))
         .await;
+    let ticket_page = format!("/ui/tickets/{}", ticket["id"]);
     receiver.wait_for(1).await;
     let (_, bin) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
     let bin_url = bin["url"].as_str().expect("url").to_owned();
@@ -140,7 +145,7 @@ async fn hostile_content_is_shown_as_text_and_never_runs() {
     let Some(browser) = signed_in(&app).await else { return };
 
     let bin_page = format!("/ui/inbound/{}", bin["id"].as_str().expect("id"));
-    for page in [bin_page.as_str(), &format!("/ui/log/{invocation}"), "/ui/log"] {
+    for page in [bin_page.as_str(), &format!("/ui/log/{invocation}"), "/ui/log", "/ui/tickets", &ticket_page] {
         browser.goto(page).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!browser.pwned().await, "{page}: a planted script ran");
@@ -152,6 +157,8 @@ async fn hostile_content_is_shown_as_text_and_never_runs() {
     assert!(text.contains(&format!("x-evil: {IMG}")), "shown as text: {text}");
     browser.goto(&format!("/ui/log/{invocation}")).await;
     browser.wait_for_text(SCRIPT).await;
+    browser.goto(&ticket_page).await;
+    browser.wait_for_text(&format!("{SCRIPT}{IMG}")).await;
     browser.close().await;
 }
 
@@ -161,7 +168,7 @@ async fn the_main_pages_have_no_serious_accessibility_violation() {
     let receiver = Receiver::start().await;
     let webhook = app.webhook(&receiver.url("/"), json!({})).await;
     app.notify_on_create(&webhook, json!({})).await;
-    app.ticket(json!({"subject": "Hello", "requester": {"name": "R", "email": "r@example.com"}})).await;
+    let ticket = app.ticket(json!({"subject": "Hello", "requester": {"name": "R", "email": "r@example.com"}})).await;
     receiver.wait_for(1).await;
     let invocation = app.invocations("").await[0]["id"].as_str().expect("id").to_owned();
     let (_, bin) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
@@ -179,6 +186,8 @@ async fn the_main_pages_have_no_serious_accessibility_violation() {
         format!("/ui/log/{invocation}"),
         "/ui/inbound".to_owned(),
         format!("/ui/inbound/{}", bin["id"].as_str().expect("id")),
+        "/ui/tickets".to_owned(),
+        format!("/ui/tickets/{}", ticket["id"]),
     ] {
         browser.goto(&page).await;
         pages.push((page, browser.accessibility_violations().await));
