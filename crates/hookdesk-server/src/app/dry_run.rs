@@ -9,7 +9,7 @@ use hookdesk_core::id::{RuleId, TicketId};
 use hookdesk_core::rules::{Rule, Trigger};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
-use hookdesk_store::NewInvocation;
+use hookdesk_store::{NewInvocation, NewTrigger};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -62,26 +62,7 @@ impl App {
         let patch = body.changes.map(TicketPatch::try_from).transpose()?.unwrap_or_default();
         let mut snapshot = self.store.rules_snapshot().await?;
         if let Some(draft) = draft {
-            let mut list: Vec<Trigger> = snapshot.triggers.as_ref().clone();
-            let position = draft.position.unwrap_or(i64::MAX);
-            let at = list.iter().position(|t| t.position > position).unwrap_or(list.len());
-            list.insert(
-                at,
-                Trigger {
-                    rule: Rule {
-                        id: RuleId(0),
-                        title: draft.title,
-                        conditions: draft.conditions,
-                        actions: draft.actions,
-                    },
-                    description: draft.description,
-                    active: true,
-                    position,
-                    created_at: Timestamp::default(),
-                    updated_at: Timestamp::default(),
-                },
-            );
-            snapshot.triggers = Arc::new(list);
+            snapshot.triggers = Arc::new(with_draft(&snapshot.triggers, draft));
         }
         let rules = self.rules_with(snapshot, &[]).await?;
         let mut tx = self.store.begin_update().await?;
@@ -111,6 +92,19 @@ impl App {
             unknown_variables: outcome.unknown_variables,
         })
     }
+}
+
+/// The active triggers with a draft among them, at its position (last without one), as id 0.
+fn with_draft(triggers: &[Trigger], draft: NewTrigger) -> Vec<Trigger> {
+    let mut list = triggers.to_vec();
+    let position = draft.position.unwrap_or(i64::MAX);
+    let at = list.iter().position(|t| t.position > position).unwrap_or(list.len());
+    let rule = Rule { id: RuleId(0), title: draft.title, conditions: draft.conditions, actions: draft.actions };
+    let created_at = Timestamp::default();
+    let trigger =
+        Trigger { rule, description: draft.description, active: true, position, created_at, updated_at: created_at };
+    list.insert(at, trigger);
+    list
 }
 
 fn request_view(invocation: &NewInvocation) -> Value {
