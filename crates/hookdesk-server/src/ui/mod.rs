@@ -14,6 +14,7 @@ mod inbound;
 mod log;
 mod login;
 mod overview;
+mod rules;
 mod session;
 mod tickets;
 mod webhooks;
@@ -37,6 +38,18 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/logout", post(login::sign_out))
         .route("/ui/tickets", get(tickets::list))
         .route("/ui/tickets/{id}", get(tickets::show).post(tickets::update))
+        .route("/ui/triggers", get(rules::list))
+        .route("/ui/triggers/new", get(rules::new_form).post(rules::create))
+        .route("/ui/triggers/dry-run", post(rules::dry_run))
+        .route("/ui/triggers/{id}", get(rules::show).post(rules::update))
+        .route("/ui/triggers/{id}/move", post(rules::move_rule))
+        .route("/ui/triggers/{id}/active", post(rules::set_active))
+        .route("/ui/automations", get(rules::list))
+        .route("/ui/automations/new", get(rules::new_form).post(rules::create))
+        .route("/ui/automations/run", post(rules::run_automations))
+        .route("/ui/automations/{id}", get(rules::show).post(rules::update))
+        .route("/ui/automations/{id}/move", post(rules::move_rule))
+        .route("/ui/automations/{id}/active", post(rules::set_active))
         .route("/ui/webhooks", get(webhooks::list))
         .route("/ui/webhooks/new", get(webhooks::new_form).post(webhooks::create))
         .route("/ui/webhooks/{id}", get(webhooks::show).post(webhooks::update))

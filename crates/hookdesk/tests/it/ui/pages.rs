@@ -89,14 +89,50 @@ async fn a_webhook_made_in_the_form_sends_its_test_to_a_request_bin() {
 }
 
 #[tokio::test]
-async fn a_triggered_invocation_is_in_the_log_and_replays_with_one_click() {
+async fn a_trigger_saved_in_the_editor_fires_and_its_invocation_replays_with_one_click() {
     let app = TestApp::spawn(Db::Sqlite).await;
     let receiver = Receiver::start().await;
     let webhook = app.webhook(&receiver.url("/tickets"), json!({})).await;
-    app.notify_on_create(&webhook, json!({"payload": "{\"subject\": \"{{ticket.subject}}\"}"})).await;
-    app.ticket(json!({"subject": "Printer on fire", "requester": {"name": "R", "email": "r@example.com"}})).await;
-    receiver.wait_for(1).await;
+    let ticket =
+        app.ticket(json!({"subject": "Printer on fire", "requester": {"name": "R", "email": "r@example.com"}})).await;
     let Some(browser) = signed_in(&app).await else { return };
+
+    browser.click_link("Triggers").await;
+    browser.click_link("New trigger").await;
+    browser.fill("title", "Urgent tickets to the printer team").await;
+    browser.fill("conditions.all[0].field", "priority").await;
+    browser.fill("conditions.all[0].value", "burning").await;
+    browser.fill("actions[0].field", "notify_webhook").await;
+    let notify = json!({"webhook_id": webhook, "payload": "{\"subject\": \"{{ticket.subject}}\"}"});
+    browser.fill("actions[0].value", &notify.to_string()).await;
+    browser.click_button("Save").await;
+    let error = browser
+        .client
+        .wait()
+        .for_element(Locator::XPath("//*[@id='conditions.all[0]-error']"))
+        .await
+        .expect("the error at the condition's row");
+    assert!(error.text().await.expect("text").contains("urgent"), "the API's message names the choices");
+    browser.screenshot("trigger-form-error").await;
+    browser.fill("conditions.all[0].value", "urgent").await;
+    browser.click_button("Save").await;
+    browser.wait_for_path(|path| path.starts_with("/ui/triggers/") && path != "/ui/triggers/new").await;
+    browser.screenshot("trigger-editor").await;
+
+    browser.goto(&format!("/ui/tickets/{}", ticket["id"])).await;
+    browser
+        .client
+        .find(Locator::Id("priority"))
+        .await
+        .expect("a priority")
+        .select_by_value("urgent")
+        .await
+        .expect("chosen");
+    browser.click_button("Update").await;
+    let trail = browser.wait_for_text("Urgent tickets to the printer team").await;
+    assert!(trail.contains("Queued: inv_"), "the audit trail links the invocation: {trail}");
+    assert_eq!(receiver.wait_for(1).await[0].body, r#"{"subject": "Printer on fire"}"#);
+    browser.screenshot("ticket").await;
 
     browser.click_link("Log").await;
     let log = browser.wait_for_text("succeeded").await;
@@ -188,6 +224,9 @@ async fn the_main_pages_have_no_serious_accessibility_violation() {
         format!("/ui/inbound/{}", bin["id"].as_str().expect("id")),
         "/ui/tickets".to_owned(),
         format!("/ui/tickets/{}", ticket["id"]),
+        "/ui/triggers".to_owned(),
+        "/ui/triggers/new".to_owned(),
+        "/ui/automations".to_owned(),
     ] {
         browser.goto(&page).await;
         pages.push((page, browser.accessibility_violations().await));
