@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::id::UserId;
+use crate::id::{TokenId, UserId};
 use crate::{Invalid, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -37,6 +37,14 @@ pub struct User {
     pub name: String,
     pub email: String,
     pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// An API token as admins see it: never the token itself (only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    pub label: String,
     pub created_at: Timestamp,
 }
 

@@ -233,6 +233,22 @@ impl Store {
     /// Queues a replay of each failed invocation of `webhook_id` created in `[since, until]`
     /// that had a request and was not replayed before, oldest first, at most `limit`.
     /// Answers how many were queued and whether more matched.
+    /// How many invocations [`Store::replay_failed`] would queue again, without a limit.
+    pub async fn count_replayable(
+        &self,
+        webhook_id: &WebhookId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<u64, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM invocations i WHERE {REPLAYABLE}")))
+            .bind(webhook_id.as_str())
+            .bind(since.map(Timestamp::as_millis))
+            .bind(until.map(Timestamp::as_millis))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or_default())
+    }
+
     pub async fn replay_failed(
         &self,
         webhook_id: &WebhookId,
@@ -244,12 +260,7 @@ impl Store {
     ) -> Result<(u32, bool), StoreError> {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query_as::<_, ReplayRow>(AssertSqlSafe(format!(
-            "SELECT {REPLAY_COLUMNS} FROM invocations i
-             WHERE i.webhook_id = $1 AND i.status = 'failed' AND i.request <> 'null'
-               AND (CAST($2 AS BIGINT) IS NULL OR i.created_at >= $2)
-               AND (CAST($3 AS BIGINT) IS NULL OR i.created_at <= $3)
-               AND NOT EXISTS (SELECT 1 FROM invocations r WHERE r.replay_of = i.id)
-             ORDER BY i.id LIMIT $4"
+            "SELECT {REPLAY_COLUMNS} FROM invocations i WHERE {REPLAYABLE} ORDER BY i.id LIMIT $4"
         )))
         .bind(webhook_id.as_str())
         .bind(since.map(Timestamp::as_millis))
@@ -269,6 +280,13 @@ impl Store {
         Ok((u32::try_from(replays.len()).unwrap_or(u32::MAX), more))
     }
 }
+
+/// Failed invocations of webhook `$1` created between `$2` and `$3` (either may be null)
+/// that were not replayed yet, and whose request can be sent again.
+const REPLAYABLE: &str = "i.webhook_id = $1 AND i.status = 'failed' AND i.request <> 'null'
+    AND (CAST($2 AS BIGINT) IS NULL OR i.created_at >= $2)
+    AND (CAST($3 AS BIGINT) IS NULL OR i.created_at <= $3)
+    AND NOT EXISTS (SELECT 1 FROM invocations r WHERE r.replay_of = i.id)";
 
 const REPLAY_COLUMNS: &str =
     "id, webhook_id, ticket_id, trigger_id, automation_id, event_type, request, max_retries, ordered, error_message";

@@ -3,7 +3,7 @@
 use hookdesk_core::Timestamp;
 use hookdesk_core::id::{TokenId, UserId};
 use hookdesk_core::ticket::Requester;
-use hookdesk_core::user::{Email, Role, User};
+use hookdesk_core::user::{Email, Role, TokenInfo, User};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::Conn;
@@ -266,6 +266,23 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(TokenId(row.try_get("id")?))
+    }
+
+    /// The API tokens of `user_id`, oldest first.
+    pub async fn tokens_of(&self, user_id: UserId) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query("SELECT id, label, created_at FROM api_tokens WHERE user_id = $1 ORDER BY id")
+            .bind(user_id.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TokenInfo {
+                    id: TokenId(row.try_get("id")?),
+                    label: row.try_get("label")?,
+                    created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                })
+            })
+            .collect()
     }
 
     /// Revokes token `token_id` of `user_id`.

@@ -103,6 +103,15 @@ impl App {
         Ok(replay)
     }
 
+    /// How many failed invocations [`App::replay_failed`] would queue again (all of them,
+    /// whatever the limit): what a user confirms before replaying.
+    pub async fn count_replayable(&self, _caller: &Admin, id: &WebhookId, body: &ReplayBody) -> Result<u64, AppError> {
+        let since = time("since", body.since.clone())?;
+        let until = time("until", body.until.clone())?;
+        self.find_webhook(id).await?;
+        Ok(self.store.count_replayable(id, since, until.or(Some(self.clock.now()))).await?)
+    }
+
     /// Queues a replay of each failed invocation of webhook `id` created in the range, each
     /// once (failed invocations already replayed are skipped).
     pub async fn replay_failed(

@@ -3,7 +3,7 @@
 use hookdesk_core::event::EventType;
 use hookdesk_core::id::{TokenId, UserId};
 use hookdesk_core::ticket::parse_text;
-use hookdesk_core::user::{Email, Role, User};
+use hookdesk_core::user::{Email, Role, TokenInfo, User};
 use hookdesk_core::{Invalid, Page, Timestamp};
 use hookdesk_store::UserPatch;
 use serde::{Deserialize, Serialize};
@@ -115,6 +115,12 @@ impl App {
         let token = format!("hd_{}", ids::random_token(32)?);
         let token_id = self.store.create_token(id, &ids::token_hash(&token), &label, Timestamp::now()).await?;
         Ok(NewToken { id: token_id, token })
+    }
+
+    /// A user's API tokens (their labels and ids; the tokens themselves are never kept).
+    pub async fn tokens(&self, _caller: &Admin, id: UserId) -> Result<Vec<TokenInfo>, AppError> {
+        self.store.user(id).await.or_not_found("user")?;
+        Ok(self.store.tokens_of(id).await?)
     }
 
     /// Revokes a token.

@@ -4,14 +4,14 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use hookdesk_core::id::InvocationId;
+use hookdesk_core::id::{InvocationId, WebhookId};
 use hookdesk_core::invocation::Invocation;
 use serde::Deserialize;
 
 use super::exchange::Exchange;
 use super::forms::without_blanks;
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
-use crate::app::{App, AppError, InvocationQuery};
+use crate::app::{App, AppError, InvocationQuery, ReplayBody, ReplayReport};
 
 /// The filters as typed, to show them again in the form (the API's names).
 #[derive(Debug, Default, Deserialize)]
@@ -180,4 +180,78 @@ pub async fn replay(
     let admin = form.viewer.admin()?;
     let replay = app.replay_invocation(&admin, &id).await?;
     Ok(Redirect::to(&format!("/ui/log/{}", replay.id)).into_response())
+}
+
+/// What "Replay failed" covers: a webhook's failed invocations in a time range (the API's
+/// replay; the log's other filters do not narrow it).
+#[derive(Debug, Default, Deserialize)]
+struct ReplayScope {
+    #[serde(default)]
+    webhook_id: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+}
+
+impl ReplayScope {
+    fn body(&self) -> ReplayBody {
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        ReplayBody { since: text(&self.since), until: text(&self.until), limit: None }
+    }
+
+    fn webhook(&self) -> WebhookId {
+        WebhookId(self.webhook_id.trim().to_owned())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/replay_failed.html")]
+struct ReplayPage {
+    chrome: Chrome,
+    webhook_id: String,
+    since: String,
+    until: String,
+    /// How many would be queued again; none once done.
+    count: Option<u64>,
+    report: Option<ReplayReport>,
+}
+
+/// `GET /ui/log/replay-failed?webhook_id=&since=&until=`: how many failed invocations a
+/// replay would queue, to confirm.
+pub async fn confirm_replay_failed(
+    State(app): State<App>,
+    viewer: Viewer,
+    RawQuery(query): RawQuery,
+) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let scope: ReplayScope = serde_urlencoded::from_str(&without_blanks(query.as_deref().unwrap_or_default()))
+        .map_err(|e| UiError::App(AppError::BadRequest(e.to_string())))?;
+    let count = app.count_replayable(&admin, &scope.webhook(), &scope.body()).await?;
+    let page = ReplayPage {
+        chrome: viewer.chrome("Log"),
+        webhook_id: scope.webhook_id,
+        since: scope.since,
+        until: scope.until,
+        count: Some(count),
+        report: None,
+    };
+    Ok(render(&page))
+}
+
+/// `POST /ui/log/replay-failed`: queues them again, each once.
+pub async fn replay_failed(State(app): State<App>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let text = |name: &str| form.fields.get(name).unwrap_or_default().to_owned();
+    let scope = ReplayScope { webhook_id: text("webhook_id"), since: text("since"), until: text("until") };
+    let report = app.replay_failed(&admin, &scope.webhook(), scope.body()).await?;
+    let page = ReplayPage {
+        chrome: form.viewer.chrome("Log"),
+        webhook_id: scope.webhook_id,
+        since: scope.since,
+        until: scope.until,
+        count: None,
+        report: Some(report),
+    };
+    Ok(render(&page))
 }

@@ -13,10 +13,12 @@ mod forms;
 mod inbound;
 mod log;
 mod login;
+mod macros;
 mod overview;
 mod rules;
 mod session;
 mod tickets;
+mod users;
 mod webhooks;
 
 use askama::Template;
@@ -50,6 +52,14 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/automations/{id}", get(rules::show).post(rules::update))
         .route("/ui/automations/{id}/move", post(rules::move_rule))
         .route("/ui/automations/{id}/active", post(rules::set_active))
+        .route("/ui/macros", get(macros::list))
+        .route("/ui/macros/new", get(macros::new_form).post(macros::create))
+        .route("/ui/macros/{id}", get(macros::show).post(macros::update))
+        .route("/ui/macros/{id}/try", post(macros::try_on_ticket))
+        .route("/ui/users", get(users::list).post(users::create))
+        .route("/ui/users/{id}", get(users::show).post(users::update))
+        .route("/ui/users/{id}/tokens", post(users::issue_token))
+        .route("/ui/users/{id}/tokens/{token_id}/revoke", post(users::revoke_token))
         .route("/ui/webhooks", get(webhooks::list))
         .route("/ui/webhooks/new", get(webhooks::new_form).post(webhooks::create))
         .route("/ui/webhooks/{id}", get(webhooks::show).post(webhooks::update))
@@ -57,6 +67,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/webhooks/{id}/secret", post(webhooks::reveal_secret))
         .route("/ui/webhooks/{id}/secret/rotate", post(webhooks::rotate_secret))
         .route("/ui/log", get(log::list))
+        .route("/ui/log/replay-failed", get(log::confirm_replay_failed).post(log::replay_failed))
         .route("/ui/log/{id}", get(log::show))
         .route("/ui/log/{id}/replay", post(log::replay))
         .route("/ui/inbound", get(inbound::list))

@@ -202,7 +202,7 @@ impl RuleForm {
     }
 
     /// The editor of a saved rule (or of the body a form posted, read back as JSON).
-    fn from_json(rule: &Value) -> Self {
+    pub(super) fn from_json(rule: &Value) -> Self {
         Self {
             title: shown(rule.get("title")),
             description: shown(rule.get("description")),
@@ -302,7 +302,7 @@ fn posted_conditions(fields: &Fields, list: &str) -> Vec<Value> {
         .collect()
 }
 
-fn posted_actions(fields: &Fields) -> Vec<Value> {
+pub(super) fn posted_actions(fields: &Fields) -> Vec<Value> {
     (0..MAX_ROWS)
         .filter_map(|i| {
             let field = fields.get(&format!("actions[{i}].field")).unwrap_or_default().trim();

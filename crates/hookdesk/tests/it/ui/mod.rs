@@ -2,6 +2,7 @@
 //! `browser` drives a real headless Chromium through the pages as a user would.
 
 mod browser;
+mod flows;
 mod pages;
 mod session;
 

@@ -227,6 +227,9 @@ async fn the_main_pages_have_no_serious_accessibility_violation() {
         "/ui/triggers".to_owned(),
         "/ui/triggers/new".to_owned(),
         "/ui/automations".to_owned(),
+        "/ui/macros".to_owned(),
+        "/ui/macros/new".to_owned(),
+        "/ui/users".to_owned(),
     ] {
         browser.goto(&page).await;
         pages.push((page, browser.accessibility_violations().await));

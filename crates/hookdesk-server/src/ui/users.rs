@@ -1,0 +1,178 @@
+//! Users and their API tokens: the list, a new user, a user's role, and tokens issued (shown
+//! once) and revoked.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use hookdesk_core::id::{TokenId, UserId};
+use hookdesk_core::user::User;
+use serde_json::{Map, Value};
+
+use super::forms::put_text;
+use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use crate::app::{App, AppError, PageQuery, PatchUserBody, TokenBody, UserBody, from_json};
+
+struct Row {
+    id: String,
+    name: String,
+    email: String,
+    role: String,
+    created_at: String,
+}
+
+impl Row {
+    fn new(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            name: user.name.clone(),
+            email: user.email.clone(),
+            role: api_name(&user.role),
+            created_at: user.created_at.to_string(),
+        }
+    }
+
+    pub fn role_is(&self, option: &str) -> bool {
+        self.role == option
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/users.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    next_page: Option<String>,
+    error: Option<String>,
+}
+
+async fn list_page(
+    app: &App,
+    viewer: &Viewer,
+    cursor: Option<String>,
+    error: Option<String>,
+) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let page = app.users(&admin, PageQuery { limit: Some(100), cursor }).await?;
+    let rows = page.data.iter().map(Row::new).collect();
+    Ok(render(&ListPage { chrome: viewer.chrome("Users"), rows, next_page: page.next_cursor, error }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Cursor {
+    cursor: Option<String>,
+}
+
+/// `GET /ui/users?cursor=`.
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    axum::extract::Query(query): axum::extract::Query<Cursor>,
+) -> Result<Response, UiError> {
+    list_page(&app, &viewer, query.cursor, None).await
+}
+
+/// `POST /ui/users`: a new user.
+pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let mut body = Map::new();
+    for key in ["name", "email", "role"] {
+        body.insert(key.into(), Value::String(form.fields.get(key).unwrap_or_default().trim().to_owned()));
+    }
+    let created = match from_json::<UserBody>(Value::Object(body)) {
+        Ok(body) => app.create_user(&admin, body).await,
+        Err(invalid) => Err(invalid.into()),
+    };
+    match created {
+        Ok(user) => Ok(Redirect::to(&format!("/ui/users/{}", user.id)).into_response()),
+        Err(AppError::Invalid(invalid)) => {
+            let page = list_page(&app, &form.viewer, None, Some(invalid.to_string())).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(AppError::Conflict(message)) => {
+            let page = list_page(&app, &form.viewer, None, Some(message)).await?;
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+struct TokenRow {
+    id: String,
+    label: String,
+    created_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/user.html")]
+struct UserPage {
+    chrome: Chrome,
+    row: Row,
+    tokens: Vec<TokenRow>,
+    /// A token just issued: shown this once.
+    new_token: Option<String>,
+    error: Option<String>,
+}
+
+async fn user_page(
+    app: &App,
+    viewer: &Viewer,
+    id: UserId,
+    new_token: Option<String>,
+    error: Option<String>,
+) -> Result<UserPage, UiError> {
+    let admin = viewer.admin()?;
+    let user = app.user(&admin, id).await?;
+    let tokens = app
+        .tokens(&admin, id)
+        .await?
+        .iter()
+        .map(|t| TokenRow { id: t.id.to_string(), label: t.label.clone(), created_at: t.created_at.to_string() })
+        .collect();
+    Ok(UserPage { chrome: viewer.chrome("Users"), row: Row::new(&user), tokens, new_token, error })
+}
+
+/// `GET /ui/users/{id}`.
+pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<UserId>) -> Result<Response, UiError> {
+    Ok(render(&user_page(&app, &viewer, id, None, None).await?))
+}
+
+/// `POST /ui/users/{id}`: name, email and role.
+pub async fn update(State(app): State<App>, Path(id): Path<UserId>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let mut body = Map::new();
+    for key in ["name", "email", "role"] {
+        put_text(&mut body, key, form.fields.get(key));
+    }
+    let updated = match from_json::<PatchUserBody>(Value::Object(body)) {
+        Ok(body) => app.update_user(&admin, id, body).await,
+        Err(invalid) => Err(invalid.into()),
+    };
+    match updated {
+        Ok(_) => Ok(Redirect::to(&format!("/ui/users/{id}")).into_response()),
+        Err(AppError::Invalid(invalid)) => {
+            let page = user_page(&app, &form.viewer, id, None, Some(invalid.to_string())).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /ui/users/{id}/tokens`: a new token, shown on the page this once.
+pub async fn issue_token(State(app): State<App>, Path(id): Path<UserId>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let label = form.fields.text("label").map(str::to_owned);
+    let token = app.create_token(&admin, id, TokenBody { label }).await?;
+    Ok(render(&user_page(&app, &form.viewer, id, Some(token.token), None).await?))
+}
+
+/// `POST /ui/users/{id}/tokens/{token_id}/revoke`.
+pub async fn revoke_token(
+    State(app): State<App>,
+    Path((id, token_id)): Path<(UserId, TokenId)>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    app.delete_token(&admin, id, token_id).await?;
+    Ok(Redirect::to(&format!("/ui/users/{id}")).into_response())
+}

@@ -1,0 +1,97 @@
+//! What the pages do beyond showing: the overview's figures, replaying every failure a filter
+//! matches after confirming its count, tokens issued once and revoked, a macro previewed and
+//! applied. Over plain HTTP, on both backends.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::UiClient;
+use crate::on_both_backends;
+use crate::support::{Db, Receiver, TestApp};
+
+async fn text(response: reqwest::Response) -> String {
+    response.text().await.expect("a page")
+}
+
+async fn failures_are_counted_then_replayed_all_at_once(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let failing = Receiver::scripted(&[500, 500, 500, 200, 200, 200]).await;
+    let webhook = app.webhook(&failing.url("/down"), json!({"max_retries": 0})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    for n in 0..3 {
+        app.ticket(json!({"subject": format!("t{n}"), "requester": {"name": "R", "email": "r@example.com"}})).await;
+    }
+    for invocation in app.invocations("").await {
+        app.settled(invocation["id"].as_str().expect("id")).await;
+    }
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+
+    let overview = text(ui.get("/ui/").await).await;
+    assert!(overview.contains("<span class=\"n\">3</span> failed"), "the overview counts them");
+    let log = text(ui.get(&format!("/ui/log?webhook_id={webhook}&status=failed")).await).await;
+    assert_eq!(log.matches("<span class=\"pill failed\">failed</span>").count(), 3);
+    assert!(log.contains("Replay failed"));
+    let confirm = text(ui.get(&format!("/ui/log/replay-failed?webhook_id={webhook}&since=&until=")).await).await;
+    assert!(confirm.contains("will affect <strong>3</strong> failed invocations"), "{confirm}");
+    let done = ui.post("/ui/log/replay-failed", &[("webhook_id", &webhook), ("since", ""), ("until", "")]).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(text(done).await.contains("Queued <strong>3</strong> replays"));
+    assert_eq!(failing.wait_for(6).await.len(), 6, "each failure sent once more");
+    let again = text(ui.get(&format!("/ui/log/replay-failed?webhook_id={webhook}")).await).await;
+    assert!(again.contains("will affect <strong>0</strong>"), "a replayed failure is not replayed twice");
+}
+
+async fn a_token_is_shown_once_and_revoked(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let made = ui.post("/ui/users", &[("name", "Ada"), ("email", "ada@example.com"), ("role", "agent")]).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let page = made.headers()[reqwest::header::LOCATION].to_str().expect("ascii").to_owned();
+    let issued = text(ui.post(&format!("{page}/tokens"), &[("label", "zapier")]).await).await;
+    let at = issued.find("id=\"new-token\">").expect("the token, shown once") + "id=\"new-token\">".len();
+    let token = issued[at..].split('<').next().expect("token").to_owned();
+    assert_eq!(app.call(reqwest::Method::GET, "/api/v1/tickets", None, Some(&token)).await.0, StatusCode::OK);
+    let later = text(ui.get(&page).await).await;
+    assert!(later.contains("zapier") && !later.contains(&token), "listed by label, never shown again");
+    let revoke = later.split("action=\"").find_map(|s| s.split('"').next().filter(|a| a.ends_with("/revoke")));
+    let revoked = ui.post(revoke.expect("a revoke form"), &[]).await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.call(reqwest::Method::GET, "/api/v1/tickets", None, Some(&token)).await.0, StatusCode::UNAUTHORIZED);
+    let duplicate = ui.post("/ui/users", &[("name", "Ada"), ("email", "ada@example.com"), ("role", "agent")]).await;
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT, "shown on the page, not a 500");
+}
+
+async fn a_macro_is_previewed_then_applied(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ticket = app.ticket(json!({"subject": "Refund", "requester": {"name": "R", "email": "r@example.com"}})).await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let refused = ui
+        .post("/ui/macros/new", &[("title", "Solve"), ("actions[0].field", "status"), ("actions[0].value", "sloved")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(refused).await.contains("id=\"actions[0]-error\""), "the error at its row");
+    let made = ui
+        .post(
+            "/ui/macros/new",
+            &[("title", "Solve"), ("active", "on"), ("actions[0].field", "status"), ("actions[0].value", "solved")],
+        )
+        .await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let page = made.headers()[reqwest::header::LOCATION].to_str().expect("ascii").to_owned();
+    let id = ticket["id"].to_string();
+    let preview = text(ui.post(&format!("{page}/try"), &[("ticket_id", &id), ("mode", "preview")]).await).await;
+    assert!(preview.contains("Applying it would leave") && preview.contains("<strong>solved</strong>"), "{preview}");
+    assert_eq!(app.get(&format!("/api/v1/tickets/{id}")).await.1["status"], "new", "a preview saves nothing");
+    let applied = text(ui.post(&format!("{page}/try"), &[("ticket_id", &id), ("mode", "apply")]).await).await;
+    assert!(applied.contains("Applied to"));
+    assert_eq!(app.get(&format!("/api/v1/tickets/{id}")).await.1["status"], "solved");
+}
+
+on_both_backends!(
+    failures_are_counted_then_replayed_all_at_once,
+    a_token_is_shown_once_and_revoked,
+    a_macro_is_previewed_then_applied,
+);
