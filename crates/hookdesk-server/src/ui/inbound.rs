@@ -3,13 +3,20 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use hookdesk_core::Invalid;
 use hookdesk_core::id::InboundWebhookId;
 use hookdesk_core::inbound::InboundCall;
+use serde_json::{Map, Value, json};
 
 use super::exchange::header_block;
+use super::forms::{Fields, put_number};
 use super::{Chrome, Submitted, UiError, Viewer, render};
-use crate::app::{App, CallQuery, InboundWebhookView};
+use crate::app::{
+    App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody,
+    from_json,
+};
 
 /// A line of the list.
 struct Row {
@@ -155,4 +162,203 @@ pub async fn rotate(
     let admin = form.viewer.admin()?;
     app.rotate_inbound_webhook(&admin, &id).await?;
     Ok(Redirect::to(&format!("/ui/inbound/{id}")).into_response())
+}
+
+/// The values of the inbound webhook form, as typed.
+pub struct InboundForm {
+    pub name: String,
+    pub enabled: bool,
+    pub verify_type: String,
+    pub verify_header: String,
+    pub idempotency_header: String,
+    pub actions: String,
+    pub response: String,
+    pub rate_limit_per_minute: String,
+    pub error: Option<Invalid>,
+}
+
+impl InboundForm {
+    fn new_webhook() -> Self {
+        Self {
+            name: String::new(),
+            enabled: true,
+            verify_type: "none".into(),
+            verify_header: String::new(),
+            idempotency_header: String::new(),
+            actions: "[]".into(),
+            response: String::new(),
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE.to_string(),
+            error: None,
+        }
+    }
+
+    fn from_view(view: &InboundWebhookView) -> Self {
+        let verify = serde_json::to_value(&view.verify).unwrap_or_default();
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        Self {
+            name: view.name.clone(),
+            enabled: view.enabled,
+            verify_type: if verify.is_null() { "none".into() } else { text(&verify, "type") },
+            verify_header: text(&verify, "header"),
+            idempotency_header: view.idempotency_header.clone().unwrap_or_default(),
+            actions: serde_json::to_string_pretty(&view.actions).unwrap_or_default(),
+            response: serde_json::to_string_pretty(&view.response).unwrap_or_default(),
+            rate_limit_per_minute: view.rate_limit_per_minute.map(|n| n.to_string()).unwrap_or_default(),
+            error: None,
+        }
+    }
+
+    fn from_fields(fields: &Fields, error: Invalid) -> Self {
+        let text = |name: &str| fields.get(name).unwrap_or_default().to_owned();
+        Self {
+            name: text("name"),
+            enabled: fields.checked("enabled"),
+            verify_type: text("verify.type"),
+            verify_header: text("verify.header"),
+            idempotency_header: text("idempotency_header"),
+            actions: text("actions"),
+            response: text("response"),
+            rate_limit_per_minute: text("rate_limit_per_minute"),
+            error: Some(error),
+        }
+    }
+
+    /// The error's message when it is about input `name` (or something inside it).
+    pub fn error_for(&self, name: &str) -> Option<&str> {
+        let error = self.error.as_ref()?;
+        let inside = error.field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+        inside.then_some(error.message.as_str())
+    }
+
+    pub fn general_error(&self) -> Option<String> {
+        let error = self.error.as_ref()?;
+        let inputs = ["name", "verify", "idempotency_header", "actions", "response", "rate_limit_per_minute"];
+        (!inputs.iter().any(|input| self.error_for(input).is_some())).then(|| error.to_string())
+    }
+
+    pub fn selected(&self, option: &str) -> bool {
+        self.verify_type == option
+    }
+}
+
+/// A JSON text box's value: parsed, or the text itself for the API to refuse by name.
+fn json_box(text: &str) -> Option<Value> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
+}
+
+/// The JSON body the API would get for this form. When editing, a secret left blank with the
+/// same verification keeps the saved one.
+fn inbound_body(fields: &Fields, editing: bool) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("name".into(), Value::String(fields.get("name").unwrap_or_default().trim().to_owned()));
+    body.insert("enabled".into(), Value::Bool(fields.checked("enabled")));
+    let kind = fields.text("verify.type").unwrap_or("none");
+    let secret = fields.get("verify.secret").unwrap_or_default();
+    let unchanged = fields.get("verify.was") == Some(kind) && secret.is_empty();
+    match kind {
+        "none" => {
+            body.insert("verify".into(), Value::Null);
+        }
+        _ if editing && unchanged => {}
+        "hmac_sha256" => {
+            let header = fields.get("verify.header").unwrap_or_default().trim();
+            body.insert("verify".into(), json!({"type": kind, "header": header, "secret": secret}));
+        }
+        _ => {
+            body.insert("verify".into(), json!({"type": kind, "secret": secret}));
+        }
+    }
+    let idempotency = fields.text("idempotency_header").map(|h| Value::String(h.to_owned()));
+    if idempotency.is_some() || editing {
+        body.insert("idempotency_header".into(), idempotency.unwrap_or(Value::Null));
+    }
+    body.insert("actions".into(), json_box(fields.get("actions").unwrap_or_default()).unwrap_or(json!([])));
+    if let Some(response) = json_box(fields.get("response").unwrap_or_default()) {
+        body.insert("response".into(), response);
+    }
+    match fields.text("rate_limit_per_minute") {
+        Some(_) => put_number(&mut body, "rate_limit_per_minute", fields.get("rate_limit_per_minute")),
+        None => {
+            body.insert("rate_limit_per_minute".into(), Value::Null);
+        }
+    }
+    body
+}
+
+#[derive(Template)]
+#[template(path = "ui/inbound_form.html")]
+struct FormPage {
+    chrome: Chrome,
+    id: Option<String>,
+    heading: String,
+    form: InboundForm,
+}
+
+/// `GET /ui/inbound/new`.
+pub async fn new_form(viewer: Viewer) -> Result<Response, UiError> {
+    viewer.admin()?;
+    let page = FormPage {
+        chrome: viewer.chrome("Inbound"),
+        id: None,
+        heading: "New inbound webhook".into(),
+        form: InboundForm::new_webhook(),
+    };
+    Ok(render(&page))
+}
+
+/// `GET /ui/inbound/{id}/edit`.
+pub async fn edit_form(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<InboundWebhookId>,
+) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let view = app.inbound_webhook(&admin, &id).await?;
+    let page = FormPage {
+        chrome: viewer.chrome("Inbound"),
+        id: Some(id.to_string()),
+        heading: view.name.clone(),
+        form: InboundForm::from_view(&view),
+    };
+    Ok(render(&page))
+}
+
+fn refused(viewer: &Viewer, id: Option<&InboundWebhookId>, fields: &Fields, error: Invalid) -> Response {
+    let form = InboundForm::from_fields(fields, error);
+    let heading = if form.name.is_empty() { "New inbound webhook".to_owned() } else { form.name.clone() };
+    let page = FormPage { chrome: viewer.chrome("Inbound"), id: id.map(ToString::to_string), heading, form };
+    (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+}
+
+/// `POST /ui/inbound/new`.
+pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let saved = match from_json::<InboundBody>(Value::Object(inbound_body(&form.fields, false))) {
+        Ok(body) => app.create_inbound_webhook(&admin, body).await,
+        Err(invalid) => Err(invalid.into()),
+    };
+    match saved {
+        Ok(view) => Ok(Redirect::to(&format!("/ui/inbound/{}", view.id)).into_response()),
+        Err(AppError::Invalid(invalid)) => Ok(refused(&form.viewer, None, &form.fields, invalid)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /ui/inbound/{id}/edit`.
+pub async fn update(
+    State(app): State<App>,
+    Path(id): Path<InboundWebhookId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let saved = match from_json::<PatchInboundBody>(Value::Object(inbound_body(&form.fields, true))) {
+        Ok(body) => app.update_inbound_webhook(&admin, &id, body).await,
+        Err(invalid) => Err(invalid.into()),
+    };
+    match saved {
+        Ok(_) => Ok(Redirect::to(&format!("/ui/inbound/{id}")).into_response()),
+        Err(AppError::Invalid(invalid)) => Ok(refused(&form.viewer, Some(&id), &form.fields, invalid)),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -72,7 +72,9 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/log/{id}/replay", post(log::replay))
         .route("/ui/inbound", get(inbound::list))
         .route("/ui/inbound/bins", post(inbound::new_bin))
+        .route("/ui/inbound/new", get(inbound::new_form).post(inbound::create))
         .route("/ui/inbound/{id}", get(inbound::show))
+        .route("/ui/inbound/{id}/edit", get(inbound::edit_form).post(inbound::update))
         .route("/ui/inbound/{id}/calls", get(inbound::calls))
         .route("/ui/inbound/{id}/rotate", post(inbound::rotate))
         .layer(axum::middleware::from_fn(page_headers));

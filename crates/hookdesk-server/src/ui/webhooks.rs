@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
+use hookdesk_core::event::EventType;
 use hookdesk_core::id::WebhookId;
 use hookdesk_core::webhook::BreakerState;
 use serde_json::{Map, Value, json};
@@ -22,6 +23,24 @@ use crate::app::{
 struct ListPage {
     chrome: Chrome,
     webhooks: Vec<WebhookRow>,
+    /// Each event type, and the webhooks that receive it.
+    events: Vec<(&'static str, Vec<(String, String)>)>,
+}
+
+/// The event catalogue, with who subscribes to each type.
+fn event_subscriptions(webhooks: &[WebhookView]) -> Vec<(&'static str, Vec<(String, String)>)> {
+    EventType::ALL
+        .iter()
+        .map(|event| {
+            let name = event.as_str();
+            let subscribed = webhooks
+                .iter()
+                .filter(|w| w.subscriptions.iter().any(|s| s == name))
+                .map(|w| (w.id.to_string(), w.name.clone()))
+                .collect();
+            (name, subscribed)
+        })
+        .collect()
 }
 
 /// A line of the list.
@@ -69,8 +88,10 @@ impl WebhookRow {
 pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let query = PageQuery { limit: Some(100), cursor: None };
-    let webhooks = app.webhooks(&admin, query).await?.data.iter().map(WebhookRow::new).collect();
-    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks }))
+    let webhooks = app.webhooks(&admin, query).await?.data;
+    let events = event_subscriptions(&webhooks);
+    let webhooks = webhooks.iter().map(WebhookRow::new).collect();
+    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks, events }))
 }
 
 /// The values of the webhook form's inputs, as typed.

@@ -90,7 +90,41 @@ async fn a_macro_is_previewed_then_applied(db: Db) {
     assert_eq!(app.get(&format!("/api/v1/tickets/{id}")).await.1["status"], "solved");
 }
 
+async fn an_inbound_webhook_is_made_and_edited_in_its_form(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let base = [
+        ("name", "GitHub"),
+        ("enabled", "on"),
+        ("verify.type", "hmac_sha256"),
+        ("verify.header", "X-Hub-Signature-256"),
+    ];
+    let mut bad = base.to_vec();
+    bad.extend([("verify.secret", "s3cret"), ("actions", "[{\"type\": \"explode\"}]")]);
+    let refused = ui.post("/ui/inbound/new", &bad).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(refused).await.contains("id=\"actions-error\""), "the error at the actions box");
+    let mut good = base.to_vec();
+    good.extend([("verify.secret", "s3cret"), ("actions", "[]"), ("rate_limit_per_minute", "60")]);
+    let made = ui.post("/ui/inbound/new", &good).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let page = made.headers()[reqwest::header::LOCATION].to_str().expect("ascii").to_owned();
+    let id = page.rsplit('/').next().expect("id").to_owned();
+    // Edited without typing the secret again: the verification stays.
+    let mut edit = base.to_vec();
+    edit.extend([("verify.was", "hmac_sha256"), ("verify.secret", ""), ("actions", "[]")]);
+    let saved = ui.post(&format!("{page}/edit"), &edit).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (_, view) = app.get(&format!("/api/v1/inbound_webhooks/{id}")).await;
+    assert_eq!(view["verify"], json!({"type": "hmac_sha256", "header": "X-Hub-Signature-256"}));
+    assert_eq!(view["rate_limit_per_minute"], json!(null), "a blank limit is no limit");
+    let form = text(ui.get(&format!("{page}/edit")).await).await;
+    assert!(!form.contains("s3cret"), "a secret is never shown");
+}
+
 on_both_backends!(
+    an_inbound_webhook_is_made_and_edited_in_its_form,
     failures_are_counted_then_replayed_all_at_once,
     a_token_is_shown_once_and_revoked,
     a_macro_is_previewed_then_applied,

@@ -230,6 +230,7 @@ async fn the_main_pages_have_no_serious_accessibility_violation() {
         "/ui/macros".to_owned(),
         "/ui/macros/new".to_owned(),
         "/ui/users".to_owned(),
+        "/ui/inbound/new".to_owned(),
     ] {
         browser.goto(&page).await;
         pages.push((page, browser.accessibility_violations().await));
