@@ -60,7 +60,7 @@ pub struct Store {
 }
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 8] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -71,6 +71,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 8] {
             (6, "rules", include_str!("../migrations/sqlite/0006_rules.sql")),
             (7, "inbound webhooks", include_str!("../migrations/sqlite/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/sqlite/0008_ui_sessions.sql")),
+            (9, "completed status index", include_str!("../migrations/sqlite/0009_completed_status.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -81,6 +82,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 8] {
             (6, "rules", include_str!("../migrations/postgres/0006_rules.sql")),
             (7, "inbound webhooks", include_str!("../migrations/postgres/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/postgres/0008_ui_sessions.sql")),
+            (9, "completed status index", include_str!("../migrations/postgres/0009_completed_status.sql")),
         ],
     }
 }

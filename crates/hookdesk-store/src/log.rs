@@ -169,33 +169,54 @@ impl Store {
     }
 
     pub async fn list_invocations(&self, filter: &InvocationFilter) -> Result<Page<Invocation>, StoreError> {
+        // Only the filters given become conditions, so that each can use its index (a
+        // `$1 IS NULL OR ...` condition cannot).
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        let mut add = |condition: &str, value: Bind| {
+            binds.push(value);
+            conditions.push(condition.replace("$?", &format!("${}", binds.len())));
+        };
+        if let Some(before) = &filter.before_id {
+            add("i.id < $?", Bind::Text(before.as_str().to_owned()));
+        }
+        if let Some(status) = filter.status {
+            add("i.status = $?", Bind::Text(status.as_str().to_owned()));
+        }
+        if let Some(ticket) = filter.ticket_id {
+            add("i.ticket_id = $?", Bind::Int(ticket.0));
+        }
+        if let Some(webhook) = &filter.webhook_id {
+            add("i.webhook_id = $?", Bind::Text(webhook.as_str().to_owned()));
+        }
+        if let Some(since) = filter.since {
+            add("i.created_at >= $?", Bind::Int(since.as_millis()));
+        }
+        if let Some(until) = filter.until {
+            add("i.created_at <= $?", Bind::Int(until.as_millis()));
+        }
+        if let Some(q) = &filter.q {
+            add(
+                "(LOWER(i.error_message) LIKE $? ESCAPE '\\' OR LOWER(i.error_code) LIKE $? ESCAPE '\\'
+                  OR EXISTS (SELECT 1 FROM attempts a WHERE a.invocation_id = i.id
+                      AND (LOWER(a.error_message) LIKE $? ESCAPE '\\' OR LOWER(a.error_code) LIKE $? ESCAPE '\\')))",
+                Bind::Text(format!("%{}%", escape_like(&q.to_lowercase()))),
+            );
+        }
+        let limit = binds.len() + 1;
         let sql = format!(
-            "SELECT {INVOCATION_COLUMNS} FROM invocations i
-             WHERE (CAST($1 AS TEXT) IS NULL OR i.id < $1)
-               AND (CAST($2 AS TEXT) IS NULL OR i.status = $2)
-               AND (CAST($3 AS BIGINT) IS NULL OR i.ticket_id = $3)
-               AND (CAST($4 AS TEXT) IS NULL OR i.webhook_id = $4)
-               AND (CAST($5 AS BIGINT) IS NULL OR i.created_at >= $5)
-               AND (CAST($6 AS BIGINT) IS NULL OR i.created_at <= $6)
-               AND (CAST($7 AS TEXT) IS NULL
-                    OR LOWER(i.error_message) LIKE $7 ESCAPE '\\' OR LOWER(i.error_code) LIKE $7 ESCAPE '\\'
-                    OR EXISTS (SELECT 1 FROM attempts a WHERE a.invocation_id = i.id
-                        AND (LOWER(a.error_message) LIKE $7 ESCAPE '\\' OR LOWER(a.error_code) LIKE $7 ESCAPE '\\')))
-             ORDER BY i.id DESC LIMIT $8"
+            "SELECT {INVOCATION_COLUMNS} FROM invocations i {} ORDER BY i.id DESC LIMIT ${limit}",
+            if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) }
         );
-        let q = filter.q.as_ref().map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
+        let mut query = sqlx::query_as::<_, InvocationRow>(AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(n) => query.bind(n),
+            };
+        }
         let mut conn = self.begin_read().await?;
-        let rows = sqlx::query_as::<_, InvocationRow>(AssertSqlSafe(sql))
-            .bind(filter.before_id.as_ref().map(InvocationId::as_str))
-            .bind(filter.status.map(InvocationStatus::as_str))
-            .bind(filter.ticket_id.map(|t| t.0))
-            .bind(filter.webhook_id.as_ref().map(WebhookId::as_str))
-            .bind(filter.since.map(Timestamp::as_millis))
-            .bind(filter.until.map(Timestamp::as_millis))
-            .bind(q)
-            .bind(i64::from(filter.limit) + 1)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = query.bind(i64::from(filter.limit) + 1).fetch_all(&mut *conn).await?;
         let data = rows.into_iter().map(Invocation::try_from).collect::<Result<Vec<_>, _>>()?;
         let mut page = Page::of(data, filter.limit, |i| i.id.to_string());
         attach_attempts(&mut conn, &mut page.data).await?;
@@ -287,6 +308,12 @@ const REPLAYABLE: &str = "i.webhook_id = $1 AND i.status = 'failed' AND i.reques
     AND (CAST($2 AS BIGINT) IS NULL OR i.created_at >= $2)
     AND (CAST($3 AS BIGINT) IS NULL OR i.created_at <= $3)
     AND NOT EXISTS (SELECT 1 FROM invocations r WHERE r.replay_of = i.id)";
+
+/// A value for a placeholder of a query built from the filters given.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
 
 const REPLAY_COLUMNS: &str =
     "id, webhook_id, ticket_id, trigger_id, automation_id, event_type, request, max_retries, ordered, error_message";

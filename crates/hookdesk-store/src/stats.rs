@@ -45,25 +45,28 @@ impl Store {
                 _ => {}
             }
         }
+        // Counted on the (status, id) index alone; the oldest is the smallest id (UUIDv7 ids
+        // sort by creation), found at one end of that index.
         let waiting = sqlx::query(
-            "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM invocations
-             WHERE status IN ('pending', 'retrying') GROUP BY status",
+            "SELECT status, COUNT(*) AS n FROM invocations WHERE status IN ('pending', 'retrying') GROUP BY status",
         )
         .fetch_all(&self.pool)
         .await?;
         for row in waiting {
-            let (status, n, oldest): (String, i64, Option<i64>) =
-                (row.try_get("status")?, row.try_get("n")?, row.try_get("oldest")?);
+            let (status, n): (String, i64) = (row.try_get("status")?, row.try_get("n")?);
             match status.as_str() {
                 "pending" => stats.pending = n,
                 _ => stats.retrying = n,
             }
-            let oldest = oldest.map(Timestamp::from_millis);
-            stats.oldest_waiting_since = match (stats.oldest_waiting_since, oldest) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
         }
+        let oldest = sqlx::query(
+            "SELECT MIN(created_at) AS oldest FROM invocations WHERE id IN (
+                (SELECT MIN(id) FROM invocations WHERE status = 'pending'),
+                (SELECT MIN(id) FROM invocations WHERE status = 'retrying'))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        stats.oldest_waiting_since = oldest.try_get::<Option<i64>, _>("oldest")?.map(Timestamp::from_millis);
         Ok(stats)
     }
 }
