@@ -136,6 +136,15 @@ async fn pages_carry_a_strict_content_security_policy() {
 }
 
 #[tokio::test]
+async fn the_cookie_is_secure_behind_an_https_public_url() {
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.public_url = Some("https://desk.example.com".into())).await;
+    let mut ui = UiClient::new(&app);
+    let signed_in = ui.sign_in(&app.token).await;
+    let cookie = signed_in.headers()[header::SET_COOKIE].to_str().expect("ascii").to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
 async fn pages_carry_a_strict_policy() {
     pages_carry_a_strict_content_security_policy().await;
 }
