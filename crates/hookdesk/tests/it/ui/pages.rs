@@ -235,6 +235,16 @@ async fn the_main_pages_have_no_serious_accessibility_violation() {
         browser.goto(&page).await;
         pages.push((page, browser.accessibility_violations().await));
     }
+    // The same pages on a phone's screen, for reviewers to look at.
+    browser.client.set_window_size(390, 844).await.expect("a phone's window");
+    for (page, name) in [
+        ("/ui/", "phone-overview"),
+        ("/ui/log", "phone-log"),
+        (format!("/ui/tickets/{}", ticket["id"]).as_str(), "phone-ticket"),
+    ] {
+        browser.goto(page).await;
+        browser.screenshot(name).await;
+    }
     let failing: Vec<_> = pages.iter().filter(|(_, violations)| !violations.is_empty()).collect();
     assert!(failing.is_empty(), "serious or critical violations: {failing:#?}");
     browser.close().await;
