@@ -104,12 +104,18 @@ impl App {
     }
 
     /// How many failed invocations [`App::replay_failed`] would queue again (all of them,
-    /// whatever the limit): what a user confirms before replaying.
-    pub async fn count_replayable(&self, _caller: &Admin, id: &WebhookId, body: &ReplayBody) -> Result<u64, AppError> {
+    /// whatever the limit), and the end of the range counted (now, when open): what a user
+    /// confirms, and then replays with that same end.
+    pub async fn count_replayable(
+        &self,
+        _caller: &Admin,
+        id: &WebhookId,
+        body: &ReplayBody,
+    ) -> Result<(u64, Timestamp), AppError> {
         let since = time("since", body.since.clone())?;
-        let until = time("until", body.until.clone())?;
+        let until = time("until", body.until.clone())?.unwrap_or_else(|| self.clock.now());
         self.find_webhook(id).await?;
-        Ok(self.store.count_replayable(id, since, until.or(Some(self.clock.now()))).await?)
+        Ok((self.store.count_replayable(id, since, Some(until)).await?, until))
     }
 
     /// Queues a replay of each failed invocation of webhook `id` created in the range, each

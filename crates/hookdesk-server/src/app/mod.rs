@@ -43,7 +43,7 @@ pub use inbound_calls::{CallAnswer, ErrorReply, Handled, Opened, OpenedCall};
 pub use invocations::{InvocationQuery, ReplayBody, ReplayReport};
 pub use macros::{MacroBody, PatchMacroBody};
 pub use overview::{OVERVIEW_WINDOW, Overview};
-pub use pages::PageQuery;
+pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery};
 pub use rules::{OrderBody, PatchTriggerBody, TriggerBody};
 pub use sessions::{SESSION_LIFETIME, Session, SignedIn};
 pub use test_send::{TestBody, TestResult};

@@ -169,7 +169,10 @@ pub struct InboundForm {
     pub name: String,
     pub enabled: bool,
     pub verify_type: String,
+    /// The saved verification, as the form was first shown (kept across a refused save).
+    pub verify_was: String,
     pub verify_header: String,
+    pub verify_header_was: String,
     pub idempotency_header: String,
     pub actions: String,
     pub response: String,
@@ -183,7 +186,9 @@ impl InboundForm {
             name: String::new(),
             enabled: true,
             verify_type: "none".into(),
+            verify_was: "none".into(),
             verify_header: String::new(),
+            verify_header_was: String::new(),
             idempotency_header: String::new(),
             actions: "[]".into(),
             response: String::new(),
@@ -199,7 +204,9 @@ impl InboundForm {
             name: view.name.clone(),
             enabled: view.enabled,
             verify_type: if verify.is_null() { "none".into() } else { text(&verify, "type") },
+            verify_was: if verify.is_null() { "none".into() } else { text(&verify, "type") },
             verify_header: text(&verify, "header"),
+            verify_header_was: text(&verify, "header"),
             idempotency_header: view.idempotency_header.clone().unwrap_or_default(),
             actions: serde_json::to_string_pretty(&view.actions).unwrap_or_default(),
             response: serde_json::to_string_pretty(&view.response).unwrap_or_default(),
@@ -214,7 +221,9 @@ impl InboundForm {
             name: text("name"),
             enabled: fields.checked("enabled"),
             verify_type: text("verify.type"),
+            verify_was: text("verify.was"),
             verify_header: text("verify.header"),
+            verify_header_was: text("verify.header_was"),
             idempotency_header: text("idempotency_header"),
             actions: text("actions"),
             response: text("response"),
@@ -255,7 +264,10 @@ fn inbound_body(fields: &Fields, editing: bool) -> Map<String, Value> {
     body.insert("enabled".into(), Value::Bool(fields.checked("enabled")));
     let kind = fields.text("verify.type").unwrap_or("none");
     let secret = fields.get("verify.secret").unwrap_or_default();
-    let unchanged = fields.get("verify.was") == Some(kind) && secret.is_empty();
+    // Kept only when nothing of it changed: a new type or header needs the secret typed again.
+    let unchanged = fields.get("verify.was") == Some(kind)
+        && fields.get("verify.header") == fields.get("verify.header_was")
+        && secret.is_empty();
     match kind {
         "none" => {
             body.insert("verify".into(), Value::Null);

@@ -227,12 +227,13 @@ pub async fn confirm_replay_failed(
     let admin = viewer.admin()?;
     let scope: ReplayScope = serde_urlencoded::from_str(&without_blanks(query.as_deref().unwrap_or_default()))
         .map_err(|e| UiError::App(AppError::BadRequest(e.to_string())))?;
-    let count = app.count_replayable(&admin, &scope.webhook(), &scope.body()).await?;
+    let (count, until) = app.count_replayable(&admin, &scope.webhook(), &scope.body()).await?;
     let page = ReplayPage {
         chrome: viewer.chrome("Log"),
         webhook_id: scope.webhook_id,
         since: scope.since,
-        until: scope.until,
+        // The confirmed count is of this range: the replay uses the same end.
+        until: until.to_string(),
         count: Some(count),
         report: None,
     };

@@ -485,13 +485,11 @@ pub async fn dry_run(
     if headers.contains_key("hx-request") {
         return Ok(render(&DryRunPanel { dry_run, dry_run_error }));
     }
-    let mut page = EditorPage::new(
-        &form.viewer,
-        set,
-        None,
-        format!("Dry run of a {}", set.0.one()),
-        RuleForm::from_json(&Value::Object(body)),
-    );
+    // Without script the editor comes back whole, still editing the rule it was editing.
+    let id = form.fields.text("id").map(str::to_owned);
+    let values = RuleForm::from_json(&Value::Object(body));
+    let heading = if values.title.is_empty() { format!("New {}", set.0.one()) } else { values.title.clone() };
+    let mut page = EditorPage::new(&form.viewer, set, id, heading, values);
     page.dry_run = dry_run;
     page.dry_run_error = dry_run_error;
     page.ticket_id = form.fields.get("ticket_id").unwrap_or_default().to_owned();

@@ -87,7 +87,7 @@ impl WebhookRow {
 /// `GET /ui/webhooks`.
 pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let query = PageQuery { limit: Some(100), cursor: None };
+    let query = PageQuery { limit: Some(crate::app::MAX_PAGE), cursor: None };
     let webhooks = app.webhooks(&admin, query).await?.data;
     let events = event_subscriptions(&webhooks);
     let webhooks = webhooks.iter().map(WebhookRow::new).collect();
@@ -104,8 +104,13 @@ pub struct WebhookForm {
     pub status: String,
     pub subscriptions: String,
     pub auth_type: String,
+    /// The saved authentication, as the form was first shown: what "left blank, the saved one
+    /// stays" compares with, kept across a refused save.
+    pub auth_was: String,
     pub auth_username: String,
+    pub auth_username_was: String,
     pub auth_header: String,
+    pub auth_header_was: String,
     pub custom_headers: String,
     pub max_retries: String,
     pub ordering: String,
@@ -125,8 +130,11 @@ impl Default for WebhookForm {
             status: "active".into(),
             subscriptions: "conditional_ticket_events".into(),
             auth_type: "none".into(),
+            auth_was: "none".into(),
             auth_username: String::new(),
+            auth_username_was: String::new(),
             auth_header: String::new(),
+            auth_header_was: String::new(),
             custom_headers: String::new(),
             max_retries: "3".into(),
             ordering: "none".into(),
@@ -149,8 +157,11 @@ impl WebhookForm {
             status: api_name(&w.status),
             subscriptions: w.subscriptions.join("\n"),
             auth_type: text("type"),
+            auth_was: text("type"),
             auth_username: text("username"),
+            auth_username_was: text("username"),
             auth_header: text("header"),
+            auth_header_was: text("header"),
             custom_headers: to_header_lines(&w.custom_headers),
             max_retries: w.max_retries.to_string(),
             ordering: api_name(&w.ordering),
@@ -171,8 +182,11 @@ impl WebhookForm {
             status: text("status"),
             subscriptions: text("subscriptions"),
             auth_type: text("authentication.type"),
+            auth_was: text("authentication.was"),
             auth_username: text("authentication.username"),
+            auth_username_was: text("authentication.username_was"),
             auth_header: text("authentication.header"),
+            auth_header_was: text("authentication.header_was"),
             custom_headers: text("custom_headers"),
             max_retries: text("max_retries"),
             ordering: text("ordering"),
@@ -261,7 +275,11 @@ fn authentication(fields: &Fields, editing: bool) -> Option<Value> {
         "api_key" => field("value"),
         _ => String::new(),
     };
-    let unchanged = fields.get("authentication.was") == Some(kind);
+    // Kept only when nothing of it changed: a new type, user name or header needs the secret
+    // typed again (the API then names the empty secret).
+    let unchanged = fields.get("authentication.was") == Some(kind)
+        && field("username") == field("username_was")
+        && field("header") == field("header_was");
     if editing && kind != "none" && secret.is_empty() && unchanged {
         return None;
     }

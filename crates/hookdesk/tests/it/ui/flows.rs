@@ -113,7 +113,12 @@ async fn an_inbound_webhook_is_made_and_edited_in_its_form(db: Db) {
     let id = page.rsplit('/').next().expect("id").to_owned();
     // Edited without typing the secret again: the verification stays.
     let mut edit = base.to_vec();
-    edit.extend([("verify.was", "hmac_sha256"), ("verify.secret", ""), ("actions", "[]")]);
+    edit.extend([
+        ("verify.was", "hmac_sha256"),
+        ("verify.header_was", "X-Hub-Signature-256"),
+        ("verify.secret", ""),
+        ("actions", "[]"),
+    ]);
     let saved = ui.post(&format!("{page}/edit"), &edit).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let (_, view) = app.get(&format!("/api/v1/inbound_webhooks/{id}")).await;
@@ -123,7 +128,32 @@ async fn an_inbound_webhook_is_made_and_edited_in_its_form(db: Db) {
     assert!(!form.contains("s3cret"), "a secret is never shown");
 }
 
+async fn a_changed_authentication_needs_its_secret_again(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let webhook = app.webhook("http://127.0.0.1:9/hook", json!({})).await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let page = format!("/ui/webhooks/{webhook}");
+    let mut form = vec![
+        ("name", "test hook"),
+        ("endpoint", "http://127.0.0.1:9/hook"),
+        ("subscriptions", "conditional_ticket_events"),
+        ("authentication.type", "bearer"),
+        ("authentication.was", "none"),
+        ("authentication.token", ""),
+    ];
+    let refused = ui.post(&page, &form).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = text(refused).await;
+    assert!(again.contains("id=\"authentication.token-error\""), "the empty secret is named");
+    assert!(again.contains("name=\"authentication.was\" value=\"none\""), "the saved type survives the refusal");
+    form[5] = ("authentication.token", "t0ken");
+    assert_eq!(ui.post(&page, &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{webhook}")).await.1["authentication"], json!({"type": "bearer"}));
+}
+
 on_both_backends!(
+    a_changed_authentication_needs_its_secret_again,
     an_inbound_webhook_is_made_and_edited_in_its_form,
     failures_are_counted_then_replayed_all_at_once,
     a_token_is_shown_once_and_revoked,
