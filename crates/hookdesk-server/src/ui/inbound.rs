@@ -106,6 +106,8 @@ struct ShowPage {
     row: Row,
     details: String,
     calls: Vec<CallRow>,
+    /// The newest call's id: the refresh asks only whether a newer one came.
+    newest: String,
 }
 
 #[derive(Template)]
@@ -113,6 +115,17 @@ struct ShowPage {
 struct CallsPartial {
     row: Row,
     calls: Vec<CallRow>,
+    newest: String,
+}
+
+/// `?after=`: the newest call the page shows.
+#[derive(serde::Deserialize)]
+pub struct After {
+    after: Option<String>,
+}
+
+fn newest(calls: &[CallRow]) -> String {
+    calls.first().map(|c| c.id.clone()).unwrap_or_default()
 }
 
 async fn recent_calls(app: &App, viewer: &Viewer, id: &InboundWebhookId) -> Result<Vec<CallRow>, UiError> {
@@ -138,19 +151,26 @@ pub async fn show(
     }))
     .unwrap_or_default();
     let calls = recent_calls(&app, &viewer, &id).await?;
-    Ok(render(&ShowPage { chrome: viewer.chrome("Inbound"), row: Row::new(&view), details, calls }))
+    let newest = newest(&calls);
+    Ok(render(&ShowPage { chrome: viewer.chrome("Inbound"), row: Row::new(&view), details, calls, newest }))
 }
 
-/// `GET /ui/inbound/{id}/calls`: the latest calls, for the page to refresh itself with.
+/// `GET /ui/inbound/{id}/calls?after=`: the latest calls, for the page to refresh itself
+/// with; 204 (htmx then leaves the page alone: open details stay open) when none is newer.
 pub async fn calls(
     State(app): State<App>,
     viewer: Viewer,
     Path(id): Path<InboundWebhookId>,
+    axum::extract::Query(seen): axum::extract::Query<After>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let view = app.inbound_webhook(&admin, &id).await?;
     let calls = recent_calls(&app, &viewer, &id).await?;
-    Ok(render(&CallsPartial { row: Row::new(&view), calls }))
+    let newest = newest(&calls);
+    if seen.after.unwrap_or_default() == newest {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(render(&CallsPartial { row: Row::new(&view), calls, newest }))
 }
 
 /// `POST /ui/inbound/{id}/rotate`: a new URL; the old one stops answering.

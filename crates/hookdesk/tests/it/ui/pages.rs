@@ -157,6 +157,25 @@ async fn a_trigger_saved_in_the_editor_fires_and_its_invocation_replays_with_one
 }
 
 #[tokio::test]
+async fn a_request_bin_shows_a_new_call_by_itself() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, bin) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
+    let Some(browser) = signed_in(&app).await else { return };
+    browser.goto(&format!("/ui/inbound/{}", bin["id"].as_str().expect("id"))).await;
+    browser.wait_for_text("No call yet").await;
+    let url = bin["url"].as_str().expect("url");
+    let sent =
+        reqwest::Client::new().put(format!("{url}/orders?n=1")).body("first call").send().await.expect("answers");
+    assert!(sent.status().is_success());
+    let calls = browser.wait_for_text("first call").await;
+    assert!(calls.contains("PUT /orders?n=1"), "{calls}");
+    let sent = reqwest::Client::new().post(url).body("second call").send().await.expect("answers");
+    assert!(sent.status().is_success());
+    browser.wait_for_text("second call").await;
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn hostile_content_is_shown_as_text_and_never_runs() {
     let app = TestApp::spawn(Db::Sqlite).await;
     let receiver = Receiver::responding(|_| Reply::status(200).body(format!("{SCRIPT}{IMG}"))).await;
