@@ -1,6 +1,7 @@
 //! Posted forms: the fields as sent (a name may repeat), and the helpers that turn them into
 //! the API's request bodies, so that a form is checked exactly as the same JSON would be.
 
+use hookdesk_core::Invalid;
 use serde_json::{Map, Value};
 
 /// The fields of an `application/x-www-form-urlencoded` body, in order.
@@ -31,6 +32,14 @@ impl Fields {
     pub fn checked(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
+}
+
+/// The message of `error` when it is about the input `name` or something inside it
+/// (`actions[1]` is inside `actions`; `endpoint` is not inside `end`).
+pub fn error_at<'e>(error: Option<&'e Invalid>, name: &str) -> Option<&'e str> {
+    let error = error?;
+    let inside = error.field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+    inside.then_some(error.message.as_str())
 }
 
 /// Sets `key` to the trimmed `value` when it is not blank.

@@ -11,7 +11,7 @@ use hookdesk_core::inbound::InboundCall;
 use serde_json::{Map, Value, json};
 
 use super::exchange::header_block;
-use super::forms::{Fields, put_number};
+use super::forms::{Fields, error_at, put_number};
 use super::{Chrome, Submitted, UiError, Viewer, render};
 use crate::app::{
     App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody,
@@ -254,9 +254,7 @@ impl InboundForm {
 
     /// The error's message when it is about input `name` (or something inside it).
     pub fn error_for(&self, name: &str) -> Option<&str> {
-        let error = self.error.as_ref()?;
-        let inside = error.field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
-        inside.then_some(error.message.as_str())
+        error_at(self.error.as_ref(), name)
     }
 
     pub fn general_error(&self) -> Option<String> {

@@ -13,7 +13,7 @@ use hookdesk_core::id::RuleId;
 use hookdesk_core::rules::{RuleSet, Trigger};
 use serde_json::{Map, Value, json};
 
-use super::forms::{Fields, put_number};
+use super::forms::{Fields, error_at, put_number};
 use super::{Chrome, Submitted, UiError, Viewer, render};
 use crate::app::{App, AppError, DryRunBody, DryRunResult, OrderBody, PatchTriggerBody, TriggerBody, from_json};
 
@@ -220,9 +220,7 @@ impl RuleForm {
 
     /// The error's message when it is about input `name`, or about the row `name` names.
     pub fn error_for(&self, name: &str) -> Option<&str> {
-        let error = self.error.as_ref()?;
-        let inside = error.field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
-        inside.then_some(error.message.as_str())
+        error_at(self.error.as_ref(), name)
     }
 
     /// The error of condition row `index` of `list` (`all` or `any`).

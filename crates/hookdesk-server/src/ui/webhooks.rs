@@ -12,7 +12,7 @@ use hookdesk_core::webhook::BreakerState;
 use serde_json::{Map, Value, json};
 
 use super::exchange::Exchange;
-use super::forms::{Fields, header_lines, put_number, put_text, to_header_lines};
+use super::forms::{Fields, error_at, header_lines, put_number, put_text, to_header_lines};
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{
     App, AppError, CreateWebhookBody, PageQuery, PatchWebhookBody, TestBody, TestResult, WebhookView, from_json,
@@ -197,10 +197,7 @@ impl WebhookForm {
 
     /// The error's message when it is about input `name` (or something inside it).
     pub fn error_for(&self, name: &str) -> Option<&str> {
-        let error = self.error.as_ref()?;
-        let field = error.field.as_str();
-        let inside = field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
-        inside.then_some(error.message.as_str())
+        error_at(self.error.as_ref(), name)
     }
 
     /// An error no input of the form shows.
