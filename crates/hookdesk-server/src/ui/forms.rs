@@ -1,8 +1,12 @@
 //! Posted forms: the fields as sent (a name may repeat), and the helpers that turn them into
 //! the API's request bodies, so that a form is checked exactly as the same JSON would be.
 
-use hookdesk_core::Invalid;
+use hookdesk_core::{Invalid, Page};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+use super::UiError;
+use crate::app::AppError;
 
 /// The fields of an `application/x-www-form-urlencoded` body, in order.
 #[derive(Debug, Default, Clone)]
@@ -82,8 +86,56 @@ pub fn to_header_lines(headers: &Map<String, Value>) -> String {
         .join("\n")
 }
 
-/// A query string without its blank values: a filter form's empty inputs mean "any".
-pub fn without_blanks(query: &str) -> String {
-    let kept = form_urlencoded::parse(query.as_bytes()).filter(|(_, value)| !value.trim().is_empty());
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish()
+/// A list page's query string: the API's filters as the filter form sent them, blank ones
+/// dropped.
+pub struct ListQuery(String);
+
+/// What a list page shows: its rows and the link to the next page, or why its filters were
+/// refused (on the page, as the API's 422 would say it).
+pub struct Listed<R> {
+    pub rows: Vec<R>,
+    pub next_page: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ListQuery {
+    /// The query as sent, without its blank values: a filter form's empty inputs mean "any".
+    pub fn new(raw: Option<&str>) -> Self {
+        let kept =
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).filter(|(_, value)| !value.trim().is_empty());
+        Self(form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish())
+    }
+
+    /// The filters as `T` reads them (a form's values to show again, or the API's query).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_urlencoded::de::Error> {
+        serde_urlencoded::from_str(&self.0)
+    }
+
+    /// The query string of the same filters at the page after `cursor`.
+    fn next_page(&self, cursor: &str) -> String {
+        let kept = form_urlencoded::parse(self.0.as_bytes()).filter(|(key, _)| key != "cursor");
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).append_pair("cursor", cursor).finish()
+    }
+
+    /// One page of the list `fetch` reads with these filters, each item made a row.
+    pub async fn list<Q: DeserializeOwned, T, R>(
+        &self,
+        fetch: impl AsyncFnOnce(Q) -> Result<Page<T>, AppError>,
+        row: impl Fn(&T) -> R,
+    ) -> Result<Listed<R>, UiError> {
+        let refused = |error: String| Ok(Listed { rows: vec![], next_page: None, error: Some(error) });
+        let query = match self.parse::<Q>() {
+            Ok(query) => query,
+            Err(e) => return refused(format!("these filters cannot be read: {e}")),
+        };
+        match fetch(query).await {
+            Ok(page) => Ok(Listed {
+                rows: page.data.iter().map(row).collect(),
+                next_page: page.next_cursor.as_deref().map(|cursor| self.next_page(cursor)),
+                error: None,
+            }),
+            Err(AppError::Invalid(invalid)) => refused(invalid.to_string()),
+            Err(other) => Err(other.into()),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use hookdesk_core::invocation::Invocation;
 use serde::Deserialize;
 
 use super::exchange::Exchange;
-use super::forms::without_blanks;
+use super::forms::{ListQuery, Listed};
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, InvocationQuery, ReplayBody, ReplayReport};
 
@@ -31,29 +31,6 @@ struct Filters {
 }
 
 impl Filters {
-    /// The query string of these filters with `cursor`, for the next page's link.
-    fn with_cursor(&self, cursor: &str) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in self.pairs() {
-            query.append_pair(key, value);
-        }
-        query.append_pair("cursor", cursor);
-        query.finish()
-    }
-
-    fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [
-            ("status", self.status.as_str()),
-            ("webhook_id", self.webhook_id.as_str()),
-            ("ticket_id", self.ticket_id.as_str()),
-            ("since", self.since.as_str()),
-            ("until", self.until.as_str()),
-            ("q", self.q.as_str()),
-        ]
-        .into_iter()
-        .filter(|(_, value)| !value.trim().is_empty())
-    }
-
     pub fn selected(&self, option: &str) -> bool {
         self.status == option
     }
@@ -115,19 +92,10 @@ struct LogPage {
 /// `GET /ui/log?status=&webhook_id=&ticket_id=&since=&until=&q=&cursor=`.
 pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQuery) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let kept = without_blanks(query.as_deref().unwrap_or_default());
-    let filters: Filters = serde_urlencoded::from_str(&kept).unwrap_or_default();
-    let (rows, next_page, error) = match serde_urlencoded::from_str::<InvocationQuery>(&kept) {
-        Ok(query) => match app.invocations(&admin, query).await {
-            Ok(page) => {
-                let next = page.next_cursor.as_deref().map(|cursor| filters.with_cursor(cursor));
-                (page.data.iter().map(Row::new).collect(), next, None)
-            }
-            Err(AppError::Invalid(invalid)) => (vec![], None, Some(invalid.to_string())),
-            Err(other) => return Err(other.into()),
-        },
-        Err(e) => (vec![], None, Some(format!("these filters cannot be read: {e}"))),
-    };
+    let query = ListQuery::new(query.as_deref());
+    let filters: Filters = query.parse().unwrap_or_default();
+    let Listed { rows, next_page, error } =
+        query.list(async |q: InvocationQuery| app.invocations(&admin, q).await, Row::new).await?;
     Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, rows, next_page, error }))
 }
 
@@ -225,8 +193,8 @@ pub async fn confirm_replay_failed(
     RawQuery(query): RawQuery,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let scope: ReplayScope = serde_urlencoded::from_str(&without_blanks(query.as_deref().unwrap_or_default()))
-        .map_err(|e| UiError::App(AppError::BadRequest(e.to_string())))?;
+    let scope: ReplayScope =
+        ListQuery::new(query.as_deref()).parse().map_err(|e| UiError::App(AppError::BadRequest(e.to_string())))?;
     let (count, until) = app.count_replayable(&admin, &scope.webhook(), &scope.body()).await?;
     let page = ReplayPage {
         chrome: viewer.chrome("Log"),

@@ -11,7 +11,7 @@ use hookdesk_core::ticket::Ticket;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::forms::{put_text, without_blanks};
+use super::forms::{ListQuery, Listed, put_text};
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, PageQuery, PatchTicketBody, TicketQuery, from_json};
 
@@ -26,16 +26,6 @@ struct Filters {
 impl Filters {
     pub fn selected(&self, option: &str) -> bool {
         self.status == option
-    }
-
-    fn with_cursor(&self, cursor: &str) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [("status", &self.status), ("tag", &self.tag)] {
-            if !value.is_empty() {
-                query.append_pair(key, value);
-            }
-        }
-        query.append_pair("cursor", cursor).finish()
     }
 }
 
@@ -85,19 +75,10 @@ struct ListPage {
 /// `GET /ui/tickets?status=&tag=&cursor=`.
 pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQuery) -> Result<Response, UiError> {
     let agent = viewer.agent();
-    let kept = without_blanks(query.as_deref().unwrap_or_default());
-    let filters: Filters = serde_urlencoded::from_str(&kept).unwrap_or_default();
-    let (rows, next_page, error) = match serde_urlencoded::from_str::<TicketQuery>(&kept) {
-        Ok(query) => match app.tickets(&agent, query).await {
-            Ok(page) => {
-                let next = page.next_cursor.as_deref().map(|cursor| filters.with_cursor(cursor));
-                (page.data.iter().map(Row::new).collect(), next, None)
-            }
-            Err(AppError::Invalid(invalid)) => (vec![], None, Some(invalid.to_string())),
-            Err(other) => return Err(other.into()),
-        },
-        Err(e) => (vec![], None, Some(format!("these filters cannot be read: {e}"))),
-    };
+    let query = ListQuery::new(query.as_deref());
+    let filters: Filters = query.parse().unwrap_or_default();
+    let Listed { rows, next_page, error } =
+        query.list(async |q: TicketQuery| app.tickets(&agent, q).await, Row::new).await?;
     Ok(render(&ListPage { chrome: viewer.chrome("Tickets"), filters, rows, next_page, error }))
 }
 

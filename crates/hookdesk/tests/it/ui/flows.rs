@@ -32,6 +32,14 @@ async fn failures_are_counted_then_replayed_all_at_once(db: Db) {
     let log = text(ui.get(&format!("/ui/log?webhook_id={webhook}&status=failed")).await).await;
     assert_eq!(log.matches("<span class=\"pill failed\">failed</span>").count(), 3);
     assert!(log.contains("Replay failed"));
+    // Pages keep the filters: the next page's link carries them with its cursor.
+    let first = text(ui.get(&format!("/ui/log?webhook_id={webhook}&status=failed&q=&limit=2")).await).await;
+    let next = first.split("href=\"/ui/log?").nth(1).and_then(|s| s.split('"').next()).expect("a next page link");
+    let next = next.replace("&#38;", "&");
+    assert!(next.starts_with(&format!("webhook_id={webhook}&status=failed&limit=2&cursor=inv_")), "{next}");
+    let second = text(ui.get(&format!("/ui/log?{next}")).await).await;
+    assert_eq!(second.matches("<span class=\"pill failed\">failed</span>").count(), 1, "the third, and no link on");
+    assert!(!second.contains("Older"));
     let confirm = text(ui.get(&format!("/ui/log/replay-failed?webhook_id={webhook}&since=&until=")).await).await;
     assert!(confirm.contains("will affect <strong>3</strong> failed invocations"), "{confirm}");
     let done = ui.post("/ui/log/replay-failed", &[("webhook_id", &webhook), ("since", ""), ("until", "")]).await;
