@@ -46,6 +46,13 @@ pub fn error_at<'e>(error: Option<&'e Invalid>, name: &str) -> Option<&'e str> {
     inside.then_some(error.message.as_str())
 }
 
+/// `error` in words when none of the inputs `shown_at` shows it (the form shows it on top).
+/// `shown_at` must name exactly the inputs its template shows errors at, else one is lost.
+pub fn error_elsewhere(error: Option<&Invalid>, shown_at: &[&str]) -> Option<String> {
+    let error = error?;
+    (!shown_at.iter().any(|input| error_at(Some(error), input).is_some())).then(|| error.to_string())
+}
+
 /// Sets `key` to the trimmed `value` when it is not blank.
 pub fn put_text(body: &mut Map<String, Value>, key: &str, value: Option<&str>) {
     if let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) {

@@ -11,7 +11,7 @@ use hookdesk_core::inbound::InboundCall;
 use serde_json::{Map, Value, json};
 
 use super::exchange::header_block;
-use super::forms::{Fields, error_at, put_number};
+use super::forms::{Fields, error_at, error_elsewhere, put_number};
 use super::{Chrome, Submitted, UiError, Viewer, render};
 use crate::app::{
     App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody,
@@ -257,10 +257,10 @@ impl InboundForm {
         error_at(self.error.as_ref(), name)
     }
 
+    /// An error no input of the form shows (those `inbound_form.html` shows at an input).
     pub fn general_error(&self) -> Option<String> {
-        let error = self.error.as_ref()?;
-        let inputs = ["name", "verify", "idempotency_header", "actions", "response", "rate_limit_per_minute"];
-        (!inputs.iter().any(|input| self.error_for(input).is_some())).then(|| error.to_string())
+        let shown_at = ["name", "verify", "idempotency_header", "actions", "response", "rate_limit_per_minute"];
+        error_elsewhere(self.error.as_ref(), &shown_at)
     }
 
     pub fn selected(&self, option: &str) -> bool {

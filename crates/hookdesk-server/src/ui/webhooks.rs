@@ -12,7 +12,7 @@ use hookdesk_core::webhook::BreakerState;
 use serde_json::{Map, Value, json};
 
 use super::exchange::Exchange;
-use super::forms::{Fields, error_at, header_lines, put_number, put_text, to_header_lines};
+use super::forms::{Fields, error_at, error_elsewhere, header_lines, put_number, put_text, to_header_lines};
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{
     App, AppError, CreateWebhookBody, PageQuery, PatchWebhookBody, TestBody, TestResult, WebhookView, from_json,
@@ -201,23 +201,25 @@ impl WebhookForm {
     }
 
     /// An error no input of the form shows.
+    /// An error no input of the form shows (those `webhook_form.html` shows at an input).
     pub fn general_error(&self) -> Option<String> {
-        let error = self.error.as_ref()?;
-        const INPUTS: [&str; 12] = [
+        const SHOWN_AT: [&str; 14] = [
             "name",
             "description",
             "endpoint",
             "http_method",
             "request_format",
-            "status",
             "subscriptions",
-            "authentication",
+            "authentication.username",
+            "authentication.password",
+            "authentication.token",
+            "authentication.header",
+            "authentication.value",
             "custom_headers",
             "max_retries",
-            "ordering",
             "rate_limit_per_minute",
         ];
-        (!INPUTS.iter().any(|input| self.error_for(input).is_some())).then(|| error.to_string())
+        error_elsewhere(self.error.as_ref(), &SHOWN_AT)
     }
 
     pub fn selected(&self, value: &str, option: &str) -> bool {

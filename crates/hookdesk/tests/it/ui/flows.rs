@@ -155,6 +155,15 @@ async fn a_changed_authentication_needs_its_secret_again(db: Db) {
     let again = text(refused).await;
     assert!(again.contains("id=\"authentication.token-error\""), "the empty secret is named");
     assert!(again.contains("name=\"authentication.was\" value=\"none\""), "the saved type survives the refusal");
+    // An error at an input the form has no place for is shown on top, never lost.
+    let mut odd = form.clone();
+    odd.extend([("authentication.token", "t0ken"), ("ordering", "sideways")]);
+    odd.remove(5);
+    let refused = ui.post(&page, &odd).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = text(refused).await;
+    let notice = again.split("role=\"alert\">").nth(1).expect("a notice on top");
+    assert!(notice.starts_with("ordering"), "{notice}");
     form[5] = ("authentication.token", "t0ken");
     assert_eq!(ui.post(&page, &form).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get(&format!("/api/v1/webhooks/{webhook}")).await.1["authentication"], json!({"type": "bearer"}));
