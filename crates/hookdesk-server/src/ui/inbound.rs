@@ -14,7 +14,7 @@ use super::exchange::header_block;
 use super::forms::{Fields, error_at, error_elsewhere, put_number};
 use super::{Chrome, Submitted, UiError, Viewer, render};
 use crate::app::{
-    App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody,
+    Admin, App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody,
     from_json,
 };
 
@@ -124,14 +124,14 @@ pub struct After {
     after: Option<String>,
 }
 
-fn newest(calls: &[CallRow]) -> String {
-    calls.first().map(|c| c.id.clone()).unwrap_or_default()
+/// The id of the newest of `calls` (newest first), empty when there are none.
+fn newest(calls: &[InboundCall]) -> String {
+    calls.first().map(|c| c.id.to_string()).unwrap_or_default()
 }
 
-async fn recent_calls(app: &App, viewer: &Viewer, id: &InboundWebhookId) -> Result<Vec<CallRow>, UiError> {
-    let admin = viewer.admin()?;
-    let query = CallQuery::default();
-    Ok(app.inbound_calls(&admin, id, query).await?.data.iter().map(CallRow::new).collect())
+/// The latest calls of inbound webhook `id`, newest first.
+async fn latest_calls(app: &App, admin: &Admin, id: &InboundWebhookId) -> Result<Vec<InboundCall>, UiError> {
+    Ok(app.inbound_calls(admin, id, CallQuery::default()).await?.data)
 }
 
 /// `GET /ui/inbound/{id}`: the URL, the configuration and the latest calls.
@@ -150,8 +150,9 @@ pub async fn show(
         "rate_limit_per_minute": view.rate_limit_per_minute,
     }))
     .unwrap_or_default();
-    let calls = recent_calls(&app, &viewer, &id).await?;
+    let calls = latest_calls(&app, &admin, &id).await?;
     let newest = newest(&calls);
+    let calls = calls.iter().map(CallRow::new).collect();
     Ok(render(&ShowPage { chrome: viewer.chrome("Inbound"), row: Row::new(&view), details, calls, newest }))
 }
 
@@ -164,12 +165,15 @@ pub async fn calls(
     axum::extract::Query(seen): axum::extract::Query<After>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let view = app.inbound_webhook(&admin, &id).await?;
-    let calls = recent_calls(&app, &viewer, &id).await?;
+    // Asked every 2 s by every open page: when nothing is newer, answer before building rows
+    // or reading the webhook.
+    let calls = latest_calls(&app, &admin, &id).await?;
     let newest = newest(&calls);
     if seen.after.unwrap_or_default() == newest {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    let view = app.inbound_webhook(&admin, &id).await?;
+    let calls = calls.iter().map(CallRow::new).collect();
     Ok(render(&CallsPartial { row: Row::new(&view), calls, newest }))
 }
 
