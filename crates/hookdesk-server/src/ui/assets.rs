@@ -45,14 +45,20 @@ pub struct Urls {
     pub htmx: String,
 }
 
-fn version(asset: &Asset) -> String {
-    let digest = sha2::Sha256::digest(asset.bytes);
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+/// Each asset's content hash (in `ASSETS`' order), computed once.
+static VERSIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let version =
+        |asset: &Asset| sha2::Sha256::digest(asset.bytes).iter().take(6).map(|b| format!("{b:02x}")).collect();
+    ASSETS.iter().map(version).collect()
+});
+
+fn version(index: usize) -> &'static str {
+    VERSIONS.get(index).map_or("", String::as_str)
 }
 
 fn url(name: &str) -> String {
-    let asset = ASSETS.iter().find(|a| a.name == name).map(|a| format!("/ui/assets/{}?v={}", a.name, version(a)));
-    asset.unwrap_or_default()
+    let index = ASSETS.iter().position(|a| a.name == name);
+    index.map(|i| format!("/ui/assets/{name}?v={}", version(i))).unwrap_or_default()
 }
 
 pub static URLS: LazyLock<Urls> =
@@ -65,14 +71,12 @@ pub struct Versioned {
 
 /// `GET /ui/assets/{file}`: immutable when asked for by its current hash, revalidated otherwise.
 pub async fn serve(Path(file): Path<String>, Query(query): Query<Versioned>) -> Response {
-    let Some(asset) = ASSETS.iter().find(|a| a.name == file) else {
+    let Some(index) = ASSETS.iter().position(|a| a.name == file) else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };
-    let cache = if query.v.as_deref() == Some(version(asset).as_str()) {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
+    let asset = &ASSETS[index];
+    let cache =
+        if query.v.as_deref() == Some(version(index)) { "public, max-age=31536000, immutable" } else { "no-cache" };
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
