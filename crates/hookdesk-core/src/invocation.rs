@@ -61,6 +61,8 @@ pub struct Claimed {
     /// The number of this attempt, from 1.
     pub attempt: u32,
     pub max_retries: u8,
+    /// When the invocation was queued (the lag to its first attempt is measured from here).
+    pub queued_at: Timestamp,
 }
 
 /// What was sent, as the log keeps it: secrets redacted, body cut.
@@ -173,6 +175,19 @@ pub struct Origin<'a> {
     /// must not schedule deliveries hours ahead).
     pub queued_at: Timestamp,
     pub new_id: &'a (dyn Fn(&str) -> String + Sync),
+}
+
+/// The invocations waiting to be delivered now, as `/metrics` and the overview show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Waiting {
+    /// Never attempted yet.
+    pub pending: i64,
+    /// Attempted, failed, and due again later.
+    pub retrying: i64,
+    /// When the oldest pending invocation was queued.
+    pub oldest_pending_since: Option<Timestamp>,
+    /// When the oldest retrying invocation was queued.
+    pub oldest_retrying_since: Option<Timestamp>,
 }
 
 /// How delivery went over a recent window, and what waits now: the overview's figures.

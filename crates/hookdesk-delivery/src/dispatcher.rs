@@ -5,6 +5,7 @@
 //! comes due, and otherwise every `poll_interval` (work queued by another process).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::gates::{Admission, GateConfig, Gates, HealthChange};
+use crate::metrics::DeliveryMetrics;
 use crate::retry::RetryPolicy;
 use crate::sender::Sender;
 
@@ -70,15 +72,16 @@ impl DeliveryConfig {
     }
 }
 
-/// Wakes the dispatcher and waits for it to stop.
+/// Wakes the dispatcher, and tells whether it runs.
 #[derive(Clone)]
 pub struct DeliveryHandle {
     wake: Arc<Notify>,
+    running: Arc<AtomicBool>,
 }
 
 impl Default for DeliveryHandle {
     fn default() -> Self {
-        Self { wake: Arc::new(Notify::new()) }
+        Self { wake: Arc::new(Notify::new()), running: Arc::default() }
     }
 }
 
@@ -86,6 +89,28 @@ impl DeliveryHandle {
     /// Work was queued: look now rather than at the next poll.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Whether the dispatcher runs: from its start until it stops, or its task ends anyhow.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+}
+
+/// Marks the dispatcher running while it lives, and stopped when it is dropped: after the run
+/// returns, and also when its task panics or is aborted.
+struct Running(Arc<AtomicBool>);
+
+impl Running {
+    fn mark(flag: &Arc<AtomicBool>) -> Self {
+        flag.store(true, Ordering::Release);
+        Self(flag.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -114,11 +139,13 @@ pub struct Delivery {
     /// What wakes it: the handle whose `wake` the code queueing work calls.
     pub handle: DeliveryHandle,
     pub health: Arc<dyn HealthReports>,
+    /// Where attempts are counted.
+    pub metrics: DeliveryMetrics,
 }
 
 /// Starts the dispatcher; it runs until `shutdown`, then finishes what is in flight.
 pub fn spawn(
-    Delivery { store, sender, handle, health }: Delivery,
+    Delivery { store, sender, handle, health, metrics }: Delivery,
     config: DeliveryConfig,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -126,9 +153,12 @@ pub fn spawn(
     let (records, recorder_rx) = mpsc::channel::<AttemptRecord>(config.concurrency.max(1) * 4);
     let recorder = tokio::spawn(record_loop(store.clone(), recorder_rx, handle.clone()));
     let wake = handle.wake.clone();
-    let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records, gates, health };
+    let running = handle.running.clone();
+    let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records, gates, health, metrics };
     tokio::spawn(async move {
+        let marked = Running::mark(&running);
         dispatcher.run(shutdown).await;
+        drop(marked);
         // The dispatcher dropped its record sender; the recorder flushes and ends.
         if let Err(e) = recorder.await {
             error!(error = %e, "the attempt recorder stopped abnormally");
@@ -144,6 +174,7 @@ struct Dispatcher {
     records: mpsc::Sender<AttemptRecord>,
     gates: Arc<Mutex<Gates>>,
     health: Arc<dyn HealthReports>,
+    metrics: DeliveryMetrics,
 }
 
 /// The gates are held for microseconds at a time and never across an await.
@@ -239,6 +270,7 @@ impl Dispatcher {
                     records: self.records.clone(),
                     gates: self.gates.clone(),
                     health: self.health.clone(),
+                    metrics: self.metrics.clone(),
                     target,
                     claim,
                 };
@@ -358,6 +390,7 @@ struct Job {
     records: mpsc::Sender<AttemptRecord>,
     gates: Arc<Mutex<Gates>>,
     health: Arc<dyn HealthReports>,
+    metrics: DeliveryMetrics,
     target: Target,
     claim: Claimed,
 }
@@ -378,6 +411,8 @@ impl Job {
         let outcome = self.sender.send(&request).await;
         let next = self.config.retry.next(&outcome, claim.attempt, claim.max_retries, Timestamp::now(), random_unit());
         log_attempt(claim, &target.webhook.id, &outcome, next);
+        let lag = (claim.attempt == 1).then(|| (started_at.as_millis() - claim.queued_at.as_millis()) as f64 / 1000.0);
+        self.metrics.attempted(&outcome, lag, next == Next::Failed);
         let change =
             lock(&self.gates).finish(&target.webhook.id, &claim.id, &outcome, Instant::now(), Timestamp::now());
         let logged = request.logged(&target.webhook.authentication);

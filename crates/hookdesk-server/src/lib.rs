@@ -12,7 +12,20 @@ pub mod ui;
 
 pub use app::{App, AppConfig, AppError};
 
-/// The whole HTTP application: the API, the inbound webhooks' URLs and the admin UI.
-pub fn router(app: App) -> axum::Router {
-    http::with_layers(http::router().merge(hooks::router()).merge(ui::router())).with_state(app)
+/// The whole HTTP application: the API, the inbound webhooks' URLs and the admin UI; and
+/// `/metrics` too unless it is served elsewhere or not at all.
+pub fn router(app: App, with_metrics: bool) -> axum::Router {
+    let mut router = http::router().merge(hooks::router()).merge(ui::router());
+    if with_metrics {
+        router = router.merge(http::metrics());
+    }
+    http::with_layers(router, app.clone()).with_state(app)
+}
+
+/// What `--metrics-listen` serves on its own address: `/metrics` and the probes.
+pub fn operations_router(app: App) -> axum::Router {
+    let router = http::metrics().merge(http::probes()).fallback(|| async {
+        http::error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route")
+    });
+    http::with_layers(router, app.clone()).with_state(app)
 }

@@ -94,6 +94,20 @@ mod erased {
 }
 
 impl Store {
+    /// Deletes up to `limit` audit entries written before `before`, oldest first; answers how
+    /// many. One short statement: the retention purge calls it until it answers 0.
+    pub async fn purge_audits(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM ticket_audits WHERE id IN
+                 (SELECT id FROM ticket_audits WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(limit))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// A ticket's updates, oldest first.
     pub async fn ticket_audits(
         &self,

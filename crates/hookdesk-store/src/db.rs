@@ -60,7 +60,7 @@ pub struct Store {
 }
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -72,6 +72,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
             (7, "inbound webhooks", include_str!("../migrations/sqlite/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/sqlite/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/sqlite/0009_completed_status.sql")),
+            (10, "audit retention", include_str!("../migrations/sqlite/0010_audit_retention.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -83,6 +84,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
             (7, "inbound webhooks", include_str!("../migrations/postgres/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/postgres/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/postgres/0009_completed_status.sql")),
+            (10, "audit retention", include_str!("../migrations/postgres/0010_audit_retention.sql")),
         ],
     }
 }
@@ -157,6 +159,16 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The schema version the database is at (its latest migration applied) and the one this
+    /// binary brings: equal once `open` has migrated, unless another node moved it since.
+    pub async fn schema_versions(&self) -> Result<(i64, i64), StoreError> {
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?;
+        let embedded = migrations(self.backend).iter().map(|(version, _, _)| *version).max().unwrap_or(0);
+        Ok((applied.unwrap_or(0), embedded))
     }
 
     /// Starts a write transaction. SQLite takes the write lock at once (`IMMEDIATE`), so two

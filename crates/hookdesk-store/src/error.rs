@@ -17,6 +17,9 @@ pub enum StoreError {
     Connect(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// Something this backend or this database cannot do, said in words.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

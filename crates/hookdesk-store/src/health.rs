@@ -179,7 +179,28 @@ pub(crate) async fn note_attempts(
     Ok(())
 }
 
+/// How many webhooks are held back now, as `/metrics` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthCounts {
+    /// Webhooks whose circuit breaker is open or probing (half open).
+    pub breakers_open: i64,
+    /// Webhooks marked failing.
+    pub failing: i64,
+}
+
 impl Store {
+    /// Webhooks with an open breaker and failing ones: one row per webhook, so cheap.
+    pub async fn health_counts(&self) -> Result<HealthCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN breaker <> 'closed' THEN 1 ELSE 0 END), 0) AS open,
+                    COALESCE(SUM(failing), 0) AS failing
+             FROM webhook_health",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(HealthCounts { breakers_open: row.try_get("open")?, failing: row.try_get("failing")? })
+    }
+
     /// Saves a webhook's breaker and failing mark (its last success and failure are the
     /// attempts' to write); nothing when the webhook was deleted meanwhile. Answers
     /// `Some(failing)` when the failing mark changed (a `webhook.failing` or

@@ -8,6 +8,7 @@
 
 mod attempts;
 mod audits;
+mod backup;
 pub mod cipher;
 mod db;
 mod error;
@@ -26,6 +27,7 @@ mod triggers;
 mod users;
 mod webhooks;
 
+pub use backup::{BackedUp, backup_sqlite};
 pub use cipher::{Cipher, SecretKey};
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
@@ -36,11 +38,12 @@ pub use hookdesk_core::invocation::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,
 };
+pub use health::HealthCounts;
 pub use hookdesk_core::rules::RuleSet;
 pub use hookdesk_core::ticket::TicketFilter;
 pub use macros::NewMacro;
 pub use sessions::OpenSession;
-pub use tickets::{FailedBeforeSending, UpdateTx};
+pub use tickets::{Committed, FailedBeforeSending, Tally, UpdateTx};
 pub use triggers::{NewTrigger, RulesSnapshot};
 pub use users::UserPatch;
 pub use webhooks::{NewWebhook, WebhookSecrets};

@@ -83,7 +83,7 @@ fn claim_sql(backend: Backend, skipped_webhooks: usize) -> String {
                             WHERE e.webhook_id = i.webhook_id AND e.ticket_id = i.ticket_id AND e.id < i.id
                               AND e.next_attempt_at IS NOT NULL AND e.ordered = 1))
                       ORDER BY i.next_attempt_at LIMIT $3 {lock})
-         RETURNING id, webhook_id, ticket_id, ordered, request, attempts, max_retries"
+         RETURNING id, webhook_id, ticket_id, ordered, request, attempts, max_retries, created_at"
     )
 }
 
@@ -96,6 +96,7 @@ struct ClaimedRow {
     request: String,
     attempts: i64,
     max_retries: i64,
+    created_at: i64,
 }
 
 impl<'r> sqlx::FromRow<'r, crate::db::Row> for ClaimedRow {
@@ -108,6 +109,7 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for ClaimedRow {
             request: row.try_get("request")?,
             attempts: row.try_get("attempts")?,
             max_retries: row.try_get("max_retries")?,
+            created_at: row.try_get("created_at")?,
         })
     }
 }
@@ -125,6 +127,7 @@ impl TryFrom<ClaimedRow> for Claimed {
             attempt: u32::try_from(row.attempts).map_err(|e| StoreError::corrupt("invocations.attempts", e))?,
             max_retries: u8::try_from(row.max_retries)
                 .map_err(|e| StoreError::corrupt("invocations.max_retries", e))?,
+            queued_at: Timestamp::from_millis(row.created_at),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Figures over the invocation log: counts by outcome in a window, and what waits now.
 
 use hookdesk_core::Timestamp;
-use hookdesk_core::invocation::DeliveryStats;
+use hookdesk_core::invocation::{DeliveryStats, Waiting};
 use sqlx::Row;
 
 use crate::{Store, StoreError};
@@ -45,28 +45,44 @@ impl Store {
                 _ => {}
             }
         }
-        // Counted on the (status, id) index alone; the oldest is the smallest id (UUIDv7 ids
-        // sort by creation), found at one end of that index.
-        let waiting = sqlx::query(
+        let waiting = self.waiting().await?;
+        stats.pending = waiting.pending;
+        stats.retrying = waiting.retrying;
+        stats.oldest_waiting_since = match (waiting.oldest_pending_since, waiting.oldest_retrying_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(stats)
+    }
+
+    /// The invocations waiting now: two counts and two ages, read from the (status, id) index
+    /// alone (the oldest is the smallest id: UUIDv7 ids sort by creation), so that a scrape
+    /// of `/metrics` stays cheap however long the queue.
+    pub async fn waiting(&self) -> Result<Waiting, StoreError> {
+        let counts = sqlx::query(
             "SELECT status, COUNT(*) AS n FROM invocations WHERE status IN ('pending', 'retrying') GROUP BY status",
         )
         .fetch_all(&self.pool)
         .await?;
-        for row in waiting {
+        let mut waiting = Waiting::default();
+        for row in counts {
             let (status, n): (String, i64) = (row.try_get("status")?, row.try_get("n")?);
             match status.as_str() {
-                "pending" => stats.pending = n,
-                _ => stats.retrying = n,
+                "pending" => waiting.pending = n,
+                _ => waiting.retrying = n,
             }
         }
         let oldest = sqlx::query(
-            "SELECT MIN(created_at) AS oldest FROM invocations WHERE id IN (
-                (SELECT MIN(id) FROM invocations WHERE status = 'pending'),
-                (SELECT MIN(id) FROM invocations WHERE status = 'retrying'))",
+            "SELECT
+                (SELECT created_at FROM invocations WHERE id = (SELECT MIN(id) FROM invocations WHERE status = 'pending'))
+                    AS pending,
+                (SELECT created_at FROM invocations WHERE id = (SELECT MIN(id) FROM invocations WHERE status = 'retrying'))
+                    AS retrying",
         )
         .fetch_one(&self.pool)
         .await?;
-        stats.oldest_waiting_since = oldest.try_get::<Option<i64>, _>("oldest")?.map(Timestamp::from_millis);
-        Ok(stats)
+        waiting.oldest_pending_since = oldest.try_get::<Option<i64>, _>("pending")?.map(Timestamp::from_millis);
+        waiting.oldest_retrying_since = oldest.try_get::<Option<i64>, _>("retrying")?.map(Timestamp::from_millis);
+        Ok(waiting)
     }
 }

@@ -271,7 +271,7 @@ impl Store {
     /// Starts the transaction of one update: everything it reads and writes, including the
     /// invocations it queues, commits or rolls back together.
     pub async fn begin_update(&self) -> Result<UpdateTx, StoreError> {
-        Ok(UpdateTx { tx: self.begin_write().await?, store: self.clone(), failed: Vec::new() })
+        Ok(UpdateTx { tx: self.begin_write().await?, store: self.clone(), failed: Vec::new(), tally: Tally::default() })
     }
 }
 
@@ -282,6 +282,24 @@ pub struct UpdateTx {
     /// Invocations queued already failed (their request could not be made), answered by
     /// [`UpdateTx::commit`] for the caller to report.
     failed: Vec<FailedBeforeSending>,
+    tally: Tally,
+}
+
+/// What a committed transaction did, as `/metrics` counts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Ticket updates (one transaction may hold several: an inbound call's actions).
+    pub updates: u64,
+    /// Rules that fired on them.
+    pub rules_fired: u64,
+}
+
+/// What [`UpdateTx::commit`] answers.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Invocations queued already failed (their request could not be made).
+    pub failed: Vec<FailedBeforeSending>,
+    pub tally: Tally,
 }
 
 /// An invocation stored failed: its request could not be made (`invalid_json`...).
@@ -391,10 +409,16 @@ impl UpdateTx {
         Ok(())
     }
 
-    /// Commits; answers the invocations it queued already failed.
-    pub async fn commit(self) -> Result<Vec<FailedBeforeSending>, StoreError> {
+    /// Counts an update written in this transaction, and the rules that fired on it.
+    pub fn count_update(&mut self, rules_fired: usize) {
+        self.tally.updates += 1;
+        self.tally.rules_fired += rules_fired as u64;
+    }
+
+    /// Commits; answers the invocations it queued already failed, and what it counted.
+    pub async fn commit(self) -> Result<Committed, StoreError> {
         self.tx.commit().await?;
-        Ok(self.failed)
+        Ok(Committed { failed: self.failed, tally: self.tally })
     }
 
     /// Undoes everything: previews and dry runs run the real update, then roll it back.

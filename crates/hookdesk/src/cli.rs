@@ -10,7 +10,7 @@ use hookdesk_delivery::RetryPolicy;
 use ipnet::IpNet;
 
 use crate::output;
-use crate::serve::{ServeConfig, start};
+use crate::serve::{MetricsListen, ServeConfig, start};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -38,6 +38,9 @@ pub enum Command {
     /// Issue a new API token for the bootstrap admin user and print it, once: the way back
     /// in when the admin token is lost. Other tokens keep working; a server may be running.
     AdminToken(DatabaseArgs),
+    /// Copy a SQLite database, consistently, while the server runs (PostgreSQL: use pg_dump).
+    /// The copy's secrets are sealed with the secret key, which is not in it: keep the key too.
+    Backup(BackupArgs),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// Measure delivery against this machine's own HTTP ceiling: raw, drain, end to end,
@@ -78,6 +81,15 @@ pub struct DatabaseArgs {
     /// share one key: give this file, or HOOKDESK_SECRET_KEY, to every node.
     #[arg(long, env = "HOOKDESK_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The file to write: a new one (it must not exist).
+    pub path: PathBuf,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -196,6 +208,17 @@ pub struct ServeArgs {
     #[arg(long = "log-retention", alias = "retention", env = "HOOKDESK_LOG_RETENTION", default_value = "30days", value_parser = positive_duration)]
     pub retention: Duration,
 
+    /// How long a ticket's audit entries (its changes, the rules that fired, the events) are
+    /// kept; the ticket and its comments stay.
+    #[arg(long, env = "HOOKDESK_AUDIT_RETENTION", default_value = "90days", value_parser = positive_duration)]
+    pub audit_retention: Duration,
+
+    /// Where `/metrics` is served: beside the API by default; an address of its own (which
+    /// then also serves /healthz and /readyz, and the main listener no longer serves
+    /// /metrics); or `off`.
+    #[arg(long, env = "HOOKDESK_METRICS_LISTEN", value_name = "ADDR|off", value_parser = parse_metrics_listen)]
+    pub metrics_listen: Option<MetricsListen>,
+
     /// How often automations run over the tickets that are not closed (on one node at a time).
     #[arg(long, env = "HOOKDESK_AUTOMATION_INTERVAL", default_value = "5m", value_parser = positive_duration)]
     pub automation_interval: Duration,
@@ -209,6 +232,16 @@ pub struct ServeArgs {
     /// processes, retries).
     #[arg(long, env = "HOOKDESK_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+}
+
+fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {
+    match text.trim() {
+        "off" => Ok(MetricsListen::Off),
+        address => address
+            .parse()
+            .map(MetricsListen::At)
+            .map_err(|_| format!("{text:?} is neither an address (127.0.0.1:9090) nor `off`")),
+    }
 }
 
 /// IP ranges, from one option value or environment variable: comma-separated, spaces
@@ -352,6 +385,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if !report.exactly_once() {
                 anyhow::bail!("some invocations did not arrive exactly once");
             }
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let done = crate::serve::backup(&args.database, &args.path).await?;
+            output::println(&format!(
+                "Backed up {} to {} ({} bytes, schema version {}).",
+                hookdesk_store::sqlite_path(&args.database.database),
+                args.path.display(),
+                done.bytes,
+                done.schema_version
+            ))?;
+            eprintln!(
+                "\nIMPORTANT: the webhook and inbound secrets in this backup are sealed with the secret key, which is NOT in it: {}.\nKeep a copy of that key with the backup (somewhere as safe): without it, a restored hookdesk cannot read or send with any of those secrets.",
+                crate::serve::key_location(&args.database)
+            );
             Ok(())
         }
         Command::Openapi => {

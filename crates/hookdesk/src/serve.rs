@@ -20,6 +20,18 @@ use crate::transport::{self, HttpLimits};
 
 pub const USER_AGENT: &str = concat!("hookdesk/", env!("CARGO_PKG_VERSION"));
 
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsListen {
+    /// On the main listener, beside the API.
+    #[default]
+    Main,
+    /// On an address of its own (with the probes), and not on the main listener.
+    At(SocketAddr),
+    /// Nowhere.
+    Off,
+}
+
 /// Everything `serve` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -35,6 +47,8 @@ pub struct ServeConfig {
     pub concurrency: usize,
     pub poll_interval: Duration,
     pub retention: Duration,
+    /// How long ticket audits are kept.
+    pub audit_retention: Duration,
     pub background_interval: Duration,
     pub gates: GateConfig,
     pub shutdown_grace: Duration,
@@ -44,6 +58,7 @@ pub struct ServeConfig {
     /// The clock tickets and automations read; tests move an adjustable one forward.
     pub clock: Clock,
     pub admin_token: Option<String>,
+    pub metrics: MetricsListen,
 }
 
 impl ServeConfig {
@@ -68,6 +83,7 @@ impl ServeConfig {
             concurrency: usize::from(args.concurrency),
             poll_interval: args.poll_interval,
             retention: args.retention,
+            audit_retention: args.audit_retention,
             background_interval: args.background_interval,
             gates: GateConfig {
                 max_in_flight_per_webhook: usize::from(
@@ -94,6 +110,7 @@ impl ServeConfig {
             },
             clock: Clock::system(),
             admin_token: admin_token.map(|t| t.trim().to_owned()),
+            metrics: args.metrics_listen.unwrap_or_default(),
         })
     }
 }
@@ -128,6 +145,43 @@ pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
     Store::open(&args.database, &key)
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&args.database)))
+}
+
+/// Where the secret key of the database `args` names is read from, in words.
+pub fn key_location(args: &DatabaseArgs) -> String {
+    if std::env::var_os("HOOKDESK_SECRET_KEY").is_some() {
+        return "the HOOKDESK_SECRET_KEY environment variable".into();
+    }
+    match (&args.secret_key_file, Backend::of_url(&args.database)) {
+        (Some(file), _) => format!("the file {}", file.display()),
+        (None, Backend::Sqlite) => {
+            let path = PathBuf::from(sqlite_path(&args.database));
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            format!("the file {}", folder.join("secret.key").display())
+        }
+        (None, Backend::Postgres) => "HOOKDESK_SECRET_KEY or --secret-key-file".into(),
+    }
+}
+
+/// `hookdesk backup`: a consistent copy of the SQLite database `args` names, in a new file
+/// that only its owner can read, taken while a server may be writing to the database.
+pub async fn backup(args: &DatabaseArgs, target: &Path) -> anyhow::Result<hookdesk_store::BackedUp> {
+    if Backend::of_url(&args.database) == Backend::Postgres {
+        bail!(
+            "`hookdesk backup` copies SQLite databases; back up PostgreSQL with pg_dump (see the README's Operating section)"
+        );
+    }
+    crate::keys::create_private(target).with_context(|| {
+        format!("cannot create {} (a backup never overwrites a file: give a new path)", target.display())
+    })?;
+    match hookdesk_store::backup_sqlite(&args.database, target).await {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            // Nothing half-written is left behind to be mistaken for a backup.
+            let _ = std::fs::remove_file(target);
+            Err(e).with_context(|| format!("cannot back up {}", sqlite_path(&args.database)))
+        }
+    }
 }
 
 /// A database URL without its password, for messages.
@@ -192,12 +246,15 @@ pub fn new_admin_token() -> anyhow::Result<String> {
 /// A running server. Stop it with [`Running::stop`].
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` and the probes are served on their own, with `--metrics-listen ADDR`.
+    pub metrics_addr: Option<SocketAddr>,
     /// The admin token generated on this start, when none existed and none was given.
     pub generated_admin_token: Option<String>,
     /// The bootstrap admin token in force, when it was given or generated on this start.
     pub admin_token: String,
     shutdown: CancellationToken,
     http: JoinHandle<()>,
+    operations: Option<JoinHandle<()>>,
     delivery: JoinHandle<()>,
     queue_listener: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
@@ -210,6 +267,9 @@ impl Running {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.http.await;
+        if let Some(operations) = self.operations {
+            let _ = operations.await;
+        }
         let _ = self.delivery.await;
         for job in self.background {
             let _ = job.await;
@@ -225,6 +285,13 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     // Listening first: a start that cannot listen leaves no database (nor admin token) behind.
     let listener = transport::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let operations_listener = match config.metrics {
+        MetricsListen::At(at) => {
+            Some(transport::bind(at).with_context(|| format!("cannot listen on {at} (--metrics-listen)"))?)
+        }
+        MetricsListen::Main | MetricsListen::Off => None,
+    };
+    let metrics_addr = operations_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
     let sender = Sender::new(
         DestinationPolicy::new(config.allow_destinations.clone()),
         config.request_timeout,
@@ -272,9 +339,22 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         automation_interval: config.automation_interval,
         background_interval: config.background_interval,
         retention: config.retention,
+        audit_retention: config.audit_retention,
     };
     let background = app.spawn_background(schedule, &shutdown);
-    let router = hookdesk_server::router(app);
+    // A scraper or a probe or two: a few connections are plenty.
+    const OPERATIONS_CONNECTIONS: usize = 64;
+    let operations = operations_listener.map(|listener| {
+        tokio::spawn(transport::serve(
+            listener,
+            hookdesk_server::operations_router(app.clone()),
+            config.http.clone(),
+            OPERATIONS_CONNECTIONS,
+            shutdown.clone(),
+            config.shutdown_grace,
+        ))
+    });
+    let router = hookdesk_server::router(app, config.metrics == MetricsListen::Main);
     let http = tokio::spawn(transport::serve(
         listener,
         router,
@@ -287,10 +367,12 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let admin_token = config.admin_token.clone().or_else(|| generated_admin_token.clone()).unwrap_or_default();
     Ok(Running {
         addr,
+        metrics_addr,
         generated_admin_token,
         admin_token,
         shutdown,
         http,
+        operations,
         delivery,
         queue_listener,
         background,

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hookdesk_core::Timestamp;
+use hookdesk_core::{Clock, Timestamp};
 use hookdesk_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -88,19 +88,30 @@ pub async fn run_singleton<F, Fut>(
 }
 
 /// The retention purge: invocations completed, and inbound calls logged, longer than
-/// `retention` ago are deleted, in batches, so the logs do not grow without bound.
-pub async fn purge_old_logs(store: &Store, retention: Duration) {
+/// `schedule.retention` ago, and ticket audits older than `schedule.audit_retention`, are
+/// deleted a batch at a time, so that the tables do not grow without bound. Each batch is one
+/// short statement: between two, the writer serves whoever waits for it (on SQLite, updates
+/// queue for the one writer in order, so a long purge never holds them for more than a batch).
+pub async fn purge_old_logs(store: &Store, clock: &Clock, schedule: &super::Schedule) {
     const BATCH: u32 = 1000;
-    let before = Timestamp::now().plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-    let (mut invocations, mut calls) = (0, 0);
-    while let Some(n) = purged("invocations", store.purge_invocations(before, BATCH).await) {
+    let now = clock.now();
+    let ago = |retention: Duration| now.plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    let (logs_before, audits_before) = (ago(schedule.retention), ago(schedule.audit_retention));
+    let (mut invocations, mut calls, mut audits) = (0, 0, 0);
+    while let Some(n) = purged("invocations", store.purge_invocations(logs_before, BATCH).await) {
         invocations += n;
+        tokio::task::yield_now().await;
     }
-    while let Some(n) = purged("inbound calls", store.purge_inbound_calls(before, BATCH).await) {
+    while let Some(n) = purged("inbound calls", store.purge_inbound_calls(logs_before, BATCH).await) {
         calls += n;
+        tokio::task::yield_now().await;
     }
-    if invocations + calls > 0 {
-        info!(invocations, inbound_calls = calls, "old log entries purged");
+    while let Some(n) = purged("ticket audits", store.purge_audits(audits_before, BATCH).await) {
+        audits += n;
+        tokio::task::yield_now().await;
+    }
+    if invocations + calls + audits > 0 {
+        info!(invocations, inbound_calls = calls, ticket_audits = audits, "old entries purged");
     }
 }
 

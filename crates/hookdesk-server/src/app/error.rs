@@ -37,6 +37,9 @@ pub enum AppError {
     /// The database cannot be reached now: worth trying again shortly.
     #[error("{0}")]
     Unavailable(String),
+    /// This node should not take traffic now (`/readyz`): the reason, in words.
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// A fault of ours (a database error, unreadable stored data): to be logged, not shown.
     #[error("{0}")]
     Internal(String),

@@ -10,6 +10,7 @@ mod inbound;
 mod inbound_calls;
 mod invocations;
 mod macros;
+pub mod metrics;
 mod overview;
 mod pages;
 mod rules;
@@ -78,6 +79,7 @@ pub struct App {
     clock: Clock,
     /// Inbound webhooks' rate limiters (per process).
     inbound_limits: Arc<inbound_calls::InboundLimits>,
+    metrics: metrics::Metrics,
 }
 
 /// What an [`App`] is made of.
@@ -98,6 +100,8 @@ pub struct Schedule {
     pub background_interval: Duration,
     /// How long the invocation and inbound call logs keep an entry.
     pub retention: Duration,
+    /// How long tickets' audit entries are kept.
+    pub audit_retention: Duration,
 }
 
 /// `GET /healthz`: this node and the singleton jobs it runs.
@@ -118,6 +122,7 @@ impl App {
             config: Arc::new(config),
             clock,
             inbound_limits: Arc::default(),
+            metrics: metrics::Metrics::default(),
         }
     }
 
@@ -139,6 +144,7 @@ impl App {
             sender: self.sender.clone(),
             handle: self.delivery.clone(),
             health: Arc::new(events),
+            metrics: self.metrics.delivery.clone(),
         };
         let delivery = hookdesk_delivery::spawn(parts, config, shutdown);
         tokio::spawn(async move {
@@ -170,7 +176,7 @@ impl App {
             )
         };
         let purge = {
-            let store = self.store.clone();
+            let (store, clock) = (self.store.clone(), self.clock.clone());
             background::run_singleton(
                 self.store.clone(),
                 self.node.clone(),
@@ -178,8 +184,8 @@ impl App {
                 schedule.background_interval,
                 shutdown.clone(),
                 move || {
-                    let store = store.clone();
-                    async move { background::purge_old_logs(&store, schedule.retention).await }
+                    let (store, clock) = (store.clone(), clock.clone());
+                    async move { background::purge_old_logs(&store, &clock, &schedule).await }
                 },
             )
         };
@@ -191,9 +197,33 @@ impl App {
         self.delivery.wake();
     }
 
-    /// Whether this node can serve: its database answers.
+    /// Whether this node lives: its database answers.
     pub async fn node_status(&self) -> Result<NodeStatus, AppError> {
         self.store.ping().await?;
         Ok(NodeStatus { status: "ok", node: self.node.id.clone(), singletons: self.node.holding() })
+    }
+
+    /// Whether this node should take traffic (`/readyz`): its database answers, the schema is
+    /// the one this binary brings, and its delivery workers run.
+    pub async fn readiness(&self) -> Result<NodeStatus, AppError> {
+        let (applied, embedded) = self.store.schema_versions().await.map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            AppError::NotReady("the database does not answer".into())
+        })?;
+        if applied != embedded {
+            return Err(AppError::NotReady(format!(
+                "the database schema is at version {applied}, and this binary expects {embedded}{}",
+                if applied > embedded { ": a newer hookdesk migrated it; upgrade this node" } else { "" }
+            )));
+        }
+        if !self.delivery.is_running() {
+            return Err(AppError::NotReady("the delivery workers are not running".into()));
+        }
+        Ok(NodeStatus { status: "ready", node: self.node.id.clone(), singletons: self.node.holding() })
+    }
+
+    /// This server's counters, to count what happens outside the app (HTTP requests).
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 }

@@ -12,7 +12,7 @@ use hookdesk_core::rules::{Action, Trigger};
 use hookdesk_core::template::{Context, Rendering};
 use hookdesk_core::ticket::{Requester, Ticket, TicketFields};
 use hookdesk_core::update::{
-    Applied, Change, NewTicket, PlanContext, RequesterInput, Source, Step, TicketPatch, UpdatePlan, decide_fields,
+    Applied, Change, NewTicket, PlanContext, RequesterInput, RuleKind, Source, Step, TicketPatch, UpdatePlan, decide_fields,
     render_comment, rule_context, template_context,
 };
 use hookdesk_core::user::{Role, User};
@@ -191,6 +191,8 @@ impl App {
         };
         let plan = decided.plan(base, comment_ids, &cx, rendering)?;
         write_plan(tx, id, &plan).await?;
+        // A macro applied is the agent's doing, not a rule firing.
+        tx.count_update(plan.steps.iter().filter(|s| s.rule.kind != RuleKind::Macro.as_str()).count());
         if !plan.steps.is_empty() {
             info!(ticket.id = id.0, fired = plan.steps.len(), invocations = plan.invocations.len(), "rules fired");
         }
@@ -207,7 +209,9 @@ impl App {
     /// Commits an update's transaction and wakes the workers; an invocation it queued that
     /// failed before any request (its payload not JSON, say) gets its ERROR line now.
     pub(crate) async fn commit(&self, tx: UpdateTx) -> Result<(), AppError> {
-        for failed in tx.commit().await? {
+        let committed = tx.commit().await?;
+        self.metrics.updated(committed.tally);
+        for failed in committed.failed {
             // The code, not the message: it may quote the rendered payload or URL.
             error!(
                 webhook.id = %failed.webhook_id, invocation.id = %failed.invocation_id, ticket.id = failed.ticket_id.map(|t| t.0),

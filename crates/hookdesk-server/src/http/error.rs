@@ -99,6 +99,7 @@ impl From<AppError> for ApiError {
                     "the database is unavailable; try again shortly",
                 )
             }
+            AppError::NotReady(reason) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", reason),
             AppError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 Self::new(

@@ -1,16 +1,17 @@
-//! Middleware around every route, `/hooks` included: the access log, and the answers to
-//! bodies that are too large or too slow.
+//! Middleware around every route, `/hooks` included: the access log and the requests'
+//! metrics, and the answers to bodies that are too large or too slow.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::MAX_BODY_BYTES;
+use crate::app::App;
 use super::error::ApiError;
 
 /// Put in a request's extensions by the server that times its body: expired once the body
@@ -66,21 +67,23 @@ fn closing(error: ApiError) -> Response {
     response
 }
 
-/// One INFO line per request: method, route template, status, duration. The template, not
-/// the path, so that `/hooks/{token}` never shows a token; and never a header.
-pub async fn access_log(request: Request, next: Next) -> Response {
+/// One INFO line per request: method, route template, status, duration; and the request
+/// counted in `/metrics` (an inbound webhook's call also as such). The template, not the
+/// path, so that `/hooks/{token}` never shows a token; and never a header.
+pub async fn access_log(State(app): State<App>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let duration_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-    tracing::info!(
-        target: "hookdesk::access",
-        method = %method,
-        route = %route.as_ref().map_or("-", MatchedPath::as_str),
-        status = response.status().as_u16(),
-        duration_ms,
-        "request"
-    );
+    let status = response.status().as_u16();
+    // A request no route matched is counted as `unmatched`: a scan of random paths must not
+    // grow a label per path.
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    tracing::info!(target: "hookdesk::access", method = %method, route, status, duration_ms, "request");
+    app.metrics().http_answered(route, status);
+    if route.starts_with("/hooks/") {
+        app.metrics().inbound_answered(status);
+    }
     response
 }

@@ -17,6 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::App;
+use crate::app::metrics::Exposition;
 use error::ApiError;
 
 /// Request bodies larger than this are refused with 413 (a declared length before reading).
@@ -70,7 +71,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for (path, summary) in [
         (
             "/healthz",
-            "200 once the server is ready: {status, node, singletons (the jobs this node runs)}; 503 while the database is unavailable",
+            "Liveness: 200 {status, node, singletons (the jobs this node runs)} while the database answers; 503 while it is unavailable",
+        ),
+        (
+            "/readyz",
+            "Readiness: 200 {status: \"ready\", node, singletons} when the database answers, its schema is the one this binary brings and the delivery workers run; else 503 with the error body (code not_ready) saying which",
+        ),
+        (
+            "/metrics",
+            "Prometheus metrics, no token (aggregates only): OpenMetrics 1.0 when the Accept header asks for it, else the text format 0.0.4. Off here when --metrics-listen names another address, or off",
         ),
         ("/openapi.json", "This document"),
     ] {
@@ -112,11 +121,11 @@ fn hooks_path_item() -> utoipa::openapi::path::PathItem {
     item
 }
 
-/// The API's routes, `/healthz` and `/openapi.json`.
+/// The API's routes, the probes and `/openapi.json`.
 pub fn router() -> axum::Router<App> {
     let document = Arc::new(openapi());
     let (api, _) = api().split_for_parts();
-    api.route("/healthz", get(healthz))
+    api.merge(probes())
         .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -125,14 +134,24 @@ pub fn router() -> axum::Router<App> {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
+/// `/healthz` (liveness) and `/readyz` (readiness).
+pub fn probes() -> axum::Router<App> {
+    axum::Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+/// `/metrics`.
+pub fn metrics() -> axum::Router<App> {
+    axum::Router::new().route("/metrics", get(render_metrics))
+}
+
 /// What every route gets: a panic answers 500, a declared body over the limit 413, and each
-/// request one access log line.
-pub fn with_layers(router: axum::Router<App>) -> axum::Router<App> {
+/// request one access log line and its count in the metrics.
+pub fn with_layers(router: axum::Router<App>, app: App) -> axum::Router<App> {
     router
         .layer(catch_panics())
         .layer(axum::middleware::from_fn(layers::limit_bodies))
         // It logs the route template (`/hooks/{token}`), never the path, which holds the token.
-        .layer(axum::middleware::from_fn(layers::access_log))
+        .layer(axum::middleware::from_fn_with_state(app, layers::access_log))
 }
 
 /// A handler that panics answers 500 (the API's error body) and is logged; the process and
@@ -155,6 +174,22 @@ fn catch_panics()
 async fn healthz(State(app): State<App>) -> impl IntoResponse {
     match app.node_status().await {
         Ok(status) => (StatusCode::OK, axum::Json(status)).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn readyz(State(app): State<App>) -> impl IntoResponse {
+    match app.readiness().await {
+        Ok(status) => (StatusCode::OK, axum::Json(status)).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn render_metrics(State(app): State<App>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+    let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Exposition::accepted(accept);
+    match app.render_metrics(format).await {
+        Ok(text) => ([(axum::http::header::CONTENT_TYPE, format.content_type())], text).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }

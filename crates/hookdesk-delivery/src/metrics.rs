@@ -1,0 +1,186 @@
+//! What delivery counts for `/metrics`: attempts by outcome class, their durations, the lag
+//! from queueing to the first attempt, invocations given up. Labels are closed sets (an enum),
+//! never a webhook's or an invocation's id.
+
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::Outcome;
+
+/// An attempt's outcome, in the classes an operator alerts on.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum OutcomeClass {
+    Success,
+    /// The receiver answered, with a status that is not 2xx (a redirect included).
+    HttpError,
+    Timeout,
+    /// DNS, connect, TLS, or the connection closed before an answer.
+    ConnectionError,
+    /// The SSRF guard refused the destination.
+    Refused,
+    Other,
+}
+
+impl OutcomeClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::HttpError => "http_error",
+            Self::Timeout => "timeout",
+            Self::ConnectionError => "connection_error",
+            Self::Refused => "refused",
+            Self::Other => "other",
+        }
+    }
+
+    /// The class of what an attempt gave, from its error code (see `sender`).
+    pub fn of(outcome: &Outcome) -> Self {
+        let Some(error) = &outcome.error else {
+            return if outcome.succeeded() { Self::Success } else { Self::HttpError };
+        };
+        match error.code.as_str() {
+            "http_status" | "redirect" => Self::HttpError,
+            "timeout" => Self::Timeout,
+            "connection" | "connection_refused" | "connection_reset" | "dns" | "tls" => Self::ConnectionError,
+            "ssrf_refused" => Self::Refused,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl EncodeLabelValue for OutcomeClass {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: OutcomeClass,
+}
+
+/// Delivery's counters and histograms. Cheap to clone: clones count into the same metrics.
+#[derive(Clone)]
+pub struct DeliveryMetrics {
+    attempts: Family<OutcomeLabel, Counter>,
+    attempt_duration: Histogram,
+    lag: Histogram,
+    given_up: Counter,
+}
+
+/// Upper bounds of the duration buckets: 5 ms to about 41 s, doubling.
+fn duration_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 14)
+}
+
+/// Upper bounds of the lag buckets: 10 ms to about 2.8 hours, quadrupling (retries aside, a
+/// queue backs up for minutes or hours, not milliseconds).
+fn lag_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.01, 4.0, 11)
+}
+
+impl Default for DeliveryMetrics {
+    fn default() -> Self {
+        Self {
+            attempts: Family::default(),
+            attempt_duration: Histogram::new(duration_buckets()),
+            lag: Histogram::new(lag_buckets()),
+            given_up: Counter::default(),
+        }
+    }
+}
+
+impl DeliveryMetrics {
+    /// New metrics, registered in `registry` (whose prefix names them: `hookdesk_`).
+    pub fn registered(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "delivery_attempts",
+            "Webhook requests sent, by outcome class",
+            metrics.attempts.clone(),
+        );
+        // Every class is shown from the start, at 0, so that a rate over it is defined.
+        for outcome in [
+            OutcomeClass::Success,
+            OutcomeClass::HttpError,
+            OutcomeClass::Timeout,
+            OutcomeClass::ConnectionError,
+            OutcomeClass::Refused,
+            OutcomeClass::Other,
+        ] {
+            let _ = metrics.attempts.get_or_create(&OutcomeLabel { outcome });
+        }
+        registry.register_with_unit(
+            "delivery_attempt_duration",
+            "How long a webhook request took, from sending to the end of the answer or the error",
+            Unit::Seconds,
+            metrics.attempt_duration.clone(),
+        );
+        registry.register_with_unit(
+            "delivery_lag",
+            "From queueing an invocation to its first attempt",
+            Unit::Seconds,
+            metrics.lag.clone(),
+        );
+        registry.register(
+            "invocations_given_up",
+            "Invocations failed for good: their retries ran out, or the receiver's answer ruled them out",
+            metrics.given_up.clone(),
+        );
+        metrics
+    }
+
+    /// One attempt: its outcome and duration; its lag when it is the first.
+    pub(crate) fn attempted(&self, outcome: &Outcome, lag_seconds: Option<f64>, given_up: bool) {
+        self.attempts.get_or_create(&OutcomeLabel { outcome: OutcomeClass::of(outcome) }).inc();
+        self.attempt_duration.observe(outcome.duration.as_secs_f64());
+        if let Some(lag) = lag_seconds {
+            self.lag.observe(lag.max(0.0));
+        }
+        if given_up {
+            self.given_up.inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hookdesk_store::{AttemptOutcome, LoggedResponse};
+
+    use super::*;
+
+    fn failed(code: &str) -> Outcome {
+        Outcome {
+            response: None,
+            error: Some(AttemptOutcome { code: code.into(), message: String::new() }),
+            duration: Duration::ZERO,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn every_error_code_of_the_sender_has_its_class() {
+        let answered = |status| Outcome {
+            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new(), note: None }),
+            error: None,
+            duration: Duration::ZERO,
+            retry_after: None,
+        };
+        assert_eq!(OutcomeClass::of(&answered(204)), OutcomeClass::Success);
+        assert_eq!(OutcomeClass::of(&failed("http_status")), OutcomeClass::HttpError);
+        assert_eq!(OutcomeClass::of(&failed("redirect")), OutcomeClass::HttpError);
+        assert_eq!(OutcomeClass::of(&failed("timeout")), OutcomeClass::Timeout);
+        for code in ["connection", "connection_refused", "connection_reset", "dns", "tls"] {
+            assert_eq!(OutcomeClass::of(&failed(code)), OutcomeClass::ConnectionError, "{code}");
+        }
+        assert_eq!(OutcomeClass::of(&failed("ssrf_refused")), OutcomeClass::Refused);
+        assert_eq!(OutcomeClass::of(&failed("invalid_url")), OutcomeClass::Other);
+    }
+}

@@ -1,0 +1,334 @@
+//! `/metrics`: this process's counters (kept in memory since it started) and the queue's
+//! gauges (read from the database at each scrape, so every node shows the same true values).
+//! Label values come from closed sets (outcome and status classes, route templates); an id
+//! never becomes one.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use hookdesk_core::Timestamp;
+use hookdesk_delivery::DeliveryMetrics;
+use hookdesk_store::Tally;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use super::{App, AppError};
+
+/// A status code's class, as a label: `2xx` .. `5xx`.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum StatusClass {
+    Informational,
+    Success,
+    Redirection,
+    ClientError,
+    ServerError,
+}
+
+impl StatusClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Informational => "1xx",
+            Self::Success => "2xx",
+            Self::Redirection => "3xx",
+            Self::ClientError => "4xx",
+            Self::ServerError => "5xx",
+        }
+    }
+
+    pub fn of(status: u16) -> Self {
+        match status {
+            ..200 => Self::Informational,
+            200..300 => Self::Success,
+            300..400 => Self::Redirection,
+            400..500 => Self::ClientError,
+            _ => Self::ServerError,
+        }
+    }
+}
+
+impl EncodeLabelValue for StatusClass {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+enum WaitingStatus {
+    Pending,
+    Retrying,
+}
+
+impl EncodeLabelValue for WaitingStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(match self {
+            Self::Pending => "pending",
+            Self::Retrying => "retrying",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: WaitingStatus,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusClassLabel {
+    status_class: StatusClass,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    status_class: StatusClass,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Every metric of one server. Cheap to clone; clones count into the same metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub(crate) delivery: DeliveryMetrics,
+    updates: Counter,
+    rules_fired: Counter,
+    inbound_calls: Family<StatusClassLabel, Counter>,
+    inbound_rate_limited: Counter,
+    http_requests: Family<RouteLabels, Counter>,
+    // Set at each scrape.
+    invocations: Family<StatusLabel, FloatGauge>,
+    oldest_pending_age: FloatGauge,
+    breakers_open: FloatGauge,
+    failing: FloatGauge,
+    database_up: Gauge,
+    delivery_running: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("hookdesk");
+        registry.register(
+            "build",
+            "The version of hookdesk this process runs",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let delivery = DeliveryMetrics::registered(&mut registry);
+        let metrics = Self {
+            registry: Arc::default(),
+            delivery,
+            updates: Counter::default(),
+            rules_fired: Counter::default(),
+            inbound_calls: Family::default(),
+            inbound_rate_limited: Counter::default(),
+            http_requests: Family::default(),
+            invocations: Family::default(),
+            oldest_pending_age: FloatGauge::default(),
+            breakers_open: FloatGauge::default(),
+            failing: FloatGauge::default(),
+            database_up: Gauge::default(),
+            delivery_running: Gauge::default(),
+        };
+        let m = &metrics;
+        registry.register("updates", "Ticket updates committed (API, UI, macros, inbound calls, automations)", m.updates.clone());
+        registry.register("rules_fired", "Triggers and automations that fired on an update", m.rules_fired.clone());
+        registry.register(
+            "inbound_calls",
+            "Calls to inbound webhooks' URLs, by the class of the answer",
+            m.inbound_calls.clone(),
+        );
+        // Every class from the start, at 0, so that a rate over it is defined.
+        for status_class in [
+            StatusClass::Informational,
+            StatusClass::Success,
+            StatusClass::Redirection,
+            StatusClass::ClientError,
+            StatusClass::ServerError,
+        ] {
+            let _ = m.inbound_calls.get_or_create(&StatusClassLabel { status_class });
+        }
+        registry.register(
+            "inbound_rate_limited",
+            "Calls to inbound webhooks refused with 429 by their rate limit",
+            m.inbound_rate_limited.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template and status class",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "invocations",
+            "Invocations waiting to be delivered, by status (read from the database: the same on every node)",
+            m.invocations.clone(),
+        );
+        registry.register(
+            "invocations_oldest_pending_age_seconds",
+            "Age of the oldest invocation never attempted yet; 0 when none waits",
+            m.oldest_pending_age.clone(),
+        );
+        registry.register(
+            "webhook_breakers_open",
+            "Webhooks whose circuit breaker is open or probing",
+            m.breakers_open.clone(),
+        );
+        registry.register("webhooks_failing", "Webhooks marked failing", m.failing.clone());
+        registry.register(
+            "database_up",
+            "1 when the database answered this scrape; the gauges read from it are NaN otherwise",
+            m.database_up.clone(),
+        );
+        registry.register("delivery_running", "1 while this node's delivery workers run", m.delivery_running.clone());
+        Self { registry: Arc::new(registry), ..metrics }
+    }
+}
+
+impl Metrics {
+    pub(crate) fn updated(&self, tally: Tally) {
+        self.updates.inc_by(tally.updates);
+        self.rules_fired.inc_by(tally.rules_fired);
+    }
+
+    pub(crate) fn inbound_answered(&self, status: u16) {
+        self.inbound_calls.get_or_create(&StatusClassLabel { status_class: StatusClass::of(status) }).inc();
+        if status == 429 {
+            self.inbound_rate_limited.inc();
+        }
+    }
+
+    /// An HTTP request answered; `route` is its template (`/api/tickets/{id}`), never a path.
+    pub fn http_answered(&self, route: &str, status: u16) {
+        let labels = RouteLabels { route: route.to_owned(), status_class: StatusClass::of(status) };
+        self.http_requests.get_or_create(&labels).inc();
+    }
+}
+
+/// The two text formats `/metrics` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposition {
+    /// OpenMetrics 1.0, which Prometheus asks for.
+    OpenMetrics,
+    /// Prometheus's text format 0.0.4, for every other client.
+    Prometheus,
+}
+
+impl Exposition {
+    /// The format an `Accept` header asks for.
+    pub fn accepted(accept: Option<&str>) -> Self {
+        match accept {
+            Some(accept) if accept.contains("application/openmetrics-text") => Self::OpenMetrics,
+            _ => Self::Prometheus,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+impl App {
+    /// The metrics, in `format`: the database's gauges are read now.
+    pub async fn render_metrics(&self, format: Exposition) -> Result<String, AppError> {
+        let m = &self.metrics;
+        m.delivery_running.set(i64::from(self.delivery.is_running()));
+        let read = async { Ok::<_, hookdesk_store::StoreError>((self.store.waiting().await?, self.store.health_counts().await?)) };
+        match read.await {
+            Ok((waiting, health)) => {
+                m.database_up.set(1);
+                m.invocations.get_or_create(&StatusLabel { status: WaitingStatus::Pending }).set(waiting.pending as f64);
+                m.invocations.get_or_create(&StatusLabel { status: WaitingStatus::Retrying }).set(waiting.retrying as f64);
+                let age = waiting.oldest_pending_since.map_or(0.0, |since| {
+                    (Timestamp::now().as_millis() - since.as_millis()).max(0) as f64 / 1000.0
+                });
+                m.oldest_pending_age.set(age);
+                m.breakers_open.set(health.breakers_open as f64);
+                m.failing.set(health.failing as f64);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "/metrics could not read the queue's gauges from the database");
+                m.database_up.set(0);
+                for status in [WaitingStatus::Pending, WaitingStatus::Retrying] {
+                    m.invocations.get_or_create(&StatusLabel { status }).set(f64::NAN);
+                }
+                for gauge in [&m.oldest_pending_age, &m.breakers_open, &m.failing] {
+                    gauge.set(f64::NAN);
+                }
+            }
+        }
+        let mut text = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut text, &m.registry)
+            .map_err(|e| AppError::Internal(format!("encoding the metrics failed: {e}")))?;
+        Ok(match format {
+            Exposition::OpenMetrics => text,
+            Exposition::Prometheus => prometheus_text(&text),
+        })
+    }
+}
+
+/// OpenMetrics text as Prometheus's 0.0.4 format: for the metric types used here the two
+/// differ only in that 0.0.4 names a counter's family with its `_total` suffix and an info
+/// metric as a gauge with `_info`, and has no `# UNIT` nor `# EOF` lines.
+fn prometheus_text(openmetrics: &str) -> String {
+    let renamed: Vec<(&str, &str, &str)> = openmetrics
+        .lines()
+        .filter_map(|line| {
+            let (name, kind) = line.strip_prefix("# TYPE ")?.split_once(' ')?;
+            match kind {
+                "counter" => Some((name, "_total", "counter")),
+                "info" => Some((name, "_info", "gauge")),
+                _ => None,
+            }
+        })
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let header = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
+            let (name, rest) = line.strip_prefix(prefix)?.split_once(' ')?;
+            let (_, suffix, kind) = renamed.iter().find(|(family, _, _)| *family == name)?;
+            let rest = if prefix == "# TYPE " { *kind } else { rest };
+            Some(format!("{prefix}{name}{suffix} {rest}"))
+        });
+        match header {
+            Some(header) => text.push_str(&header),
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prometheus_format_names_counters_with_their_suffix_and_drops_openmetrics_lines() {
+        let openmetrics = "# HELP hookdesk_updates Updates.\n# TYPE hookdesk_updates counter\nhookdesk_updates_total 3\n\
+            # HELP hookdesk_build Version.\n# TYPE hookdesk_build info\nhookdesk_build_info{version=\"1\"} 1\n\
+            # HELP hookdesk_lag_seconds Lag.\n# TYPE hookdesk_lag_seconds histogram\n# UNIT hookdesk_lag_seconds seconds\n\
+            hookdesk_lag_seconds_count 0\n# EOF\n";
+        assert_eq!(
+            prometheus_text(openmetrics),
+            "# HELP hookdesk_updates_total Updates.\n# TYPE hookdesk_updates_total counter\nhookdesk_updates_total 3\n\
+             # HELP hookdesk_build_info Version.\n# TYPE hookdesk_build_info gauge\nhookdesk_build_info{version=\"1\"} 1\n\
+             # HELP hookdesk_lag_seconds Lag.\n# TYPE hookdesk_lag_seconds histogram\nhookdesk_lag_seconds_count 0\n"
+        );
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(StatusClass::of(204), StatusClass::Success);
+        assert_eq!(StatusClass::of(429), StatusClass::ClientError);
+        assert_eq!(StatusClass::of(503), StatusClass::ServerError);
+    }
+}
