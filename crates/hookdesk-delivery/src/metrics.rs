@@ -99,11 +99,7 @@ impl DeliveryMetrics {
     /// New metrics, registered in `registry` (whose prefix names them: `hookdesk_`).
     pub fn registered(registry: &mut Registry) -> Self {
         let metrics = Self::default();
-        registry.register(
-            "delivery_attempts",
-            "Webhook requests sent, by outcome class",
-            metrics.attempts.clone(),
-        );
+        registry.register("delivery_attempts", "Webhook requests sent, by outcome class", metrics.attempts.clone());
         // Every class is shown from the start, at 0, so that a rate over it is defined.
         for outcome in [
             OutcomeClass::Success,

@@ -35,16 +35,16 @@ pub async fn backup_sqlite(url: &str, target: &Path) -> Result<BackedUp, StoreEr
         .busy_timeout(std::time::Duration::from_secs(10))
         .disable_statement_logging();
     let mut conn = options.connect().await?;
-    let target_text = target.to_str().ok_or_else(|| StoreError::Unsupported("the backup's path is not UTF-8".into()))?;
+    let target_text =
+        target.to_str().ok_or_else(|| StoreError::Unsupported("the backup's path is not UTF-8".into()))?;
     sqlx::query("VACUUM INTO $1").bind(target_text).execute(&mut conn).await?;
     conn.close().await?;
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{target_text}"))?
         .read_only(true)
         .disable_statement_logging();
     let mut copy = options.connect().await?;
-    let schema_version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&mut copy)
-        .await?;
+    let schema_version: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&mut copy).await?;
     copy.close().await?;
     let bytes = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
     Ok(BackedUp { bytes, schema_version: schema_version.unwrap_or(0) })

@@ -31,6 +31,7 @@ pub use backup::{BackedUp, backup_sqlite};
 pub use cipher::{Cipher, SecretKey};
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
+pub use health::HealthCounts;
 pub use hookdesk_core::Page;
 pub use hookdesk_core::audit::NewAudit;
 pub use hookdesk_core::inbound::CallFilter;
@@ -38,7 +39,6 @@ pub use hookdesk_core::invocation::{
     AttemptOutcome, AttemptRecord, Claimed, Invocation, InvocationFilter, InvocationStatus, LoggedRequest,
     LoggedResponse, NewInvocation, Next,
 };
-pub use health::HealthCounts;
 pub use hookdesk_core::rules::RuleSet;
 pub use hookdesk_core::ticket::TicketFilter;
 pub use macros::NewMacro;

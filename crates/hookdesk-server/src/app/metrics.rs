@@ -134,7 +134,11 @@ impl Default for Metrics {
             delivery_running: Gauge::default(),
         };
         let m = &metrics;
-        registry.register("updates", "Ticket updates committed (API, UI, macros, inbound calls, automations)", m.updates.clone());
+        registry.register(
+            "updates",
+            "Ticket updates committed (API, UI, macros, inbound calls, automations)",
+            m.updates.clone(),
+        );
         registry.register("rules_fired", "Triggers and automations that fired on an update", m.rules_fired.clone());
         registry.register(
             "inbound_calls",
@@ -238,15 +242,21 @@ impl App {
     pub async fn render_metrics(&self, format: Exposition) -> Result<String, AppError> {
         let m = &self.metrics;
         m.delivery_running.set(i64::from(self.delivery.is_running()));
-        let read = async { Ok::<_, hookdesk_store::StoreError>((self.store.waiting().await?, self.store.health_counts().await?)) };
+        let read = async {
+            Ok::<_, hookdesk_store::StoreError>((self.store.waiting().await?, self.store.health_counts().await?))
+        };
         match read.await {
             Ok((waiting, health)) => {
                 m.database_up.set(1);
-                m.invocations.get_or_create(&StatusLabel { status: WaitingStatus::Pending }).set(waiting.pending as f64);
-                m.invocations.get_or_create(&StatusLabel { status: WaitingStatus::Retrying }).set(waiting.retrying as f64);
-                let age = waiting.oldest_pending_since.map_or(0.0, |since| {
-                    (Timestamp::now().as_millis() - since.as_millis()).max(0) as f64 / 1000.0
-                });
+                m.invocations
+                    .get_or_create(&StatusLabel { status: WaitingStatus::Pending })
+                    .set(waiting.pending as f64);
+                m.invocations
+                    .get_or_create(&StatusLabel { status: WaitingStatus::Retrying })
+                    .set(waiting.retrying as f64);
+                let age = waiting
+                    .oldest_pending_since
+                    .map_or(0.0, |since| (Timestamp::now().as_millis() - since.as_millis()).max(0) as f64 / 1000.0);
                 m.oldest_pending_age.set(age);
                 m.breakers_open.set(health.breakers_open as f64);
                 m.failing.set(health.failing as f64);

@@ -12,8 +12,8 @@ use hookdesk_core::rules::{Action, Trigger};
 use hookdesk_core::template::{Context, Rendering};
 use hookdesk_core::ticket::{Requester, Ticket, TicketFields};
 use hookdesk_core::update::{
-    Applied, Change, NewTicket, PlanContext, RequesterInput, RuleKind, Source, Step, TicketPatch, UpdatePlan, decide_fields,
-    render_comment, rule_context, template_context,
+    Applied, Change, NewTicket, PlanContext, RequesterInput, RuleKind, Source, Step, TicketPatch, UpdatePlan,
+    decide_fields, render_comment, rule_context, template_context,
 };
 use hookdesk_core::user::{Role, User};
 use hookdesk_core::webhook::Webhook;

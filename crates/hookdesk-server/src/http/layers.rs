@@ -11,8 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::MAX_BODY_BYTES;
-use crate::app::App;
 use super::error::ApiError;
+use crate::app::App;
 
 /// Put in a request's extensions by the server that times its body: expired once the body
 /// did not arrive in time, and the request is then answered 408.

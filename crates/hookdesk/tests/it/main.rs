@@ -16,6 +16,7 @@ mod hardening_http;
 mod hardening_logs;
 mod inbound;
 mod multinode;
+mod operations;
 mod outage;
 mod rules;
 mod schema;

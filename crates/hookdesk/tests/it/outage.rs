@@ -105,8 +105,20 @@ async fn the_api_answers_503_while_postgres_is_down_then_recovers_and_delivers()
     .await;
     app.ticket(json!({"subject": "Before the outage"})).await;
     receiver.wait_for(1).await;
+    let (status, body) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK, "ready before the outage: {body}");
 
     cluster.down();
+    let (status, body) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "not_ready", "{body}");
+    assert_eq!(body["error"]["message"], "the database does not answer", "{body}");
+    // The metrics still answer, with the counters, and say the database does not.
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("answers");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let metrics = metrics.text().await.expect("text");
+    assert!(metrics.contains("hookdesk_database_up 0\n"), "{metrics}");
+    assert!(metrics.contains("hookdesk_invocations{status=\"pending\"} NaN\n"), "{metrics}");
     for path in ["/api/v1/tickets", "/healthz"] {
         let (status, body) = app.call(reqwest::Method::GET, path, None, Some(&app.token)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
@@ -119,7 +131,7 @@ async fn the_api_answers_503_while_postgres_is_down_then_recovers_and_delivers()
     cluster.up();
     let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
     loop {
-        let (status, _) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
+        let (status, _) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
         if status == StatusCode::OK {
             break;
         }

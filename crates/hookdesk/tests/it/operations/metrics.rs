@@ -1,0 +1,191 @@
+//! `/metrics` as Prometheus reads it: counters that move as deliveries succeed and fail,
+//! gauges that match the API's counts, and no label value that is an id.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::{Format, PROMETHEUS_ACCEPT, Scrape, get_text, parse};
+use crate::support::{Db, PATIENCE, Receiver, Reply, TestApp, closed_port};
+
+/// A trigger notifying `webhook` of each ticket created with the subject `subject`.
+async fn notify_on_subject(app: &TestApp, webhook: &str, subject: &str) {
+    app.trigger(json!({
+        "title": format!("On {subject}"),
+        "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "create"},
+            {"field": "subject", "operator": "is", "value": subject}
+        ]},
+        "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook}}]
+    }))
+    .await;
+}
+
+/// Scrapes in both formats, checks that both parsers read the same samples, and answers
+/// the OpenMetrics one; `None` where the parser is not installed.
+async fn scrape(app: &TestApp) -> Option<Scrape> {
+    let (status, content_type, openmetrics) = get_text(&app.url("/metrics"), Some(PROMETHEUS_ACCEPT)).await;
+    assert_eq!(status, StatusCode::OK, "{openmetrics}");
+    assert_eq!(content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    let (status, content_type, text) = get_text(&app.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let strict = parse(&openmetrics, Format::OpenMetrics)?;
+    let plain = parse(&text, Format::Prometheus)?;
+    // The same counters, under the same types, whichever the format (the scrapes are a
+    // moment apart: compare what does not move between them).
+    for name in ["hookdesk_delivery_attempts_total", "hookdesk_updates_total", "hookdesk_invocations_given_up_total"] {
+        let typed =
+            |scrape: &Scrape| scrape.0.iter().filter(|s| s.name == name).map(|s| s.kind.clone()).collect::<Vec<_>>();
+        assert!(typed(&plain).iter().all(|k| k == "counter"), "{name} is a counter in text 0.0.4: {:?}", typed(&plain));
+        assert!(!typed(&plain).is_empty() && typed(&plain) == typed(&strict), "{name}");
+        assert_eq!(plain.sum(name, &[]), strict.sum(name, &[]), "{name}");
+    }
+    Some(strict)
+}
+
+/// Waits until the API lists `n` invocations with `status`.
+async fn wait_for_status(app: &TestApp, status: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let listed = app.invocations(&format!("status={status}&limit=500")).await.len();
+        if listed == n {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{listed} invocations are {status}, not {n}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn metrics_count_deliveries_and_their_gauges_match_the_api(db: Db) {
+    let ok = Receiver::start().await;
+    let failing = Receiver::responding(|_| Reply::status(500)).await;
+    let closed = closed_port().await;
+    // Failed attempts wait an hour for their retry: they stay `retrying` while we look.
+    let app =
+        TestApp::spawn_with(db, |c| c.retry = hookdesk_delivery::RetryPolicy::parse("1h").expect("schedule")).await;
+    let before = scrape(&app).await;
+
+    let delivered = app.webhook(&ok.url("/ok"), json!({})).await;
+    let retried = app.webhook(&failing.url("/retry"), json!({})).await;
+    let given_up = app.webhook(&failing.url("/final"), json!({"max_retries": 0})).await;
+    let unreachable = app.webhook(&format!("http://{closed}/down"), json!({})).await;
+    // One request a minute: the first of its invocations goes, the others wait, pending.
+    let limited = app.webhook(&ok.url("/limited"), json!({"rate_limit_per_minute": 1})).await;
+    for (webhook, subject) in
+        [(&delivered, "ok"), (&retried, "retry"), (&given_up, "final"), (&unreachable, "down"), (&limited, "limited")]
+    {
+        notify_on_subject(&app, webhook, subject).await;
+    }
+    let mut ticket_ids = vec![];
+    for subject in ["ok", "ok", "retry", "final", "down", "limited", "limited", "limited"] {
+        ticket_ids.push(app.ticket(json!({"subject": subject})).await["id"].clone());
+    }
+    wait_for_status(&app, "succeeded", 3).await;
+    wait_for_status(&app, "failed", 1).await;
+    wait_for_status(&app, "retrying", 2).await;
+    wait_for_status(&app, "pending", 2).await;
+
+    let Some(after) = scrape(&app).await else { return };
+    let before = before.expect("parsed before, as after");
+    let moved = |name: &str, labels: &[(&str, &str)]| after.value(name, labels) - before.value(name, labels);
+    let attempts = "hookdesk_delivery_attempts_total";
+    assert_eq!(moved(attempts, &[("outcome", "success")]), 3.0);
+    assert_eq!(moved(attempts, &[("outcome", "http_error")]), 2.0);
+    assert_eq!(moved(attempts, &[("outcome", "connection_error")]), 1.0);
+    for outcome in ["timeout", "refused", "other"] {
+        assert_eq!(moved(attempts, &[("outcome", outcome)]), 0.0, "{outcome}");
+    }
+    assert_eq!(moved("hookdesk_invocations_given_up_total", &[]), 1.0);
+    assert_eq!(moved("hookdesk_delivery_attempt_duration_seconds_count", &[]), 6.0);
+    assert_eq!(moved("hookdesk_delivery_lag_seconds_count", &[]), 6.0, "six first attempts");
+    assert_eq!(moved("hookdesk_updates_total", &[]), 8.0);
+    assert_eq!(moved("hookdesk_rules_fired_total", &[]), 8.0);
+    assert!(
+        after.value("hookdesk_http_requests_total", &[("route", "/api/v1/tickets"), ("status_class", "2xx")]) >= 8.0
+    );
+
+    // The gauges are the API's counts.
+    for status in ["pending", "retrying"] {
+        let listed = app.invocations(&format!("status={status}&limit=500")).await.len();
+        assert_eq!(after.value("hookdesk_invocations", &[("status", status)]), listed as f64, "{status}");
+    }
+    let age = after.value("hookdesk_invocations_oldest_pending_age_seconds", &[]);
+    assert!(age > 0.0 && age < 600.0, "the oldest pending invocation is {age} s old");
+    assert_eq!(after.value("hookdesk_database_up", &[]), 1.0);
+    assert_eq!(after.value("hookdesk_delivery_running", &[]), 1.0);
+    assert_eq!(after.value("hookdesk_webhook_breakers_open", &[]), 0.0);
+
+    // No label value is an id: not a webhook's, an invocation's or a ticket's, nor a path.
+    let invocation_ids: Vec<String> =
+        app.invocations("limit=500").await.iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect();
+    let ids: Vec<String> =
+        [delivered, retried, given_up, unreachable, limited].into_iter().chain(invocation_ids).collect();
+    let ticket_ids: Vec<String> = ticket_ids.iter().map(Value::to_string).collect();
+    for sample in &after.0 {
+        for (name, value) in &sample.labels {
+            let holds_id = ids.iter().any(|id| value.contains(id.as_str())) || ticket_ids.contains(value);
+            assert!(!holds_id, "{}{{{name}={value:?}}} holds an id", sample.name);
+            let numeric_segment =
+                value.split('/').any(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+            assert!(!numeric_segment || name == "le", "{}{{{name}={value:?}}} holds a path", sample.name);
+        }
+    }
+}
+
+async fn inbound_calls_are_counted_by_class_and_rate_limited_ones_apart(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (status, webhook) =
+        app.post("/api/v1/inbound_webhooks", json!({"name": "Counted", "rate_limit_per_minute": 1})).await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+    let full = webhook["url"].as_str().expect("url");
+    let url = app.url(&full[full.find("/hooks/").expect("a /hooks/ URL")..]);
+    let before = scrape(&app).await;
+    let client = reqwest::Client::new();
+    let mut statuses = vec![];
+    for target in [url.as_str(), url.as_str(), &app.url("/hooks/no-such-token")] {
+        statuses.push(client.post(target).body("{}").send().await.expect("answers").status().as_u16());
+    }
+    assert_eq!(statuses, [202, 429, 404]);
+    let Some(after) = scrape(&app).await else { return };
+    let before = before.expect("parsed before, as after");
+    let moved = |name: &str, labels: &[(&str, &str)]| after.value(name, labels) - before.value(name, labels);
+    assert_eq!(moved("hookdesk_inbound_calls_total", &[("status_class", "2xx")]), 1.0);
+    assert_eq!(moved("hookdesk_inbound_calls_total", &[("status_class", "4xx")]), 2.0);
+    assert_eq!(moved("hookdesk_inbound_rate_limited_total", &[]), 1.0);
+    // The route template, never the token.
+    let token = full.rsplit('/').next().expect("a token");
+    assert!(after.0.iter().all(|s| s.labels.values().all(|v| !v.contains(token))));
+    assert!(
+        after.find("hookdesk_http_requests_total", &[("route", "/hooks/{token}"), ("status_class", "4xx")]).is_some()
+    );
+}
+
+crate::on_both_backends!(
+    metrics_count_deliveries_and_their_gauges_match_the_api,
+    inbound_calls_are_counted_by_class_and_rate_limited_ones_apart,
+);
+
+/// With `--metrics-listen ADDR`, `/metrics` and the probes are there and not on the main
+/// listener; with `off`, nowhere.
+#[tokio::test]
+async fn metrics_listen_moves_the_metrics_to_their_own_address_or_turns_them_off() {
+    let at = closed_port().await;
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.metrics = hookdesk::serve::MetricsListen::At(at)).await;
+    let (status, _, _) = get_text(&app.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not on the main listener");
+    let (status, _, text) = get_text(&format!("http://{at}/metrics"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("hookdesk_updates_total"), "{text}");
+    for probe in ["/readyz", "/healthz"] {
+        let (status, _, body) = get_text(&format!("http://{at}{probe}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{probe}: {body}");
+    }
+    let (status, _, _) = get_text(&format!("http://{at}/api/v1/tickets"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the operations address serves no API");
+
+    let off = TestApp::spawn_with(Db::Sqlite, |c| c.metrics = hookdesk::serve::MetricsListen::Off).await;
+    let (status, _, _) = get_text(&off.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
