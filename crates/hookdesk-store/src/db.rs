@@ -170,6 +170,18 @@ impl Store {
         Ok((applied.unwrap_or(0), embedded))
     }
 
+    /// The bytes the database's data takes: SQLite's pages in use (free pages left out,
+    /// the write-ahead log's included), or PostgreSQL's `pg_database_size`.
+    pub async fn database_bytes(&self) -> Result<i64, StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()"
+            }
+            Backend::Postgres => "SELECT pg_database_size(current_database())",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+
     /// Starts a write transaction. SQLite takes the write lock at once (`IMMEDIATE`), so two
     /// writers queue on the busy timeout instead of failing when a read upgrades to a write.
     pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {

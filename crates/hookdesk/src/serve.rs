@@ -262,6 +262,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The server's store (the bench reads the database's size through it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Stops accepting requests, finishes requests and deliveries in flight within the
     /// shutdown grace (both at once), closes every connection, then the store.
     pub async fn stop(self) {

@@ -234,8 +234,9 @@ async fn enqueue(store: &Store, webhook: &Webhook, url: &str, n: u64, bar: &Prog
     Ok(())
 }
 
-/// Phase 0: memory with `n` invocations queued for a receiver that is down.
-async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<u64> {
+/// Phase 0: memory, and the cost of a `/metrics` scrape, with `n` invocations queued for a
+/// receiver that is down.
+async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<(u64, Latency)> {
     let scratch = Scratch::new(&args.database).await?;
     let down = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?;
     let store = crate::serve::open_store(&scratch.args()).await?;
@@ -261,10 +262,25 @@ async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<u64> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rss = proc_status_kib("VmRSS:");
+    let scrape = scrape_metrics(&format!("http://{}/metrics", running.addr)).await?;
     check.close().await;
     running.stop().await;
     scratch.remove().await;
-    Ok(rss)
+    Ok((rss, scrape))
+}
+
+/// Times 20 scrapes of `/metrics`, one after another: each reads the queue's gauges from
+/// the database.
+async fn scrape_metrics(url: &str) -> anyhow::Result<Latency> {
+    let client = reqwest::Client::new();
+    let mut millis = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let response = client.get(url).send().await?.error_for_status()?;
+        response.bytes().await?;
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(Latency::of(&mut millis))
 }
 
 /// Phase 1: the HTTP client alone, as the workers use it, against the sink.
@@ -425,6 +441,7 @@ async fn end_to_end(
     }
     let ids = Arc::new(ids);
     sink.reset();
+    let bytes_before = running.store().database_bytes().await?;
 
     // Full load: every client sends its next update as soon as the last one is answered.
     let bar = progress(args.updates, "updates", args.json);
@@ -466,6 +483,7 @@ async fn end_to_end(
     bar.finish_and_clear();
     let responses = responses.lock().map(|r| r.clone()).unwrap_or_default();
     let half = latencies(sink, &responses, paced).await?;
+    let grown = running.store().database_bytes().await? - bytes_before;
     let (distinct, duplicates) = sink.distinct_and_duplicates();
     Ok(EndToEnd {
         updates: args.updates,
@@ -474,6 +492,7 @@ async fn end_to_end(
         latency_full_load: full,
         half_rate,
         latency_half_rate: half,
+        bytes_per_update: grown as f64 / (args.updates + paced) as f64,
         distinct_webhook_ids: distinct,
         duplicates,
         missing: (args.updates + paced).saturating_sub(distinct),
@@ -626,7 +645,7 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
     }
     let (sink_addr, sink) = sink::start().await?;
     let sink_url = format!("http://{sink_addr}");
-    let queued_rss = memory_with_queue(&args).await?;
+    let (queued_rss, scrape) = memory_with_queue(&args).await?;
     let raw = raw(&args, &format!("{sink_url}/raw")).await?;
     let scratch = Scratch::new(&args.database).await?;
     let (drain, running) = drain(&args, &scratch, &sink_url, &sink, &raw).await?;
@@ -651,6 +670,7 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
             peak_rss_mib: mib(proc_status_kib("VmHWM:")),
             rss_with_queue_mib: mib(queued_rss),
             queued: args.invocations,
+            metrics_scrape: scrape,
         },
     })
 }

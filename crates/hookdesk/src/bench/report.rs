@@ -45,6 +45,9 @@ pub struct EndToEnd {
     pub latency_full_load: Latency,
     pub half_rate: f64,
     pub latency_half_rate: Latency,
+    /// How much the database grew per update (the ticket's new state, its audit entry, the
+    /// invocation and its attempt), before any retention purge.
+    pub bytes_per_update: f64,
     pub distinct_webhook_ids: u64,
     pub duplicates: u64,
     pub missing: u64,
@@ -71,6 +74,8 @@ pub struct Memory {
     /// Resident memory with `queued` invocations waiting for a receiver that is down.
     pub rss_with_queue_mib: f64,
     pub queued: u64,
+    /// A scrape of `/metrics` with those invocations queued.
+    pub metrics_scrape: Latency,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +145,7 @@ impl fmt::Display for Report {
             )?;
         }
         writeln!(f, "{:<40} {:>14}", "    (p50 / p99 / max)", "")?;
+        writeln!(f, "{:<40} {:>14.0}", "  storage per update, bytes", e.bytes_per_update)?;
         let i = &self.inbound;
         writeln!(
             f,
@@ -161,6 +167,12 @@ impl fmt::Display for Report {
             "{:<40} {:>14.1}",
             format!("RSS, {} queued for a down receiver, MiB", m.queued),
             m.rss_with_queue_mib
+        )?;
+        writeln!(
+            f,
+            "{:<40} {:>14}",
+            format!("/metrics scrape, {} queued, ms", m.queued),
+            format!("{:.1} / {:.1} / {:.1}", m.metrics_scrape.p50_ms, m.metrics_scrape.p99_ms, m.metrics_scrape.max_ms)
         )?;
         writeln!(f)?;
         if self.exactly_once() {

@@ -189,3 +189,37 @@ async fn metrics_listen_moves_the_metrics_to_their_own_address_or_turns_them_off
     let (status, _, _) = get_text(&off.url("/metrics"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The Grafana dashboard in `docs/grafana/` queries only metrics that `/metrics` has.
+#[tokio::test]
+async fn every_metric_the_grafana_dashboard_queries_exists() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    app.ticket(json!({"subject": "Counted"})).await;
+    let (_, _, text) = get_text(&app.url("/metrics"), None).await;
+    let exposed: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split(['{', ' ']).next())
+        .collect();
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/hookdesk.json"))
+            .expect("the dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("an expression");
+            let mut rest = expr;
+            while let Some(at) = rest.find("hookdesk_") {
+                let name: String =
+                    rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                rest = &rest[at + name.len()..];
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 12, "the dashboard queries {queried:?}");
+    let missing: Vec<_> = queried.iter().filter(|name| !exposed.contains(name.as_str())).collect();
+    assert!(missing.is_empty(), "the dashboard queries metrics /metrics does not have: {missing:?}\n{text}");
+}
