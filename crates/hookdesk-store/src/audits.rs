@@ -97,15 +97,7 @@ impl Store {
     /// Deletes up to `limit` audit entries written before `before`, oldest first; answers how
     /// many. One short statement: the retention purge calls it until it answers 0.
     pub async fn purge_audits(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM ticket_audits WHERE id IN
-                 (SELECT id FROM ticket_audits WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-        )
-        .bind(before.as_millis())
-        .bind(i64::from(limit))
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
+        self.delete_oldest("ticket_audits", "created_at", before, limit).await
     }
 
     /// A ticket's updates, oldest first.

@@ -182,6 +182,28 @@ impl Store {
         Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
 
+    /// Deletes up to `limit` rows of `table` whose time `column` is before `before`, oldest
+    /// first (an index on `column` finds them); answers how many. One short statement: the
+    /// retention purge calls it until it answers 0, and between two calls the writer serves
+    /// whoever waits for it.
+    pub(crate) async fn delete_oldest(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        before: hookdesk_core::Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2)"
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(before.as_millis())
+            .bind(i64::from(limit))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Starts a write transaction. SQLite takes the write lock at once (`IMMEDIATE`), so two
     /// writers queue on the busy timeout instead of failing when a read upgrades to a write.
     pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {

@@ -347,14 +347,7 @@ impl Store {
     /// Deletes at most `limit` calls (and idempotency keys) logged before `before`; returns
     /// how many calls.
     pub async fn purge_inbound_calls(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM inbound_calls WHERE id IN
-                 (SELECT id FROM inbound_calls WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-        )
-        .bind(before.as_millis())
-        .bind(i64::from(limit))
-        .execute(&self.writer)
-        .await?;
+        let calls = self.delete_oldest("inbound_calls", "created_at", before, limit).await?;
         sqlx::query(
             "DELETE FROM inbound_keys WHERE (inbound_webhook_id, idempotency_key) IN
                  (SELECT inbound_webhook_id, idempotency_key FROM inbound_keys WHERE created_at < $1
@@ -364,7 +357,7 @@ impl Store {
         .bind(i64::from(limit))
         .execute(&self.writer)
         .await?;
-        Ok(done.rows_affected())
+        Ok(calls)
     }
 }
 

@@ -45,14 +45,7 @@ impl Store {
     /// Deletes up to `limit` invocations completed before `before` (their attempts go with
     /// them: ON DELETE CASCADE); returns how many. Small batches keep each write short.
     pub async fn purge_invocations(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM invocations WHERE id IN
-                 (SELECT id FROM invocations WHERE completed_at IS NOT NULL AND completed_at < $1 ORDER BY completed_at LIMIT $2)",
-        )
-        .bind(before.as_millis())
-        .bind(i64::from(limit))
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
+        // Waiting invocations have no `completed_at`: never before anything.
+        self.delete_oldest("invocations", "completed_at", before, limit).await
     }
 }

@@ -118,12 +118,23 @@ impl Default for Metrics {
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
         let delivery = DeliveryMetrics::registered(&mut registry);
+        let inbound_calls = Family::<StatusClassLabel, Counter>::default();
+        // Every class from the start, at 0, so that a rate over it is defined.
+        for status_class in [
+            StatusClass::Informational,
+            StatusClass::Success,
+            StatusClass::Redirection,
+            StatusClass::ClientError,
+            StatusClass::ServerError,
+        ] {
+            let _ = inbound_calls.get_or_create(&StatusClassLabel { status_class });
+        }
         let metrics = Self {
             registry: Arc::default(),
             delivery,
             updates: Counter::default(),
             rules_fired: Counter::default(),
-            inbound_calls: Family::default(),
+            inbound_calls,
             inbound_rate_limited: Counter::default(),
             http_requests: Family::default(),
             invocations: Family::default(),
@@ -133,65 +144,65 @@ impl Default for Metrics {
             database_up: Gauge::default(),
             delivery_running: Gauge::default(),
         };
-        let m = &metrics;
-        registry.register(
-            "updates",
-            "Ticket updates committed (API, UI, macros, inbound calls, automations)",
-            m.updates.clone(),
-        );
-        registry.register("rules_fired", "Triggers and automations that fired on an update", m.rules_fired.clone());
-        registry.register(
-            "inbound_calls",
-            "Calls to inbound webhooks' URLs, by the class of the answer",
-            m.inbound_calls.clone(),
-        );
-        // Every class from the start, at 0, so that a rate over it is defined.
-        for status_class in [
-            StatusClass::Informational,
-            StatusClass::Success,
-            StatusClass::Redirection,
-            StatusClass::ClientError,
-            StatusClass::ServerError,
-        ] {
-            let _ = m.inbound_calls.get_or_create(&StatusClassLabel { status_class });
-        }
-        registry.register(
-            "inbound_rate_limited",
-            "Calls to inbound webhooks refused with 429 by their rate limit",
-            m.inbound_rate_limited.clone(),
-        );
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by route template and status class",
-            m.http_requests.clone(),
-        );
-        registry.register(
-            "invocations",
-            "Invocations waiting to be delivered, by status (read from the database: the same on every node)",
-            m.invocations.clone(),
-        );
-        registry.register(
-            "invocations_oldest_pending_age_seconds",
-            "Age of the oldest invocation never attempted yet; 0 when none waits",
-            m.oldest_pending_age.clone(),
-        );
-        registry.register(
-            "webhook_breakers_open",
-            "Webhooks whose circuit breaker is open or probing",
-            m.breakers_open.clone(),
-        );
-        registry.register("webhooks_failing", "Webhooks marked failing", m.failing.clone());
-        registry.register(
-            "database_up",
-            "1 when the database answered this scrape; the gauges read from it are NaN otherwise",
-            m.database_up.clone(),
-        );
-        registry.register("delivery_running", "1 while this node's delivery workers run", m.delivery_running.clone());
+        metrics.register(&mut registry);
         Self { registry: Arc::new(registry), ..metrics }
     }
 }
 
 impl Metrics {
+    /// Names and describes each metric in `registry` (whose prefix, `hookdesk_`, they get).
+    fn register(&self, registry: &mut Registry) {
+        let counters: [(&str, &str, &Counter); 3] = [
+            ("updates", "Ticket updates committed (API, UI, macros, inbound calls, automations)", &self.updates),
+            ("rules_fired", "Triggers and automations that fired on an update", &self.rules_fired),
+            (
+                "inbound_rate_limited",
+                "Calls to inbound webhooks refused with 429 by their rate limit",
+                &self.inbound_rate_limited,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "inbound_calls",
+            "Calls to inbound webhooks' URLs, by the class of the answer",
+            self.inbound_calls.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template and status class",
+            self.http_requests.clone(),
+        );
+        registry.register(
+            "invocations",
+            "Invocations waiting to be delivered, by status (read from the database: the same on every node)",
+            self.invocations.clone(),
+        );
+        let gauges: [(&str, &str, &FloatGauge); 3] = [
+            (
+                "invocations_oldest_pending_age_seconds",
+                "Age of the oldest invocation never attempted yet; 0 when none waits",
+                &self.oldest_pending_age,
+            ),
+            ("webhook_breakers_open", "Webhooks whose circuit breaker is open or probing", &self.breakers_open),
+            ("webhooks_failing", "Webhooks marked failing", &self.failing),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "database_up",
+            "1 when the database answered this scrape; the gauges read from it are NaN otherwise",
+            self.database_up.clone(),
+        );
+        registry.register(
+            "delivery_running",
+            "1 while this node's delivery workers run",
+            self.delivery_running.clone(),
+        );
+    }
+
     pub(crate) fn updated(&self, tally: Tally) {
         self.updates.inc_by(tally.updates);
         self.rules_fired.inc_by(tally.rules_fired);

@@ -196,11 +196,8 @@ async fn every_metric_the_grafana_dashboard_queries_exists() {
     let app = TestApp::spawn(Db::Sqlite).await;
     app.ticket(json!({"subject": "Counted"})).await;
     let (_, _, text) = get_text(&app.url("/metrics"), None).await;
-    let exposed: std::collections::BTreeSet<&str> = text
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.split(['{', ' ']).next())
-        .collect();
+    let exposed: std::collections::BTreeSet<&str> =
+        text.lines().filter(|line| !line.starts_with('#')).filter_map(|line| line.split(['{', ' ']).next()).collect();
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/hookdesk.json"))
             .expect("the dashboard"),
@@ -212,8 +209,7 @@ async fn every_metric_the_grafana_dashboard_queries_exists() {
             let expr = target["expr"].as_str().expect("an expression");
             let mut rest = expr;
             while let Some(at) = rest.find("hookdesk_") {
-                let name: String =
-                    rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                 rest = &rest[at + name.len()..];
                 queried.insert(name);
             }
