@@ -153,10 +153,10 @@ pub fn spawn(
     let (records, recorder_rx) = mpsc::channel::<AttemptRecord>(config.concurrency.max(1) * 4);
     let recorder = tokio::spawn(record_loop(store.clone(), recorder_rx, handle.clone()));
     let wake = handle.wake.clone();
-    let running = handle.running.clone();
+    // Running from now: `/readyz` is true as soon as `spawn` returns.
+    let marked = Running::mark(&handle.running);
     let dispatcher = Dispatcher { store, sender, config: Arc::new(config), wake, records, gates, health, metrics };
     tokio::spawn(async move {
-        let marked = Running::mark(&running);
         dispatcher.run(shutdown).await;
         drop(marked);
         // The dispatcher dropped its record sender; the recorder flushes and ends.
@@ -317,8 +317,9 @@ impl Dispatcher {
             code: "webhook_deleted".into(),
             message: "the webhook was deleted before this invocation was delivered".into(),
         };
-        if let Err(e) = self.store.fail_claim(&claim.id, claim.attempt, &error, Timestamp::now()).await {
-            warn!(invocation.id = %claim.id, error = %e, "could not fail an invocation of a deleted webhook");
+        match self.store.fail_claim(&claim.id, claim.attempt, &error, Timestamp::now()).await {
+            Ok(()) => self.metrics.given_up(1),
+            Err(e) => warn!(invocation.id = %claim.id, error = %e, "could not fail an invocation of a deleted webhook"),
         }
     }
 

@@ -27,6 +27,9 @@ pub enum OutcomeClass {
 }
 
 impl OutcomeClass {
+    pub const ALL: [Self; 6] =
+        [Self::Success, Self::HttpError, Self::Timeout, Self::ConnectionError, Self::Refused, Self::Other];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
@@ -78,7 +81,7 @@ fn duration_buckets() -> impl Iterator<Item = f64> {
     prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 14)
 }
 
-/// Upper bounds of the lag buckets: 10 ms to about 2.8 hours, quadrupling (retries aside, a
+/// Upper bounds of the lag buckets: 10 ms to about 2.9 hours, quadrupling (retries aside, a
 /// queue backs up for minutes or hours, not milliseconds).
 fn lag_buckets() -> impl Iterator<Item = f64> {
     prometheus_client::metrics::histogram::exponential_buckets(0.01, 4.0, 11)
@@ -101,14 +104,7 @@ impl DeliveryMetrics {
         let metrics = Self::default();
         registry.register("delivery_attempts", "Webhook requests sent, by outcome class", metrics.attempts.clone());
         // Every class is shown from the start, at 0, so that a rate over it is defined.
-        for outcome in [
-            OutcomeClass::Success,
-            OutcomeClass::HttpError,
-            OutcomeClass::Timeout,
-            OutcomeClass::ConnectionError,
-            OutcomeClass::Refused,
-            OutcomeClass::Other,
-        ] {
+        for outcome in OutcomeClass::ALL {
             let _ = metrics.attempts.get_or_create(&OutcomeLabel { outcome });
         }
         registry.register_with_unit(
@@ -125,10 +121,16 @@ impl DeliveryMetrics {
         );
         registry.register(
             "invocations_given_up",
-            "Invocations failed for good: their retries ran out, or the receiver's answer ruled them out",
+            "Invocations failed for good: retries exhausted, an answer that rules retrying out, or no request could be made",
             metrics.given_up.clone(),
         );
         metrics
+    }
+
+    /// `invocations` failed for good without an attempt (their request could not be made,
+    /// their webhook was deleted).
+    pub fn given_up(&self, invocations: usize) {
+        self.given_up.inc_by(invocations as u64);
     }
 
     /// One attempt: its outcome and duration; its lag when it is the first.

@@ -2,12 +2,11 @@
 //! (a snapshot, while the server goes on writing) and writes a compact new file.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use sqlx::{ConnectOptions, Connection};
 
 use crate::StoreError;
-use crate::db::{Backend, sqlite_path};
+use crate::db::SCHEMA_VERSION;
 
 /// What a backup wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,35 +16,35 @@ pub struct BackedUp {
     pub schema_version: i64,
 }
 
-/// Copies the SQLite database at `url` into `target`, which must not exist or be empty (the
-/// caller creates it, with the permissions it wants). Opens the database without migrating
-/// it: the running server owns its schema. PostgreSQL is backed up with its own tools.
-pub async fn backup_sqlite(url: &str, target: &Path) -> Result<BackedUp, StoreError> {
-    if Backend::of_url(url) == Backend::Postgres {
-        return Err(StoreError::Unsupported(
-            "`hookdesk backup` copies SQLite databases; back up PostgreSQL with pg_dump (see the README's Operating section)"
-                .into(),
-        ));
-    }
-    let source = sqlite_path(url);
-    if !Path::new(source).is_file() {
-        return Err(StoreError::Unsupported(format!("there is no database at {source}")));
-    }
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{source}"))?
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .disable_statement_logging();
-    let mut conn = options.connect().await?;
+/// Copies the SQLite database `source` into `target`, an empty file the caller made (with
+/// the permissions it wants), then checks the copy (`PRAGMA quick_check`). Opens `source`
+/// without migrating it: the running server owns its schema. It opens it for writing, as a
+/// WAL database's readers need its shared-memory file, but writes nothing to it.
+pub async fn backup_sqlite(source: &Path, target: &Path) -> Result<BackedUp, StoreError> {
     let target_text =
-        target.to_str().ok_or_else(|| StoreError::Unsupported("the backup's path is not UTF-8".into()))?;
+        target.to_str().ok_or_else(|| StoreError::Unsupported(format!("{} is not UTF-8", target.display())))?;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(source)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .disable_statement_logging()
+        .connect()
+        .await?;
     sqlx::query("VACUUM INTO $1").bind(target_text).execute(&mut conn).await?;
     conn.close().await?;
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{target_text}"))?
+    let mut copy = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(target)
         .read_only(true)
-        .disable_statement_logging();
-    let mut copy = options.connect().await?;
-    let schema_version: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&mut copy).await?;
+        .disable_statement_logging()
+        .connect()
+        .await?;
+    let check: Vec<String> = sqlx::query_scalar("PRAGMA quick_check").fetch_all(&mut copy).await?;
+    if check != ["ok"] {
+        return Err(StoreError::Corrupt(format!("the copy fails its check: {}", check.join("; "))));
+    }
+    let schema_version: Option<i64> = sqlx::query_scalar(SCHEMA_VERSION).fetch_one(&mut copy).await?;
     copy.close().await?;
-    let bytes = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
+    let bytes = std::fs::metadata(target)
+        .map_err(|e| StoreError::Unsupported(format!("cannot read {}: {e}", target.display())))?
+        .len();
     Ok(BackedUp { bytes, schema_version: schema_version.unwrap_or(0) })
 }

@@ -59,6 +59,9 @@ pub struct Store {
     pub(crate) url: String,
 }
 
+/// The schema version a database is at: its latest migration applied.
+pub(crate) const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
 fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
     match backend {
@@ -164,8 +167,7 @@ impl Store {
     /// The schema version the database is at (its latest migration applied) and the one this
     /// binary brings: equal once `open` has migrated, unless another node moved it since.
     pub async fn schema_versions(&self) -> Result<(i64, i64), StoreError> {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
+        let applied: Option<i64> = sqlx::query_scalar(SCHEMA_VERSION).fetch_one(&self.pool).await?;
         let embedded = migrations(self.backend).iter().map(|(version, _, _)| *version).max().unwrap_or(0);
         Ok((applied.unwrap_or(0), embedded))
     }

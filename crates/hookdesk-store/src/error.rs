@@ -17,7 +17,7 @@ pub enum StoreError {
     Connect(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
-    /// Something this backend or this database cannot do, said in words.
+    /// A request the store cannot carry out, said in words (a path it cannot use).
     #[error("{0}")]
     Unsupported(String),
     #[error("migration failed: {0}")]

@@ -209,9 +209,9 @@ pub struct ServeArgs {
     pub retention: Duration,
 
     /// How long a ticket's audit entries (its changes, the rules that fired, the events) are
-    /// kept; the ticket and its comments stay.
-    #[arg(long, env = "HOOKDESK_AUDIT_RETENTION", default_value = "90days", value_parser = positive_duration)]
-    pub audit_retention: Duration,
+    /// kept, or `off` to keep them for ever; the ticket and its comments stay.
+    #[arg(long, env = "HOOKDESK_AUDIT_RETENTION", value_name = "DUR|off", default_value = "90days", value_parser = retention_or_off)]
+    pub audit_retention: RetentionOrOff,
 
     /// Where `/metrics` is served: beside the API by default; an address of its own (which
     /// then also serves /healthz and /readyz, and the main listener no longer serves
@@ -232,6 +232,17 @@ pub struct ServeArgs {
     /// processes, retries).
     #[arg(long, env = "HOOKDESK_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+}
+
+/// A retention, or `off`: kept for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionOrOff(pub Option<Duration>);
+
+fn retention_or_off(text: &str) -> Result<RetentionOrOff, String> {
+    match text.trim() {
+        "off" => Ok(RetentionOrOff(None)),
+        duration => positive_duration(duration).map(|d| RetentionOrOff(Some(d))),
+    }
 }
 
 fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {

@@ -47,8 +47,8 @@ pub struct ServeConfig {
     pub concurrency: usize,
     pub poll_interval: Duration,
     pub retention: Duration,
-    /// How long ticket audits are kept.
-    pub audit_retention: Duration,
+    /// How long ticket audits are kept; `None`: for ever.
+    pub audit_retention: Option<Duration>,
     pub background_interval: Duration,
     pub gates: GateConfig,
     pub shutdown_grace: Duration,
@@ -83,7 +83,7 @@ impl ServeConfig {
             concurrency: usize::from(args.concurrency),
             poll_interval: args.poll_interval,
             retention: args.retention,
-            audit_retention: args.audit_retention,
+            audit_retention: args.audit_retention.0,
             background_interval: args.background_interval,
             gates: GateConfig {
                 max_in_flight_per_webhook: usize::from(
@@ -119,22 +119,19 @@ impl ServeConfig {
 /// folder is created and the key file defaults to `secret.key` beside it; PostgreSQL nodes
 /// must all use the same key, so it must be given.
 pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
-    let key_file = match Backend::of_url(&args.database) {
-        Backend::Postgres => args.secret_key_file.clone().unwrap_or_default(),
-        Backend::Sqlite => {
-            let path = PathBuf::from(sqlite_path(&args.database));
-            let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            crate::keys::create_private_dir(folder).with_context(|| format!("cannot create {}", folder.display()))?;
-            // Only the owner reads the database (SQLite gives its -wal and -shm files the
-            // same mode).
-            match crate::keys::create_private(&path) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
-            }
-            args.secret_key_file.clone().unwrap_or_else(|| folder.join("secret.key"))
+    if Backend::of_url(&args.database) == Backend::Sqlite {
+        let path = PathBuf::from(sqlite_path(&args.database));
+        let folder = folder_of(&path);
+        crate::keys::create_private_dir(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+        // Only the owner reads the database (SQLite gives its -wal and -shm files the
+        // same mode).
+        match crate::keys::create_private(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
         }
-    };
+    }
+    let key_file = key_file(args).unwrap_or_default();
     let key = if key_file.as_os_str().is_empty() {
         crate::keys::from_env()?.context(
             "with PostgreSQL every node needs the same secret key: set HOOKDESK_SECRET_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) or --secret-key-file",
@@ -147,19 +144,28 @@ pub async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the database {}", redact_url(&args.database)))
 }
 
+/// The folder a SQLite database's file is in.
+fn folder_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// The key file of the database `args` names: as given, or with SQLite `secret.key` beside
+/// the database. (`HOOKDESK_SECRET_KEY`, when set, is used instead of any file.)
+fn key_file(args: &DatabaseArgs) -> Option<PathBuf> {
+    args.secret_key_file.clone().or_else(|| match Backend::of_url(&args.database) {
+        Backend::Sqlite => Some(folder_of(Path::new(sqlite_path(&args.database))).join("secret.key")),
+        Backend::Postgres => None,
+    })
+}
+
 /// Where the secret key of the database `args` names is read from, in words.
 pub fn key_location(args: &DatabaseArgs) -> String {
     if std::env::var_os("HOOKDESK_SECRET_KEY").is_some() {
         return "the HOOKDESK_SECRET_KEY environment variable".into();
     }
-    match (&args.secret_key_file, Backend::of_url(&args.database)) {
-        (Some(file), _) => format!("the file {}", file.display()),
-        (None, Backend::Sqlite) => {
-            let path = PathBuf::from(sqlite_path(&args.database));
-            let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            format!("the file {}", folder.join("secret.key").display())
-        }
-        (None, Backend::Postgres) => "HOOKDESK_SECRET_KEY or --secret-key-file".into(),
+    match key_file(args) {
+        Some(file) => format!("the file {}", file.display()),
+        None => "HOOKDESK_SECRET_KEY or --secret-key-file".into(),
     }
 }
 
@@ -171,16 +177,46 @@ pub async fn backup(args: &DatabaseArgs, target: &Path) -> anyhow::Result<hookde
             "`hookdesk backup` copies SQLite databases; back up PostgreSQL with pg_dump (see the README's Operating section)"
         );
     }
-    crate::keys::create_private(target).with_context(|| {
-        format!("cannot create {} (a backup never overwrites a file: give a new path)", target.display())
-    })?;
-    match hookdesk_store::backup_sqlite(&args.database, target).await {
-        Ok(done) => Ok(done),
-        Err(e) => {
-            // Nothing half-written is left behind to be mistaken for a backup.
-            let _ = std::fs::remove_file(target);
-            Err(e).with_context(|| format!("cannot back up {}", sqlite_path(&args.database)))
+    let source = PathBuf::from(sqlite_path(&args.database));
+    if !source.is_file() {
+        bail!("there is no database at {}", source.display());
+    }
+    if target.exists() {
+        bail!("{} exists: a backup never overwrites a file; give a new path", target.display());
+    }
+    // Written beside the target under another name, then put in place once whole and
+    // checked: an interrupted backup never leaves a file that looks like one.
+    let name = target.file_name().with_context(|| format!("{} names no file", target.display()))?;
+    let partial = target.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    // What an interrupted run left: ours, by its name.
+    let _ = std::fs::remove_file(&partial);
+    crate::keys::create_private(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let written = async {
+        let done = hookdesk_store::backup_sqlite(&source, &partial).await?;
+        std::fs::File::open(&partial)?.sync_all()?;
+        put_in_place(&partial, target)?;
+        anyhow::Ok(done)
+    }
+    .await;
+    let _ = std::fs::remove_file(&partial);
+    let done = written.with_context(|| format!("cannot back up {}", source.display()))?;
+    // The new name is durable once its folder is.
+    if let Ok(folder) = std::fs::File::open(folder_of(target)) {
+        let _ = folder.sync_all();
+    }
+    Ok(done)
+}
+
+/// Gives `partial` the name `target`, unless a file took that name meanwhile: a hard link
+/// never replaces one (a rename, where links are not supported, is checked first).
+fn put_in_place(partial: &Path, target: &Path) -> anyhow::Result<()> {
+    match std::fs::hard_link(partial, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} exists: a backup never overwrites a file; give a new path", target.display())
         }
+        Err(_) if !target.exists() => Ok(std::fs::rename(partial, target)?),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -87,42 +87,58 @@ pub async fn run_singleton<F, Fut>(
     }
 }
 
+/// Rows one purge statement deletes at most.
+const BATCH: u32 = 1000;
+/// Statements per table per run: a run ends within seconds, well inside its lease and a
+/// shutdown's grace; a larger backlog (the first run after an upgrade, say) goes over the
+/// next runs.
+const BATCHES_PER_RUN: u32 = 100;
+
 /// The retention purge: invocations completed, and inbound calls logged, longer than
-/// `schedule.retention` ago, and ticket audits older than `schedule.audit_retention`, are
-/// deleted a batch at a time, so that the tables do not grow without bound. Each batch is one
-/// short statement: between two, the writer serves whoever waits for it (on SQLite, updates
-/// queue for the one writer in order, so a long purge never holds them for more than a batch).
-pub async fn purge_old_logs(store: &Store, clock: &Clock, schedule: &super::Schedule) {
-    const BATCH: u32 = 1000;
-    let now = clock.now();
-    let ago = |retention: Duration| now.plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-    let (logs_before, audits_before) = (ago(schedule.retention), ago(schedule.audit_retention));
-    let (mut invocations, mut calls, mut audits) = (0, 0, 0);
-    while let Some(n) = purged("invocations", store.purge_invocations(logs_before, BATCH).await) {
-        invocations += n;
-        tokio::task::yield_now().await;
-    }
-    while let Some(n) = purged("inbound calls", store.purge_inbound_calls(logs_before, BATCH).await) {
-        calls += n;
-        tokio::task::yield_now().await;
-    }
-    while let Some(n) = purged("ticket audits", store.purge_audits(audits_before, BATCH).await) {
-        audits += n;
-        tokio::task::yield_now().await;
-    }
+/// `schedule.retention` ago, and ticket audits older than `schedule.audit_retention` (unless it
+/// is off), are deleted a batch at a time, so that the tables do not grow without bound. Each
+/// batch is one short statement: between two, the writer serves whoever waits for it (on
+/// SQLite, writers queue for the one writer in order, so a purge holds them for a batch at most).
+pub async fn purge_expired(store: &Store, clock: &Clock, schedule: &super::Schedule) {
+    let ago = |now: Timestamp, retention: Duration| {
+        now.plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX))
+    };
+    // Each table by the clock that stamped it: the workers complete invocations at the
+    // system's time; calls and audits are stamped with the app's clock.
+    let invocations_before = ago(Timestamp::now(), schedule.retention);
+    let invocations = in_batches("invocations", || store.purge_invocations(invocations_before, BATCH)).await;
+    let calls_before = ago(clock.now(), schedule.retention);
+    let calls = in_batches("inbound calls", || store.purge_inbound_calls(calls_before, BATCH)).await;
+    let audits = match schedule.audit_retention {
+        Some(retention) => {
+            let before = ago(clock.now(), retention);
+            in_batches("ticket audits", || store.purge_audits(before, BATCH)).await
+        }
+        None => 0,
+    };
     if invocations + calls + audits > 0 {
-        info!(invocations, inbound_calls = calls, ticket_audits = audits, "old entries purged");
+        info!(invocations, inbound_calls = calls, ticket_audits = audits, "expired entries purged");
     }
 }
 
-/// A batch's count, or `None` when the purge of `log` is done or failed (it runs again later).
-fn purged(log: &str, batch: Result<u64, StoreError>) -> Option<u64> {
-    match batch {
-        Ok(0) => None,
-        Ok(n) => Some(n),
-        Err(e) => {
-            warn!(log, error = %e, "the retention purge failed; it will try again");
-            None
+/// Runs `batch` until it deletes nothing, fails (the next run tries again) or has run
+/// [`BATCHES_PER_RUN`] times; answers how many rows it deleted.
+async fn in_batches<F, Fut>(table: &str, mut batch: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
+    let mut deleted = 0;
+    for _ in 0..BATCHES_PER_RUN {
+        match batch().await {
+            Ok(0) => break,
+            Ok(n) => deleted += n,
+            Err(e) => {
+                warn!(table, error = %e, "the retention purge failed; it will try again");
+                break;
+            }
         }
+        tokio::task::yield_now().await;
     }
+    deleted
 }

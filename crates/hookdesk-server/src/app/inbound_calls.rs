@@ -276,10 +276,14 @@ impl App {
     /// the URL and no secret cannot use up the real sender's.
     fn admit_inbound_call(&self, webhook: &InboundWebhook, calls: Calls) -> Result<(), Duration> {
         let Some(per_minute) = webhook.rate_limit_per_minute else { return Ok(()) };
-        match calls {
+        let admitted = match calls {
             Calls::Verified => self.inbound_limits.admit(webhook.id.as_str(), per_minute),
             Calls::Unverified => self.inbound_limits.admit(&format!("{}/unverified", webhook.id), per_minute),
+        };
+        if admitted.is_err() {
+            self.metrics.inbound_rate_limited();
         }
+        admitted
     }
 
     /// Runs the actions of a verified call and renders the response. The actions'

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
 
 use hookdesk_core::Timestamp;
 use hookdesk_delivery::DeliveryMetrics;
@@ -30,6 +31,9 @@ pub enum StatusClass {
 }
 
 impl StatusClass {
+    pub const ALL: [Self; 5] =
+        [Self::Informational, Self::Success, Self::Redirection, Self::ClientError, Self::ServerError];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Informational => "1xx",
@@ -90,6 +94,10 @@ struct RouteLabels {
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// How long the gauges read from the database serve scrapes before they are read again: the
+/// route needs no token, so however often anyone scrapes, the database answers once a second.
+pub const GAUGES_FRESH_FOR: Duration = Duration::from_secs(1);
+
 /// Every metric of one server. Cheap to clone; clones count into the same metrics.
 #[derive(Clone)]
 pub struct Metrics {
@@ -107,6 +115,9 @@ pub struct Metrics {
     failing: FloatGauge,
     database_up: Gauge,
     delivery_running: Gauge,
+    /// When the database's gauges were last read; held while a scrape sets and encodes them,
+    /// so that two scrapes at once do not mix their values.
+    gauges_read_at: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
 impl Default for Metrics {
@@ -120,13 +131,7 @@ impl Default for Metrics {
         let delivery = DeliveryMetrics::registered(&mut registry);
         let inbound_calls = Family::<StatusClassLabel, Counter>::default();
         // Every class from the start, at 0, so that a rate over it is defined.
-        for status_class in [
-            StatusClass::Informational,
-            StatusClass::Success,
-            StatusClass::Redirection,
-            StatusClass::ClientError,
-            StatusClass::ServerError,
-        ] {
+        for status_class in StatusClass::ALL {
             let _ = inbound_calls.get_or_create(&StatusClassLabel { status_class });
         }
         let metrics = Self {
@@ -143,6 +148,7 @@ impl Default for Metrics {
             failing: FloatGauge::default(),
             database_up: Gauge::default(),
             delivery_running: Gauge::default(),
+            gauges_read_at: Arc::default(),
         };
         metrics.register(&mut registry);
         Self { registry: Arc::new(registry), ..metrics }
@@ -203,16 +209,26 @@ impl Metrics {
         );
     }
 
+    /// Invocations failed for good without a request: their request could not be made, or
+    /// their webhook was deleted.
+    pub(crate) fn given_up(&self, invocations: usize) {
+        self.delivery.given_up(invocations);
+    }
+
     pub(crate) fn updated(&self, tally: Tally) {
         self.updates.inc_by(tally.updates);
         self.rules_fired.inc_by(tally.rules_fired);
     }
 
-    pub(crate) fn inbound_answered(&self, status: u16) {
+    /// A call to an inbound webhook's URL answered with `status`, whatever answered it (the
+    /// webhook's response, a refusal, or the server: 404, 408, 413, 429).
+    pub fn inbound_answered(&self, status: u16) {
         self.inbound_calls.get_or_create(&StatusClassLabel { status_class: StatusClass::of(status) }).inc();
-        if status == 429 {
-            self.inbound_rate_limited.inc();
-        }
+    }
+
+    /// A call refused by its inbound webhook's rate limit.
+    pub(crate) fn inbound_rate_limited(&self) {
+        self.inbound_rate_limited.inc();
     }
 
     /// An HTTP request answered; `route` is its template (`/api/tickets/{id}`), never a path.
@@ -249,10 +265,28 @@ impl Exposition {
 }
 
 impl App {
-    /// The metrics, in `format`: the database's gauges are read now.
+    /// The metrics, in `format`, with the database's gauges at most [`GAUGES_FRESH_FOR`] old.
     pub async fn render_metrics(&self, format: Exposition) -> Result<String, AppError> {
         let m = &self.metrics;
+        let mut read_at = m.gauges_read_at.lock().await;
+        if read_at.is_none_or(|at| at.elapsed() >= GAUGES_FRESH_FOR) {
+            self.read_gauges().await;
+            *read_at = Some(Instant::now());
+        }
         m.delivery_running.set(i64::from(self.delivery.is_running()));
+        let mut text = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut text, &m.registry)
+            .map_err(|e| AppError::Internal(format!("encoding the metrics failed: {e}")))?;
+        drop(read_at);
+        Ok(match format {
+            Exposition::OpenMetrics => text,
+            Exposition::Prometheus => prometheus_text(&text),
+        })
+    }
+
+    /// Sets the gauges read from the database; `NaN` when it does not answer.
+    async fn read_gauges(&self) {
+        let m = &self.metrics;
         let read = async {
             Ok::<_, hookdesk_store::StoreError>((self.store.waiting().await?, self.store.health_counts().await?))
         };
@@ -283,13 +317,6 @@ impl App {
                 }
             }
         }
-        let mut text = String::with_capacity(16 * 1024);
-        prometheus_client::encoding::text::encode(&mut text, &m.registry)
-            .map_err(|e| AppError::Internal(format!("encoding the metrics failed: {e}")))?;
-        Ok(match format {
-            Exposition::OpenMetrics => text,
-            Exposition::Prometheus => prometheus_text(&text),
-        })
     }
 }
 

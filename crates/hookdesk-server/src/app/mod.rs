@@ -100,8 +100,8 @@ pub struct Schedule {
     pub background_interval: Duration,
     /// How long the invocation and inbound call logs keep an entry.
     pub retention: Duration,
-    /// How long tickets' audit entries are kept.
-    pub audit_retention: Duration,
+    /// How long tickets' audit entries are kept; `None`: for ever.
+    pub audit_retention: Option<Duration>,
 }
 
 /// `GET /healthz`: this node and the singleton jobs it runs.
@@ -110,6 +110,9 @@ pub struct NodeStatus {
     pub status: &'static str,
     pub node: String,
     pub singletons: Vec<&'static str>,
+    /// Ready, but with something to do: a newer hookdesk migrated the database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl App {
@@ -185,7 +188,7 @@ impl App {
                 shutdown.clone(),
                 move || {
                     let (store, clock) = (store.clone(), clock.clone());
-                    async move { background::purge_old_logs(&store, &clock, &schedule).await }
+                    async move { background::purge_expired(&store, &clock, &schedule).await }
                 },
             )
         };
@@ -200,26 +203,33 @@ impl App {
     /// Whether this node lives: its database answers.
     pub async fn node_status(&self) -> Result<NodeStatus, AppError> {
         self.store.ping().await?;
-        Ok(NodeStatus { status: "ok", node: self.node.id.clone(), singletons: self.node.holding() })
+        Ok(NodeStatus { status: "ok", node: self.node.id.clone(), singletons: self.node.holding(), note: None })
     }
 
-    /// Whether this node should take traffic (`/readyz`): its database answers, the schema is
-    /// the one this binary brings, and its delivery workers run.
+    /// Whether this node should take traffic (`/readyz`): its database answers, its schema
+    /// holds every migration this binary brings, and its delivery workers run. A schema a newer
+    /// hookdesk migrated further is ready (migrations only add, so this node still works on it),
+    /// with a note: during a rolling upgrade the old nodes keep serving until they are replaced.
     pub async fn readiness(&self) -> Result<NodeStatus, AppError> {
         let (applied, embedded) = self.store.schema_versions().await.map_err(|e| {
-            tracing::warn!(error = %e, "readiness: the database does not answer");
+            // Probes come every few seconds: the outage itself is logged where it hurts.
+            tracing::debug!(error = %e, "readiness: the database does not answer");
             AppError::NotReady("the database does not answer".into())
         })?;
-        if applied != embedded {
+        if applied < embedded {
             return Err(AppError::NotReady(format!(
-                "the database schema is at version {applied}, and this binary expects {embedded}{}",
-                if applied > embedded { ": a newer hookdesk migrated it; upgrade this node" } else { "" }
+                "the database schema is at version {applied}, and this binary needs {embedded}: run `hookdesk migrate`"
             )));
         }
         if !self.delivery.is_running() {
             return Err(AppError::NotReady("the delivery workers are not running".into()));
         }
-        Ok(NodeStatus { status: "ready", node: self.node.id.clone(), singletons: self.node.holding() })
+        let note = (applied > embedded).then(|| {
+            format!(
+                "the database schema is at version {applied}, newer than this binary's {embedded}: upgrade this node"
+            )
+        });
+        Ok(NodeStatus { status: "ready", node: self.node.id.clone(), singletons: self.node.holding(), note })
     }
 
     /// This server's counters, to count what happens outside the app (HTTP requests).

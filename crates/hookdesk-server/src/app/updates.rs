@@ -211,6 +211,7 @@ impl App {
     pub(crate) async fn commit(&self, tx: UpdateTx) -> Result<(), AppError> {
         let committed = tx.commit().await?;
         self.metrics.updated(committed.tally);
+        self.metrics.given_up(committed.failed.len());
         for failed in committed.failed {
             // The code, not the message: it may quote the rendered payload or URL.
             error!(

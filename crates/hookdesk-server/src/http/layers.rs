@@ -40,7 +40,7 @@ pub fn declared_too_large(headers: &HeaderMap) -> bool {
 pub async fn limit_bodies(request: Request, next: Next) -> Response {
     // `/hooks` refuses such a body itself, without reading it either, so that the call to a
     // known webhook is logged (and counted by its rate limit).
-    let hooks = request.extensions().get::<MatchedPath>().is_some_and(|p| p.as_str().starts_with("/hooks/"));
+    let hooks = request.extensions().get::<MatchedPath>().is_some_and(|p| is_inbound_call(p.as_str()));
     let too_large = declared_too_large(request.headers());
     if too_large && !hooks {
         return closing(ApiError::payload_too_large());
@@ -70,7 +70,7 @@ fn closing(error: ApiError) -> Response {
 /// One INFO line per request: method, route template, status, duration; and the request
 /// counted in `/metrics` (an inbound webhook's call also as such). The template, not the
 /// path, so that `/hooks/{token}` never shows a token; and never a header.
-pub async fn access_log(State(app): State<App>, request: Request, next: Next) -> Response {
+pub async fn observe(State(app): State<App>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
@@ -80,10 +80,15 @@ pub async fn access_log(State(app): State<App>, request: Request, next: Next) ->
     // A request no route matched is counted as `unmatched`: a scan of random paths must not
     // grow a label per path.
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    tracing::info!(target: "hookdesk::access", method = %method, route, status, duration_ms, "request");
+    tracing::info!(target: "hookdesk::access", method = %method, route = %route, status, duration_ms, "request");
     app.metrics().http_answered(route, status);
-    if route.starts_with("/hooks/") {
+    if is_inbound_call(route) {
         app.metrics().inbound_answered(status);
     }
     response
+}
+
+/// Whether a route template is an inbound webhook's URL.
+fn is_inbound_call(route: &str) -> bool {
+    route.starts_with("/hooks/")
 }

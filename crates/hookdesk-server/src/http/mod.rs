@@ -75,7 +75,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ),
         (
             "/readyz",
-            "Readiness: 200 {status: \"ready\", node, singletons} when the database answers, its schema is the one this binary brings and the delivery workers run; else 503 with the error body (code not_ready) saying which",
+            "Readiness: 200 {status: \"ready\", node, singletons, note?} when the database answers, its schema holds every migration this binary brings (a newer one: ready, with a note) and the delivery workers run; else 503 with the error body (code not_ready) saying which",
         ),
         (
             "/metrics",
@@ -151,7 +151,7 @@ pub fn with_layers(router: axum::Router<App>, app: App) -> axum::Router<App> {
         .layer(catch_panics())
         .layer(axum::middleware::from_fn(layers::limit_bodies))
         // It logs the route template (`/hooks/{token}`), never the path, which holds the token.
-        .layer(axum::middleware::from_fn_with_state(app, layers::access_log))
+        .layer(axum::middleware::from_fn_with_state(app, layers::observe))
 }
 
 /// A handler that panics answers 500 (the API's error body) and is logged; the process and

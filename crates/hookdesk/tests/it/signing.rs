@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::support::{Db, Received, Receiver, TestApp};
 
-fn verify(secret: &str, request: &Received) -> bool {
+/// Whether `request` carries a signature made with `secret`.
+pub fn verify(secret: &str, request: &Received) -> bool {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
         .expect("base64 secret");

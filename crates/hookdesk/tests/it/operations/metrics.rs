@@ -62,9 +62,13 @@ async fn metrics_count_deliveries_and_their_gauges_match_the_api(db: Db) {
     let ok = Receiver::start().await;
     let failing = Receiver::responding(|_| Reply::status(500)).await;
     let closed = closed_port().await;
-    // Failed attempts wait an hour for their retry: they stay `retrying` while we look.
-    let app =
-        TestApp::spawn_with(db, |c| c.retry = hookdesk_delivery::RetryPolicy::parse("1h").expect("schedule")).await;
+    // Failed attempts wait an hour for their retry, and a rate limit's window is an hour:
+    // what waits stays waiting while we look.
+    let app = TestApp::spawn_with(db, |c| {
+        c.retry = hookdesk_delivery::RetryPolicy::parse("1h").expect("schedule");
+        c.gates.rate_window = Duration::from_secs(3600);
+    })
+    .await;
     let before = scrape(&app).await;
 
     let delivered = app.webhook(&ok.url("/ok"), json!({})).await;
@@ -87,6 +91,8 @@ async fn metrics_count_deliveries_and_their_gauges_match_the_api(db: Db) {
     wait_for_status(&app, "retrying", 2).await;
     wait_for_status(&app, "pending", 2).await;
 
+    // The gauges read from the database serve scrapes for this long.
+    tokio::time::sleep(hookdesk_server::app::metrics::GAUGES_FRESH_FOR).await;
     let Some(after) = scrape(&app).await else { return };
     let before = before.expect("parsed before, as after");
     let moved = |name: &str, labels: &[(&str, &str)]| after.value(name, labels) - before.value(name, labels);

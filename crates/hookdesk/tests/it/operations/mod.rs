@@ -61,7 +61,9 @@ pub fn parse(text: &str, format: Format) -> Option<Scrape> {
         Format::OpenMetrics => "openmetrics",
         Format::Prometheus => "prometheus",
     };
-    let available = std::process::Command::new("python3")
+    // `.ci/run` names Debian's python3 when it installed the parser there.
+    let python = std::env::var("HOOKDESK_PYTHON").unwrap_or_else(|_| "python3".into());
+    let available = std::process::Command::new(&python)
         .args(["-c", "import prometheus_client"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -71,7 +73,7 @@ pub fn parse(text: &str, format: Format) -> Option<Scrape> {
         eprintln!("python3 with prometheus_client is not installed: the metrics were not parsed");
         return None;
     }
-    let mut child = std::process::Command::new("python3")
+    let mut child = std::process::Command::new(&python)
         .args([script, arg])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -26,7 +26,7 @@ async fn calls(app: &TestApp, webhook: &Value) -> Vec<String> {
 async fn retention_purges_old_audits_and_calls_and_keeps_recent_ones(db: Db) {
     let app = TestApp::spawn_with(db, |c| {
         c.retention = 30 * DAY;
-        c.audit_retention = 90 * DAY;
+        c.audit_retention = Some(90 * DAY);
         c.background_interval = Duration::from_millis(200);
     })
     .await;
