@@ -63,7 +63,7 @@ pub struct Store {
 pub(crate) const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -75,7 +75,6 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
             (7, "inbound webhooks", include_str!("../migrations/sqlite/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/sqlite/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/sqlite/0009_completed_status.sql")),
-            (10, "audit retention", include_str!("../migrations/sqlite/0010_audit_retention.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -87,7 +86,6 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
             (7, "inbound webhooks", include_str!("../migrations/postgres/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/postgres/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/postgres/0009_completed_status.sql")),
-            (10, "audit retention", include_str!("../migrations/postgres/0010_audit_retention.sql")),
         ],
     }
 }
@@ -185,7 +183,8 @@ impl Store {
     }
 
     /// Deletes up to `limit` rows of `table` whose time `column` is before `before`, oldest
-    /// first (an index on `column` finds them); answers how many. One short statement: the
+    /// first (an index on `column` finds them: the invocations' and the calls' have one);
+    /// answers how many. One short statement: the
     /// retention purge calls it until it answers 0, and between two calls the writer serves
     /// whoever waits for it.
     pub(crate) async fn delete_oldest(
