@@ -292,7 +292,7 @@ mod tests {
         // Endpoints that encoded their placeholders themselves are not encoded twice.
         assert_eq!(
             render("http://crm.example/q?s={{ ticket.subject | url_encode }}", "a b").expect("renders"),
-            "http://crm.example/q?s=a%20b"
+            "http://crm.example/q?s=a+b"
         );
         // A tag beside the host is not a host placeholder; the scheme still holds.
         assert_eq!(

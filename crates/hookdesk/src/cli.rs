@@ -208,6 +208,11 @@ pub struct ServeArgs {
     #[arg(long = "log-retention", alias = "retention", env = "HOOKDESK_LOG_RETENTION", default_value = "30days", value_parser = positive_duration)]
     pub retention: Duration,
 
+    /// The time zone templates show dates in (`{{ ticket.created_at | date: "%H:%M" }}`): an
+    /// IANA name (Europe/Paris), UTC, or an offset (+02:00).
+    #[arg(long, env = "HOOKDESK_TIMEZONE", default_value = "UTC", value_parser = parse_time_zone)]
+    pub timezone: String,
+
     /// How long a ticket's audit entries (its changes, the rules that fired, the events) are
     /// kept, or `off` to keep them for ever; the ticket and its comments stay.
     #[arg(long, env = "HOOKDESK_AUDIT_RETENTION", value_name = "DUR|off", default_value = "90days", value_parser = retention_or_off)]
@@ -232,6 +237,10 @@ pub struct ServeArgs {
     /// processes, retries).
     #[arg(long, env = "HOOKDESK_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+}
+
+fn parse_time_zone(text: &str) -> Result<String, String> {
+    hookdesk_core::template::time_zone(text).map(|_| text.trim().to_owned())
 }
 
 /// A retention, or `off`: kept for ever.

@@ -59,6 +59,8 @@ pub struct ServeConfig {
     pub clock: Clock,
     pub admin_token: Option<String>,
     pub metrics: MetricsListen,
+    /// The time zone templates show dates in.
+    pub timezone: String,
 }
 
 impl ServeConfig {
@@ -111,6 +113,7 @@ impl ServeConfig {
             clock: Clock::system(),
             admin_token: admin_token.map(|t| t.trim().to_owned()),
             metrics: args.metrics_listen.unwrap_or_default(),
+            timezone: args.timezone,
         })
     }
 }
@@ -323,6 +326,7 @@ impl Running {
 }
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
+    hookdesk_core::template::set_time_zone(&config.timezone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
     // Listening first: a start that cannot listen leaves no database (nor admin token) behind.
     let listener = transport::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;

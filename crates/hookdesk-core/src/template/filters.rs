@@ -177,10 +177,12 @@ fn percent_encode(input: &dyn ValueView) -> Value {
     Value::scalar(percent_encoding::utf8_percent_encode(text.as_str(), COMPONENT).to_string())
 }
 
+/// Shopify's `url_encode` (Ruby's `CGI.escape`): as `uri_encode`, but a space is `+`, as in
+/// a form's fields.
 #[derive(Clone, ParseFilter, FilterReflection)]
 #[filter(
     name = "url_encode",
-    description = "Percent-encodes a value for use in a URL (the same as uri_encode).",
+    description = "Encodes a value as a form field or query value: a space is +, the rest percent-encoded.",
     parsed(UrlEncodeFilter)
 )]
 pub struct UrlEncode;
@@ -191,14 +193,18 @@ struct UrlEncodeFilter;
 
 impl Filter for UrlEncodeFilter {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        Ok(percent_encode(input))
+        // A `%20` in the output is an encoded space: a `%` of the input is `%25`.
+        Ok(match percent_encode(input) {
+            Value::Nil => Value::Nil,
+            encoded => Value::scalar(encoded.to_kstr().replace("%20", "+")),
+        })
     }
 }
 
 #[derive(Clone, ParseFilter, FilterReflection)]
 #[filter(
     name = "uri_encode",
-    description = "Percent-encodes a value for use in a URL (the same as url_encode).",
+    description = "Percent-encodes a value for use in a URL: everything but letters, digits and -._~ (a space is %20).",
     parsed(UriEncodeFilter)
 )]
 pub struct UriEncode;

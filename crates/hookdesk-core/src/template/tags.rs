@@ -211,6 +211,44 @@ impl Renderable for Assigned {
     }
 }
 
+/// Liquid 5's `{% echo value | filters %}`: what `{{ value | filters }}` prints, as a tag (so
+/// that it can be written inside `{% liquid %}`).
+#[derive(Clone, Copy)]
+pub(super) struct Echo;
+
+#[derive(Debug)]
+struct Echoed(FilterChain);
+
+impl TagReflection for Echo {
+    fn tag(&self) -> &'static str {
+        "echo"
+    }
+
+    fn description(&self) -> &'static str {
+        "Prints a value, as {{ }} does."
+    }
+}
+
+impl ParseTag for Echo {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
+        let value = arguments.expect_next("A value expected.")?.expect_filter_chain(options).into_result()?;
+        arguments.expect_nothing()?;
+        Ok(Box::new(Echoed(value)))
+    }
+
+    fn reflection(&self) -> &dyn TagReflection {
+        self
+    }
+}
+
+impl Renderable for Echoed {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        budget::check()?;
+        let value = self.0.evaluate(runtime)?;
+        write!(writer, "{}", value.render()).map_err(|e| liquid_core::Error::with_msg(format!("echo: {e}")))
+    }
+}
+
 /// `{% capture name %}...{% endcapture %}`, into a buffer with a limit.
 #[derive(Clone, Copy)]
 pub(super) struct Capture;

@@ -170,6 +170,7 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         clock: hookdesk_server::app::Clock::system(),
         admin_token: Some(format!("bench-{}", uuid_suffix())),
         metrics: crate::serve::MetricsListen::Main,
+        timezone: "UTC".into(),
     }
 }
 

@@ -23,5 +23,6 @@ mod schema;
 mod serve_process;
 mod signing;
 mod test_send;
+mod time_zone;
 mod tour;
 mod ui;

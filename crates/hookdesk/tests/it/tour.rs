@@ -1,5 +1,5 @@
 //! The README's tour, from the first seed: a trigger fires on an update carrying the tag
-//! `send_web_action`, notifies a webhook with `{{ ticket.subject | url_encode }}`, and removes
+//! `send_web_action`, notifies a webhook with `{{ ticket.subject | uri_encode }}`, and removes
 //! the tag so it fires only once.
 
 use axum::http::StatusCode;
@@ -20,7 +20,7 @@ async fn the_seed_tour_sends_exactly_once_and_removes_its_tag(db: Db) {
         "actions": [
             {"field": "notify_webhook", "value": {
                 "webhook_id": webhook,
-                "payload": "{\"text\": \"Ticket {{ ticket.id }} updated: {{ ticket.subject | url_encode }}\", \"link\": \"{{ ticket.url }}\", \"by\": {{ current_user.name | json }}}"
+                "payload": "{\"text\": \"Ticket {{ ticket.id }} updated: {{ ticket.subject | uri_encode }}\", \"link\": \"{{ ticket.url }}\", \"by\": {{ current_user.name | json }}}"
             }},
             {"field": "remove_tags", "value": "send_web_action"}
         ]

@@ -1,0 +1,211 @@
+//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `modulo` floors
+//! (as Ruby does), `split` on `""` splits into characters, and `date` reads the times
+//! hookdesk's templates hold (RFC 3339 strings) and Unix timestamps, and shows them in the
+//! server's time zone.
+
+use std::sync::OnceLock;
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Zoned};
+use liquid_core::{Display_filter, Expression, Filter, FilterParameters, FilterReflection, FromFilterParameters};
+use liquid_core::{Result, Runtime, Value, ValueView};
+
+/// The time zone `date` shows times in: set once at start (`--timezone`), UTC until then.
+static TIME_ZONE: OnceLock<TimeZone> = OnceLock::new();
+
+/// Sets the time zone of rendered dates, from an IANA name (`Europe/Paris`), `UTC`, or a
+/// fixed offset (`+02:00`). It is the process's setting: once set, another zone is refused.
+pub fn set_time_zone(name: &str) -> std::result::Result<(), String> {
+    let zone = time_zone(name)?;
+    let set = TIME_ZONE.get_or_init(|| zone.clone());
+    if *set != zone {
+        return Err(format!("dates are already shown in another time zone in this process; {name:?} is not used"));
+    }
+    Ok(())
+}
+
+/// The time zone `name` names, or why it names none.
+pub fn time_zone(name: &str) -> std::result::Result<TimeZone, String> {
+    let name = name.trim();
+    let offset = ["%:z", "%z"].iter().find_map(|format| jiff::fmt::strtime::parse(format, name).ok()?.offset());
+    if let Some(offset) = offset {
+        return Ok(TimeZone::fixed(offset));
+    }
+    TimeZone::get(name).map_err(|_| {
+        format!("{name:?} is not a time zone: give an IANA name (Europe/Paris, America/New_York), UTC, or an offset (+02:00)")
+    })
+}
+
+fn zone() -> TimeZone {
+    TIME_ZONE.get().cloned().unwrap_or(TimeZone::UTC)
+}
+
+fn not_a_number(filter: &str, what: &str) -> liquid_core::Error {
+    liquid_core::Error::with_msg(format!("{filter} needs a number as its {what}"))
+}
+
+#[derive(Debug, FilterParameters)]
+struct ModuloArgs {
+    #[parameter(description = "The divisor. Must be a number.")]
+    operand: Expression,
+}
+
+/// `modulo` with the sign of the divisor, as Ruby's `%`: `-7 | modulo: 3` is 2.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "modulo",
+    description = "The remainder of dividing the input by the operand, floored as Ruby's (the sign of the operand).",
+    parameters(ModuloArgs),
+    parsed(ModuloFilter)
+)]
+pub struct Modulo;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "modulo"]
+struct ModuloFilter {
+    #[parameters]
+    args: ModuloArgs,
+}
+
+impl Filter for ModuloFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let input = input.as_scalar().ok_or_else(|| not_a_number("modulo", "input"))?;
+        let operand = args.operand.as_scalar().ok_or_else(|| not_a_number("modulo", "operand"))?;
+        if let (Some(a), Some(b)) = (input.to_integer(), operand.to_integer()) {
+            if b == 0 {
+                return Err(liquid_core::Error::with_msg("modulo by zero"));
+            }
+            let r = a.wrapping_rem(b);
+            return Ok(Value::scalar(if r != 0 && (r < 0) != (b < 0) { r + b } else { r }));
+        }
+        let (a, b) = match (input.to_float(), operand.to_float()) {
+            (Some(a), Some(b)) => (a, b),
+            (None, _) => return Err(not_a_number("modulo", "input")),
+            (_, None) => return Err(not_a_number("modulo", "operand")),
+        };
+        if b == 0.0 {
+            return Err(liquid_core::Error::with_msg("modulo by zero"));
+        }
+        let r = a % b;
+        Ok(Value::scalar(if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r }))
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct SplitArgs {
+    #[parameter(description = "The separator; empty splits into characters.", arg_type = "str")]
+    pattern: Expression,
+}
+
+/// `split`: on `""` into characters; trailing empty items dropped, as Ruby's `split` does.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "split",
+    description = "Divides a string into an array at each separator (into characters when it is empty).",
+    parameters(SplitArgs),
+    parsed(SplitFilter)
+)]
+pub struct Split;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "split"]
+struct SplitFilter {
+    #[parameters]
+    args: SplitArgs,
+}
+
+impl Filter for SplitFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let input = input.to_kstr();
+        let pattern = args.pattern.as_str();
+        let mut parts: Vec<Value> = if pattern.is_empty() {
+            input.chars().map(|c| Value::scalar(c.to_string())).collect()
+        } else {
+            input.split(pattern).map(|s| Value::scalar(s.to_owned())).collect()
+        };
+        while parts.last().is_some_and(|last| last.to_kstr().is_empty()) {
+            parts.pop();
+        }
+        Ok(Value::Array(parts))
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct DateArgs {
+    #[parameter(description = "The strftime format (`%Y-%m-%d`, `%b %-d`...).", arg_type = "str")]
+    format: Expression,
+}
+
+/// `date`: a time (RFC 3339 or ISO 8601 text, a Unix timestamp, `now`, `today`) formatted
+/// with strftime directives, in the server's time zone. What is not a time is left as it is.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "date",
+    description = "Formats a time with strftime directives, in the server's time zone.",
+    parameters(DateArgs),
+    parsed(DateFilter)
+)]
+pub struct DateFormat;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "date"]
+struct DateFilter {
+    #[parameters]
+    args: DateArgs,
+}
+
+impl Filter for DateFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let format = args.format.as_str();
+        let Some(time) = read_time(input) else { return Ok(input.to_value()) };
+        if format.is_empty() {
+            return Ok(input.to_value());
+        }
+        // Ruby's `%c`; jiff's own is another layout.
+        let format = format.replace("%c", "%a %b %e %H:%M:%S %Y");
+        jiff::fmt::strtime::format(format.as_str(), &time).map(Value::scalar).map_err(|e| {
+            liquid_core::Error::with_msg(format!("date: the format {:?} is not one it can use: {e}", args.format))
+        })
+    }
+}
+
+/// The time `input` holds, in the server's zone; `None` when it holds none.
+fn read_time(input: &dyn ValueView) -> Option<Zoned> {
+    let zone = zone();
+    if input.is_nil() {
+        return None;
+    }
+    if let Some(scalar) = input.as_scalar()
+        && let Some(seconds) = scalar.to_integer()
+    {
+        return Timestamp::from_second(seconds).ok().map(|t| t.to_zoned(zone));
+    }
+    let text = input.to_kstr();
+    let text = text.trim();
+    match text {
+        "now" | "today" => return Some(Timestamp::now().to_zoned(zone)),
+        "" => return None,
+        _ => {}
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok().and_then(|s| Timestamp::from_second(s).ok()).map(|t| t.to_zoned(zone));
+    }
+    if let Ok(instant) = text.parse::<Timestamp>() {
+        return Some(instant.to_zoned(zone));
+    }
+    // liquid's own times print as `2026-03-04 05:06:07 +0000`.
+    if let Ok(zoned) = jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", text).and_then(|t| t.to_timestamp()) {
+        return Some(zoned.to_zoned(zone));
+    }
+    // Without an offset, a time is the server zone's.
+    let civil = text
+        .parse::<DateTime>()
+        .ok()
+        .or_else(|| jiff::fmt::strtime::parse("%Y-%m-%d %H:%M", text).and_then(|t| t.to_datetime()).ok())
+        .or_else(|| text.parse::<Date>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())))?;
+    civil.to_zoned(zone).ok()
+}
