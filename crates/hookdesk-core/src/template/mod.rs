@@ -1,5 +1,6 @@
-//! Liquid templates as helpdesk admins expect them: a missing variable renders empty (never
-//! an error), `url_encode`/`uri_encode` and `json` filters, and parse errors that say where.
+//! Liquid templates as helpdesk admins expect them: Shopify's semantics (`shopify`, `inline`;
+//! `parity` holds the table), a missing variable renders empty (never an error), our
+//! `uri_encode` and `json` filters, and parse and render errors that say where and what.
 //! Every render runs under a budget (`budget`): no template can take the process down.
 
 mod budget;

@@ -206,6 +206,11 @@ fn hookdesk_adds_uri_encode_and_dates_of_now() {
     assert_eq!(render("{{ 'now' | date: '%Y' }}"), year);
     assert_eq!(render("{{ 'today' | date: '%Y' }}"), year);
     assert_eq!(render("{{ '2026-03-04T05:06:07.123456+01:00' | date: '%H:%M:%S' }}"), "04:06:07");
+    // The README's examples.
+    assert_eq!(render("{{ ticket.created_at | date: '%b %-d, %H:%M %Z' }}"), "Mar 4, 05:06 UTC");
+    assert_eq!(render("{{ ticket.created_at | date: '%_d %^b' }}"), " 4 MAR");
+    assert_eq!(render("{{ 'Printer on fire & co' | url_encode }}"), "Printer+on+fire+%26+co");
+    assert_eq!(render("{{ 'Printer on fire & co' | uri_encode }}"), "Printer%20on%20fire%20%26%20co");
 }
 
 #[test]
