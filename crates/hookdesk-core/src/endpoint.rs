@@ -123,10 +123,13 @@ fn encode_placeholders(source: &str) -> Result<(String, bool), Invalid> {
                 );
                 out.push_str(&format!("{open} {} {close}", encode_output(markup, part)?));
             }
-            lex::Kind::Tag { name: "cycle", .. } => {
+            // Tags that print, and `liquid`, whose lines may: their output would not be encoded.
+            lex::Kind::Tag { name: name @ ("cycle" | "echo" | "liquid"), .. } => {
                 return Err(Invalid::new(
                     "endpoint",
-                    "{% cycle %} is not allowed in an endpoint: its output would not be encoded",
+                    format!(
+                        "{{% {name} %}} is not allowed in an endpoint: its output would not be encoded; use {{{{ }}}}"
+                    ),
                 ));
             }
             lex::Kind::Tag { .. } | lex::Kind::Unclosed { .. } => {
@@ -160,7 +163,8 @@ fn advance(mut part: Part, literal: &str) -> Part {
 }
 
 /// Filters whose output is encoded already: an endpoint written before hookdesk encoded
-/// placeholders itself (`{{ ticket.subject | url_encode }}`) keeps working.
+/// placeholders itself (`{{ ticket.subject | uri_encode }}`) is not encoded twice. (`url_encode`
+/// writes a space as `+`: right in a query value, a plus sign in a path.)
 const ENCODING: &[&str] = &["url_encode", "uri_encode", IN_PATH_OR_QUERY];
 
 /// One output's markup (`x | f: 1`), with the filter its place needs.
@@ -285,10 +289,11 @@ mod tests {
             render("http://crm.example/{{ \"}}{%\" }}/{{ ticket.subject }}", "a/b").expect("renders"),
             "http://crm.example/%7D%7D%7B%25/a%2Fb"
         );
-        assert!(
-            Endpoint::parse("http://crm.example/{% cycle ticket.subject %}").is_err(),
-            "cycle would output raw data"
-        );
+        for tag in ["{% cycle ticket.subject %}", "{% echo ticket.subject %}", "{% liquid echo ticket.subject %}"] {
+            let refused = Endpoint::parse(&format!("http://crm.example/{tag}")).expect_err("prints raw data");
+            assert!(refused.to_string().contains("is not allowed in an endpoint"), "{refused}");
+            assert!(Endpoint::parse(&format!("http://{tag}.example/")).is_err(), "{tag} in the host");
+        }
         // Endpoints that encoded their placeholders themselves are not encoded twice.
         assert_eq!(
             render("http://crm.example/q?s={{ ticket.subject | url_encode }}", "a b").expect("renders"),

@@ -7,41 +7,85 @@ use std::borrow::Cow;
 
 use super::lex::{Kind, elements};
 
+/// A line of a `{% liquid %}` tag whose quote is not closed on it: refused, because the tag's
+/// end was found by reading that quote as open (an apostrophe in a `#` comment counts), so
+/// the parser would not see the tags the author wrote. The 1-based line number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct OpenQuote(pub usize);
+
 /// `source` with each `{% liquid %}` tag written out as the tags of its lines (none inside
 /// `{% raw %}`). Lines starting with `#` are comments.
-pub(super) fn expand(source: &str) -> Cow<'_, str> {
+pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, OpenQuote> {
     let mut expanded = String::new();
     let mut copied = 0;
     let mut raw = false;
     for element in elements(source) {
+        if let Kind::Unclosed { .. } = element.kind
+            && !raw
+            && opens_liquid_tag(&source[element.start..])
+        {
+            // Never closed, because a quote on one of its lines is read as open.
+            let first_line = source[..element.start].matches('\n').count() + 1;
+            let open = source[element.start..].split('\n').position(|line| !quotes_balanced(line)).unwrap_or(0);
+            return Err(OpenQuote(first_line + open));
+        }
         let Kind::Tag { name, .. } = element.kind else { continue };
         match name {
             "raw" => raw = true,
             "endraw" => raw = false,
             "liquid" if !raw => {
                 expanded.push_str(&source[copied..element.start]);
-                expanded.push_str(&written_out(&source[element.start..element.end]));
+                let first_line = source[..element.start].matches('\n').count() + 1;
+                let tag =
+                    written_out(&source[element.start..element.end]).map_err(|line| OpenQuote(first_line + line))?;
+                expanded.push_str(&tag);
                 copied = element.end;
             }
             _ => {}
         }
     }
     if copied == 0 {
-        return Cow::Borrowed(source);
+        return Ok(Cow::Borrowed(source));
     }
     expanded.push_str(&source[copied..]);
-    Cow::Owned(expanded)
+    Ok(Cow::Owned(expanded))
+}
+
+/// Whether `text` starts with a `{% liquid` tag.
+fn opens_liquid_tag(text: &str) -> bool {
+    let inner = text.strip_prefix("{%").map(|t| t.strip_prefix('-').unwrap_or(t)).unwrap_or_default();
+    inner.trim_start().split(|c: char| c.is_whitespace() || c == '%').next() == Some("liquid")
+}
+
+/// Whether `line` closes every quote it opens.
+fn quotes_balanced(line: &str) -> bool {
+    let mut quote = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None => {}
+        }
+    }
+    quote.is_none()
 }
 
 /// One `{% liquid ... %}` tag as its lines' tags, next to each other (no text between them to
 /// render), each line's end kept inside a tag's markup, and the tag's whitespace control on
-/// the first and the last.
-fn written_out(tag: &str) -> String {
+/// the first and the last. Fails with the index of a line whose quote is left open.
+fn written_out(tag: &str) -> Result<String, usize> {
     let open = if tag.starts_with("{%-") { "{%-" } else { "{%" };
     let close = if tag.ends_with("-%}") { "-%}" } else { "%}" };
     let inner = &tag[open.len()..tag.len() - close.len()];
-    let body = inner.trim_start_matches([' ', '\t']).strip_prefix("liquid").unwrap_or(inner);
+    let leading = inner.len() - inner.trim_start().len();
+    let body = inner.trim_start().strip_prefix("liquid").unwrap_or(inner);
+    // The lines' indexes count from the tag's first line.
+    let skipped = inner[..leading].matches('\n').count();
     let lines: Vec<&str> = body.split('\n').collect();
+    if let Some(open_quote) = lines.iter().position(|line| !quotes_balanced(line)) {
+        return Err(skipped + open_quote);
+    }
     let statements: Vec<(usize, &str)> = lines
         .iter()
         .enumerate()
@@ -49,15 +93,19 @@ fn written_out(tag: &str) -> String {
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
         .collect();
     let last_line = lines.len() - 1;
+    if statements.is_empty() {
+        // Nothing to run: a comment keeps the tag's whitespace control and its lines.
+        return Ok(format!("{open} comment {}%}}{{% endcomment {close}", "\n".repeat(skipped + last_line)));
+    }
     let mut out = String::new();
     for (k, &(line, statement)) in statements.iter().enumerate() {
-        let before = if k == 0 { line } else { 0 };
+        let before = if k == 0 { skipped + line } else { 0 };
         let next = statements.get(k + 1).map_or(last_line, |&(next, _)| next);
         let tag_open = if k == 0 { open } else { "{%" };
         let tag_close = if k + 1 == statements.len() { close } else { "%}" };
         out.push_str(&format!("{tag_open}{} {statement} {}{tag_close}", "\n".repeat(before), "\n".repeat(next - line)));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -67,16 +115,26 @@ mod tests {
     #[test]
     fn each_line_becomes_its_tag_and_the_lines_keep_their_places() {
         let source = "a {% liquid\n  assign x = 'liq'\n  # a comment\n  echo x | upcase\n%} b\n{{ y }}";
-        let expanded = expand(source);
+        let expanded = expand(source).expect("expands");
         assert_eq!(expanded, "a {%\n assign x = 'liq' \n\n%}{% echo x | upcase \n%} b\n{{ y }}");
         assert_eq!(expanded.matches('\n').count(), source.matches('\n').count());
     }
 
     #[test]
+    fn a_quote_left_open_on_a_line_is_refused_and_an_empty_tag_keeps_its_whitespace_control() {
+        assert_eq!(expand("x\n{% liquid\n# don't\necho 1\n%}"), Err(OpenQuote(3)));
+        assert_eq!(expand("{% liquid echo \"a\nb\" %}"), Err(OpenQuote(1)));
+        assert_eq!(
+            expand("a {%- liquid\n# nothing\n -%} b").expect("expands"),
+            "a {%- comment \n\n%}{% endcomment -%} b"
+        );
+    }
+
+    #[test]
     fn whitespace_control_stays_on_the_outer_tags_and_raw_is_left_alone() {
-        assert_eq!(expand("{%- liquid echo 1\necho 2 -%}"), "{%- echo 1 \n%}{% echo 2 -%}");
+        assert_eq!(expand("{%- liquid echo 1\necho 2 -%}").expect("expands"), "{%- echo 1 \n%}{% echo 2 -%}");
         let raw = "{% raw %}{% liquid echo 1 %}{% endraw %}";
-        assert_eq!(expand(raw), raw);
-        assert!(matches!(expand("no tags"), Cow::Borrowed(_)));
+        assert_eq!(expand(raw).expect("expands"), raw);
+        assert!(matches!(expand("no tags"), Ok(Cow::Borrowed(_))));
     }
 }

@@ -55,9 +55,9 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(stdlib::Ceil))
         .filter(Bounded(stdlib::Compact))
         .filter(Bounded(stdlib::Concat))
-        .filter(Bounded(shopify::DateFormat))
+        .filter(Bounded(shopify::Date))
         .filter(Bounded(stdlib::Default))
-        .filter(Bounded(stdlib::DividedBy))
+        .filter(Bounded(shopify::DividedBy))
         .filter(Bounded(stdlib::Downcase))
         .filter(Bounded(stdlib::Escape))
         .filter(Bounded(stdlib::EscapeOnce))
@@ -117,7 +117,16 @@ impl Template {
     /// Parses `source`; the error names `field` and the line and column of the problem.
     /// Nesting deeper than [`MAX_NESTING`] is refused before parsing: the parser recurses.
     pub fn parse(field: &str, source: &str) -> Result<Self, Invalid> {
-        let expanded = inline::expand(source);
+        let expanded = inline::expand(source).map_err(|inline::OpenQuote(line)| Invalid {
+            line: Some(line),
+            column: None,
+            ..Invalid::new(
+                field,
+                format!(
+                    "Liquid syntax error at line {line}: a quote opened in a {{% liquid %}} tag is not closed on its line (an apostrophe in a # comment counts)"
+                ),
+            )
+        })?;
         if let Some((line, column, reason)) = nesting::too_deep(&expanded, MAX_NESTING) {
             return Err(Invalid {
                 line: Some(line),
@@ -315,20 +324,28 @@ fn json_to_liquid(value: &serde_json::Value) -> Value {
 }
 
 /// A render error of liquid's (`liquid: Invalid argument` then indented `with:` and `from:`
-/// sections) as one sentence: which filter failed, on what, and why.
+/// sections) as one sentence: which filter failed, on what, and why. The value a filter
+/// failed on comes last and may hold anything (a caller's data, newlines included): nothing
+/// after its first line is read, and every part is cut short.
 fn render_error_in_words(message: &str) -> String {
+    const PART: usize = 200;
     let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
-    let kind = lines.next().unwrap_or("error").trim_start_matches("liquid:").trim().to_owned();
+    let kind = text::cut(lines.next().unwrap_or("error").trim_start_matches("liquid:").trim(), PART).to_owned();
     let mut details = std::collections::BTreeMap::new();
     for line in lines {
         if let Some((key, value)) = line.split_once('=') {
-            details.entry(key.trim().to_owned()).or_insert_with(|| value.trim().to_owned());
+            let key = key.trim().to_owned();
+            let last = key == "input";
+            details.entry(key).or_insert_with(|| text::cut(value.trim(), PART).to_owned());
+            if last {
+                break;
+            }
         }
     }
     let why = match (details.get("cause"), details.get("argument")) {
         (Some(cause), Some(argument)) => format!("{cause} (its {argument})"),
         (Some(cause), None) => cause.clone(),
-        (None, _) => kind.to_lowercase(),
+        (None, _) => kind.clone(),
     };
     match (details.get("filter"), details.get("input")) {
         (Some(filter), Some(input)) => {

@@ -1,11 +1,11 @@
-//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `modulo` floors
-//! (as Ruby does), `split` on `""` splits into characters, and `date` reads the times
-//! hookdesk's templates hold (RFC 3339 strings) and Unix timestamps, and shows them in the
-//! server's time zone.
+//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `divided_by` and
+//! `modulo` floor (as Ruby does), `split` splits on `""` into characters and on `" "` as
+//! Ruby's does, and `date` reads the times hookdesk's templates hold (RFC 3339 strings) and
+//! Unix timestamps, and shows them in the server's time zone.
 
 use std::sync::OnceLock;
 
-use jiff::civil::{Date, DateTime};
+use jiff::civil::{Date as CivilDate, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 use liquid_core::{Display_filter, Expression, Filter, FilterParameters, FilterReflection, FromFilterParameters};
@@ -45,6 +45,69 @@ fn not_a_number(filter: &str, what: &str) -> liquid_core::Error {
     liquid_core::Error::with_msg(format!("{filter} needs a number as its {what}"))
 }
 
+/// The input and the operand of an arithmetic filter: two integers, or else two floats; a
+/// zero operand refused.
+enum Operands {
+    Integers(i64, i64),
+    Floats(f64, f64),
+}
+
+fn operands(filter: &str, input: &dyn ValueView, operand: &dyn ValueView) -> Result<Operands> {
+    let input = input.as_scalar().ok_or_else(|| not_a_number(filter, "input"))?;
+    let operand = operand.as_scalar().ok_or_else(|| not_a_number(filter, "operand"))?;
+    let operands = match (input.to_integer(), operand.to_integer()) {
+        (Some(a), Some(b)) => Operands::Integers(a, b),
+        _ => match (input.to_float(), operand.to_float()) {
+            (Some(a), Some(b)) => Operands::Floats(a, b),
+            (None, _) => return Err(not_a_number(filter, "input")),
+            (_, None) => return Err(not_a_number(filter, "operand")),
+        },
+    };
+    if matches!(operands, Operands::Integers(_, 0)) || matches!(operands, Operands::Floats(_, b) if b == 0.0) {
+        return Err(liquid_core::Error::with_msg(format!("{filter} by zero")));
+    }
+    Ok(operands)
+}
+
+#[derive(Debug, FilterParameters)]
+struct DividedByArgs {
+    #[parameter(description = "The divisor. Must be a number.")]
+    operand: Expression,
+}
+
+/// `divided_by`: two integers give an integer, floored as Ruby's (`-7 | divided_by: 2` is
+/// -4); a float on either side gives a float.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "divided_by",
+    description = "Divides the input by the operand: an integer (floored) for two integers, else a float.",
+    parameters(DividedByArgs),
+    parsed(DividedByFilter)
+)]
+pub struct DividedBy;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "divided_by"]
+struct DividedByFilter {
+    #[parameters]
+    args: DividedByArgs,
+}
+
+impl Filter for DividedByFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        match operands("divided_by", input, &args.operand)? {
+            Operands::Integers(a, b) => {
+                let q = a
+                    .checked_div(b)
+                    .ok_or_else(|| liquid_core::Error::with_msg("divided_by: the result is too large"))?;
+                Ok(Value::scalar(if a % b != 0 && (a < 0) != (b < 0) { q - 1 } else { q }))
+            }
+            Operands::Floats(a, b) => Ok(Value::scalar(a / b)),
+        }
+    }
+}
+
 #[derive(Debug, FilterParameters)]
 struct ModuloArgs {
     #[parameter(description = "The divisor. Must be a number.")]
@@ -71,25 +134,16 @@ struct ModuloFilter {
 impl Filter for ModuloFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        let input = input.as_scalar().ok_or_else(|| not_a_number("modulo", "input"))?;
-        let operand = args.operand.as_scalar().ok_or_else(|| not_a_number("modulo", "operand"))?;
-        if let (Some(a), Some(b)) = (input.to_integer(), operand.to_integer()) {
-            if b == 0 {
-                return Err(liquid_core::Error::with_msg("modulo by zero"));
+        Ok(match operands("modulo", input, &args.operand)? {
+            Operands::Integers(a, b) => {
+                let r = a.wrapping_rem(b);
+                Value::scalar(if r != 0 && (r < 0) != (b < 0) { r + b } else { r })
             }
-            let r = a.wrapping_rem(b);
-            return Ok(Value::scalar(if r != 0 && (r < 0) != (b < 0) { r + b } else { r }));
-        }
-        let (a, b) = match (input.to_float(), operand.to_float()) {
-            (Some(a), Some(b)) => (a, b),
-            (None, _) => return Err(not_a_number("modulo", "input")),
-            (_, None) => return Err(not_a_number("modulo", "operand")),
-        };
-        if b == 0.0 {
-            return Err(liquid_core::Error::with_msg("modulo by zero"));
-        }
-        let r = a % b;
-        Ok(Value::scalar(if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r }))
+            Operands::Floats(a, b) => {
+                let r = a % b;
+                Value::scalar(if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r })
+            }
+        })
     }
 }
 
@@ -99,7 +153,8 @@ struct SplitArgs {
     pattern: Expression,
 }
 
-/// `split`: on `""` into characters; trailing empty items dropped, as Ruby's `split` does.
+/// `split`: on `""` into characters, on `" "` at runs of whitespace (leading whitespace
+/// ignored); trailing empty items dropped: Ruby's `split`.
 #[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
 #[filter(
     name = "split",
@@ -123,6 +178,8 @@ impl Filter for SplitFilter {
         let pattern = args.pattern.as_str();
         let mut parts: Vec<Value> = if pattern.is_empty() {
             input.chars().map(|c| Value::scalar(c.to_string())).collect()
+        } else if pattern == " " {
+            input.split_whitespace().map(|s| Value::scalar(s.to_owned())).collect()
         } else {
             input.split(pattern).map(|s| Value::scalar(s.to_owned())).collect()
         };
@@ -148,7 +205,7 @@ struct DateArgs {
     parameters(DateArgs),
     parsed(DateFilter)
 )]
-pub struct DateFormat;
+pub struct Date;
 
 #[derive(Debug, FromFilterParameters, Display_filter)]
 #[name = "date"]
@@ -165,12 +222,39 @@ impl Filter for DateFilter {
         if format.is_empty() {
             return Ok(input.to_value());
         }
-        // Ruby's `%c`; jiff's own is another layout.
-        let format = format.replace("%c", "%a %b %e %H:%M:%S %Y");
+        // A directive makes at most a few dozen bytes: a format is bounded before it is used.
+        if format.len() > MAX_FORMAT_BYTES {
+            return Err(liquid_core::Error::with_msg(format!("date: a format is {MAX_FORMAT_BYTES} bytes at most")));
+        }
+        let format = rubys_c(format);
         jiff::fmt::strtime::format(format.as_str(), &time).map(Value::scalar).map_err(|e| {
             liquid_core::Error::with_msg(format!("date: the format {:?} is not one it can use: {e}", args.format))
         })
     }
+}
+
+const MAX_FORMAT_BYTES: usize = 1024;
+
+/// `format` with Ruby's `%c` written out (jiff's is another layout); `%%c` is a `%` then a
+/// `c`, left alone.
+fn rubys_c(format: &str) -> String {
+    let mut out = String::with_capacity(format.len());
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('c') => out.push_str("%a %b %e %H:%M:%S %Y"),
+            Some(next) => {
+                out.push('%');
+                out.push(next);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }
 
 /// The time `input` holds, in the server's zone; `None` when it holds none.
@@ -179,20 +263,26 @@ fn read_time(input: &dyn ValueView) -> Option<Zoned> {
     if input.is_nil() {
         return None;
     }
-    if let Some(scalar) = input.as_scalar()
-        && let Some(seconds) = scalar.to_integer()
-    {
-        return Timestamp::from_second(seconds).ok().map(|t| t.to_zoned(zone));
+    // A number, or text of digits: a Unix timestamp.
+    if let Some(scalar) = input.as_scalar() {
+        if let Some(seconds) = scalar.to_integer() {
+            return Timestamp::from_second(seconds).ok().map(|t| t.to_zoned(zone));
+        }
+        if let Some(seconds) = scalar.to_float().filter(|s| s.is_finite()) {
+            let nanos = (seconds * 1e9).round();
+            return (nanos.abs() < 1e27)
+                .then(|| Timestamp::from_nanosecond(nanos as i128).ok())
+                .flatten()
+                .map(|t| t.to_zoned(zone));
+        }
     }
     let text = input.to_kstr();
     let text = text.trim();
-    match text {
-        "now" | "today" => return Some(Timestamp::now().to_zoned(zone)),
-        "" => return None,
-        _ => {}
+    if text.eq_ignore_ascii_case("now") || text.eq_ignore_ascii_case("today") {
+        return Some(Timestamp::now().to_zoned(zone));
     }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok().and_then(|s| Timestamp::from_second(s).ok()).map(|t| t.to_zoned(zone));
+    if text.is_empty() {
+        return None;
     }
     if let Ok(instant) = text.parse::<Timestamp>() {
         return Some(instant.to_zoned(zone));
@@ -206,6 +296,6 @@ fn read_time(input: &dyn ValueView) -> Option<Zoned> {
         .parse::<DateTime>()
         .ok()
         .or_else(|| jiff::fmt::strtime::parse("%Y-%m-%d %H:%M", text).and_then(|t| t.to_datetime()).ok())
-        .or_else(|| text.parse::<Date>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())))?;
+        .or_else(|| text.parse::<CivilDate>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())))?;
     civil.to_zoned(zone).ok()
 }

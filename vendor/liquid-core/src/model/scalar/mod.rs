@@ -314,26 +314,31 @@ impl_copyable!(i16, i64);
 impl_copyable!(u32, i64);
 impl_copyable!(i32, i64);
 
-/// hookdesk's patch: a float printed as Shopify's Liquid (Ruby) and python-liquid print it:
-/// a whole number keeps its `.0` (`3.0`, not `3`), a very large or very small one is
-/// written with an exponent (`1e+16`, `1e-05`), anything else as its shortest form.
+/// hookdesk's patch: a float printed as Shopify's Liquid prints it (Ruby's `Float#to_s`): a
+/// whole number keeps its `.0` (`3.0`, not `3`), a very large or very small one is written
+/// with an exponent (`1.0e+16`, `1.5e-05`), infinities as `Infinity`, anything else as its
+/// shortest form.
 struct RubyFloat(f64);
 
 impl fmt::Display for RubyFloat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let x = self.0;
-        if !x.is_finite() {
-            return write!(f, "{x}");
+        if x.is_nan() {
+            return f.write_str("NaN");
+        }
+        if x.is_infinite() {
+            return f.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
         }
         let magnitude = x.abs();
         if magnitude != 0.0 && !(1e-4..1e16).contains(&magnitude) {
             let text = format!("{x:e}");
             let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+            let point = if mantissa.contains('.') { "" } else { ".0" };
             let (sign, digits) = match exponent.strip_prefix('-') {
                 Some(digits) => ('-', digits),
                 None => ('+', exponent),
             };
-            return write!(f, "{mantissa}e{sign}{digits:0>2}");
+            return write!(f, "{mantissa}{point}e{sign}{digits:0>2}");
         }
         if x.fract() == 0.0 {
             write!(f, "{x:.1}")
