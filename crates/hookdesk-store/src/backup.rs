@@ -17,7 +17,9 @@ pub struct BackedUp {
 }
 
 /// Copies the SQLite database `source` into `target`, an empty file the caller made (with
-/// the permissions it wants), then checks the copy (`PRAGMA quick_check`). Opens `source`
+/// the permissions it wants), then drops the copy's singleton leases (they belong to the
+/// running node: a server restored from the copy takes its jobs at once) and checks it
+/// (`PRAGMA quick_check`). Opens `source`
 /// without migrating it: the running server owns its schema. It opens it for writing, as a
 /// WAL database's readers need its shared-memory file, but writes nothing to it.
 pub async fn backup_sqlite(source: &Path, target: &Path) -> Result<BackedUp, StoreError> {
@@ -31,12 +33,9 @@ pub async fn backup_sqlite(source: &Path, target: &Path) -> Result<BackedUp, Sto
         .await?;
     sqlx::query("VACUUM INTO $1").bind(target_text).execute(&mut conn).await?;
     conn.close().await?;
-    let mut copy = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(target)
-        .read_only(true)
-        .disable_statement_logging()
-        .connect()
-        .await?;
+    let mut copy =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(target).disable_statement_logging().connect().await?;
+    sqlx::query("DELETE FROM leases").execute(&mut copy).await?;
     let check: Vec<String> = sqlx::query_scalar("PRAGMA quick_check").fetch_all(&mut copy).await?;
     if check != ["ok"] {
         return Err(StoreError::Corrupt(format!("the copy fails its check: {}", check.join("; "))));

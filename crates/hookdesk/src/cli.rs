@@ -210,7 +210,7 @@ pub struct ServeArgs {
 
     /// The time zone templates show dates in (`{{ ticket.created_at | date: "%H:%M" }}`): an
     /// IANA name (Europe/Paris), UTC, or an offset (+02:00).
-    #[arg(long, env = "HOOKDESK_TIMEZONE", default_value = "UTC", value_parser = parse_time_zone)]
+    #[arg(long, env = "HOOKDESK_TIMEZONE", default_value = "UTC", value_parser = parse_time_zone, allow_hyphen_values = true)]
     pub timezone: String,
 
     /// How long a ticket's audit entries (its changes, the rules that fired, the events) are
@@ -555,5 +555,17 @@ mod tests {
         assert_eq!(args.max_connections, None);
         let cli = Cli::try_parse_from(["hookdesk", "serve", "--log-format", "json"]).expect("parses");
         assert_eq!(cli.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn time_zones_are_checked_and_a_negative_offset_needs_no_equals_sign() {
+        let serve = |zone: &str| match Cli::try_parse_from(["hookdesk", "serve", "--timezone", zone]) {
+            Ok(Cli { command: Command::Serve(args), .. }) => Ok(args.timezone),
+            Ok(_) => Err("not serve".to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(serve("-05:30").as_deref(), Ok("-05:30"));
+        assert_eq!(serve("Europe/Paris").as_deref(), Ok("Europe/Paris"));
+        assert!(serve("Mars/Olympus").is_err_and(|e| e.contains("IANA name")));
     }
 }

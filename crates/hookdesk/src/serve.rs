@@ -184,8 +184,14 @@ pub async fn backup(args: &DatabaseArgs, target: &Path) -> anyhow::Result<hookde
     if !source.is_file() {
         bail!("there is no database at {}", source.display());
     }
+    if target.is_dir() {
+        bail!("{} is a folder: give the path of the file to write", target.display());
+    }
     if target.exists() {
         bail!("{} exists: a backup never overwrites a file; give a new path", target.display());
+    }
+    if !folder_of(target).is_dir() {
+        bail!("the folder {} does not exist: create it first", folder_of(target).display());
     }
     // Written beside the target under another name, then put in place once whole and
     // checked: an interrupted backup never leaves a file that looks like one.

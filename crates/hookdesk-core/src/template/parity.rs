@@ -232,6 +232,10 @@ fn arithmetic_and_split_are_rubys() {
     assert_eq!(render("{{ ticket.created_at | date: '%%c %c' }}"), "%c Wed Mar  4 05:06:07 2026");
     assert_eq!(render("{{ -86400 | date: '%Y-%m-%d' }}"), "1969-12-31");
     assert_eq!(render("{{ 1.5 | date: '%S.%f' }}"), "01.5");
+    assert_eq!(
+        render("{{ '2026-03-04T05:06:07.123Z' | date: '%x|%X|%r|%L|%N' }}"),
+        "03/04/26|05:06:07|05:06:07 AM|123|123000000"
+    );
 }
 
 #[test]

@@ -226,7 +226,7 @@ impl Filter for DateFilter {
         if format.len() > MAX_FORMAT_BYTES {
             return Err(liquid_core::Error::with_msg(format!("date: a format is {MAX_FORMAT_BYTES} bytes at most")));
         }
-        let format = rubys_c(format);
+        let format = rubys_directives(format);
         jiff::fmt::strtime::format(format.as_str(), &time).map(Value::scalar).map_err(|e| {
             liquid_core::Error::with_msg(format!("date: the format {:?} is not one it can use: {e}", args.format))
         })
@@ -235,9 +235,10 @@ impl Filter for DateFilter {
 
 const MAX_FORMAT_BYTES: usize = 1024;
 
-/// `format` with Ruby's `%c` written out (jiff's is another layout); `%%c` is a `%` then a
-/// `c`, left alone.
-fn rubys_c(format: &str) -> String {
+/// `format` with Ruby's directives whose layout or meaning jiff's differ written out: `%c`,
+/// `%x`, `%X`, `%r` (jiff's follow a locale of its own) and `%L` (milliseconds; jiff has no
+/// `%L`). `%%c` is a `%` then a `c`, left alone.
+fn rubys_directives(format: &str) -> String {
     let mut out = String::with_capacity(format.len());
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
@@ -247,6 +248,10 @@ fn rubys_c(format: &str) -> String {
         }
         match chars.next() {
             Some('c') => out.push_str("%a %b %e %H:%M:%S %Y"),
+            Some('x') => out.push_str("%m/%d/%y"),
+            Some('X') => out.push_str("%H:%M:%S"),
+            Some('r') => out.push_str("%I:%M:%S %p"),
+            Some('L') => out.push_str("%3f"),
             Some(next) => {
                 out.push('%');
                 out.push(next);
