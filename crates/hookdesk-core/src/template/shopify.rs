@@ -69,8 +69,9 @@ fn operands(filter: &str, input: &dyn ValueView, operand: &dyn ValueView) -> Res
     Ok(operands)
 }
 
+/// The one argument of `divided_by` and `modulo`.
 #[derive(Debug, FilterParameters)]
-struct DividedByArgs {
+struct DivisorArgs {
     #[parameter(description = "The divisor. Must be a number.")]
     operand: Expression,
 }
@@ -81,7 +82,7 @@ struct DividedByArgs {
 #[filter(
     name = "divided_by",
     description = "Divides the input by the operand: an integer (floored) for two integers, else a float.",
-    parameters(DividedByArgs),
+    parameters(DivisorArgs),
     parsed(DividedByFilter)
 )]
 pub struct DividedBy;
@@ -90,7 +91,7 @@ pub struct DividedBy;
 #[name = "divided_by"]
 struct DividedByFilter {
     #[parameters]
-    args: DividedByArgs,
+    args: DivisorArgs,
 }
 
 impl Filter for DividedByFilter {
@@ -108,18 +109,12 @@ impl Filter for DividedByFilter {
     }
 }
 
-#[derive(Debug, FilterParameters)]
-struct ModuloArgs {
-    #[parameter(description = "The divisor. Must be a number.")]
-    operand: Expression,
-}
-
 /// `modulo` with the sign of the divisor, as Ruby's `%`: `-7 | modulo: 3` is 2.
 #[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
 #[filter(
     name = "modulo",
     description = "The remainder of dividing the input by the operand, floored as Ruby's (the sign of the operand).",
-    parameters(ModuloArgs),
+    parameters(DivisorArgs),
     parsed(ModuloFilter)
 )]
 pub struct Modulo;
@@ -128,7 +123,7 @@ pub struct Modulo;
 #[name = "modulo"]
 struct ModuloFilter {
     #[parameters]
-    args: ModuloArgs,
+    args: DivisorArgs,
 }
 
 impl Filter for ModuloFilter {
