@@ -78,9 +78,17 @@ async fn a_backup_taken_under_load_restores_to_a_server_with_the_moments_tickets
         c.database.secret_key_file = Some(key_file.clone());
     })
     .await;
-    // The running node's leases stayed behind: the restored server runs the jobs at once.
-    let (_, health) = restored.call(reqwest::Method::GET, "/healthz", None, None).await;
-    assert_eq!(health["singletons"], json!(["automations", "retention_purge"]), "{health}");
+    // The running node's leases stayed behind: the restored server takes the jobs as soon as
+    // its background task starts, not after three automation intervals (15 minutes here).
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let (_, health) = restored.call(reqwest::Method::GET, "/healthz", None, None).await;
+        if health["singletons"] == json!(["automations", "retention_purge"]) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the restored server did not take the jobs: {health}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let (status, tickets) = restored.get("/api/v1/tickets?limit=500").await;
     assert_eq!(status, StatusCode::OK, "{tickets}");
     let ids: Vec<i64> =
