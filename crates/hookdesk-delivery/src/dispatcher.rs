@@ -454,9 +454,12 @@ fn log_attempt(claim: &Claimed, webhook_id: &WebhookId, outcome: &crate::Outcome
         code = %error.code, status = status, error = %error.message, next_retry = %retry_at, "webhook attempt failed"
     );
     if next == Next::Failed {
+        // A refused destination or a 4xx is final at any attempt: "no more retries" would
+        // suggest that more retries could have helped.
+        let why = if crate::retry::is_retryable(outcome) { "no more retries" } else { "this error is not retried" };
         error!(
             webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id.map(|t| t.0), attempts = claim.attempt,
-            code = %error.code, "webhook invocation failed: no more retries; replay it once the receiver is fixed"
+            code = %error.code, "webhook invocation failed: {why}; replay it once the receiver is fixed"
         );
     }
 }

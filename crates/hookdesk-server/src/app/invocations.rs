@@ -1,7 +1,10 @@
 //! The execution log of webhook calls: reading it, and queueing its requests again.
 
-use hookdesk_core::id::{InvocationId, TicketId, WebhookId};
+use std::collections::{BTreeSet, HashMap};
+
+use hookdesk_core::id::{InvocationId, RuleId, TicketId, WebhookId};
 use hookdesk_core::invocation::{Invocation, InvocationFilter, InvocationStatus};
+use hookdesk_core::rules::RuleSet;
 use hookdesk_core::{Invalid, Page, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -68,6 +71,15 @@ pub struct ReplayReport {
 
 const MAX_REPLAY: u32 = 10_000;
 
+/// What the ids in some invocations stand for: their webhooks' names and their rules' titles.
+/// An id missing here was deleted since.
+#[derive(Debug, Default)]
+pub struct LogNames {
+    pub webhooks: HashMap<WebhookId, String>,
+    pub triggers: HashMap<RuleId, String>,
+    pub automations: HashMap<RuleId, String>,
+}
+
 impl App {
     /// The execution log, newest first.
     pub async fn invocations(&self, _caller: &Admin, query: InvocationQuery) -> Result<Page<Invocation>, AppError> {
@@ -85,6 +97,23 @@ impl App {
         let mut filter = query.into_filter()?;
         filter.webhook_id = Some(webhook_id.clone());
         Ok(self.store.list_invocations(&filter).await?)
+    }
+
+    /// The names a reader of `invocations` wants instead of their ids.
+    pub async fn log_names(&self, _caller: &Admin, invocations: &[Invocation]) -> Result<LogNames, AppError> {
+        let webhook_ids: BTreeSet<&WebhookId> = invocations.iter().map(|i| &i.webhook_id).collect();
+        let webhook_ids: Vec<&WebhookId> = webhook_ids.into_iter().collect();
+        let webhooks = self.store.webhooks(&webhook_ids).await?.into_iter().map(|w| (w.id, w.name)).collect();
+        // Rules are few and listed whole; only the sets these invocations name are read.
+        let titles = async |set: RuleSet, wanted: bool| -> Result<HashMap<RuleId, String>, AppError> {
+            if !wanted {
+                return Ok(HashMap::new());
+            }
+            Ok(self.store.rules(set).await?.into_iter().map(|t| (t.rule.id, t.rule.title)).collect())
+        };
+        let triggers = titles(RuleSet::Triggers, invocations.iter().any(|i| i.trigger_id.is_some())).await?;
+        let automations = titles(RuleSet::Automations, invocations.iter().any(|i| i.automation_id.is_some())).await?;
+        Ok(LogNames { webhooks, triggers, automations })
     }
 
     /// One invocation with its attempts.

@@ -41,7 +41,7 @@ pub use error::AppError;
 pub use hookdesk_core::Clock;
 pub use inbound::{CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody};
 pub use inbound_calls::{CallAnswer, ErrorReply, Handled, Opened, OpenedCall};
-pub use invocations::{InvocationQuery, ReplayBody, ReplayReport};
+pub use invocations::{InvocationQuery, LogNames, ReplayBody, ReplayReport};
 pub use macros::{MacroBody, PatchMacroBody};
 pub use overview::{OVERVIEW_WINDOW, Overview};
 pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery};

@@ -124,11 +124,10 @@ impl ListQuery {
         form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).append_pair("cursor", cursor).finish()
     }
 
-    /// One page of the list `fetch` reads with these filters, each item made a row.
-    pub async fn list<Q: DeserializeOwned, T, R>(
+    /// One page of the rows `fetch` reads with these filters.
+    pub async fn list<Q: DeserializeOwned, R>(
         &self,
-        fetch: impl AsyncFnOnce(Q) -> Result<Page<T>, AppError>,
-        row: impl Fn(&T) -> R,
+        fetch: impl AsyncFnOnce(Q) -> Result<Page<R>, AppError>,
     ) -> Result<Listed<R>, UiError> {
         let refused = |error: String| Ok(Listed { rows: vec![], next_page: None, error: Some(error) });
         let query = match self.parse::<Q>() {
@@ -137,8 +136,8 @@ impl ListQuery {
         };
         match fetch(query).await {
             Ok(page) => Ok(Listed {
-                rows: page.data.iter().map(row).collect(),
                 next_page: page.next_cursor.as_deref().map(|cursor| self.next_page(cursor)),
+                rows: page.data,
                 error: None,
             }),
             Err(AppError::Invalid(invalid)) => refused(invalid.to_string()),

@@ -4,14 +4,16 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use hookdesk_core::id::{InvocationId, WebhookId};
+use std::collections::HashMap;
+
+use hookdesk_core::id::{InvocationId, RuleId, WebhookId};
 use hookdesk_core::invocation::Invocation;
 use serde::Deserialize;
 
 use super::exchange::Exchange;
 use super::forms::{ListQuery, Listed};
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
-use crate::app::{App, AppError, InvocationQuery, ReplayBody, ReplayReport};
+use crate::app::{App, AppError, InvocationQuery, LogNames, MAX_PAGE, PageQuery, ReplayBody, ReplayReport};
 
 /// The filters as typed, to show them again in the form (the API's names).
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +36,10 @@ impl Filters {
     pub fn selected(&self, option: &str) -> bool {
         self.status == option
     }
+
+    pub fn webhook_selected(&self, id: &str) -> bool {
+        self.webhook_id.trim() == id
+    }
 }
 
 /// A line of the log.
@@ -41,15 +47,17 @@ struct Row {
     id: String,
     status: String,
     webhook_id: String,
+    /// None when the webhook was deleted since.
+    webhook_name: Option<String>,
     ticket_id: Option<String>,
-    source: String,
+    source: Source,
     created_at: String,
     attempts: usize,
     last_result: String,
 }
 
 impl Row {
-    fn new(invocation: &Invocation) -> Self {
+    fn new(invocation: &Invocation, names: &LogNames) -> Self {
         let last_result = match (invocation.attempts.last(), &invocation.error) {
             (_, Some(error)) => error.code.clone(),
             (Some(attempt), None) => attempt.response.as_ref().map(|r| r.status.to_string()).unwrap_or_default(),
@@ -59,8 +67,9 @@ impl Row {
             id: invocation.id.to_string(),
             status: api_name(&invocation.status),
             webhook_id: invocation.webhook_id.to_string(),
+            webhook_name: names.webhooks.get(&invocation.webhook_id).cloned(),
             ticket_id: invocation.ticket_id.map(|id| id.to_string()),
-            source: source(invocation),
+            source: Source::of(invocation, names),
             created_at: invocation.created_at.to_string(),
             attempts: invocation.attempts.len(),
             last_result,
@@ -68,15 +77,35 @@ impl Row {
     }
 }
 
-/// What queued an invocation, in words.
-fn source(invocation: &Invocation) -> String {
-    match (invocation.trigger_id, invocation.automation_id, &invocation.event_type, &invocation.replay_of) {
-        (_, _, _, Some(original)) => format!("replay of {original}"),
-        (Some(trigger), _, _, _) => format!("trigger {trigger}"),
-        (_, Some(automation), _, _) => format!("automation {automation}"),
-        (_, _, Some(event), _) => format!("event {event}"),
-        _ => String::new(),
+/// What queued an invocation: "trigger" and its title, linked while it exists.
+struct Source {
+    kind: &'static str,
+    name: String,
+    href: Option<String>,
+}
+
+impl Source {
+    fn of(invocation: &Invocation, names: &LogNames) -> Self {
+        let rule = |kind: &'static str, id: RuleId, titles: &HashMap<RuleId, String>| match titles.get(&id) {
+            Some(title) => Source { kind, name: title.clone(), href: Some(format!("/ui/{kind}s/{id}")) },
+            None => Source { kind, name: format!("{id} (deleted)"), href: None },
+        };
+        match (invocation.trigger_id, invocation.automation_id, &invocation.event_type, &invocation.replay_of) {
+            (_, _, _, Some(original)) => {
+                Source { kind: "replay of", name: original.to_string(), href: Some(format!("/ui/log/{original}")) }
+            }
+            (Some(trigger), _, _, _) => rule("trigger", trigger, &names.triggers),
+            (_, Some(automation), _, _) => rule("automation", automation, &names.automations),
+            (_, _, Some(event), _) => Source { kind: "event", name: event.clone(), href: None },
+            _ => Source { kind: "", name: String::new(), href: None },
+        }
     }
+}
+
+/// A webhook in the filter's list.
+struct WebhookOption {
+    id: String,
+    name: String,
 }
 
 #[derive(Template)]
@@ -84,6 +113,7 @@ fn source(invocation: &Invocation) -> String {
 struct LogPage {
     chrome: Chrome,
     filters: Filters,
+    webhooks: Vec<WebhookOption>,
     rows: Vec<Row>,
     next_page: Option<String>,
     error: Option<String>,
@@ -94,9 +124,27 @@ pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQu
     let admin = viewer.admin()?;
     let query = ListQuery::new(query.as_deref());
     let filters: Filters = query.parse().unwrap_or_default();
-    let Listed { rows, next_page, error } =
-        query.list(async |q: InvocationQuery| app.invocations(&admin, q).await, Row::new).await?;
-    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, rows, next_page, error }))
+    let Listed { rows, next_page, error } = query
+        .list(async |q: InvocationQuery| {
+            let page = app.invocations(&admin, q).await?;
+            let names = app.log_names(&admin, &page.data).await?;
+            Ok(page.map(|invocation| Row::new(&invocation, &names)))
+        })
+        .await?;
+    let mut webhooks: Vec<WebhookOption> = app
+        .webhooks(&admin, PageQuery { limit: Some(MAX_PAGE), cursor: None })
+        .await?
+        .data
+        .into_iter()
+        .map(|w| WebhookOption { id: w.id.to_string(), name: w.name })
+        .collect();
+    webhooks.sort_by_key(|w| w.name.to_lowercase());
+    // A deleted webhook's log can still be filtered on: its id stays a choice.
+    let chosen = filters.webhook_id.trim();
+    if !chosen.is_empty() && !webhooks.iter().any(|w| w.id == chosen) {
+        webhooks.push(WebhookOption { id: chosen.to_owned(), name: chosen.to_owned() });
+    }
+    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, webhooks, rows, next_page, error }))
 }
 
 #[derive(Template)]
@@ -126,7 +174,7 @@ pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<Invocat
         .collect();
     let page = InvocationPage {
         chrome: viewer.chrome("Log"),
-        row: Row::new(&invocation),
+        row: Row::new(&invocation, &app.log_names(&admin, std::slice::from_ref(&invocation)).await?),
         next_attempt_at: invocation.next_attempt_at.map(|t| t.to_string()),
         completed_at: invocation.completed_at.map(|t| t.to_string()),
         error: invocation
@@ -178,6 +226,7 @@ impl ReplayScope {
 struct ReplayPage {
     chrome: Chrome,
     webhook_id: String,
+    webhook_name: String,
     since: String,
     until: String,
     /// How many would be queued again; none once done.
@@ -198,6 +247,7 @@ pub async fn confirm_replay_failed(
     let (count, until) = app.count_replayable(&admin, &scope.webhook(), &scope.body()).await?;
     let page = ReplayPage {
         chrome: viewer.chrome("Log"),
+        webhook_name: app.webhook(&admin, &scope.webhook()).await?.name,
         webhook_id: scope.webhook_id,
         since: scope.since,
         // The confirmed count is of this range: the replay uses the same end.
@@ -216,6 +266,7 @@ pub async fn replay_failed(State(app): State<App>, form: Submitted) -> Result<Re
     let report = app.replay_failed(&admin, &scope.webhook(), scope.body()).await?;
     let page = ReplayPage {
         chrome: form.viewer.chrome("Log"),
+        webhook_name: app.webhook(&admin, &scope.webhook()).await?.name,
         webhook_id: scope.webhook_id,
         since: scope.since,
         until: scope.until,

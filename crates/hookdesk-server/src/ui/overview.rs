@@ -59,6 +59,8 @@ fn age(since: Timestamp, now: Timestamp) -> String {
 struct Failure {
     id: String,
     webhook_id: String,
+    /// None when the webhook was deleted since.
+    webhook_name: Option<String>,
     at: String,
     error: String,
 }
@@ -75,7 +77,8 @@ struct AdminPage {
     chrome: Chrome,
     stats: DeliveryStats,
     oldest_waiting: Option<String>,
-    bars: Vec<Bar>,
+    /// None when nothing was delivered in the window: no chart, a sentence.
+    bars: Option<Vec<Bar>>,
     chart_width: u32,
     chart_height: u32,
     troubled: Vec<Troubled>,
@@ -94,13 +97,14 @@ pub async fn page(State(app): State<App>, viewer: Viewer) -> Result<Response, Ui
         return Ok(render(&AgentPage { chrome: viewer.chrome("Overview") }));
     };
     let Overview { now, stats, troubled, latest_failures } = app.overview(&admin).await?;
-    let bars = bars(&stats);
+    let names = app.log_names(&admin, &latest_failures).await?;
+    let delivered = stats.hourly.iter().any(|(_, ok, failed)| ok + failed > 0);
     let page = AdminPage {
         chrome: viewer.chrome("Overview"),
         oldest_waiting: stats.oldest_waiting_since.map(|since| age(since, now)),
-        chart_width: bars.len() as u32 * (BAR_WIDTH + 2),
+        chart_width: stats.hourly.len() as u32 * (BAR_WIDTH + 2),
         chart_height: CHART_HEIGHT,
-        bars,
+        bars: delivered.then(|| bars(&stats)),
         stats,
         troubled: troubled
             .iter()
@@ -115,6 +119,7 @@ pub async fn page(State(app): State<App>, viewer: Viewer) -> Result<Response, Ui
             .map(|i| Failure {
                 id: i.id.to_string(),
                 webhook_id: i.webhook_id.to_string(),
+                webhook_name: names.webhooks.get(&i.webhook_id).cloned(),
                 at: i.completed_at.unwrap_or(i.created_at).to_string(),
                 error: i.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default(),
             })

@@ -78,7 +78,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQu
     let query = ListQuery::new(query.as_deref());
     let filters: Filters = query.parse().unwrap_or_default();
     let Listed { rows, next_page, error } =
-        query.list(async |q: TicketQuery| app.tickets(&agent, q).await, Row::new).await?;
+        query.list(async |q: TicketQuery| Ok(app.tickets(&agent, q).await?.map(|t| Row::new(&t)))).await?;
     Ok(render(&ListPage { chrome: viewer.chrome("Tickets"), filters, rows, next_page, error }))
 }
 

@@ -678,9 +678,11 @@ async fn failed_attempts_and_given_up_invocations_are_logged_at_the_default_leve
         post("/api/v1/webhooks", json!({"name": "down", "endpoint": format!("http://{closed}/x"), "max_retries": 1}))
             .await;
     let strict = post("/api/v1/webhooks", json!({"name": "strict", "endpoint": format!("http://{closed}/y")})).await;
-    post("/api/v1/triggers", json!({"title": "both",
+    let metadata = post("/api/v1/webhooks", json!({"name": "metadata", "endpoint": "http://169.254.169.254/z"})).await;
+    post("/api/v1/triggers", json!({"title": "all three",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
         "actions": [{"field": "notify_webhook", "value": {"webhook_id": refused["id"]}},
+            {"field": "notify_webhook", "value": {"webhook_id": metadata["id"]}},
             {"field": "notify_webhook", "value": {"webhook_id": strict["id"], "payload": "{\"a\": {{ ticket.custom_fields.raw }}}"}}]}))
     .await;
     post("/api/v1/tickets", json!({"subject": "Logged", "custom_fields": {"raw": "not json"}})).await;
@@ -699,6 +701,10 @@ async fn failed_attempts_and_given_up_invocations_are_logged_at_the_default_leve
     let given_up = json_line(&node.stderr_line(|l| l.contains("webhook invocation failed: no more retries")).await);
     assert_eq!(given_up["level"], "ERROR", "{given_up}");
     assert_eq!(field(&given_up, "code").as_deref(), Some("connection_refused"), "{given_up}");
+    // A refused destination is final at the first attempt: not "no more retries".
+    let final_error = json_line(&node.stderr_line(|l| l.contains("this error is not retried")).await);
+    assert_eq!(final_error["level"], "ERROR", "{final_error}");
+    assert_eq!(field(&final_error, "code").as_deref(), Some("ssrf_refused"), "{final_error}");
     let before = json_line(&node.stderr_line(|l| l.contains("failed before sending")).await);
     assert_eq!(before["level"], "ERROR", "{before}");
     assert_eq!(field(&before, "code").as_deref(), Some("invalid_json"), "{before}");

@@ -15,22 +15,31 @@ async fn text(response: reqwest::Response) -> String {
 
 async fn failures_are_counted_then_replayed_all_at_once(db: Db) {
     let app = TestApp::spawn(db).await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let quiet = text(ui.get("/ui/").await).await;
+    assert!(quiet.contains("Nothing was delivered") && !quiet.contains("class=\"chart\""), "no empty chart: {quiet}");
     let failing = Receiver::scripted(&[500, 500, 500, 200, 200, 200]).await;
     let webhook = app.webhook(&failing.url("/down"), json!({"max_retries": 0})).await;
-    app.notify_on_create(&webhook, json!({})).await;
+    let trigger = app.notify_on_create(&webhook, json!({})).await;
     for n in 0..3 {
         app.ticket(json!({"subject": format!("t{n}"), "requester": {"name": "R", "email": "r@example.com"}})).await;
     }
     for invocation in app.invocations("").await {
         app.settled(invocation["id"].as_str().expect("id")).await;
     }
-    let mut ui = UiClient::new(&app);
-    ui.sign_in(&app.token).await;
 
     let overview = text(ui.get("/ui/").await).await;
     assert!(overview.contains("<span class=\"n\">3</span> failed"), "the overview counts them");
+    assert!(overview.contains("class=\"chart\""), "{overview}");
+    let named = format!("<a href=\"/ui/webhooks/{webhook}\" title=\"{webhook}\">test hook</a>");
+    assert_eq!(overview.matches(&named).count(), 3, "the latest failures name their webhook: {overview}");
     let log = text(ui.get(&format!("/ui/log?webhook_id={webhook}&status=failed")).await).await;
     assert_eq!(log.matches("<span class=\"pill failed\">failed</span>").count(), 3);
+    // Names, not ids: the webhook's, and the title of the trigger that queued each.
+    assert_eq!(log.matches(&named).count(), 3, "{log}");
+    assert_eq!(log.matches(&format!("trigger <a href=\"/ui/triggers/{trigger}\">On create</a>")).count(), 3, "{log}");
+    assert!(log.contains(&format!("<option value=\"{webhook}\" selected>test hook</option>")), "{log}");
     assert!(log.contains("Replay failed"));
     // Pages keep the filters: the next page's link carries them with its cursor.
     let first = text(ui.get(&format!("/ui/log?webhook_id={webhook}&status=failed&q=&limit=2")).await).await;
@@ -48,6 +57,22 @@ async fn failures_are_counted_then_replayed_all_at_once(db: Db) {
     assert_eq!(failing.wait_for(6).await.len(), 6, "each failure sent once more");
     let again = text(ui.get(&format!("/ui/log/replay-failed?webhook_id={webhook}")).await).await;
     assert!(again.contains("will affect <strong>0</strong>"), "a replayed failure is not replayed twice");
+
+    // Deleted, the webhook and its trigger leave their ids in the log, which still filters on them.
+    let (status, _) =
+        app.call(reqwest::Method::DELETE, &format!("/api/v1/triggers/{trigger}"), None, Some(&app.token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) =
+        app.call(reqwest::Method::DELETE, &format!("/api/v1/webhooks/{webhook}"), None, Some(&app.token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let log = text(ui.get(&format!("/ui/log?webhook_id={webhook}&status=failed")).await).await;
+    assert_eq!(
+        log.matches(&format!("<code>{webhook}</code> <span class=\"muted\">(deleted)</span>")).count(),
+        3,
+        "{log}"
+    );
+    assert_eq!(log.matches(&format!("trigger {trigger} (deleted)")).count(), 3, "{log}");
+    assert!(log.contains(&format!("<option value=\"{webhook}\" selected>{webhook}</option>")), "{log}");
 }
 
 async fn a_token_is_shown_once_and_revoked(db: Db) {
