@@ -11,6 +11,7 @@ pub(crate) mod lex;
 mod nesting;
 #[cfg(test)]
 mod parity;
+mod recent;
 mod shopify;
 mod tags;
 
@@ -102,6 +103,17 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(filters::UrlSegment))
         .filter(Bounded(filters::UrlHost))
         .filter(Bounded(filters::Raw))
+        .filter(Bounded(recent::Base64::Encode))
+        .filter(Bounded(recent::Base64::Decode))
+        .filter(Bounded(recent::Base64::UrlSafeEncode))
+        .filter(Bounded(recent::Base64::UrlSafeDecode))
+        .filter(Bounded(recent::Search::Find))
+        .filter(Bounded(recent::Search::FindIndex))
+        .filter(Bounded(recent::Search::Has))
+        .filter(Bounded(recent::Search::Reject))
+        .filter(Bounded(recent::Sum))
+        .filter(Bounded(recent::RemoveLast))
+        .filter(Bounded(recent::ReplaceLast))
         .build()
         .expect("the standard library and our filters register without conflict")
 });

@@ -158,6 +158,31 @@ const SAME: &[(&str, &str)] = &[
     ("{{ 1700000000 | date: \"%Y-%m-%d %H:%M:%S\" }}", "2023-11-14 22:13:20"),
     ("{{ \"1700000000\" | date: \"%Y\" }}", "2023"),
     ("{{ \"not a date\" | date: \"%Y\" }}", "not a date"),
+    // Liquid 5's filters.
+    ("{{ \"hookdesk:s3cret\" | base64_encode }}", "aG9va2Rlc2s6czNjcmV0"),
+    ("{{ \"aG9va2Rlc2s6czNjcmV0\" | base64_decode }}", "hookdesk:s3cret"),
+    ("{{ \"a?b>c~\" | base64_url_safe_encode }}", "YT9iPmN-"),
+    ("{{ \"hi\" | base64_url_safe_encode }}", "aGk="),
+    ("{{ \"YT9iPmN-\" | base64_url_safe_decode }}", "a?b>c~"),
+    ("{{ products | sum: \"price\" }}", "16"),
+    ("{{ list | sum }}", "6"),
+    ("{{ price | sum }}", "12.5"),
+    ("{{ \"3\" | sum }}", "3"),
+    ("{{ nothing | sum }}", "0"),
+    ("{{ products | sum: \"price\" | times: 1.0 }}", "16.0"),
+    ("{% assign hat = products | find: \"type\", \"clothes\" %}{{ hat.title }}", "Hat"),
+    ("{% assign c = ticket.comments | find: \"public\", false %}{{ c.body }}", "Second"),
+    ("{{ products | find: \"type\", \"garden\" }}", ""),
+    ("{{ products | find_index: \"title\", \"Pan\" }}", "1"),
+    ("{{ products | find_index: \"type\", \"garden\" }}", ""),
+    ("{{ products | has: \"available\" }}", "true"),
+    ("{{ products | has: \"type\", \"garden\" }}", "false"),
+    ("{{ ticket.comments | has: \"public\", true }}", "true"),
+    ("{{ products | reject: \"available\" | map: \"title\" | join: \",\" }}", "Pan"),
+    ("{{ products | reject: \"type\", \"kitchen\" | map: \"title\" | join: \",\" }}", "Hat"),
+    ("{{ words | remove_last: \"o\" }}", "the quick brown fx"),
+    ("{{ \"a-b-c\" | replace_last: \"-\", \"+\" }}", "a-b+c"),
+    ("{{ words | replace_last: \"z\", \"+\" }}", "the quick brown fox"),
 ];
 
 /// (template, hookdesk's output, why it differs from Shopify's).
@@ -236,6 +261,35 @@ fn arithmetic_and_split_are_rubys() {
         render("{{ '2026-03-04T05:06:07.123Z' | date: '%x|%X|%r|%L|%N' }}"),
         "03/04/26|05:06:07|05:06:07 AM|123|123000000"
     );
+}
+
+/// Liquid 5's filters where python-liquid is not Ruby, and at their edges.
+#[test]
+fn liquid_5_filters_are_rubys() {
+    let render = |source: &str| Template::parse("t", source).expect("parses").render(&context()).expect("renders");
+    let failed = |source: &str| match Template::parse("t", source).expect("parses").render(&context()) {
+        Err(super::RenderError::Failed(message)) => message,
+        other => panic!("{source} should fail: {other:?}"),
+    };
+    // Ruby's urlsafe_decode64 takes unpadded input; strict_decode64 does not.
+    assert_eq!(render("{{ 'aGk' | base64_url_safe_decode }}"), "hi");
+    assert!(failed("{{ 'aGk' | base64_decode }}").ends_with("invalid base64 provided to base64_decode"));
+    assert!(failed("{{ '/w==' | base64_decode }}").ends_with("base64_decode: the decoded bytes are not UTF-8 text"));
+    assert!(Template::parse("t", "{{ 'a' | base64_encode: 1 }}").is_err(), "no argument");
+    // Text counts as Ruby's to_number reads it; arrays are flattened; a float makes a float.
+    assert_eq!(render("{{ '12 apples,-3,1.5, x' | split: ',' | sum }}"), "10.5");
+    assert_eq!(render("{{ '12 apples,-3, x' | split: ',' | sum }}"), "9");
+    assert_eq!(render("{% assign nested = list | concat: ticket.tags %}{{ nested | sum }}"), "6");
+    assert!(failed("{{ '9223372036854775807,1' | split: ',' | sum }}").ends_with("sum: the total is too large"));
+    assert_eq!(render("{{ nothing | has: 'x' }}"), "false", "Shopify's default for nothing");
+    assert_eq!(render("{{ nothing | find: 'x' }}{{ nothing | reject: 'x' | size }}"), "0");
+    assert_eq!(
+        render("{% assign t = ticket | find: 'status', 'open' %}{{ t.subject }}"),
+        "Printer on fire",
+        "one object"
+    );
+    assert_eq!(render("{{ 'abc' | replace_last: '', '-' }}"), "abc-");
+    assert_eq!(render("{{ 'né-né' | remove_last: 'né' }}"), "né-");
 }
 
 #[test]
