@@ -42,6 +42,53 @@ impl Filter for BoundedFilter {
     }
 }
 
+/// The impls a family of filters needs besides its evaluation: filters written as the values
+/// of one enum (`Arithmetic::Plus`, `Arithmetic::Minus`...), which share their arguments
+/// (`$args`), with inherent `name()` and `description()`. Each parses into
+/// `$parsed { member, args }`, which the family's module evaluates.
+macro_rules! filter_family {
+    ($family:ty, $args:ty, $parsed:ident) => {
+        impl liquid_core::parser::FilterReflection for $family {
+            fn name(&self) -> &str {
+                <$family>::name(*self)
+            }
+
+            fn description(&self) -> &str {
+                <$family>::description(*self)
+            }
+
+            fn positional_parameters(&self) -> &'static [liquid_core::parser::ParameterReflection] {
+                <$args as liquid_core::parser::FilterParametersReflection>::positional_parameters()
+            }
+
+            fn keyword_parameters(&self) -> &'static [liquid_core::parser::ParameterReflection] {
+                <$args as liquid_core::parser::FilterParametersReflection>::keyword_parameters()
+            }
+        }
+
+        impl liquid_core::ParseFilter for $family {
+            fn parse(
+                &self,
+                arguments: liquid_core::parser::FilterArguments<'_>,
+            ) -> liquid_core::Result<Box<dyn liquid_core::Filter>> {
+                let args = <$args as liquid_core::FilterParameters>::from_args(arguments)?;
+                Ok(Box::new($parsed { member: *self, args }))
+            }
+
+            fn reflection(&self) -> &dyn liquid_core::parser::FilterReflection {
+                self
+            }
+        }
+
+        impl std::fmt::Display for $parsed {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}: {}", self.member.name(), self.args)
+            }
+        }
+    };
+}
+pub(super) use filter_family;
+
 /// Refuses to make a value of `bytes` before making it.
 fn check_size(filter: &str, bytes: u128) -> Result<()> {
     if bytes > u128::from(MAX_VALUE_BYTES) {

@@ -3,9 +3,12 @@
 //! `uri_encode` and `json` filters, and parse and render errors that say where and what.
 //! Every render runs under a budget (`budget`): no template can take the process down.
 
+mod arithmetic;
 mod budget;
+mod decimal;
 mod filters;
 mod inline;
+mod items;
 mod lax;
 pub(crate) mod lex;
 mod nesting;
@@ -58,7 +61,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(stdlib::Concat))
         .filter(Bounded(shopify::Date))
         .filter(Bounded(stdlib::Default))
-        .filter(Bounded(shopify::DividedBy))
+        .filter(Bounded(arithmetic::Arithmetic::DividedBy))
         .filter(Bounded(stdlib::Downcase))
         .filter(Bounded(stdlib::Escape))
         .filter(Bounded(stdlib::EscapeOnce))
@@ -68,10 +71,10 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(stdlib::Last))
         .filter(Bounded(stdlib::Lstrip))
         .filter(Bounded(stdlib::Map))
-        .filter(Bounded(stdlib::Minus))
-        .filter(Bounded(shopify::Modulo))
+        .filter(Bounded(arithmetic::Arithmetic::Minus))
+        .filter(Bounded(arithmetic::Arithmetic::Modulo))
         .filter(Bounded(stdlib::NewlineToBr))
-        .filter(Bounded(stdlib::Plus))
+        .filter(Bounded(arithmetic::Arithmetic::Plus))
         .filter(Bounded(stdlib::Prepend))
         .filter(Bounded(stdlib::Remove))
         .filter(Bounded(stdlib::RemoveFirst))
@@ -88,13 +91,13 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(stdlib::Strip))
         .filter(Bounded(stdlib::StripHtml))
         .filter(Bounded(stdlib::StripNewlines))
-        .filter(Bounded(stdlib::Times))
+        .filter(Bounded(arithmetic::Arithmetic::Times))
         .filter(Bounded(stdlib::Truncate))
         .filter(Bounded(stdlib::TruncateWords))
         .filter(Bounded(filters::Uniq))
         .filter(Bounded(stdlib::Upcase))
         .filter(Bounded(stdlib::UrlDecode))
-        .filter(Bounded(stdlib::Where))
+        .filter(Bounded(items::Search::Where))
         .filter(Bounded(filters::UrlEncode))
         .filter(Bounded(filters::UriEncode))
         .filter(Bounded(filters::Json))
@@ -107,11 +110,11 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(recent::Base64::Decode))
         .filter(Bounded(recent::Base64::UrlSafeEncode))
         .filter(Bounded(recent::Base64::UrlSafeDecode))
-        .filter(Bounded(recent::Search::Find))
-        .filter(Bounded(recent::Search::FindIndex))
-        .filter(Bounded(recent::Search::Has))
-        .filter(Bounded(recent::Search::Reject))
-        .filter(Bounded(recent::Sum))
+        .filter(Bounded(items::Search::Find))
+        .filter(Bounded(items::Search::FindIndex))
+        .filter(Bounded(items::Search::Has))
+        .filter(Bounded(items::Search::Reject))
+        .filter(Bounded(items::Sum))
         .filter(Bounded(recent::RemoveLast))
         .filter(Bounded(recent::ReplaceLast))
         .build()

@@ -1,6 +1,5 @@
-//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `divided_by` and
-//! `modulo` floor (as Ruby does), `split` splits on `""` into characters and on `" "` as
-//! Ruby's does, and `date` reads the times hookdesk's templates hold (RFC 3339 strings) and
+//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `split` splits
+//! on `""` into characters and on `" "` as Ruby's does, and `date` reads the times hookdesk's templates hold (RFC 3339 strings) and
 //! Unix timestamps, and shows them in the server's time zone.
 
 use std::sync::OnceLock;
@@ -39,107 +38,6 @@ pub fn time_zone(name: &str) -> std::result::Result<TimeZone, String> {
 
 fn zone() -> TimeZone {
     TIME_ZONE.get().cloned().unwrap_or(TimeZone::UTC)
-}
-
-fn not_a_number(filter: &str, what: &str) -> liquid_core::Error {
-    liquid_core::Error::with_msg(format!("{filter} needs a number as its {what}"))
-}
-
-/// The input and the operand of an arithmetic filter: two integers, or else two floats; a
-/// zero operand refused.
-enum Operands {
-    Integers(i64, i64),
-    Floats(f64, f64),
-}
-
-fn operands(filter: &str, input: &dyn ValueView, operand: &dyn ValueView) -> Result<Operands> {
-    let input = input.as_scalar().ok_or_else(|| not_a_number(filter, "input"))?;
-    let operand = operand.as_scalar().ok_or_else(|| not_a_number(filter, "operand"))?;
-    let operands = match (input.to_integer(), operand.to_integer()) {
-        (Some(a), Some(b)) => Operands::Integers(a, b),
-        _ => match (input.to_float(), operand.to_float()) {
-            (Some(a), Some(b)) => Operands::Floats(a, b),
-            (None, _) => return Err(not_a_number(filter, "input")),
-            (_, None) => return Err(not_a_number(filter, "operand")),
-        },
-    };
-    if matches!(operands, Operands::Integers(_, 0)) || matches!(operands, Operands::Floats(_, b) if b == 0.0) {
-        return Err(liquid_core::Error::with_msg(format!("{filter} by zero")));
-    }
-    Ok(operands)
-}
-
-/// The one argument of `divided_by` and `modulo`.
-#[derive(Debug, FilterParameters)]
-struct DivisorArgs {
-    #[parameter(description = "The divisor. Must be a number.")]
-    operand: Expression,
-}
-
-/// `divided_by`: two integers give an integer, floored as Ruby's (`-7 | divided_by: 2` is
-/// -4); a float on either side gives a float.
-#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
-#[filter(
-    name = "divided_by",
-    description = "Divides the input by the operand: an integer (floored) for two integers, else a float.",
-    parameters(DivisorArgs),
-    parsed(DividedByFilter)
-)]
-pub struct DividedBy;
-
-#[derive(Debug, FromFilterParameters, Display_filter)]
-#[name = "divided_by"]
-struct DividedByFilter {
-    #[parameters]
-    args: DivisorArgs,
-}
-
-impl Filter for DividedByFilter {
-    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
-        let args = self.args.evaluate(runtime)?;
-        match operands("divided_by", input, &args.operand)? {
-            Operands::Integers(a, b) => {
-                let q = a
-                    .checked_div(b)
-                    .ok_or_else(|| liquid_core::Error::with_msg("divided_by: the result is too large"))?;
-                Ok(Value::scalar(if a % b != 0 && (a < 0) != (b < 0) { q - 1 } else { q }))
-            }
-            Operands::Floats(a, b) => Ok(Value::scalar(a / b)),
-        }
-    }
-}
-
-/// `modulo` with the sign of the divisor, as Ruby's `%`: `-7 | modulo: 3` is 2.
-#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
-#[filter(
-    name = "modulo",
-    description = "The remainder of dividing the input by the operand, floored as Ruby's (the sign of the operand).",
-    parameters(DivisorArgs),
-    parsed(ModuloFilter)
-)]
-pub struct Modulo;
-
-#[derive(Debug, FromFilterParameters, Display_filter)]
-#[name = "modulo"]
-struct ModuloFilter {
-    #[parameters]
-    args: DivisorArgs,
-}
-
-impl Filter for ModuloFilter {
-    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
-        let args = self.args.evaluate(runtime)?;
-        Ok(match operands("modulo", input, &args.operand)? {
-            Operands::Integers(a, b) => {
-                let r = a.wrapping_rem(b);
-                Value::scalar(if r != 0 && (r < 0) != (b < 0) { r + b } else { r })
-            }
-            Operands::Floats(a, b) => {
-                let r = a % b;
-                Value::scalar(if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r })
-            }
-        })
-    }
 }
 
 #[derive(Debug, FilterParameters)]

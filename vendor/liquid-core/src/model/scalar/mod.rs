@@ -880,8 +880,9 @@ fn scalar_eq<'s>(lhs: &ScalarCow<'s>, rhs: &ScalarCow<'s>) -> bool {
         (&ScalarCowEnum::DateTime(x), &ScalarCowEnum::Date(y)) => x == x.with_date(y),
         (&ScalarCowEnum::Date(x), &ScalarCowEnum::DateTime(y)) => y.with_date(x) == y,
         (ScalarCowEnum::Str(x), ScalarCowEnum::Str(y)) => x == y,
-        // encode Ruby truthiness: all values except false and nil are true
-        (_, &ScalarCowEnum::Bool(b)) | (&ScalarCowEnum::Bool(b), _) => b,
+        // hookdesk's patch: a boolean equals only a boolean, as Ruby's `==` (Shopify's
+        // `{% if "text" == true %}` is false); the published crate compared the other side's
+        // truthiness, so any text or number equalled `true`.
         _ => false,
     }
 }

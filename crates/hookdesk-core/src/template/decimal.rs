@@ -1,0 +1,102 @@
+//! Exact decimal numbers, as Ruby's `BigDecimal` holds the floats of Shopify's arithmetic
+//! filters: `0.1 | plus: 0.2` is `0.3` there, not `0.30000000000000004`.
+
+/// `digits / 10^scale`, exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Decimal {
+    digits: i128,
+    scale: u32,
+}
+
+impl Decimal {
+    pub const ZERO: Decimal = Decimal { digits: 0, scale: 0 };
+
+    pub fn integer(value: i128) -> Decimal {
+        Decimal { digits: value, scale: 0 }
+    }
+
+    /// `-?digits(.digits)?`, exactly; None for anything else, or when it needs more than
+    /// i128 holds.
+    pub fn parse(text: &str) -> Option<Decimal> {
+        let (negative, unsigned) = match text.strip_prefix('-') {
+            Some(unsigned) => (true, unsigned),
+            None => (false, text),
+        };
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        if whole.is_empty() || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let digits: i128 = format!("{whole}{fraction}").parse().ok()?;
+        Some(Decimal { digits: if negative { -digits } else { digits }, scale: u32::try_from(fraction.len()).ok()? })
+    }
+
+    /// A float as Ruby's `BigDecimal(float.to_s)`: its shortest digits, which Rust prints
+    /// without an exponent. None for NaN, infinities and what does not fit.
+    pub fn of_float(value: f64) -> Option<Decimal> {
+        value.is_finite().then(|| Decimal::parse(&value.to_string())).flatten()
+    }
+
+    /// Both at the larger scale: their digits can then be compared, added or divided.
+    fn aligned(self, other: Decimal) -> Option<(i128, i128, u32)> {
+        let scale = self.scale.max(other.scale);
+        let at = |d: Decimal| d.digits.checked_mul(10i128.checked_pow(scale - d.scale)?);
+        Some((at(self)?, at(other)?, scale))
+    }
+
+    pub fn plus(self, other: Decimal) -> Option<Decimal> {
+        let (a, b, scale) = self.aligned(other)?;
+        Some(Decimal { digits: a.checked_add(b)?, scale })
+    }
+
+    pub fn minus(self, other: Decimal) -> Option<Decimal> {
+        let (a, b, scale) = self.aligned(other)?;
+        Some(Decimal { digits: a.checked_sub(b)?, scale })
+    }
+
+    pub fn times(self, other: Decimal) -> Option<Decimal> {
+        Some(Decimal { digits: self.digits.checked_mul(other.digits)?, scale: self.scale.checked_add(other.scale)? })
+    }
+
+    /// The quotient, rounded once to a float. None for a zero divisor.
+    pub fn divided_by(self, other: Decimal) -> Option<f64> {
+        let (a, b, _) = self.aligned(other)?;
+        (b != 0).then(|| a as f64 / b as f64)
+    }
+
+    /// The remainder with the divisor's sign, as Ruby's `%`. None for a zero divisor.
+    pub fn modulo(self, other: Decimal) -> Option<Decimal> {
+        let (a, b, scale) = self.aligned(other)?;
+        let r = a.checked_rem(b)?;
+        Some(Decimal { digits: if r != 0 && (r < 0) != (b < 0) { r + b } else { r }, scale })
+    }
+
+    /// The nearest float.
+    pub fn to_f64(self) -> f64 {
+        format!("{}e-{}", self.digits, self.scale).parse().unwrap_or(f64::NAN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Decimal;
+
+    #[test]
+    fn decimals_are_exact_and_refuse_what_does_not_fit() {
+        let d = |text: &str| Decimal::parse(text).expect("a decimal");
+        assert_eq!(d("0.1").plus(d("0.2")).map(Decimal::to_f64), Some(0.3));
+        assert_eq!(d("-1.25").plus(d("1")).map(Decimal::to_f64), Some(-0.25));
+        assert_eq!(d("1.1").times(d("3")).map(Decimal::to_f64), Some(3.3));
+        assert_eq!(d("0.3").minus(d("0.1")).map(Decimal::to_f64), Some(0.2));
+        assert_eq!(d("0.3").divided_by(d("0.1")), Some(3.0));
+        assert_eq!(d("0.3").modulo(d("0.1")).map(Decimal::to_f64), Some(0.0));
+        assert_eq!(d("-5.5").modulo(d("2")).map(Decimal::to_f64), Some(0.5), "floored");
+        assert_eq!(d("1").divided_by(Decimal::ZERO), None);
+        assert_eq!(Decimal::of_float(1e-7).map(Decimal::to_f64), Some(1e-7));
+        assert_eq!(Decimal::of_float(f64::NAN), None);
+        for refused in ["", "-", ".5", "1e5", "1.2.3", "abc", "1_000"] {
+            assert_eq!(Decimal::parse(refused), None, "{refused:?}");
+        }
+        assert_eq!(Decimal::parse(&"1".repeat(40)), None);
+        assert_eq!(d("1.5").plus(Decimal { digits: 1, scale: 60 }), None, "10^59 overflows");
+    }
+}

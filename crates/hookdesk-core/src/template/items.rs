@@ -1,0 +1,264 @@
+//! The array filters that pick items by a property, as Shopify's Liquid 5 has them (its
+//! `filter_array`): `where`, `reject`, `find`, `find_index` and `has`; and `sum`. liquid-lib
+//! has only `where`, which compared a missing target as a value and refused text items.
+
+use liquid_core::model::{State, ValueViewCmp};
+use liquid_core::{Display_filter, Expression, Filter, FilterParameters, FromFilterParameters};
+use liquid_core::{Result, Runtime, Value, ValueCow, ValueView};
+
+use super::decimal::Decimal;
+use super::filters::filter_family;
+
+/// The items an array filter goes through, as Ruby's `InputIterator` has them: an array
+/// flattened, nil as nothing, any other value as a list of itself.
+fn items(input: &dyn ValueView) -> Vec<&dyn ValueView> {
+    let mut found = Vec::new();
+    if input.is_nil() {
+        return found;
+    }
+    // Iterative, so a deeply nested array cannot exhaust the stack.
+    let mut open: Vec<Box<dyn Iterator<Item = &dyn ValueView> + '_>> = vec![Box::new(std::iter::once(input))];
+    while let Some(level) = open.last_mut() {
+        match level.next() {
+            None => {
+                open.pop();
+            }
+            Some(value) => match value.as_array() {
+                Some(array) => open.push(array.values()),
+                None => found.push(value),
+            },
+        }
+    }
+    found
+}
+
+/// An item's property as Ruby's `item[property]` reads it.
+enum Property<'v> {
+    /// An object's value (nil when it has no such key).
+    Value(Option<&'v dyn ValueView>),
+    /// Text indexed by text: the property itself when the text contains it (`String#[]`).
+    Within(bool),
+    /// Nil, true or false, or a float: no `[]` at all, so the whole filter gives nil.
+    Unreadable,
+    /// An integer indexed by text: a type error.
+    Refused,
+}
+
+fn property_of<'v>(item: &'v dyn ValueView, property: &str) -> Property<'v> {
+    if let Some(object) = item.as_object() {
+        return Property::Value(object.get(property));
+    }
+    match item.as_scalar().map(|scalar| scalar.type_name()) {
+        Some("string") => Property::Within(item.to_kstr().contains(property)),
+        Some("whole number") => Property::Refused,
+        _ => Property::Unreadable,
+    }
+}
+
+/// What `where`, `reject`, `find`, `find_index` and `has` do with the items that match.
+#[derive(Debug, Clone, Copy)]
+pub enum Search {
+    Where,
+    Reject,
+    Find,
+    FindIndex,
+    Has,
+}
+
+#[derive(Debug, FilterParameters)]
+struct SearchArgs {
+    #[parameter(description = "The property of each item to look at.", arg_type = "str")]
+    property: Expression,
+    #[parameter(description = "The value it must equal; any truthy value when not given or nil.", arg_type = "any")]
+    target_value: Option<Expression>,
+}
+
+impl Search {
+    fn name(self) -> &'static str {
+        match self {
+            Search::Where => "where",
+            Search::Reject => "reject",
+            Search::Find => "find",
+            Search::FindIndex => "find_index",
+            Search::Has => "has",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Search::Where => "The items whose property equals the value (is truthy when no value is given).",
+            Search::Reject => "The items whose property does not equal the value (is falsy when no value is given).",
+            Search::Find => {
+                "The first item whose property equals the value (is truthy when no value is given), or nil."
+            }
+            Search::FindIndex => "The index of the first such item, or nil.",
+            Search::Has => "Whether any item's property equals the value (is truthy when no value is given).",
+        }
+    }
+}
+
+filter_family!(Search, SearchArgs, SearchFilter);
+
+#[derive(Debug)]
+struct SearchFilter {
+    member: Search,
+    args: SearchArgs,
+}
+
+/// Whether the property read is the target (`==`, a boolean equal only to a boolean), or is
+/// truthy when there is no target.
+fn matches(property: &Property<'_>, name: &str, target: Option<&ValueCow<'_>>) -> bool {
+    match (property, target) {
+        (Property::Value(None), None) | (Property::Within(false), _) => false,
+        (Property::Value(Some(value)), None) => value.query_state(State::Truthy),
+        (Property::Value(None), Some(_)) => false,
+        (Property::Value(Some(value)), Some(target)) => *target == ValueViewCmp::new(*value),
+        (Property::Within(true), None) => true,
+        (Property::Within(true), Some(target)) => {
+            target.as_scalar().is_some_and(|t| t.to_kstr() == name) && target.type_name() == "string"
+        }
+        (Property::Unreadable | Property::Refused, _) => false,
+    }
+}
+
+impl Filter for SearchFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let name: &str = &args.property;
+        // Ruby's `target_value.nil?`: a nil target asks for a truthy property.
+        let target = args.target_value.as_ref().filter(|target| !target.is_nil());
+        let items = items(input);
+        if items.is_empty() {
+            return Ok(match self.member {
+                Search::Where | Search::Reject => Value::Array(vec![]),
+                Search::Find | Search::FindIndex => Value::Nil,
+                Search::Has => Value::scalar(false),
+            });
+        }
+        let mut hits = Vec::with_capacity(items.len());
+        for item in &items {
+            match property_of(*item, name) {
+                Property::Unreadable => return Ok(Value::Nil),
+                Property::Refused => {
+                    return Err(liquid_core::Error::with_msg(format!("cannot select the property '{name}'")));
+                }
+                property => hits.push(matches(&property, name, target)),
+            }
+        }
+        let mut found = items.iter().zip(hits);
+        Ok(match self.member {
+            Search::Where => Value::Array(found.filter(|(_, hit)| *hit).map(|(item, _)| item.to_value()).collect()),
+            Search::Reject => Value::Array(found.filter(|(_, hit)| !hit).map(|(item, _)| item.to_value()).collect()),
+            Search::Find => found.find(|(_, hit)| *hit).map_or(Value::Nil, |(item, _)| item.to_value()),
+            Search::FindIndex => found.position(|(_, hit)| hit).map_or(Value::Nil, |i| Value::scalar(i as i64)),
+            Search::Has => Value::scalar(found.any(|(_, hit)| hit)),
+        })
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct SumArgs {
+    #[parameter(
+        description = "The property of each item to add up; the items themselves when not given.",
+        arg_type = "str"
+    )]
+    property: Option<Expression>,
+}
+
+/// `sum`: the items (or each item's property) as numbers, added up as Ruby's `BigDecimal`s
+/// (`0.1` and `0.2` make `0.3`). Text that is a number counts as that number, other text as
+/// its leading integer, anything else as 0 (Ruby's `to_number`); a float among them makes
+/// the total a float.
+#[derive(Clone, liquid_core::ParseFilter, liquid_core::FilterReflection)]
+#[filter(
+    name = "sum",
+    description = "Adds up the items, or a property of each item.",
+    parameters(SumArgs),
+    parsed(SumFilter)
+)]
+pub struct Sum;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "sum"]
+struct SumFilter {
+    #[parameters]
+    args: SumArgs,
+}
+
+/// A number as `sum` reads it.
+enum Number {
+    Integer(i128),
+    /// A float, exactly as its shortest text says (Ruby's `BigDecimal(float.to_s)`) when
+    /// that fits, and as itself.
+    Float(Option<Decimal>, f64),
+}
+
+const TOO_LARGE: &str = "sum: the total is too large";
+
+/// Ruby's `Utils.to_number`: a number as itself; text `-?digits.digits` as that decimal,
+/// other text as its leading integer (`"12 apples"` is 12, `"apples"` 0); anything else 0.
+fn to_number(value: &dyn ValueView) -> Result<Number> {
+    let Some(scalar) = value.as_scalar() else { return Ok(Number::Integer(0)) };
+    match scalar.type_name() {
+        "whole number" => return Ok(Number::Integer(scalar.to_integer().unwrap_or_default().into())),
+        "fractional number" => {
+            let float = scalar.to_float().unwrap_or_default();
+            return Ok(Number::Float(Decimal::of_float(float), float));
+        }
+        "string" => {}
+        _ => return Ok(Number::Integer(0)),
+    }
+    let text = scalar.to_kstr();
+    let text = text.trim();
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if unsigned.split_once('.').is_some_and(|(whole, fraction)| digits(whole) && digits(fraction)) {
+        return Ok(Number::Float(Decimal::parse(text), text.parse().unwrap_or_default()));
+    }
+    let sign = usize::from(text.starts_with(['-', '+']));
+    let leading = sign + text[sign..].bytes().take_while(u8::is_ascii_digit).count();
+    match &text[..leading] {
+        "" | "-" | "+" => Ok(Number::Integer(0)),
+        number => number.parse().map(Number::Integer).map_err(|_| liquid_core::Error::with_msg(TOO_LARGE)),
+    }
+}
+
+impl Filter for SumFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let mut values = Vec::new();
+        for item in items(input) {
+            let Some(name) = &args.property else {
+                values.push(item);
+                continue;
+            };
+            match property_of(item, name) {
+                Property::Value(Some(value)) => values.extend(items(value)),
+                Property::Refused => {
+                    return Err(liquid_core::Error::with_msg(format!("cannot select the property '{name}'")));
+                }
+                // Text holding the property gives the property's name, which is not a number.
+                Property::Value(None) | Property::Within(_) | Property::Unreadable => {}
+            }
+        }
+        let too_large = || liquid_core::Error::with_msg(TOO_LARGE);
+        let (mut whole, mut exact, mut approximate, mut any_float) = (0i128, Some(Decimal::ZERO), 0f64, false);
+        for value in values {
+            match to_number(value)? {
+                Number::Integer(i) => whole = whole.checked_add(i).ok_or_else(too_large)?,
+                Number::Float(decimal, float) => {
+                    any_float = true;
+                    exact = exact.zip(decimal).and_then(|(sum, d)| sum.plus(d));
+                    approximate += float;
+                }
+            }
+        }
+        if !any_float {
+            return i64::try_from(whole).map(Value::scalar).map_err(|_| too_large());
+        }
+        Ok(Value::scalar(match exact.zip(Some(Decimal::integer(whole))).and_then(|(sum, whole)| sum.plus(whole)) {
+            Some(total) => total.to_f64(),
+            None => approximate + whole as f64,
+        }))
+    }
+}
