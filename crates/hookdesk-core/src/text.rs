@@ -5,6 +5,15 @@ use std::borrow::Cow;
 /// Logged bodies (attempts' requests and responses, inbound calls) are cut at this size.
 pub const LOGGED_BODY_BYTES: usize = 16 * 1024;
 
+/// What a caught panic said (its message, when it has one).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// `text` cut to at most `max` bytes, on a character boundary.
 pub fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {

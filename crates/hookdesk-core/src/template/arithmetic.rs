@@ -1,10 +1,10 @@
-//! Shopify's arithmetic filters: `plus`, `minus`, `times`, `divided_by` and `modulo`. Two
+//! Shopify's arithmetic filters: `plus`, `minus`, `times`, `divided_by`, `modulo` and `abs`. Two
 //! integers give an integer, and one too large for 64 bits is an error (liquid-lib's wrapped
 //! or panicked); `divided_by` and `modulo` floor, as Ruby's. With a float on either side the
 //! result is computed on exact decimals, as Ruby's `BigDecimal` (`0.1 | plus: 0.2` is `0.3`),
 //! and is a float.
 
-use liquid_core::{Expression, Filter, FilterParameters};
+use liquid_core::{Display_filter, Expression, Filter, FilterParameters, FilterReflection, ParseFilter};
 use liquid_core::{Result, Runtime, Value, ValueView};
 
 use super::decimal::Decimal;
@@ -128,6 +128,31 @@ impl Filter for ArithmeticFilter {
                     }),
                 }))
             }
+        }
+    }
+}
+
+/// `abs`: an integer stays one, and `abs` of the smallest one is an error, not a wrap.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(name = "abs", description = "The absolute value of a number.", parsed(AbsFilter))]
+pub struct Abs;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "abs"]
+struct AbsFilter;
+
+impl Filter for AbsFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        let number = input.as_scalar();
+        if let Some(integer) = number.as_ref().and_then(|n| n.to_integer()) {
+            return integer
+                .checked_abs()
+                .map(Value::scalar)
+                .ok_or_else(|| liquid_core::Error::with_msg("abs: the result is too large"));
+        }
+        match number.and_then(|n| n.to_float()) {
+            Some(float) => Ok(Value::scalar(float.abs())),
+            None => Err(liquid_core::Error::with_msg("abs needs a number as its input")),
         }
     }
 }

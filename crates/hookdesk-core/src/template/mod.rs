@@ -51,7 +51,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .block(Checked(stdlib::CommentBlock))
         .block(tags::Capture)
         .block(Checked(stdlib::CaseBlock))
-        .filter(Bounded(stdlib::Abs))
+        .filter(Bounded(arithmetic::Abs))
         .filter(Bounded(stdlib::Append))
         .filter(Bounded(stdlib::AtLeast))
         .filter(Bounded(stdlib::AtMost))
@@ -84,7 +84,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(stdlib::Round))
         .filter(Bounded(stdlib::Rstrip))
         .filter(Bounded(stdlib::Size))
-        .filter(Bounded(stdlib::Slice))
+        .filter(Bounded(shopify::Slice))
         .filter(Bounded(stdlib::Sort))
         .filter(Bounded(stdlib::SortNatural))
         .filter(Bounded(shopify::Split))
@@ -186,8 +186,17 @@ impl Template {
         budget: &mut Budget,
     ) -> (Result<String, RenderError>, Vec<String>) {
         let mut output = budget::BoundedWriter::new(max_output, "the output");
-        let (rendered, exceeded, unknown) =
-            budget::within(budget, || self.compiled.render_to(&mut output, lax::Root::new(&context.0)));
+        // liquid-lib's tags and filters are not ours: one that panics on some input fails
+        // this render, as any render error does, and not the task rendering it.
+        let (rendered, exceeded, unknown) = budget::within(budget, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.compiled.render_to(&mut output, lax::Root::new(&context.0))
+            }))
+            .unwrap_or_else(|panic| {
+                let what = crate::text::panic_message(panic.as_ref());
+                Err(liquid_core::Error::with_msg(format!("a tag or filter failed on its input: {what}")))
+            })
+        });
         let result = match (rendered, exceeded) {
             (_, Some(reason)) => Err(RenderError::TooExpensive(format!("the template is too expensive: {reason}"))),
             (Err(e), None) => Err(RenderError::Failed(render_error_in_words(&e.to_string()))),

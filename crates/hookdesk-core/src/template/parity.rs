@@ -178,6 +178,14 @@ const SAME: &[(&str, &str)] = &[
     ("{{ 1700000000 | date: \"%Y-%m-%d %H:%M:%S\" }}", "2023-11-14 22:13:20"),
     ("{{ \"1700000000\" | date: \"%Y\" }}", "2023"),
     ("{{ \"not a date\" | date: \"%Y\" }}", "not a date"),
+    ("{{ \"héllo\" | slice: -1 }}", "o"),
+    ("{{ \"héllo\" | slice: 1, 3 }}", "éll"),
+    ("{{ \"abc\" | slice: 1, 0 }}", ""),
+    ("[{{ \"abc\" | slice: 1, -1 }}]", "[]"),
+    ("{{ \"abc\" | slice: -10, 2 }}", ""),
+    ("{{ list | slice: -2, 5 | join: \",\" }}", "1,2"),
+    ("{{ list | slice: 9, 2 | size }}", "0"),
+    ("{{ \"-7.5\" | abs }}", "7.5"),
     // Liquid 5's filters.
     ("{{ \"hookdesk:s3cret\" | base64_encode }}", "aG9va2Rlc2s6czNjcmV0"),
     ("{{ \"aG9va2Rlc2s6czNjcmV0\" | base64_decode }}", "hookdesk:s3cret"),
@@ -378,4 +386,19 @@ fn render_errors_say_what_failed_in_words() {
         "{date}"
     );
     assert_eq!(failed("{% for i in n %}{{ i }}{% endfor %}"), "Expected array, found `whole number`");
+}
+
+/// liquid-lib's `abs`, `slice` and `tablerow` panicked (or wrapped, in a release build) on
+/// extreme arguments; now each is an answer or a render error, and any other panic in a tag or
+/// filter is caught as one.
+#[test]
+fn extreme_arguments_are_errors_not_panics() {
+    assert!(failed("{{ -9223372036854775807 | minus: 1 | abs }}").ends_with("abs: the result is too large"));
+    assert_eq!(render("{{ 'abc' | slice: 9223372036854775807, 9223372036854775807 }}"), "");
+    assert_eq!(render("{{ list | slice: 9223372036854775807, 9223372036854775807 | size }}"), "0");
+    assert_eq!(render("{{ 'abc' | slice: -9223372036854775807, 9223372036854775807 }}"), "");
+    assert_eq!(render("{{ 'abc' | truncate: 9223372036854775807 }}"), "abc");
+    assert_eq!(render("{% for i in (1..3) offset: 9223372036854775807 %}{{ i }}{% endfor %}"), "");
+    let caught = failed("{% assign zero = 0 %}{% tablerow i in (1..3) cols: zero %}{{ i }}{% endtablerow %}");
+    assert!(caught.starts_with("a tag or filter failed on its input"), "{caught}");
 }

@@ -1,5 +1,6 @@
-//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `split` splits
-//! on `""` into characters and on `" "` as Ruby's does, and `date` reads the times hookdesk's templates hold (RFC 3339 strings) and
+//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `slice` counts
+//! characters, `split` splits on `""` into characters and on `" "` as Ruby's does, and
+//! `date` reads the times hookdesk's templates hold (RFC 3339 strings) and
 //! Unix timestamps, and shows them in the server's time zone.
 
 use std::sync::OnceLock;
@@ -38,6 +39,59 @@ pub fn time_zone(name: &str) -> std::result::Result<TimeZone, String> {
 
 fn zone() -> TimeZone {
     TIME_ZONE.get().cloned().unwrap_or(TimeZone::UTC)
+}
+
+#[derive(Debug, FilterParameters)]
+struct SliceArgs {
+    #[parameter(description = "Where to start: from the end when negative.", arg_type = "integer")]
+    offset: Expression,
+    #[parameter(description = "How many characters or items (1 when not given).", arg_type = "integer")]
+    length: Option<Expression>,
+}
+
+/// `slice` as Ruby's: in characters (liquid-lib counted a negative offset in bytes), empty
+/// where Ruby gives nil (an offset outside, a length below 1), never an overflow.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "slice",
+    description = "The characters of a text, or the items of an array, from an offset.",
+    parameters(SliceArgs),
+    parsed(SliceFilter)
+)]
+pub struct Slice;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "slice"]
+struct SliceFilter {
+    #[parameters]
+    args: SliceArgs,
+}
+
+/// The range Ruby's `slice(offset, length)` takes of `size` things, if any.
+fn slice_range(offset: i64, length: i64, size: usize) -> std::ops::Range<usize> {
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let start = if offset < 0 { offset.saturating_add(size) } else { offset };
+    if start < 0 || start > size || length < 1 {
+        return 0..0;
+    }
+    let end = start.saturating_add(length).min(size);
+    start as usize..end as usize
+}
+
+impl Filter for SliceFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let length = args.length.unwrap_or(1);
+        if let Some(array) = input.as_array() {
+            let range = slice_range(args.offset, length, array.size() as usize);
+            return Ok(Value::Array(
+                array.values().skip(range.start).take(range.len()).map(|v| v.to_value()).collect(),
+            ));
+        }
+        let text = input.to_kstr();
+        let range = slice_range(args.offset, length, text.chars().count());
+        Ok(Value::scalar(text.chars().skip(range.start).take(range.len()).collect::<String>()))
+    }
 }
 
 #[derive(Debug, FilterParameters)]

@@ -159,11 +159,7 @@ pub fn with_layers(router: axum::Router<App>, app: App) -> axum::Router<App> {
 fn catch_panics()
 -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> axum::response::Response> {
     fn respond(panic: Box<dyn std::any::Any + Send>) -> axum::response::Response {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let what = hookdesk_core::text::panic_message(panic.as_ref());
         tracing::error!(panic = %what, "a request handler panicked");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
             .into_response()
