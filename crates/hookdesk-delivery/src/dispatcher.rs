@@ -454,8 +454,8 @@ fn log_attempt(claim: &Claimed, webhook_id: &WebhookId, outcome: &crate::Outcome
         code = %error.code, status = status, error = %error.message, next_retry = %retry_at, "webhook attempt failed"
     );
     if next == Next::Failed {
-        // A refused destination or a 4xx is final at any attempt: "no more retries" would
-        // suggest that more retries could have helped.
+        // A final error (most 4xx, a redirect, a refused destination: `is_retryable`) ends
+        // at any attempt: "no more retries" would suggest that more retries could have helped.
         let why = if crate::retry::is_retryable(outcome) { "no more retries" } else { "this error is not retried" };
         error!(
             webhook.id = %webhook_id, invocation.id = %claim.id, ticket.id = claim.ticket_id.map(|t| t.0), attempts = claim.attempt,

@@ -1,14 +1,15 @@
 //! Triggers and automations (the same shape in two tables), stored as their contract JSON
 //! and parsed back into rules.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use hookdesk_core::Timestamp;
 use hookdesk_core::id::{RuleId, WebhookId};
 use hookdesk_core::rules::{Action, Conditions, Rule, Trigger};
-use std::sync::Arc;
-
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::db::Conn;
+use crate::db::{Conn, placeholders};
 use crate::{RuleSet, Store, StoreError, rows};
 
 /// The table of a set of rules.
@@ -271,6 +272,19 @@ impl Store {
         bump_version(&mut tx, set).await?;
         tx.commit().await?;
         self.rules(set).await
+    }
+
+    /// The titles of the rules of `set` among `ids` (the ones that still exist).
+    pub async fn rule_titles(&self, set: RuleSet, ids: &[RuleId]) -> Result<HashMap<RuleId, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!("SELECT id, title FROM {} WHERE id IN ({})", table(set), placeholders(1, ids.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.0);
+        }
+        query.fetch_all(&self.pool).await?.iter().map(|r| Ok((RuleId(r.try_get("id")?), r.try_get("title")?))).collect()
     }
 
     /// Ids of the rules whose actions notify `webhook_id`.

@@ -1,5 +1,7 @@
 //! Webhooks and their signing secrets. Authentication and secrets are sealed by the cipher.
 
+use std::collections::HashMap;
+
 use hookdesk_core::Timestamp;
 use hookdesk_core::id::WebhookId;
 use hookdesk_core::webhook::{
@@ -222,6 +224,39 @@ impl Store {
     pub async fn webhooks(&self, ids: &[&WebhookId]) -> Result<Vec<Webhook>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         load_many(&mut conn, &self.cipher, ids).await
+    }
+
+    /// The names of the webhooks among `ids` (the ones that still exist); nothing is
+    /// unsealed.
+    pub async fn webhook_names(&self, ids: &[&WebhookId]) -> Result<HashMap<WebhookId, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!("SELECT id, name FROM webhooks WHERE id IN ({})", placeholders(1, ids.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((WebhookId(r.try_get("id")?), r.try_get("name")?)))
+            .collect()
+    }
+
+    /// Every webhook's id and name, at most `limit` of them (by id), and whether there are more.
+    pub async fn all_webhook_names(&self, limit: u32) -> Result<(Vec<(WebhookId, String)>, bool), StoreError> {
+        let mut names: Vec<(WebhookId, String)> = sqlx::query("SELECT id, name FROM webhooks ORDER BY id LIMIT $1")
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((WebhookId(r.try_get("id")?), r.try_get("name")?)))
+            .collect::<Result<_, StoreError>>()?;
+        let more = names.len() > limit as usize;
+        names.truncate(limit as usize);
+        Ok((names, more))
     }
 
     pub async fn list_webhooks(&self, after_id: Option<&WebhookId>, limit: u32) -> Result<Page<Webhook>, StoreError> {

@@ -100,20 +100,17 @@ impl App {
     }
 
     /// The names a reader of `invocations` wants instead of their ids.
-    pub async fn log_names(&self, _caller: &Admin, invocations: &[Invocation]) -> Result<LogNames, AppError> {
+    pub async fn log_names(&self, caller: &Admin, invocations: &[Invocation]) -> Result<LogNames, AppError> {
         let webhook_ids: BTreeSet<&WebhookId> = invocations.iter().map(|i| &i.webhook_id).collect();
         let webhook_ids: Vec<&WebhookId> = webhook_ids.into_iter().collect();
-        let webhooks = self.store.webhooks(&webhook_ids).await?.into_iter().map(|w| (w.id, w.name)).collect();
-        // Rules are few and listed whole; only the sets these invocations name are read.
-        let titles = async |set: RuleSet, wanted: bool| -> Result<HashMap<RuleId, String>, AppError> {
-            if !wanted {
-                return Ok(HashMap::new());
-            }
-            Ok(self.store.rules(set).await?.into_iter().map(|t| (t.rule.id, t.rule.title)).collect())
+        let rule_ids = |rule: fn(&Invocation) -> Option<RuleId>| -> Vec<RuleId> {
+            invocations.iter().filter_map(rule).collect::<BTreeSet<_>>().into_iter().collect()
         };
-        let triggers = titles(RuleSet::Triggers, invocations.iter().any(|i| i.trigger_id.is_some())).await?;
-        let automations = titles(RuleSet::Automations, invocations.iter().any(|i| i.automation_id.is_some())).await?;
-        Ok(LogNames { webhooks, triggers, automations })
+        Ok(LogNames {
+            webhooks: self.webhook_names(caller, &webhook_ids).await?,
+            triggers: self.store.rule_titles(RuleSet::Triggers, &rule_ids(|i| i.trigger_id)).await?,
+            automations: self.store.rule_titles(RuleSet::Automations, &rule_ids(|i| i.automation_id)).await?,
+        })
     }
 
     /// One invocation with its attempts.

@@ -1,5 +1,7 @@
 //! Outbound webhooks: the admins' use cases, and their health as events.
 
+use std::collections::HashMap;
+
 use hookdesk_core::event::EventType;
 use hookdesk_core::id::WebhookId;
 use hookdesk_core::rules::RuleSet;
@@ -236,6 +238,24 @@ impl App {
         let page = self.store.list_webhooks(after.as_ref(), query.limit()?).await?;
         let views = self.views(&page.data).await?;
         Ok(Page { data: views, next_cursor: page.next_cursor })
+    }
+
+    /// The names of the webhooks among `ids` that exist.
+    pub async fn webhook_names(
+        &self,
+        _caller: &Admin,
+        ids: &[&WebhookId],
+    ) -> Result<HashMap<WebhookId, String>, AppError> {
+        Ok(self.store.webhook_names(ids).await?)
+    }
+
+    /// Every webhook's id and name, to choose from: at most `limit`, and whether there are more.
+    pub async fn webhook_choices(
+        &self,
+        _caller: &Admin,
+        limit: u32,
+    ) -> Result<(Vec<(WebhookId, String)>, bool), AppError> {
+        Ok(self.store.all_webhook_names(limit).await?)
     }
 
     pub async fn webhook(&self, _caller: &Admin, id: &WebhookId) -> Result<WebhookView, AppError> {

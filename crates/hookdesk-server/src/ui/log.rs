@@ -1,11 +1,11 @@
 //! The log: invocations with the API's filters kept in the URL, cursor pages, one
 //! invocation with every attempt, and replay.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use std::collections::HashMap;
-
 use hookdesk_core::id::{InvocationId, RuleId, WebhookId};
 use hookdesk_core::invocation::Invocation;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::exchange::Exchange;
 use super::forms::{ListQuery, Listed};
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
-use crate::app::{App, AppError, InvocationQuery, LogNames, MAX_PAGE, PageQuery, ReplayBody, ReplayReport};
+use crate::app::{App, AppError, InvocationQuery, LogNames, ReplayBody, ReplayReport};
 
 /// The filters as typed, to show them again in the form (the API's names).
 #[derive(Debug, Default, Deserialize)]
@@ -77,43 +77,75 @@ impl Row {
     }
 }
 
+/// What queued an invocation.
+#[derive(Clone, Copy)]
+enum SourceKind {
+    Trigger,
+    Automation,
+    Event,
+    Replay,
+    Unknown,
+}
+
+impl SourceKind {
+    /// The words before the source's name.
+    fn words(self) -> &'static str {
+        match self {
+            SourceKind::Trigger => "trigger",
+            SourceKind::Automation => "automation",
+            SourceKind::Event => "event",
+            SourceKind::Replay => "replay of",
+            SourceKind::Unknown => "",
+        }
+    }
+}
+
 /// What queued an invocation: "trigger" and its title, linked while it exists.
 struct Source {
-    kind: &'static str,
+    kind: SourceKind,
     name: String,
     href: Option<String>,
 }
 
 impl Source {
     fn of(invocation: &Invocation, names: &LogNames) -> Self {
-        let rule = |kind: &'static str, id: RuleId, titles: &HashMap<RuleId, String>| match titles.get(&id) {
-            Some(title) => Source { kind, name: title.clone(), href: Some(format!("/ui/{kind}s/{id}")) },
+        let rule = |kind, id: RuleId, titles: &HashMap<RuleId, String>, pages: &str| match titles.get(&id) {
+            Some(title) => Source { kind, name: title.clone(), href: Some(format!("/ui/{pages}/{id}")) },
             None => Source { kind, name: format!("{id} (deleted)"), href: None },
         };
         match (invocation.trigger_id, invocation.automation_id, &invocation.event_type, &invocation.replay_of) {
-            (_, _, _, Some(original)) => {
-                Source { kind: "replay of", name: original.to_string(), href: Some(format!("/ui/log/{original}")) }
-            }
-            (Some(trigger), _, _, _) => rule("trigger", trigger, &names.triggers),
-            (_, Some(automation), _, _) => rule("automation", automation, &names.automations),
-            (_, _, Some(event), _) => Source { kind: "event", name: event.clone(), href: None },
-            _ => Source { kind: "", name: String::new(), href: None },
+            (_, _, _, Some(original)) => Source {
+                kind: SourceKind::Replay,
+                name: original.to_string(),
+                href: Some(format!("/ui/log/{original}")),
+            },
+            (Some(trigger), _, _, _) => rule(SourceKind::Trigger, trigger, &names.triggers, "triggers"),
+            (_, Some(automation), _, _) => rule(SourceKind::Automation, automation, &names.automations, "automations"),
+            (_, _, Some(event), _) => Source { kind: SourceKind::Event, name: event.clone(), href: None },
+            _ => Source { kind: SourceKind::Unknown, name: String::new(), href: None },
         }
     }
 }
 
-/// A webhook in the filter's list.
-struct WebhookOption {
-    id: String,
-    name: String,
+/// How the log's filter chooses a webhook: from a list of names, or, when there are more
+/// webhooks than a list holds, by typing an id.
+enum WebhookChooser {
+    /// (id, name) in name order.
+    List(Vec<(String, String)>),
+    Typed,
 }
+
+/// At most this many webhooks are listed in the filter.
+const LISTED_WEBHOOKS: u32 = 1000;
 
 #[derive(Template)]
 #[template(path = "ui/log.html")]
 struct LogPage {
     chrome: Chrome,
     filters: Filters,
-    webhooks: Vec<WebhookOption>,
+    webhooks: WebhookChooser,
+    /// The filter names a webhook that exists: its failures can be replayed.
+    replayable: bool,
     rows: Vec<Row>,
     next_page: Option<String>,
     error: Option<String>,
@@ -131,20 +163,20 @@ pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQu
             Ok(page.map(|invocation| Row::new(&invocation, &names)))
         })
         .await?;
-    let mut webhooks: Vec<WebhookOption> = app
-        .webhooks(&admin, PageQuery { limit: Some(MAX_PAGE), cursor: None })
-        .await?
-        .data
-        .into_iter()
-        .map(|w| WebhookOption { id: w.id.to_string(), name: w.name })
-        .collect();
-    webhooks.sort_by_key(|w| w.name.to_lowercase());
-    // A deleted webhook's log can still be filtered on: its id stays a choice.
-    let chosen = filters.webhook_id.trim();
-    if !chosen.is_empty() && !webhooks.iter().any(|w| w.id == chosen) {
-        webhooks.push(WebhookOption { id: chosen.to_owned(), name: chosen.to_owned() });
-    }
-    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, webhooks, rows, next_page, error }))
+    let chosen = WebhookId(filters.webhook_id.trim().to_owned());
+    let replayable = !chosen.0.is_empty() && !app.webhook_names(&admin, &[&chosen]).await?.is_empty();
+    let (mut listed, more) = app.webhook_choices(&admin, LISTED_WEBHOOKS).await?;
+    let webhooks = if more {
+        WebhookChooser::Typed
+    } else {
+        // A deleted webhook's log can still be filtered on: its id stays a choice.
+        if !chosen.0.is_empty() && !replayable {
+            listed.push((chosen.clone(), format!("{chosen} (deleted)")));
+        }
+        listed.sort_by_key(|(_, name)| name.to_lowercase());
+        WebhookChooser::List(listed.into_iter().map(|(id, name)| (id.to_string(), name)).collect())
+    };
+    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, webhooks, replayable, rows, next_page, error }))
 }
 
 #[derive(Template)]
@@ -244,10 +276,11 @@ pub async fn confirm_replay_failed(
     let admin = viewer.admin()?;
     let scope: ReplayScope =
         ListQuery::new(query.as_deref()).parse().map_err(|e| UiError::App(AppError::BadRequest(e.to_string())))?;
+    let webhook_name = app.webhook(&admin, &scope.webhook()).await?.name;
     let (count, until) = app.count_replayable(&admin, &scope.webhook(), &scope.body()).await?;
     let page = ReplayPage {
         chrome: viewer.chrome("Log"),
-        webhook_name: app.webhook(&admin, &scope.webhook()).await?.name,
+        webhook_name,
         webhook_id: scope.webhook_id,
         since: scope.since,
         // The confirmed count is of this range: the replay uses the same end.
@@ -263,10 +296,12 @@ pub async fn replay_failed(State(app): State<App>, form: Submitted) -> Result<Re
     let admin = form.viewer.admin()?;
     let text = |name: &str| form.fields.get(name).unwrap_or_default().to_owned();
     let scope = ReplayScope { webhook_id: text("webhook_id"), since: text("since"), until: text("until") };
+    // Named before anything is queued: a webhook deleted meanwhile is a 404 with nothing done.
+    let webhook_name = app.webhook(&admin, &scope.webhook()).await?.name;
     let report = app.replay_failed(&admin, &scope.webhook(), scope.body()).await?;
     let page = ReplayPage {
         chrome: form.viewer.chrome("Log"),
-        webhook_name: app.webhook(&admin, &scope.webhook()).await?.name,
+        webhook_name,
         webhook_id: scope.webhook_id,
         since: scope.since,
         until: scope.until,

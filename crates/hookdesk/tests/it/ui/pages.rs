@@ -135,8 +135,9 @@ async fn a_trigger_saved_in_the_editor_fires_and_its_invocation_replays_with_one
     browser.screenshot("ticket").await;
 
     browser.click_link("Log").await;
-    let log = browser.wait_for_text("succeeded").await;
-    assert!(log.contains("test hook") && log.contains("trigger Urgent tickets to the printer team"), "names: {log}");
+    browser.wait_for_text("succeeded").await;
+    let row = browser.client.find(Locator::Css("tbody tr")).await.expect("a row").text().await.expect("its text");
+    assert!(row.contains("test hook") && row.contains("trigger Urgent tickets to the printer team"), "names: {row}");
     browser.screenshot("log").await;
     browser
         .client
