@@ -15,6 +15,12 @@ impl Decimal {
         Decimal { digits: value, scale: 0 }
     }
 
+    /// `10^-scale`.
+    #[cfg(test)]
+    pub fn one_in(scale: u32) -> Decimal {
+        Decimal { digits: 1, scale }
+    }
+
     /// `-?digits(.digits)?`, exactly; None for anything else, or when it needs more than
     /// i128 holds.
     pub fn parse(text: &str) -> Option<Decimal> {

@@ -14,6 +14,8 @@ pub(crate) mod lex;
 mod nesting;
 #[cfg(test)]
 mod parity;
+#[cfg(test)]
+mod properties;
 mod recent;
 mod shopify;
 mod tags;

@@ -1,0 +1,48 @@
+//! Property tests of what encodes and decodes, whose inputs are open-ended: what an encoder
+//! makes, its decoder gives back, and the decimals of arithmetic round as floats do.
+
+use proptest::prelude::*;
+
+use super::decimal::Decimal;
+use super::{Context, Template};
+
+/// `source` rendered with `s` set to `text`.
+fn render(source: &str, text: &str) -> String {
+    let context = Context::new().with("s", &serde_json::Value::from(text));
+    Template::parse("t", source).expect("parses").render(&context).expect("renders")
+}
+
+proptest! {
+    #[test]
+    fn base64_gives_back_any_text(text in any::<String>()) {
+        prop_assert_eq!(render("{{ s | base64_encode | base64_decode }}", &text), text.clone());
+        let url_safe = render("{{ s | base64_url_safe_encode }}", &text);
+        prop_assert!(!url_safe.contains(['+', '/']), "{}", url_safe);
+        prop_assert_eq!(render("{{ s | base64_url_safe_encode | base64_url_safe_decode }}", &text), text);
+    }
+
+    #[test]
+    fn url_decode_gives_back_what_either_encoder_made(text in any::<String>()) {
+        for encoder in ["url_encode", "uri_encode"] {
+            let encoded = render(&format!("{{{{ s | {encoder} }}}}"), &text);
+            let safe = |c: char| c.is_ascii_alphanumeric() || "-._~%".contains(c) || (c == '+' && encoder == "url_encode");
+            prop_assert!(encoded.chars().all(safe), "{} made {}", encoder, encoded);
+            prop_assert_eq!(render(&format!("{{{{ s | {encoder} | url_decode }}}}"), &text), text.clone());
+        }
+    }
+
+    /// A decimal's float is the one Rust's parser reads from the same digits: the nearest.
+    #[test]
+    fn decimals_become_the_nearest_float(digits in any::<i64>(), scale in 0u32..30) {
+        let text = format!("{}e-{scale}", digits);
+        let decimal = Decimal::parse(&digits.to_string()).expect("digits").times(Decimal::one_in(scale)).expect("fits");
+        prop_assert_eq!(decimal.to_f64(), text.parse::<f64>().expect("a float"));
+    }
+
+    /// Sums of decimals are exact: adding then removing gives the first back.
+    #[test]
+    fn decimal_sums_are_exact(a in any::<i64>(), b in any::<i64>(), scale in 0u32..12) {
+        let (x, y) = (Decimal::integer(a.into()).times(Decimal::one_in(scale)).expect("fits"), Decimal::integer(b.into()));
+        prop_assert_eq!(x.plus(y).and_then(|sum| sum.minus(y)), Some(x));
+    }
+}
