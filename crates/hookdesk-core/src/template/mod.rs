@@ -18,6 +18,7 @@ mod parity;
 mod properties;
 mod recent;
 mod shopify;
+mod tablerow;
 mod tags;
 
 use std::sync::{Arc, LazyLock};
@@ -49,7 +50,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .block(Checked(stdlib::UnlessBlock))
         .block(tags::IfChanged)
         .block(Loop(stdlib::ForBlock))
-        .block(Loop(stdlib::TableRowBlock))
+        .block(Loop(tablerow::TableRowBlock))
         .block(Checked(stdlib::CommentBlock))
         .block(tags::Capture)
         .block(Checked(stdlib::CaseBlock))
@@ -670,7 +671,7 @@ mod budget_tests {
         assert_eq!(render("{% for i in (1..9) %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %}"), "12");
         assert_eq!(
             render("{% tablerow i in (1..3) cols: 2 %}{{ i }}{% endtablerow %}"),
-            "<tr class=\"row1\"><td class=\"col1\">1</td><td class=\"col2\">2</td></tr><tr class=\"row2\"><td class=\"col1\">3</td></tr>"
+            "<tr class=\"row1\">\n<td class=\"col1\">1</td><td class=\"col2\">2</td></tr>\n<tr class=\"row2\"><td class=\"col1\">3</td></tr>\n"
         );
         assert_eq!(
             render("{% capture c %}{{ ticket.id }}!{% endcapture %}{% assign d = c | append: '?' %}{{ d }}"),

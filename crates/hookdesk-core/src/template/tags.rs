@@ -1,8 +1,8 @@
 //! Liquid's tags and blocks under the render budget.
 //!
 //! Every standard tag and block is wrapped so that rendering it checks the budget's deadline.
-//! Loops (`for`, `tablerow`) are parsed by liquid-lib but count their length and iterations
-//! before they run: liquid collects a whole range into memory first. `assign`, `capture` and
+//! Loops (liquid-lib's `for`, our `tablerow`) count their length and iterations before they
+//! run: they collect a whole range into memory first. `assign`, `capture` and
 //! `ifchanged` are ours, because liquid-lib's buffer what they render without a limit.
 
 use std::io::Write;
@@ -55,14 +55,38 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Checked<T> {
     }
 }
 
-/// `for` or `tablerow` (liquid-lib's), counted against the budget before each run.
+/// `for` (liquid-lib's) or `tablerow` (ours), counted against the budget before each run.
 #[derive(Clone)]
 pub(super) struct Loop<T>(pub T);
 
+/// What a loop walks: a value's items, or a range of whole numbers.
 #[derive(Debug)]
-enum Walked {
+pub(super) enum Walked {
     Items(Expression),
     Counted(Expression, Expression),
+}
+
+impl Walked {
+    /// Reads a loop's `variable in walked`, each word also kept in `words`: the variable's
+    /// name, and what it walks.
+    pub(super) fn read(arguments: &mut TagTokenIter<'_>, words: &mut Vec<String>) -> Result<(String, Walked)> {
+        let variable = arguments.expect_next("Identifier expected.")?;
+        words.push(variable.as_str().to_owned());
+        let variable = variable.expect_identifier().into_result()?.to_owned();
+        let keyword = arguments.expect_next("\"in\" expected.")?;
+        words.push(keyword.as_str().to_owned());
+        keyword.expect_str("in").into_result_custom_msg("\"in\" expected.")?;
+        let walked = arguments.expect_next("Array or range expected.")?;
+        words.push(walked.as_str().to_owned());
+        let walked = match walked.expect_value() {
+            TryMatchToken::Matches(items) => Walked::Items(items),
+            TryMatchToken::Fails(token) => match token.expect_range() {
+                TryMatchToken::Matches((start, stop)) => Walked::Counted(start, stop),
+                TryMatchToken::Fails(token) => return Err(token.raise_error()),
+            },
+        };
+        Ok((variable, walked))
+    }
 }
 
 #[derive(Debug)]
@@ -84,21 +108,7 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Loop<T> {
     ) -> Result<Box<dyn Renderable>> {
         let name = self.0.reflection().start_tag().to_owned();
         let mut words = Vec::new();
-        let variable = arguments.expect_next("Identifier expected.")?;
-        words.push(variable.as_str().to_owned());
-        variable.expect_identifier().into_result()?;
-        let keyword = arguments.expect_next("\"in\" expected.")?;
-        words.push(keyword.as_str().to_owned());
-        keyword.expect_str("in").into_result_custom_msg("\"in\" expected.")?;
-        let walked = arguments.expect_next("Array or range expected.")?;
-        words.push(walked.as_str().to_owned());
-        let walked = match walked.expect_value() {
-            TryMatchToken::Matches(items) => Walked::Items(items),
-            TryMatchToken::Fails(token) => match token.expect_range() {
-                TryMatchToken::Matches((start, stop)) => Walked::Counted(start, stop),
-                TryMatchToken::Fails(token) => return Err(token.raise_error()),
-            },
-        };
+        let (_, walked) = Walked::read(&mut arguments, &mut words)?;
         let (mut limit, mut offset) = (None, None);
         while let Some(token) = arguments.next() {
             let word = token.as_str().to_owned();
