@@ -86,9 +86,15 @@ impl Decimal {
     pub fn to_f64(self) -> f64 {
         // Digits and a power of ten that floats hold exactly make the nearest float in one
         // division (Clinger's fast path); others go through the parser, which rounds right.
-        const EXACT_DIGITS: i128 = 1 << 53;
-        if self.digits.abs() <= EXACT_DIGITS && self.scale <= 22 {
-            return self.digits as f64 / 10f64.powi(self.scale as i32);
+        const EXACT_DIGITS: u128 = 1 << 53;
+        const POWERS_OF_TEN: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+            1e19, 1e20, 1e21, 1e22,
+        ];
+        if let Some(power) = POWERS_OF_TEN.get(self.scale as usize)
+            && self.digits.unsigned_abs() <= EXACT_DIGITS
+        {
+            return self.digits as f64 / power;
         }
         format!("{}e-{}", self.digits, self.scale).parse().unwrap_or(f64::NAN)
     }
@@ -111,6 +117,7 @@ mod tests {
         assert_eq!(d("1").divided_by(Decimal::ZERO), None);
         assert_eq!(Decimal::of_float(1e-7).map(Decimal::to_f64), Some(1e-7));
         assert_eq!(Decimal::of_float(f64::NAN), None);
+        assert_eq!(Decimal { digits: i128::MIN, scale: 0 }.to_f64(), -(2f64.powi(127)), "no overflow");
         for refused in ["", "-", ".5", "1e5", "1.2.3", "abc", "1_000"] {
             assert_eq!(Decimal::parse(refused), None, "{refused:?}");
         }

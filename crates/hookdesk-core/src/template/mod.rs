@@ -37,7 +37,7 @@ pub use shopify::{set_time_zone, time_zone};
 use tags::{Checked, Loop};
 
 static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
-    liquid::ParserBuilder::new()
+    let parser = liquid::ParserBuilder::new()
         .tag(tags::Assign)
         .tag(tags::Echo)
         .tag(Checked(stdlib::BreakTag))
@@ -119,9 +119,11 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(items::Search::Reject))
         .filter(Bounded(items::Sum))
         .filter(Bounded(recent::RemoveLast))
-        .filter(Bounded(recent::ReplaceLast))
-        .build()
-        .expect("the standard library and our filters register without conflict")
+        .filter(Bounded(recent::ReplaceLast));
+    // A filter that panics, to show that a panic in a tag or filter fails only its render.
+    #[cfg(test)]
+    let parser = parser.filter(parity::Panics);
+    parser.build().expect("the standard library and our filters register without conflict")
 });
 
 /// A parsed template with its source. Parsing happens once, when a rule is saved or loaded.

@@ -416,9 +416,28 @@ fn render_errors_say_what_failed_in_words() {
     assert_eq!(failed("{% for i in n %}{{ i }}{% endfor %}"), "Expected array, found `whole number`");
 }
 
+/// `{{ x | panics }}`, in tests only: a filter that panics.
+#[derive(Clone, liquid_core::ParseFilter, liquid_core::FilterReflection)]
+#[filter(name = "panics", description = "Panics (tests only).", parsed(PanicsFilter))]
+pub(super) struct Panics;
+
+#[derive(Debug, Default, liquid_core::Display_filter)]
+#[name = "panics"]
+struct PanicsFilter;
+
+impl liquid_core::Filter for PanicsFilter {
+    fn evaluate(
+        &self,
+        _input: &dyn liquid_core::ValueView,
+        _runtime: &dyn liquid_core::Runtime,
+    ) -> liquid_core::Result<liquid_core::Value> {
+        panic!("as asked")
+    }
+}
+
 /// liquid-lib's `abs`, `slice` and `tablerow` panicked (or wrapped, in a release build) on
 /// extreme arguments; now each is an answer or a render error, and a panic in any other tag
-/// or filter would be caught as one.
+/// or filter is caught as one.
 #[test]
 fn extreme_arguments_are_errors_not_panics() {
     assert!(failed("{{ -9223372036854775807 | minus: 1 | abs }}").ends_with("abs: the result is too large"));
@@ -427,10 +446,29 @@ fn extreme_arguments_are_errors_not_panics() {
     assert_eq!(render("{{ 'abc' | slice: -9223372036854775807, 9223372036854775807 }}"), "");
     assert_eq!(render("{{ 'abc' | truncate: 9223372036854775807 }}"), "abc");
     assert_eq!(render("{% for i in (1..3) offset: 9223372036854775807 %}{{ i }}{% endfor %}"), "");
+    assert_eq!(failed("{{ n | panics }}"), "a tag or filter failed on its input: as asked");
+    assert_eq!(render("{{ n }}"), "7", "and the thread renders again");
     let zero = failed("{% assign zero = 0 %}{% tablerow i in (1..3) cols: zero %}{{ i }}{% endtablerow %}");
     assert_eq!(zero, "tablerow: cols must be at least 1, not 0");
     // Shopify's for an empty list (python-liquid writes nothing), and liquid-lib's name.
     assert_eq!(render("{% tablerow i in products limit: 0 %}{{ i }}{% endtablerow %}"), "<tr class=\"row1\">\n</tr>\n");
+    // Ruby's slice_collection: a negative offset keeps the first items and shortens the
+    // window; a text is one item whatever the window; false renders nothing, a number an
+    // empty row.
+    assert_eq!(
+        render("{% tablerow i in list offset: -1 limit: 2 %}{{ i }}{% endtablerow %}").matches("</td>").count(),
+        1
+    );
+    assert_eq!(
+        render("{% tablerow i in ticket.subject offset: 3 %}{{ i }}{% endtablerow %}").matches("fire").count(),
+        1
+    );
+    assert_eq!(render("{% assign f = false %}{% tablerow i in f %}{{ i }}{% endtablerow %}"), "");
+    assert_eq!(render("{% tablerow i in n %}{{ i }}{% endtablerow %}"), "<tr class=\"row1\">\n</tr>\n");
+    assert_eq!(
+        render("{% tablerow p in ticket.requester %}{{ p[0] }}={{ p[1] }}{% endtablerow %}"),
+        "<tr class=\"row1\">\n<td class=\"col1\">name=Joe Smith</td><td class=\"col2\">email=joe@example.com</td></tr>\n"
+    );
     assert_eq!(render("{% tablerow i in list %}{{ tablerow.col }}{% endtablerow %}").matches("</td>").count(), 3);
     assert!(render("{% tablerow i in list %}{{ tablerow.col }}{% endtablerow %}").contains(">3</td>"));
 }

@@ -3,9 +3,10 @@
 //! newlines, named the object `tablerow` (still set, for templates written for it), and
 //! divided by `cols: 0`. The budget counts its iterations before it runs (`tags::Loop`).
 
+use std::collections::HashMap;
 use std::io::Write;
 
-use liquid_core::model::{KString, Object, Value, ValueView};
+use liquid_core::model::{KString, KStringCow, KStringRef, Object, Value, ValueCow, ValueView};
 use liquid_core::runtime::{Interrupt, InterruptRegister, StackFrame};
 use liquid_core::{
     BlockReflection, Expression, Language, ParseBlock, Renderable, Result, Runtime, TagBlock, TagTokenIter, Template,
@@ -80,38 +81,14 @@ fn whole_number(name: &str, expression: Option<&Expression>, runtime: &dyn Runti
     }
 }
 
-/// The items walked, as Ruby's `slice_collection` has them: an array's, a range's numbers,
-/// an object's `[key, value]` pairs, a text as one item (none when empty), other values none;
-/// None for nil, which renders nothing at all.
-fn items(walked: &Walked, runtime: &dyn Runtime) -> Result<Option<Vec<Value>>> {
-    match walked {
-        Walked::Items(expression) => {
-            let value = expression.evaluate(runtime)?;
-            if value.is_nil() {
-                return Ok(None);
-            }
-            if let Some(array) = value.as_array() {
-                return Ok(Some(array.values().map(|v| v.to_value()).collect()));
-            }
-            if let Some(object) = value.as_object() {
-                let pairs =
-                    object.iter().map(|(key, v)| Value::Array(vec![Value::scalar(key.into_owned()), v.to_value()]));
-                return Ok(Some(pairs.collect()));
-            }
-            let text = value.as_scalar().filter(|s| s.type_name() == "string").map(|s| s.to_kstr().into_owned());
-            Ok(Some(text.filter(|t| !t.is_empty()).map(Value::scalar).into_iter().collect()))
-        }
-        // The budget has counted the range before this render: it is bounded.
-        Walked::Counted(start, stop) => {
-            let bound = |e: &Expression| -> Result<i64> {
-                e.evaluate(runtime)?
-                    .as_scalar()
-                    .and_then(|s| s.to_integer())
-                    .ok_or_else(|| liquid_core::Error::with_msg("tablerow: a range is made of whole numbers"))
-            };
-            Ok(Some((bound(start)?..=bound(stop)?).map(Value::scalar).collect()))
-        }
-    }
+/// Ruby's `slice_collection` of what is iterated: the items at `from..to` (`to`, if any,
+/// excluded; `from` may be negative, which keeps the first ones).
+fn window<T>(items: impl Iterator<Item = T>, from: i64, to: Option<i64>) -> impl Iterator<Item = T> {
+    items
+        .zip(0i64..)
+        .take_while(move |(_, index)| to.is_none_or(|to| *index < to))
+        .filter(move |(_, index)| *index >= from)
+        .map(|(item, _)| item)
 }
 
 /// `tablerowloop` at item `index` of `length`, in rows of `cols`.
@@ -139,25 +116,56 @@ impl Renderable for TableRow {
         let write = |writer: &mut dyn Write, text: &str| {
             writer.write_all(text.as_bytes()).map_err(|e| liquid_core::Error::with_msg(e.to_string()))
         };
-        let Some(mut items) = items(&self.walked, runtime)? else { return Ok(()) };
-        let offset = whole_number("offset", self.offset.as_ref(), runtime)?.unwrap_or(0).clamp(0, items.len() as i64);
-        items.drain(..offset as usize);
-        if let Some(limit) = whole_number("limit", self.limit.as_ref(), runtime)? {
-            items.truncate(limit.clamp(0, items.len() as i64) as usize);
-        }
+        let from = whole_number("offset", self.offset.as_ref(), runtime)?.unwrap_or(0);
+        let to = whole_number("limit", self.limit.as_ref(), runtime)?.map(|limit| from.saturating_add(limit));
+        // Items are borrowed from what is walked, and only those in the window are kept.
+        let walked;
+        let items: Vec<ValueCow<'_>> = match &self.walked {
+            Walked::Items(expression) => {
+                walked = expression.evaluate(runtime)?;
+                let value = walked.as_view();
+                // Nil and false render nothing at all (Ruby's `collection || return ''`).
+                if value.is_nil() || value.as_scalar().and_then(|s| s.to_bool()) == Some(false) {
+                    return Ok(());
+                }
+                if let Some(array) = value.as_array() {
+                    window(array.values(), from, to).map(ValueCow::Borrowed).collect()
+                } else if let Some(object) = value.as_object() {
+                    let pair = |(key, v): (KStringCow<'_>, &dyn ValueView)| {
+                        ValueCow::Owned(Value::Array(vec![Value::scalar(key.into_owned()), v.to_value()]))
+                    };
+                    window(object.iter(), from, to).map(pair).collect()
+                } else if value.as_scalar().is_some_and(|s| s.type_name() == "string" && !s.to_kstr().is_empty()) {
+                    // A text is one item, whatever the window.
+                    vec![ValueCow::Borrowed(value)]
+                } else {
+                    vec![]
+                }
+            }
+            // The budget has counted the range before this render.
+            Walked::Counted(start, stop) => {
+                let bound = |e: &Expression| -> Result<i64> {
+                    e.evaluate(runtime)?
+                        .as_scalar()
+                        .and_then(|s| s.to_integer())
+                        .ok_or_else(|| liquid_core::Error::with_msg("tablerow: a range is made of whole numbers"))
+                };
+                window(bound(start)?..=bound(stop)?, from, to).map(|n| ValueCow::Owned(Value::scalar(n))).collect()
+            }
+        };
         let length = items.len() as i64;
         let cols = whole_number("cols", self.cols.as_ref(), runtime)?.unwrap_or(length);
         if cols < 1 && length > 0 {
             return Err(liquid_core::Error::with_msg(format!("tablerow: cols must be at least 1, not {cols}")));
         }
         write(writer, "<tr class=\"row1\">\n")?;
-        for (index, item) in (0..length).zip(items) {
+        for (index, item) in (0..length).zip(&items) {
             budget::check()?;
             let looped = tablerowloop(index, length, cols);
-            let mut scope = Object::new();
-            scope.insert(self.variable.clone(), item);
-            scope.insert(KString::from_static("tablerow"), looped.clone());
-            scope.insert(KString::from_static("tablerowloop"), looped);
+            let mut scope = HashMap::<KStringRef<'_>, &dyn ValueView>::new();
+            scope.insert(self.variable.as_ref(), item.as_view());
+            scope.insert(KStringRef::from_static("tablerow"), &looped);
+            scope.insert(KStringRef::from_static("tablerowloop"), &looped);
             write(writer, &format!("<td class=\"col{}\">", index % cols + 1))?;
             let frame = StackFrame::new(runtime, &scope);
             self.body.render_to(writer, &frame)?;
