@@ -1,4 +1,5 @@
-//! Shopify's arithmetic filters: `plus`, `minus`, `times`, `divided_by`, `modulo` and `abs`. Two
+//! Shopify's arithmetic filters: `plus`, `minus`, `times`, `divided_by`, `modulo`, `abs` and
+//! `round`. Two
 //! integers give an integer, and one too large for 64 bits is an error (liquid-lib's wrapped
 //! or panicked); `divided_by` and `modulo` floor, as Ruby's. With a float on either side the
 //! result is computed on exact decimals, as Ruby's `BigDecimal` (`0.1 | plus: 0.2` is `0.3`),
@@ -154,5 +155,67 @@ impl Filter for AbsFilter {
             Some(float) => Ok(Value::scalar(float.abs())),
             None => Err(liquid_core::Error::with_msg("abs needs a number as its input")),
         }
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct RoundArgs {
+    #[parameter(description = "Digits to keep after the point (before it when negative); 0 when not given.")]
+    places: Option<Expression>,
+}
+
+/// `round` as Ruby's: on the decimal digits, half away from zero (`2.675 | round: 2` is
+/// `2.68`, `2.5 | round` is `3`); a whole number without places, a float with them; an
+/// integer keeps its digits unless the places are negative (`1234 | round: -2` is `1200`).
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "round",
+    description = "Rounds a number, half away from zero, to a number of digits after the point.",
+    parameters(RoundArgs),
+    parsed(RoundFilter)
+)]
+pub struct Round;
+
+#[derive(Debug, liquid_core::FromFilterParameters, Display_filter)]
+#[name = "round"]
+struct RoundFilter {
+    #[parameters]
+    args: RoundArgs,
+}
+
+impl Filter for RoundFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let places = match &args.places {
+            None => 0,
+            Some(places) => places
+                .as_scalar()
+                .and_then(|p| p.to_integer())
+                .ok_or_else(|| liquid_core::Error::with_msg("round needs a whole number of places"))?,
+        };
+        let number =
+            input.as_scalar().ok_or_else(|| liquid_core::Error::with_msg("round needs a number as its input"))?;
+        let too_large = || liquid_core::Error::with_msg("round: the result is too large");
+        if let Some(integer) = number.to_integer() {
+            if places >= 0 {
+                return Ok(Value::scalar(integer));
+            }
+            return Decimal::integer(integer.into()).round(places).to_i64().map(Value::scalar).ok_or_else(too_large);
+        }
+        let float =
+            number.to_float().ok_or_else(|| liquid_core::Error::with_msg("round needs a number as its input"))?;
+        let Some(decimal) = Decimal::of_float(float) else {
+            if !float.is_finite() {
+                // Ruby's FloatDomainError.
+                return Err(liquid_core::Error::with_msg(format!("round: {float} has no digits to round")));
+            }
+            // Too many digits for a decimal: a float this large has no fraction to round.
+            return if places == 0 { Err(too_large()) } else { Ok(Value::scalar(float)) };
+        };
+        let rounded = decimal.round(places);
+        if places == 0 {
+            return rounded.to_i64().map(Value::scalar).ok_or_else(too_large);
+        }
+        Ok(Value::scalar(rounded.to_f64()))
     }
 }

@@ -82,6 +82,32 @@ impl Decimal {
         Some(Decimal { digits: if r != 0 && (r < 0) != (b < 0) { r + b } else { r }, scale })
     }
 
+    /// Rounded to `places` digits after the point (before it, when negative), half away from
+    /// zero: Ruby's `BigDecimal#round`.
+    pub fn round(self, places: i64) -> Decimal {
+        if places >= i64::from(self.scale) {
+            return self;
+        }
+        let dropped = i64::from(self.scale).checked_sub(places).and_then(|d| u32::try_from(d).ok()).unwrap_or(u32::MAX);
+        let Some(divisor) = 10i128.checked_pow(dropped) else { return Decimal::ZERO };
+        let (quotient, remainder) = (self.digits / divisor, self.digits % divisor);
+        let away = remainder.unsigned_abs().saturating_mul(2) >= divisor.unsigned_abs();
+        let rounded = if away { quotient + self.digits.signum() } else { quotient };
+        match u32::try_from(places) {
+            Ok(scale) => Decimal { digits: rounded, scale },
+            // Tens, hundreds...: back to whole units, as long as they fit.
+            Err(_) => {
+                let tens = u32::try_from(-places).ok().and_then(|p| 10i128.checked_pow(p));
+                tens.and_then(|t| rounded.checked_mul(t)).map_or(Decimal::ZERO, Decimal::integer)
+            }
+        }
+    }
+
+    /// The whole number, when there is no fraction and it fits.
+    pub fn to_i64(self) -> Option<i64> {
+        (self.scale == 0).then(|| i64::try_from(self.digits).ok()).flatten()
+    }
+
     /// The nearest float.
     pub fn to_f64(self) -> f64 {
         // Digits and a power of ten that floats hold exactly make the nearest float in one
@@ -115,6 +141,14 @@ mod tests {
         assert_eq!(d("0.3").modulo(d("0.1")).map(Decimal::to_f64), Some(0.0));
         assert_eq!(d("-5.5").modulo(d("2")).map(Decimal::to_f64), Some(0.5), "floored");
         assert_eq!(d("1").divided_by(Decimal::ZERO), None);
+        assert_eq!(d("2.675").round(2), d("2.68"), "half away from zero, on the decimal digits");
+        assert_eq!(d("-2.5").round(0), d("-3"));
+        assert_eq!(d("0.125").round(2), d("0.13"));
+        assert_eq!(d("1234.5").round(-2), d("1200"));
+        assert_eq!(d("-1250").round(-2), d("-1300"));
+        assert_eq!(d("1.5").round(400), d("1.5"));
+        assert_eq!(d("1.5").round(-400), Decimal::ZERO);
+        assert_eq!(d("1.5").round(i64::MIN), Decimal::ZERO);
         assert_eq!(Decimal::of_float(1e-7).map(Decimal::to_f64), Some(1e-7));
         assert_eq!(Decimal::of_float(f64::NAN), None);
         assert_eq!(Decimal { digits: i128::MIN, scale: 0 }.to_f64(), -(2f64.powi(127)), "no overflow");

@@ -84,7 +84,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(filters::Replace))
         .filter(Bounded(stdlib::ReplaceFirst))
         .filter(Bounded(stdlib::Reverse))
-        .filter(Bounded(stdlib::Round))
+        .filter(Bounded(arithmetic::Round))
         .filter(Bounded(stdlib::Rstrip))
         .filter(Bounded(stdlib::Size))
         .filter(Bounded(shopify::Slice))

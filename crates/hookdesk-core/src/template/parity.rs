@@ -143,6 +143,11 @@ const SAME: &[(&str, &str)] = &[
     ("{{ 5 | at_most: 3 }}", "3"),
     ("{{ \"3\" | plus: 4 }}", "7"),
     ("{{ 183.357 | round: 1 }}", "183.4"),
+    ("{{ 183.357 | round: 2 }}", "183.36"),
+    ("{{ 2.7 | round }}", "3"),
+    ("{{ 1.2 | round }}", "1"),
+    ("{{ \"3.14159\" | round: 3 }}", "3.142"),
+    ("{{ 7 | round: 2 }}", "7"),
     ("{{ ticket.subject | upcase }}", "PRINTER ON FIRE"),
     ("{{ ticket.subject | downcase }}", "printer on fire"),
     ("{{ \"hello world\" | capitalize }}", "Hello world"),
@@ -361,6 +366,14 @@ fn liquid_5_filters_and_decimals_are_rubys() {
         "BigDecimal's, where python-liquid gives 2.9999999999999996"
     );
     assert_eq!(render("{{ -5.5 | modulo: 2 }}"), "0.5", "floored, as Ruby's");
+    // Ruby's round, on BigDecimal's digits, half away from zero (python-liquid rounds the
+    // float, half to even).
+    assert_eq!(render("{{ 2.5 | round }} {{ -2.5 | round }} {{ 0.5 | round }}"), "3 -3 1");
+    assert_eq!(render("{{ 2.675 | round: 2 }} {{ 0.125 | round: 2 }}"), "2.68 0.13");
+    assert_eq!(render("{{ 1234.5 | round: -2 }} {{ 1234 | round: -2 }} {{ 1250 | round: -2 }}"), "1200.0 1200 1300");
+    assert_eq!(render("{{ 1.5 | round: 400 }} {{ 1.5 | round: -400 }} {{ 7 | round: 2 }}"), "1.5 0.0 7");
+    assert_eq!(render("{{ 10000000000 | times: 10000000000.5 | round: 2 }}"), "1.00000000005e+20");
+    assert!(failed("{{ 10000000000 | times: 1000000000000.5 | round }}").ends_with("round: the result is too large"));
     // Ruby's filter_array: nothing gives the default, an unreadable item nil for the whole
     // filter, an integer item an error.
     assert_eq!(render("{{ nothing | has: 'x' }}"), "false");
@@ -467,7 +480,7 @@ fn extreme_arguments_are_errors_not_panics() {
     assert_eq!(render("{% tablerow i in n %}{{ i }}{% endtablerow %}"), "<tr class=\"row1\">\n</tr>\n");
     assert_eq!(
         render("{% tablerow p in ticket.requester %}{{ p[0] }}={{ p[1] }}{% endtablerow %}"),
-        "<tr class=\"row1\">\n<td class=\"col1\">name=Joe Smith</td><td class=\"col2\">email=joe@example.com</td></tr>\n"
+        "<tr class=\"row1\">\n<td class=\"col1\">email=joe@example.com</td><td class=\"col2\">name=Joe Smith</td></tr>\n"
     );
     assert_eq!(render("{% tablerow i in list %}{{ tablerow.col }}{% endtablerow %}").matches("</td>").count(), 3);
     assert!(render("{% tablerow i in list %}{{ tablerow.col }}{% endtablerow %}").contains(">3</td>"));

@@ -131,10 +131,13 @@ impl Renderable for TableRow {
                 if let Some(array) = value.as_array() {
                     window(array.values(), from, to).map(ValueCow::Borrowed).collect()
                 } else if let Some(object) = value.as_object() {
+                    // In key order, as objects print: liquid's objects keep no insertion order.
+                    let mut pairs: Vec<(KStringCow<'_>, &dyn ValueView)> = object.iter().collect();
+                    pairs.sort_by(|(a, _), (b, _)| a.cmp(b));
                     let pair = |(key, v): (KStringCow<'_>, &dyn ValueView)| {
                         ValueCow::Owned(Value::Array(vec![Value::scalar(key.into_owned()), v.to_value()]))
                     };
-                    window(object.iter(), from, to).map(pair).collect()
+                    window(pairs.into_iter(), from, to).map(pair).collect()
                 } else if value.as_scalar().is_some_and(|s| s.type_name() == "string" && !s.to_kstr().is_empty()) {
                     // A text is one item, whatever the window.
                     vec![ValueCow::Borrowed(value)]
