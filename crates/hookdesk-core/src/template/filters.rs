@@ -137,44 +137,6 @@ impl Filter for ReplaceFilter {
     }
 }
 
-/// Standard `uniq` in linear time: liquid-lib's compares every item with every other one, so
-/// 100,000 items took minutes. Items are told apart by value: numbers by number (1 and 1.0
-/// are one), text by text, lists and objects by their JSON.
-#[derive(Clone, ParseFilter, FilterReflection)]
-#[filter(name = "uniq", description = "Removes duplicate items of an array.", parsed(UniqFilter))]
-pub struct Uniq;
-
-#[derive(Debug, Default, Display_filter)]
-#[name = "uniq"]
-struct UniqFilter;
-
-impl Filter for UniqFilter {
-    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        let items = input.as_array().ok_or_else(|| liquid_core::Error::with_msg("uniq expects an array"))?;
-        let mut seen = std::collections::HashSet::new();
-        let mut unique = Vec::new();
-        for item in items.values() {
-            let value = item.to_value();
-            if seen.insert(identity(&value)) {
-                unique.push(value);
-            }
-        }
-        Ok(Value::Array(unique))
-    }
-}
-
-/// What makes two values the same item for `uniq`.
-fn identity(value: &Value) -> String {
-    match value {
-        Value::Scalar(s) => match s.type_name() {
-            "whole number" | "fractional number" => format!("n:{}", s.to_float().unwrap_or_default()),
-            kind => format!("{kind}:{}", s.to_kstr()),
-        },
-        Value::Nil => "nil".to_owned(),
-        other => format!("j:{}", liquid_to_json(other)),
-    }
-}
-
 #[derive(Debug, FilterParameters)]
 struct JoinArgs {
     #[parameter(description = "The text between items (a space when not given).", arg_type = "str")]
@@ -202,11 +164,12 @@ impl Filter for JoinFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
         let separator = args.separator.unwrap_or_else(|| " ".into());
-        let items = input.as_array().ok_or_else(|| liquid_core::Error::with_msg("join expects an array"))?;
-        let size = items.values().map(|item| item.to_kstr().len() as u128).sum::<u128>()
-            + items.size().max(0) as u128 * separator.len() as u128;
+        // Ruby's: nested arrays flattened, a value alone joined as itself.
+        let items = super::items::items(input);
+        let size = items.iter().map(|item| item.to_kstr().len() as u128).sum::<u128>()
+            + items.len() as u128 * separator.len() as u128;
         check_size("join", size)?;
-        let texts: Vec<_> = items.values().map(|item| item.to_kstr().into_owned()).collect();
+        let texts: Vec<_> = items.iter().map(|item| item.to_kstr().into_owned()).collect();
         Ok(Value::scalar(texts.join(separator.as_str())))
     }
 }
@@ -385,7 +348,7 @@ impl Filter for ParseJsonFilter {
     }
 }
 
-fn liquid_to_json(value: &Value) -> serde_json::Value {
+pub(super) fn liquid_to_json(value: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match value {
         Value::Nil | Value::State(_) => J::Null,

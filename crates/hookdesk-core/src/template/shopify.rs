@@ -1,5 +1,5 @@
-//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `slice` counts
-//! characters, `split` splits on `""` into characters and on `" "` as Ruby's does, and
+//! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `default` takes
+//! `allow_false`, `capitalize` lowers the rest, `slice` counts characters, `split` splits on `""` into characters and on `" "` as Ruby's does, and
 //! `date` reads the times hookdesk's templates hold (RFC 3339 strings) and
 //! Unix timestamps, and shows them in the server's time zone.
 
@@ -39,6 +39,78 @@ pub fn time_zone(name: &str) -> std::result::Result<TimeZone, String> {
 
 fn zone() -> TimeZone {
     TIME_ZONE.get().cloned().unwrap_or(TimeZone::UTC)
+}
+
+#[derive(Debug, FilterParameters)]
+struct DefaultArgs {
+    #[parameter(description = "The value instead (nothing when not given).")]
+    default: Option<Expression>,
+    #[parameter(
+        description = "Whether `false` is kept (only nil and empty are replaced).",
+        arg_type = "bool",
+        mode = "keyword"
+    )]
+    allow_false: Option<Expression>,
+}
+
+/// `default` as Shopify's, with its `allow_false` keyword: the value instead of nil, false
+/// (unless `allow_false: true`), or an empty text, list or object.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "default",
+    description = "A value instead of nil, false or an empty one.",
+    parameters(DefaultArgs),
+    parsed(DefaultFilter)
+)]
+pub struct Default;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "default"]
+struct DefaultFilter {
+    #[parameters]
+    args: DefaultArgs,
+}
+
+impl Filter for DefaultFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let is_false = input.as_scalar().and_then(|s| s.to_bool()) == Some(false);
+        let replaced = if args.allow_false.unwrap_or(false) {
+            input.is_nil() || (!is_false && input.query_state(liquid_core::model::State::DefaultValue))
+        } else {
+            input.query_state(liquid_core::model::State::DefaultValue)
+        };
+        Ok(match (replaced, args.default) {
+            (true, Some(default)) => default.to_value(),
+            (true, None) => Value::scalar(""),
+            (false, _) => input.to_value(),
+        })
+    }
+}
+
+/// `capitalize` as Ruby's: the first character upper case, the rest lower case.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "capitalize",
+    description = "The first character in upper case, the others in lower case.",
+    parsed(CapitalizeFilter)
+)]
+pub struct Capitalize;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "capitalize"]
+struct CapitalizeFilter;
+
+impl Filter for CapitalizeFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        let text = input.to_kstr();
+        let mut chars = text.chars();
+        let capitalized = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars.as_str().to_lowercase().chars()).collect::<String>(),
+            None => String::new(),
+        };
+        Ok(Value::scalar(capitalized))
+    }
 }
 
 #[derive(Debug, FilterParameters)]
