@@ -20,6 +20,7 @@ mod recent;
 mod shopify;
 mod tablerow;
 mod tags;
+mod walked;
 
 use std::sync::{Arc, LazyLock};
 

@@ -8,13 +8,14 @@
 use std::io::Write;
 
 use liquid_core::model::{KString, Value, ValueView};
-use liquid_core::parser::{FilterChain, Tag, TryMatchToken};
+use liquid_core::parser::{FilterChain, Tag};
 use liquid_core::{
     BlockReflection, Expression, Language, ParseBlock, ParseTag, Renderable, Result, Runtime, TagBlock, TagReflection,
     TagTokenIter, Template,
 };
 
 use super::budget::{self, BoundedWriter, MAX_VALUE_BYTES, size_of};
+use super::walked::Walked;
 
 /// A standard tag or block whose every render first checks the budget.
 #[derive(Clone)]
@@ -58,36 +59,6 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Checked<T> {
 /// `for` (liquid-lib's) or `tablerow` (ours), counted against the budget before each run.
 #[derive(Clone)]
 pub(super) struct Loop<T>(pub T);
-
-/// What a loop walks: a value's items, or a range of whole numbers.
-#[derive(Debug)]
-pub(super) enum Walked {
-    Items(Expression),
-    Counted(Expression, Expression),
-}
-
-impl Walked {
-    /// Reads a loop's `variable in walked`, each word also kept in `words`: the variable's
-    /// name, and what it walks.
-    pub(super) fn read(arguments: &mut TagTokenIter<'_>, words: &mut Vec<String>) -> Result<(String, Walked)> {
-        let variable = arguments.expect_next("Identifier expected.")?;
-        words.push(variable.as_str().to_owned());
-        let variable = variable.expect_identifier().into_result()?.to_owned();
-        let keyword = arguments.expect_next("\"in\" expected.")?;
-        words.push(keyword.as_str().to_owned());
-        keyword.expect_str("in").into_result_custom_msg("\"in\" expected.")?;
-        let walked = arguments.expect_next("Array or range expected.")?;
-        words.push(walked.as_str().to_owned());
-        let walked = match walked.expect_value() {
-            TryMatchToken::Matches(items) => Walked::Items(items),
-            TryMatchToken::Fails(token) => match token.expect_range() {
-                TryMatchToken::Matches((start, stop)) => Walked::Counted(start, stop),
-                TryMatchToken::Fails(token) => return Err(token.raise_error()),
-            },
-        };
-        Ok((variable, walked))
-    }
-}
 
 #[derive(Debug)]
 struct CountedLoop {

@@ -1,0 +1,115 @@
+//! What a loop walks: read from its tag (`item in collection` or a range), and cut as Ruby's
+//! `slice_collection` cuts it, for `for` and `tablerow`.
+
+use liquid_core::model::{KStringCow, Value, ValueCow, ValueView};
+use liquid_core::parser::TryMatchToken;
+use liquid_core::{Expression, Result, Runtime, TagTokenIter};
+
+/// What a loop walks: a value's items, or a range of whole numbers.
+#[derive(Debug)]
+pub(super) enum Walked {
+    Items(Expression),
+    Counted(Expression, Expression),
+}
+
+impl Walked {
+    /// Reads a loop's `variable in walked`, each word also kept in `words`: the variable's
+    /// name, and what it walks.
+    pub(super) fn read(arguments: &mut TagTokenIter<'_>, words: &mut Vec<String>) -> Result<(String, Walked)> {
+        let variable = arguments.expect_next("Identifier expected.")?;
+        words.push(variable.as_str().to_owned());
+        let variable = variable.expect_identifier().into_result()?.to_owned();
+        let keyword = arguments.expect_next("\"in\" expected.")?;
+        words.push(keyword.as_str().to_owned());
+        keyword.expect_str("in").into_result_custom_msg("\"in\" expected.")?;
+        let walked = arguments.expect_next("Array or range expected.")?;
+        words.push(walked.as_str().to_owned());
+        let walked = match walked.expect_value() {
+            TryMatchToken::Matches(items) => Walked::Items(items),
+            TryMatchToken::Fails(token) => match token.expect_range() {
+                TryMatchToken::Matches((start, stop)) => Walked::Counted(start, stop),
+                TryMatchToken::Fails(token) => return Err(token.raise_error()),
+            },
+        };
+        Ok((variable, walked))
+    }
+}
+
+/// An attribute's whole number (`limit`, `offset`, `cols`): None when not given or nil, an
+/// error for another value (Ruby's "invalid integer").
+pub(super) fn whole_number(
+    tag: &str,
+    name: &str,
+    expression: Option<&Expression>,
+    runtime: &dyn Runtime,
+) -> Result<Option<i64>> {
+    let Some(expression) = expression else { return Ok(None) };
+    let value = expression.evaluate(runtime)?;
+    if value.is_nil() {
+        return Ok(None);
+    }
+    match value.as_scalar().and_then(|s| s.to_integer()) {
+        Some(n) => Ok(Some(n)),
+        None => Err(liquid_core::Error::with_msg(format!("{tag}: {name} must be a whole number"))),
+    }
+}
+
+/// The items at `from..to` (`to`, if any, excluded; `from` may be negative, which keeps the
+/// first ones).
+fn window<T>(items: impl Iterator<Item = T>, from: i64, to: Option<i64>) -> impl Iterator<Item = T> {
+    items
+        .zip(0i64..)
+        .take_while(move |(_, index)| to.is_none_or(|to| *index < to))
+        .filter(move |(_, index)| *index >= from)
+        .map(|(item, _)| item)
+}
+
+impl Walked {
+    /// Calls `walk` with the items at `from..to`, borrowed from what is walked: an array's,
+    /// a range's numbers, an object's `[key, value]` pairs (in key order: liquid's objects
+    /// keep no insertion order), a text as one item whatever the window (none when empty),
+    /// other values none. `walk` gets None for nil and false, which walk nothing at all.
+    pub(super) fn with_segment<T>(
+        &self,
+        runtime: &dyn Runtime,
+        from: i64,
+        to: Option<i64>,
+        walk: impl FnOnce(Option<Vec<ValueCow<'_>>>) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Walked::Items(expression) => {
+                let walked = expression.evaluate(runtime)?;
+                let value = walked.as_view();
+                if value.is_nil() || value.as_scalar().and_then(|s| s.to_bool()) == Some(false) {
+                    return walk(None);
+                }
+                let items = if let Some(array) = value.as_array() {
+                    window(array.values(), from, to).map(ValueCow::Borrowed).collect()
+                } else if let Some(object) = value.as_object() {
+                    let mut pairs: Vec<(KStringCow<'_>, &dyn ValueView)> = object.iter().collect();
+                    pairs.sort_by(|(a, _), (b, _)| a.cmp(b));
+                    let pair = |(key, v): (KStringCow<'_>, &dyn ValueView)| {
+                        ValueCow::Owned(Value::Array(vec![Value::scalar(key.into_owned()), v.to_value()]))
+                    };
+                    window(pairs.into_iter(), from, to).map(pair).collect()
+                } else if value.as_scalar().is_some_and(|s| s.type_name() == "string" && !s.to_kstr().is_empty()) {
+                    vec![ValueCow::Borrowed(value)]
+                } else {
+                    vec![]
+                };
+                walk(Some(items))
+            }
+            // The budget has counted the range before the loop runs.
+            Walked::Counted(start, stop) => {
+                let bound = |e: &Expression| -> Result<i64> {
+                    e.evaluate(runtime)?
+                        .as_scalar()
+                        .and_then(|s| s.to_integer())
+                        .ok_or_else(|| liquid_core::Error::with_msg("a range is made of whole numbers"))
+                };
+                let numbers = window(bound(start)?..=bound(stop)?, from, to);
+                walk(Some(numbers.map(|n| ValueCow::Owned(Value::scalar(n))).collect()))
+            }
+        }
+    }
+}
