@@ -115,6 +115,16 @@ fn render_30_filters(bencher: Bencher, placeholder: &str) {
     bencher.bench_local(|| black_box(template.render(&context).expect("renders")));
 }
 
+/// A loop over 1,000 objects, each printing a property and its `forloop.index`.
+#[divan::bench]
+fn render_loop_of_1000(bencher: Bencher) {
+    let template =
+        Template::parse("payload", "{% for t in items %}{{ t.name }}{{ forloop.index }},{% endfor %}").expect("parses");
+    let items: Vec<_> = (0..1000).map(|i| json!({"name": format!("item {i}")})).collect();
+    let context = Context::new().with("items", &json!(items));
+    bencher.bench_local(|| black_box(template.render(&context).expect("renders")));
+}
+
 #[divan::bench]
 fn finalize_and_sign_1kib_request(bencher: Bencher) {
     let prepared = PreparedRequest {

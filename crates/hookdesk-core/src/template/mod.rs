@@ -7,6 +7,7 @@ mod arithmetic;
 mod budget;
 mod decimal;
 mod filters;
+mod for_loop;
 mod inline;
 mod items;
 mod lax;
@@ -50,7 +51,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .block(Checked(stdlib::IfBlock))
         .block(Checked(stdlib::UnlessBlock))
         .block(tags::IfChanged)
-        .block(Loop(stdlib::ForBlock))
+        .block(Loop(for_loop::ForBlock))
         .block(Loop(tablerow::TableRowBlock))
         .block(Checked(stdlib::CommentBlock))
         .block(tags::Capture)

@@ -50,6 +50,28 @@ const SAME: &[(&str, &str)] = &[
         "1245",
     ),
     ("{% for x in nothing %}{{ x }}{% else %}empty list{% endfor %}", "empty list"),
+    ("{% for i in list limit: 2 %}{{ i }}{% endfor %};{% for i in list offset: continue %}{{ i }}{% endfor %}", "31;2"),
+    ("{% for c in \"abc\" %}{{ c }}{% endfor %}", "abc"),
+    ("{% for c in \"\" %}{{ c }}{% else %}none{% endfor %}", "none"),
+    ("{% for c in 5 %}{{ c }}{% else %}none{% endfor %}", "none"),
+    ("{% assign f = false %}{% for i in f %}{{ i }}{% else %}e{% endfor %}", "e"),
+    (
+        "{% for i in (1..2) %}{% for j in (1..2) %}{{ forloop.parentloop.index }}{{ forloop.index }} {% endfor %}{% endfor %}",
+        "11 12 21 22 ",
+    ),
+    ("{% for i in list reversed limit: 2 %}{{ i }}{% endfor %}", "13"),
+    ("{% for i in list limit: 2 reversed %}{{ i }}{% endfor %}", "13"),
+    ("{% for i in list offset: 1 limit: 1 %}{{ i }}{% endfor %}", "1"),
+    ("{% for i in list offset: -1 %}{{ i }}{% endfor %}", "312"),
+    ("{% for i in (1..3) %}{{ forloop.length }}{{ forloop.rindex }}{% endfor %}", "333231"),
+    ("{% for i in list %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% endfor %}", "32"),
+    ("{% for i in nested %}{{ i | join: \"\" }};{% endfor %}", "12;3;"),
+    ("{% for i in (1..n) limit: 2 offset: 3 %}{{ i }}{% endfor %}", "45"),
+    (
+        "{% for i in list %}{{ forloop.first }}{{ forloop.last }}{{ forloop.index0 }}{{ forloop.rindex0 }},{% endfor %}",
+        "truefalse02,falsefalse11,falsetrue20,",
+    ),
+    ("{% for i in list %}{{ forloop.name }}{% endfor %}", "i-listi-listi-list"),
     (
         "{% for p in products %}{{ forloop.index }}/{{ forloop.length }}:{{ p.title }}{% if forloop.first %}*{% endif %} {% endfor %}",
         "1/3:Shoe* 2/3:Pan 3/3:Hat ",
@@ -441,7 +463,7 @@ fn render_errors_say_what_failed_in_words() {
         date.starts_with("the filter `date` failed on \"2026-03-04T05:06:07Z\": date: the format \"%!\""),
         "{date}"
     );
-    assert_eq!(failed("{% for i in n %}{{ i }}{% endfor %}"), "Expected array, found `whole number`");
+    assert_eq!(failed("{% for i in list limit: 'x' %}{{ i }}{% endfor %}"), "for: limit must be a whole number");
 }
 
 /// `{{ x | panics }}`, in tests only: a filter that panics.
@@ -480,6 +502,13 @@ fn extreme_arguments_are_errors_not_panics() {
     assert_eq!(zero, "tablerow: cols must be at least 1, not 0");
     // Shopify's for an empty list (python-liquid writes nothing), and liquid-lib's name.
     assert_eq!(render("{% tablerow i in products limit: 0 %}{{ i }}{% endtablerow %}"), "<tr class=\"row1\">\n</tr>\n");
+    // Ruby's `limit: 0` walks nothing (python-liquid takes it as no limit).
+    assert_eq!(render("{% for i in list limit: 0 %}{{ i }}{% else %}e{% endfor %}"), "e");
+    // An object is walked as its [key, value] pairs, in key order.
+    assert_eq!(
+        render("{% for p in ticket.requester %}{{ p | join: '=' }};{% endfor %}"),
+        "email=joe@example.com;name=Joe Smith;"
+    );
     // Ruby's slice_collection: a negative offset keeps the first items and shortens the
     // window; a text is one item whatever the window; false renders nothing, a number an
     // empty row.

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use liquid_core::model::{KString, KStringRef, Object, Value, ValueCow, ValueView};
+use liquid_core::model::{KString, KStringRef, ObjectView, ValueCow, ValueView};
 use liquid_core::runtime::{Interrupt, InterruptRegister, StackFrame};
 use liquid_core::{
     BlockReflection, Expression, Language, ParseBlock, Renderable, Result, Runtime, TagBlock, TagTokenIter, Template,
@@ -72,24 +72,41 @@ impl ParseBlock for TableRowBlock {
     }
 }
 
-/// `tablerowloop` at item `index` of `length`, in rows of `cols`.
-fn tablerowloop(index: i64, length: i64, cols: i64) -> Value {
-    let col0 = index % cols;
-    let fields = [
-        ("length", Value::scalar(length)),
-        ("index", Value::scalar(index + 1)),
-        ("index0", Value::scalar(index)),
-        ("rindex", Value::scalar(length - index)),
-        ("rindex0", Value::scalar(length - index - 1)),
-        ("first", Value::scalar(index == 0)),
-        ("last", Value::scalar(index == length - 1)),
-        ("col", Value::scalar(col0 + 1)),
-        ("col0", Value::scalar(col0)),
-        ("col_first", Value::scalar(col0 == 0)),
-        ("col_last", Value::scalar(col0 + 1 == cols)),
-        ("row", Value::scalar(index / cols + 1)),
-    ];
-    Value::Object(fields.into_iter().map(|(name, value)| (KString::from_static(name), value)).collect::<Object>())
+/// `tablerowloop` at item `index` of `length`, in rows of `cols`: a view, nothing copied.
+#[derive(Debug, Clone, ValueView, ObjectView)]
+struct Tablerowloop {
+    length: i64,
+    index: i64,
+    index0: i64,
+    rindex: i64,
+    rindex0: i64,
+    first: bool,
+    last: bool,
+    col: i64,
+    col0: i64,
+    col_first: bool,
+    col_last: bool,
+    row: i64,
+}
+
+impl Tablerowloop {
+    fn at(index: i64, length: i64, cols: i64) -> Self {
+        let col0 = index % cols;
+        Tablerowloop {
+            length,
+            index: index + 1,
+            index0: index,
+            rindex: length - index,
+            rindex0: length - index - 1,
+            first: index == 0,
+            last: index == length - 1,
+            col: col0 + 1,
+            col0,
+            col_first: col0 == 0,
+            col_last: col0 + 1 == cols,
+            row: index / cols + 1,
+        }
+    }
 }
 
 impl Renderable for TableRow {
@@ -118,7 +135,7 @@ impl TableRow {
         write(writer, "<tr class=\"row1\">\n")?;
         for (index, item) in (0..length).zip(items) {
             budget::check()?;
-            let looped = tablerowloop(index, length, cols);
+            let looped = Tablerowloop::at(index, length, cols);
             let mut scope = HashMap::<KStringRef<'_>, &dyn ValueView>::new();
             scope.insert(self.variable.as_ref(), item.as_view());
             scope.insert(KStringRef::from_static("tablerow"), &looped);

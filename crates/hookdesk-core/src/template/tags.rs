@@ -1,7 +1,8 @@
 //! Liquid's tags and blocks under the render budget.
 //!
 //! Every standard tag and block is wrapped so that rendering it checks the budget's deadline.
-//! Loops (liquid-lib's `for`, our `tablerow`) count their length and iterations before they
+//! Loops (`for`, `tablerow`: ours, in for_loop.rs and tablerow.rs) count their length and
+//! iterations before they
 //! run: they collect a whole range into memory first. `assign`, `capture` and
 //! `ifchanged` are ours, because liquid-lib's buffer what they render without a limit.
 
@@ -56,7 +57,7 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Checked<T> {
     }
 }
 
-/// `for` (liquid-lib's) or `tablerow` (ours), counted against the budget before each run.
+/// `for` or `tablerow`, counted against the budget before each run.
 #[derive(Clone)]
 pub(super) struct Loop<T>(pub T);
 
@@ -70,7 +71,7 @@ struct CountedLoop {
 
 impl<T: ParseBlock + Clone + 'static> ParseBlock for Loop<T> {
     /// Reads the loop's arguments (reporting mistakes where they are), then hands the same
-    /// arguments, rebuilt as text, to liquid-lib's parser of the block.
+    /// arguments, rebuilt as text, to the block's own parser.
     fn parse(
         &self,
         mut arguments: TagTokenIter<'_>,
@@ -118,7 +119,7 @@ fn integer(expression: &Expression, runtime: &dyn Runtime) -> Option<i64> {
 
 impl Renderable for CountedLoop {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
-        // Errors in evaluating what is walked are left to liquid-lib, which reports them.
+        // Errors in evaluating what is walked are left to the loop, which reports them.
         let length = match &self.walked {
             Walked::Items(items) => items.evaluate(runtime).ok().map_or(0, |value| {
                 let value = value.as_view();
