@@ -2,9 +2,9 @@
 //!
 //! Every standard tag and block is wrapped so that rendering it checks the budget's deadline.
 //! Loops (`for`, `tablerow`: ours, in for_loop.rs and tablerow.rs) count their length and
-//! iterations before they
-//! run: they collect a whole range into memory first. `assign`, `capture` and
-//! `ifchanged` are ours, because liquid-lib's buffer what they render without a limit.
+//! iterations before they run: they collect a whole range into memory first. `assign`,
+//! `capture` and `ifchanged` are ours, because liquid-lib's buffer what they render without a
+//! limit.
 
 use std::io::Write;
 
