@@ -121,7 +121,8 @@ impl Filter for ArithmeticFilter {
                 Ok(Value::scalar(match self.member {
                     Arithmetic::Plus => on_decimals(Decimal::plus).unwrap_or(a + b),
                     Arithmetic::Minus => on_decimals(Decimal::minus).unwrap_or(a - b),
-                    Arithmetic::Times => on_decimals(Decimal::times).unwrap_or(a * b),
+                    // A zero product keeps its sign, as BigDecimal's does (`0 | times: -1.0` is -0.0).
+                    Arithmetic::Times => on_decimals(Decimal::times).filter(|r| *r != 0.0).unwrap_or(a * b),
                     Arithmetic::DividedBy => exact.and_then(|(x, y)| x.divided_by(y)).unwrap_or(a / b),
                     Arithmetic::Modulo => on_decimals(Decimal::modulo).unwrap_or_else(|| {
                         let r = a % b;
