@@ -89,8 +89,8 @@ impl ParseBlock for ForBlock {
         let (mut body, mut otherwise) = (Vec::new(), None);
         while let Some(element) = block.next()? {
             match element {
-                BlockElement::Tag(mut tag) if tag.name() == "else" => {
-                    tag.tokens().expect_nothing()?;
+                // Ruby ignores what follows `else` in its tag.
+                BlockElement::Tag(tag) if tag.name() == "else" => {
                     otherwise = Some(Template::new(block.parse_all(options)?));
                     break;
                 }
@@ -119,6 +119,11 @@ impl ParseBlock for ForBlock {
 /// Where each loop (by its name) stopped, for `offset: continue`.
 #[derive(Default)]
 struct Stopped(HashMap<String, i64>);
+
+/// How many `for` loops are rendering: an outermost one has no `parentloop` (Ruby's
+/// `for_stack`), whatever a template or payload calls `forloop`.
+#[derive(Default)]
+struct Depth(usize);
 
 /// `forloop` at item `index` of `length`: a view, nothing copied.
 #[derive(Debug, Clone, ValueView, ObjectView)]
@@ -182,11 +187,25 @@ impl Renderable for For {
 
 impl For {
     fn render_items(&self, writer: &mut dyn Write, runtime: &dyn Runtime, items: &[ValueCow<'_>]) -> Result<()> {
-        let parent = runtime.try_get(&[Scalar::new("forloop")]);
+        let nested = runtime.registers().get_mut::<Depth>().0 > 0;
+        let parent = if nested { runtime.try_get(&[Scalar::new("forloop")]) } else { None };
+        runtime.registers().get_mut::<Depth>().0 += 1;
+        let rendered = self.render_each(writer, runtime, items, parent.as_ref().map(|p| p.as_view()));
+        runtime.registers().get_mut::<Depth>().0 -= 1;
+        rendered
+    }
+
+    fn render_each(
+        &self,
+        writer: &mut dyn Write,
+        runtime: &dyn Runtime,
+        items: &[ValueCow<'_>],
+        parent: Option<&dyn ValueView>,
+    ) -> Result<()> {
         let length = items.len() as i64;
         for (index, item) in (0..length).zip(items) {
             budget::check()?;
-            let looped = Forloop::at(index, length, &self.name, parent.as_ref().map(|p| p.as_view()));
+            let looped = Forloop::at(index, length, &self.name, parent);
             let mut scope = HashMap::<KStringRef<'_>, &dyn ValueView>::new();
             scope.insert(self.variable.as_ref(), item.as_view());
             scope.insert(KStringRef::from_static("forloop"), &looped);

@@ -345,12 +345,18 @@ impl Filter for UniqFilter {
         let mut unique = Vec::new();
         for item in items(input) {
             let value = item.to_value();
+            // By the property as Ruby's `item[property]` reads it (see `map`).
             let key = match &args.property {
                 None => identity(&value),
-                Some(property) => {
-                    let picked = item.as_object().and_then(|object| object.get(property)).map(|v| v.to_value());
-                    identity(&picked.unwrap_or(Value::Nil))
-                }
+                Some(property) => match property_of(item, property) {
+                    Property::Value(picked) => identity(&picked.map_or(Value::Nil, |v| v.to_value())),
+                    Property::Within(true) => identity(&Value::scalar(property.to_string())),
+                    Property::Within(false) => identity(&Value::Nil),
+                    Property::Unreadable => return Ok(Value::Nil),
+                    Property::Refused => {
+                        return Err(liquid_core::Error::with_msg(format!("cannot select the property '{property}'")));
+                    }
+                },
             };
             if seen.insert(key) {
                 unique.push(value);

@@ -503,6 +503,27 @@ fn extreme_arguments_are_errors_not_panics() {
     assert_eq!(zero, "tablerow: cols must be at least 1, not 0");
     // Shopify's for an empty list (python-liquid writes nothing), and liquid-lib's name.
     assert_eq!(render("{% tablerow i in products limit: 0 %}{{ i }}{% endtablerow %}"), "<tr class=\"row1\">\n</tr>\n");
+    // `offset: continue` is charged from the start, whatever a variable named `continue`
+    // holds: two loops of 100,000 are over the budget.
+    let continued = Template::parse(
+        "t",
+        "{% assign continue = 99999 %}{% for a in (1..2) %}{% for i in (1..100000) offset: continue %}{% endfor %}{% endfor %}",
+    )
+    .expect("parses");
+    assert!(matches!(continued.render(&context()), Err(super::RenderError::TooExpensive(_))));
+    // Ruby's for_stack: an outermost loop has no parentloop, whatever is called forloop, and
+    // a dry run does not report forloop as unknown.
+    assert_eq!(render("{% assign forloop = 'x' %}{% for i in (1..1) %}[{{ forloop.parentloop }}]{% endfor %}"), "[]");
+    let looped = Template::parse("t", "{% for i in list %}{{ forloop.index }}{% endfor %}").expect("parses");
+    assert_eq!(looped.render_report(&context(), 1000).1, Vec::<String>::new());
+    assert_eq!(render("{% for i in nothing %}{% else whatever %}e{% endfor %}"), "e");
+    assert_eq!(render("{% for i in (nothing..2) %}{{ i }}{% endfor %}"), "012", "a nil bound is 0");
+    assert_eq!(render("{{ false | default: 'x', allow_false: 'yes' }}"), "false");
+    assert_eq!(
+        failed("{{ list | uniq: 'x' }}"),
+        "the filter `uniq` failed on [3, 1, 2, ]: cannot select the property 'x'"
+    );
+    assert_eq!(render("{{ ticket.tags | uniq: 'ar' | join: ',' }}"), "vip,hardware", "by the text each contains");
     // Ruby's `limit: 0` walks nothing (python-liquid takes it as no limit).
     assert_eq!(render("{% for i in list limit: 0 %}{{ i }}{% else %}e{% endfor %}"), "e");
     // An object is walked as its [key, value] pairs, in key order.

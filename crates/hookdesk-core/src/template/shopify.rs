@@ -47,7 +47,7 @@ struct DefaultArgs {
     default: Option<Expression>,
     #[parameter(
         description = "Whether `false` is kept (only nil and empty are replaced).",
-        arg_type = "bool",
+        arg_type = "any",
         mode = "keyword"
     )]
     allow_false: Option<Expression>,
@@ -75,7 +75,8 @@ impl Filter for DefaultFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
         let is_false = input.as_scalar().and_then(|s| s.to_bool()) == Some(false);
-        let replaced = if args.allow_false.unwrap_or(false) {
+        let allow_false = args.allow_false.is_some_and(|v| v.query_state(liquid_core::model::State::Truthy));
+        let replaced = if allow_false {
             input.is_nil() || (!is_false && input.query_state(liquid_core::model::State::DefaultValue))
         } else {
             input.query_state(liquid_core::model::State::DefaultValue)

@@ -98,6 +98,10 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Loop<T> {
             colon.expect_str(":").into_result_custom_msg("\":\" expected.")?;
             let value = arguments.expect_next("Value expected.")?;
             words.push(value.as_str().to_owned());
+            // `offset: continue` is counted from the start: never less than what runs.
+            if word == "offset" && value.as_str() == "continue" {
+                continue;
+            }
             let value = value.expect_value().into_result()?;
             if let Some(slot) = slot {
                 *slot = Some(value);
@@ -123,11 +127,13 @@ impl Renderable for CountedLoop {
         let length = match &self.walked {
             Walked::Items(items) => items.evaluate(runtime).ok().map_or(0, |value| {
                 let value = value.as_view();
+                // A text is walked once.
+                let text = value.as_scalar().is_some_and(|s| s.type_name() == "string" && !s.to_kstr().is_empty());
                 value
                     .as_array()
                     .map(|a| a.size())
                     .or_else(|| value.as_object().map(|o| o.size()))
-                    .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+                    .map_or(u64::from(text), |n| u64::try_from(n).unwrap_or(0))
             }),
             Walked::Counted(start, stop) => match (integer(start, runtime), integer(stop, runtime)) {
                 (Some(start), Some(stop)) if stop >= start => {

@@ -54,14 +54,11 @@ pub(super) fn whole_number(
     }
 }
 
-/// The items at `from..to` (`to`, if any, excluded; `from` may be negative, which keeps the
-/// first ones).
-fn window<T>(items: impl Iterator<Item = T>, from: i64, to: Option<i64>) -> impl Iterator<Item = T> {
-    items
-        .zip(0i64..)
-        .take_while(move |(_, index)| to.is_none_or(|to| *index < to))
-        .filter(move |(_, index)| *index >= from)
-        .map(|(item, _)| item)
+/// The indexes at `from..to` of `length` things (`to`, if any, excluded; `from` may be
+/// negative, which keeps the first ones): computed, not walked to.
+fn window(length: i64, from: i64, to: Option<i64>) -> std::ops::Range<i64> {
+    let end = to.map_or(length, |to| to.clamp(0, length));
+    from.clamp(0, length)..end.max(from.clamp(0, length))
 }
 
 impl Walked {
@@ -84,14 +81,15 @@ impl Walked {
                     return walk(None);
                 }
                 let items = if let Some(array) = value.as_array() {
-                    window(array.values(), from, to).map(ValueCow::Borrowed).collect()
+                    window(array.size(), from, to).filter_map(|i| array.get(i)).map(ValueCow::Borrowed).collect()
                 } else if let Some(object) = value.as_object() {
                     let mut pairs: Vec<(KStringCow<'_>, &dyn ValueView)> = object.iter().collect();
                     pairs.sort_by(|(a, _), (b, _)| a.cmp(b));
-                    let pair = |(key, v): (KStringCow<'_>, &dyn ValueView)| {
-                        ValueCow::Owned(Value::Array(vec![Value::scalar(key.into_owned()), v.to_value()]))
+                    let pair = |(key, v): &(KStringCow<'_>, &dyn ValueView)| {
+                        ValueCow::Owned(Value::Array(vec![Value::scalar(key.clone().into_owned()), v.to_value()]))
                     };
-                    window(pairs.into_iter(), from, to).map(pair).collect()
+                    let range = window(pairs.len() as i64, from, to);
+                    pairs[range.start as usize..range.end as usize].iter().map(pair).collect()
                 } else if value.as_scalar().is_some_and(|s| s.type_name() == "string" && !s.to_kstr().is_empty()) {
                     vec![ValueCow::Borrowed(value)]
                 } else {
@@ -101,14 +99,21 @@ impl Walked {
             }
             // The budget has counted the range before the loop runs.
             Walked::Counted(start, stop) => {
+                // A nil bound is 0, as Ruby's `nil.to_i`.
                 let bound = |e: &Expression| -> Result<i64> {
-                    e.evaluate(runtime)?
+                    let value = e.evaluate(runtime)?;
+                    if value.is_nil() {
+                        return Ok(0);
+                    }
+                    value
                         .as_scalar()
                         .and_then(|s| s.to_integer())
                         .ok_or_else(|| liquid_core::Error::with_msg("a range is made of whole numbers"))
                 };
-                let numbers = window(bound(start)?..=bound(stop)?, from, to);
-                walk(Some(numbers.map(|n| ValueCow::Owned(Value::scalar(n))).collect()))
+                let (start, stop) = (bound(start)?, bound(stop)?);
+                let length = if stop < start { 0 } else { stop.saturating_sub(start).saturating_add(1) };
+                let numbers = window(length, from, to).map(|i| ValueCow::Owned(Value::scalar(start + i)));
+                walk(Some(numbers.collect()))
             }
         }
     }
