@@ -361,6 +361,10 @@ fn hookdesk_adds_uri_encode_and_dates_of_now() {
     assert_eq!(render("{{ ticket.created_at | date: '%_d %^b' }}"), " 4 MAR");
     assert_eq!(render("{{ 'Printer on fire & co' | url_encode }}"), "Printer+on+fire+%26+co");
     assert_eq!(render("{{ 'Printer on fire & co' | uri_encode }}"), "Printer%20on%20fire%20%26%20co");
+    assert_eq!(render("Basic {{ \"user:pass\" | base64_encode }}"), "Basic dXNlcjpwYXNz");
+    assert_eq!(render("{{ ticket.comments | has: \"public\", false }}"), "true");
+    assert_eq!(render("{% if \"yes\" == true %}equal{% else %}not equal{% endif %}"), "not equal");
+    assert_eq!(render("{{ \"12 apples,3\" | split: \",\" | sum }}"), "15");
 }
 
 /// Ruby's arithmetic and `split`, beyond the table (python-liquid is Python's here).
