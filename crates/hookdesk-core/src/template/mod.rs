@@ -98,7 +98,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(stdlib::StripNewlines))
         .filter(Bounded(arithmetic::Arithmetic::Times))
         .filter(Bounded(stdlib::Truncate))
-        .filter(Bounded(stdlib::TruncateWords))
+        .filter(Bounded(shopify::TruncateWords))
         .filter(Bounded(items::Uniq))
         .filter(Bounded(stdlib::Upcase))
         .filter(Bounded(stdlib::UrlDecode))
@@ -549,6 +549,12 @@ mod tests {
         let err = Template::parse("payload", "ok\n{{ x | no_such_filter }}").expect_err("bad");
         assert_eq!((err.line, err.column), (Some(2), Some(8)), "{err:?}");
         assert!(err.message.contains("no_such_filter"), "{}", err.message);
+
+        // In an assign or echo too, the filter is named (liquid said "unexpected FilterChain").
+        let err = Template::parse("payload", "{% assign t = x | push %}").expect_err("bad");
+        assert!(err.message.ends_with("column 19: unknown filter `push`"), "{}", err.message);
+        let err = Template::parse("payload", "{% echo x | push %}").expect_err("bad");
+        assert!(err.message.ends_with("unknown filter `push`"), "{}", err.message);
 
         let err = Template::parse("payload", "{% if x %}open").expect_err("bad");
         assert!(err.message.contains("endif"), "{err:?}");

@@ -255,6 +255,11 @@ const SAME: &[(&str, &str)] = &[
     ("{{ \"1700000000\" | date: \"%Y\" }}", "2023"),
     ("{{ \"not a date\" | date: \"%Y\" }}", "not a date"),
     ("{{ \"héllo\" | slice: -1 }}", "o"),
+    ("{{ \"  one   two three  \" | truncatewords: 2 }}", "one two..."),
+    ("{{ \"one two three\" | truncatewords: -1 }}", "one..."),
+    ("{{ \"hello world\" | truncatewords: 0 }}", "hello..."),
+    ("{{ \"one two three\" | truncatewords: 2, \"\" }}", "one two"),
+    ("{{ \"one two three\" | truncatewords }}", "one two three"),
     ("{{ \"héllo\" | slice: 1, 3 }}", "éll"),
     ("{{ \"abc\" | slice: 1, 0 }}", ""),
     ("[{{ \"abc\" | slice: 1, -1 }}]", "[]"),
@@ -434,6 +439,9 @@ fn liquid_5_filters_and_decimals_are_rubys() {
     );
     assert_eq!(render("{{ products | find: 'title', true }}"), "", "a boolean equals only a boolean");
     assert_eq!(render("{{ 'abc' | replace_last: '', '-' }}"), "abc-");
+    // Ruby's split(" "): a line break separates words too; a text short enough is kept as is.
+    assert_eq!(render("{% capture t %}one\ntwo three{% endcapture %}{{ t | truncatewords: 1 }}"), "one...");
+    assert_eq!(render("{{ 'one  two' | truncatewords: 2 }}"), "one  two");
     assert_eq!(render("{{ 'né-né' | remove_last: 'né' }}"), "né-");
     // Where hookdesk refuses on purpose: numbers beyond 64 bits (Ruby's are unbounded), and
     // decoded bytes that are not text (a payload is text).

@@ -1,7 +1,8 @@
 //! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `default` takes
-//! `allow_false`, `capitalize` lowers the rest, `slice` counts characters, `split` splits on `""` into characters and on `" "` as Ruby's does, and
-//! `date` reads the times hookdesk's templates hold (RFC 3339 strings) and
-//! Unix timestamps, and shows them in the server's time zone.
+//! `allow_false`, `capitalize` lowers the rest, `truncatewords` splits at any whitespace,
+//! `slice` counts characters, `split` splits on `""` into characters and on `" "` as Ruby's
+//! does, and `date` reads the times hookdesk's templates hold (RFC 3339 strings) and Unix
+//! timestamps, and shows them in the server's time zone.
 
 use std::sync::OnceLock;
 
@@ -111,6 +112,49 @@ impl Filter for CapitalizeFilter {
             None => String::new(),
         };
         Ok(Value::scalar(capitalized))
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct TruncateWordsArgs {
+    #[parameter(description = "How many words to keep (15 when not given; at least 1).", arg_type = "integer")]
+    words: Option<Expression>,
+    #[parameter(description = "What ends a cut text (`...` when not given).", arg_type = "str")]
+    ellipsis: Option<Expression>,
+}
+
+/// `truncatewords` as Ruby's: words are separated by any run of whitespace (a line break
+/// too), at least one word is kept, and a text short enough is left as it is.
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "truncatewords",
+    description = "The first words of a text, and an ellipsis when there were more.",
+    parameters(TruncateWordsArgs),
+    parsed(TruncateWordsFilter)
+)]
+pub struct TruncateWords;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "truncatewords"]
+struct TruncateWordsFilter {
+    #[parameters]
+    args: TruncateWordsArgs,
+}
+
+impl Filter for TruncateWordsFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        if input.is_nil() {
+            return Ok(Value::Nil);
+        }
+        let text = input.to_kstr();
+        let words = usize::try_from(args.words.unwrap_or(15).max(1)).unwrap_or(usize::MAX);
+        let kept: Vec<&str> = text.split_whitespace().take(words.saturating_add(1)).collect();
+        if kept.len() <= words {
+            return Ok(Value::scalar(text.into_owned()));
+        }
+        let ellipsis = args.ellipsis.as_deref().unwrap_or("...");
+        Ok(Value::scalar(format!("{}{ellipsis}", kept[..words].join(" "))))
     }
 }
 

@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use liquid_core::model::{KString, Value, ValueView};
-use liquid_core::parser::{FilterChain, Tag};
+use liquid_core::parser::{FilterChain, Tag, TagToken, TryMatchToken};
 use liquid_core::{
     BlockReflection, Expression, Language, ParseBlock, ParseTag, Renderable, Result, Runtime, TagBlock, TagReflection,
     TagTokenIter, Template,
@@ -152,6 +152,19 @@ impl Renderable for CountedLoop {
     }
 }
 
+/// A tag's value and filters. liquid keeps to itself why a chain failed to parse (an unknown
+/// filter, a filter's arguments): the same text as an output tag says it.
+fn filter_chain(token: TagToken<'_>, options: &Language) -> Result<FilterChain> {
+    let text = token.as_str().to_owned();
+    match token.expect_filter_chain(options) {
+        TryMatchToken::Matches(chain) => Ok(chain),
+        TryMatchToken::Fails(token) => match liquid_core::parser::parse(&format!("{{{{ {text} }}}}"), options) {
+            Err(why) => Err(why),
+            Ok(_) => Err(token.raise_error()),
+        },
+    }
+}
+
 /// `{% assign name = value | filters %}`, with the value's size counted.
 #[derive(Clone, Copy)]
 pub(super) struct Assign;
@@ -179,7 +192,7 @@ impl ParseTag for Assign {
             .expect_next("Assignment operator \"=\" expected.")?
             .expect_str("=")
             .into_result_custom_msg("Assignment operator \"=\" expected.")?;
-        let value = arguments.expect_next("FilterChain expected.")?.expect_filter_chain(options).into_result()?;
+        let value = filter_chain(arguments.expect_next("FilterChain expected.")?, options)?;
         arguments.expect_nothing()?;
         Ok(Box::new(Assigned { name: name.into(), value }))
     }
@@ -219,7 +232,7 @@ impl TagReflection for Echo {
 
 impl ParseTag for Echo {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        let value = arguments.expect_next("A value expected.")?.expect_filter_chain(options).into_result()?;
+        let value = filter_chain(arguments.expect_next("A value expected.")?, options)?;
         arguments.expect_nothing()?;
         Ok(Box::new(Echoed(value)))
     }
