@@ -1,8 +1,9 @@
 //! Standard filters as Shopify's Liquid has them, where liquid-lib's differ: `default` takes
-//! `allow_false`, `capitalize` lowers the rest, `truncatewords` splits at any whitespace,
-//! `slice` counts characters, `split` splits on `""` into characters and on `" "` as Ruby's
-//! does, and `date` reads the times hookdesk's templates hold (RFC 3339 strings) and Unix
-//! timestamps, and shows them in the server's time zone.
+//! `allow_false`, `capitalize` lowers the rest, `size`, `truncate` and `slice` count
+//! characters, `truncatewords` splits at any whitespace, `split` splits on `""` into
+//! characters and on `" "` as Ruby's does, and `date` reads the times hookdesk's templates
+//! hold (RFC 3339 strings), e-mail dates, Unix timestamps and other common forms, and shows
+//! them in the server's time zone.
 
 use std::sync::OnceLock;
 
@@ -112,6 +113,74 @@ impl Filter for CapitalizeFilter {
             None => String::new(),
         };
         Ok(Value::scalar(capitalized))
+    }
+}
+
+/// `size` as Ruby's: a list's or an object's items, a text's characters (liquid-lib counted
+/// its bytes).
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(name = "size", description = "How many items a list or object has, or characters a text.", parsed(SizeFilter))]
+pub struct Size;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "size"]
+struct SizeFilter;
+
+impl Filter for SizeFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        let size = if let Some(array) = input.as_array() {
+            array.size()
+        } else if let Some(object) = input.as_object() {
+            object.size()
+        } else if input.as_scalar().is_some_and(|s| s.type_name() == "string") {
+            input.to_kstr().chars().count() as i64
+        } else {
+            0
+        };
+        Ok(Value::scalar(size))
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct TruncateArgs {
+    #[parameter(description = "How many characters, the ellipsis included (50 when not given).", arg_type = "integer")]
+    length: Option<Expression>,
+    #[parameter(description = "What ends a cut text (`...` when not given).", arg_type = "str")]
+    ellipsis: Option<Expression>,
+}
+
+/// `truncate` as Ruby's: lengths in characters, the ellipsis's included (liquid-lib counted
+/// the ellipsis in bytes, so `…` took three).
+#[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
+#[filter(
+    name = "truncate",
+    description = "A text cut to a length, the ellipsis included.",
+    parameters(TruncateArgs),
+    parsed(TruncateFilter)
+)]
+pub struct Truncate;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "truncate"]
+struct TruncateFilter {
+    #[parameters]
+    args: TruncateArgs,
+}
+
+impl Filter for TruncateFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        if input.is_nil() {
+            return Ok(Value::Nil);
+        }
+        let text = input.to_kstr();
+        let length = usize::try_from(args.length.unwrap_or(50)).unwrap_or(0);
+        let ellipsis = args.ellipsis.as_deref().unwrap_or("...");
+        if text.chars().count() <= length {
+            return Ok(Value::scalar(text.into_owned()));
+        }
+        let kept = length.saturating_sub(ellipsis.chars().count());
+        Ok(Value::scalar(text.chars().take(kept).chain(ellipsis.chars()).collect::<String>()))
     }
 }
 
@@ -326,6 +395,20 @@ fn rubys_directives(format: &str) -> String {
     out
 }
 
+/// Dates `read_time` also reads, in the server's zone (besides RFC 3339, ISO 8601 and RFC 2822).
+const OTHER_FORMS: [&str; 10] = [
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d, %Y %H:%M",
+];
+
 /// The time `input` holds, in the server's zone; `None` when it holds none.
 fn read_time(input: &dyn ValueView) -> Option<Zoned> {
     let zone = zone();
@@ -359,6 +442,20 @@ fn read_time(input: &dyn ValueView) -> Option<Zoned> {
     // liquid's own times print as `2026-03-04 05:06:07 +0000`.
     if let Ok(zoned) = jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", text).and_then(|t| t.to_timestamp()) {
         return Some(zoned.to_zoned(zone));
+    }
+    // E-mail dates (RFC 2822), as inbound payloads from mail systems carry them.
+    if let Ok(zoned) = jiff::fmt::rfc2822::parse(text) {
+        return Some(zoned.timestamp().to_zoned(zone));
+    }
+    // A few more of the forms Ruby's `Time.parse` reads: `2026/03/04`, `March 4, 2026`,
+    // `4 Mar 2026`, with or without a time.
+    for format in OTHER_FORMS {
+        if let Ok(civil) = jiff::fmt::strtime::parse(format, text).and_then(|t| t.to_datetime()) {
+            return civil.to_zoned(zone).ok();
+        }
+        if let Ok(date) = jiff::fmt::strtime::parse(format, text).and_then(|t| t.to_date()) {
+            return date.to_datetime(jiff::civil::Time::midnight()).to_zoned(zone).ok();
+        }
     }
     // Without an offset, a time is the server zone's.
     let civil = text

@@ -181,8 +181,10 @@ fn augmented_get<'o>(value: &'o dyn ValueView, index: &ScalarCow<'_>) -> Option<
     } else if let Some(scalar) = value.as_scalar() {
         let index = index.to_kstr();
         match index.as_str() {
+            // hookdesk's patch: a text's size counts its characters, as Ruby's `String#size`
+            // (the published crate counted bytes: `"héllo".size` was 6).
             "size" => Some(ValueCow::Owned(Value::scalar(
-                scalar.to_kstr().as_str().len() as i64,
+                scalar.to_kstr().as_str().chars().count() as i64,
             ))),
             _ => None,
         }
