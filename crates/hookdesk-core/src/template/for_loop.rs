@@ -15,24 +15,13 @@ use liquid_core::{BlockReflection, Expression, Language, ParseBlock, Renderable,
 use liquid_core::{TagTokenIter, Template};
 
 use super::budget;
+use super::tags::block_reflection;
 use super::walked::{Walked, whole_number};
 
 #[derive(Clone, Copy)]
 pub(super) struct ForBlock;
 
-impl BlockReflection for ForBlock {
-    fn start_tag(&self) -> &str {
-        "for"
-    }
-
-    fn end_tag(&self) -> &str {
-        "endfor"
-    }
-
-    fn description(&self) -> &str {
-        "Renders its content once per item."
-    }
-}
+block_reflection!(ForBlock, "for", "endfor", "Renders its content once per item.");
 
 #[derive(Debug)]
 enum Offset {

@@ -5,6 +5,7 @@
 
 mod arithmetic;
 mod budget;
+mod case;
 mod decimal;
 mod filters;
 mod for_loop;
@@ -55,7 +56,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .block(Loop(tablerow::TableRowBlock))
         .block(Checked(stdlib::CommentBlock))
         .block(tags::Capture)
-        .block(Checked(stdlib::CaseBlock))
+        .block(Checked(case::CaseBlock))
         .filter(Bounded(arithmetic::Abs))
         .filter(Bounded(stdlib::Append))
         .filter(Bounded(stdlib::AtLeast))

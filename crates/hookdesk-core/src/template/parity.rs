@@ -37,6 +37,12 @@ const SAME: &[(&str, &str)] = &[
     ("{% if list == empty %}none{% else %}some{% endif %}", "some"),
     ("{% case ticket.priority %}{% when \"low\" %}L{% when \"high\", \"urgent\" %}H{% else %}?{% endcase %}", "H"),
     ("{% case n %}{% when 1 %}one{% else %}many{% endcase %}", "many"),
+    ("{% case ticket.status %}{% when \"open\" %}O{% when \"open\" %}again{% endcase %}", "Oagain"),
+    ("{% case n %}{% when 1, 7 %}hit{% endcase %}", "hit"),
+    ("{% case n %}{% when 1 or 7 %}hit{% else %}no{% endcase %}", "hit"),
+    ("{% case 1 %}{% when 1.0 %}one{% endcase %}", "one"),
+    ("{% case n %}{% when 7, 7 %}x{% endcase %}", "xx"),
+    ("{% for i in (1..3) %}{% case i %}{% when 2 %}{% break %}{% endcase %}{{ i }}{% endfor %}", "1"),
     (
         "{% for tag in ticket.tags %}{{ tag }}{% unless forloop.last %}, {% endunless %}{% endfor %}",
         "vip, hardware, printer",

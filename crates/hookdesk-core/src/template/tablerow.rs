@@ -14,24 +14,13 @@ use liquid_core::{
 };
 
 use super::budget;
+use super::tags::block_reflection;
 use super::walked::{Walked, whole_number};
 
 #[derive(Clone, Copy)]
 pub(super) struct TableRowBlock;
 
-impl BlockReflection for TableRowBlock {
-    fn start_tag(&self) -> &str {
-        "tablerow"
-    }
-
-    fn end_tag(&self) -> &str {
-        "endtablerow"
-    }
-
-    fn description(&self) -> &str {
-        "An HTML table's rows, a cell per item."
-    }
-}
+block_reflection!(TableRowBlock, "tablerow", "endtablerow", "An HTML table's rows, a cell per item.");
 
 #[derive(Debug)]
 struct TableRow {

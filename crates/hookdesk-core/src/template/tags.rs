@@ -18,6 +18,26 @@ use liquid_core::{
 use super::budget::{self, BoundedWriter, MAX_VALUE_BYTES, size_of};
 use super::walked::Walked;
 
+/// A block's name, end tag and description, as liquid asks for them.
+macro_rules! block_reflection {
+    ($block:ty, $start:literal, $end:literal, $description:literal) => {
+        impl liquid_core::BlockReflection for $block {
+            fn start_tag(&self) -> &str {
+                $start
+            }
+
+            fn end_tag(&self) -> &str {
+                $end
+            }
+
+            fn description(&self) -> &str {
+                $description
+            }
+        }
+    };
+}
+pub(super) use block_reflection;
+
 /// A standard tag or block whose every render first checks the budget.
 #[derive(Clone)]
 pub(super) struct Checked<T>(pub T);
@@ -260,19 +280,7 @@ struct Captured {
     body: Template,
 }
 
-impl BlockReflection for Capture {
-    fn start_tag(&self) -> &str {
-        "capture"
-    }
-
-    fn end_tag(&self) -> &str {
-        "endcapture"
-    }
-
-    fn description(&self) -> &str {
-        "Renders its content into a variable."
-    }
-}
+block_reflection!(Capture, "capture", "endcapture", "Renders its content into a variable.");
 
 impl ParseBlock for Capture {
     fn parse(
@@ -321,19 +329,12 @@ struct IfChangedBody(Template);
 #[derive(Default)]
 struct LastChanged(Option<String>);
 
-impl BlockReflection for IfChanged {
-    fn start_tag(&self) -> &str {
-        "ifchanged"
-    }
-
-    fn end_tag(&self) -> &str {
-        "endifchanged"
-    }
-
-    fn description(&self) -> &str {
-        "Renders its content only when it differs from the last time."
-    }
-}
+block_reflection!(
+    IfChanged,
+    "ifchanged",
+    "endifchanged",
+    "Renders its content only when it differs from the last time."
+);
 
 impl ParseBlock for IfChanged {
     fn parse(
