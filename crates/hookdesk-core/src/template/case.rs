@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use liquid_core::model::{ValueView, ValueViewCmp};
+use liquid_core::model::ValueViewCmp;
 use liquid_core::parser::{BlockElement, TryMatchToken};
 use liquid_core::runtime::InterruptRegister;
 use liquid_core::{BlockReflection, Expression, Language, ParseBlock, Renderable, Result, Runtime, TagBlock};
@@ -59,12 +59,14 @@ impl ParseBlock for CaseBlock {
         while let Some(element) = block.next()? {
             match element {
                 BlockElement::Tag(mut tag) if tag.name() == "when" => {
+                    let taken = std::mem::take(&mut body);
                     if let Some(values) = values.take() {
-                        whens.push(When { values, body: Template::new(std::mem::take(&mut body)) });
+                        whens.push(When { values, body: Template::new(taken) });
                     }
                     values = Some(when_values(tag.tokens())?);
                 }
-                BlockElement::Tag(tag) if tag.name() == "else" => {
+                BlockElement::Tag(mut tag) if tag.name() == "else" => {
+                    tag.tokens().expect_nothing()?;
                     otherwise = Some(Template::new(block.parse_all(options)?));
                     break;
                 }
@@ -87,16 +89,21 @@ impl ParseBlock for CaseBlock {
 impl Renderable for Case {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         budget::check()?;
-        let compared = self.compared.evaluate(runtime)?.to_value();
         let mut matched = false;
         for when in &self.whens {
             for value in &when.values {
+                // Read again for each value, as Ruby does: a branch may have assigned it.
+                let compared = self.compared.evaluate(runtime)?;
                 if value.evaluate(runtime)? == ValueViewCmp::new(compared.as_view()) {
-                    matched = true;
                     // A `break` or `continue` in a branch ends the case, as it ends the loop.
                     if runtime.registers().get_mut::<InterruptRegister>().interrupted() {
                         return Ok(());
                     }
+                    // Each branch rendered after the first counts as a loop's iteration.
+                    if matched {
+                        budget::spend_loop(0, 1)?;
+                    }
+                    matched = true;
                     when.body.render_to(writer, runtime)?;
                 }
             }

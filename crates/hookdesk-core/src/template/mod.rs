@@ -556,6 +556,9 @@ mod tests {
         assert!(err.message.ends_with("column 19: unknown filter `push`"), "{}", err.message);
         let err = Template::parse("payload", "{% echo x | push %}").expect_err("bad");
         assert!(err.message.ends_with("unknown filter `push`"), "{}", err.message);
+        // Any other mistake keeps its own place in the template.
+        let err = Template::parse("payload", "ok\n{% assign x = = 1 %}").expect_err("bad");
+        assert_eq!(err.line, Some(2), "{err:?}");
 
         let err = Template::parse("payload", "{% if x %}open").expect_err("bad");
         assert!(err.message.contains("endif"), "{err:?}");

@@ -42,6 +42,9 @@ const SAME: &[(&str, &str)] = &[
     ("{% case n %}{% when 1 or 7 %}hit{% else %}no{% endcase %}", "hit"),
     ("{% case 1 %}{% when 1.0 %}one{% endcase %}", "one"),
     ("{% case n %}{% when 7, 7 %}x{% endcase %}", "xx"),
+    ("{% case n %}\n  {% when 7 %}seven{% endcase %}", "seven"),
+    ("{% case n %}skipped{% when 7 %}seven{% else %}other{% endcase %}", "seven"),
+    ("[{{ \"\" | truncate: -5 }}]", "[...]"),
     ("{% for i in (1..3) %}{% case i %}{% when 2 %}{% break %}{% endcase %}{{ i }}{% endfor %}", "1"),
     (
         "{% for tag in ticket.tags %}{{ tag }}{% unless forloop.last %}, {% endunless %}{% endfor %}",
@@ -552,6 +555,17 @@ fn extreme_arguments_are_errors_not_panics() {
         "the filter `uniq` failed on [3, 1, 2, ]: cannot select the property 'x'"
     );
     assert_eq!(render("{{ ticket.tags | uniq: 'ar' | join: ',' }}"), "vip,hardware", "by the text each contains");
+    // A case's repeated branches count as iterations: 20 values matching in four nested
+    // cases would render 160,000 times.
+    let twenty = vec!["1"; 20].join(", ");
+    let nested =
+        (0..4).fold("x".to_owned(), |inner, _| format!("{{% case 1 %}}{{% when {twenty} %}}{inner}{{% endcase %}}"));
+    let repeated = Template::parse("t", &nested).expect("parses");
+    assert!(matches!(repeated.render(&context()), Err(super::RenderError::TooExpensive(_))));
+    assert!(Template::parse("t", "{% case n %}{% when 7 %}x{% else junk %}y{% endcase %}").is_err(), "as Ruby's");
+    // A year of four digits only: short forms stay text.
+    assert_eq!(render("{{ '1/2/3' | date: '%Y' }} {{ '4 Mar 26' | date: '%Y' }}"), "1/2/3 4 Mar 26");
+    assert_eq!(render("{{ 12345 | size }}"), "5", "a number's digits, as its .size");
     // Ruby's `limit: 0` walks nothing (python-liquid takes it as no limit).
     assert_eq!(render("{% for i in list limit: 0 %}{{ i }}{% else %}e{% endfor %}"), "e");
     // An object is walked as its [key, value] pairs, in key order.

@@ -117,7 +117,7 @@ impl Filter for CapitalizeFilter {
 }
 
 /// `size` as Ruby's: a list's or an object's items, a text's characters (liquid-lib counted
-/// its bytes).
+/// its bytes); a number's digits, as liquid-lib (Ruby says 8, a machine word's bytes).
 #[derive(Clone, liquid_core::ParseFilter, FilterReflection)]
 #[filter(name = "size", description = "How many items a list or object has, or characters a text.", parsed(SizeFilter))]
 pub struct Size;
@@ -132,10 +132,11 @@ impl Filter for SizeFilter {
             array.size()
         } else if let Some(object) = input.as_object() {
             object.size()
-        } else if input.as_scalar().is_some_and(|s| s.type_name() == "string") {
-            input.to_kstr().chars().count() as i64
-        } else {
+        } else if input.is_nil() {
             0
+        } else {
+            // A number's digits, as its `.size` counts them.
+            input.to_kstr().chars().count() as i64
         };
         Ok(Value::scalar(size))
     }
@@ -174,12 +175,13 @@ impl Filter for TruncateFilter {
             return Ok(Value::Nil);
         }
         let text = input.to_kstr();
-        let length = usize::try_from(args.length.unwrap_or(50)).unwrap_or(0);
+        let length = args.length.unwrap_or(50);
         let ellipsis = args.ellipsis.as_deref().unwrap_or("...");
-        if text.chars().count() <= length {
+        if i64::try_from(text.chars().count()).unwrap_or(i64::MAX) <= length {
             return Ok(Value::scalar(text.into_owned()));
         }
-        let kept = length.saturating_sub(ellipsis.chars().count());
+        let kept = length.saturating_sub(i64::try_from(ellipsis.chars().count()).unwrap_or(i64::MAX)).max(0);
+        let kept = usize::try_from(kept).unwrap_or(usize::MAX);
         Ok(Value::scalar(text.chars().take(kept).chain(ellipsis.chars()).collect::<String>()))
     }
 }
@@ -449,12 +451,12 @@ fn read_time(input: &dyn ValueView) -> Option<Zoned> {
     }
     // A few more of the forms Ruby's `Time.parse` reads: `2026/03/04`, `March 4, 2026`,
     // `4 Mar 2026`, with or without a time.
+    // A year of four digits only: `%Y` would read `1/2/3` as the year 1.
     for format in OTHER_FORMS {
-        if let Ok(civil) = jiff::fmt::strtime::parse(format, text).and_then(|t| t.to_datetime()) {
+        if let Ok(civil) = jiff::fmt::strtime::parse(format, text).and_then(|t| t.to_datetime())
+            && (1000..=9999).contains(&civil.year())
+        {
             return civil.to_zoned(zone).ok();
-        }
-        if let Ok(date) = jiff::fmt::strtime::parse(format, text).and_then(|t| t.to_date()) {
-            return date.to_datetime(jiff::civil::Time::midnight()).to_zoned(zone).ok();
         }
     }
     // Without an offset, a time is the server zone's.

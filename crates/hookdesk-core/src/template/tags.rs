@@ -178,9 +178,11 @@ fn filter_chain(token: TagToken<'_>, options: &Language) -> Result<FilterChain> 
     let text = token.as_str().to_owned();
     match token.expect_filter_chain(options) {
         TryMatchToken::Matches(chain) => Ok(chain),
+        // Only an unknown filter is taken from there: another error's place would be the
+        // output tag's, not the template's.
         TryMatchToken::Fails(token) => match liquid_core::parser::parse(&format!("{{{{ {text} }}}}"), options) {
-            Err(why) => Err(why),
-            Ok(_) => Err(token.raise_error()),
+            Err(why) if why.to_string().contains("requested filter") => Err(why),
+            _ => Err(token.raise_error()),
         },
     }
 }
