@@ -3,7 +3,7 @@
 //! `offset: continue`, from where the last loop over the same collection stopped),
 //! `reversed` after the cut, `else`, `break` and `continue`, and `forloop` with `name` and
 //! `parentloop`. liquid-lib's refused a text and had no `offset: continue`. The budget counts
-//! its iterations before it runs (`tags::Loop`).
+//! its iterations before it runs (`walked.rs`).
 
 use std::collections::HashMap;
 use std::io::Write;

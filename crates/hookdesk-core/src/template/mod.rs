@@ -37,7 +37,7 @@ pub use budget::{
 use filters::Bounded;
 pub use nesting::MAX_NESTING;
 pub use shopify::{set_time_zone, time_zone};
-use tags::{Checked, Loop};
+use tags::Checked;
 
 static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
     let parser = liquid::ParserBuilder::new()
@@ -52,8 +52,8 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .block(Checked(stdlib::IfBlock))
         .block(Checked(stdlib::UnlessBlock))
         .block(tags::IfChanged)
-        .block(Loop(for_loop::ForBlock))
-        .block(Loop(tablerow::TableRowBlock))
+        .block(Checked(for_loop::ForBlock))
+        .block(Checked(tablerow::TableRowBlock))
         .block(Checked(stdlib::CommentBlock))
         .block(tags::Capture)
         .block(Checked(case::CaseBlock))

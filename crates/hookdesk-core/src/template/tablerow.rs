@@ -2,7 +2,7 @@
 //! its `row`), `break` and `continue`, and `cols` below 1 an error. liquid-lib's wrote no
 //! newlines, named the object `tablerow` (still set, for templates written for it), and
 //! divided by `cols: 0`. What it walks is cut as Ruby's `slice_collection` (`walked.rs`); the
-//! budget counts its iterations before it runs (`tags::Loop`).
+//! budget counts its iterations before it runs (`walked.rs`).
 
 use std::collections::HashMap;
 use std::io::Write;

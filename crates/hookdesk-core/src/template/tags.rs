@@ -2,21 +2,20 @@
 //!
 //! Every standard tag and block is wrapped so that rendering it checks the budget's deadline.
 //! Loops (`for`, `tablerow`: ours, in for_loop.rs and tablerow.rs) count their length and
-//! iterations before they run: they collect a whole range into memory first. `assign`,
+//! iterations before they run, where they cut what they walk (walked.rs). `assign`,
 //! `capture` and `ifchanged` are ours, because liquid-lib's buffer what they render without a
 //! limit.
 
 use std::io::Write;
 
 use liquid_core::model::{KString, Value, ValueView};
-use liquid_core::parser::{FilterChain, Tag, TagToken, TryMatchToken};
+use liquid_core::parser::{FilterChain, TagToken, TryMatchToken};
 use liquid_core::{
-    BlockReflection, Expression, Language, ParseBlock, ParseTag, Renderable, Result, Runtime, TagBlock, TagReflection,
+    BlockReflection, Language, ParseBlock, ParseTag, Renderable, Result, Runtime, TagBlock, TagReflection,
     TagTokenIter, Template,
 };
 
 use super::budget::{self, BoundedWriter, MAX_VALUE_BYTES, size_of};
-use super::walked::Walked;
 
 /// A block's name, end tag and description, as liquid asks for them.
 macro_rules! block_reflection {
@@ -74,101 +73,6 @@ impl<T: ParseBlock + Clone + 'static> ParseBlock for Checked<T> {
 
     fn reflection(&self) -> &dyn BlockReflection {
         self.0.reflection()
-    }
-}
-
-/// `for` or `tablerow`, counted against the budget before each run.
-#[derive(Clone)]
-pub(super) struct Loop<T>(pub T);
-
-#[derive(Debug)]
-struct CountedLoop {
-    walked: Walked,
-    limit: Option<Expression>,
-    offset: Option<Expression>,
-    inner: Box<dyn Renderable>,
-}
-
-impl<T: ParseBlock + Clone + 'static> ParseBlock for Loop<T> {
-    /// Reads the loop's arguments (reporting mistakes where they are), then hands the same
-    /// arguments, rebuilt as text, to the block's own parser.
-    fn parse(
-        &self,
-        mut arguments: TagTokenIter<'_>,
-        block: TagBlock<'_, '_>,
-        options: &Language,
-    ) -> Result<Box<dyn Renderable>> {
-        let name = self.0.reflection().start_tag().to_owned();
-        let mut words = Vec::new();
-        let (_, walked) = Walked::read(&mut arguments, &mut words)?;
-        let (mut limit, mut offset) = (None, None);
-        while let Some(token) = arguments.next() {
-            let word = token.as_str().to_owned();
-            words.push(word.clone());
-            // Columns cost nothing: only what is walked, and how much of it, counts.
-            let slot = match word.as_str() {
-                "limit" => Some(&mut limit),
-                "offset" => Some(&mut offset),
-                "cols" if name == "tablerow" => None,
-                "reversed" if name == "for" => continue,
-                _ => return Err(token.raise_custom_error("\"limit\", \"offset\", \"cols\" or \"reversed\" expected.")),
-            };
-            let colon = arguments.expect_next("\":\" expected.")?;
-            words.push(colon.as_str().to_owned());
-            colon.expect_str(":").into_result_custom_msg("\":\" expected.")?;
-            let value = arguments.expect_next("Value expected.")?;
-            words.push(value.as_str().to_owned());
-            // `offset: continue` is counted from the start: never less than what runs.
-            if word == "offset" && value.as_str() == "continue" {
-                continue;
-            }
-            let value = value.expect_value().into_result()?;
-            if let Some(slot) = slot {
-                *slot = Some(value);
-            }
-        }
-        let text = format!("{{% {name} {} %}}", words.join(" "));
-        let inner = self.0.parse(Tag::new(&text)?.into_tokens(), block, options)?;
-        Ok(Box::new(CountedLoop { walked, limit, offset, inner }))
-    }
-
-    fn reflection(&self) -> &dyn BlockReflection {
-        self.0.reflection()
-    }
-}
-
-fn integer(expression: &Expression, runtime: &dyn Runtime) -> Option<i64> {
-    expression.evaluate(runtime).ok()?.as_scalar()?.to_integer()
-}
-
-impl Renderable for CountedLoop {
-    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
-        // Errors in evaluating what is walked are left to the loop, which reports them.
-        let length = match &self.walked {
-            Walked::Items(items) => items.evaluate(runtime).ok().map_or(0, |value| {
-                let value = value.as_view();
-                // A text is walked once.
-                let text = value.as_scalar().is_some_and(|s| s.type_name() == "string" && !s.to_kstr().is_empty());
-                value
-                    .as_array()
-                    .map(|a| a.size())
-                    .or_else(|| value.as_object().map(|o| o.size()))
-                    .map_or(u64::from(text), |n| u64::try_from(n).unwrap_or(0))
-            }),
-            Walked::Counted(start, stop) => match (integer(start, runtime), integer(stop, runtime)) {
-                (Some(start), Some(stop)) if stop >= start => {
-                    u64::try_from(i128::from(stop) - i128::from(start) + 1).unwrap_or(u64::MAX)
-                }
-                _ => 0,
-            },
-        };
-        let offset = self.offset.as_ref().and_then(|o| integer(o, runtime)).map_or(0, |o| o.max(0) as u64);
-        let mut iterations = length.saturating_sub(offset);
-        if let Some(limit) = self.limit.as_ref().and_then(|l| integer(l, runtime)) {
-            iterations = iterations.min(limit.max(0) as u64);
-        }
-        budget::spend_loop(length, iterations)?;
-        self.inner.render_to(writer, runtime)
     }
 }
 

@@ -5,6 +5,8 @@ use liquid_core::model::{KStringCow, Value, ValueCow, ValueView};
 use liquid_core::parser::TryMatchToken;
 use liquid_core::{Expression, Result, Runtime, TagTokenIter};
 
+use super::budget;
+
 /// What a loop walks: a value's items, or a range of whole numbers.
 #[derive(Debug)]
 pub(super) enum Walked {
@@ -61,8 +63,18 @@ fn window(length: i64, from: i64, to: Option<i64>) -> std::ops::Range<i64> {
     from.clamp(0, length)..end.max(from.clamp(0, length))
 }
 
+/// The window of `length` things, once the budget has counted the whole length (a loop over
+/// more than it allows is refused) and the iterations the window makes.
+fn counted(length: i64, from: i64, to: Option<i64>) -> Result<std::ops::Range<i64>> {
+    let range = window(length, from, to);
+    budget::spend_loop(u64::try_from(length).unwrap_or(0), u64::try_from(range.end - range.start).unwrap_or(0))?;
+    Ok(range)
+}
+
 impl Walked {
-    /// Calls `walk` with the items at `from..to`, borrowed from what is walked: an array's,
+    /// Calls `walk` with the items at `from..to`, borrowed from what is walked, once the
+    /// budget has counted the loop's length and iterations (before anything is collected: a
+    /// range of a billion is refused, not made): an array's,
     /// a range's numbers, an object's `[key, value]` pairs (in key order: liquid's objects
     /// keep no insertion order), a text as one item whatever the window (none when empty),
     /// other values none. `walk` gets None for nil and false, which walk nothing at all.
@@ -81,23 +93,24 @@ impl Walked {
                     return walk(None);
                 }
                 let items = if let Some(array) = value.as_array() {
-                    window(array.size(), from, to).filter_map(|i| array.get(i)).map(ValueCow::Borrowed).collect()
+                    let range = counted(array.size(), from, to)?;
+                    range.filter_map(|i| array.get(i)).map(ValueCow::Borrowed).collect()
                 } else if let Some(object) = value.as_object() {
+                    let range = counted(object.size(), from, to)?;
                     let mut pairs: Vec<(KStringCow<'_>, &dyn ValueView)> = object.iter().collect();
                     pairs.sort_by(|(a, _), (b, _)| a.cmp(b));
                     let pair = |(key, v): &(KStringCow<'_>, &dyn ValueView)| {
                         ValueCow::Owned(Value::Array(vec![Value::scalar(key.clone().into_owned()), v.to_value()]))
                     };
-                    let range = window(pairs.len() as i64, from, to);
                     pairs[range.start as usize..range.end as usize].iter().map(pair).collect()
                 } else if value.as_scalar().is_some_and(|s| s.type_name() == "string" && !s.to_kstr().is_empty()) {
+                    budget::spend_loop(1, 1)?;
                     vec![ValueCow::Borrowed(value)]
                 } else {
                     vec![]
                 };
                 walk(Some(items))
             }
-            // The budget has counted the range before the loop runs.
             Walked::Counted(start, stop) => {
                 // A nil bound is 0, as Ruby's `nil.to_i`.
                 let bound = |e: &Expression| -> Result<i64> {
@@ -112,7 +125,7 @@ impl Walked {
                 };
                 let (start, stop) = (bound(start)?, bound(stop)?);
                 let length = if stop < start { 0 } else { stop.saturating_sub(start).saturating_add(1) };
-                let numbers = window(length, from, to).map(|i| ValueCow::Owned(Value::scalar(start + i)));
+                let numbers = counted(length, from, to)?.map(|i| ValueCow::Owned(Value::scalar(start + i)));
                 walk(Some(numbers.collect()))
             }
         }
