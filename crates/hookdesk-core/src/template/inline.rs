@@ -19,13 +19,16 @@ pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, OpenQuote> {
     let mut expanded = String::new();
     let mut copied = 0;
     let mut raw = false;
+    // Lines are counted as the elements go: counting from the start at each tag would read
+    // the template again for every tag.
+    let mut lines = LineCounter::default();
     for element in elements(source) {
         if let Kind::Unclosed { .. } = element.kind
             && !raw
             && opens_liquid_tag(&source[element.start..])
         {
             // Never closed, because a quote on one of its lines is read as open.
-            let first_line = source[..element.start].matches('\n').count() + 1;
+            let first_line = lines.line_at(source, element.start);
             let open = source[element.start..].split('\n').position(|line| !quotes_balanced(line)).unwrap_or(0);
             return Err(OpenQuote(first_line + open));
         }
@@ -35,7 +38,7 @@ pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, OpenQuote> {
             "endraw" => raw = false,
             "liquid" if !raw => {
                 expanded.push_str(&source[copied..element.start]);
-                let first_line = source[..element.start].matches('\n').count() + 1;
+                let first_line = lines.line_at(source, element.start);
                 let tag =
                     written_out(&source[element.start..element.end]).map_err(|line| OpenQuote(first_line + line))?;
                 expanded.push_str(&tag);
@@ -49,6 +52,21 @@ pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, OpenQuote> {
     }
     expanded.push_str(&source[copied..]);
     Ok(Cow::Owned(expanded))
+}
+
+/// The 1-based line of increasing offsets into one source, each newline read once.
+#[derive(Default)]
+struct LineCounter {
+    counted_to: usize,
+    newlines: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, source: &str, offset: usize) -> usize {
+        self.newlines += source.as_bytes()[self.counted_to..offset].iter().filter(|&&b| b == b'\n').count();
+        self.counted_to = offset;
+        self.newlines + 1
+    }
 }
 
 /// Whether `text` starts with a `{% liquid` tag.

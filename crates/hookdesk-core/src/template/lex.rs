@@ -51,7 +51,12 @@ impl<'s> Iterator for Elements<'s> {
         if start >= source.len() {
             return None;
         }
-        let markup_at = ["{{", "{%"].iter().filter_map(|open| source[start..].find(open)).min().map(|i| start + i);
+        // One scan from here to the next opening: searching for `{{` and `{%` apart would
+        // read to the end for the one that does not come, at every element.
+        let markup_at = source.as_bytes()[start..]
+            .windows(2)
+            .position(|pair| pair[0] == b'{' && (pair[1] == b'{' || pair[1] == b'%'))
+            .map(|i| start + i);
         let Some(open_at) = markup_at.filter(|&at| at == start) else {
             let end = markup_at.unwrap_or(source.len());
             self.at = end;
