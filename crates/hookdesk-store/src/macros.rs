@@ -2,7 +2,7 @@
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::id::MacroId;
-use hookdesk_core::rules::{Action, Macro};
+use hookdesk_core::rules::{Action, Macro, MacroTitle};
 use sqlx::Row;
 
 use crate::{Store, StoreError, rows};
@@ -43,23 +43,43 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for MacroRow {
     }
 }
 
-impl TryFrom<MacroRow> for Macro {
+impl TryFrom<MacroRow> for Macro<serde_json::Value> {
     type Error = StoreError;
 
     fn try_from(row: MacroRow) -> Result<Self, StoreError> {
-        let actions: Vec<serde_json::Value> = rows::json("macros.actions", &row.actions)?;
         Ok(Macro {
             id: MacroId(row.id),
             title: row.title,
             description: row.description,
             active: row.active != 0,
-            actions: actions
+            actions: rows::json("macros.actions", &row.actions)?,
+            created_at: Timestamp::from_millis(row.created_at),
+            updated_at: Timestamp::from_millis(row.updated_at),
+        })
+    }
+}
+
+impl TryFrom<MacroRow> for Macro {
+    type Error = StoreError;
+
+    fn try_from(row: MacroRow) -> Result<Self, StoreError> {
+        let stored = Macro::<serde_json::Value>::try_from(row)?;
+        let actions = match &stored.actions {
+            serde_json::Value::Array(actions) => actions
                 .iter()
                 .map(Action::parse)
                 .collect::<Result<_, _>>()
                 .map_err(|e| StoreError::corrupt("macros.actions", e))?,
-            created_at: Timestamp::from_millis(row.created_at),
-            updated_at: Timestamp::from_millis(row.updated_at),
+            _ => return Err(StoreError::corrupt("macros.actions", "not an array")),
+        };
+        Ok(Macro {
+            id: stored.id,
+            title: stored.title,
+            description: stored.description,
+            active: stored.active,
+            actions,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
         })
     }
 }
@@ -69,11 +89,26 @@ fn actions_text(actions: &[Action]) -> String {
 }
 
 impl Store {
-    pub async fn macros(&self) -> Result<Vec<Macro>, StoreError> {
+    /// Every macro by title, its actions as stored: none is parsed.
+    pub async fn macros(&self) -> Result<Vec<Macro<serde_json::Value>>, StoreError> {
         let rows = sqlx::query_as::<_, MacroRow>(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} ORDER BY title, id")))
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(Macro::try_from).collect()
+    }
+
+    /// Every macro's title, by title: what a list to pick from shows, and all it reads.
+    pub async fn macro_titles(&self) -> Result<Vec<MacroTitle>, StoreError> {
+        let rows = sqlx::query("SELECT id, title, active FROM macros ORDER BY title, id").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MacroTitle {
+                    id: MacroId(row.try_get("id")?),
+                    title: row.try_get("title")?,
+                    active: row.try_get::<i64, _>("active")? != 0,
+                })
+            })
+            .collect()
     }
 
     pub async fn macro_by_id(&self, id: MacroId) -> Result<Macro, StoreError> {

@@ -15,7 +15,7 @@ pub use action::{Action, NotifyWebhook, SideEffect};
 pub use automation::check_automation;
 pub use condition::{Condition, Conditions};
 pub use cycle::{CycleReport, Fired, Rule, TicketTimes, UpdateContext, UpdateType, run_cycle};
-pub use shortcut::Macro;
+pub use shortcut::{Macro, MacroTitle};
 pub use trigger::Trigger;
 
 /// Automations have the shape of triggers; only when they run differs.

@@ -6,6 +6,7 @@
 mod arithmetic;
 mod budget;
 mod case;
+mod cost;
 mod decimal;
 mod filters;
 mod for_loop;
@@ -34,6 +35,7 @@ use crate::{Invalid, text};
 pub use budget::{
     Budget, MAX_ITERATIONS, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
 };
+pub use cost::{Offload, set_offload};
 use filters::Bounded;
 pub use nesting::MAX_NESTING;
 pub use shopify::{set_time_zone, time_zone};
@@ -129,37 +131,49 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
     parser.build().expect("the standard library and our filters register without conflict")
 });
 
-/// A parsed template with its source. Parsing happens once, when a rule is saved or loaded.
+/// A parsed template with its source. A source is parsed once, however often it is loaded
+/// (see `cost`).
 #[derive(Clone)]
 pub struct Template {
     source: Arc<str>,
-    compiled: Arc<liquid::Template>,
+    compiled: Arc<cost::Compiled>,
 }
 
 impl Template {
     /// Parses `source`; the error names `field` and the line and column of the problem.
     /// Nesting deeper than [`MAX_NESTING`] is refused before parsing: the parser recurses.
     pub fn parse(field: &str, source: &str) -> Result<Self, Invalid> {
-        let expanded = inline::expand(source).map_err(|inline::OpenQuote(line)| Invalid {
-            line: Some(line),
-            column: None,
-            ..Invalid::new(
-                field,
-                format!(
-                    "Liquid syntax error at line {line}: a quote opened in a {{% liquid %}} tag is not closed on its line (an apostrophe in a # comment counts)"
-                ),
-            )
-        })?;
-        if let Some((line, column, reason)) = nesting::too_deep(&expanded, MAX_NESTING) {
-            return Err(Invalid {
-                line: Some(line),
-                column: Some(column),
-                ..Invalid::new(field, format!("{reason}, at line {line}, column {column}"))
-            });
-        }
-        match PARSER.parse(&expanded) {
-            Ok(compiled) => Ok(Self { source: source.into(), compiled: Arc::new(compiled) }),
-            Err(error) => Err(parse_error(field, &expanded, &error.to_string())),
+        let mut refused = None;
+        let compiled = cost::parsed(source, || {
+            let expanded = inline::expand(source).map_err(|inline::OpenQuote(line)| {
+                refused = Some(Invalid {
+                    line: Some(line),
+                    column: None,
+                    ..Invalid::new(
+                        field,
+                        format!(
+                            "Liquid syntax error at line {line}: a quote opened in a {{% liquid %}} tag is not closed on its line (an apostrophe in a # comment counts)"
+                        ),
+                    )
+                });
+                liquid::Error::with_msg("refused")
+            })?;
+            if let Some((line, column, reason)) = nesting::too_deep(&expanded, MAX_NESTING) {
+                refused = Some(Invalid {
+                    line: Some(line),
+                    column: Some(column),
+                    ..Invalid::new(field, format!("{reason}, at line {line}, column {column}"))
+                });
+                return Err(liquid::Error::with_msg("refused"));
+            }
+            PARSER.parse(&expanded).map_err(|error| {
+                refused = Some(parse_error(field, &expanded, &error.to_string()));
+                error
+            })
+        });
+        match compiled {
+            Ok(compiled) => Ok(Self { source: source.into(), compiled }),
+            Err(error) => Err(refused.unwrap_or_else(|| parse_error(field, source, &error.to_string()))),
         }
     }
 
@@ -196,13 +210,15 @@ impl Template {
         let mut output = budget::BoundedWriter::new(max_output, "the output");
         // liquid-lib's tags and filters are not ours: one that panics on some input fails
         // this render, as any render error does, and not the task rendering it.
-        let (rendered, exceeded, unknown) = budget::within(budget, || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.compiled.render_to(&mut output, lax::Root::new(&context.0))
-            }))
-            .unwrap_or_else(|panic| {
-                let what = crate::text::panic_message(panic.as_ref());
-                Err(liquid_core::Error::with_msg(format!("a tag or filter failed on its input: {what}")))
+        let (rendered, exceeded, unknown) = self.compiled.render(|| {
+            budget::within(budget, || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.compiled.template.render_to(&mut output, lax::Root::new(&context.0))
+                }))
+                .unwrap_or_else(|panic| {
+                    let what = crate::text::panic_message(panic.as_ref());
+                    Err(liquid_core::Error::with_msg(format!("a tag or filter failed on its input: {what}")))
+                })
             })
         });
         let result = match (rendered, exceeded) {
@@ -231,6 +247,41 @@ impl Serialize for Template {
         serializer.serialize_str(&self.source)
     }
 }
+
+/// The most template text one saved object may hold, over all its templates: a rule's or a
+/// macro's actions, an inbound webhook's actions and response. Real ones hold a few KiB; a
+/// limit keeps what one save can cost every later read, parse and render bounded.
+pub const MAX_TEMPLATE_TEXT: usize = 128 * 1024;
+
+/// Refuses the templates in `values` (JSON documents of an object's fields, each string in
+/// them counted) when they hold more than [`MAX_TEMPLATE_TEXT`] bytes together. Checked
+/// before anything is parsed.
+pub fn check_template_text(field: &str, values: &[&serde_json::Value]) -> Result<(), Invalid> {
+    fn text_bytes(value: &serde_json::Value) -> usize {
+        use serde_json::Value as J;
+        match value {
+            J::String(text) => text.len(),
+            J::Array(items) => items.iter().map(text_bytes).sum(),
+            J::Object(map) => map.iter().map(|(key, item)| key.len() + text_bytes(item)).sum(),
+            _ => 0,
+        }
+    }
+    let total: usize = values.iter().map(|v| text_bytes(v)).sum();
+    if total > MAX_TEMPLATE_TEXT {
+        return Err(Invalid::new(
+            field,
+            format!(
+                "holds {total} bytes of text; one object's templates may hold {MAX_TEMPLATE_TEXT} bytes ({} KiB) together",
+                MAX_TEMPLATE_TEXT / 1024
+            ),
+        )
+        .with_code(TOO_LARGE));
+    }
+    Ok(())
+}
+
+/// The code of a refusal of [`check_template_text`].
+pub const TOO_LARGE: &str = "templates_too_large";
 
 /// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

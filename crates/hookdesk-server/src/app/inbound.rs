@@ -6,6 +6,7 @@ use hookdesk_core::inbound::CallFilter;
 use hookdesk_core::inbound::{
     InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify, VerifyView, check_header_name,
 };
+use hookdesk_core::template::check_template_text;
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::{Invalid, Page};
 use serde::{Deserialize, Serialize};
@@ -193,7 +194,10 @@ impl App {
             token,
             verify: body.verify,
             idempotency_header: check_idempotency_header(body.idempotency_header)?,
-            actions: InboundAction::parse_all(&body.actions)?,
+            actions: {
+                check_template_text("actions", &[&body.actions, body.response.as_ref().unwrap_or(&Value::Null)])?;
+                InboundAction::parse_all(&body.actions)?
+            },
             response: InboundResponse::parse(&body.response.unwrap_or(Value::Null))?,
             rate_limit_per_minute: check_rate(
                 body.rate_limit_per_minute.unwrap_or(Some(DEFAULT_RATE_LIMIT_PER_MINUTE)),
@@ -244,6 +248,17 @@ impl App {
         }
         if let Some(header) = patch.idempotency_header {
             webhook.idempotency_header = check_idempotency_header(header)?;
+        }
+        if patch.actions.is_some() || patch.response.is_some() {
+            let current_actions = Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect());
+            let current_response = webhook.response.to_json();
+            check_template_text(
+                "actions",
+                &[
+                    patch.actions.as_ref().unwrap_or(&current_actions),
+                    patch.response.as_ref().unwrap_or(&current_response),
+                ],
+            )?;
         }
         if let Some(actions) = &patch.actions {
             webhook.actions = InboundAction::parse_all(actions)?;

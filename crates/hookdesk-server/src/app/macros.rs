@@ -2,7 +2,7 @@
 
 use hookdesk_core::audit::Via;
 use hookdesk_core::id::{MacroId, TicketId};
-use hookdesk_core::rules::{Action, Conditions, Macro, Rule};
+use hookdesk_core::rules::{Action, Conditions, Macro, MacroTitle, Rule};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
 use hookdesk_core::{Invalid, ticket::parse_text};
@@ -40,8 +40,14 @@ pub struct PatchMacroBody {
 }
 
 impl App {
-    pub async fn macros(&self, _caller: &Agent) -> Result<Vec<Macro>, AppError> {
+    /// Every macro, its actions as stored (a list parses none of them).
+    pub async fn macros(&self, _caller: &Agent) -> Result<Vec<Macro<Value>>, AppError> {
         Ok(self.store.macros().await?)
+    }
+
+    /// Every macro's title: what a list to pick from needs.
+    pub async fn macro_titles(&self, _caller: &Agent) -> Result<Vec<MacroTitle>, AppError> {
+        Ok(self.store.macro_titles().await?)
     }
 
     pub async fn macro_by_id(&self, _caller: &Agent, id: MacroId) -> Result<Macro, AppError> {

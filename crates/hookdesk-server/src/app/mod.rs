@@ -115,8 +115,24 @@ pub struct NodeStatus {
     pub note: Option<String>,
 }
 
+/// Runs a long parse or render so that the runtime's other tasks go on meanwhile: on a
+/// multi-threaded runtime its worker hands its queue to another thread for the duration
+/// (`/healthz` answers while an agent's macro renders); elsewhere, in place.
+fn off_the_request_threads(work: &mut dyn FnMut()) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            // tokio refuses (by a panic, before running it) where blocking is not allowed:
+            // then the work runs in place, as on any other runtime.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(&mut *work)));
+        }
+        _ => work(),
+    }
+}
+
 impl App {
     pub fn new(AppParts { store, sender, node_id, config, clock }: AppParts) -> Self {
+        hookdesk_core::template::set_offload(off_the_request_threads);
         Self {
             store,
             node: background::Node::new(node_id),

@@ -192,6 +192,7 @@ impl App {
         let Some(raw_actions) = actions.as_array().filter(|a| !a.is_empty()) else {
             return Err(Invalid::new("actions", "must be a non-empty array of actions").into());
         };
+        hookdesk_core::template::check_template_text("actions", &[actions])?;
         let mut parsed = Vec::with_capacity(raw_actions.len());
         for (i, raw) in raw_actions.iter().enumerate() {
             let field = format!("actions[{i}]");

@@ -30,7 +30,7 @@ struct ListPage {
 
 /// `GET /ui/macros`.
 pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
-    let macros = app.macros(&viewer.agent()).await?;
+    let macros = app.macro_titles(&viewer.agent()).await?;
     let rows = macros.iter().map(|m| Row { id: m.id.to_string(), title: m.title.clone(), active: m.active }).collect();
     Ok(render(&ListPage { chrome: viewer.chrome("Macros"), rows }))
 }

@@ -42,7 +42,7 @@ pub struct MacroView {
 #[utoipa::path(get, path = "/api/v1/macros", tag = "macros",
     responses((status = 200, body = Page<MacroView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_macros(caller: Agent, state: State<App>) -> Result<axum::Json<Page<Macro>>, ApiError> {
+async fn list_macros(caller: Agent, state: State<App>) -> Result<axum::Json<Page<Macro<Value>>>, ApiError> {
     Ok(axum::Json(Page::whole(state.macros(&caller).await?)))
 }
 
