@@ -15,34 +15,51 @@ use serde::{Deserialize, Serialize};
 /// UUIDv7, made by the app; `as_str`).
 macro_rules! id {
     ($(#[$doc:meta])* $name:ident(i64)) => {
-        id!(@define $(#[$doc])* $name(i64), Copy);
+        id!(@define $(#[$doc])* $name(i64), [Copy, Deserialize]);
+
+        impl FromStr for $name {
+            type Err = <i64 as FromStr>::Err;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                text.parse().map(Self)
+            }
+        }
     };
     ($(#[$doc:meta])* $name:ident(String)) => {
-        id!(@define $(#[$doc])* $name(String));
+        id!(@define $(#[$doc])* $name(String), []);
 
         impl $name {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
         }
+
+        /// Only what hookdesk makes ids of: anything else names nothing, and never reaches a
+        /// query (a NUL would make PostgreSQL fail where SQLite finds nothing).
+        impl FromStr for $name {
+            type Err = NotAnId;
+
+            fn from_str(text: &str) -> Result<Self, NotAnId> {
+                if is_id_text(text) { Ok(Self(text.to_owned())) } else { Err(NotAnId) }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
-    (@define $(#[$doc:meta])* $name:ident($inner:ty) $(, $copy:ident)?) => {
+    (@define $(#[$doc:meta])* $name:ident($inner:ty), [$($derived:ident),*]) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, $($copy,)? PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, $($derived,)* PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
         pub struct $name(pub $inner);
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = <$inner as FromStr>::Err;
-
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                text.parse().map(Self)
             }
         }
 
@@ -54,6 +71,21 @@ macro_rules! id {
         }
     };
 }
+
+/// The longest string id: hookdesk's are a prefix and 32 hex digits.
+pub const MAX_ID_LEN: usize = 100;
+
+/// Whether `text` can be a string id: 1 to [`MAX_ID_LEN`] ASCII letters, digits, `_` or `-`.
+pub fn is_id_text(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_ID_LEN
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A text that cannot be a string id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("is not an id: ids are 1 to 100 letters, digits, _ and -")]
+pub struct NotAnId;
 
 id!(
     /// A ticket.
@@ -123,5 +155,10 @@ mod tests {
         assert_eq!("7".parse::<UserId>().ok(), Some(UserId(7)));
         assert!("seven".parse::<UserId>().is_err());
         assert_eq!(CallId("call_1".into()).to_string(), "call_1");
+        for not_an_id in ["", "wh_\u{0}", "wh x", "wh/1", "é", &"x".repeat(MAX_ID_LEN + 1)] {
+            assert_eq!(not_an_id.parse::<WebhookId>(), Err(NotAnId), "{not_an_id:?}");
+            assert!(serde_json::from_value::<InvocationId>(serde_json::json!(not_an_id)).is_err(), "{not_an_id:?}");
+        }
+        assert_eq!("wh_0189abcdef-X".parse::<WebhookId>().map(|id| id.0), Ok("wh_0189abcdef-X".to_owned()));
     }
 }

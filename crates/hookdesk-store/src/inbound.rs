@@ -82,7 +82,7 @@ impl InboundWebhookRow {
             idempotency_header: self.idempotency_header,
             actions: InboundAction::parse_all(&actions)
                 .map_err(|e| StoreError::corrupt("inbound_webhooks.actions", e))?,
-            response: InboundResponse::parse(&response)
+            response: InboundResponse::load(&response)
                 .map_err(|e| StoreError::corrupt("inbound_webhooks.response", e))?,
             rate_limit_per_minute: self
                 .rate_limit_per_minute

@@ -42,7 +42,7 @@ pub use hookdesk_core::invocation::{
 pub use hookdesk_core::rules::RuleSet;
 pub use hookdesk_core::ticket::TicketFilter;
 pub use macros::NewMacro;
-pub use sessions::OpenSession;
+pub use sessions::{MAX_SESSIONS_PER_TOKEN, OpenSession};
 pub use tickets::{Committed, FailedBeforeSending, Tally, UpdateTx};
 pub use triggers::{NewTrigger, RulesSnapshot};
 pub use users::UserPatch;

@@ -8,6 +8,10 @@ use sqlx::Row;
 use crate::users::UserRow;
 use crate::{Store, StoreError};
 
+/// Sessions open at once with one API token: a sign-in beyond ends the oldest (a script
+/// signing in in a loop leaves this many, not thousands).
+pub const MAX_SESSIONS_PER_TOKEN: i64 = 16;
+
 /// An open session: who it acts as and the CSRF token its forms carry.
 #[derive(Debug, Clone)]
 pub struct OpenSession {
@@ -17,8 +21,9 @@ pub struct OpenSession {
 }
 
 impl Store {
-    /// Opens a session acting as the token `token_hash`, dropping expired ones on the way.
-    /// `NotFound` when the token does not exist (any more).
+    /// Opens a session acting as the token `token_hash`, dropping expired ones on the way and,
+    /// beyond [`MAX_SESSIONS_PER_TOKEN`] open with the same token, its oldest. `NotFound` when
+    /// the token does not exist (any more).
     pub async fn open_session(
         &self,
         id_hash: &str,
@@ -29,20 +34,29 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM ui_sessions WHERE expires_at <= $1").bind(now.as_millis()).execute(&mut *tx).await?;
-        let done = sqlx::query(
+        let opened = sqlx::query(
             "INSERT INTO ui_sessions (id_hash, token_id, csrf_token, created_at, expires_at)
-             SELECT $1, id, $3, $4, $5 FROM api_tokens WHERE token_hash = $2",
+             SELECT $1, id, $3, $4, $5 FROM api_tokens WHERE token_hash = $2 RETURNING token_id",
         )
         .bind(id_hash)
         .bind(token_hash)
         .bind(csrf_token)
         .bind(now.as_millis())
         .bind(expires_at.as_millis())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(opened) = opened else { return Err(StoreError::NotFound) };
+        let token_id: i64 = opened.try_get("token_id")?;
+        sqlx::query(
+            "DELETE FROM ui_sessions WHERE token_id = $1 AND id_hash <> $2 AND id_hash NOT IN
+                 (SELECT id_hash FROM ui_sessions WHERE token_id = $1 AND id_hash <> $2
+                  ORDER BY created_at DESC, id_hash LIMIT $3)",
+        )
+        .bind(token_id)
+        .bind(id_hash)
+        .bind(MAX_SESSIONS_PER_TOKEN - 1)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
         tx.commit().await?;
         Ok(())
     }

@@ -224,6 +224,22 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_METRICS_LISTEN", value_name = "ADDR|off", value_parser = parse_metrics_listen)]
     pub metrics_listen: Option<MetricsListen>,
 
+    /// A bearer token that /metrics then asks for (`Authorization: Bearer TOKEN`, at least
+    /// 16 characters); without it /metrics answers anyone who reaches it.
+    #[arg(long, env = "HOOKDESK_METRICS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Serve inbound webhooks (/hooks/...) on an address of their own, and no longer on
+    /// --listen: their answers then come from another origin than the admin UI's, and the
+    /// API and UI need not be exposed to the systems that call them.
+    #[arg(long, env = "HOOKDESK_HOOKS_LISTEN", value_name = "ADDR")]
+    pub hooks_listen: Option<SocketAddr>,
+
+    /// Base of inbound webhooks' URLs (`url`). Default: --public-url, or http:// + the
+    /// --hooks-listen address when it is given.
+    #[arg(long, env = "HOOKDESK_HOOKS_PUBLIC_URL", value_name = "URL")]
+    pub hooks_public_url: Option<String>,
+
     /// How often automations run over the tickets that are not closed (on one node at a time).
     #[arg(long, env = "HOOKDESK_AUTOMATION_INTERVAL", default_value = "5m", value_parser = positive_duration)]
     pub automation_interval: Duration,

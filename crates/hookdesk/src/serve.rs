@@ -59,6 +59,12 @@ pub struct ServeConfig {
     pub clock: Clock,
     pub admin_token: Option<String>,
     pub metrics: MetricsListen,
+    /// What `/metrics` asks for, when anything.
+    pub metrics_token: Option<String>,
+    /// Where `/hooks` is served on its own (and then not on `listen`).
+    pub hooks_listen: Option<SocketAddr>,
+    /// Base of inbound webhooks' URLs, when not the public URL's.
+    pub hooks_public_url: Option<String>,
     /// The time zone templates show dates in.
     pub timezone: String,
 }
@@ -72,6 +78,14 @@ impl ServeConfig {
         }
         if let Some(url) = &args.public_url {
             hookdesk_core::webhook::check_url(url).map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
+        }
+        if let Some(url) = &args.hooks_public_url {
+            hookdesk_core::webhook::check_url(url).map_err(|e| anyhow::anyhow!("--hooks-public-url: {e}"))?;
+        }
+        if let Some(token) = &args.metrics_token
+            && token.trim().len() < 16
+        {
+            bail!("--metrics-token must be at least 16 characters");
         }
         Ok(Self {
             listen: args.listen,
@@ -113,6 +127,9 @@ impl ServeConfig {
             clock: Clock::system(),
             admin_token: admin_token.map(|t| t.trim().to_owned()),
             metrics: args.metrics_listen.unwrap_or_default(),
+            metrics_token: args.metrics_token.map(|t| t.trim().to_owned()),
+            hooks_listen: args.hooks_listen,
+            hooks_public_url: args.hooks_public_url,
             timezone: args.timezone,
         })
     }
@@ -293,6 +310,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Where `/metrics` and the probes are served on their own, with `--metrics-listen ADDR`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where `/hooks` is served on its own, with `--hooks-listen ADDR`.
+    pub hooks_addr: Option<SocketAddr>,
     /// The admin token generated on this start, when none existed and none was given.
     pub generated_admin_token: Option<String>,
     /// The bootstrap admin token in force, when it was given or generated on this start.
@@ -300,6 +319,7 @@ pub struct Running {
     shutdown: CancellationToken,
     http: JoinHandle<()>,
     operations: Option<JoinHandle<()>>,
+    hooks: Option<JoinHandle<()>>,
     delivery: JoinHandle<()>,
     queue_listener: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
@@ -317,8 +337,8 @@ impl Running {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.http.await;
-        if let Some(operations) = self.operations {
-            let _ = operations.await;
+        for listener in [self.operations, self.hooks].into_iter().flatten() {
+            let _ = listener.await;
         }
         let _ = self.delivery.await;
         for job in self.background {
@@ -343,6 +363,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         MetricsListen::Main | MetricsListen::Off => None,
     };
     let metrics_addr = operations_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
+    let hooks_listener = match config.hooks_listen {
+        Some(at) => Some(transport::bind(at).with_context(|| format!("cannot listen on {at} (--hooks-listen)"))?),
+        None => None,
+    };
+    let hooks_addr = hooks_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
     let sender = Sender::new(
         DestinationPolicy::new(config.allow_destinations.clone()),
         config.request_timeout,
@@ -354,14 +379,21 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     // The last step that can fail: a token generated here is always printed.
     let generated_admin_token = provision_admin_token(&store, config.admin_token.as_deref()).await?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let hooks_public_url = match (&config.hooks_public_url, hooks_addr) {
+        (Some(url), _) => url.clone(),
+        (None, Some(hooks_addr)) if config.public_url.is_none() => format!("http://{hooks_addr}"),
+        (None, _) => public_url.clone(),
+    };
 
     let shutdown = CancellationToken::new();
     let app = App::new(AppParts {
         store: store.clone(),
         sender,
-        node_id: ids::new_id("node"),
+        node_id: ids::random_id("node").map_err(|e| anyhow::anyhow!("no randomness for the node's id: {e}"))?,
         config: AppConfig {
             public_url: public_url.trim_end_matches('/').to_owned(),
+            hooks_public_url: hooks_public_url.trim_end_matches('/').to_owned(),
+            metrics_token: config.metrics_token.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
             user_agent: USER_AGENT.to_owned(),
             secret_grace_ms: 24 * 3600 * 1000,
@@ -405,7 +437,20 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             config.shutdown_grace,
         ))
     });
-    let router = hookdesk_server::router(app, config.metrics == MetricsListen::Main);
+    // Inbound webhooks' callers are other systems: a few hundred connections serve them.
+    const HOOKS_CONNECTIONS: usize = 1024;
+    let hooks = hooks_listener.map(|listener| {
+        tokio::spawn(transport::serve(
+            listener,
+            hookdesk_server::hooks_router(app.clone()),
+            config.http.clone(),
+            HOOKS_CONNECTIONS.min(max_connections),
+            shutdown.clone(),
+            config.shutdown_grace,
+        ))
+    });
+    let served = hookdesk_server::Served { metrics: config.metrics == MetricsListen::Main, hooks: hooks.is_none() };
+    let router = hookdesk_server::router(app, served);
     let http = tokio::spawn(transport::serve(
         listener,
         router,
@@ -419,11 +464,13 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         metrics_addr,
+        hooks_addr,
         generated_admin_token,
         admin_token,
         shutdown,
         http,
         operations,
+        hooks,
         delivery,
         queue_listener,
         background,

@@ -21,7 +21,7 @@ pub use actions::{FieldsShape, InboundAction, MAX_ACTIONS, Templated, TicketFiel
 pub use call_log::{ActionRun, CallError, CallFilter, InboundCall};
 pub use header::check_header_name;
 pub use request::InboundRequest;
-pub use response::{InboundResponse, RenderedResponse, ResponseStatus};
+pub use response::{InboundResponse, RenderedResponse, ResponseStatus, is_reserved_header};
 pub use token::UrlToken;
 pub use verify::{TIMESTAMP_TOLERANCE_SECS, Verify, VerifyView, hmac_sha256_hex};
 

@@ -7,6 +7,13 @@ use serde_json::{Map, Value};
 use crate::template::Context;
 use crate::text::{cut, is_json, is_secret_header, media_type};
 
+/// What the call log keeps of a call's headers: each name at most this long...
+pub const LOGGED_NAME_BYTES: usize = 128;
+/// ...each value at most this long...
+pub const LOGGED_VALUE_BYTES: usize = 2048;
+/// ...and the values of all of them together at most this long.
+pub const LOGGED_HEADERS_BYTES: usize = 16 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct InboundRequest {
     pub method: String,
@@ -100,46 +107,72 @@ impl InboundRequest {
         self.headers.iter().find(|(n, _)| n == name).and_then(|(_, value)| visible_ascii(value))
     }
 
-    fn headers_json(&self, redact: bool) -> Map<String, Value> {
+    /// Each header once, its repeated values joined.
+    fn headers_joined(&self) -> Vec<(&str, String)> {
+        let mut joined: Vec<(&str, String)> = Vec::new();
+        for (name, value) in &self.headers {
+            let value = String::from_utf8_lossy(value);
+            match joined.iter_mut().find(|(n, _)| n == name) {
+                Some((_, values)) => {
+                    values.push_str(", ");
+                    values.push_str(&value);
+                }
+                None => joined.push((name, value.into_owned())),
+            }
+        }
+        joined
+    }
+
+    /// Headers as the call log keeps them: credentials redacted, and bounded whatever the
+    /// caller sent (a flood of large headers must not fill the disk). Every name is kept, cut
+    /// at [`LOGGED_NAME_BYTES`]; each value is cut at [`LOGGED_VALUE_BYTES`]; once the
+    /// headers hold [`LOGGED_HEADERS_BYTES`], the values that follow are left out. What is
+    /// cut or left out says so, with its size.
+    pub fn logged_headers(&self) -> Map<String, Value> {
         let mut headers = Map::new();
-        for (name, _) in &self.headers {
-            if headers.contains_key(name) {
+        let mut kept = 0;
+        for (name, value) in self.headers_joined() {
+            let name = cut(name, LOGGED_NAME_BYTES).to_owned();
+            if headers.contains_key(&name) {
                 continue;
             }
             // The call log keeps no credential a caller may send.
-            let value = if redact && is_secret_header(name) {
+            let logged = if is_secret_header(&name) {
                 "[redacted]".to_owned()
+            } else if kept + name.len() + value.len().min(LOGGED_VALUE_BYTES) > LOGGED_HEADERS_BYTES {
+                format!(
+                    "[not kept: {} bytes, past the {LOGGED_HEADERS_BYTES} bytes of headers a call keeps]",
+                    value.len()
+                )
+            } else if value.len() > LOGGED_VALUE_BYTES {
+                format!("{} [cut: {} bytes]", cut(&value, LOGGED_VALUE_BYTES), value.len())
             } else {
-                let values: Vec<String> = self
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n == name)
-                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-                    .collect();
-                values.join(", ")
+                value
             };
-            headers.insert(name.clone(), Value::String(value));
+            kept += name.len() + logged.len();
+            headers.insert(name, Value::String(logged));
         }
         headers
     }
 
-    /// Headers as the call log keeps them: credentials redacted.
-    pub fn logged_headers(&self) -> Map<String, Value> {
-        self.headers_json(true)
-    }
-
     /// `request` and `client`, for templates.
     pub fn template_context(&self) -> Context {
-        let request = serde_json::json!({
+        Context::new().with("request", &self.request_json()).with("client", &serde_json::json!({"ip": self.client_ip}))
+    }
+
+    /// `request` as templates see it: every header whole.
+    fn request_json(&self) -> Value {
+        let headers: Map<String, Value> =
+            self.headers_joined().into_iter().map(|(n, v)| (n.to_owned(), Value::String(v))).collect();
+        serde_json::json!({
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "headers": self.headers_json(false),
+            "headers": headers,
             "params": self.params,
             "body": String::from_utf8_lossy(&self.body),
             "json": self.json,
-        });
-        Context::new().with("request", &request).with("client", &serde_json::json!({"ip": self.client_ip}))
+        })
     }
 }
 
@@ -170,6 +203,31 @@ mod tests {
         assert_eq!(json.json, serde_json::json!({"x": 1}));
         let broken = request(&[("content-type", b"application/vnd.api+json")], b"{");
         assert!(broken.malformed.is_some());
+    }
+
+    #[test]
+    fn a_flood_of_headers_is_logged_within_its_bounds_names_kept_and_cuts_said() {
+        let big = vec![b'v'; 4000];
+        let names: Vec<String> = (0..90).map(|i| format!("x-flood-{i}")).collect();
+        let mut headers: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), big.as_slice())).collect();
+        let long_name = "x-".repeat(200);
+        headers.push((&long_name, b"1"));
+        let call = request(&headers, b"");
+        let logged = call.logged_headers();
+        assert_eq!(logged.len(), 91, "every name is kept");
+        let bytes: usize = logged.iter().map(|(n, v)| n.len() + v.as_str().map_or(0, str::len)).sum();
+        assert!(bytes <= LOGGED_HEADERS_BYTES + 91 * (LOGGED_NAME_BYTES + 80), "{bytes}");
+        assert_eq!(
+            logged["x-flood-0"].as_str().map(|v| v.ends_with("[cut: 4000 bytes]") && v.len() < 2100),
+            Some(true),
+            "{}",
+            logged["x-flood-0"]
+        );
+        assert_eq!(logged["x-flood-89"], "[not kept: 4000 bytes, past the 16384 bytes of headers a call keeps]");
+        assert!(logged.contains_key(cut(&long_name, LOGGED_NAME_BYTES)));
+        // Templates still see every header whole.
+        let context = call.request_json();
+        assert_eq!(context["headers"]["x-flood-89"].as_str().map(str::len), Some(4000));
     }
 
     #[test]

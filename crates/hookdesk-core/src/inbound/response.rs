@@ -24,9 +24,58 @@ pub struct InboundResponse {
     pub body: Template,
 }
 
-/// Headers a response template may not set: the server frames the response itself.
-const FRAMING_HEADERS: &[&str] =
-    &["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"];
+/// Headers a response may not set: the server frames the response itself (hop-by-hop and
+/// framing headers), and an answer served from hookdesk's own origin must not act on that
+/// origin (cookies, security policies, CORS, reporting, credentials prompts, other
+/// protocols). Names are compared lowercase; each entry ending in `-` is a prefix.
+const RESERVED_HEADERS: &[&str] = &[
+    // Framing and hop-by-hop.
+    "content-length",
+    "transfer-encoding",
+    "content-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "upgrade",
+    "te",
+    "trailer",
+    // The origin's state and policies.
+    "set-cookie",
+    "set-cookie2",
+    "clear-site-data",
+    "content-security-policy",
+    "content-security-policy-report-only",
+    "x-content-security-policy",
+    "x-webkit-csp",
+    "x-content-type-options",
+    "x-frame-options",
+    "x-xss-protection",
+    "strict-transport-security",
+    "permissions-policy",
+    "feature-policy",
+    "document-policy",
+    "origin-agent-cluster",
+    "service-worker-allowed",
+    "access-control-",
+    "cross-origin-",
+    "timing-allow-origin",
+    "report-to",
+    "reporting-endpoints",
+    "nel",
+    "alt-svc",
+    "link",
+    "refresh",
+    "www-authenticate",
+];
+
+/// Whether a response may not set the header `name` (see [`RESERVED_HEADERS`]).
+pub fn is_reserved_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    RESERVED_HEADERS
+        .iter()
+        .any(|reserved| if reserved.ends_with('-') { name.starts_with(reserved) } else { name == *reserved })
+}
 
 impl Default for InboundResponse {
     fn default() -> Self {
@@ -39,7 +88,18 @@ impl Default for InboundResponse {
 }
 
 impl InboundResponse {
+    /// A response as an admin saves it: a header it may not set is refused.
     pub fn parse(value: &Value) -> Result<Self, Invalid> {
+        Self::read(value, true)
+    }
+
+    /// A response as stored: a header that may not be set (saved before it was refused) is
+    /// left out, as it would be when answering.
+    pub fn load(value: &Value) -> Result<Self, Invalid> {
+        Self::read(value, false)
+    }
+
+    fn read(value: &Value, strict: bool) -> Result<Self, Invalid> {
         let mut response = Self::default();
         let map = match value {
             Value::Null => return Ok(response),
@@ -79,8 +139,14 @@ impl InboundResponse {
                     if !is_token(name) {
                         return Err(Invalid::new(field, "is not an HTTP header name"));
                     }
-                    if FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                        return Err(Invalid::new(field, "is set by the server"));
+                    if is_reserved_header(name) {
+                        if strict {
+                            return Err(Invalid::new(
+                                field,
+                                "is set by the server, or would act on hookdesk's own origin (cookies, security policies, CORS, framing, credentials prompts): a response may not set it",
+                            ));
+                        }
+                        continue;
                     }
                     let Value::String(source) = value else { return Err(Invalid::new(field, "must be a template")) };
                     response.headers.push((name.clone(), Template::parse(&field, source)?));
@@ -192,6 +258,36 @@ mod tests {
             [json!({"status": 99}), json!({"headers": {"Content-Length": "1"}}), json!({"body": 1}), json!({"x": 1})]
         {
             assert!(InboundResponse::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_that_act_on_the_origin_are_refused_when_saved_and_dropped_when_loaded() {
+        for name in [
+            "Set-Cookie",
+            "set-cookie2",
+            "Content-Security-Policy",
+            "Access-Control-Allow-Origin",
+            "Access-Control-Allow-Credentials",
+            "X-Frame-Options",
+            "Cross-Origin-Resource-Policy",
+            "Clear-Site-Data",
+            "WWW-Authenticate",
+            "Transfer-Encoding",
+            "Refresh",
+            "Link",
+        ] {
+            let document = json!({"headers": {name: "x", "X-Kept": "y"}});
+            let refused = InboundResponse::parse(&document).expect_err(name);
+            assert_eq!(refused.field, format!("response.headers.{name}"));
+            let loaded = InboundResponse::load(&document).expect(name);
+            let names: Vec<&str> = loaded.headers.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, ["X-Kept"], "{name}");
+        }
+        for allowed in
+            ["Content-Type", "Location", "Cache-Control", "Content-Disposition", "X-Request-Id", "Retry-After"]
+        {
+            assert!(InboundResponse::parse(&json!({"headers": {allowed: "x"}})).is_ok(), "{allowed}");
         }
     }
 }

@@ -8,6 +8,9 @@ pub enum AppError {
     /// No valid API token.
     #[error("a valid API token is required")]
     Unauthenticated,
+    /// The caller's address presented too many wrong tokens: it may try again after this.
+    #[error("too many wrong tokens from this address; try again in {} s", .0.as_secs().max(1))]
+    Throttled(std::time::Duration),
     /// The caller's role is below the one named.
     #[error("this needs the {0} role")]
     Forbidden(&'static str),

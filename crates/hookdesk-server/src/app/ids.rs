@@ -8,6 +8,12 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// `PREFIX_` + 128 random bits in hex: unique, and telling nothing of when it was made (a
+/// node's id is shown by `/healthz`; a UUIDv7 would tell when the process started).
+pub fn random_id(prefix: &str) -> Result<String, getrandom::Error> {
+    Ok(format!("{prefix}_{}", random_bytes(16)?.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
 /// A random secret of `bytes` bytes, URL-safe base64 without padding.
 pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
     use base64::Engine as _;

@@ -162,7 +162,7 @@ impl App {
     /// A webhook as the API shows it, with the full URL to call.
     fn inbound_view(&self, webhook: InboundWebhook) -> InboundWebhookView {
         InboundWebhookView {
-            url: format!("{}/hooks/{}", self.config.public_url, webhook.token.expose()),
+            url: format!("{}/hooks/{}", self.config.hooks_public_url, webhook.token.expose()),
             verify: webhook.verify.as_ref().map(Verify::public_view),
             idempotency_header: webhook.idempotency_header.clone(),
             actions: Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect()),

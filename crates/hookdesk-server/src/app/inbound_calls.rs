@@ -25,7 +25,6 @@ use hookdesk_core::template::{Context, RenderError, Rendering};
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use hookdesk_core::ticket::Ticket;
 use hookdesk_store::UpdateTx;
-use ipnet::IpNet;
 use tracing::{info, warn};
 
 use super::updates::{Rules, UpdateOutcome};
@@ -202,18 +201,6 @@ fn answer_rendered(
     }
 }
 
-/// The caller's address: the peer, unless the peer is a trusted proxy; then the nearest
-/// address in X-Forwarded-For that is not one (proxies append, so the right end is nearest).
-fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let chain: Vec<IpAddr> =
-        forwarded_for.unwrap_or_default().split(',').filter_map(|a| a.trim().parse().ok()).collect();
-    chain.iter().rev().find(|ip| !is_trusted(ip)).or(chain.first()).copied().unwrap_or(peer)
-}
-
 impl App {
     /// The call a URL token opens. The enabled webhook is looked up by the token's SHA-256:
     /// the database compares hashes the caller cannot steer, so timing says nothing about the
@@ -246,8 +233,7 @@ impl App {
             Err((request, error)) => (request, Some(error)),
         };
         let forwarded = request.header("x-forwarded-for").map(str::to_owned);
-        request.client_ip =
-            peer.map(|peer| client_ip(peer, forwarded.as_deref(), &self.config.trusted_proxies).to_string());
+        request.client_ip = self.client(peer, forwarded.as_deref()).0.map(|ip| ip.to_string());
         let webhook = &call.webhook;
         let verified = match (&unread, &webhook.verify) {
             (Some(_), _) => Err(String::new()),
@@ -506,22 +492,5 @@ impl App {
             AppError::Invalid(invalid) => AppError::Invalid(invalid.within(&place)),
             other => other,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_client_is_the_nearest_untrusted_address() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
-        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
-        // Not from a trusted proxy: the header is the caller's to forge, so it is ignored.
-        assert_eq!(client_ip(ip("203.0.113.5"), Some("198.51.100.1"), &trusted), ip("203.0.113.5"));
-        assert_eq!(client_ip(ip("10.0.0.2"), Some("198.51.100.1, 203.0.113.7, 10.0.0.9"), &trusted), ip("203.0.113.7"));
-        assert_eq!(client_ip(ip("10.0.0.2"), Some("10.1.1.1"), &trusted), ip("10.1.1.1"));
-        assert_eq!(client_ip(ip("10.0.0.2"), Some("garbage"), &trusted), ip("10.0.0.2"));
-        assert_eq!(client_ip(ip("10.0.0.2"), None, &[]), ip("10.0.0.2"));
     }
 }

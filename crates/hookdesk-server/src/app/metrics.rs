@@ -76,6 +76,29 @@ impl EncodeLabelValue for WaitingStatus {
     }
 }
 
+/// Why an API token (or a sign-in) was refused.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No user holds it.
+    Unknown,
+    /// Its client presented too many wrong ones: it was not even looked at.
+    Throttled,
+}
+
+impl EncodeLabelValue for TokenRefusal {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(match self {
+            Self::Unknown => "unknown_token",
+            Self::Throttled => "throttled",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabel {
+    reason: TokenRefusal,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
     status: WaitingStatus,
@@ -107,6 +130,7 @@ pub struct Metrics {
     rules_fired: Counter,
     inbound_calls: Family<StatusClassLabel, Counter>,
     inbound_rate_limited: Counter,
+    token_refusals: Family<RefusalLabel, Counter>,
     http_requests: Family<RouteLabels, Counter>,
     // Set at each scrape.
     invocations: Family<StatusLabel, FloatGauge>,
@@ -134,6 +158,10 @@ impl Default for Metrics {
         for status_class in StatusClass::ALL {
             let _ = inbound_calls.get_or_create(&StatusClassLabel { status_class });
         }
+        let token_refusals = Family::<RefusalLabel, Counter>::default();
+        for reason in [TokenRefusal::Unknown, TokenRefusal::Throttled] {
+            let _ = token_refusals.get_or_create(&RefusalLabel { reason });
+        }
         let metrics = Self {
             registry: Arc::default(),
             delivery,
@@ -141,6 +169,7 @@ impl Default for Metrics {
             rules_fired: Counter::default(),
             inbound_calls,
             inbound_rate_limited: Counter::default(),
+            token_refusals,
             http_requests: Family::default(),
             invocations: Family::default(),
             oldest_pending_age: FloatGauge::default(),
@@ -174,6 +203,11 @@ impl Metrics {
             "inbound_calls",
             "Calls to inbound webhooks' URLs, by the class of the answer",
             self.inbound_calls.clone(),
+        );
+        registry.register(
+            "token_refusals",
+            "API tokens refused, in the API and at sign-in, by reason: unknown_token, or throttled (the client's address presented too many wrong ones)",
+            self.token_refusals.clone(),
         );
         registry.register(
             "http_requests",
@@ -224,6 +258,11 @@ impl Metrics {
     /// webhook's response, a refusal, or the server: 404, 408, 413, 429).
     pub fn inbound_answered(&self, status: u16) {
         self.inbound_calls.get_or_create(&StatusClassLabel { status_class: StatusClass::of(status) }).inc();
+    }
+
+    /// An API token refused, and why.
+    pub(crate) fn token_refused(&self, reason: TokenRefusal) {
+        self.token_refusals.get_or_create(&RefusalLabel { reason }).inc();
     }
 
     /// A call refused by its inbound webhook's rate limit.

@@ -16,6 +16,7 @@ mod pages;
 mod rules;
 mod sessions;
 mod test_send;
+mod throttle;
 mod ticket_bodies;
 mod tickets;
 mod updates;
@@ -34,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use automations::AutomationRun;
-pub use callers::{Admin, Agent};
+pub use callers::{Admin, Agent, Client};
 pub use checks::{Checked, Saved};
 pub use dry_run::{DryRunBody, DryRunResult};
 pub use error::AppError;
@@ -65,6 +66,10 @@ pub struct AppConfig {
     pub automation_batch: u32,
     /// Reverse proxies whose X-Forwarded-For names an inbound call's client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Base of inbound webhooks' URLs, without a trailing slash.
+    pub hooks_public_url: String,
+    /// The bearer token `/metrics` asks for, when it asks for one.
+    pub metrics_token: Option<String>,
 }
 
 /// Everything a use case needs. Cheap to clone. The adapters (`http`, `hooks`) reach the
@@ -79,6 +84,8 @@ pub struct App {
     clock: Clock,
     /// Inbound webhooks' rate limiters (per process).
     inbound_limits: Arc<inbound_calls::InboundLimits>,
+    /// Wrong API tokens, per client address.
+    token_failures: Arc<throttle::FailureThrottle>,
     metrics: metrics::Metrics,
 }
 
@@ -141,6 +148,7 @@ impl App {
             config: Arc::new(config),
             clock,
             inbound_limits: Arc::default(),
+            token_failures: Arc::default(),
             metrics: metrics::Metrics::default(),
         }
     }
@@ -246,6 +254,15 @@ impl App {
             )
         });
         Ok(NodeStatus { status: "ready", node: self.node.id.clone(), singletons: self.node.holding(), note })
+    }
+
+    /// Whether `/metrics` may answer a request bearing `token`: any, unless a metrics token
+    /// is set. Hashes are compared, so the time taken tells nothing of the token.
+    pub fn may_read_metrics(&self, token: Option<&str>) -> bool {
+        match &self.config.metrics_token {
+            None => true,
+            Some(expected) => token.is_some_and(|token| ids::token_hash(token) == ids::token_hash(expected)),
+        }
     }
 
     /// This server's counters, to count what happens outside the app (HTTP requests).

@@ -8,7 +8,7 @@ use hookdesk_core::Timestamp;
 use hookdesk_core::user::{Role, User};
 use hookdesk_store::StoreError;
 
-use super::callers::{Admin, Agent};
+use super::callers::{Admin, Agent, Client};
 use super::{App, AppError, ids};
 
 /// How long a sign-in lasts: a working day.
@@ -54,9 +54,9 @@ impl Session {
 }
 
 impl App {
-    /// Signs in with an API token (an agent's or an admin's).
-    pub async fn sign_in(&self, token: &str) -> Result<SignedIn, AppError> {
-        let user = self.agent(token).await?.user().clone();
+    /// Signs in with an API token (an agent's or an admin's), presented by `client`.
+    pub async fn sign_in(&self, token: &str, client: Client) -> Result<SignedIn, AppError> {
+        let user = self.agent(token, client).await?.user().clone();
         let session_id = ids::random_token(32)?;
         let csrf_token = ids::random_token(32)?;
         let now = self.clock.now();

@@ -3,6 +3,12 @@
 //! ticket actions, renders the response and logs the call (`App::handle_inbound_call`).
 //!
 //! Their path carries the token: the access log names them by their route template only.
+//!
+//! An answer is the admin's template over what the caller sent, served from hookdesk's own
+//! origin: whatever it holds (an echoed `<script>`, an XHTML page), it must not run there. Every
+//! answer is sandboxed by its Content-Security-Policy (an opaque origin, no script, nothing
+//! loaded), is never sniffed into another type, and refers no one to the secret URL; a
+//! response cannot set the headers that would act on the origin (`is_reserved_header`).
 
 mod request;
 
@@ -12,8 +18,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use hookdesk_core::inbound::is_reserved_header;
 
 use crate::app::{App, AppError, CallAnswer, ErrorReply, Handled, Opened};
 use crate::http::MAX_BODY_BYTES;
@@ -25,6 +33,23 @@ pub fn router() -> axum::Router<App> {
         .route("/hooks/{token}/", any(receive))
         .route("/hooks/{token}/{*path}", any(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(sandboxed))
+}
+
+/// What every answer of `/hooks` carries, errors included, whatever its response set.
+const SANDBOX_POLICY: &str = "sandbox; default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+async fn sandboxed(request: axum::extract::Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The URL is the secret: a link the answer holds must not carry it away.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn receive(State(app): State<App>, request: Request) -> Response {
@@ -60,14 +85,15 @@ fn reply(error: AppError) -> ErrorReply {
 
 fn too_many_requests(wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("this inbound webhook is over its rate limit; retry in {seconds} s"),
-    )
-    .into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    response
+    ApiError {
+        retry_after: Some(seconds.max(1)),
+        ..ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("this inbound webhook is over its rate limit; retry in {seconds} s"),
+        )
+    }
+    .into_response()
 }
 
 fn respond(answer: CallAnswer) -> Response {
@@ -76,6 +102,9 @@ fn respond(answer: CallAnswer) -> Response {
     let mut response = Response::new(if no_body { Body::empty() } else { Body::from(answer.body) });
     *response.status_mut() = status;
     for (name, value) in answer.headers {
+        if is_reserved_header(&name) {
+            continue;
+        }
         // The response template's header values were checked for control characters; a
         // value HTTP still cannot carry (non-ASCII) is left out.
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Vec<Value>,
+    /// Seconds to send as `Retry-After` (429s).
+    pub retry_after: Option<u64>,
 }
 
 /// The error body of every failed request.
@@ -35,7 +37,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: vec![] }
+        Self { status, code, message: message.into(), details: vec![], retry_after: None }
     }
 
     pub fn unauthorized() -> Self {
@@ -83,6 +85,14 @@ impl From<AppError> for ApiError {
         match error {
             AppError::Unauthenticated => Self::unauthorized(),
             AppError::Forbidden(role) => Self::forbidden(role),
+            AppError::Throttled(wait) => {
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let message = AppError::Throttled(wait).to_string();
+                Self {
+                    retry_after: Some(seconds.max(1)),
+                    ..Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", message)
+                }
+            }
             AppError::Invalid(invalid) => Self::invalid(invalid),
             AppError::NotFound(what) => Self::not_found(what),
             AppError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
@@ -117,6 +127,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(self.body())).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::app::{Admin, Agent, App};
+use crate::app::{Admin, Agent, App, Client};
 
 /// A JSON body. A malformed document is a 400; a value of the wrong shape a 422 naming
 /// the field.
@@ -89,11 +89,91 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
+/// The longest a path or query parameter may be.
+pub const MAX_PARAM_BYTES: usize = 2048;
+
+/// A path or query parameter no route can read: a NUL (PostgreSQL's text holds none, so it is
+/// refused alike on both backends), bytes that are not UTF-8, or more than
+/// [`MAX_PARAM_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableParam {
+    pub in_path: bool,
+    pub name: String,
+    pub reason: &'static str,
+}
+
+impl UnreadableParam {
+    /// As the API answers it: a path parameter names nothing (404), a query parameter is a 422
+    /// naming it.
+    pub fn api_error(&self) -> ApiError {
+        if self.in_path {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("the path parameter `{}` {}: it names nothing", self.name, self.reason),
+            )
+        } else {
+            hookdesk_core::Invalid::new(self.name.clone(), format!("the query parameter {}", self.reason)).into()
+        }
+    }
+}
+
+/// The first parameter of `path_params` (as the route read them) or `query` (raw) that no
+/// route can read, if any.
+pub fn unreadable_param(
+    path_params: Result<&axum::extract::RawPathParams, &axum::extract::rejection::RawPathParamsRejection>,
+    query: Option<&str>,
+) -> Option<UnreadableParam> {
+    let problem = |value: &str| {
+        if value.contains('\0') {
+            Some("holds a NUL character")
+        } else if value.len() > MAX_PARAM_BYTES {
+            Some("is longer than 2048 bytes")
+        } else {
+            None
+        }
+    };
+    match path_params {
+        Ok(params) => {
+            for (name, value) in params.iter() {
+                if let Some(reason) = problem(value) {
+                    return Some(UnreadableParam { in_path: true, name: name.to_owned(), reason });
+                }
+            }
+        }
+        Err(axum::extract::rejection::RawPathParamsRejection::InvalidUtf8InPathParam(e)) => {
+            let name = e.body_text().split('`').nth(1).unwrap_or("path").to_owned();
+            return Some(UnreadableParam { in_path: true, name, reason: "is not valid UTF-8" });
+        }
+        // No parameters to read (a route without any).
+        Err(_) => {}
+    }
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |raw: &str| {
+            let spaced = raw.replace('+', " ");
+            percent_encoding::percent_decode_str(&spaced).decode_utf8().map(|text| text.into_owned())
+        };
+        let shown = String::from_utf8_lossy(&percent_encoding::percent_decode_str(name).collect::<Vec<u8>>())
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect::<String>();
+        let reason = match (decode(name), decode(value)) {
+            (Err(_), _) | (_, Err(_)) => Some("is not valid UTF-8"),
+            (Ok(name), Ok(value)) => problem(&name).or_else(|| problem(&value)),
+        };
+        if let Some(reason) = reason {
+            return Some(UnreadableParam { in_path: false, name: shown, reason });
+        }
+    }
+    None
+}
+
 /// The bearer token of a request. The scheme is case-insensitive (RFC 7235): `Bearer`,
 /// `bearer`, `BEARER`.
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    parts
-        .headers
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim_start().split_once(' '))
@@ -103,12 +183,19 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
         .ok_or_else(ApiError::unauthorized)
 }
 
+/// Who sent a request: its peer, or the client a trusted proxy names.
+pub fn client(parts: &Parts, app: &App) -> Client {
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    app.client(peer, forwarded)
+}
+
 /// An agent or admin: a route that takes one runs only for them.
 impl FromRequestParts<App> for Agent {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        Ok(app.agent(bearer_token(parts)?).await?)
+        Ok(app.agent(bearer_token(&parts.headers)?, client(parts, app)).await?)
     }
 }
 
@@ -117,6 +204,6 @@ impl FromRequestParts<App> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        Ok(app.admin(bearer_token(parts)?).await?)
+        Ok(app.admin(bearer_token(&parts.headers)?, client(parts, app)).await?)
     }
 }

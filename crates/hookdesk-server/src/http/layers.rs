@@ -35,6 +35,27 @@ pub fn declared_too_large(headers: &HeaderMap) -> bool {
     declared.is_some_and(|length| length > MAX_BODY_BYTES as u64)
 }
 
+/// No answer is read as another type than it says: a JSON error echoing a request is not a
+/// page (`/ui` and `/hooks` set their own policies besides).
+pub async fn no_sniffing(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// Refuses a request to the API whose path or query parameters no route can read (see
+/// `extract::unreadable_param`), before any handler sees them.
+pub async fn readable_params(
+    path_params: Result<axum::extract::RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match super::extract::unreadable_param(path_params.as_ref(), request.uri().query()) {
+        Some(problem) => problem.api_error().into_response(),
+        None => next.run(request).await,
+    }
+}
+
 /// Refuses a declared body over the limit before reading any of it, and answers 408 when the
 /// body ran out of time (whatever the handler made of the failed read).
 pub async fn limit_bodies(request: Request, next: Next) -> Response {

@@ -125,7 +125,8 @@ fn hooks_path_item() -> utoipa::openapi::path::PathItem {
 pub fn router() -> axum::Router<App> {
     let document = Arc::new(openapi());
     let (api, _) = api().split_for_parts();
-    api.merge(probes())
+    api.route_layer(axum::middleware::from_fn(layers::readable_params))
+        .merge(probes())
         .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -149,6 +150,7 @@ pub fn metrics() -> axum::Router<App> {
 pub fn with_layers(router: axum::Router<App>, app: App) -> axum::Router<App> {
     router
         .layer(catch_panics())
+        .layer(axum::middleware::from_fn(layers::no_sniffing))
         .layer(axum::middleware::from_fn(layers::limit_bodies))
         // It logs the route template (`/hooks/{token}`), never the path, which holds the token.
         .layer(axum::middleware::from_fn_with_state(app, layers::observe))
@@ -182,6 +184,13 @@ async fn readyz(State(app): State<App>) -> impl IntoResponse {
 }
 
 async fn render_metrics(State(app): State<App>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+    if !app.may_read_metrics(extract::bearer_token(&headers).ok()) {
+        let mut refused = ApiError::unauthorized().into_response();
+        refused
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        return refused;
+    }
     let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Exposition::accepted(accept);
     match app.render_metrics(format).await {

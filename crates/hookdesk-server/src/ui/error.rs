@@ -15,6 +15,8 @@ pub enum UiError {
     /// A state-changing request without this session's CSRF token, or from another origin.
     Forged,
     App(AppError),
+    /// Refused as the API would refuse it, in its words.
+    Refused(ApiError),
     Internal(String),
 }
 
@@ -51,6 +53,7 @@ impl IntoResponse for UiError {
                 "this form is stale or came from another site: reload the page and try again",
             ),
             UiError::App(error) => ApiError::from(error),
+            UiError::Refused(error) => error,
             UiError::Internal(cause) => ApiError::from(AppError::Internal(cause)),
         };
         let page = ErrorPage {

@@ -13,8 +13,8 @@ use crate::app::{App, AppError};
 
 #[derive(Template)]
 #[template(path = "ui/login.html")]
-struct LoginPage {
-    error: Option<&'static str>,
+struct LoginPage<'a> {
+    error: Option<&'a str>,
     assets: &'static Urls,
 }
 
@@ -28,12 +28,12 @@ pub async fn sign_in(State(app): State<App>, request: Request) -> Result<Respons
     if !same_origin(request.headers()) {
         return Err(UiError::Forged);
     }
-    let bytes = axum::body::to_bytes(request.into_body(), 64 * 1024)
-        .await
-        .map_err(|_| UiError::App(AppError::PayloadTooLarge))?;
-    let fields = Fields::parse(&bytes);
+    let (parts, body) = request.into_parts();
+    let client = crate::http::extract::client(&parts, &app);
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| UiError::App(AppError::PayloadTooLarge))?;
+    let fields = Fields::parse(&bytes).map_err(|e| UiError::App(e.into()))?;
     let token = fields.text("token").unwrap_or_default();
-    match app.sign_in(token).await {
+    match app.sign_in(token, client).await {
         Ok(signed_in) => {
             let cookie = session_cookie(&signed_in.session_id, app.serves_https());
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/ui/")).into_response())
@@ -42,6 +42,13 @@ pub async fn sign_in(State(app): State<App>, request: Request) -> Result<Respons
             let page =
                 LoginPage { error: Some("That token is not an agent's or an admin's API token."), assets: &URLS };
             Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response())
+        }
+        Err(throttled @ AppError::Throttled(wait)) => {
+            let message = format!("{throttled}.");
+            let page = LoginPage { error: Some(&message), assets: &URLS };
+            let seconds = wait.as_secs().max(1);
+            Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], render(&page))
+                .into_response())
         }
         Err(other) => Err(other.into()),
     }

@@ -77,6 +77,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/inbound/{id}/edit", get(inbound::edit_form).post(inbound::update))
         .route("/ui/inbound/{id}/calls", get(inbound::calls))
         .route("/ui/inbound/{id}/rotate", post(inbound::rotate))
+        .route_layer(axum::middleware::from_fn(readable_params))
         .layer(axum::middleware::from_fn(page_headers));
     axum::Router::new()
         .route("/", get(|| async { Redirect::to("/ui/") }))
@@ -101,6 +102,19 @@ async fn page_headers(request: Request, next: Next) -> Response {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Refuses, with the API's words on an error page, a request whose path or query parameters
+/// no page can read (a NUL, bytes that are not UTF-8, an overlong value).
+async fn readable_params(
+    path_params: Result<axum::extract::RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match crate::http::extract::unreadable_param(path_params.as_ref(), request.uri().query()) {
+        Some(problem) => UiError::Refused(problem.api_error()).into_response(),
+        None => next.run(request).await,
+    }
 }
 
 /// A rendered page, or a 500 when a template cannot render (a bug: logged).

@@ -117,7 +117,7 @@ impl FromRequest<App> for Submitted {
         let bytes = axum::body::to_bytes(body, crate::http::MAX_BODY_BYTES)
             .await
             .map_err(|_| UiError::App(crate::app::AppError::PayloadTooLarge))?;
-        let fields = Fields::parse(&bytes);
+        let fields = Fields::parse(&bytes).map_err(|e| UiError::App(e.into()))?;
         let sent = parts
             .headers
             .get(CSRF_HEADER)

@@ -170,6 +170,9 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         clock: hookdesk_server::app::Clock::system(),
         admin_token: Some(format!("bench-{}", uuid_suffix())),
         metrics: crate::serve::MetricsListen::Main,
+        metrics_token: None,
+        hooks_listen: None,
+        hooks_public_url: None,
         timezone: "UTC".into(),
     }
 }

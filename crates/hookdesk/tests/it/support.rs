@@ -146,6 +146,9 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
         clock: hookdesk_server::app::Clock::adjustable(),
         admin_token: Some(format!("test-admin-token-{}", std::process::id())),
         metrics: hookdesk::serve::MetricsListen::Main,
+        metrics_token: None,
+        hooks_listen: None,
+        hooks_public_url: None,
         timezone: "UTC".into(),
     }
 }
