@@ -63,7 +63,7 @@ pub struct Store {
 pub(crate) const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -75,6 +75,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
             (7, "inbound webhooks", include_str!("../migrations/sqlite/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/sqlite/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/sqlite/0009_completed_status.sql")),
+            (10, "inbound log budget", include_str!("../migrations/sqlite/0010_inbound_budget.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -86,6 +87,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 9] {
             (7, "inbound webhooks", include_str!("../migrations/postgres/0007_inbound.sql")),
             (8, "ui sessions", include_str!("../migrations/postgres/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/postgres/0009_completed_status.sql")),
+            (10, "inbound log budget", include_str!("../migrations/postgres/0010_inbound_budget.sql")),
         ],
     }
 }

@@ -167,35 +167,48 @@ impl TryFrom<CallRow> for InboundCall {
     }
 }
 
+/// Logs `call`; answers the bytes it takes (as the budget counts them).
 async fn insert_call<'c>(
     executor: impl sqlx::Executor<'c, Database = crate::db::Db>,
     call: &InboundCall,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
+    let (method, path, query) = (storable(&call.method), storable(&call.path), storable(&call.query));
+    let headers = serde_json::Value::Object(call.headers.clone()).to_string();
+    let (body, response_body) = (storable(&call.body), storable(&call.response_body));
+    let actions = serde_json::to_string(&call.actions).unwrap_or_else(|_| "[]".into());
+    let error = call.error.as_ref().and_then(|e| serde_json::to_string(e).ok());
+    // What the row takes, give or take its fixed columns (counted as 256 bytes).
+    let stored_bytes =
+        [path.len(), query.len(), headers.len(), body.len(), response_body.len(), actions.len()].iter().sum::<usize>()
+            + error.as_ref().map_or(0, String::len)
+            + 256;
     sqlx::query(
         "INSERT INTO inbound_calls (id, inbound_webhook_id, created_at, method, path, query, headers, body,
-             body_bytes, client_ip, status, response_body, actions, error, duration_ms, idempotency_key, replay_of)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             body_bytes, client_ip, status, response_body, actions, error, duration_ms, idempotency_key, replay_of,
+             stored_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(call.id.as_str())
     .bind(call.inbound_webhook_id.as_str())
     .bind(call.created_at.as_millis())
-    .bind(storable(&call.method).as_ref())
-    .bind(storable(&call.path).as_ref())
-    .bind(storable(&call.query).as_ref())
-    .bind(serde_json::Value::Object(call.headers.clone()).to_string())
-    .bind(storable(&call.body).as_ref())
+    .bind(method.as_ref())
+    .bind(path.as_ref())
+    .bind(query.as_ref())
+    .bind(headers)
+    .bind(body.as_ref())
     .bind(call.body_bytes)
     .bind(&call.client_ip)
     .bind(i64::from(call.status))
-    .bind(storable(&call.response_body).as_ref())
-    .bind(serde_json::to_string(&call.actions).unwrap_or_else(|_| "[]".into()))
-    .bind(call.error.as_ref().and_then(|e| serde_json::to_string(e).ok()))
+    .bind(response_body.as_ref())
+    .bind(actions)
+    .bind(error)
     .bind(call.duration_ms)
     .bind(&call.idempotency_key)
     .bind(call.replay_of.as_ref().map(CallId::as_str))
+    .bind(i64::try_from(stored_bytes).unwrap_or(i64::MAX))
     .execute(executor)
     .await?;
-    Ok(())
+    Ok(stored_bytes as u64)
 }
 
 impl Store {
@@ -278,7 +291,8 @@ impl Store {
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
-    pub async fn record_inbound_call(&self, call: &InboundCall) -> Result<(), StoreError> {
+    /// Logs a call on its own; answers the bytes it takes.
+    pub async fn record_inbound_call(&self, call: &InboundCall) -> Result<u64, StoreError> {
         insert_call(&self.writer, call).await
     }
 
@@ -344,6 +358,34 @@ impl Store {
         row.map(InboundCall::try_from).transpose()
     }
 
+    /// Deletes the oldest calls of `webhook_id` that the newest ones leave no room for within
+    /// `budget` bytes; returns how many.
+    pub async fn trim_inbound_calls(&self, webhook_id: &InboundWebhookId, budget: u64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM inbound_calls WHERE inbound_webhook_id = $1 AND id <= (
+                 SELECT MAX(id) FROM (
+                     SELECT id, SUM(stored_bytes) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS newer
+                     FROM inbound_calls WHERE inbound_webhook_id = $1) sized
+                 WHERE newer > $2)",
+        )
+        .bind(webhook_id.as_str())
+        .bind(i64::try_from(budget).unwrap_or(i64::MAX))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The inbound webhooks whose call logs hold more than `budget` bytes.
+    pub async fn inbound_webhooks_over_budget(&self, budget: u64) -> Result<Vec<InboundWebhookId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT inbound_webhook_id FROM inbound_calls GROUP BY inbound_webhook_id HAVING SUM(stored_bytes) > $1",
+        )
+        .bind(i64::try_from(budget).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(InboundWebhookId(row.try_get("inbound_webhook_id")?))).collect()
+    }
+
     /// Deletes at most `limit` calls (and idempotency keys) logged before `before`; returns
     /// how many calls.
     pub async fn purge_inbound_calls(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
@@ -363,7 +405,8 @@ impl Store {
 
 impl UpdateTx {
     /// Logs a call in the transaction of its actions.
-    pub async fn record_inbound_call(&mut self, call: &InboundCall) -> Result<(), StoreError> {
+    /// Logs a call in the transaction of its actions; answers the bytes it takes.
+    pub async fn record_inbound_call(&mut self, call: &InboundCall) -> Result<u64, StoreError> {
         insert_call(&mut *self.conn(), call).await
     }
 

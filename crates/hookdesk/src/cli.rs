@@ -208,6 +208,11 @@ pub struct ServeArgs {
     #[arg(long = "log-retention", alias = "retention", env = "HOOKDESK_LOG_RETENTION", default_value = "30days", value_parser = positive_duration)]
     pub retention: Duration,
 
+    /// The most each inbound webhook's call log may hold (`64MiB`, `512KiB`, `1GiB`, or
+    /// bytes); beyond, its oldest calls are deleted.
+    #[arg(long, env = "HOOKDESK_INBOUND_LOG_BUDGET", value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub inbound_log_budget: u64,
+
     /// The time zone templates show dates in (`{{ ticket.created_at | date: "%H:%M" }}`): an
     /// IANA name (Europe/Paris), UTC, or an offset (+02:00).
     #[arg(long, env = "HOOKDESK_TIMEZONE", default_value = "UTC", value_parser = parse_time_zone, allow_hyphen_values = true)]
@@ -268,6 +273,29 @@ fn retention_or_off(text: &str) -> Result<RetentionOrOff, String> {
         "off" => Ok(RetentionOrOff(None)),
         duration => positive_duration(duration).map(|d| RetentionOrOff(Some(d))),
     }
+}
+
+/// A size: bytes, or a number with KiB, MiB or GiB; at least 64 KiB (less would keep no call).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => return Err(format!("{other:?} is not a unit: give bytes, or KiB, MiB or GiB (64MiB)")),
+    };
+    let size = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{text:?} is not a size (64MiB)"))?;
+    if size < 64 << 10 {
+        return Err(format!("{text:?} is less than 64KiB, which would keep hardly a call"));
+    }
+    Ok(size)
 }
 
 fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {

@@ -47,6 +47,8 @@ pub struct ServeConfig {
     pub concurrency: usize,
     pub poll_interval: Duration,
     pub retention: Duration,
+    /// The bytes each inbound webhook's call log may hold.
+    pub inbound_log_budget: u64,
     /// How long ticket audits are kept; `None`: for ever.
     pub audit_retention: Option<Duration>,
     pub background_interval: Duration,
@@ -99,6 +101,7 @@ impl ServeConfig {
             concurrency: usize::from(args.concurrency),
             poll_interval: args.poll_interval,
             retention: args.retention,
+            inbound_log_budget: args.inbound_log_budget,
             audit_retention: args.audit_retention.0,
             background_interval: args.background_interval,
             gates: GateConfig {
@@ -394,6 +397,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             public_url: public_url.trim_end_matches('/').to_owned(),
             hooks_public_url: hooks_public_url.trim_end_matches('/').to_owned(),
             metrics_token: config.metrics_token.clone(),
+            inbound_log_budget: config.inbound_log_budget,
             trusted_proxies: config.trusted_proxies.clone(),
             user_agent: USER_AGENT.to_owned(),
             secret_grace_ms: 24 * 3600 * 1000,

@@ -99,7 +99,7 @@ const BATCHES_PER_RUN: u32 = 100;
 /// is off), are deleted a batch at a time, so that the tables do not grow without bound. Each
 /// batch is one short statement: between two, the writer serves whoever waits for it (on
 /// SQLite, writers queue for the one writer in order, so a purge holds them for a batch at most).
-pub async fn purge_expired(store: &Store, clock: &Clock, schedule: &super::Schedule) {
+pub async fn purge_expired(store: &Store, clock: &Clock, schedule: &super::Schedule, inbound_log_budget: u64) {
     let ago = |now: Timestamp, retention: Duration| {
         now.plus_millis(-i64::try_from(retention.as_millis()).unwrap_or(i64::MAX))
     };
@@ -118,6 +118,15 @@ pub async fn purge_expired(store: &Store, clock: &Clock, schedule: &super::Sched
     };
     if invocations + calls + audits > 0 {
         info!(invocations, inbound_calls = calls, ticket_audits = audits, "expired entries purged");
+    }
+    // What every node logged since it last trimmed (each trims its own calls as it goes).
+    match store.inbound_webhooks_over_budget(inbound_log_budget).await {
+        Ok(over) => {
+            for webhook_id in over {
+                super::inbound_calls::trim_call_log(store, &webhook_id, inbound_log_budget).await;
+            }
+        }
+        Err(e) => warn!(error = %e, "the inbound call logs' budget could not be checked; it will be next run"),
     }
 }
 

@@ -118,6 +118,11 @@ pub struct CallQuery {
 }
 
 impl CallQuery {
+    /// `limit` calls, older than the call `cursor` names when there is one.
+    pub fn page(limit: u32, cursor: Option<String>) -> Self {
+        Self { limit: Some(limit), cursor, ..Self::default() }
+    }
+
     fn into_filter(self) -> Result<CallFilter, Invalid> {
         Ok(CallFilter {
             status: self.status,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hookdesk_core::Invalid;
 use hookdesk_core::audit::Via;
-use hookdesk_core::id::CallId;
+use hookdesk_core::id::{CallId, InboundWebhookId};
 use hookdesk_core::inbound::InboundRequest;
 use hookdesk_core::inbound::{
     ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, RenderedResponse,
@@ -201,6 +201,43 @@ fn answer_rendered(
     }
 }
 
+/// A webhook's log is trimmed each time a process logged an eighth of the budget for it: a
+/// log holds at most the budget and an eighth per process (and the background job trims
+/// what any node left over).
+const TRIM_EVERY: u64 = 8;
+
+/// Bytes each inbound webhook logged since this process last trimmed its call log.
+#[derive(Debug, Default)]
+pub(crate) struct LoggedSinceTrim(Mutex<HashMap<InboundWebhookId, u64>>);
+
+impl LoggedSinceTrim {
+    /// Counts `bytes` logged for `webhook_id`; true (and counting again from 0) once they
+    /// reach `every`.
+    fn add(&self, webhook_id: &InboundWebhookId, bytes: u64, every: u64) -> bool {
+        let mut logged = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let since = logged.entry(webhook_id.clone()).or_default();
+        *since += bytes;
+        if *since < every {
+            return false;
+        }
+        logged.remove(webhook_id);
+        true
+    }
+}
+
+/// Deletes the oldest calls of `webhook_id` that do not fit in `budget` bytes.
+pub(crate) async fn trim_call_log(store: &hookdesk_store::Store, webhook_id: &InboundWebhookId, budget: u64) {
+    match store.trim_inbound_calls(webhook_id, budget).await {
+        Ok(0) => {}
+        Ok(deleted) => {
+            info!(inbound_webhook.id = %webhook_id, deleted, budget, "oldest inbound calls deleted to keep the log within its budget")
+        }
+        Err(e) => {
+            warn!(inbound_webhook.id = %webhook_id, error = %e, "the inbound call log could not be trimmed; it will be")
+        }
+    }
+}
+
 impl App {
     /// The call a URL token opens. The enabled webhook is looked up by the token's SHA-256:
     /// the database compares hashes the caller cannot steer, so timing says nothing about the
@@ -369,14 +406,21 @@ impl App {
         }
     }
 
-    /// Logs a call: in `pending` (its actions' transaction, then committed) or on its own.
+    /// Logs a call: in `pending` (its actions' transaction, then committed) or on its own;
+    /// then keeps its webhook's log within the budget.
     async fn commit_inbound_call(&self, pending: Option<UpdateTx>, entry: &InboundCall) -> Result<(), AppError> {
-        match pending {
+        let stored = match pending {
             Some(mut tx) => {
-                tx.record_inbound_call(entry).await?;
+                let stored = tx.record_inbound_call(entry).await?;
                 self.commit(tx).await?;
+                stored
             }
             None => self.store.record_inbound_call(entry).await?,
+        };
+        let budget = self.config.inbound_log_budget;
+        if self.logged_since_trim.add(&entry.inbound_webhook_id, stored, budget / TRIM_EVERY) {
+            let (store, webhook_id) = (self.store.clone(), entry.inbound_webhook_id.clone());
+            tokio::spawn(async move { trim_call_log(&store, &webhook_id, budget).await });
         }
         Ok(())
     }

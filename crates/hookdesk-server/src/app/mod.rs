@@ -70,6 +70,8 @@ pub struct AppConfig {
     pub hooks_public_url: String,
     /// The bearer token `/metrics` asks for, when it asks for one.
     pub metrics_token: Option<String>,
+    /// The bytes each inbound webhook's call log may hold; the oldest calls go first.
+    pub inbound_log_budget: u64,
 }
 
 /// Everything a use case needs. Cheap to clone. The adapters (`http`, `hooks`) reach the
@@ -84,6 +86,8 @@ pub struct App {
     clock: Clock,
     /// Inbound webhooks' rate limiters (per process).
     inbound_limits: Arc<inbound_calls::InboundLimits>,
+    /// Bytes each inbound webhook logged since this process last trimmed its call log.
+    logged_since_trim: Arc<inbound_calls::LoggedSinceTrim>,
     /// Wrong API tokens, per client address.
     token_failures: Arc<throttle::FailureThrottle>,
     metrics: metrics::Metrics,
@@ -148,6 +152,7 @@ impl App {
             config: Arc::new(config),
             clock,
             inbound_limits: Arc::default(),
+            logged_since_trim: Arc::default(),
             token_failures: Arc::default(),
             metrics: metrics::Metrics::default(),
         }
@@ -204,6 +209,7 @@ impl App {
         };
         let purge = {
             let (store, clock) = (self.store.clone(), self.clock.clone());
+            let budget = self.config.inbound_log_budget;
             background::run_singleton(
                 self.store.clone(),
                 self.node.clone(),
@@ -212,7 +218,7 @@ impl App {
                 shutdown.clone(),
                 move || {
                     let (store, clock) = (store.clone(), clock.clone());
-                    async move { background::purge_expired(&store, &clock, &schedule).await }
+                    async move { background::purge_expired(&store, &clock, &schedule, budget).await }
                 },
             )
         };

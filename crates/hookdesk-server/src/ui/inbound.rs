@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
-use hookdesk_core::id::InboundWebhookId;
+use hookdesk_core::id::{CallId, InboundWebhookId};
 use hookdesk_core::inbound::InboundCall;
 use serde_json::{Map, Value, json};
 
@@ -61,6 +61,14 @@ pub async fn new_bin(State(app): State<App>, form: Submitted) -> Result<Response
     Ok(Redirect::to(&format!("/ui/inbound/{}", bin.id)).into_response())
 }
 
+/// Calls a page of the log shows: the page stays light (it refreshes every 2 s) whatever the
+/// calls hold.
+const CALLS_PER_PAGE: u32 = 20;
+
+/// What a page of the log shows of each call's headers, body and answer; the call's own page
+/// shows them whole (as logged: bodies cut at 16 KiB, headers bounded).
+const SHOWN_BYTES: usize = 4096;
+
 /// A call as the log shows it.
 struct CallRow {
     id: String,
@@ -76,25 +84,41 @@ struct CallRow {
     error: Option<String>,
     replay_of: Option<String>,
     duration_ms: i64,
+    /// Whether any of it was cut for the list (the call's page shows it whole).
+    cut: bool,
 }
 
 impl CallRow {
-    fn new(call: &InboundCall) -> Self {
+    /// `call`, its texts cut at `shown` bytes each.
+    fn new(call: &InboundCall, shown: usize) -> Self {
         let query = if call.query.is_empty() { String::new() } else { format!("?{}", call.query) };
+        let mut cut = false;
+        let mut show = |text: String| {
+            if text.len() <= shown {
+                return text;
+            }
+            cut = true;
+            format!("{}\n… [{} more bytes]", hookdesk_core::text::cut(&text, shown), text.len() - shown)
+        };
+        let headers = show(header_block(&call.headers));
+        let body = show(call.body.clone());
+        let response_body = show(call.response_body.clone());
+        let actions = show(serde_json::to_string_pretty(&call.actions).unwrap_or_default());
         Self {
             id: call.id.to_string(),
             at: call.created_at.to_string(),
             request_line: format!("{} {}{query}", call.method, call.path),
             client_ip: call.client_ip.clone().unwrap_or_default(),
             status: call.status,
-            headers: header_block(&call.headers),
-            body: call.body.clone(),
+            headers,
+            body,
             body_bytes: call.body_bytes,
-            response_body: call.response_body.clone(),
-            actions: serde_json::to_string_pretty(&call.actions).unwrap_or_default(),
+            response_body,
+            actions,
             error: call.error.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default()),
             replay_of: call.replay_of.as_ref().map(ToString::to_string),
             duration_ms: call.duration_ms,
+            cut,
         }
     }
 }
@@ -105,40 +129,54 @@ struct ShowPage {
     chrome: Chrome,
     row: Row,
     details: String,
-    calls: Vec<CallRow>,
-    /// The newest call's id: the refresh asks only whether a newer one came.
-    newest: String,
+    calls: CallsPartial,
 }
 
+/// A page of the call log: the latest one refreshes itself, an older one stays.
 #[derive(Template)]
 #[template(path = "ui/inbound_calls.html")]
 struct CallsPartial {
     row: Row,
     calls: Vec<CallRow>,
+    /// The newest call's id: the refresh asks only whether a newer one came.
     newest: String,
+    /// Whether this is the latest page (it refreshes), not an older one.
+    latest: bool,
+    /// The query of the next (older) page.
+    older: Option<String>,
 }
 
-/// `?after=`: the newest call the page shows.
+/// `?after=`: the newest call the page shows; `?cursor=`: the page of older calls.
 #[derive(serde::Deserialize)]
-pub struct After {
+pub struct CallsAt {
     after: Option<String>,
+    cursor: Option<String>,
 }
 
-/// The id of the newest of `calls` (newest first), empty when there are none.
-fn newest(calls: &[InboundCall]) -> String {
-    calls.first().map(|c| c.id.to_string()).unwrap_or_default()
+/// A page of inbound webhook `id`'s calls, newest first.
+async fn calls_page(
+    app: &App,
+    admin: &Admin,
+    view: &InboundWebhookView,
+    cursor: Option<String>,
+) -> Result<CallsPartial, UiError> {
+    let latest = cursor.is_none();
+    let page = app.inbound_calls(admin, &view.id, CallQuery::page(CALLS_PER_PAGE, cursor)).await?;
+    Ok(CallsPartial {
+        newest: page.data.first().map(|c| c.id.to_string()).unwrap_or_default(),
+        calls: page.data.iter().map(|call| CallRow::new(call, SHOWN_BYTES)).collect(),
+        older: page.next_cursor.map(|cursor| format!("cursor={cursor}")),
+        row: Row::new(view),
+        latest,
+    })
 }
 
-/// The latest calls of inbound webhook `id`, newest first.
-async fn latest_calls(app: &App, admin: &Admin, id: &InboundWebhookId) -> Result<Vec<InboundCall>, UiError> {
-    Ok(app.inbound_calls(admin, id, CallQuery::default()).await?.data)
-}
-
-/// `GET /ui/inbound/{id}`: the URL, the configuration and the latest calls.
+/// `GET /ui/inbound/{id}[?cursor=]`: the URL, the configuration and a page of calls.
 pub async fn show(
     State(app): State<App>,
     viewer: Viewer,
     Path(id): Path<InboundWebhookId>,
+    axum::extract::Query(at): axum::extract::Query<CallsAt>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let view = app.inbound_webhook(&admin, &id).await?;
@@ -150,10 +188,8 @@ pub async fn show(
         "rate_limit_per_minute": view.rate_limit_per_minute,
     }))
     .unwrap_or_default();
-    let calls = latest_calls(&app, &admin, &id).await?;
-    let newest = newest(&calls);
-    let calls = calls.iter().map(CallRow::new).collect();
-    Ok(render(&ShowPage { chrome: viewer.chrome("Inbound"), row: Row::new(&view), details, calls, newest }))
+    let calls = calls_page(&app, &admin, &view, at.cursor).await?;
+    Ok(render(&ShowPage { chrome: viewer.chrome("Inbound"), row: Row::new(&view), details, calls }))
 }
 
 /// `GET /ui/inbound/{id}/calls?after=`: the latest calls, for the page to refresh itself
@@ -162,19 +198,42 @@ pub async fn calls(
     State(app): State<App>,
     viewer: Viewer,
     Path(id): Path<InboundWebhookId>,
-    axum::extract::Query(seen): axum::extract::Query<After>,
+    axum::extract::Query(seen): axum::extract::Query<CallsAt>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     // Asked every 2 s by every open page: when nothing is newer, answer before building rows
     // or reading the webhook.
-    let calls = latest_calls(&app, &admin, &id).await?;
-    let newest = newest(&calls);
+    let newest = app.inbound_calls(&admin, &id, CallQuery::page(1, None)).await?.data;
+    let newest = newest.first().map(|c| c.id.to_string()).unwrap_or_default();
     if seen.after.unwrap_or_default() == newest {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let view = app.inbound_webhook(&admin, &id).await?;
-    let calls = calls.iter().map(CallRow::new).collect();
-    Ok(render(&CallsPartial { row: Row::new(&view), calls, newest }))
+    Ok(render(&calls_page(&app, &admin, &view, None).await?))
+}
+
+#[derive(Template)]
+#[template(path = "ui/inbound_call.html")]
+struct CallPage {
+    chrome: Chrome,
+    row: Row,
+    call: CallRow,
+}
+
+/// `GET /ui/inbound/{id}/calls/{call_id}`: one call, whole.
+pub async fn call(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path((id, call_id)): Path<(InboundWebhookId, CallId)>,
+) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let view = app.inbound_webhook(&admin, &id).await?;
+    let call = app.inbound_call(&admin, &id, &call_id).await?;
+    Ok(render(&CallPage {
+        chrome: viewer.chrome("Inbound"),
+        row: Row::new(&view),
+        call: CallRow::new(&call, usize::MAX),
+    }))
 }
 
 /// `POST /ui/inbound/{id}/rotate`: a new URL; the old one stops answering.

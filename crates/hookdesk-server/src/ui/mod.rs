@@ -76,6 +76,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/inbound/{id}", get(inbound::show))
         .route("/ui/inbound/{id}/edit", get(inbound::edit_form).post(inbound::update))
         .route("/ui/inbound/{id}/calls", get(inbound::calls))
+        .route("/ui/inbound/{id}/calls/{call_id}", get(inbound::call))
         .route("/ui/inbound/{id}/rotate", post(inbound::rotate))
         .route_layer(axum::middleware::from_fn(readable_params))
         .layer(axum::middleware::from_fn(page_headers));

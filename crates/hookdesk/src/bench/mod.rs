@@ -161,6 +161,7 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         concurrency: usize::from(concurrency),
         poll_interval: Duration::from_secs(1),
         retention: Duration::from_secs(30 * 86_400),
+        inbound_log_budget: 64 << 20,
         audit_retention: Some(Duration::from_secs(90 * 86_400)),
         background_interval: Duration::from_secs(60),
         gates: GateConfig { max_in_flight_per_webhook: usize::from(concurrency), ..GateConfig::default() },
