@@ -166,9 +166,8 @@ impl Template {
                 });
                 return Err(liquid::Error::with_msg("refused"));
             }
-            PARSER.parse(&expanded).map_err(|error| {
+            PARSER.parse(&expanded).inspect_err(|error| {
                 refused = Some(parse_error(field, &expanded, &error.to_string()));
-                error
             })
         });
         match compiled {

@@ -47,12 +47,14 @@ pub struct FailureThrottle {
 }
 
 impl FailureThrottle {
-    /// How long `address` must wait before presenting a token again, if it must.
+    /// How long `address` must wait before presenting a token again, if it must: until one
+    /// more failure would fit in its allowance.
     pub fn wait(&self, address: IpAddr, now: Instant) -> Option<Duration> {
         let forgiven_at = self.forgiven_at.lock().unwrap_or_else(|p| p.into_inner());
         let until = *forgiven_at.get(&Client::of(address))?;
         let allowance = REFILL * BURST;
-        until.checked_duration_since(now).and_then(|ahead| ahead.checked_sub(allowance)).filter(|w| !w.is_zero())
+        let ahead = until.checked_duration_since(now)?;
+        (ahead + REFILL).checked_sub(allowance).filter(|w| !w.is_zero())
     }
 
     /// Counts a wrong token presented by `address`.
@@ -79,30 +81,29 @@ mod tests {
         let (a, b): (IpAddr, IpAddr) = ("203.0.113.7".parse().expect("ip"), "203.0.113.8".parse().expect("ip"));
         let start = Instant::now();
         for _ in 0..BURST {
-            assert_eq!(throttle.wait(a, start), None);
+            assert_eq!(throttle.wait(a, start), None, "the burst is allowed");
             throttle.failed(a, start);
         }
-        assert_eq!(throttle.wait(a, start), None, "the burst itself is allowed");
-        throttle.failed(a, start);
         assert_eq!(throttle.wait(a, start), Some(REFILL));
+        assert_eq!(throttle.wait(a, start + REFILL / 2), Some(REFILL / 2));
         assert_eq!(throttle.wait(b, start), None);
         assert_eq!(throttle.wait(a, start + REFILL), None, "one refill later, one more try");
         throttle.failed(a, start + REFILL);
         assert_eq!(throttle.wait(a, start + REFILL), Some(REFILL));
-        assert_eq!(throttle.wait(a, start + REFILL * (BURST + 2)), None);
+        assert_eq!(throttle.wait(a, start + REFILL * (BURST + 1)), None);
     }
 
     #[test]
     fn an_ipv6_client_is_counted_by_its_64() {
         let throttle = FailureThrottle::default();
         let now = Instant::now();
-        for i in 0..=BURST {
+        for i in 0..BURST {
             throttle.failed(format!("2001:db8:1:2::{i:x}").parse().expect("ip"), now);
         }
         assert!(throttle.wait("2001:db8:1:2:ffff::1".parse().expect("ip"), now).is_some());
         assert_eq!(throttle.wait("2001:db8:1:3::1".parse().expect("ip"), now), None);
         let mapped: IpAddr = "::ffff:203.0.113.9".parse().expect("ip");
-        for _ in 0..=BURST {
+        for _ in 0..BURST {
             throttle.failed(mapped, now);
         }
         assert!(throttle.wait("203.0.113.9".parse().expect("ip"), now).is_some());

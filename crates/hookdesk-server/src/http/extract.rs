@@ -113,7 +113,11 @@ impl UnreadableParam {
                 format!("the path parameter `{}` {}: it names nothing", self.name, self.reason),
             )
         } else {
-            hookdesk_core::Invalid::new(self.name.clone(), format!("the query parameter {}", self.reason)).into()
+            hookdesk_core::Invalid::new(
+                self.name.clone(),
+                format!("the query parameter `{}` {}", self.name, self.reason),
+            )
+            .into()
         }
     }
 }

@@ -20,6 +20,7 @@ mod operations;
 mod outage;
 mod rules;
 mod schema;
+mod security;
 mod serve_process;
 mod signing;
 mod test_send;

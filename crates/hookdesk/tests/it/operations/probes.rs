@@ -40,12 +40,12 @@ async fn readyz_follows_the_schema_a_newer_one_with_a_note_an_older_one_not_read
     assert!(note.contains("version 999") && note.contains("upgrade this node"), "{note}");
 
     // A schema behind this binary (a database swapped under a running node): not ready.
-    execute(&app, "DELETE FROM _sqlx_migrations WHERE version >= 9").await;
+    execute(&app, "DELETE FROM _sqlx_migrations WHERE version >= 10").await;
     let (status, body) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "not_ready", "{body}");
     let message = body["error"]["message"].as_str().expect("a message");
-    assert!(message.contains("version 8") && message.contains("needs 9"), "{message}");
+    assert!(message.contains("version 9") && message.contains("needs 10"), "{message}");
     let (status, _) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK, "it still lives");
 }

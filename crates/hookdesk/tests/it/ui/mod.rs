@@ -1,7 +1,7 @@
 //! The admin UI. `session` checks sign-in, CSRF and the page policy over plain HTTP;
 //! `browser` drives a real headless Chromium through the pages as a user would.
 
-mod browser;
+pub mod browser;
 mod flows;
 mod pages;
 mod session;
