@@ -23,6 +23,8 @@ use crate::app::{
 struct ListPage {
     chrome: Chrome,
     webhooks: Vec<WebhookRow>,
+    /// The cursor of the next page, past 500 webhooks.
+    next_page: Option<String>,
     /// Each event type, and the webhooks that receive it.
     events: Vec<(&'static str, Vec<(String, String)>)>,
 }
@@ -84,14 +86,24 @@ impl WebhookRow {
     }
 }
 
-/// `GET /ui/webhooks`.
-pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
+/// `?cursor=`: the page of webhooks after the one it names.
+#[derive(serde::Deserialize)]
+pub struct Cursor {
+    cursor: Option<String>,
+}
+
+/// `GET /ui/webhooks[?cursor=]`: 500 webhooks a page.
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    axum::extract::Query(Cursor { cursor }): axum::extract::Query<Cursor>,
+) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let query = PageQuery { limit: Some(crate::app::MAX_PAGE), cursor: None };
-    let webhooks = app.webhooks(&admin, query).await?.data;
-    let events = event_subscriptions(&webhooks);
-    let webhooks = webhooks.iter().map(WebhookRow::new).collect();
-    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks, events }))
+    let query = PageQuery { limit: Some(crate::app::MAX_PAGE), cursor };
+    let page = app.webhooks(&admin, query).await?;
+    let events = event_subscriptions(&page.data);
+    let webhooks = page.data.iter().map(WebhookRow::new).collect();
+    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks, next_page: page.next_cursor, events }))
 }
 
 /// The values of the webhook form's inputs, as typed.
