@@ -39,9 +39,137 @@ pub enum Action {
     NotifyWebhook(NotifyWebhook),
 }
 
-const FIELDS: &str = "status, priority, type, assignee_id, group, custom_fields.KEY, set_tags, add_tags, remove_tags, add_comment, notify_webhook";
+/// Every action, without its value: what the vocabulary declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionName {
+    Status,
+    Priority,
+    Type,
+    AssigneeId,
+    Group,
+    CustomField,
+    SetTags,
+    AddTags,
+    RemoveTags,
+    AddComment,
+    NotifyWebhook,
+}
+
+/// What an action's value is, as the vocabulary declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionValue {
+    /// One of these names; `nullable`: or null.
+    Names { names: &'static [&'static str], nullable: bool },
+    /// A user's id, or null.
+    UserId,
+    /// Text, or null.
+    Text,
+    /// Any JSON value.
+    Any,
+    /// Space-separated tags (or an array of them); `at_least_one`: not none.
+    Tags { at_least_one: bool },
+    /// `{"body": template, "public": bool}`.
+    Comment,
+    /// `{"webhook_id", "payload"?: template, "params"?: {name: template}}`.
+    Notification,
+}
+
+/// An action as the vocabulary declares it: one entry per action.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionSpec {
+    /// Its name in an action; `custom_fields.KEY` stands for any custom field.
+    pub name: &'static str,
+    pub value: ActionValue,
+    /// Not in macros: a macro changes a ticket, and the triggers that run after it notify.
+    pub rules_only: bool,
+    pub description: &'static str,
+}
+
+impl ActionName {
+    /// Every action, in the vocabulary's order.
+    pub fn all() -> Vec<ActionName> {
+        std::iter::successors(Some(ActionName::Status), |name| name.next()).collect()
+    }
+
+    /// The action after this one in [`ActionName::all`]: a new action must be placed here, or
+    /// it does not compile.
+    fn next(self) -> Option<ActionName> {
+        use ActionName as A;
+        Some(match self {
+            A::Status => A::Priority,
+            A::Priority => A::Type,
+            A::Type => A::AssigneeId,
+            A::AssigneeId => A::Group,
+            A::Group => A::CustomField,
+            A::CustomField => A::SetTags,
+            A::SetTags => A::AddTags,
+            A::AddTags => A::RemoveTags,
+            A::RemoveTags => A::AddComment,
+            A::AddComment => A::NotifyWebhook,
+            A::NotifyWebhook => return None,
+        })
+    }
+
+    /// What the vocabulary says of this action.
+    pub fn spec(self) -> ActionSpec {
+        use crate::rules::condition::{PRIORITY_NAMES, STATUS_NAMES, TYPE_NAMES};
+        let names = |names, nullable| ActionValue::Names { names, nullable };
+        let (name, value, description) = match self {
+            ActionName::Status => ("status", names(STATUS_NAMES, false), "Set the status"),
+            ActionName::Priority => ("priority", names(PRIORITY_NAMES, false), "Set the priority"),
+            ActionName::Type => ("type", names(TYPE_NAMES, true), "Set the type, or clear it with null"),
+            ActionName::AssigneeId => {
+                ("assignee_id", ActionValue::UserId, "Assign to a user by id, or unassign with null")
+            }
+            ActionName::Group => ("group", ActionValue::Text, "Set the group, or clear it with null"),
+            ActionName::CustomField => ("custom_fields.KEY", ActionValue::Any, "Set a custom field to a JSON value"),
+            ActionName::SetTags => ("set_tags", ActionValue::Tags { at_least_one: false }, "Replace the tags"),
+            ActionName::AddTags => ("add_tags", ActionValue::Tags { at_least_one: true }, "Add tags"),
+            ActionName::RemoveTags => ("remove_tags", ActionValue::Tags { at_least_one: true }, "Remove tags"),
+            ActionName::AddComment => {
+                ("add_comment", ActionValue::Comment, "Add a comment: body is a Liquid template, public by default")
+            }
+            ActionName::NotifyWebhook => (
+                "notify_webhook",
+                ActionValue::Notification,
+                "Send a webhook (one subscribed to conditional_ticket_events): payload and params are Liquid templates; without payload, the ticket document",
+            ),
+        };
+        ActionSpec { name, value, rules_only: self == ActionName::NotifyWebhook, description }
+    }
+
+    /// The action named `text` (`custom_fields.` and a key is a custom field).
+    pub fn parse(text: &str) -> Option<ActionName> {
+        match text.strip_prefix("custom_fields.") {
+            Some(key) => (!key.is_empty() && key.len() <= 128).then_some(ActionName::CustomField),
+            None => ActionName::all().into_iter().find(|a| *a != ActionName::CustomField && a.spec().name == text),
+        }
+    }
+
+    /// Whether rules of `kind` may take this action.
+    pub fn serves(self, kind: crate::rules::RuleKind) -> bool {
+        kind != crate::rules::RuleKind::Macro || !self.spec().rules_only
+    }
+}
 
 impl Action {
+    /// Which action this is.
+    pub fn name(&self) -> ActionName {
+        match self {
+            Action::Status(_) => ActionName::Status,
+            Action::Priority(_) => ActionName::Priority,
+            Action::Type(_) => ActionName::Type,
+            Action::AssigneeId(_) => ActionName::AssigneeId,
+            Action::Group(_) => ActionName::Group,
+            Action::CustomField(..) => ActionName::CustomField,
+            Action::SetTags(_) => ActionName::SetTags,
+            Action::AddTags(_) => ActionName::AddTags,
+            Action::RemoveTags(_) => ActionName::RemoveTags,
+            Action::AddComment { .. } => ActionName::AddComment,
+            Action::NotifyWebhook(_) => ActionName::NotifyWebhook,
+        }
+    }
+
     /// Parses `{"field", "value"}`; errors name `field` or `value` (and the part of it).
     pub fn parse(raw: &Value) -> Result<Self, Invalid> {
         let Some(object) = raw.as_object() else {
@@ -54,38 +182,41 @@ impl Action {
         let value = object.get("value").unwrap_or(&Value::Null);
         let bad = |message: String| Invalid::new("value", message);
         let name = |names: String| move || bad(format!("must be one of {names}"));
-        Ok(match field {
-            "status" => Action::Status(value.as_str().and_then(Status::parse).ok_or_else(name(Status::names()))?),
-            "priority" => {
+        let Some(action) = ActionName::parse(field) else {
+            let names: Vec<&str> = ActionName::all().iter().map(|a| a.spec().name).collect();
+            return Err(Invalid::new(
+                "field",
+                format!("unknown action field {field:?}; expected one of {}", names.join(", ")),
+            ));
+        };
+        Ok(match action {
+            ActionName::Status => {
+                Action::Status(value.as_str().and_then(Status::parse).ok_or_else(name(Status::names()))?)
+            }
+            ActionName::Priority => {
                 Action::Priority(value.as_str().and_then(Priority::parse).ok_or_else(name(Priority::names()))?)
             }
-            "type" => Action::Type(match value {
+            ActionName::Type => Action::Type(match value {
                 Value::Null => None,
                 v => Some(v.as_str().and_then(TicketType::parse).ok_or_else(name(TicketType::names()))?),
             }),
-            "assignee_id" => Action::AssigneeId(match value {
+            ActionName::AssigneeId => Action::AssigneeId(match value {
                 Value::Null => None,
                 v => Some(v.as_i64().map(UserId).ok_or_else(|| bad("must be an integer user id or null".into()))?),
             }),
-            "group" => Action::Group(match value {
+            ActionName::Group => Action::Group(match value {
                 Value::Null => None,
                 Value::String(s) => Some(parse_text("value", s, 255)?),
                 _ => return Err(bad("must be a string or null".into())),
             }),
-            "set_tags" => Action::SetTags(parse_tags(value).map_err(bad)?),
-            "add_tags" => Action::AddTags(non_empty(parse_tags(value).map_err(bad)?).map_err(bad)?),
-            "remove_tags" => Action::RemoveTags(non_empty(parse_tags(value).map_err(bad)?).map_err(bad)?),
-            "add_comment" => parse_add_comment(value)?,
-            "notify_webhook" => Action::NotifyWebhook(parse_notify(value)?),
-            other => match other.strip_prefix("custom_fields.") {
-                Some(key) if !key.is_empty() && key.len() <= 128 => Action::CustomField(key.to_owned(), value.clone()),
-                _ => {
-                    return Err(Invalid::new(
-                        "field",
-                        format!("unknown action field {other:?}; expected one of {FIELDS}"),
-                    ));
-                }
-            },
+            ActionName::CustomField => {
+                Action::CustomField(field.trim_start_matches("custom_fields.").to_owned(), value.clone())
+            }
+            ActionName::SetTags => Action::SetTags(parse_tags(value).map_err(bad)?),
+            ActionName::AddTags => Action::AddTags(non_empty(parse_tags(value).map_err(bad)?).map_err(bad)?),
+            ActionName::RemoveTags => Action::RemoveTags(non_empty(parse_tags(value).map_err(bad)?).map_err(bad)?),
+            ActionName::AddComment => parse_add_comment(value)?,
+            ActionName::NotifyWebhook => Action::NotifyWebhook(parse_notify(value)?),
         })
     }
 
@@ -149,19 +280,15 @@ impl Action {
     /// The action as the API shows it: `{"field", "value"}`.
     pub fn to_json(&self) -> Value {
         let tags = |t: &[Tag]| Value::from(t.iter().map(Tag::as_str).collect::<Vec<_>>().join(" "));
-        let (field, value): (String, Value) = match self {
-            Action::Status(s) => ("status".into(), s.as_str().into()),
-            Action::Priority(p) => ("priority".into(), p.as_str().into()),
-            Action::Type(t) => ("type".into(), t.map_or(Value::Null, |t| t.as_str().into())),
-            Action::AssigneeId(a) => ("assignee_id".into(), (*a).into()),
-            Action::Group(g) => ("group".into(), g.clone().into()),
-            Action::CustomField(k, v) => (format!("custom_fields.{k}"), v.clone()),
-            Action::SetTags(t) => ("set_tags".into(), tags(t)),
-            Action::AddTags(t) => ("add_tags".into(), tags(t)),
-            Action::RemoveTags(t) => ("remove_tags".into(), tags(t)),
-            Action::AddComment { body, public } => {
-                ("add_comment".into(), serde_json::json!({"body": body.source(), "public": public}))
-            }
+        let value: Value = match self {
+            Action::Status(s) => s.as_str().into(),
+            Action::Priority(p) => p.as_str().into(),
+            Action::Type(t) => t.map_or(Value::Null, |t| t.as_str().into()),
+            Action::AssigneeId(a) => (*a).into(),
+            Action::Group(g) => g.clone().into(),
+            Action::CustomField(_, v) => v.clone(),
+            Action::SetTags(t) | Action::AddTags(t) | Action::RemoveTags(t) => tags(t),
+            Action::AddComment { body, public } => serde_json::json!({"body": body.source(), "public": public}),
             Action::NotifyWebhook(n) => {
                 let mut value = serde_json::Map::new();
                 value.insert("webhook_id".into(), n.webhook_id.clone().into());
@@ -172,8 +299,12 @@ impl Action {
                     let params = n.params.iter().map(|(k, t)| (k.clone(), t.source().into())).collect();
                     value.insert("params".into(), Value::Object(params));
                 }
-                ("notify_webhook".into(), Value::Object(value))
+                Value::Object(value)
             }
+        };
+        let field = match self {
+            Action::CustomField(key, _) => format!("custom_fields.{key}"),
+            other => other.name().spec().name.to_owned(),
         };
         serde_json::json!({"field": field, "value": value})
     }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::RuleKind;
 use super::cycle::UpdateContext;
 use crate::Invalid;
 use crate::ticket::{Priority, Status, Tag, TicketFields, TicketType};
@@ -55,7 +56,7 @@ pub enum Operator {
 
 use Operator as Op;
 
-const OPERATORS: &[(&str, Operator)] = &[
+pub(crate) const OPERATORS: &[(&str, Operator)] = &[
     ("is", Op::Is),
     ("is_not", Op::IsNot),
     ("less_than", Op::LessThan),
@@ -77,14 +78,19 @@ impl Operator {
         OPERATORS.iter().find(|(n, _)| *n == text).map(|(_, o)| *o)
     }
 
-    fn takes_value(self) -> bool {
+    pub fn as_str(self) -> &'static str {
+        OPERATORS.iter().find(|(_, o)| *o == self).map_or("", |(n, _)| n)
+    }
+
+    /// Whether the operator compares with a value (`changed` and `present` take none).
+    pub fn takes_value(self) -> bool {
         !matches!(self, Op::Changed | Op::NotChanged | Op::Present | Op::NotPresent)
     }
 }
 
 /// What kind of value a field holds, which decides the operators and values it accepts.
-#[derive(Clone, Copy)]
-enum Kind {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
     /// A closed set of names; `ordered` allows less_than / greater_than.
     Names {
         names: &'static [&'static str],
@@ -102,85 +108,15 @@ enum Kind {
     Hours,
 }
 
-const STATUS_NAMES: &[&str] = &["new", "open", "pending", "hold", "solved", "closed"];
-const PRIORITY_NAMES: &[&str] = &["low", "normal", "high", "urgent"];
-const TYPE_NAMES: &[&str] = &["question", "incident", "problem", "task"];
-const UPDATE_TYPES: &[&str] = &["create", "change"];
-const ROLE_NAMES: &[&str] = &["end_user", "agent", "admin"];
-
-impl Field {
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "update_type" => Field::UpdateType,
-            "status" => Field::Status,
-            "priority" => Field::Priority,
-            "type" => Field::Type,
-            "tags" => Field::Tags,
-            "subject" => Field::Subject,
-            "description" => Field::Description,
-            "comment" => Field::Comment,
-            "comment_is_public" => Field::CommentIsPublic,
-            "assignee_id" => Field::AssigneeId,
-            "group" => Field::Group,
-            "requester_email" => Field::RequesterEmail,
-            "current_user.role" => Field::CurrentUserRole,
-            "hours_since_created" => Field::HoursSince(Since::Created),
-            "hours_since_updated" => Field::HoursSince(Since::Updated),
-            "hours_since_status_changed" => Field::HoursSince(Since::StatusChanged),
-            other => {
-                let key = other.strip_prefix("custom_fields.")?;
-                if key.is_empty() {
-                    return None;
-                }
-                Field::CustomField(key.to_owned())
-            }
-        })
+impl Kind {
+    /// The operators a field of this kind takes, in the contract's order.
+    pub fn operators(self) -> Vec<Operator> {
+        OPERATORS.iter().map(|(_, op)| *op).filter(|op| self.allows(*op)).collect()
     }
 
-    fn name(&self) -> String {
-        match self {
-            Field::UpdateType => "update_type".into(),
-            Field::Status => "status".into(),
-            Field::Priority => "priority".into(),
-            Field::Type => "type".into(),
-            Field::Tags => "tags".into(),
-            Field::Subject => "subject".into(),
-            Field::Description => "description".into(),
-            Field::Comment => "comment".into(),
-            Field::CommentIsPublic => "comment_is_public".into(),
-            Field::AssigneeId => "assignee_id".into(),
-            Field::Group => "group".into(),
-            Field::RequesterEmail => "requester_email".into(),
-            Field::CustomField(key) => format!("custom_fields.{key}"),
-            Field::CurrentUserRole => "current_user.role".into(),
-            Field::HoursSince(Since::Created) => "hours_since_created".into(),
-            Field::HoursSince(Since::Updated) => "hours_since_updated".into(),
-            Field::HoursSince(Since::StatusChanged) => "hours_since_status_changed".into(),
-        }
-    }
-
-    fn kind(&self) -> Kind {
-        match self {
-            Field::UpdateType => Kind::Names { names: UPDATE_TYPES, ordered: false, tracked: false, optional: false },
-            Field::Status => Kind::Names { names: STATUS_NAMES, ordered: true, tracked: true, optional: false },
-            Field::Priority => Kind::Names { names: PRIORITY_NAMES, ordered: true, tracked: true, optional: false },
-            Field::Type => Kind::Names { names: TYPE_NAMES, ordered: false, tracked: true, optional: true },
-            Field::CurrentUserRole => {
-                Kind::Names { names: ROLE_NAMES, ordered: false, tracked: false, optional: false }
-            }
-            Field::Tags => Kind::Tags,
-            Field::Subject | Field::Description | Field::Group => Kind::Text { tracked: true },
-            Field::Comment | Field::RequesterEmail => Kind::Text { tracked: false },
-            Field::CommentIsPublic => Kind::Bool,
-            Field::AssigneeId => Kind::Id,
-            Field::CustomField(_) => Kind::Json,
-            Field::HoursSince(_) => Kind::Hours,
-        }
-    }
-
-    fn allows(&self, op: Operator) -> bool {
+    fn allows(self, op: Operator) -> bool {
         let tracked_ops = [Op::Changed, Op::NotChanged, Op::ChangedTo, Op::ChangedFrom];
-        match self.kind() {
+        match self {
             Kind::Names { ordered, tracked, optional, .. } => {
                 matches!(op, Op::Is | Op::IsNot)
                     || (ordered && matches!(op, Op::LessThan | Op::GreaterThan))
@@ -196,6 +132,134 @@ impl Field {
             Kind::Id => matches!(op, Op::Is | Op::IsNot | Op::Present | Op::NotPresent) || tracked_ops.contains(&op),
             Kind::Json => !matches!(op, Op::Includes | Op::NotIncludes),
             Kind::Hours => matches!(op, Op::Is | Op::IsNot | Op::LessThan | Op::GreaterThan),
+        }
+    }
+}
+
+pub const STATUS_NAMES: &[&str] = &["new", "open", "pending", "hold", "solved", "closed"];
+pub const PRIORITY_NAMES: &[&str] = &["low", "normal", "high", "urgent"];
+pub const TYPE_NAMES: &[&str] = &["question", "incident", "problem", "task"];
+const UPDATE_TYPES: &[&str] = &["create", "change"];
+const ROLE_NAMES: &[&str] = &["end_user", "agent", "admin"];
+
+/// A condition field as the vocabulary declares it: one entry per field.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    /// Its name in a condition; `custom_fields.KEY` stands for any custom field.
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Automations only (a trigger runs on an update, not on time).
+    pub automations_only: bool,
+    pub description: &'static str,
+}
+
+impl Field {
+    /// Every field, in the vocabulary's order (a custom field as `custom_fields.KEY`).
+    pub fn all() -> Vec<Field> {
+        std::iter::successors(Some(Field::UpdateType), Field::next).collect()
+    }
+
+    /// The field after this one in [`Field::all`]: a new field must be placed here, or it
+    /// does not compile.
+    fn next(&self) -> Option<Field> {
+        Some(match self {
+            Field::UpdateType => Field::Status,
+            Field::Status => Field::Priority,
+            Field::Priority => Field::Type,
+            Field::Type => Field::Tags,
+            Field::Tags => Field::Subject,
+            Field::Subject => Field::Description,
+            Field::Description => Field::Comment,
+            Field::Comment => Field::CommentIsPublic,
+            Field::CommentIsPublic => Field::AssigneeId,
+            Field::AssigneeId => Field::Group,
+            Field::Group => Field::RequesterEmail,
+            Field::RequesterEmail => Field::CustomField("KEY".into()),
+            Field::CustomField(_) => Field::CurrentUserRole,
+            Field::CurrentUserRole => Field::HoursSince(Since::Created),
+            Field::HoursSince(Since::Created) => Field::HoursSince(Since::Updated),
+            Field::HoursSince(Since::Updated) => Field::HoursSince(Since::StatusChanged),
+            Field::HoursSince(Since::StatusChanged) => return None,
+        })
+    }
+
+    /// What the vocabulary says of this field.
+    pub fn spec(&self) -> FieldSpec {
+        let names = |names, ordered, tracked, optional| Kind::Names { names, ordered, tracked, optional };
+        let (name, kind, description) = match self {
+            Field::UpdateType => (
+                "update_type",
+                names(UPDATE_TYPES, false, false, false),
+                "Whether the update created the ticket or changed it",
+            ),
+            Field::Status => {
+                ("status", names(STATUS_NAMES, true, true, false), "The ticket's status, ordered new to closed")
+            }
+            Field::Priority => {
+                ("priority", names(PRIORITY_NAMES, true, true, false), "The ticket's priority, ordered low to urgent")
+            }
+            Field::Type => ("type", names(TYPE_NAMES, false, true, true), "The ticket's type, or none"),
+            Field::Tags => ("tags", Kind::Tags, "The ticket's tags: includes any of the space-separated values"),
+            Field::Subject => {
+                ("subject", Kind::Text { tracked: true }, "The ticket's subject (case-insensitive, whole words)")
+            }
+            Field::Description => ("description", Kind::Text { tracked: true }, "The ticket's description"),
+            Field::Comment => ("comment", Kind::Text { tracked: false }, "The text of the comment this update adds"),
+            Field::CommentIsPublic => {
+                ("comment_is_public", Kind::Bool, "Whether the comment this update adds is public")
+            }
+            Field::AssigneeId => ("assignee_id", Kind::Id, "The assignee's user id, or none"),
+            Field::Group => ("group", Kind::Text { tracked: true }, "The ticket's group, or none"),
+            Field::RequesterEmail => {
+                ("requester_email", Kind::Text { tracked: false }, "The requester's email address")
+            }
+            Field::CustomField(_) => {
+                ("custom_fields.KEY", Kind::Json, "A custom field: any JSON value, numbers compared as numbers")
+            }
+            Field::CurrentUserRole => {
+                ("current_user.role", names(ROLE_NAMES, false, false, false), "The role of who made the update")
+            }
+            Field::HoursSince(Since::Created) => {
+                ("hours_since_created", Kind::Hours, "Hours since the ticket was created")
+            }
+            Field::HoursSince(Since::Updated) => {
+                ("hours_since_updated", Kind::Hours, "Hours since the ticket was last updated")
+            }
+            Field::HoursSince(Since::StatusChanged) => {
+                ("hours_since_status_changed", Kind::Hours, "Hours since the ticket's status last changed")
+            }
+        };
+        FieldSpec { name, kind, automations_only: matches!(self, Field::HoursSince(_)), description }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        if let Some(key) = text.strip_prefix("custom_fields.") {
+            return (!key.is_empty()).then(|| Field::CustomField(key.to_owned()));
+        }
+        Field::all().into_iter().find(|field| !matches!(field, Field::CustomField(_)) && field.spec().name == text)
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Field::CustomField(key) => format!("custom_fields.{key}"),
+            other => other.spec().name.to_owned(),
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        self.spec().kind
+    }
+
+    fn allows(&self, op: Operator) -> bool {
+        self.kind().allows(op)
+    }
+
+    /// Whether rules of `kind` may test this field.
+    pub fn serves(&self, kind: RuleKind) -> bool {
+        match kind {
+            RuleKind::Trigger => !self.spec().automations_only,
+            RuleKind::Automation => true,
+            RuleKind::Macro => false,
         }
     }
 
@@ -249,12 +313,8 @@ impl Condition {
         }
         let field_name = object.get("field").and_then(Value::as_str).unwrap_or_default();
         let field = Field::parse(field_name).ok_or_else(|| {
-            Invalid::new(
-                "field",
-                format!(
-                    "unknown field {field_name:?}; expected one of update_type, status, priority, type, tags, subject, description, comment, comment_is_public, assignee_id, group, requester_email, current_user.role, custom_fields.KEY, hours_since_created, hours_since_updated, hours_since_status_changed"
-                ),
-            )
+            let names: Vec<&str> = Field::all().iter().map(|f| f.spec().name).collect();
+            Invalid::new("field", format!("unknown field {field_name:?}; expected one of {}", names.join(", ")))
         })?;
         let op_name = object.get("operator").and_then(Value::as_str).unwrap_or_default();
         let operator = Operator::parse(op_name).ok_or_else(|| {

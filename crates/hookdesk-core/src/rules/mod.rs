@@ -10,6 +10,7 @@ pub mod condition;
 pub mod cycle;
 mod shortcut;
 mod trigger;
+pub mod vocabulary;
 
 pub use action::{Action, NotifyWebhook, SideEffect};
 pub use automation::check_automation;
@@ -21,6 +22,26 @@ pub use trigger::Trigger;
 /// Automations have the shape of triggers; only when they run differs.
 pub type Automation = Trigger;
 
+/// Which kind of rule: what the vocabulary is declared for, and which kind acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    Trigger,
+    Automation,
+    Macro,
+}
+
+impl RuleKind {
+    pub const ALL: [RuleKind; 3] = [RuleKind::Trigger, RuleKind::Automation, RuleKind::Macro];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Trigger => "trigger",
+            RuleKind::Automation => "automation",
+            RuleKind::Macro => "macro",
+        }
+    }
+}
+
 /// Which rules: triggers run on updates, automations on a schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleSet {
@@ -29,6 +50,14 @@ pub enum RuleSet {
 }
 
 impl RuleSet {
+    /// The kind of rule the set holds.
+    pub fn kind(self) -> RuleKind {
+        match self {
+            RuleSet::Triggers => RuleKind::Trigger,
+            RuleSet::Automations => RuleKind::Automation,
+        }
+    }
+
     /// The plural, as messages name them.
     pub fn name(self) -> &'static str {
         match self {

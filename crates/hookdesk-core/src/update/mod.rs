@@ -45,23 +45,7 @@ impl<'a> Source<'a> {
     }
 }
 
-/// Which kind of rule acted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleKind {
-    Trigger,
-    Automation,
-    Macro,
-}
-
-impl RuleKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleKind::Trigger => "trigger",
-            RuleKind::Automation => "automation",
-            RuleKind::Macro => "macro",
-        }
-    }
-}
+pub use crate::rules::RuleKind;
 
 /// A macro or an automation applied to the ticket before the triggers run.
 #[derive(Debug, Clone)]

@@ -149,7 +149,17 @@ impl App {
                     }
                     self.check_payload(&field, &webhook, notify, &context, &mut warnings)?;
                 }
-                _ => {}
+                // No template: what they hold was checked when they were parsed. Each action
+                // is named, so that a new one must say here whether it renders anything.
+                Action::Status(_)
+                | Action::Priority(_)
+                | Action::Type(_)
+                | Action::AssigneeId(_)
+                | Action::Group(_)
+                | Action::CustomField(..)
+                | Action::SetTags(_)
+                | Action::AddTags(_)
+                | Action::RemoveTags(_) => {}
             }
         }
         Ok(warnings)

@@ -2,7 +2,7 @@
 
 use hookdesk_core::audit::Via;
 use hookdesk_core::id::{MacroId, TicketId};
-use hookdesk_core::rules::{Action, Conditions, Macro, MacroTitle, Rule};
+use hookdesk_core::rules::{Conditions, Macro, MacroTitle, Rule};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
 use hookdesk_core::{Invalid, ticket::parse_text};
@@ -24,7 +24,7 @@ pub struct MacroBody {
     pub description: String,
     /// Default true.
     pub active: Option<bool>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<super::rule_schemas::MacroAction>)]
     pub actions: Value,
 }
 
@@ -35,7 +35,7 @@ pub struct PatchMacroBody {
     pub title: Option<String>,
     pub description: Option<String>,
     pub active: Option<bool>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<super::rule_schemas::MacroAction>>)]
     pub actions: Option<Value>,
 }
 
@@ -99,7 +99,7 @@ impl App {
             return Err(Invalid::new("title", "must not be empty").into());
         }
         let actions = self.check_actions(actions).await?;
-        if let Some(i) = actions.iter().position(|a| matches!(a, Action::NotifyWebhook(_))) {
+        if let Some(i) = actions.iter().position(|a| !a.name().serves(RuleKind::Macro)) {
             return Err(Invalid::new(
                 format!("actions[{i}].field"),
                 "macros cannot notify webhooks: add a tag in the macro and notify from a trigger that looks for it",

@@ -13,6 +13,7 @@ mod macros;
 pub mod metrics;
 mod overview;
 mod pages;
+pub mod rule_schemas;
 mod rules;
 mod sessions;
 mod test_send;

@@ -22,9 +22,9 @@ pub struct TriggerBody {
     pub active: Option<bool>,
     /// A new trigger goes last unless it gives one.
     pub position: Option<i64>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::rule_schemas::RuleConditions)]
     pub conditions: Value,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<super::rule_schemas::RuleAction>)]
     pub actions: Value,
 }
 
@@ -36,9 +36,9 @@ pub struct PatchTriggerBody {
     pub description: Option<String>,
     pub active: Option<bool>,
     pub position: Option<i64>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<super::rule_schemas::RuleConditions>)]
     pub conditions: Option<Value>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<super::rule_schemas::RuleAction>>)]
     pub actions: Option<Value>,
 }
 
@@ -80,6 +80,11 @@ impl TriggerBody {
 }
 
 impl App {
+    /// What rules may say: the vocabulary's document.
+    pub fn rule_vocabulary(&self, _caller: &Agent) -> Value {
+        hookdesk_core::rules::vocabulary::document()
+    }
+
     /// The rules of `set`, in the order they run.
     pub async fn rules(&self, _caller: &Agent, set: RuleSet) -> Result<Vec<Trigger>, AppError> {
         Ok(self.store.rules(set).await?)

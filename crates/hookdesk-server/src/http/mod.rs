@@ -49,6 +49,8 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Conditions and actions, typed from the rule vocabulary.
+        components.schemas.extend(crate::app::rule_schemas::components());
     }
 }
 
@@ -62,6 +64,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(routes::invocations::router())
         .merge(routes::users::router())
         .merge(routes::inbound_webhooks::router())
+        .merge(routes::vocabulary::router())
 }
 
 /// The OpenAPI document of every route.

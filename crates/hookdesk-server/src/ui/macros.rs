@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
 use hookdesk_core::id::{MacroId, TicketId};
-use hookdesk_core::rules::Macro;
+use hookdesk_core::rules::{Macro, RuleKind};
 use hookdesk_core::ticket::Ticket;
 use serde_json::{Map, Value, json};
 
@@ -89,7 +89,7 @@ impl EditorPage {
 
     /// The editor again with the form as posted and its error at its row.
     fn refused(viewer: &Viewer, id: Option<MacroId>, body: Map<String, Value>, error: Invalid) -> Response {
-        let mut form = RuleForm::from_json(&Value::Object(body));
+        let mut form = RuleForm::from_json(RuleKind::Macro, &Value::Object(body));
         form.error = Some(error);
         let heading = if form.title.is_empty() { "New macro".to_owned() } else { form.title.clone() };
         let page = Self::new(viewer, id.map(|id| id.to_string()), heading, form);
@@ -99,14 +99,14 @@ impl EditorPage {
 
 /// `GET /ui/macros/new`.
 pub async fn new_form(viewer: Viewer) -> Result<Response, UiError> {
-    let form = RuleForm::from_json(&json!({"title": "", "active": true, "actions": []}));
+    let form = RuleForm::from_json(RuleKind::Macro, &json!({"title": "", "active": true, "actions": []}));
     Ok(render(&EditorPage::new(&viewer, None, "New macro".into(), form)))
 }
 
 /// `GET /ui/macros/{id}`.
 pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<MacroId>) -> Result<Response, UiError> {
     let found = app.macro_by_id(&viewer.agent(), id).await?;
-    let form = RuleForm::from_json(&macro_json(&found));
+    let form = RuleForm::from_json(RuleKind::Macro, &macro_json(&found));
     Ok(render(&EditorPage::new(&viewer, Some(id.to_string()), found.title.clone(), form)))
 }
 
@@ -176,7 +176,7 @@ pub async fn try_on_ticket(
         &form.viewer,
         Some(id.to_string()),
         found.title.clone(),
-        RuleForm::from_json(&macro_json(&found)),
+        RuleForm::from_json(RuleKind::Macro, &macro_json(&found)),
     );
     page.outcome = outcome;
     page.outcome_error = outcome_error;

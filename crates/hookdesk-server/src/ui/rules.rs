@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
 use hookdesk_core::id::RuleId;
-use hookdesk_core::rules::{RuleSet, Trigger};
+use hookdesk_core::rules::{RuleKind, RuleSet, Trigger, vocabulary};
 use serde_json::{Map, Value, json};
 
 use super::forms::{Fields, error_at, put_number};
@@ -152,6 +152,8 @@ const MAX_ROWS: usize = 100;
 
 /// The editor's values, as typed, and the API's 422 to show at its row.
 pub struct RuleForm {
+    /// What kind of rule: which fields and actions the editor offers.
+    pub kind: RuleKind,
     pub title: String,
     pub description: String,
     pub active: bool,
@@ -197,13 +199,17 @@ fn action_rows(actions: &Value) -> Vec<ActionRow> {
 }
 
 impl RuleForm {
-    fn new_rule() -> Self {
-        Self::from_json(&json!({"title": "", "active": true, "conditions": {"all": [], "any": []}, "actions": []}))
+    fn new_rule(kind: RuleKind) -> Self {
+        Self::from_json(
+            kind,
+            &json!({"title": "", "active": true, "conditions": {"all": [], "any": []}, "actions": []}),
+        )
     }
 
     /// The editor of a saved rule (or of the body a form posted, read back as JSON).
-    pub(super) fn from_json(rule: &Value) -> Self {
+    pub(super) fn from_json(kind: RuleKind, rule: &Value) -> Self {
         Self {
+            kind,
             title: shown(rule.get("title")),
             description: shown(rule.get("description")),
             active: rule.get("active").and_then(Value::as_bool).unwrap_or(true),
@@ -214,8 +220,18 @@ impl RuleForm {
         }
     }
 
-    fn from_trigger(trigger: &Trigger) -> Self {
-        Self::from_json(&serde_json::to_value(trigger).unwrap_or_default())
+    fn from_trigger(kind: RuleKind, trigger: &Trigger) -> Self {
+        Self::from_json(kind, &serde_json::to_value(trigger).unwrap_or_default())
+    }
+
+    /// The condition fields this kind of rule may test, as the vocabulary lists them.
+    pub fn condition_fields(&self) -> Vec<&'static str> {
+        vocabulary::condition_fields(self.kind).iter().map(|f| f.spec().name).collect()
+    }
+
+    /// The actions this kind of rule may take, as the vocabulary lists them.
+    pub fn action_fields(&self) -> Vec<&'static str> {
+        vocabulary::actions(self.kind).iter().map(|a| a.spec().name).collect()
     }
 
     /// The error's message when it is about input `name`, or about the row `name` names.
@@ -358,7 +374,7 @@ impl EditorPage {
 pub async fn new_form(viewer: Viewer, set: Set) -> Result<Response, UiError> {
     viewer.admin()?;
     let heading = format!("New {}", set.0.one());
-    Ok(render(&EditorPage::new(&viewer, set, None, heading, RuleForm::new_rule())))
+    Ok(render(&EditorPage::new(&viewer, set, None, heading, RuleForm::new_rule(set.0.kind()))))
 }
 
 /// `GET /ui/triggers/{id}`.
@@ -369,14 +385,19 @@ pub async fn show(
     Path(id): Path<RuleId>,
 ) -> Result<Response, UiError> {
     let rule = app.rule(&viewer.agent(), set.0, id).await?;
-    let page =
-        EditorPage::new(&viewer, set, Some(id.to_string()), rule.rule.title.clone(), RuleForm::from_trigger(&rule));
+    let page = EditorPage::new(
+        &viewer,
+        set,
+        Some(id.to_string()),
+        rule.rule.title.clone(),
+        RuleForm::from_trigger(set.0.kind(), &rule),
+    );
     Ok(render(&page))
 }
 
 /// The editor again, with the form as posted and its error at its row.
 fn refused(viewer: &Viewer, set: Set, id: Option<RuleId>, body: Map<String, Value>, error: Invalid) -> Response {
-    let mut form = RuleForm::from_json(&Value::Object(body));
+    let mut form = RuleForm::from_json(set.0.kind(), &Value::Object(body));
     form.error = Some(error);
     let heading = if form.title.is_empty() { format!("New {}", set.0.one()) } else { form.title.clone() };
     let page = EditorPage::new(viewer, set, id.map(|id| id.to_string()), heading, form);
@@ -485,7 +506,7 @@ pub async fn dry_run(
     }
     // Without script the editor comes back whole, still editing the rule it was editing.
     let id = form.fields.text("id").map(str::to_owned);
-    let values = RuleForm::from_json(&Value::Object(body));
+    let values = RuleForm::from_json(set.0.kind(), &Value::Object(body));
     let heading = if values.title.is_empty() { format!("New {}", set.0.one()) } else { values.title.clone() };
     let mut page = EditorPage::new(&form.viewer, set, id, heading, values);
     page.dry_run = dry_run;

@@ -27,3 +27,4 @@ mod test_send;
 mod time_zone;
 mod tour;
 mod ui;
+mod vocabulary;

@@ -32,7 +32,7 @@ pub struct MacroView {
     description: String,
     active: bool,
     /// `[{"field", "value"}]`, as in triggers; `notify_webhook` is not allowed.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::app::rule_schemas::MacroAction>)]
     actions: Value,
     created_at: hookdesk_core::Timestamp,
     updated_at: hookdesk_core::Timestamp,

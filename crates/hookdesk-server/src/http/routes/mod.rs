@@ -7,4 +7,5 @@ pub mod macros;
 pub mod tickets;
 pub mod triggers;
 pub mod users;
+pub mod vocabulary;
 pub mod webhooks;

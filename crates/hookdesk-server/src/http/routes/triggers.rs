@@ -32,11 +32,9 @@ pub struct TriggerView {
     description: String,
     active: bool,
     position: i64,
-    /// `{"all": [Condition], "any": [Condition]}`; a Condition is `{"field", "operator", "value"}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::app::rule_schemas::RuleConditions)]
     conditions: Value,
-    /// `[{"field", "value"}]`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::app::rule_schemas::RuleAction>)]
     actions: Value,
     created_at: hookdesk_core::Timestamp,
     updated_at: hookdesk_core::Timestamp,
