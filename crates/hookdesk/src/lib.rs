@@ -3,8 +3,10 @@
 //! logging (`telemetry`). Only this crate picks concrete backends.
 
 pub mod admin_token;
+pub mod backup;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod keys;
 pub mod output;
 pub mod serve;

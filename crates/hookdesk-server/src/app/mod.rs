@@ -11,6 +11,7 @@ mod inbound_calls;
 mod invocations;
 mod macros;
 pub mod metrics;
+mod operator;
 mod overview;
 mod pages;
 pub mod rule_schemas;
@@ -45,6 +46,7 @@ pub use inbound::{CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, Inbound
 pub use inbound_calls::{CallAnswer, ErrorReply, Handled, Opened, OpenedCall};
 pub use invocations::{InvocationQuery, LogNames, ReplayBody, ReplayReport};
 pub use macros::{MacroBody, PatchMacroBody};
+pub use operator::new_api_token;
 pub use overview::{OVERVIEW_WINDOW, Overview};
 pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery};
 pub use rules::{OrderBody, PatchTriggerBody, TriggerBody};

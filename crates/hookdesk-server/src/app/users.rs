@@ -112,7 +112,7 @@ impl App {
             .into());
         }
         let label = parse_text("label", body.label.as_deref().unwrap_or("api").trim(), 255)?;
-        let token = format!("hd_{}", ids::random_token(32)?);
+        let token = super::new_api_token()?;
         let token_id = self.store.create_token(id, &ids::token_hash(&token), &label, Timestamp::now()).await?;
         Ok(NewToken { id: token_id, token })
     }

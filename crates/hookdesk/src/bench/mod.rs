@@ -11,22 +11,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use hookdesk_core::id::{InvocationId, TicketId, WebhookId};
-use hookdesk_core::request::{OutgoingRequest, PreparedRequest};
-use hookdesk_core::webhook::{
-    Authentication, CustomHeaders, Endpoint, HttpMethod, Ordering as Order, RequestFormat, SigningSecret, Webhook,
-    WebhookStatus,
-};
+use hookdesk_core::id::TicketId;
+use hookdesk_core::request::OutgoingRequest;
+use hookdesk_core::webhook::HttpMethod;
 use hookdesk_delivery::gates::GateConfig;
 use hookdesk_delivery::{DestinationPolicy, RetryPolicy, Sender};
 use hookdesk_server::app::ids;
-use hookdesk_store::{NewInvocation, NewWebhook, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::cli::DatabaseArgs;
-use crate::serve::{Running, ServeConfig, start};
+use crate::config::{DatabaseArgs, ServeConfig};
+use crate::serve::{Running, start};
 pub use report::Report;
 use report::{Drain, EndToEnd, Inbound, Latency, Memory, Raw};
 
@@ -101,6 +97,8 @@ struct Scratch {
     dir: tempfile::TempDir,
     database: String,
     postgres: Option<(String, String)>,
+    /// The bootstrap admin token of its servers (and of its setup).
+    admin_token: String,
 }
 
 impl Scratch {
@@ -108,7 +106,7 @@ impl Scratch {
         let dir = tempfile::tempdir()?;
         if base == "sqlite" {
             let database = format!("sqlite://{}/bench.db", dir.path().display());
-            return Ok(Self { dir, database, postgres: None });
+            return Ok(Self { dir, database, postgres: None, admin_token: format!("bench-{}", uuid_suffix()) });
         }
         use sqlx::Connection;
         let name = format!("hookdesk_bench_{}", uuid_suffix());
@@ -116,7 +114,12 @@ impl Scratch {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
         admin.close().await.ok();
         let database = url_with_database(base, &name)?;
-        Ok(Self { dir, database, postgres: Some((base.to_owned(), name)) })
+        Ok(Self {
+            dir,
+            database,
+            postgres: Some((base.to_owned(), name)),
+            admin_token: format!("bench-{}", uuid_suffix()),
+        })
     }
 
     fn args(&self) -> DatabaseArgs {
@@ -169,8 +172,8 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         automation_interval: Duration::from_secs(300),
         http: crate::transport::HttpLimits::default(),
         clock: hookdesk_server::app::Clock::system(),
-        admin_token: Some(format!("bench-{}", uuid_suffix())),
-        metrics: crate::serve::MetricsListen::Main,
+        admin_token: Some(scratch.admin_token.clone()),
+        metrics: crate::config::MetricsListen::Main,
         metrics_token: None,
         hooks_listen: None,
         hooks_public_url: None,
@@ -178,65 +181,27 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
     }
 }
 
-/// A webhook to `endpoint`, created directly in the store.
-async fn create_webhook(store: &Store, endpoint: &str) -> anyhow::Result<Webhook> {
-    let at = hookdesk_core::Timestamp::now();
-    let webhook = Webhook {
-        id: WebhookId(ids::new_id("wh")),
-        name: "bench".into(),
-        description: String::new(),
-        endpoint: Endpoint::parse(endpoint)?,
-        http_method: HttpMethod::Post,
-        request_format: RequestFormat::Json,
-        status: WebhookStatus::Active,
-        subscriptions: hookdesk_core::webhook::Subscriptions::Conditional,
-        authentication: Authentication::None,
-        custom_headers: CustomHeaders::default(),
-        max_retries: 3,
-        ordering: Order::None,
-        rate_limit_per_minute: None,
-        created_at: at,
-        updated_at: at,
-    };
-    let secret = SigningSecret::from_bytes(ids::random_bytes(24).map_err(|e| anyhow::anyhow!("{e}"))?);
-    store.create_webhook(NewWebhook { webhook: &webhook, secret: &secret }).await?;
-    Ok(webhook)
-}
-
-/// Queues `n` invocations of a 1 KiB POST to `webhook`, 1,000 per transaction.
-async fn enqueue(store: &Store, webhook: &Webhook, url: &str, n: u64, bar: &ProgressBar) -> anyhow::Result<()> {
-    let request = PreparedRequest {
-        method: HttpMethod::Post,
-        url: url.to_owned(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: Some(kib_body()),
-    };
-    let mut done = 0;
-    while done < n {
-        let batch = (n - done).min(1000);
-        let at = hookdesk_core::Timestamp::now();
-        let invocations: Vec<_> = (0..batch)
-            .map(|_| NewInvocation {
-                ordered: false,
-                id: InvocationId(ids::new_id("inv")),
-                webhook_id: webhook.id.clone(),
-                ticket_id: None,
-                trigger_id: None,
-                automation_id: None,
-                event_type: None,
-                replay_of: None,
-                request: Ok(request.clone()),
-                max_retries: webhook.max_retries,
-                created_at: at,
-            })
-            .collect();
-        let mut tx = store.begin_update().await?;
-        tx.enqueue(&invocations).await?;
-        tx.commit().await?;
-        done += batch;
-        bar.set_position(done);
+/// A webhook to `endpoint` with `n` invocations of a 1 KiB POST queued for it, made through
+/// the app as the database's admin (as a server's would be, with its checks).
+async fn queue_for(scratch: &Scratch, endpoint: &str, n: u64, bar: &ProgressBar) -> anyhow::Result<()> {
+    let app = crate::serve::open_app(&scratch.args()).await?;
+    let queued = async {
+        app.provision_bootstrap_token(Some(&scratch.admin_token)).await?;
+        let admin = app.local_admin().await?.context("the bench's database has no admin")?;
+        let body = serde_json::from_value(json!({"name": "bench", "endpoint": endpoint}))?;
+        let webhook = app.create_webhook(&admin, body).await?.item;
+        let mut done = 0;
+        while done < n {
+            let batch = (n - done).min(10_000);
+            app.queue_copies(&admin, &webhook.id, &kib_body(), batch).await?;
+            done += batch;
+            bar.set_position(done);
+        }
+        anyhow::Ok(())
     }
-    Ok(())
+    .await;
+    app.close().await;
+    queued
 }
 
 /// Phase 0: memory, and the cost of a `/metrics` scrape, with `n` invocations queued for a
@@ -244,16 +209,13 @@ async fn enqueue(store: &Store, webhook: &Webhook, url: &str, n: u64, bar: &Prog
 async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<(u64, Latency)> {
     let scratch = Scratch::new(&args.database).await?;
     let down = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?;
-    let store = crate::serve::open_store(&scratch.args()).await?;
-    let webhook = create_webhook(&store, &format!("http://{down}/down")).await?;
     let bar = progress(args.invocations, "queue", args.json);
-    enqueue(&store, &webhook, &format!("http://{down}/down"), args.invocations, &bar).await?;
+    queue_for(&scratch, &format!("http://{down}/down"), args.invocations, &bar).await?;
     bar.finish_and_clear();
-    store.close().await;
     let running = start(serve_config(&scratch, args.concurrency)).await?;
     // Long enough for the workers to try every invocation once and queue its retry, or
     // until the circuit breaker stops them trying (the rest then wait in the queue).
-    let check = crate::serve::open_store(&scratch.args()).await?;
+    let check = crate::config::open_store(&scratch.args()).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     let (mut left, mut since) = (i64::MAX, Instant::now());
     while Instant::now() < deadline {
@@ -336,12 +298,10 @@ async fn drain(
     sink: &sink::Sink,
     raw: &Raw,
 ) -> anyhow::Result<(Drain, Running)> {
-    let store = crate::serve::open_store(&scratch.args()).await?;
-    let url = format!("{sink_url}/drain");
-    let webhook = create_webhook(&store, &url).await?;
     let bar = progress(args.invocations, "queue", args.json);
-    enqueue(&store, &webhook, &url, args.invocations, &bar).await?;
+    queue_for(scratch, &format!("{sink_url}/drain"), args.invocations, &bar).await?;
     bar.finish_and_clear();
+    let store = crate::config::open_store(&scratch.args()).await?;
     sink.reset();
     let bar = progress(args.invocations, "drain", args.json);
     let started = Instant::now();

@@ -283,7 +283,7 @@ async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db
     app.stop().await;
 
     // Claim both twice: the first leases (attempt 2) expire and attempt 3 takes over.
-    let store = hookdesk::serve::open_store(&app.config.database).await.expect("store");
+    let store = hookdesk::config::open_store(&app.config.database).await.expect("store");
     let later = hookdesk_core::Timestamp::now().plus_millis(2 * 3_600_000);
     assert_eq!(store.claim_due(later, 1_000, 10, &[]).await.expect("claim").len(), 2);
     let reclaimed = store.claim_due(later.plus_millis(2_000), 1_000, 10, &[]).await.expect("claim");

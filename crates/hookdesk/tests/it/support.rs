@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use hookdesk::cli::DatabaseArgs;
-use hookdesk::serve::{Running, ServeConfig, start};
+use hookdesk::config::{DatabaseArgs, ServeConfig};
+use hookdesk::serve::{Running, start};
 use hookdesk_delivery::RetryPolicy;
 use hookdesk_delivery::gates::GateConfig;
 use serde_json::{Value, json};
@@ -146,7 +146,7 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
         http: hookdesk::transport::HttpLimits::default(),
         clock: hookdesk_server::app::Clock::adjustable(),
         admin_token: Some(format!("test-admin-token-{}", std::process::id())),
-        metrics: hookdesk::serve::MetricsListen::Main,
+        metrics: hookdesk::config::MetricsListen::Main,
         metrics_token: None,
         hooks_listen: None,
         hooks_public_url: None,

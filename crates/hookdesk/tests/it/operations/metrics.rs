@@ -178,7 +178,7 @@ crate::on_both_backends!(
 #[tokio::test]
 async fn metrics_listen_moves_the_metrics_to_their_own_address_or_turns_them_off() {
     let at = closed_port().await;
-    let app = TestApp::spawn_with(Db::Sqlite, |c| c.metrics = hookdesk::serve::MetricsListen::At(at)).await;
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.metrics = hookdesk::config::MetricsListen::At(at)).await;
     let (status, _, _) = get_text(&app.url("/metrics"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "not on the main listener");
     let (status, _, text) = get_text(&format!("http://{at}/metrics"), None).await;
@@ -191,7 +191,7 @@ async fn metrics_listen_moves_the_metrics_to_their_own_address_or_turns_them_off
     let (status, _, _) = get_text(&format!("http://{at}/api/v1/tickets"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the operations address serves no API");
 
-    let off = TestApp::spawn_with(Db::Sqlite, |c| c.metrics = hookdesk::serve::MetricsListen::Off).await;
+    let off = TestApp::spawn_with(Db::Sqlite, |c| c.metrics = hookdesk::config::MetricsListen::Off).await;
     let (status, _, _) = get_text(&off.url("/metrics"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
