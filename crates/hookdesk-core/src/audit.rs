@@ -90,7 +90,7 @@ pub fn field_changes(before: Option<&TicketFields>, after: &TicketFields, commen
     let mut changes = Map::new();
     let c = &mut changes;
     diff(c, "subject", before, after, |t| t.subject.as_str(), Value::from);
-    diff(c, "description", before, after, |t| t.description.as_str(), Value::from);
+    diff(c, "description", before, after, |t| t.description.as_str(), audited_text);
     diff(c, "status", before, after, |t| t.status, |s| s.as_str().into());
     diff(c, "priority", before, after, |t| t.priority, |p| p.as_str().into());
     diff(c, "type", before, after, |t| t.ticket_type, |t| t.map_or(Value::Null, |t| t.as_str().into()));
@@ -110,6 +110,20 @@ pub fn field_changes(before: Option<&TicketFields>, after: &TicketFields, commen
         changes.insert("comments_added".into(), comments_added.into());
     }
     Value::Object(changes)
+}
+
+/// The most of a long text (a description) an audit keeps, in characters: the ticket holds
+/// the whole, and a form posting 64 KiB descriptions must not store each twice over.
+pub const AUDITED_TEXT_CHARS: usize = 4096;
+
+fn audited_text(text: &str) -> Value {
+    match text.char_indices().nth(AUDITED_TEXT_CHARS) {
+        None => Value::from(text),
+        Some((end, _)) => {
+            let more = text[end..].chars().count();
+            Value::from(format!("{} … [{more} more characters]", &text[..end]))
+        }
+    }
 }
 
 /// Notes `name` in `changes` when `read` gives another value after than before.
@@ -147,6 +161,9 @@ mod tests {
                    "custom_fields.plan": {"from": null, "to": "gold"}, "comments_added": 1})
         );
         assert_eq!(field_changes(Some(&after), &after, 0), json!({}));
+        let long = TicketFields { description: "é".repeat(AUDITED_TEXT_CHARS + 10), ..after.clone() };
+        let cut = &field_changes(Some(&after), &long, 0)["description"]["to"];
+        assert_eq!(cut.as_str().map(|t| t.ends_with("é … [10 more characters]")), Some(true), "{cut}");
         assert_eq!(field_changes(None, &after, 0)["status"], json!({"from": null, "to": "open"}));
     }
 }

@@ -41,7 +41,7 @@ pub use hookdesk_core::invocation::{
 };
 pub use hookdesk_core::rules::RuleSet;
 pub use hookdesk_core::ticket::TicketFilter;
-pub use macros::NewMacro;
+pub use macros::{NewMacro, macro_cursor, parse_macro_cursor};
 pub use sessions::{MAX_SESSIONS_PER_TOKEN, OpenSession};
 pub use tickets::{Committed, FailedBeforeSending, Tally, UpdateTx};
 pub use triggers::{NewTrigger, RulesSnapshot};

@@ -5,7 +5,7 @@ use hookdesk_core::id::MacroId;
 use hookdesk_core::rules::{Action, Macro, MacroTitle};
 use sqlx::Row;
 
-use crate::{Store, StoreError, rows};
+use crate::{Page, Store, StoreError, rows};
 
 /// A macro to create or to write over an existing one.
 #[derive(Debug, Clone)]
@@ -84,17 +84,55 @@ impl TryFrom<MacroRow> for Macro {
     }
 }
 
+/// The cursor of the macros after `(title, id)`: both, so that a page follows on by title.
+pub fn macro_cursor(title: &str, id: MacroId) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{title}", id.0))
+}
+
+/// What a cursor of [`macro_cursor`] names; `None` for one it did not make.
+pub fn parse_macro_cursor(cursor: &str) -> Option<(String, MacroId)> {
+    use base64::Engine as _;
+    let text = String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (id, title) = text.split_once(':')?;
+    Some((title.to_owned(), MacroId(id.parse().ok()?)))
+}
+
 fn actions_text(actions: &[Action]) -> String {
     serde_json::to_string(actions).unwrap_or_else(|_| "[]".into())
 }
 
 impl Store {
-    /// Every macro by title, its actions as stored: none is parsed.
-    pub async fn macros(&self) -> Result<Vec<Macro<serde_json::Value>>, StoreError> {
-        let rows = sqlx::query_as::<_, MacroRow>(sqlx::AssertSqlSafe(format!("{MACRO_COLUMNS} ORDER BY title, id")))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(Macro::try_from).collect()
+    /// A page of macros by title (after the macro `after` names by title and id), their
+    /// actions as stored, none parsed: at most `limit`, and no more than `max_bytes` of
+    /// actions unless the first macro alone holds more.
+    pub async fn macros(
+        &self,
+        after: Option<(&str, MacroId)>,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Page<Macro<serde_json::Value>>, StoreError> {
+        let rows = sqlx::query_as::<_, MacroRow>(sqlx::AssertSqlSafe(format!(
+            "{MACRO_COLUMNS} WHERE CAST($1 AS TEXT) IS NULL OR title > $1 OR (title = $1 AND id > $2)
+             ORDER BY title, id LIMIT $3"
+        )))
+        .bind(after.map(|(title, _)| title))
+        .bind(after.map_or(0, |(_, id)| id.0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut bytes = 0;
+        let fits = rows
+            .iter()
+            .take_while(|row| {
+                bytes += row.actions.len();
+                bytes <= max_bytes
+            })
+            .count()
+            .max(1);
+        let limit = u32::try_from(fits).unwrap_or(limit).min(limit);
+        let data = rows.into_iter().map(Macro::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::of(data, limit, |m| macro_cursor(&m.title, m.id)))
     }
 
     /// Every macro's title, by title: what a list to pick from shows, and all it reads.

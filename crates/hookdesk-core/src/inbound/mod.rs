@@ -20,7 +20,7 @@ use crate::id::InboundWebhookId;
 pub use actions::{FieldsShape, InboundAction, MAX_ACTIONS, Templated, TicketFields, render_ticket_id};
 pub use call_log::{ActionRun, CallError, CallFilter, InboundCall};
 pub use header::check_header_name;
-pub use request::InboundRequest;
+pub use request::{InboundRequest, MAX_PARAMS, Malformed};
 pub use response::{InboundResponse, RenderedResponse, ResponseStatus, is_reserved_header};
 pub use token::UrlToken;
 pub use verify::{TIMESTAMP_TOLERANCE_SECS, Verify, VerifyView, hmac_sha256_hex};

@@ -14,6 +14,15 @@ pub const LOGGED_VALUE_BYTES: usize = 2048;
 /// ...and the values of all of them together at most this long.
 pub const LOGGED_HEADERS_BYTES: usize = 16 * 1024;
 
+/// Why a call cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// Sent as JSON, and not JSON.
+    Json(String),
+    /// More query and form fields than [`MAX_PARAMS`].
+    TooManyFields(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct InboundRequest {
     pub method: String,
@@ -26,15 +35,31 @@ pub struct InboundRequest {
     /// The body's size as sent (more than `body` holds when it was not read).
     pub body_bytes: u64,
     pub client_ip: Option<String>,
-    /// Why the body cannot be read as its content type says (invalid JSON, say).
-    pub malformed: Option<String>,
+    /// Why the call cannot be read: a body that is not what its content type says, or too
+    /// many fields.
+    pub malformed: Option<Malformed>,
     json: Value,
     params: Map<String, Value>,
+    /// The fields `params` holds.
+    fields: usize,
 }
 
-/// Query or form fields: a name given once is a string, a repeated one an array.
-fn add_params(params: &mut Map<String, Value>, encoded: &[u8]) {
+/// The most query and form fields a call may send together: a form of 140,000 fields cost
+/// 124 ms to read into its template's variables.
+pub const MAX_PARAMS: usize = 1000;
+
+/// A body from this size is read (parsed, made into templates' variables) off the threads
+/// that answer requests.
+const LARGE_BODY: usize = 64 * 1024;
+
+/// Query or form fields: a name given once is a string, a repeated one an array. Refused
+/// beyond [`MAX_PARAMS`] fields in all.
+fn add_params(params: &mut Map<String, Value>, encoded: &[u8], count: &mut usize) -> Result<(), String> {
     for (name, value) in url::form_urlencoded::parse(encoded) {
+        *count += 1;
+        if *count > MAX_PARAMS {
+            return Err(format!("the query and form hold more than {MAX_PARAMS} fields"));
+        }
         let value = Value::String(value.into_owned());
         match params.get_mut(name.as_ref()) {
             None => {
@@ -44,6 +69,7 @@ fn add_params(params: &mut Map<String, Value>, encoded: &[u8]) {
             Some(first) => *first = Value::Array(vec![first.take(), value]),
         }
     }
+    Ok(())
 }
 
 /// What `HeaderValue::to_str` accepts: visible ASCII and tabs.
@@ -66,9 +92,14 @@ impl InboundRequest {
             malformed: None,
             json: Value::Null,
             params: Map::new(),
+            fields: 0,
         };
         request.body_bytes = request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or_default();
-        add_params(&mut request.params, request.query.as_bytes());
+        let query = std::mem::take(&mut request.query);
+        if let Err(too_many) = add_params(&mut request.params, query.as_bytes(), &mut request.fields) {
+            request.malformed = Some(Malformed::TooManyFields(too_many));
+        }
+        request.query = query;
         request
     }
 
@@ -77,16 +108,25 @@ impl InboundRequest {
     pub fn with_body(mut self, body: Vec<u8>) -> Self {
         self.body_bytes = body.len() as u64;
         self.body = body;
+        if self.body.len() >= LARGE_BODY {
+            return crate::template::offloaded(|| self.read_body());
+        }
+        self.read_body()
+    }
+
+    fn read_body(mut self) -> Self {
         let media = self.media_type();
         if is_json(&media) {
             if !self.body.is_empty() {
                 match serde_json::from_slice(&self.body) {
                     Ok(json) => self.json = json,
-                    Err(e) => self.malformed = Some(format!("the body is not valid JSON: {e}")),
+                    Err(e) => self.malformed = Some(Malformed::Json(format!("the body is not valid JSON: {e}"))),
                 }
             }
-        } else if media == "application/x-www-form-urlencoded" {
-            add_params(&mut self.params, &self.body);
+        } else if media == "application/x-www-form-urlencoded"
+            && let Err(too_many) = add_params(&mut self.params, &self.body, &mut self.fields)
+        {
+            self.malformed = Some(Malformed::TooManyFields(too_many));
         }
         self
     }
@@ -157,7 +197,12 @@ impl InboundRequest {
 
     /// `request` and `client`, for templates.
     pub fn template_context(&self) -> Context {
-        Context::new().with("request", &self.request_json()).with("client", &serde_json::json!({"ip": self.client_ip}))
+        let context = || {
+            Context::new()
+                .with("request", &self.request_json())
+                .with("client", &serde_json::json!({"ip": self.client_ip}))
+        };
+        if self.body.len() >= LARGE_BODY { crate::template::offloaded(context) } else { context() }
     }
 
     /// `request` as templates see it: every header whole.
@@ -188,10 +233,25 @@ mod tests {
     #[test]
     fn repeated_params_become_arrays() {
         let mut params = Map::new();
-        add_params(&mut params, b"name=Joe+Customer&age=37&tag=a&tag=b&tag=c");
+        add_params(&mut params, b"name=Joe+Customer&age=37&tag=a&tag=b&tag=c", &mut 0).expect("within the limit");
         assert_eq!(
             Value::Object(params),
             serde_json::json!({"name": "Joe Customer", "age": "37", "tag": ["a", "b", "c"]})
+        );
+    }
+
+    #[test]
+    fn more_fields_than_the_limit_make_a_call_malformed() {
+        // The query holds one field already.
+        let form = "a=1&".repeat(MAX_PARAMS - 1);
+        let within = request(&[("content-type", b"application/x-www-form-urlencoded")], form.as_bytes());
+        assert_eq!(within.malformed, None);
+        let over = format!("{form}b=2");
+        let over = request(&[("content-type", b"application/x-www-form-urlencoded")], over.as_bytes());
+        assert!(
+            matches!(&over.malformed, Some(Malformed::TooManyFields(m)) if m.contains("1000 fields")),
+            "{:?}",
+            over.malformed
         );
     }
 

@@ -30,7 +30,7 @@ pub const MAX_RENDER_TIME: Duration = Duration::from_millis(200);
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// What renders under one budget have spent.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Budget {
     iterations: u64,
     work: u64,
@@ -40,6 +40,9 @@ pub struct Budget {
     exceeded: Option<String>,
     /// During a render: when it must stop, and what it asked for in vain.
     deadline: Option<Instant>,
+    /// During a render tried on the calling thread: when it must give up there (to be run
+    /// again elsewhere, see `cost`).
+    inline_until: Option<Instant>,
     /// Spends since the clock was last read: it is read every [`CLOCK_EVERY`] of them.
     unclocked: u32,
     /// Whether to name the variables the context lacks (dry runs, test sends, checks on
@@ -56,6 +59,15 @@ pub struct Budget {
 const CLOCK_EVERY: u32 = 16;
 
 impl Budget {
+    /// The time its renders took.
+    pub(super) fn spent(&self) -> Duration {
+        self.spent
+    }
+
+    pub(super) fn set_spent(&mut self, spent: Duration) {
+        self.spent = spent;
+    }
+
     /// A budget that also names the variables its renders ask for in vain.
     pub fn noting_unknown() -> Self {
         Self { noting: true, ..Self::default() }
@@ -66,12 +78,22 @@ thread_local! {
     static STATE: RefCell<Option<Budget>> = const { RefCell::new(None) };
 }
 
+/// Why a render tried on the calling thread stopped: it took longer than that thread may
+/// spend (it runs again, off it, under the same budget).
+pub(super) const GAVE_UP_INLINE: &str = "gave up on the calling thread";
+
 /// Runs `render` under `budget` on this thread; answers its result, why the budget ran out
-/// (if it did) and the variables it asked for that the context lacks.
-pub(super) fn within<T>(budget: &mut Budget, render: impl FnOnce() -> T) -> (T, Option<String>, Vec<String>) {
+/// (if it did: [`GAVE_UP_INLINE`] when it ran past `inline`) and the variables it asked for
+/// that the context lacks.
+pub(super) fn within<T>(
+    budget: &mut Budget,
+    inline: Option<Duration>,
+    render: impl FnOnce() -> T,
+) -> (T, Option<String>, Vec<String>) {
     let started = Instant::now();
     let mut state = std::mem::take(budget);
     state.deadline = Some(started + MAX_RENDER_TIME.saturating_sub(state.spent));
+    state.inline_until = inline.map(|limit| started + limit);
     // A render never starts inside another; if one did, the outer budget comes back after,
     // even when the render panics (the thread may render again).
     struct Restore(Option<Option<Budget>>);
@@ -88,6 +110,7 @@ pub(super) fn within<T>(budget: &mut Budget, render: impl FnOnce() -> T) -> (T, 
     let mut state = STATE.with(|s| std::mem::replace(&mut *s.borrow_mut(), outer)).unwrap_or_default();
     state.spent += started.elapsed();
     state.deadline = None;
+    state.inline_until = None;
     state.last = (0, String::new());
     let unknown = std::mem::take(&mut state.unknown);
     let exceeded = state.exceeded.clone();
@@ -109,10 +132,11 @@ fn spend(change: impl FnOnce(&mut Budget) -> Option<String>) -> liquid_core::Res
                 return None;
             }
             state.unclocked = 0;
-            state
-                .deadline
-                .is_some_and(|deadline| Instant::now() > deadline)
-                .then(|| format!("rendering took longer than {} ms (the limit)", MAX_RENDER_TIME.as_millis()))
+            let now = Instant::now();
+            if state.deadline.is_some_and(|deadline| now > deadline) {
+                return Some(format!("rendering took longer than {} ms (the limit)", MAX_RENDER_TIME.as_millis()));
+            }
+            state.inline_until.is_some_and(|until| now > until).then(|| GAVE_UP_INLINE.to_owned())
         })?;
         state.exceeded = Some(reason.clone());
         Some(reason)

@@ -1,14 +1,19 @@
 //! What parsing and rendering cost the threads that call them. A template is parsed once per
 //! source, whoever reads it: rules, macros and inbound webhooks are parsed again each time
 //! the store reads them, and a list of 200 large macros parsed them all on every load. The
-//! work that may take long (a large source to parse, a render that loops or once took long)
-//! goes through [`set_offload`]'s runner, which the server points away from the threads that
-//! answer requests (`/healthz` keeps answering while an agent's macro renders).
+//! work that may take long goes through [`set_offload`]'s runner, which the server points
+//! away from the threads that answer requests (`/healthz` keeps answering while an agent's
+//! macro renders): a large source to parse, and a render that may loop or ran long before.
+//! Any other render is tried on the calling thread for [`INLINE_RENDER`] at most; one that
+//! takes longer gives up there and runs again through the runner, from where it started
+//! (templates are pure: a render changes nothing but its output and its budget).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use super::budget::{Budget, GAVE_UP_INLINE};
 
 /// A parsed template and what its renders have shown about their cost.
 pub(super) struct Compiled {
@@ -20,8 +25,9 @@ pub(super) struct Compiled {
 /// Sources from this size are parsed through the offload runner, and render through it.
 const HEAVY_SOURCE_BYTES: usize = 4 * 1024;
 
-/// A render that took this long marks its template heavy: its next renders are offloaded.
-const HEAVY_RENDER: Duration = Duration::from_millis(2);
+/// How long a render may run on the calling thread before it gives up there, runs again off
+/// it, and marks its template heavy (its next renders go off at once).
+pub const INLINE_RENDER: Duration = Duration::from_millis(2);
 
 impl Compiled {
     pub fn new(template: liquid::Template, source: &str) -> Self {
@@ -30,17 +36,28 @@ impl Compiled {
         Self { template, heavy: AtomicBool::new(loops || source.len() >= HEAVY_SOURCE_BYTES) }
     }
 
-    /// Runs `render` (a render of this template), offloaded when it may take long.
-    pub fn render<T>(&self, render: impl FnOnce() -> T) -> T {
+    /// Runs `attempt` (a render of this template under `budget`, on this thread for at most
+    /// the `Option<Duration>` it is given): off the calling thread when the template is
+    /// heavy; else tried here first, and run again off it when the try gives up.
+    pub fn render<T>(
+        &self,
+        budget: &mut Budget,
+        attempt: impl Fn(&mut Budget, Option<Duration>) -> (T, Option<String>, Vec<String>),
+    ) -> (T, Option<String>, Vec<String>) {
         if self.heavy.load(Ordering::Relaxed) {
-            return offloaded(render);
+            return offloaded(|| attempt(budget, None));
         }
-        let started = std::time::Instant::now();
-        let out = render();
-        if started.elapsed() >= HEAVY_RENDER {
-            self.heavy.store(true, Ordering::Relaxed);
+        let before = budget.clone();
+        let tried = attempt(budget, Some(INLINE_RENDER));
+        if tried.1.as_deref() != Some(GAVE_UP_INLINE) {
+            return tried;
         }
-        out
+        self.heavy.store(true, Ordering::Relaxed);
+        // The try's time counts; nothing else it did.
+        let spent = budget.spent();
+        *budget = before;
+        budget.set_spent(spent);
+        offloaded(|| attempt(budget, None))
     }
 }
 
@@ -69,7 +86,9 @@ pub fn set_offload(runner: Offload) {
     let _ = OFFLOAD.set(runner);
 }
 
-fn offloaded<T>(work: impl FnOnce() -> T) -> T {
+/// Runs `work` through the runner [`set_offload`] set (work that may take long: a large
+/// parse or render, a large body to read), or here without one.
+pub fn offloaded<T>(work: impl FnOnce() -> T) -> T {
     let Some(runner) = OFFLOAD.get() else { return work() };
     let mut work = Some(work);
     let mut out = None;
@@ -156,6 +175,26 @@ mod tests {
         let held = cache.current.len() + cache.previous.len();
         let per_generation = GENERATION_BYTES / MIN_ENTRY_BYTES;
         assert!((per_generation..=2 * per_generation).contains(&held), "{held}");
+    }
+
+    #[test]
+    fn a_render_that_runs_long_gives_up_inline_and_runs_again_to_the_same_end() {
+        let source = format!(
+            "{{% assign a = 'xxxxxxxxxxxxxxxx' %}}{}{}{{{{ c | size }}}}",
+            "{% assign a = a | append: a %}".repeat(12),
+            "{% assign c = a | replace: 'x', 'y' %}".repeat(10)
+        );
+        let template = Template::parse("t", &source).expect("parses");
+        assert!(!template.compiled.heavy.load(Ordering::Relaxed), "small and loopless: tried inline first");
+        let mut rendering = crate::template::Rendering::noting_unknown();
+        assert_eq!(rendering.render(&template, &crate::template::Context::new()).as_deref(), Ok("65536"));
+        assert!(template.compiled.heavy.load(Ordering::Relaxed), "it ran past the inline limit: heavy now");
+        assert!(rendering.unknown().is_empty(), "the try's notes are not kept twice: {:?}", rendering.unknown());
+        // The budget is the same: over it inline or off, the same refusal.
+        let over = format!("{{% assign a = 'xxxxxxxxxxxxxxxx' %}}{}", "{% assign a = a | append: a %}".repeat(17));
+        let fresh = Template::parse("t", &format!("{over}{{{{ 1 }}}}")).expect("parses");
+        let error = fresh.render(&crate::template::Context::new()).expect_err("over its budget");
+        assert_eq!(error.code(), crate::template::RenderError::TOO_EXPENSIVE);
     }
 
     #[test]

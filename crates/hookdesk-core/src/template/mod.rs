@@ -35,7 +35,7 @@ use crate::{Invalid, text};
 pub use budget::{
     Budget, MAX_ITERATIONS, MAX_OUTPUT_BYTES, MAX_RANGE, MAX_RENDER_TIME, MAX_VALUE_BYTES, MAX_WORK_BYTES,
 };
-pub use cost::{Offload, set_offload};
+pub use cost::{Offload, offloaded, set_offload};
 use filters::Bounded;
 pub use nesting::MAX_NESTING;
 pub use shopify::{set_time_zone, time_zone};
@@ -206,11 +206,11 @@ impl Template {
         max_output: usize,
         budget: &mut Budget,
     ) -> (Result<String, RenderError>, Vec<String>) {
-        let mut output = budget::BoundedWriter::new(max_output, "the output");
         // liquid-lib's tags and filters are not ours: one that panics on some input fails
         // this render, as any render error does, and not the task rendering it.
-        let (rendered, exceeded, unknown) = self.compiled.render(|| {
-            budget::within(budget, || {
+        let attempt = |budget: &mut Budget, inline: Option<std::time::Duration>| {
+            let mut output = budget::BoundedWriter::new(max_output, "the output");
+            let (rendered, exceeded, unknown) = budget::within(budget, inline, || {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     self.compiled.template.render_to(&mut output, lax::Root::new(&context.0))
                 }))
@@ -218,8 +218,10 @@ impl Template {
                     let what = crate::text::panic_message(panic.as_ref());
                     Err(liquid_core::Error::with_msg(format!("a tag or filter failed on its input: {what}")))
                 })
-            })
-        });
+            });
+            ((rendered, output), exceeded, unknown)
+        };
+        let ((rendered, output), exceeded, unknown) = self.compiled.render(budget, attempt);
         let result = match (rendered, exceeded) {
             (_, Some(reason)) => Err(RenderError::TooExpensive(format!("the template is too expensive: {reason}"))),
             (Err(e), None) => Err(RenderError::Failed(render_error_in_words(&e.to_string()))),
@@ -536,6 +538,13 @@ mod tests {
     fn render(source: &str, ticket: serde_json::Value) -> String {
         let context = Context::new().with("ticket", &ticket);
         Template::parse("t", source).expect("parses").render(&context).expect("renders")
+    }
+
+    #[test]
+    fn an_integer_beyond_64_bits_is_a_float_not_a_panic() {
+        assert_eq!(render("{{ 9223372036854775808 }}", json!({})), "9.223372036854776e+18");
+        assert_eq!(render("{{ 9223372036854775807 }}", json!({})), "9223372036854775807");
+        assert!(Template::parse("t", &format!("{{{{ {} }}}}", "9".repeat(400))).is_ok());
     }
 
     #[test]

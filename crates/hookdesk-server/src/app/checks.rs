@@ -205,7 +205,14 @@ impl App {
         let mut warnings = Vec::new();
         check_render("endpoint", webhook.endpoint.template(), &context, &mut warnings)?;
         for (name, template) in webhook.custom_headers.iter() {
-            check_render(&format!("custom_headers.{}", name.as_str()), template, &context, &mut warnings)?;
+            let field = format!("custom_headers.{}", name.as_str());
+            check_render(&field, template, &context, &mut warnings)?;
+            if hookdesk_core::text::is_secret_header(name.as_str()) {
+                warnings.push(Invalid::new(
+                    field,
+                    "looks like a credential: custom headers are stored and shown as written; put it in authentication ({\"type\": \"api_key\", \"header\", \"value\"}), which is encrypted at rest and never shown again",
+                ));
+            }
         }
         let mut rendering = Rendering::noting_unknown();
         let url = rendering.render(webhook.endpoint.template(), &context).unwrap_or_default();

@@ -16,11 +16,11 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hookdesk_core::Invalid;
 use hookdesk_core::audit::Via;
 use hookdesk_core::id::{CallId, InboundWebhookId};
-use hookdesk_core::inbound::InboundRequest;
 use hookdesk_core::inbound::{
     ActionRun, CallError, InboundAction, InboundCall, InboundResponse, InboundWebhook, RenderedResponse,
     render_ticket_id,
 };
+use hookdesk_core::inbound::{InboundRequest, Malformed};
 use hookdesk_core::template::{Context, RenderError, Rendering};
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use hookdesk_core::ticket::Ticket;
@@ -42,7 +42,11 @@ impl InboundLimits {
         let Some(rate) = NonZeroU32::new(per_minute) else { return Ok(()) };
         let limiter = {
             let mut limiters = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let fresh = || (per_minute, Arc::new(RateLimiter::direct(Quota::per_minute(rate))));
+            // A tenth of a minute's calls may come at once (at least 10, at most the minute's):
+            // a whole minute's (600 by default) in one burst would let a caller write that
+            // many tickets or log entries at once.
+            let burst = NonZeroU32::new(per_minute.min(per_minute.div_ceil(10).max(10))).unwrap_or(NonZeroU32::MIN);
+            let fresh = || (per_minute, Arc::new(RateLimiter::direct(Quota::per_minute(rate).allow_burst(burst))));
             let entry = limiters.entry(id.to_owned()).or_insert_with(fresh);
             if entry.0 != per_minute {
                 *entry = fresh();
@@ -318,8 +322,14 @@ impl App {
         call_id: &CallId,
         replies: fn(AppError) -> ErrorReply,
     ) -> (Answer, Option<UpdateTx>) {
-        if let Some(message) = &request.malformed {
-            return (Answer::error(replies(AppError::MalformedBody(message.clone()))), None);
+        match &request.malformed {
+            Some(Malformed::Json(message)) => {
+                return (Answer::error(replies(AppError::MalformedBody(message.clone()))), None);
+            }
+            Some(Malformed::TooManyFields(message)) => {
+                return (Answer::error(replies(AppError::BadRequest(message.clone()))), None);
+            }
+            None => {}
         }
         let key = request.idempotency_key(webhook.idempotency_header.as_deref());
         if let Some(key) = key {

@@ -5,15 +5,19 @@ use hookdesk_core::id::{MacroId, TicketId};
 use hookdesk_core::rules::{Conditions, Macro, MacroTitle, Rule};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::Ticket;
-use hookdesk_core::{Invalid, ticket::parse_text};
+use hookdesk_core::{Invalid, Page, ticket::parse_text};
 use hookdesk_store::NewMacro;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::OrNotFound;
-use super::{Agent, App, AppError, Checked, Saved};
+use super::{Agent, App, AppError, Checked, PageQuery, Saved};
 use hookdesk_core::update::{Applied, RuleKind, Source, TicketPatch};
+
+/// The actions a page of macros holds at most (a page holds one macro whatever its size): an
+/// agent's thousand large macros must not make each list a hundred megabytes.
+pub const MACRO_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// `POST /macros`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -40,9 +44,17 @@ pub struct PatchMacroBody {
 }
 
 impl App {
-    /// Every macro, its actions as stored (a list parses none of them).
-    pub async fn macros(&self, _caller: &Agent) -> Result<Vec<Macro<Value>>, AppError> {
-        Ok(self.store.macros().await?)
+    /// A page of macros by title, their actions as stored (a list parses none of them): at
+    /// most `limit`, and about [`MACRO_PAGE_BYTES`] of actions at most.
+    pub async fn macros(&self, _caller: &Agent, query: PageQuery) -> Result<Page<Macro<Value>>, AppError> {
+        let after = match &query.cursor {
+            None => None,
+            Some(cursor) => Some(hookdesk_store::parse_macro_cursor(cursor).ok_or_else(|| {
+                Invalid::new("cursor", "is not a cursor of this list: give the next_cursor it answered")
+            })?),
+        };
+        let after = after.as_ref().map(|(title, id)| (title.as_str(), *id));
+        Ok(self.store.macros(after, query.limit()?, MACRO_PAGE_BYTES).await?)
     }
 
     /// Every macro's title: what a list to pick from needs.

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 pub const BURST: u32 = 20;
 /// Then one more failure is allowed per this long.
 pub const REFILL: Duration = Duration::from_secs(3);
-/// Addresses remembered at most; beyond, those whose failures have all been forgiven go
-/// first, and if that is not enough, all (the throttle fails open rather than grow).
+/// Addresses remembered at most; beyond, those whose failures have all been forgiven go,
+/// and if that is not enough a new address is not counted (rather than all forgiven, which
+/// an attacker of many addresses could make happen at will).
 const MAX_ADDRESSES: usize = 100_000;
 
 /// What an address is counted as: itself, or an IPv6 address's /64.
@@ -60,13 +61,14 @@ impl FailureThrottle {
     /// Counts a wrong token presented by `address`.
     pub fn failed(&self, address: IpAddr, now: Instant) {
         let mut forgiven_at = self.forgiven_at.lock().unwrap_or_else(|p| p.into_inner());
-        if forgiven_at.len() >= MAX_ADDRESSES {
+        let client = Client::of(address);
+        if forgiven_at.len() >= MAX_ADDRESSES && !forgiven_at.contains_key(&client) {
             forgiven_at.retain(|_, until| *until > now);
             if forgiven_at.len() >= MAX_ADDRESSES {
-                forgiven_at.clear();
+                return;
             }
         }
-        let until = forgiven_at.entry(Client::of(address)).or_insert(now);
+        let until = forgiven_at.entry(client).or_insert(now);
         *until = (*until).max(now) + REFILL;
     }
 }

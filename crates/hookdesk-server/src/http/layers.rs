@@ -36,10 +36,16 @@ pub fn declared_too_large(headers: &HeaderMap) -> bool {
 }
 
 /// No answer is read as another type than it says: a JSON error echoing a request is not a
-/// page (`/ui` and `/hooks` set their own policies besides).
+/// page (`/ui` and `/hooks` set their own policies besides). No answer of the API is kept by
+/// a cache: some carry secrets (a signing secret, a new token).
 pub async fn no_sniffing(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
-    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 
@@ -95,7 +101,16 @@ pub async fn observe(State(app): State<App>, request: Request, next: Next) -> Re
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
+    // HTTP lets a method be any token, however long: one of 400 KB would go whole into every
+    // log line and an inbound call's log. No method is that long (WebDAV's longest is 17).
+    let too_long = method.as_str().len() > MAX_METHOD_BYTES;
+    let response = if too_long {
+        let message = format!("the method is longer than {MAX_METHOD_BYTES} characters");
+        closing(ApiError::new(StatusCode::NOT_IMPLEMENTED, "method_not_implemented", message))
+    } else {
+        next.run(request).await
+    };
+    let method = hookdesk_core::text::cut(method.as_str(), MAX_METHOD_BYTES);
     let duration_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
     let status = response.status().as_u16();
     // A request no route matched is counted as `unmatched`: a scan of random paths must not
@@ -108,6 +123,9 @@ pub async fn observe(State(app): State<App>, request: Request, next: Next) -> Re
     }
     response
 }
+
+/// The longest method any route answers.
+pub const MAX_METHOD_BYTES: usize = 32;
 
 /// Whether a route template is an inbound webhook's URL.
 fn is_inbound_call(route: &str) -> bool {

@@ -28,6 +28,11 @@ impl Fields {
             if i >= MAX_FIELDS {
                 return Err(Invalid::new("form", format!("has more than {MAX_FIELDS} fields")));
             }
+            // PostgreSQL's text holds none: refused here, alike on both backends.
+            if name.contains('\0') || value.contains('\0') {
+                let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+                return Err(Invalid::new(shown, "must not contain NUL (\\u0000) characters"));
+            }
             fields.entry(name.into_owned()).or_default().push(value.into_owned());
         }
         Ok(Self(fields))

@@ -100,6 +100,7 @@ impl CallRow {
             cut = true;
             format!("{}\n… [{} more bytes]", hookdesk_core::text::cut(&text, shown), text.len() - shown)
         };
+        let request_line = show(format!("{} {}{query}", call.method, call.path));
         let headers = show(header_block(&call.headers));
         let body = show(call.body.clone());
         let response_body = show(call.response_body.clone());
@@ -107,7 +108,7 @@ impl CallRow {
         Self {
             id: call.id.to_string(),
             at: call.created_at.to_string(),
-            request_line: format!("{} {}{query}", call.method, call.path),
+            request_line,
             client_ip: call.client_ip.clone().unwrap_or_default(),
             status: call.status,
             headers,

@@ -110,12 +110,17 @@ fn parse_literal(literal: Pair) -> Value {
 
             Value::scalar(trim_quotes.to_owned())
         }
-        Rule::IntegerLiteral => Value::scalar(
-            literal
-                .as_str()
-                .parse::<i64>()
-                .expect("Grammar ensures matches are parseable as integers."),
-        ),
+        // hookdesk's patch: an integer beyond i64 (Ruby's Bignum) is a float, where the
+        // published crate panicked.
+        Rule::IntegerLiteral => match literal.as_str().parse::<i64>() {
+            Ok(integer) => Value::scalar(integer),
+            Err(_) => Value::scalar(
+                literal
+                    .as_str()
+                    .parse::<f64>()
+                    .expect("Grammar ensures integer matches are parseable as floats."),
+            ),
+        },
         Rule::FloatLiteral => Value::scalar(
             literal
                 .as_str()

@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{Agent, App, MacroBody, PatchMacroBody, Saved};
+use crate::app::{Agent, App, MacroBody, PageQuery, PatchMacroBody, Saved};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new().routes(routes!(list_macros, create_macro)).routes(routes!(
@@ -38,12 +38,17 @@ pub struct MacroView {
     updated_at: hookdesk_core::Timestamp,
 }
 
-/// Macros, by title.
-#[utoipa::path(get, path = "/api/v1/macros", tag = "macros",
-    responses((status = 200, body = Page<MacroView>), (status = 401, body = ErrorBody)),
+/// Macros, by title, a page at a time (`limit`, default 50, at most 500; a page also ends
+/// once it holds 4 MiB of actions; `next_cursor` continues).
+#[utoipa::path(get, path = "/api/v1/macros", tag = "macros", params(PageQuery),
+    responses((status = 200, body = Page<MacroView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_macros(caller: Agent, state: State<App>) -> Result<axum::Json<Page<Macro<Value>>>, ApiError> {
-    Ok(axum::Json(Page::whole(state.macros(&caller).await?)))
+async fn list_macros(
+    caller: Agent,
+    state: State<App>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<axum::Json<Page<Macro<Value>>>, ApiError> {
+    Ok(axum::Json(state.macros(&caller, query).await?))
 }
 
 /// Create a macro (agents and admins).
