@@ -10,6 +10,7 @@ use hookdesk_core::text::storable;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::cipher::Cipher;
+use crate::db::Conn;
 use crate::{Page, Store, StoreError, UpdateTx, rows};
 
 const COLUMNS: &str = "SELECT id, name, enabled, token, verify, idempotency_header, actions, response,
@@ -211,6 +212,59 @@ async fn insert_call<'c>(
     Ok(stored_bytes as u64)
 }
 
+/// Writes `webhook` (new, or over the one with its id) with the hash of its token, in the
+/// caller's transaction.
+pub(crate) async fn save_inbound_webhook(
+    conn: &mut Conn,
+    cipher: &Cipher,
+    webhook: &InboundWebhook,
+    token_hash: &str,
+    create: bool,
+) -> Result<(), StoreError> {
+    let sealed_token = cipher.seal(&token_place(&webhook.id), webhook.token.expose().as_bytes())?;
+    let sealed_verify = webhook
+        .verify
+        .as_ref()
+        .map(|v| {
+            let plain = serde_json::to_vec(v).map_err(|e| StoreError::corrupt("verify", e))?;
+            cipher.seal(&verify_place(&webhook.id), &plain)
+        })
+        .transpose()?;
+    let actions = serde_json::Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect());
+    let sql = if create {
+        "INSERT INTO inbound_webhooks (id, name, enabled, token_hash, token, verify, actions, response,
+             rate_limit_per_minute, created_at, updated_at, idempotency_header)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    } else {
+        "UPDATE inbound_webhooks SET name = $2, enabled = $3, token_hash = $4, token = $5, verify = $6,
+             actions = $7, response = $8, rate_limit_per_minute = $9, created_at = $10, updated_at = $11,
+             idempotency_header = $12
+         WHERE id = $1"
+    };
+    let done = sqlx::query(sql)
+        .bind(webhook.id.as_str())
+        .bind(&webhook.name)
+        .bind(i64::from(webhook.enabled))
+        .bind(token_hash)
+        .bind(sealed_token)
+        .bind(sealed_verify)
+        .bind(actions.to_string())
+        .bind(webhook.response.to_json().to_string())
+        .bind(webhook.rate_limit_per_minute.map(i64::from))
+        .bind(webhook.created_at.as_millis())
+        .bind(webhook.updated_at.as_millis())
+        .bind(&webhook.idempotency_header)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Deletes inbound webhook `id` (and its call log) in the caller's transaction.
+pub(crate) async fn delete_inbound_webhook(conn: &mut Conn, id: &InboundWebhookId) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM inbound_webhooks WHERE id = $1").bind(id.as_str()).execute(&mut *conn).await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
 impl Store {
     /// Writes `webhook` (new, or over the one with its id) with the hash of its token.
     pub async fn save_inbound_webhook(
@@ -219,44 +273,9 @@ impl Store {
         token_hash: &str,
         create: bool,
     ) -> Result<InboundWebhook, StoreError> {
-        let sealed_token = self.cipher.seal(&token_place(&webhook.id), webhook.token.expose().as_bytes())?;
-        let sealed_verify = webhook
-            .verify
-            .as_ref()
-            .map(|v| {
-                let plain = serde_json::to_vec(v).map_err(|e| StoreError::corrupt("verify", e))?;
-                self.cipher.seal(&verify_place(&webhook.id), &plain)
-            })
-            .transpose()?;
-        let actions = serde_json::Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect());
-        let sql = if create {
-            "INSERT INTO inbound_webhooks (id, name, enabled, token_hash, token, verify, actions, response,
-                 rate_limit_per_minute, created_at, updated_at, idempotency_header)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        } else {
-            "UPDATE inbound_webhooks SET name = $2, enabled = $3, token_hash = $4, token = $5, verify = $6,
-                 actions = $7, response = $8, rate_limit_per_minute = $9, created_at = $10, updated_at = $11,
-                 idempotency_header = $12
-             WHERE id = $1"
-        };
-        let done = sqlx::query(sql)
-            .bind(webhook.id.as_str())
-            .bind(&webhook.name)
-            .bind(i64::from(webhook.enabled))
-            .bind(token_hash)
-            .bind(sealed_token)
-            .bind(sealed_verify)
-            .bind(actions.to_string())
-            .bind(webhook.response.to_json().to_string())
-            .bind(webhook.rate_limit_per_minute.map(i64::from))
-            .bind(webhook.created_at.as_millis())
-            .bind(webhook.updated_at.as_millis())
-            .bind(&webhook.idempotency_header)
-            .execute(&self.writer)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let mut tx = self.begin_write().await?;
+        save_inbound_webhook(&mut tx, &self.cipher, webhook, token_hash, create).await?;
+        tx.commit().await?;
         self.inbound_webhook(&webhook.id).await
     }
 
@@ -286,9 +305,10 @@ impl Store {
     }
 
     pub async fn delete_inbound_webhook(&self, id: &InboundWebhookId) -> Result<(), StoreError> {
-        let done =
-            sqlx::query("DELETE FROM inbound_webhooks WHERE id = $1").bind(id.as_str()).execute(&self.writer).await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let mut tx = self.begin_write().await?;
+        delete_inbound_webhook(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Logs a call on its own; answers the bytes it takes.

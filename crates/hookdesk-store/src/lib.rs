@@ -10,6 +10,7 @@ mod attempts;
 mod audits;
 mod backup;
 pub mod cipher;
+mod config;
 mod db;
 mod error;
 mod health;
@@ -29,6 +30,7 @@ mod webhooks;
 
 pub use backup::{BackedUp, backup_sqlite};
 pub use cipher::{Cipher, SecretKey};
+pub use config::ConfigTx;
 pub use db::{Backend, QUEUE_CHANNEL, Store, sqlite_path};
 pub use error::StoreError;
 pub use health::HealthCounts;

@@ -5,6 +5,7 @@ use hookdesk_core::id::MacroId;
 use hookdesk_core::rules::{Action, Macro, MacroTitle};
 use sqlx::Row;
 
+use crate::db::Conn;
 use crate::{Page, Store, StoreError, rows};
 
 /// A macro to create or to write over an existing one.
@@ -159,40 +160,66 @@ impl Store {
     }
 
     pub async fn create_macro(&self, new: &NewMacro, now: Timestamp) -> Result<Macro, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO macros (title, description, active, actions, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-        )
-        .bind(&new.title)
-        .bind(&new.description)
-        .bind(i64::from(new.active))
-        .bind(actions_text(&new.actions))
-        .bind(now.as_millis())
-        .fetch_one(&self.writer)
-        .await?;
-        self.macro_by_id(MacroId(row.try_get("id")?)).await
+        let mut tx = self.begin_write().await?;
+        let id = insert_macro(&mut tx, new, now).await?;
+        tx.commit().await?;
+        self.macro_by_id(id).await
     }
 
     pub async fn update_macro(&self, id: MacroId, new: &NewMacro, now: Timestamp) -> Result<Macro, StoreError> {
-        let done = sqlx::query(
-            "UPDATE macros SET title = $2, description = $3, active = $4, actions = $5, updated_at = $6 WHERE id = $1",
-        )
-        .bind(id.0)
-        .bind(&new.title)
-        .bind(&new.description)
-        .bind(i64::from(new.active))
-        .bind(actions_text(&new.actions))
-        .bind(now.as_millis())
-        .execute(&self.writer)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let mut tx = self.begin_write().await?;
+        update_macro(&mut tx, id, new, now).await?;
+        tx.commit().await?;
         self.macro_by_id(id).await
     }
 
     pub async fn delete_macro(&self, id: MacroId) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM macros WHERE id = $1").bind(id.0).execute(&self.writer).await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let mut tx = self.begin_write().await?;
+        delete_macro(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
     }
+}
+
+/// Writes a new macro in the caller's transaction; answers its id.
+pub(crate) async fn insert_macro(conn: &mut Conn, new: &NewMacro, now: Timestamp) -> Result<MacroId, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO macros (title, description, active, actions, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(&new.title)
+    .bind(&new.description)
+    .bind(i64::from(new.active))
+    .bind(actions_text(&new.actions))
+    .bind(now.as_millis())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(MacroId(row.try_get("id")?))
+}
+
+/// Writes macro `id` in the caller's transaction.
+pub(crate) async fn update_macro(
+    conn: &mut Conn,
+    id: MacroId,
+    new: &NewMacro,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE macros SET title = $2, description = $3, active = $4, actions = $5, updated_at = $6 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(&new.title)
+    .bind(&new.description)
+    .bind(i64::from(new.active))
+    .bind(actions_text(&new.actions))
+    .bind(now.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Deletes macro `id` in the caller's transaction.
+pub(crate) async fn delete_macro(conn: &mut Conn, id: MacroId) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM macros WHERE id = $1").bind(id.0).execute(&mut *conn).await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }

@@ -110,6 +110,84 @@ pub(crate) async fn bump_rules_version(conn: &mut Conn) -> Result<(), StoreError
     Ok(())
 }
 
+/// Writes a new rule of `set` (last, unless it gives a position), in the caller's
+/// transaction; answers its id.
+pub(crate) async fn insert_rule(
+    conn: &mut Conn,
+    set: RuleSet,
+    new: &NewTrigger,
+    now: Timestamp,
+) -> Result<RuleId, StoreError> {
+    let table = table(set);
+    let position = match new.position {
+        Some(p) => p,
+        None => {
+            let sql = format!("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM {table}");
+            let row = sqlx::query(AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
+            row.try_get("next")?
+        }
+    };
+    let sql = format!(
+        "INSERT INTO {table} (title, description, active, position, conditions, actions, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(i64::from(new.active))
+        .bind(position)
+        .bind(json_text(&new.conditions))
+        .bind(json_text(&new.actions))
+        .bind(now.as_millis())
+        .fetch_one(&mut *conn)
+        .await?;
+    let id = RuleId(row.try_get("id")?);
+    bump_version(conn, set).await?;
+    Ok(id)
+}
+
+/// Writes rule `id` of `set` (its position kept unless it gives one), in the caller's
+/// transaction.
+pub(crate) async fn update_rule(
+    conn: &mut Conn,
+    set: RuleSet,
+    id: RuleId,
+    new: &NewTrigger,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE {} SET title = $2, description = $3, active = $4, position = COALESCE($5, position),
+             conditions = $6, actions = $7, updated_at = $8
+         WHERE id = $1",
+        table(set)
+    );
+    let done = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.0)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(i64::from(new.active))
+        .bind(new.position)
+        .bind(json_text(&new.conditions))
+        .bind(json_text(&new.actions))
+        .bind(now.as_millis())
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    bump_version(conn, set).await
+}
+
+/// Deletes rule `id` of `set`, in the caller's transaction.
+pub(crate) async fn delete_rule(conn: &mut Conn, set: RuleSet, id: RuleId) -> Result<(), StoreError> {
+    let sql = format!("DELETE FROM {} WHERE id = $1", table(set));
+    let done = sqlx::query(AssertSqlSafe(sql)).bind(id.0).execute(&mut *conn).await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    bump_version(conn, set).await
+}
+
 /// The rules every update runs with, as [`Store::rules_snapshot`] reads them.
 #[derive(Debug, Clone, Default)]
 pub struct RulesSnapshot {
@@ -169,32 +247,8 @@ impl Store {
     }
 
     pub async fn create_rule(&self, set: RuleSet, new: &NewTrigger, now: Timestamp) -> Result<Trigger, StoreError> {
-        let table = table(set);
         let mut tx = self.begin_write().await?;
-        let position = match new.position {
-            Some(p) => p,
-            None => {
-                let sql = format!("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM {table}");
-                let row = sqlx::query(AssertSqlSafe(sql)).fetch_one(&mut *tx).await?;
-                row.try_get("next")?
-            }
-        };
-        let sql = format!(
-            "INSERT INTO {table} (title, description, active, position, conditions, actions, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(&new.title)
-            .bind(&new.description)
-            .bind(i64::from(new.active))
-            .bind(position)
-            .bind(json_text(&new.conditions))
-            .bind(json_text(&new.actions))
-            .bind(now.as_millis())
-            .fetch_one(&mut *tx)
-            .await?;
-        let id = RuleId(row.try_get("id")?);
-        bump_version(&mut tx, set).await?;
+        let id = insert_rule(&mut tx, set, new, now).await?;
         tx.commit().await?;
         self.rule(set, id).await
     }
@@ -207,39 +261,14 @@ impl Store {
         now: Timestamp,
     ) -> Result<Trigger, StoreError> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "UPDATE {} SET title = $2, description = $3, active = $4, position = COALESCE($5, position),
-                 conditions = $6, actions = $7, updated_at = $8
-             WHERE id = $1",
-            table(set)
-        );
-        let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(id.0)
-            .bind(&new.title)
-            .bind(&new.description)
-            .bind(i64::from(new.active))
-            .bind(new.position)
-            .bind(json_text(&new.conditions))
-            .bind(json_text(&new.actions))
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        bump_version(&mut tx, set).await?;
+        update_rule(&mut tx, set, id, new, now).await?;
         tx.commit().await?;
         self.rule(set, id).await
     }
 
     pub async fn delete_rule(&self, set: RuleSet, id: RuleId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let sql = format!("DELETE FROM {} WHERE id = $1", table(set));
-        let done = sqlx::query(AssertSqlSafe(sql)).bind(id.0).execute(&mut *tx).await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        bump_version(&mut tx, set).await?;
+        delete_rule(&mut tx, set, id).await?;
         tx.commit().await?;
         Ok(())
     }

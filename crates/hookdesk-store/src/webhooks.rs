@@ -173,45 +173,74 @@ fn bind_webhook<'q>(query: crate::db::Query<'q>, webhook: &'q Webhook, sealed_au
         .bind(webhook.updated_at.as_millis())
 }
 
+/// Writes a new webhook and its first signing secret, in the caller's transaction.
+pub(crate) async fn insert_webhook(conn: &mut Conn, cipher: &Cipher, new: NewWebhook<'_>) -> Result<(), StoreError> {
+    let webhook = new.webhook;
+    let auth = serde_json::to_vec(&webhook.authentication).map_err(|e| StoreError::corrupt("authentication", e))?;
+    let sealed_auth = cipher.seal(&auth_place(&webhook.id), &auth)?;
+    let sealed_secret = cipher.seal(&secret_place(&webhook.id), new.secret.expose().as_bytes())?;
+    let insert = sqlx::query(
+        "INSERT INTO webhooks (id, name, description, endpoint, http_method, request_format, status, subscriptions,
+             authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    );
+    bind_webhook(insert, webhook, sealed_auth).execute(&mut *conn).await?;
+    sqlx::query("INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES ($1, $2, $3)")
+        .bind(webhook.id.as_str())
+        .bind(sealed_secret)
+        .bind(webhook.created_at.as_millis())
+        .execute(&mut *conn)
+        .await?;
+    crate::triggers::bump_rules_version(conn).await
+}
+
+/// Writes `webhook` over the one with its id, in the caller's transaction.
+pub(crate) async fn update_webhook(conn: &mut Conn, cipher: &Cipher, webhook: &Webhook) -> Result<(), StoreError> {
+    let auth = serde_json::to_vec(&webhook.authentication).map_err(|e| StoreError::corrupt("authentication", e))?;
+    let sealed_auth = cipher.seal(&auth_place(&webhook.id), &auth)?;
+    let update = sqlx::query(
+        "UPDATE webhooks SET name = $2, description = $3, endpoint = $4, http_method = $5, request_format = $6,
+             status = $7, subscriptions = $8, authentication = $9, custom_headers = $10, max_retries = $11,
+             ordering = $12, rate_limit_per_minute = $13, created_at = $14, updated_at = $15
+         WHERE id = $1",
+    );
+    let done = bind_webhook(update, webhook, sealed_auth).execute(&mut *conn).await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    crate::triggers::bump_rules_version(conn).await
+}
+
+/// Deletes a webhook in the caller's transaction; the invocations still queued for it fail
+/// with `webhook_deleted`.
+pub(crate) async fn delete_webhook(conn: &mut Conn, id: &WebhookId, now: Timestamp) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id.as_str()).execute(&mut *conn).await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query(
+        "UPDATE invocations SET status = 'failed', next_attempt_at = NULL, completed_at = $2,
+             error_code = 'webhook_deleted', error_message = 'the webhook was deleted before this invocation was delivered'
+         WHERE webhook_id = $1 AND status IN ('pending', 'retrying')",
+    )
+    .bind(id.as_str())
+    .bind(now.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    crate::triggers::bump_rules_version(conn).await
+}
+
 impl Store {
     pub async fn create_webhook(&self, new: NewWebhook<'_>) -> Result<(), StoreError> {
-        let webhook = new.webhook;
-        let auth = serde_json::to_vec(&webhook.authentication).map_err(|e| StoreError::corrupt("authentication", e))?;
-        let sealed_auth = self.cipher.seal(&auth_place(&webhook.id), &auth)?;
-        let sealed_secret = self.cipher.seal(&secret_place(&webhook.id), new.secret.expose().as_bytes())?;
         let mut tx = self.begin_write().await?;
-        let insert = sqlx::query(
-            "INSERT INTO webhooks (id, name, description, endpoint, http_method, request_format, status, subscriptions,
-                 authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        );
-        bind_webhook(insert, webhook, sealed_auth).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES ($1, $2, $3)")
-            .bind(webhook.id.as_str())
-            .bind(sealed_secret)
-            .bind(webhook.created_at.as_millis())
-            .execute(&mut *tx)
-            .await?;
-        crate::triggers::bump_rules_version(&mut tx).await?;
+        insert_webhook(&mut tx, &self.cipher, new).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        let auth = serde_json::to_vec(&webhook.authentication).map_err(|e| StoreError::corrupt("authentication", e))?;
-        let sealed_auth = self.cipher.seal(&auth_place(&webhook.id), &auth)?;
-        let update = sqlx::query(
-            "UPDATE webhooks SET name = $2, description = $3, endpoint = $4, http_method = $5, request_format = $6,
-                 status = $7, subscriptions = $8, authentication = $9, custom_headers = $10, max_retries = $11,
-                 ordering = $12, rate_limit_per_minute = $13, created_at = $14, updated_at = $15
-             WHERE id = $1",
-        );
         let mut tx = self.begin_write().await?;
-        let done = bind_webhook(update, webhook, sealed_auth).execute(&mut *tx).await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        crate::triggers::bump_rules_version(&mut tx).await?;
+        update_webhook(&mut tx, &self.cipher, webhook).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -274,20 +303,7 @@ impl Store {
     /// execution log keeps them.
     pub async fn delete_webhook(&self, id: &WebhookId, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query(
-            "UPDATE invocations SET status = 'failed', next_attempt_at = NULL, completed_at = $2,
-                 error_code = 'webhook_deleted', error_message = 'the webhook was deleted before this invocation was delivered'
-             WHERE webhook_id = $1 AND status IN ('pending', 'retrying')",
-        )
-        .bind(id.as_str())
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
-        crate::triggers::bump_rules_version(&mut tx).await?;
+        delete_webhook(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(())
     }

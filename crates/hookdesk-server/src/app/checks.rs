@@ -18,6 +18,32 @@ use serde_json::{Map, Value, json};
 
 use super::App;
 
+/// Where the webhooks a rule notifies are looked up: in the store, or among the webhooks a
+/// configuration is about to write (which the store does not hold yet).
+#[derive(Clone, Copy)]
+pub(crate) enum Webhooks<'a> {
+    Stored,
+    Planned(&'a std::collections::HashMap<hookdesk_core::id::WebhookId, Webhook>),
+}
+
+impl App {
+    /// The webhook `id` among `webhooks`, if there is one.
+    pub(crate) async fn webhook_in(
+        &self,
+        webhooks: Webhooks<'_>,
+        id: &hookdesk_core::id::WebhookId,
+    ) -> Result<Option<Webhook>, super::AppError> {
+        match webhooks {
+            Webhooks::Planned(planned) => Ok(planned.get(id).cloned()),
+            Webhooks::Stored => match self.store.webhook(id).await {
+                Ok(webhook) => Ok(Some(webhook)),
+                Err(hookdesk_store::StoreError::NotFound) => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+}
+
 /// A value that passed its checks, and what the checks could not settle.
 #[derive(Debug, Clone)]
 pub struct Checked<T> {
@@ -129,6 +155,7 @@ impl App {
         kind: &str,
         title: &str,
         actions: &[Action],
+        webhooks: Webhooks<'_>,
     ) -> Result<Vec<Invalid>, super::AppError> {
         let context = self.sample_rule_context(kind, title);
         let mut warnings = Vec::new();
@@ -138,7 +165,10 @@ impl App {
                     check_render(&format!("actions[{i}].value.body"), body, &context, &mut warnings)?;
                 }
                 Action::NotifyWebhook(notify) => {
-                    let webhook = self.store.webhook(&notify.webhook_id).await?;
+                    let webhook = self
+                        .webhook_in(webhooks, &notify.webhook_id)
+                        .await?
+                        .ok_or(super::AppError::NotFound("webhook"))?;
                     let context = context.clone().with("webhook", &json!({"id": webhook.id, "name": webhook.name}));
                     let field = format!("actions[{i}].value.payload");
                     if let Some(payload) = &notify.payload {

@@ -156,7 +156,7 @@ fn check_idempotency_header(name: Option<String>) -> Result<Option<String>, Inva
     name.map(|n| check_header_name("idempotency_header", &n).map(|()| n)).transpose()
 }
 
-fn new_token() -> Result<(UrlToken, String), AppError> {
+pub(crate) fn new_token() -> Result<(UrlToken, String), AppError> {
     // 192 random bits: far beyond guessing, and the URL stays short.
     let token = ids::random_token(24)?;
     let hash = ids::token_hash(&token);
@@ -187,13 +187,25 @@ impl App {
         _caller: &Admin,
         body: InboundBody,
     ) -> Result<InboundWebhookView, AppError> {
+        let (token, hash) = new_token()?;
+        let webhook = self.build_inbound(body, InboundWebhookId(ids::new_id("hook")), token, self.clock.now())?;
+        Ok(self.inbound_view(self.store.save_inbound_webhook(&webhook, &hash, true).await?))
+    }
+
+    /// An inbound webhook from `body`, each field and template checked, with `id`, `token`
+    /// and made at `created_at`.
+    pub(crate) fn build_inbound(
+        &self,
+        body: InboundBody,
+        id: InboundWebhookId,
+        token: UrlToken,
+        created_at: hookdesk_core::Timestamp,
+    ) -> Result<InboundWebhook, AppError> {
         if let Some(verify) = &body.verify {
             verify.validate()?;
         }
-        let (token, hash) = new_token()?;
-        let now = self.clock.now();
         let webhook = InboundWebhook {
-            id: InboundWebhookId(ids::new_id("hook")),
+            id,
             name: check_name(&body.name)?,
             enabled: body.enabled.unwrap_or(true),
             token,
@@ -207,12 +219,12 @@ impl App {
             rate_limit_per_minute: check_rate(
                 body.rate_limit_per_minute.unwrap_or(Some(DEFAULT_RATE_LIMIT_PER_MINUTE)),
             )?,
-            created_at: now,
-            updated_at: now,
+            created_at,
+            updated_at: created_at,
         };
         InboundAction::check_before_saving(&webhook.actions)?;
         self.check_inbound_templates(&webhook.actions, &webhook.response)?;
-        Ok(self.inbound_view(self.store.save_inbound_webhook(&webhook, &hash, true).await?))
+        Ok(webhook)
     }
 
     /// A request bin: an inbound webhook with no actions, which only records its calls

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::checks::Webhooks;
 use super::error::OrNotFound;
 use super::{Agent, App, AppError, Checked, PageQuery, Saved};
 use hookdesk_core::update::{Applied, RuleKind, Source, TicketPatch};
@@ -99,7 +100,7 @@ impl App {
     /// the macro, and see its changes), so a macro cannot send anything by itself. Templates
     /// are rendered against the sample ticket only when the actions are new or changed (see
     /// `RuleInput`).
-    async fn check_macro(
+    pub(crate) async fn check_macro(
         &self,
         title: &str,
         description: &str,
@@ -110,7 +111,7 @@ impl App {
         if title.trim().is_empty() {
             return Err(Invalid::new("title", "must not be empty").into());
         }
-        let actions = self.check_actions(actions).await?;
+        let actions = self.check_actions(actions, Webhooks::Stored).await?;
         if let Some(i) = actions.iter().position(|a| !a.name().serves(RuleKind::Macro)) {
             return Err(Invalid::new(
                 format!("actions[{i}].field"),
@@ -119,8 +120,11 @@ impl App {
             .into());
         }
         let title = parse_text("title", title.trim(), 255)?;
-        let warnings =
-            if actions_changed { self.check_rule_templates("macro", &title, &actions).await? } else { Vec::new() };
+        let warnings = if actions_changed {
+            self.check_rule_templates("macro", &title, &actions, Webhooks::Stored).await?
+        } else {
+            Vec::new()
+        };
         let value = NewMacro { title, description: parse_text("description", description, 4096)?, active, actions };
         Ok(Checked { value, warnings })
     }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::checks::Webhooks;
 use super::error::OrNotFound;
 use super::{Admin, Agent, App, AppError, Checked, Saved};
 
@@ -53,16 +54,16 @@ pub struct OrderBody {
 
 /// A trigger or automation as the API gives it, before it is checked.
 #[derive(Debug, Clone)]
-struct RuleInput<'a> {
-    title: &'a str,
-    description: &'a str,
-    active: bool,
-    position: Option<i64>,
-    conditions: &'a Value,
-    actions: &'a Value,
+pub(crate) struct RuleInput<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub active: bool,
+    pub position: Option<i64>,
+    pub conditions: &'a Value,
+    pub actions: &'a Value,
     /// Whether the actions are new or changed: only then are their templates rendered against
     /// the sample ticket (a rule saved before a check existed can still be switched off).
-    actions_changed: bool,
+    pub actions_changed: bool,
 }
 
 impl TriggerBody {
@@ -101,7 +102,7 @@ impl App {
         set: RuleSet,
         body: TriggerBody,
     ) -> Result<Saved<Trigger>, AppError> {
-        let Checked { value, warnings } = self.check_rule(set, &body.input()).await?;
+        let Checked { value, warnings } = self.check_rule(set, &body.input(), Webhooks::Stored).await?;
         Ok(Saved::new(self.store.create_rule(set, &value, self.clock.now()).await?, warnings))
     }
 
@@ -128,7 +129,7 @@ impl App {
             actions: &actions,
             actions_changed,
         };
-        let Checked { value, warnings } = self.check_rule(set, &input).await?;
+        let Checked { value, warnings } = self.check_rule(set, &input, Webhooks::Stored).await?;
         let saved = self.store.update_rule(set, id, &value, self.clock.now()).await.or_not_found(set.one())?;
         Ok(Saved::new(saved, warnings))
     }
@@ -147,13 +148,18 @@ impl App {
 
     /// A draft trigger, checked as creating it would be (a dry run tries it).
     pub(crate) async fn check_draft_trigger(&self, body: &TriggerBody) -> Result<NewTrigger, AppError> {
-        Ok(self.check_rule(RuleSet::Triggers, &body.input()).await?.value)
+        Ok(self.check_rule(RuleSet::Triggers, &body.input(), Webhooks::Stored).await?.value)
     }
 
     /// Parses and checks a rule: conditions that fit its set, actions that parse, webhooks
     /// that exist and are connected to rules.
     /// Its templates are rendered against the sample ticket (see `checks`).
-    async fn check_rule(&self, set: RuleSet, input: &RuleInput<'_>) -> Result<Checked<NewTrigger>, AppError> {
+    pub(crate) async fn check_rule(
+        &self,
+        set: RuleSet,
+        input: &RuleInput<'_>,
+        webhooks: Webhooks<'_>,
+    ) -> Result<Checked<NewTrigger>, AppError> {
         if input.title.trim().is_empty() {
             return Err(Invalid::new("title", "must not be empty").into());
         }
@@ -161,7 +167,7 @@ impl App {
         if conditions.is_empty() {
             return Err(Invalid::new("conditions", format!("a {} needs at least one condition", set.one())).into());
         }
-        let actions = self.check_actions(input.actions).await?;
+        let actions = self.check_actions(input.actions, webhooks).await?;
         match set {
             RuleSet::Triggers => {
                 if let Some(at) = conditions.first_time_based() {
@@ -176,7 +182,7 @@ impl App {
         }
         let title = parse_text("title", input.title.trim(), 255)?;
         let warnings = if input.actions_changed {
-            self.check_rule_templates(set.one(), &title, &actions).await?
+            self.check_rule_templates(set.one(), &title, &actions, webhooks).await?
         } else {
             Vec::new()
         };
@@ -193,7 +199,7 @@ impl App {
 
     /// Parses a non-empty array of actions; the webhooks they notify must exist and be
     /// connected to rules (`conditional_ticket_events`).
-    pub(crate) async fn check_actions(&self, actions: &Value) -> Result<Vec<Action>, AppError> {
+    pub(crate) async fn check_actions(&self, actions: &Value, webhooks: Webhooks<'_>) -> Result<Vec<Action>, AppError> {
         let Some(raw_actions) = actions.as_array().filter(|a| !a.is_empty()) else {
             return Err(Invalid::new("actions", "must be a non-empty array of actions").into());
         };
@@ -204,8 +210,8 @@ impl App {
             let action = Action::parse(raw).map_err(|e| e.within(&field))?;
             if let Action::NotifyWebhook(notify) = &action {
                 let at = format!("{field}.value.webhook_id");
-                match self.store.webhook(&notify.webhook_id).await {
-                    Ok(webhook) if !webhook.subscriptions.is_conditional() => {
+                match self.webhook_in(webhooks, &notify.webhook_id).await? {
+                    Some(webhook) if !webhook.subscriptions.is_conditional() => {
                         return Err(Invalid::new(
                             at,
                             format!(
@@ -215,15 +221,14 @@ impl App {
                         )
                         .into());
                     }
-                    Ok(_) => {}
-                    Err(StoreError::NotFound) => {
+                    Some(_) => {}
+                    None => {
                         return Err(Invalid::new(
                             at,
                             format!("no webhook has the id {:?}", notify.webhook_id.as_str()),
                         )
                         .into());
                     }
-                    Err(e) => return Err(e.into()),
                 }
             }
             parsed.push(action);

@@ -194,6 +194,34 @@ fn patched(mut webhook: Webhook, patch: PatchWebhookBody) -> Result<Webhook, Inv
     Ok(webhook)
 }
 
+/// A new webhook from `body`, each field checked, with `id` and made at `created_at`.
+pub(crate) fn new_webhook(body: CreateWebhookBody, id: WebhookId, created_at: Timestamp) -> Result<Webhook, AppError> {
+    let authentication = body.authentication.unwrap_or(Authentication::None);
+    authentication.validate()?;
+    let webhook = Webhook {
+        id,
+        name: check_name(&body.name)?,
+        description: parse_text("description", &body.description, 4096)?,
+        endpoint: Endpoint::parse(&body.endpoint)?,
+        http_method: body.http_method.unwrap_or(HttpMethod::Post),
+        request_format: body.request_format.unwrap_or(RequestFormat::Json),
+        status: body.status.unwrap_or(WebhookStatus::Active),
+        subscriptions: match &body.subscriptions {
+            Some(names) => Subscriptions::parse(names)?,
+            None => Subscriptions::Conditional,
+        },
+        authentication,
+        custom_headers: CustomHeaders::parse(&body.custom_headers)?,
+        max_retries: body.max_retries.unwrap_or(Webhook::DEFAULT_MAX_RETRIES),
+        ordering: body.ordering.unwrap_or(Ordering::None),
+        rate_limit_per_minute: body.rate_limit_per_minute,
+        created_at,
+        updated_at: created_at,
+    };
+    check_supported(&webhook)?;
+    Ok(webhook)
+}
+
 impl App {
     /// Creates a webhook; the warnings say what saving could not settle (an endpoint the
     /// SSRF guard refuses, a variable the sample ticket lacks).
@@ -202,30 +230,7 @@ impl App {
         _caller: &Admin,
         body: CreateWebhookBody,
     ) -> Result<Saved<WebhookView>, AppError> {
-        let authentication = body.authentication.unwrap_or(Authentication::None);
-        authentication.validate()?;
-        let now = Timestamp::now();
-        let webhook = Webhook {
-            id: WebhookId(ids::new_id("wh")),
-            name: check_name(&body.name)?,
-            description: parse_text("description", &body.description, 4096)?,
-            endpoint: Endpoint::parse(&body.endpoint)?,
-            http_method: body.http_method.unwrap_or(HttpMethod::Post),
-            request_format: body.request_format.unwrap_or(RequestFormat::Json),
-            status: body.status.unwrap_or(WebhookStatus::Active),
-            subscriptions: match &body.subscriptions {
-                Some(names) => Subscriptions::parse(names)?,
-                None => Subscriptions::Conditional,
-            },
-            authentication,
-            custom_headers: CustomHeaders::parse(&body.custom_headers)?,
-            max_retries: body.max_retries.unwrap_or(Webhook::DEFAULT_MAX_RETRIES),
-            ordering: body.ordering.unwrap_or(Ordering::None),
-            rate_limit_per_minute: body.rate_limit_per_minute,
-            created_at: now,
-            updated_at: now,
-        };
-        check_supported(&webhook)?;
+        let webhook = new_webhook(body, WebhookId(ids::new_id("wh")), Timestamp::now())?;
         let warnings = self.check_webhook_templates(&webhook).await?;
         let secret = SigningSecret::from_bytes(random(24)?);
         self.store.create_webhook(NewWebhook { webhook: &webhook, secret: &secret }).await?;

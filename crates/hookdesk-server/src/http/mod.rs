@@ -36,6 +36,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
         (name = "invocations", description = "The execution log of webhook calls"),
         (name = "inbound_webhooks", description = "Secret URLs other systems call (/hooks/TOKEN) to act on tickets, and the log of their calls"),
         (name = "users", description = "Requesters, agents and admins, and the API tokens agents and admins act with"),
+        (name = "config", description = "The configuration as one document, to keep in version control and apply to another server"),
     )
 )]
 struct ApiDoc;
@@ -65,6 +66,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(routes::users::router())
         .merge(routes::inbound_webhooks::router())
         .merge(routes::vocabulary::router())
+        .merge(routes::config::router())
 }
 
 /// The OpenAPI document of every route.

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod bad_input;
+mod config;
 mod crash;
 mod delivery;
 mod formats;

@@ -1,6 +1,7 @@
 //! One module per resource. Each exposes `router()` with its documented routes.
 
 pub mod automations;
+pub mod config;
 pub mod inbound_webhooks;
 pub mod invocations;
 pub mod macros;
