@@ -1,4 +1,5 @@
-//! The command line: `hookdesk serve`, `migrate`, `admin-token`, `openapi`, `bench`.
+//! The command line: `hookdesk serve`, `migrate`, `admin-token`, `backup`, `openapi`, `config`,
+//! `import`, `bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,13 @@ pub enum Command {
     Backup(BackupArgs),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// The configuration as code: export a running server's, apply a document to one, or
+    /// print the document's JSON Schema.
+    #[command(subcommand)]
+    Config(crate::remote::ConfigCommand),
+    /// Bring another helpdesk's rules and webhooks over, through a running server.
+    #[command(subcommand)]
+    Import(crate::remote::ImportCommand),
     /// Measure delivery against this machine's own HTTP ceiling: raw, drain, end to end,
     /// memory. Starts its own receiver and servers on fresh temporary databases.
     Bench(crate::bench::BenchArgs),
@@ -154,6 +162,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Config(command) => crate::remote::config(command).await,
+        Command::Import(command) => crate::remote::import(command).await,
         Command::Openapi => {
             output::println(&serde_json::to_string_pretty(&hookdesk_server::http::openapi())?)?;
             Ok(())

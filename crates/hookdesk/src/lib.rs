@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod keys;
 pub mod output;
+pub mod remote;
 pub mod serve;
 pub mod telemetry;
 pub mod transport;

@@ -469,6 +469,86 @@ impl App {
     }
 }
 
+/// The JSON Schema (2020-12) of a configuration document, for editors to check one with
+/// (`hookdesk config schema`): conditions and actions typed from the rule vocabulary.
+pub fn document_schema() -> Value {
+    use hookdesk_core::rules::RuleKind;
+    use hookdesk_core::rules::vocabulary::{action_schema, condition_schema};
+    let list = |def: &str| json!({"type": "array", "items": {"$ref": format!("#/$defs/{def}")}});
+    let text = json!({"type": "string"});
+    let conditions = |kind| {
+        json!({"type": "object", "additionalProperties": false, "properties": {
+            "all": {"type": "array", "items": condition_schema(kind), "description": "Every one must hold"},
+            "any": {"type": "array", "items": condition_schema(kind), "description": "When not empty, one must hold"}}})
+    };
+    let rule = |kind| {
+        json!({"type": "object", "required": ["title", "conditions", "actions"], "additionalProperties": false,
+            "properties": {"title": text, "description": text, "active": {"type": "boolean", "default": true},
+                "conditions": conditions(kind), "actions": {"type": "array", "minItems": 1, "items": action_schema(kind, true)}}})
+    };
+    let auth = |kind: &str, fields: Value, required: &[&str]| {
+        let mut properties = fields;
+        properties["type"] = json!({"type": "string", "enum": [kind]});
+        let mut required: Vec<&str> = required.to_vec();
+        required.push("type");
+        json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
+    };
+    let secret = json!({"$ref": "#/$defs/secret"});
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "hookdesk configuration",
+        "description": "What GET /api/v1/config answers and PUT /api/v1/config takes. Objects are keyed by name (rules and macros by title); a list left out is not managed.",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "webhooks": list("webhook"),
+            "triggers": list("trigger"),
+            "automations": list("automation"),
+            "macros": list("macro"),
+            "inbound_webhooks": list("inbound_webhook"),
+        },
+        "$defs": {
+            "secret": {"description": "A secret: {\"env\": \"NAME\"} reads it from the server's environment when applied",
+                "anyOf": [{"type": "string"}, {"type": "object", "required": ["env"], "additionalProperties": false,
+                    "properties": {"env": {"type": "string"}}}]},
+            "webhook": {"type": "object", "required": ["name", "endpoint"], "additionalProperties": false, "properties": {
+                "name": text, "description": text,
+                "endpoint": {"type": "string", "description": "An absolute http(s) URL; may hold Liquid placeholders"},
+                "http_method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+                "request_format": {"enum": ["json", "xml", "form"]},
+                "status": {"enum": ["active", "inactive"]},
+                "subscriptions": {"type": "array", "items": text,
+                    "description": "[\"conditional_ticket_events\"] (notified by rules) or event types"},
+                "authentication": {"anyOf": [
+                    auth("none", json!({}), &[]),
+                    auth("basic", json!({"username": text, "password": secret}), &["username", "password"]),
+                    auth("bearer", json!({"token": secret}), &["token"]),
+                    auth("api_key", json!({"header": text, "value": secret}), &["header", "value"])]},
+                "custom_headers": {"type": "object", "additionalProperties": text, "maxProperties": 5},
+                "max_retries": {"type": "integer", "minimum": 0, "maximum": 10},
+                "ordering": {"enum": ["none", "per_ticket"]},
+                "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1}}},
+            "trigger": rule(RuleKind::Trigger),
+            "automation": rule(RuleKind::Automation),
+            "macro": {"type": "object", "required": ["title", "actions"], "additionalProperties": false, "properties": {
+                "title": text, "description": text, "active": {"type": "boolean", "default": true},
+                "actions": {"type": "array", "minItems": 1, "items": action_schema(RuleKind::Macro, true)}}},
+            "inbound_webhook": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                "name": text, "enabled": {"type": "boolean", "default": true},
+                "verify": {"anyOf": [{"type": "null"},
+                    auth("hmac_sha256", json!({"header": text, "secret": secret}), &["header", "secret"]),
+                    auth("standard_webhooks", json!({"secret": secret}), &["secret"])]},
+                "idempotency_header": {"type": ["string", "null"]},
+                "actions": {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
+                    "type": {"enum": ["create_ticket", "update_ticket", "add_comment"]}}}},
+                "response": {"type": "object", "additionalProperties": false, "properties": {
+                    "status": {"type": ["integer", "string"]}, "headers": {"type": "object", "additionalProperties": text},
+                    "body": text}},
+                "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1}}},
+        },
+    })
+}
+
 /// The document's sections by name; anything else is refused.
 fn sections(document: &Value) -> Result<HashMap<&'static str, &Vec<Value>>, Invalid> {
     let object = document.as_object().ok_or_else(|| {

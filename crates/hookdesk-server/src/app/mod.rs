@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub use automations::AutomationRun;
 pub use callers::{Admin, Agent, Client};
 pub use checks::{Checked, Saved};
-pub use config::{ApplyOptions, ConfigPlan, PlanStep};
+pub use config::{ApplyOptions, ConfigPlan, PlanStep, document_schema};
 pub use dry_run::{DryRunBody, DryRunResult};
 pub use error::AppError;
 pub use hookdesk_core::Clock;

@@ -261,3 +261,74 @@ crate::on_both_backends!(
     a_document_that_does_not_hold_changes_nothing,
     yaml_goes_both_ways,
 );
+
+/// Every document a server exports holds to the published JSON Schema (`hookdesk config
+/// schema`), and one that does not is caught by it.
+#[tokio::test]
+async fn exported_documents_hold_to_the_published_schema() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    configure(&app).await;
+    let (_, exported) = app.get("/api/v1/config").await;
+    let schema = hookdesk_server::app::document_schema();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("urn:hookdesk:config", schema).expect("the schema is a resource");
+    let index = compiler.compile("urn:hookdesk:config", &mut schemas).expect("the schema compiles");
+    if let Err(error) = schemas.validate(&exported, index) {
+        panic!("the export does not hold to the schema: {error:#}\n{exported:#}");
+    }
+    let mut wrong = exported.clone();
+    wrong["triggers"][0]["actions"][0]["value"]["webhook_id"] = json!("wh_1");
+    assert!(schemas.validate(&wrong, index).is_err(), "a document naming a webhook by id is caught");
+    wrong = exported;
+    wrong["macros"][0]["actions"] = json!([{"field": "notify_webhook", "value": {"webhook": "Intranet"}}]);
+    assert!(schemas.validate(&wrong, index).is_err(), "a macro notifying is caught");
+}
+
+/// The README's worked example: `hookdesk config export` from one server to a file, `config
+/// apply` of it to another, as processes of the real binary.
+#[tokio::test]
+async fn the_command_line_exports_and_applies() {
+    let first = TestApp::spawn(Db::Sqlite).await;
+    configure(&first).await;
+    let second = TestApp::spawn(Db::Sqlite).await;
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = dir.path().join("hookdesk.yaml");
+    let run = |app: &TestApp, args: &[&str]| {
+        let mut command = crate::serve_process::hookdesk();
+        command.args(args).env("HOOKDESK_SERVER", app.url("")).env("HOOKDESK_TOKEN", &app.token);
+        command.output()
+    };
+    let exported = run(&first, &["config", "export"]).await.expect("runs");
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let yaml = String::from_utf8(exported.stdout).expect("text");
+    std::fs::write(
+        &file,
+        yaml.replace("env: WEBHOOK_INTRANET_TOKEN", "env: PATH").replace("env: INBOUND_GITHUB_SECRET", "env: PATH"),
+    )
+    .expect("written");
+    let path = file.to_str().expect("a path");
+    let planned = run(&second, &["config", "apply", path, "--dry-run"]).await.expect("runs");
+    let text = String::from_utf8_lossy(&planned.stdout);
+    assert!(text.contains("+ create webhook \"Intranet\"") && text.contains("6 to create"), "{text}");
+    assert!(text.contains("dry run: nothing applied"), "{text}");
+    let applied = run(&second, &["config", "apply", path]).await.expect("runs");
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let again = run(&second, &["config", "apply", path]).await.expect("runs");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to change"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    // A wrong token is said in words.
+    let mut command = crate::serve_process::hookdesk();
+    let refused = command
+        .args(["config", "export"])
+        .env("HOOKDESK_SERVER", second.url(""))
+        .env("HOOKDESK_TOKEN", "not-the-token")
+        .output()
+        .await
+        .expect("runs");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+}
