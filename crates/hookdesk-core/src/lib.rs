@@ -9,6 +9,7 @@ pub mod audit;
 pub mod endpoint;
 pub mod event;
 pub mod id;
+pub mod import;
 pub mod inbound;
 pub mod invalid;
 pub mod invocation;
