@@ -22,6 +22,30 @@ impl<T> Page<T> {
         Self { data, next_cursor }
     }
 
+    /// The page cut after the item that brings its JSON past `max_bytes` (at least one item
+    /// stays): a page of fifty large items must not make a response of hundreds of
+    /// megabytes. A cut page's next one follows on from its last item, with `cursor`.
+    pub fn within_bytes(mut self, max_bytes: usize, cursor: impl Fn(&T) -> String) -> Self
+    where
+        T: serde::Serialize,
+    {
+        let mut bytes = 0;
+        let keep = self
+            .data
+            .iter()
+            .take_while(|item| {
+                bytes += serde_json::to_vec(item).map_or(0, |json| json.len());
+                bytes <= max_bytes
+            })
+            .count()
+            .max(1);
+        if keep < self.data.len() {
+            self.data.truncate(keep);
+            self.next_cursor = self.data.last().map(cursor);
+        }
+        self
+    }
+
     /// A whole list: no next page.
     pub fn whole(data: Vec<T>) -> Self {
         Self { data, next_cursor: None }
@@ -43,5 +67,10 @@ mod tests {
         assert_eq!(page, Page { data: vec![1, 2], next_cursor: Some("2".into()) });
         let last = Page::of(vec![1, 2], 2, i32::to_string);
         assert_eq!(last, Page { data: vec![1, 2], next_cursor: None });
+        let cut = Page::of(vec!["a".repeat(10), "b".repeat(10), "c".repeat(10)], 5, String::clone)
+            .within_bytes(25, |s| s[..1].into());
+        assert_eq!((cut.data.len(), cut.next_cursor.as_deref()), (2, Some("b")));
+        let one = Page::of(vec!["a".repeat(100)], 5, String::clone).within_bytes(10, |s| s[..1].into());
+        assert_eq!((one.data.len(), one.next_cursor), (1, None), "one item stays, however large");
     }
 }

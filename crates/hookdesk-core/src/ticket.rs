@@ -78,12 +78,41 @@ impl Tag {
     }
 }
 
-/// The set of tags on a ticket: unique, in the order they were added.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, ToSchema)]
-#[schema(value_type = Vec<String>)]
-pub struct Tags(Vec<Tag>);
+/// The set of tags on a ticket: unique, in the order they were added. Kept with a hash set
+/// beside the order: tens of thousands of tags cost the square of their number in a list.
+#[derive(Debug, Clone, Default)]
+pub struct Tags {
+    ordered: Vec<Tag>,
+    set: std::collections::HashSet<Tag>,
+}
+
+/// A list of tags, in order.
+impl Serialize for Tags {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.ordered.serialize(serializer)
+    }
+}
+
+impl utoipa::PartialSchema for Tags {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <Vec<String> as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl ToSchema for Tags {}
+
+impl PartialEq for Tags {
+    fn eq(&self, other: &Self) -> bool {
+        self.ordered == other.ordered
+    }
+}
+
+impl Eq for Tags {}
 
 impl Tags {
+    /// The most tags a ticket holds: an update leaving more is refused.
+    pub const MAX: usize = 100;
+
     pub fn new(tags: impl IntoIterator<Item = Tag>) -> Self {
         let mut set = Self::default();
         set.add(tags);
@@ -92,29 +121,53 @@ impl Tags {
 
     pub fn add(&mut self, tags: impl IntoIterator<Item = Tag>) {
         for tag in tags {
-            if !self.0.contains(&tag) {
-                self.0.push(tag);
+            if self.set.insert(tag.clone()) {
+                self.ordered.push(tag);
             }
         }
     }
 
     pub fn remove<'a>(&mut self, tags: impl IntoIterator<Item = &'a Tag>) {
+        let mut removed = false;
         for tag in tags {
-            self.0.retain(|t| t != tag);
+            removed |= self.set.remove(tag);
+        }
+        if removed {
+            let set = &self.set;
+            self.ordered.retain(|t| set.contains(t));
         }
     }
 
     pub fn contains(&self, tag: &Tag) -> bool {
-        self.0.contains(tag)
+        self.set.contains(tag)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Tag> {
-        self.0.iter()
+        self.ordered.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ordered.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ordered.is_empty()
     }
 
     /// Equal as sets: the order of tags is not a change.
     pub fn same_set(&self, other: &Tags) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().all(|t| other.contains(t))
+        self.set == other.set
+    }
+
+    /// Refuses more than [`Tags::MAX`] tags.
+    pub fn check_count(&self) -> Result<(), Invalid> {
+        if self.len() > Self::MAX {
+            return Err(Invalid::new(
+                "tags",
+                format!("a ticket holds at most {} tags; this update leaves {}", Self::MAX, self.len()),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -159,6 +159,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKDESK_INBOUND_LOG_BUDGET", value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub inbound_log_budget: u64,
 
+    /// The request bodies an inbound webhook with actions accepts a minute, per process
+    /// (`1MiB`, `512KiB`, bytes; at least 64 KiB): what strangers holding its URL can make it
+    /// write; beyond, calls get 429.
+    #[arg(long, env = "HOOKDESK_INBOUND_BYTES_PER_MINUTE", value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub inbound_bytes_per_minute: u64,
+
     /// The time zone templates show dates in (`{{ ticket.created_at | date: "%H:%M" }}`): an
     /// IANA name (Europe/Paris), UTC, or an offset (+02:00).
     #[arg(long, env = "HOOKDESK_TIMEZONE", default_value = "UTC", value_parser = parse_time_zone, allow_hyphen_values = true)]
@@ -355,6 +361,8 @@ pub struct ServeConfig {
     pub retention: Duration,
     /// The bytes each inbound webhook's call log may hold.
     pub inbound_log_budget: u64,
+    /// The bytes of bodies an inbound webhook with actions accepts a minute.
+    pub inbound_bytes_per_minute: u64,
     /// How long ticket audits are kept; `None`: for ever.
     pub audit_retention: Option<Duration>,
     pub background_interval: Duration,
@@ -408,6 +416,7 @@ impl ServeConfig {
             poll_interval: args.poll_interval,
             retention: args.retention,
             inbound_log_budget: args.inbound_log_budget,
+            inbound_bytes_per_minute: args.inbound_bytes_per_minute,
             audit_retention: args.audit_retention.0,
             background_interval: args.background_interval,
             gates: GateConfig {

@@ -46,7 +46,7 @@ pub async fn open_app(database: &DatabaseArgs) -> anyhow::Result<App> {
         store,
         sender,
         node_id: ids::random_id("node").map_err(|e| anyhow::anyhow!("no randomness for the node's id: {e}"))?,
-        config: app_config("http://127.0.0.1:8080".into(), None, Vec::new(), None, 64 << 20),
+        config: app_config("http://127.0.0.1:8080".into(), None, Vec::new(), None, (64 << 20, 1 << 20)),
         clock: hookdesk_server::app::Clock::system(),
     }))
 }
@@ -57,7 +57,7 @@ fn app_config(
     hooks_public_url: Option<String>,
     trusted_proxies: Vec<ipnet::IpNet>,
     metrics_token: Option<String>,
-    inbound_log_budget: u64,
+    (inbound_log_budget, inbound_bytes_per_minute): (u64, u64),
 ) -> AppConfig {
     let public_url = public_url.trim_end_matches('/').to_owned();
     AppConfig {
@@ -65,6 +65,7 @@ fn app_config(
         public_url,
         metrics_token,
         inbound_log_budget,
+        inbound_bytes_per_minute,
         trusted_proxies,
         user_agent: USER_AGENT.to_owned(),
         secret_grace_ms: 24 * 3600 * 1000,
@@ -160,7 +161,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             Some(hooks_public_url),
             config.trusted_proxies.clone(),
             config.metrics_token.clone(),
-            config.inbound_log_budget,
+            (config.inbound_log_budget, config.inbound_bytes_per_minute),
         ),
         clock: config.clock.clone(),
     });

@@ -37,15 +37,21 @@ use hookdesk_core::update::{CommentInput, NewTicket, Source, TicketPatch};
 pub struct InboundLimits(Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>);
 
 impl InboundLimits {
-    /// `Err(wait)` when the webhook is over its limit: the caller may retry after `wait`.
+    /// Counts a call against the limit `id` of `per_minute` calls; `Err(wait)` when the
+    /// webhook is over it: the caller may retry after `wait`. A tenth of a minute's calls may
+    /// come at once (at least 10, at most the minute's): a whole minute's (600 by default) in
+    /// one burst would let a caller write that many tickets or log entries at once.
     fn admit(&self, id: &str, per_minute: u32) -> Result<(), Duration> {
-        let Some(rate) = NonZeroU32::new(per_minute) else { return Ok(()) };
+        let burst = per_minute.min(per_minute.div_ceil(10).max(10));
+        self.admit_n(id, per_minute, burst, 1)
+    }
+
+    /// Counts `n` against the limit `id` of `per_minute`, `burst` at once.
+    fn admit_n(&self, id: &str, per_minute: u32, burst: u32, n: u32) -> Result<(), Duration> {
+        let (Some(rate), Some(n)) = (NonZeroU32::new(per_minute), NonZeroU32::new(n)) else { return Ok(()) };
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         let limiter = {
             let mut limiters = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // A tenth of a minute's calls may come at once (at least 10, at most the minute's):
-            // a whole minute's (600 by default) in one burst would let a caller write that
-            // many tickets or log entries at once.
-            let burst = NonZeroU32::new(per_minute.min(per_minute.div_ceil(10).max(10))).unwrap_or(NonZeroU32::MIN);
             let fresh = || (per_minute, Arc::new(RateLimiter::direct(Quota::per_minute(rate).allow_burst(burst))));
             let entry = limiters.entry(id.to_owned()).or_insert_with(fresh);
             if entry.0 != per_minute {
@@ -53,9 +59,13 @@ impl InboundLimits {
             }
             entry.1.clone()
         };
-        limiter.check().map_err(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
-        })
+        let now = || governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+        match limiter.check_n(n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(now())),
+            // More than the burst at once: never admitted; wait a whole minute to say so.
+            Err(_) => Err(Duration::from_secs(60)),
+        }
     }
 }
 
@@ -288,6 +298,14 @@ impl App {
                 return Handled::RateLimited(wait);
             }
         }
+        // What a caller's calls write (tickets, comments) is bounded by the bodies they send.
+        if unread.is_none()
+            && verified.is_ok()
+            && !webhook.actions.is_empty()
+            && let Err(wait) = self.admit_inbound_bytes(webhook, request.body.len())
+        {
+            return Handled::RateLimited(wait);
+        }
         let (answer, pending) = match (unread, verified) {
             (Some(error), _) => (Answer::error(replies(error)), None),
             (None, Err(reason)) => (Answer::error(replies(AppError::SignatureMismatch(reason))), None),
@@ -307,6 +325,18 @@ impl App {
             Calls::Verified => self.inbound_limits.admit(webhook.id.as_str(), per_minute),
             Calls::Unverified => self.inbound_limits.admit(&format!("{}/unverified", webhook.id), per_minute),
         };
+        if admitted.is_err() {
+            self.metrics.inbound_rate_limited();
+        }
+        admitted
+    }
+
+    /// Counts a call's body against its webhook's bytes a minute (a webhook with actions:
+    /// what its calls write is bounded by what they send); `Err(wait)` when it is over.
+    fn admit_inbound_bytes(&self, webhook: &InboundWebhook, bytes: usize) -> Result<(), Duration> {
+        let per_minute = u32::try_from(self.config.inbound_bytes_per_minute.div_ceil(1024)).unwrap_or(u32::MAX);
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let admitted = self.inbound_limits.admit_n(&format!("{}/bytes", webhook.id), per_minute, per_minute, kib);
         if admitted.is_err() {
             self.metrics.inbound_rate_limited();
         }

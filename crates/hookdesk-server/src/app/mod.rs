@@ -77,6 +77,8 @@ pub struct AppConfig {
     pub metrics_token: Option<String>,
     /// The bytes each inbound webhook's call log may hold; the oldest calls go first.
     pub inbound_log_budget: u64,
+    /// The bytes of bodies an inbound webhook with actions accepts a minute (per process).
+    pub inbound_bytes_per_minute: u64,
 }
 
 /// Everything a use case needs. Cheap to clone. The adapters (`http`, `hooks`) reach the
@@ -133,16 +135,68 @@ pub struct NodeStatus {
 
 /// Runs a long parse or render so that the runtime's other tasks go on meanwhile: on a
 /// multi-threaded runtime its worker hands its queue to another thread for the duration
-/// (`/healthz` answers while an agent's macro renders); elsewhere, in place.
+/// (`/healthz` answers while an agent's macro renders); elsewhere, in place. At most all
+/// cores but one do such work at once (the others wait their turn): sixty-four previews at
+/// once would take every core from the requests.
 fn off_the_request_threads(work: &mut dyn FnMut()) {
     use tokio::runtime::{Handle, RuntimeFlavor};
+    let mut bounded = || {
+        let _turn = HEAVY_WORK.take();
+        work();
+    };
     match Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
             // tokio refuses (by a panic, before running it) where blocking is not allowed:
             // then the work runs in place, as on any other runtime.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(&mut *work)));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(&mut bounded)));
         }
-        _ => work(),
+        _ => bounded(),
+    }
+}
+
+/// Turns at long work: as many as the machine has cores but one (at least one).
+static HEAVY_WORK: std::sync::LazyLock<Turns> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    Turns { free: std::sync::Mutex::new(cores.saturating_sub(1).max(1)), released: std::sync::Condvar::new() }
+});
+
+/// A counting semaphore for threads that may block (the work runs off the runtime's
+/// workers, so waiting here holds none of them).
+struct Turns {
+    free: std::sync::Mutex<usize>,
+    released: std::sync::Condvar,
+}
+
+/// A turn taken (`None` inside another the same thread holds: work within work waits for
+/// nothing, else one turn held while asking for a second could wait for itself).
+struct Turn<'a>(Option<&'a Turns>);
+
+thread_local! {
+    static HOLDS_A_TURN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Turns {
+    fn take(&self) -> Turn<'_> {
+        if HOLDS_A_TURN.get() {
+            return Turn(None);
+        }
+        let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        HOLDS_A_TURN.set(true);
+        Turn(Some(self))
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let Some(turns) = self.0 {
+            HOLDS_A_TURN.set(false);
+            *turns.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+            turns.released.notify_one();
+        }
     }
 }
 

@@ -16,6 +16,10 @@ use super::pages::{PageQuery, id_cursor, limit};
 use super::{Agent, App, AppError, CreateTicketBody, PatchTicketBody};
 use hookdesk_core::update::Source;
 
+/// The JSON a page of tickets or audits holds at most (a page holds one item whatever its
+/// size): fifty tickets of a thousand comments each must not make a response of a gigabyte.
+pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// `GET /tickets`: which tickets.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -35,9 +39,10 @@ impl TicketQuery {
 }
 
 impl App {
-    /// Tickets, oldest first.
+    /// Tickets, oldest first; a page ends early once it holds [`PAGE_BYTES`].
     pub async fn tickets(&self, _caller: &Agent, query: TicketQuery) -> Result<Page<Ticket>, AppError> {
-        Ok(self.store.list_tickets(&query.into_filter()?).await?)
+        let page = self.store.list_tickets(&query.into_filter()?).await?;
+        Ok(page.within_bytes(PAGE_BYTES, |t| t.id.to_string()))
     }
 
     pub async fn ticket(&self, _caller: &Agent, id: TicketId) -> Result<Ticket, AppError> {
@@ -82,6 +87,6 @@ impl App {
         let after_id = query.id_cursor()?;
         let limit = query.limit()?;
         self.ticket(caller, id).await?;
-        Ok(self.store.ticket_audits(id, after_id, limit).await?)
+        Ok(self.store.ticket_audits(id, after_id, limit).await?.within_bytes(PAGE_BYTES, |a| a.id.to_string()))
     }
 }

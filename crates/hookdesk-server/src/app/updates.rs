@@ -170,6 +170,7 @@ impl App {
         now: Timestamp,
     ) -> Result<UpdateOutcome, AppError> {
         let decided = decide_fields(change, &rules.triggers, source, &base.requester.email);
+        decided.fields.tags.check_count()?;
         if decided.report.bound_hit {
             warn!(ticket.id = base.id.0, passes = decided.report.passes, "trigger cycle stopped at its bound");
         }

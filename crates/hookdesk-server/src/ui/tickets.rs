@@ -139,6 +139,8 @@ struct TicketPage {
     row: Row,
     description: String,
     comments: Vec<CommentView>,
+    /// Comments older than those shown.
+    older_comments: usize,
     audits: Vec<AuditView>,
     error: Option<String>,
 }
@@ -151,9 +153,11 @@ async fn ticket_page(app: &App, viewer: &Viewer, id: TicketId, error: Option<Str
         chrome: viewer.chrome("Tickets"),
         row: Row::new(&ticket),
         description: ticket.fields.description.clone(),
+        older_comments: ticket.comments.len().saturating_sub(SHOWN_COMMENTS),
         comments: ticket
             .comments
             .iter()
+            .skip(ticket.comments.len().saturating_sub(SHOWN_COMMENTS))
             .map(|c| CommentView {
                 author: c.author_id.map(|id| format!("user {id}")).unwrap_or_else(|| "hookdesk".into()),
                 body: c.body.clone(),
@@ -165,6 +169,10 @@ async fn ticket_page(app: &App, viewer: &Viewer, id: TicketId, error: Option<Str
         error,
     })
 }
+
+/// The latest comments a ticket's page shows (the API has them all): a ticket of thousands
+/// of comments must not make a page of hundreds of megabytes.
+const SHOWN_COMMENTS: usize = 100;
 
 /// `GET /ui/tickets/{id}`.
 pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<TicketId>) -> Result<Response, UiError> {

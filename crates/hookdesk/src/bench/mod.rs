@@ -165,6 +165,8 @@ fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
         poll_interval: Duration::from_secs(1),
         retention: Duration::from_secs(30 * 86_400),
         inbound_log_budget: 64 << 20,
+        // The bench measures throughput, not this limit.
+        inbound_bytes_per_minute: 1 << 40,
         audit_retention: Some(Duration::from_secs(90 * 86_400)),
         background_interval: Duration::from_secs(60),
         gates: GateConfig { max_in_flight_per_webhook: usize::from(concurrency), ..GateConfig::default() },

@@ -524,7 +524,131 @@ async fn methods_fields_and_lists_are_bounded(db: Db) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
 }
 
+/// The third attack: an agent's previews of a macro that spends its whole render budget on a
+/// tagged ticket, sixty-four at once, took both cores from the requests (/healthz 260 times
+/// slower). Long renders now take turns on all cores but one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_costly_previews_at_once_leave_healthz_answering() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, agent) = user_with_token(&app, "agent@example.com", "agent").await;
+    let costly = "{% if ticket.tags contains 'boom' %}{% assign a = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% for i in (1..99000) %}{% assign b = a | append: i %}{% endfor %}{% endif %}done";
+    let actions = json!([{"field": "add_comment", "value": {"body": costly, "public": false}}]);
+    let (status, saved) = app
+        .call(Method::POST, "/api/v1/macros", Some(json!({"title": "costly", "actions": actions})), Some(&agent))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let ticket = app.ticket(json!({"subject": "boom", "tags": ["boom"]})).await;
+    let preview = format!("/api/v1/tickets/{}/macros/{}", ticket["id"], saved["id"]);
+    let client = reqwest::Client::new();
+    let health = |client: reqwest::Client, url: String| async move {
+        let started = Instant::now();
+        assert_eq!(client.get(url).send().await.expect("healthz answers").status(), 200);
+        started.elapsed()
+    };
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(health(client.clone(), app.url("/healthz")).await);
+    }
+    let previews: Vec<_> = (0..12)
+        .map(|_| {
+            let (client, url, token) = (client.clone(), app.url(&preview), agent.clone());
+            tokio::spawn(
+                async move { client.get(url).bearer_auth(token).send().await.expect("answers").status().as_u16() },
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let mut during = Vec::new();
+    while !previews.iter().all(tokio::task::JoinHandle::is_finished) {
+        during.push(health(client.clone(), app.url("/healthz")).await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = started.elapsed();
+    for preview in previews {
+        assert!(preview.await.expect("a preview") < 500);
+    }
+    idle.sort();
+    during.sort();
+    let (idle, median) = (idle[idle.len() / 2], during[during.len() / 2]);
+    eprintln!(
+        "12 costly previews took {took:?}; /healthz meanwhile: {} answers, median {median:?} (idle {idle:?})",
+        during.len()
+    );
+    assert!(during.len() >= 5, "the previews were over before /healthz was asked");
+    assert!(median < idle * 10 + Duration::from_millis(2), "/healthz took {median:?} (median), {idle:?} idle");
+}
+
+/// The third attack: a form of 120,000 tags took 22 s (tags were deduplicated in a list) and
+/// left a ticket every later update of which took as long; a public form's calls wrote 174
+/// MB a minute of tickets.
+async fn tags_and_what_a_form_writes_are_bounded(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let form = inbound(
+        &app,
+        json!({"name": "Contact form", "actions": [{"type": "create_ticket", "fields": {
+            "subject": "{{ request.params.subject }}", "description": "{{ request.params.message }}",
+            "requester": {"email": "form@example.com"}, "tags": "web_form {{ request.params.topic }}"}}]}),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = form["url"].as_str().expect("url");
+    let tags: Vec<String> = (0..30_000).map(|i| format!("t{i}")).collect();
+    let started = Instant::now();
+    let answer = client
+        .post(url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("subject", "x")
+                .append_pair("topic", &tags.join(" "))
+                .finish(),
+        )
+        .send()
+        .await
+        .expect("answers");
+    let took = started.elapsed();
+    assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(answer.text().await.expect("body").contains("at most 100 tags"));
+    let (_, tickets) = app.get("/api/v1/tickets").await;
+    assert_eq!(tickets["data"], json!([]), "nothing was created");
+    eprintln!("a call of 30,000 tags was refused in {took:?}");
+    let ticket = app.ticket(json!({"subject": "tags"})).await;
+    let hundred_and_one: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
+    let (status, error) =
+        app.patch(&format!("/api/v1/tickets/{}", ticket["id"]), json!({"add_tags": hundred_and_one})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"][0]["field"], "tags");
+
+    // A minute's bodies: 1 MiB by default; beyond, 429, and nothing written.
+    let fresh = inbound(
+        &app,
+        json!({"name": "Another form", "actions": [{"type": "create_ticket", "fields": {
+        "subject": "{{ request.params.subject }}", "description": "{{ request.params.message }}",
+        "requester": {"email": "form@example.com"}}}]}),
+    )
+    .await;
+    let url = fresh["url"].as_str().expect("url");
+    let message = "m".repeat(300 * 1024);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("subject", "big")
+            .append_pair("message", &message)
+            .finish();
+        let answer = client
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("answers");
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(statuses, [422, 422, 422, 429], "three bodies of 300 KiB fit in a minute's 1 MiB, the fourth does not");
+}
+
 crate::on_both_backends!(
+    tags_and_what_a_form_writes_are_bounded,
     methods_fields_and_lists_are_bounded,
     every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers,
     a_header_flood_is_logged_within_its_bounds_and_logs_within_their_budget,

@@ -138,6 +138,7 @@ pub fn default_config(dir: &std::path::Path) -> ServeConfig {
         poll_interval: Duration::from_millis(200),
         retention: Duration::from_secs(30 * 86_400),
         inbound_log_budget: 64 << 20,
+        inbound_bytes_per_minute: 1 << 20,
         audit_retention: Some(Duration::from_secs(90 * 86_400)),
         background_interval: Duration::from_secs(60),
         gates: GateConfig::default(),
