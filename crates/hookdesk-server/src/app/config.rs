@@ -36,6 +36,9 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     /// Delete what a section of the document leaves out.
     pub prune: bool,
+    /// The document's new rules go after the server's (an import adds them at the end),
+    /// not before those it leaves out.
+    pub append: bool,
 }
 
 /// What applying a document does (or did).
@@ -72,12 +75,12 @@ impl PlanStep {
 }
 
 /// The configuration as the store holds it now.
-struct Current {
-    webhooks: Vec<Webhook>,
-    triggers: Vec<Trigger>,
-    automations: Vec<Trigger>,
-    macros: Vec<Macro<Value>>,
-    inbound: Vec<InboundWebhook>,
+pub(crate) struct Current {
+    pub webhooks: Vec<Webhook>,
+    pub triggers: Vec<Trigger>,
+    pub automations: Vec<Trigger>,
+    pub macros: Vec<Macro<Value>>,
+    pub inbound: Vec<InboundWebhook>,
 }
 
 impl Current {
@@ -251,8 +254,14 @@ impl App {
             };
             let titles = unique_names(docs, section, "title")?;
             // The rules in the order they will run: the document's, then (not pruning) the
-            // ones it leaves out, in their order.
+            // ones it leaves out, in their order; appending, those first.
             let mut order: Vec<(Option<&Trigger>, NewTrigger, String)> = Vec::new();
+            if options.append {
+                for old in olds.iter().filter(|t| !titles.contains(&t.rule.title)) {
+                    still_notifies(&old.rule.actions, &planned, section, &old.rule.title)?;
+                    order.push((Some(old), new_trigger(old), old.rule.title.clone()));
+                }
+            }
             for (i, (doc, title)) in docs.iter().zip(&titles).enumerate() {
                 let at = format!("{section}[{i}]");
                 let doc = by_id(doc, &by_name).map_err(|e| within(&at, title, e.into()))?;
@@ -273,7 +282,7 @@ impl App {
                 warnings.extend(found.into_iter().map(|w| w.within(&at)));
                 order.push((olds.iter().find(|t| &t.rule.title == title), value, title.clone()));
             }
-            for old in olds.iter().filter(|t| !titles.contains(&t.rule.title)) {
+            for old in olds.iter().filter(|t| !options.append && !titles.contains(&t.rule.title)) {
                 if options.prune {
                     plan.push(PlanStep::new("delete", kind, &old.rule.title));
                     writes.rules.push((set, RuleWrite::Delete(old.rule.id)));
@@ -395,7 +404,7 @@ impl App {
     }
 
     /// Every object a document may hold, as the store holds it now.
-    async fn current_config(&self) -> Result<Current, AppError> {
+    pub(crate) async fn current_config(&self) -> Result<Current, AppError> {
         let mut webhooks = Vec::new();
         let mut after: Option<WebhookId> = None;
         loop {

@@ -7,6 +7,7 @@ mod checks;
 mod config;
 mod dry_run;
 mod error;
+mod import;
 mod inbound;
 mod inbound_calls;
 mod invocations;
@@ -44,6 +45,7 @@ pub use config::{ApplyOptions, ConfigPlan, PlanStep, document_schema};
 pub use dry_run::{DryRunBody, DryRunResult};
 pub use error::AppError;
 pub use hookdesk_core::Clock;
+pub use import::{ImportCreated, ImportReport};
 pub use inbound::{CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody};
 pub use inbound_calls::{CallAnswer, ErrorReply, Handled, Opened, OpenedCall};
 pub use invocations::{InvocationQuery, LogNames, ReplayBody, ReplayReport};
@@ -148,7 +150,8 @@ fn off_the_request_threads(work: &mut dyn FnMut()) {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
             // tokio refuses (by a panic, before running it) where blocking is not allowed:
             // then the work runs in place, as on any other runtime.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(&mut bounded)));
+            let _ =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(&mut bounded)));
         }
         _ => bounded(),
     }

@@ -67,6 +67,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(routes::inbound_webhooks::router())
         .merge(routes::vocabulary::router())
         .merge(routes::config::router())
+        .merge(routes::imports::router())
 }
 
 /// The OpenAPI document of every route.

@@ -15,6 +15,7 @@ mod hardening_admin;
 mod hardening_cli;
 mod hardening_http;
 mod hardening_logs;
+mod import;
 mod inbound;
 mod multinode;
 mod operations;

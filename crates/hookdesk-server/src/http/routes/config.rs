@@ -105,7 +105,7 @@ async fn apply_config(
     if let Some(field) = hookdesk_core::text::nul_path(&document) {
         return Err(hookdesk_core::Invalid::new(field, "must not contain NUL (\\u0000) characters").into());
     }
-    let options = ApplyOptions { dry_run: query.dry_run, prune: query.prune };
+    let options = ApplyOptions { dry_run: query.dry_run, prune: query.prune, append: false };
     let environment = |name: &str| std::env::var(name).ok();
     Ok(axum::Json(state.apply_config(&caller, &document, options, &environment).await?))
 }

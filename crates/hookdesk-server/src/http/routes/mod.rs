@@ -2,6 +2,7 @@
 
 pub mod automations;
 pub mod config;
+pub mod imports;
 pub mod inbound_webhooks;
 pub mod invocations;
 pub mod macros;
