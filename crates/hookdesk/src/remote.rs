@@ -199,24 +199,16 @@ pub async fn import(command: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Zendesk { files, dry_run, server } => {
             let client = Client::new(&server)?;
             // Each file is one of Zendesk's list answers; together, one import.
-            let mut body = serde_json::Map::new();
+            let mut answers = Vec::new();
             for file in &files {
                 let text = read(file)?;
-                let document: Value =
-                    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-                let Value::Object(parts) = document else { bail!("{} is not a JSON object", file.display()) };
-                for (key, value) in parts {
-                    match (body.get_mut(&key), value) {
-                        (Some(Value::Array(items)), Value::Array(more)) => items.extend(more),
-                        (Some(Value::Object(items)), Value::Object(more)) => items.extend(more),
-                        (_, value) => {
-                            body.insert(key, value);
-                        }
-                    }
-                }
+                answers.push(
+                    serde_json::from_str::<Value>(&text).with_context(|| format!("{} is not JSON", file.display()))?,
+                );
             }
+            let body = hookdesk_core::import::zendesk::merge(answers).map_err(|e| anyhow::anyhow!("{e}"))?;
             let query = format!("api/v1/imports/zendesk?dry_run={dry_run}");
-            let request = client.http.post(client.url(&query)?).json(&Value::Object(body));
+            let request = client.http.post(client.url(&query)?).json(&body);
             let report: Value = serde_json::from_str(&client.send(request).await?)?;
             Ok(output::print(&report_in_words(&report, dry_run))?)
         }

@@ -41,6 +41,31 @@ pub struct Mapped {
 /// never takes one (`Name (2)` instead).
 pub type TakenNames = HashMap<&'static str, HashSet<String>>;
 
+/// Zendesk's answers as one import: each list joined with the same list of the others (pages
+/// of triggers, the webhooks file and the triggers file), `credentials` merged.
+pub fn merge(answers: impl IntoIterator<Item = Value>) -> Result<Value, Invalid> {
+    let mut merged = Map::new();
+    for (i, answer) in answers.into_iter().enumerate() {
+        let Value::Object(parts) = answer else {
+            return Err(Invalid::new(format!("[{i}]"), "each of Zendesk's answers is a JSON object"));
+        };
+        for (key, value) in parts {
+            match (merged.get_mut(&key), value) {
+                (Some(Value::Array(items)), Value::Array(more)) => items.extend(more),
+                (Some(Value::Object(items)), Value::Object(more)) => items.extend(more),
+                (_, value) => {
+                    merged.insert(key, value);
+                }
+            }
+        }
+    }
+    // Pagination and counts are Zendesk's, not lists to import.
+    for key in ["next_page", "previous_page", "count", "meta", "links"] {
+        merged.remove(key);
+    }
+    Ok(Value::Object(merged))
+}
+
 /// Maps `export` (any of `webhooks`, `triggers`, `automations`, `macros`, and `credentials`
 /// by Zendesk webhook id) to the objects to create.
 pub fn map(export: &Value, taken: &TakenNames) -> Result<Mapped, Invalid> {
@@ -48,7 +73,9 @@ pub fn map(export: &Value, taken: &TakenNames) -> Result<Mapped, Invalid> {
         Invalid::new("", "an import is an object of Zendesk's lists: {\"webhooks\": [...], \"triggers\": [...], ...}")
     })?;
     const KEYS: [&str; 5] = ["webhooks", "triggers", "automations", "macros", "credentials"];
-    if let Some(unknown) = object.keys().find(|k| !KEYS.contains(&k.as_str())) {
+    // Zendesk's pagination beside its lists.
+    const PAGING: [&str; 5] = ["next_page", "previous_page", "count", "meta", "links"];
+    if let Some(unknown) = object.keys().find(|k| !KEYS.contains(&k.as_str()) && !PAGING.contains(&k.as_str())) {
         return Err(Invalid::new(
             unknown.as_str(),
             format!("is not one of Zendesk's lists hookdesk imports; expected {}", KEYS.join(", ")),

@@ -12,3 +12,13 @@ document.addEventListener("submit", (event) => {
   const message = event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+// A file input with data-fills="ID" puts the text of the files chosen into the textarea ID,
+// one after the other (Zendesk's answers, to import).
+document.addEventListener("change", (event) => {
+  const input = event.target.closest("input[type=file][data-fills]");
+  if (!input) return;
+  const target = document.getElementById(input.dataset.fills);
+  Promise.all(Array.from(input.files).map((file) => file.text())).then((texts) => {
+    if (target) target.value = texts.join("\n");
+  });
+});

@@ -10,6 +10,7 @@ mod assets;
 mod error;
 mod exchange;
 mod forms;
+mod import;
 mod inbound;
 mod log;
 mod login;
@@ -56,6 +57,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/macros/new", get(macros::new_form).post(macros::create))
         .route("/ui/macros/{id}", get(macros::show).post(macros::update))
         .route("/ui/macros/{id}/try", post(macros::try_on_ticket))
+        .route("/ui/import", get(import::form).post(import::run))
         .route("/ui/users", get(users::list).post(users::create))
         .route("/ui/users/{id}", get(users::show).post(users::update))
         .route("/ui/users/{id}/tokens", post(users::issue_token))

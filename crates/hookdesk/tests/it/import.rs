@@ -130,7 +130,43 @@ async fn an_import_the_checks_refuse_changes_nothing(db: Db) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
 }
 
+/// The same import in the UI: Zendesk's answers pasted one after the other, previewed, then
+/// imported.
+async fn the_ui_previews_then_imports(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let receiver = Receiver::start().await;
+    let mut ui = crate::ui::UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let pasted: String = ["webhooks", "triggers", "automations", "macros"]
+        .iter()
+        .map(|file| {
+            let path = format!("{}/tests/it/fixtures/zendesk/{file}.json", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read_to_string(path).expect("the fixture").replace("RECEIVER", &receiver.url(""))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let triggers = ui.get("/ui/triggers").await.text().await.expect("a page");
+    assert!(triggers.contains("href=\"/ui/import\""), "the triggers page leads to the import");
+    let preview = ui.post("/ui/import", &[("export", &pasted), ("credentials", ""), ("action", "preview")]).await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let page = preview.text().await.expect("a page");
+    assert!(page.contains("Would be created") && page.contains("trigger Send web action"), "{page}");
+    assert!(page.contains("via_id"), "what cannot map is said");
+    let (_, webhooks) = app.get("/api/v1/webhooks").await;
+    assert_eq!(webhooks["data"], json!([]), "a preview creates nothing");
+    let credentials = r#"{"01GPYWEKT1TB2R4WKGR0S8WBCW": {"token": "zendesk-bearer-token"}}"#;
+    let imported =
+        ui.post("/ui/import", &[("export", &pasted), ("credentials", credentials), ("action", "import")]).await;
+    assert_eq!(imported.status(), StatusCode::OK);
+    assert!(imported.text().await.expect("a page").contains("Created"));
+    let (_, webhooks) = app.get("/api/v1/webhooks").await;
+    assert_eq!(webhooks["data"][0]["status"], "active");
+    let broken = ui.post("/ui/import", &[("export", "{not json"), ("credentials", ""), ("action", "preview")]).await;
+    assert_eq!(broken.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 crate::on_both_backends!(
+    the_ui_previews_then_imports,
     a_zendesk_export_is_reported_then_imported_and_its_trigger_fires,
     an_import_the_checks_refuse_changes_nothing,
 );
