@@ -24,6 +24,14 @@ impl Agent {
         Self(user)
     }
 
+    /// The same user as an admin, if they are one.
+    pub fn as_admin(&self) -> Result<Admin, AppError> {
+        if self.0.role != Role::Admin {
+            return Err(AppError::Forbidden("admin"));
+        }
+        Ok(Admin(self.0.clone()))
+    }
+
     pub fn user(&self) -> &User {
         &self.0
     }
@@ -33,6 +41,11 @@ impl Admin {
     /// For a user whose role was checked by the caller.
     pub(super) fn checked(user: User) -> Self {
         Self(user)
+    }
+
+    /// The same user, with the rights every admin has as an agent.
+    pub fn as_agent(&self) -> Agent {
+        Agent(self.0.clone())
     }
 
     pub fn user(&self) -> &User {

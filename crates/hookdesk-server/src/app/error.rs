@@ -21,6 +21,10 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A write that named the version it read, of an object that changed since: the version
+    /// it is at now.
+    #[error("this changed since it was read (it is at version {0} now): read it again, then change it")]
+    VersionConflict(String),
     /// Well-formed input that cannot be acted on, with its own error code (a test payload
     /// that renders to invalid JSON, say).
     #[error("{code}: {message}")]

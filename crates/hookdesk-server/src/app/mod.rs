@@ -25,6 +25,7 @@ mod ticket_bodies;
 mod tickets;
 mod updates;
 mod users;
+mod versions;
 mod webhooks;
 
 pub mod ids;
@@ -60,6 +61,7 @@ pub use ticket_bodies::{CreateTicketBody, PatchTicketBody, from_json, nullable, 
 pub use tickets::TicketQuery;
 pub use updates::UpdateOutcome;
 pub use users::{NewToken, PatchUserBody, TokenBody, UserBody};
+pub use versions::{Versioned, version_of};
 pub use webhooks::{CreateWebhookBody, PatchWebhookBody, WebhookView};
 
 #[derive(Debug, Clone)]

@@ -96,6 +96,9 @@ impl From<AppError> for ApiError {
             AppError::Invalid(invalid) => Self::invalid(invalid),
             AppError::NotFound(what) => Self::not_found(what),
             AppError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            conflict @ AppError::VersionConflict(_) => {
+                Self::new(StatusCode::PRECONDITION_FAILED, "version_conflict", conflict.to_string())
+            }
             AppError::Unprocessable { code, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
             AppError::SignatureMismatch(reason) => Self::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason),
             AppError::MalformedBody(message) => Self::new(StatusCode::BAD_REQUEST, "malformed_json", message),

@@ -89,6 +89,34 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
+/// `If-Match`: the version a write was made from, when the client names one (`"3f2a..."`, or
+/// weak `W/"3f2a..."`; `*`, any version, names none).
+pub struct IfMatch(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(axum::http::header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let value = value.to_str().map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "If-Match must be an ETag this API answered")
+        })?;
+        let tag = value.trim().trim_start_matches("W/").trim_matches('"');
+        Ok(IfMatch((tag != "*" && !tag.is_empty()).then(|| tag.to_owned())))
+    }
+}
+
+/// `item` as JSON with its version as the `ETag`.
+pub fn tagged(item: &impl serde::Serialize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let version = crate::app::version_of(item);
+    let mut response = axum::Json(item).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(axum::http::header::ETAG, value);
+    }
+    response
+}
+
 /// The longest a path or query parameter may be.
 pub const MAX_PARAM_BYTES: usize = 2048;
 

@@ -29,4 +29,5 @@ mod test_send;
 mod time_zone;
 mod tour;
 mod ui;
+mod versions;
 mod vocabulary;

@@ -9,9 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::triggers::{TriggerView, create_in};
+use crate::app::Versioned;
 use crate::app::{Admin, Agent, App, AutomationRun, OrderBody, PatchTriggerBody, Saved, TriggerBody};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, IfMatch, tagged};
+use axum::response::Response;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -48,14 +50,10 @@ async fn create_automation(
 
 /// Get an automation.
 #[utoipa::path(get, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
-    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = TriggerView, headers(("ETag" = String, description = "The version: send it as If-Match to change or delete this version only"))), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_automation(
-    caller: Agent,
-    state: State<App>,
-    ApiPath(id): ApiPath<RuleId>,
-) -> Result<axum::Json<Automation>, ApiError> {
-    Ok(axum::Json(state.rule(&caller, RuleSet::Automations, id).await?))
+async fn get_automation(caller: Agent, state: State<App>, ApiPath(id): ApiPath<RuleId>) -> Result<Response, ApiError> {
+    Ok(tagged(&state.rule(&caller, RuleSet::Automations, id).await?))
 }
 
 /// Change an automation; absent fields keep their value.
@@ -63,27 +61,31 @@ async fn get_automation(
 /// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
 /// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
 /// could not be settled.
-#[utoipa::path(patch, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)), request_body = PatchTriggerBody,
-    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+#[utoipa::path(patch, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")), request_body = PatchTriggerBody,
+    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_automation(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<RuleId>,
+    IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchTriggerBody>,
-) -> Result<axum::Json<Saved<Automation>>, ApiError> {
-    Ok(axum::Json(state.update_rule(&caller, RuleSet::Automations, id, body).await?))
+) -> Result<Response, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Automations, id), expected.as_deref()).await?;
+    Ok(tagged(&state.update_rule(&caller, RuleSet::Automations, id, body).await?))
 }
 
 /// Delete an automation.
-#[utoipa::path(delete, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+#[utoipa::path(delete, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_automation(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<RuleId>,
+    IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Automations, id), expected.as_deref()).await?;
     state.delete_rule(&caller, RuleSet::Automations, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,9 +9,11 @@ use hookdesk_core::inbound::InboundCall;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::Versioned;
 use crate::app::{Admin, App, CallQuery, InboundBody, InboundWebhookView, PatchInboundBody};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, tagged};
+use axum::response::Response;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -47,39 +49,43 @@ async fn create_inbound_webhook(
 
 /// Get an inbound webhook.
 #[utoipa::path(get, path = "/api/v1/inbound_webhooks/{id}", tag = "inbound_webhooks", params(("id" = String, Path)),
-    responses((status = 200, body = InboundWebhookView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = InboundWebhookView, headers(("ETag" = String, description = "The version: send it as If-Match to change or delete this version only"))), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_inbound_webhook(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<InboundWebhookId>,
-) -> Result<axum::Json<InboundWebhookView>, ApiError> {
-    Ok(axum::Json(state.inbound_webhook(&caller, &id).await?))
+) -> Result<Response, ApiError> {
+    Ok(tagged(&state.inbound_webhook(&caller, &id).await?))
 }
 
 /// Change an inbound webhook; absent fields keep their value. The URL stays.
-#[utoipa::path(patch, path = "/api/v1/inbound_webhooks/{id}", tag = "inbound_webhooks", params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/inbound_webhooks/{id}", tag = "inbound_webhooks", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")),
     request_body = PatchInboundBody,
-    responses((status = 200, body = InboundWebhookView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = InboundWebhookView), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_inbound_webhook(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<InboundWebhookId>,
+    IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchInboundBody>,
-) -> Result<axum::Json<InboundWebhookView>, ApiError> {
-    Ok(axum::Json(state.update_inbound_webhook(&caller, &id, body).await?))
+) -> Result<Response, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::InboundWebhook(&id), expected.as_deref()).await?;
+    Ok(tagged(&state.update_inbound_webhook(&caller, &id, body).await?))
 }
 
 /// Delete an inbound webhook and its call log.
-#[utoipa::path(delete, path = "/api/v1/inbound_webhooks/{id}", tag = "inbound_webhooks", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+#[utoipa::path(delete, path = "/api/v1/inbound_webhooks/{id}", tag = "inbound_webhooks", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_inbound_webhook(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<InboundWebhookId>,
+    IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::InboundWebhook(&id), expected.as_deref()).await?;
     state.delete_inbound_webhook(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

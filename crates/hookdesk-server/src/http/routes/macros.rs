@@ -10,9 +10,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::Versioned;
 use crate::app::{Agent, App, MacroBody, PageQuery, PatchMacroBody, Saved};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, tagged};
+use axum::response::Response;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new().routes(routes!(list_macros, create_macro)).routes(routes!(
@@ -69,14 +71,10 @@ async fn create_macro(
 
 /// Get a macro.
 #[utoipa::path(get, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
-    responses((status = 200, body = MacroView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = MacroView, headers(("ETag" = String, description = "The version: send it as If-Match to change or delete this version only"))), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_macro(
-    caller: Agent,
-    state: State<App>,
-    ApiPath(id): ApiPath<MacroId>,
-) -> Result<axum::Json<Macro>, ApiError> {
-    Ok(axum::Json(state.macro_by_id(&caller, id).await?))
+async fn get_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<MacroId>) -> Result<Response, ApiError> {
+    Ok(tagged(&state.macro_by_id(&caller, id).await?))
 }
 
 /// Change a macro; absent fields keep their value.
@@ -84,23 +82,31 @@ async fn get_macro(
 /// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
 /// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
 /// could not be settled.
-#[utoipa::path(patch, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)), request_body = PatchMacroBody,
-    responses((status = 200, body = MacroView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+#[utoipa::path(patch, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")), request_body = PatchMacroBody,
+    responses((status = 200, body = MacroView), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_macro(
     caller: Agent,
     state: State<App>,
     ApiPath(id): ApiPath<MacroId>,
+    IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchMacroBody>,
-) -> Result<axum::Json<Saved<Macro>>, ApiError> {
-    Ok(axum::Json(state.update_macro(&caller, id, body).await?))
+) -> Result<Response, ApiError> {
+    state.expect_version(&caller, Versioned::Macro(id), expected.as_deref()).await?;
+    Ok(tagged(&state.update_macro(&caller, id, body).await?))
 }
 
 /// Delete a macro.
-#[utoipa::path(delete, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+#[utoipa::path(delete, path = "/api/v1/macros/{id}", tag = "macros", params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_macro(caller: Agent, state: State<App>, ApiPath(id): ApiPath<MacroId>) -> Result<StatusCode, ApiError> {
+async fn delete_macro(
+    caller: Agent,
+    state: State<App>,
+    ApiPath(id): ApiPath<MacroId>,
+    IfMatch(expected): IfMatch,
+) -> Result<StatusCode, ApiError> {
+    state.expect_version(&caller, Versioned::Macro(id), expected.as_deref()).await?;
     state.delete_macro(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

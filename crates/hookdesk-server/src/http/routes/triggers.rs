@@ -10,9 +10,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::Versioned;
 use crate::app::{Admin, Agent, App, DryRunBody, DryRunResult, OrderBody, PatchTriggerBody, Saved, TriggerBody};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, IfMatch, tagged};
+use axum::response::Response;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -80,14 +82,10 @@ async fn create_trigger(
 
 /// Get a trigger.
 #[utoipa::path(get, path = "/api/v1/triggers/{id}", tag = "triggers", params(("id" = i64, Path)),
-    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = TriggerView, headers(("ETag" = String, description = "The version: send it as If-Match to change or delete this version only"))), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_trigger(
-    caller: Agent,
-    state: State<App>,
-    ApiPath(id): ApiPath<RuleId>,
-) -> Result<axum::Json<Trigger>, ApiError> {
-    Ok(axum::Json(state.rule(&caller, RuleSet::Triggers, id).await?))
+async fn get_trigger(caller: Agent, state: State<App>, ApiPath(id): ApiPath<RuleId>) -> Result<Response, ApiError> {
+    Ok(tagged(&state.rule(&caller, RuleSet::Triggers, id).await?))
 }
 
 /// Change a trigger; absent fields keep their value.
@@ -95,27 +93,31 @@ async fn get_trigger(
 /// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
 /// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
 /// could not be settled.
-#[utoipa::path(patch, path = "/api/v1/triggers/{id}", tag = "triggers", params(("id" = i64, Path)), request_body = PatchTriggerBody,
-    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+#[utoipa::path(patch, path = "/api/v1/triggers/{id}", tag = "triggers", params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")), request_body = PatchTriggerBody,
+    responses((status = 200, body = TriggerView), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_trigger(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<RuleId>,
+    IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchTriggerBody>,
-) -> Result<axum::Json<Saved<Trigger>>, ApiError> {
-    Ok(axum::Json(state.update_rule(&caller, RuleSet::Triggers, id, body).await?))
+) -> Result<Response, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Triggers, id), expected.as_deref()).await?;
+    Ok(tagged(&state.update_rule(&caller, RuleSet::Triggers, id, body).await?))
 }
 
 /// Delete a trigger.
-#[utoipa::path(delete, path = "/api/v1/triggers/{id}", tag = "triggers", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+#[utoipa::path(delete, path = "/api/v1/triggers/{id}", tag = "triggers", params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_trigger(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<RuleId>,
+    IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Triggers, id), expected.as_deref()).await?;
     state.delete_rule(&caller, RuleSet::Triggers, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,12 +10,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::Versioned;
 use crate::app::{
     Admin, App, CreateWebhookBody, InvocationQuery, PageQuery, PatchWebhookBody, ReplayBody, ReplayReport, Saved,
     TestBody, TestResult, WebhookView,
 };
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, tagged};
+use axum::response::Response;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -63,14 +65,10 @@ async fn create_webhook(
 
 /// Get a webhook.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = WebhookView, headers(("ETag" = String, description = "The version: send it as If-Match to change or delete this version only"))), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_webhook(
-    caller: Admin,
-    state: State<App>,
-    ApiPath(id): ApiPath<WebhookId>,
-) -> Result<axum::Json<WebhookView>, ApiError> {
-    Ok(axum::Json(state.webhook(&caller, &id).await?))
+async fn get_webhook(caller: Admin, state: State<App>, ApiPath(id): ApiPath<WebhookId>) -> Result<Response, ApiError> {
+    Ok(tagged(&state.webhook(&caller, &id).await?))
 }
 
 /// Change a webhook. The connection method (`subscriptions`) cannot change.
@@ -78,27 +76,31 @@ async fn get_webhook(
 /// Its templates are rendered against a sample ticket: what fails whatever a ticket holds is a
 /// 422; the answer's `warnings` (`[{field, message}]`, only when there are any) say what
 /// could not be settled.
-#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = PatchWebhookBody,
-    responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")), request_body = PatchWebhookBody,
+    responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_webhook(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<WebhookId>,
+    IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchWebhookBody>,
-) -> Result<axum::Json<Saved<WebhookView>>, ApiError> {
-    Ok(axum::Json(state.update_webhook(&caller, &id, body).await?))
+) -> Result<Response, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::Webhook(&id), expected.as_deref()).await?;
+    Ok(tagged(&state.update_webhook(&caller, &id, body).await?))
 }
 
 /// Delete a webhook (refused while a trigger notifies it).
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag a GET answered: refused (412) when the object changed since")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_webhook(
     caller: Admin,
     state: State<App>,
     ApiPath(id): ApiPath<WebhookId>,
+    IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
+    state.expect_version(&caller.as_agent(), Versioned::Webhook(&id), expected.as_deref()).await?;
     state.delete_webhook(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
