@@ -9,6 +9,7 @@
 mod assets;
 mod error;
 mod exchange;
+mod flash;
 mod forms;
 mod import;
 mod inbound;
@@ -31,6 +32,7 @@ use axum::routing::{get, post};
 
 use crate::app::App;
 pub use error::UiError;
+pub use flash::Flash;
 pub use session::{Submitted, Viewer};
 
 /// The UI's routes, and `/` sending browsers to them.
@@ -95,7 +97,9 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn page_headers(request: Request, next: Next) -> Response {
+    let request_headers = request.headers().clone();
     let mut response = next.run(request).await;
+    flash::clear_when_shown(&request_headers, &mut response);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -137,6 +141,8 @@ pub struct Chrome {
     /// The menu entry of this page.
     pub current: &'static str,
     pub assets: &'static assets::Urls,
+    /// The message the last change left, shown once.
+    pub flash: Option<Flash>,
 }
 
 /// One entry of the menu.

@@ -33,7 +33,7 @@ pub fn cleared_cookie() -> HeaderValue {
     HeaderValue::from_static("hookdesk_session=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -48,6 +48,8 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 pub struct Viewer {
     pub session: Session,
     session_id: String,
+    /// The message the last change left for this page.
+    flash: Option<super::flash::Flash>,
 }
 
 impl Viewer {
@@ -71,6 +73,7 @@ impl Viewer {
             csrf_token: self.session.csrf_token.clone(),
             current,
             assets: &URLS,
+            flash: self.flash.clone(),
         }
     }
 }
@@ -81,7 +84,7 @@ impl FromRequestParts<App> for Viewer {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let session_id = cookie(&parts.headers, COOKIE).ok_or(UiError::SignIn)?.to_owned();
         let session = app.session(&session_id).await?;
-        Ok(Viewer { session, session_id })
+        Ok(Viewer { session, session_id, flash: super::flash::Flash::of(&parts.headers) })
     }
 }
 
