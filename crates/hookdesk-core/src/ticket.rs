@@ -171,6 +171,29 @@ impl Tags {
     }
 }
 
+impl Ticket {
+    /// The most comments a ticket holds, and the most text they hold together: every read
+    /// and every update of a ticket loads its comments.
+    pub const MAX_COMMENTS: usize = 1000;
+    pub const MAX_COMMENT_BYTES: usize = 4 * 1024 * 1024;
+
+    /// Refuses a ticket left with more comments, or more comment text, than it may hold.
+    pub fn check_comments(&self) -> Result<(), Invalid> {
+        let bytes: usize = self.comments.iter().map(|c| c.body.len()).sum();
+        if self.comments.len() > Self::MAX_COMMENTS || bytes > Self::MAX_COMMENT_BYTES {
+            return Err(Invalid::new(
+                "comment",
+                format!(
+                    "a ticket holds at most {} comments and {} MiB of comment text; this one is full: open a follow-up ticket",
+                    Self::MAX_COMMENTS,
+                    Self::MAX_COMMENT_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The requester as shown on a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Requester {

@@ -227,6 +227,31 @@ impl Store {
         Ok(ticket)
     }
 
+    /// The latest `limit` tickets' ids and subjects, newest first: what an editor offers to
+    /// try a rule on.
+    pub async fn recent_ticket_subjects(&self, limit: u32) -> Result<Vec<(TicketId, String)>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, subject FROM tickets ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(id, subject)| (TicketId(id), subject)).collect())
+    }
+
+    /// The custom field keys the latest `tickets` tickets use, sorted: what an editor offers
+    /// as placeholders and fields.
+    pub async fn recent_custom_field_keys(&self, tickets: u32) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT custom_fields FROM tickets ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(tickets))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut keys = std::collections::BTreeSet::new();
+        for (json,) in rows {
+            let fields: serde_json::Map<String, serde_json::Value> = rows::json("tickets.custom_fields", &json)?;
+            keys.extend(fields.into_iter().map(|(key, _)| key));
+        }
+        Ok(keys.into_iter().collect())
+    }
+
     pub async fn list_tickets(&self, filter: &TicketFilter) -> Result<Page<Ticket>, StoreError> {
         // Optional filters as `CAST($n AS TEXT) IS NULL OR ...`: one statement for every
         // combination, and PostgreSQL can infer the parameter types.

@@ -195,6 +195,32 @@ impl Store {
         Ok(Page::of(data, limit, |u| u.id.to_string()))
     }
 
+    /// Agents and admins by name, at most `limit`: who a ticket may be assigned to.
+    pub async fn staff(&self, limit: u32) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role <> 'end_user' ORDER BY name, id LIMIT $1");
+        let rows =
+            sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql)).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// The names of the users among `ids` (the ones that exist).
+    pub async fn user_names(&self, ids: &[UserId]) -> Result<std::collections::HashMap<UserId, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!("SELECT id, name FROM users WHERE id IN ({})", crate::db::placeholders(1, ids.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.0);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((UserId(sqlx::Row::try_get(r, "id")?), sqlx::Row::try_get(r, "name")?)))
+            .collect()
+    }
+
     /// Changes a user. The last admin cannot stop being one (nobody could manage the
     /// server), and an email taken by another user is a conflict.
     pub async fn update_user(&self, id: UserId, patch: &UserPatch, now: Timestamp) -> Result<User, StoreError> {

@@ -288,6 +288,23 @@ impl Store {
         Ok((names, more))
     }
 
+    /// Every webhook's id, name and subscriptions, at most `limit` of them (by name): what an
+    /// editor offers to pick from. Nothing is unsealed.
+    pub async fn webhook_choices(&self, limit: u32) -> Result<Vec<(WebhookId, String, Subscriptions)>, StoreError> {
+        sqlx::query("SELECT id, name, subscriptions FROM webhooks ORDER BY name, id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let names: String = r.try_get("subscriptions")?;
+                let subscriptions = Subscriptions::parse(&rows::json::<Vec<String>>("webhooks.subscriptions", &names)?)
+                    .map_err(|e| StoreError::corrupt("webhooks.subscriptions", e))?;
+                Ok((WebhookId(r.try_get("id")?), r.try_get("name")?, subscriptions))
+            })
+            .collect()
+    }
+
     pub async fn list_webhooks(&self, after_id: Option<&WebhookId>, limit: u32) -> Result<Page<Webhook>, StoreError> {
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = sqlx::query_as(AssertSqlSafe(sql))

@@ -20,6 +20,16 @@ pub fn actions(kind: RuleKind) -> Vec<ActionName> {
     ActionName::all().into_iter().filter(|a| a.serves(kind)).collect()
 }
 
+/// Every operator's name, in the contract's order.
+pub fn operator_names() -> Vec<&'static str> {
+    OPERATORS.iter().map(|(name, _)| *name).collect()
+}
+
+/// Whether the operator `name` compares with a value; none for a name that is no operator.
+pub fn operator_takes_value(name: &str) -> Option<bool> {
+    OPERATORS.iter().find(|(n, _)| *n == name).map(|(_, op)| op.takes_value())
+}
+
 /// What `GET /api/v1/rules/vocabulary` answers.
 pub fn document() -> Value {
     let mut document = serde_json::Map::new();

@@ -22,3 +22,18 @@ document.addEventListener("change", (event) => {
     if (target) target.value = texts.join("\n");
   });
 });
+// The rule editor: a button with data-insert="SELECT" and data-into="TEXTAREA" puts the
+// placeholder chosen in SELECT at the textarea's cursor (and so refreshes its live preview).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-insert]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.insert);
+  const target = document.getElementById(button.dataset.into);
+  if (!source || !target) return;
+  const start = target.selectionStart ?? target.value.length;
+  const end = target.selectionEnd ?? start;
+  target.value = target.value.slice(0, start) + source.value + target.value.slice(end);
+  target.focus();
+  target.selectionStart = target.selectionEnd = start + source.value.length;
+  target.dispatchEvent(new Event("input", { bubbles: true }));
+});

@@ -609,6 +609,17 @@ fn with_secrets(doc: &Value, paths: &[&str], env: &(dyn Fn(&str) -> Option<Strin
                 reference.get("env").and_then(Value::as_str).filter(|_| reference.len() == 1).ok_or_else(|| {
                     Invalid::new(*path, "a secret is a text or {\"env\": \"NAME\"}, read from the server's environment")
                 })?;
+            // Only the variables documents are meant to name: the server's own settings
+            // (HOOKDESK_SECRET_KEY, the database URL) and anything else in its environment
+            // must not reach a webhook, where a test send would show them to an admin.
+            if !is_secret_variable(name) {
+                return Err(Invalid::new(
+                    *path,
+                    format!(
+                        "{name:?} is not a secret's variable: secrets are read only from variables named WEBHOOK_... or INBOUND_... (capitals, digits, _)"
+                    ),
+                ));
+            }
             let value = env(name).ok_or_else(|| {
                 Invalid::new(*path, format!("the environment variable {name} is not set where the server runs"))
             })?;
@@ -749,6 +760,15 @@ fn changed(old: &Value, new: &Value) -> Map<String, Value> {
         .collect()
 }
 
+/// Whether a document may read the variable `name`: `WEBHOOK_...` or `INBOUND_...`, as
+/// export writes them.
+fn is_secret_variable(name: &str) -> bool {
+    let rest = name.strip_prefix("WEBHOOK_").or_else(|| name.strip_prefix("INBOUND_"));
+    rest.is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    })
+}
+
 /// The environment variable an exported secret refers to: `WEBHOOK_INTRANET_TOKEN`.
 fn secret_env(kind: &str, name: &str, field: &str) -> Value {
     let mut slug = String::new();
@@ -885,14 +905,21 @@ mod tests {
 
     #[test]
     fn secrets_are_read_from_the_environment_and_named_when_missing() {
-        let doc = json!({"authentication": {"type": "bearer", "token": {"env": "CRM_TOKEN"}}});
-        let env = |name: &str| (name == "CRM_TOKEN").then(|| "s3cret".to_owned());
+        let doc = json!({"authentication": {"type": "bearer", "token": {"env": "WEBHOOK_CRM_TOKEN"}}});
+        let env = |name: &str| (name == "WEBHOOK_CRM_TOKEN").then(|| "s3cret".to_owned());
         let read = with_secrets(&doc, &["authentication.token"], &env).expect("read");
         assert_eq!(read["authentication"]["token"], "s3cret");
         let none = |_: &str| None;
         let missing = with_secrets(&doc, &["authentication.token"], &none).expect_err("missing");
         assert_eq!(missing.field, "authentication.token");
-        assert!(missing.message.contains("CRM_TOKEN"), "{missing}");
+        assert!(missing.message.contains("WEBHOOK_CRM_TOKEN"), "{missing}");
+        // The server's own settings, and any other variable, are never read.
+        let everything = |_: &str| Some("the server's key".to_owned());
+        for name in ["HOOKDESK_SECRET_KEY", "HOME", "DATABASE_URL", "WEBHOOK_", "webhook_x", "INBOUND_A-B"] {
+            let doc = json!({"authentication": {"type": "bearer", "token": {"env": name}}});
+            let refused = with_secrets(&doc, &["authentication.token"], &everything).expect_err(name);
+            assert!(refused.message.contains("WEBHOOK_... or INBOUND_..."), "{refused}");
+        }
         assert_eq!(secret_env("WEBHOOK", "CRM (prod) hook!", "TOKEN"), json!({"env": "WEBHOOK_CRM_PROD_HOOK_TOKEN"}));
     }
 

@@ -298,11 +298,12 @@ impl App {
                 return Handled::RateLimited(wait);
             }
         }
-        // What a caller's calls write (tickets, comments) is bounded by the bodies they send.
+        // What a caller's calls write (tickets, comments) is bounded by what they send.
         if unread.is_none()
             && verified.is_ok()
             && !webhook.actions.is_empty()
-            && let Err(wait) = self.admit_inbound_bytes(webhook, request.body.len())
+            // The query counts too: a form's fields may come in it as well as in the body.
+            && let Err(wait) = self.admit_inbound_bytes(webhook, request.body.len() + request.query.len())
         {
             return Handled::RateLimited(wait);
         }
@@ -431,7 +432,7 @@ impl App {
             created_at: self.clock.now(),
             method: request.method.clone(),
             path: request.path.clone(),
-            query: request.query.clone(),
+            query: cut(&request.query, LOGGED_BODY_BYTES).to_owned(),
             headers: request.logged_headers(),
             body: cut(&String::from_utf8_lossy(&request.body), LOGGED_BODY_BYTES).to_owned(),
             body_bytes: i64::try_from(request.body_bytes).unwrap_or(i64::MAX),

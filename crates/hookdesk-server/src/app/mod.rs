@@ -4,6 +4,7 @@ mod automations;
 pub mod background;
 mod callers;
 mod checks;
+mod choices;
 mod config;
 mod dry_run;
 mod error;
@@ -42,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 pub use automations::AutomationRun;
 pub use callers::{Admin, Agent, Client};
 pub use checks::{Checked, Saved};
+pub use choices::{EditorChoices, Placeholder, WebhookChoice};
 pub use config::{ApplyOptions, ConfigPlan, PlanStep, document_schema};
 pub use dry_run::{DryRunBody, DryRunResult};
 pub use error::AppError;
@@ -56,12 +58,12 @@ pub use overview::{OVERVIEW_WINDOW, Overview};
 pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery};
 pub use rules::{OrderBody, PatchTriggerBody, TriggerBody};
 pub use sessions::{SESSION_LIFETIME, Session, SignedIn};
-pub use test_send::{TestBody, TestResult};
+pub use test_send::{NotificationPreview, TestBody, TestResult};
 pub use ticket_bodies::{CreateTicketBody, PatchTicketBody, from_json, nullable, plain_words};
 pub use tickets::TicketQuery;
 pub use updates::UpdateOutcome;
 pub use users::{NewToken, PatchUserBody, TokenBody, UserBody};
-pub use versions::{Versioned, version_of};
+pub use versions::{Editable, version_of};
 pub use webhooks::{CreateWebhookBody, PatchWebhookBody, WebhookView};
 
 #[derive(Debug, Clone)]
@@ -144,8 +146,11 @@ pub struct NodeStatus {
 /// once would take every core from the requests.
 fn off_the_request_threads(work: &mut dyn FnMut()) {
     use tokio::runtime::{Handle, RuntimeFlavor};
+    // An update's renders hold the database's writer (SQLite's only one): waiting for a
+    // turn there would make every other write wait behind previews.
+    let holds_the_writer = HOLDS_THE_WRITER.try_with(|_| ()).is_ok();
     let mut bounded = || {
-        let _turn = HEAVY_WORK.take();
+        let _turn = (!holds_the_writer).then(|| HEAVY_WORK.take());
         work();
     };
     match Handle::try_current() {
@@ -157,6 +162,17 @@ fn off_the_request_threads(work: &mut dyn FnMut()) {
         }
         _ => bounded(),
     }
+}
+
+tokio::task_local! {
+    /// Set while an update runs in its write transaction.
+    static HOLDS_THE_WRITER: ();
+}
+
+/// Runs `update`, whose renders take no turn at long work: they hold the writer, and are
+/// bounded by their render budget anyway.
+pub(crate) async fn holding_the_writer<T>(update: impl std::future::Future<Output = T>) -> T {
+    HOLDS_THE_WRITER.scope((), update).await
 }
 
 /// Turns at long work: as many as the machine has cores but one (at least one).

@@ -14,7 +14,12 @@ use utoipa::ToSchema;
 
 use super::checks::sample_ticket;
 use super::error::OrNotFound;
-use super::{Admin, App, AppError, ids};
+use super::{Admin, Agent, App, AppError, ids};
+use hookdesk_core::request::OutgoingRequest;
+use hookdesk_core::rules::{Action, RuleKind};
+use hookdesk_core::template::{Context, Template};
+use hookdesk_core::ticket::Ticket;
+use hookdesk_core::webhook::Webhook;
 
 /// `POST /webhooks/{id}/test`: each part replaces the webhook's own for this one request.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -78,20 +83,9 @@ impl App {
         let context = self
             .template_context(&ticket, Some(actor))
             .with("webhook", &serde_json::json!({"id": webhook.id, "name": webhook.name}));
-        let document = serde_json::to_value(&ticket).unwrap_or(Value::Null);
         let mut rendering = Rendering::noting_unknown();
-        let prepared = prepare(&webhook, payload.as_ref(), &params, &context, &mut rendering, &document)
-            .map_err(|e| AppError::Unprocessable { code: e.code, message: e.message })?;
-        let at = Timestamp::now();
-        let secrets = self.store.signing_secrets(&webhook.id, at).await?;
-        let request = finalize(
-            &prepared,
-            &webhook.authentication,
-            &secrets.all(),
-            &ids::new_id("test"),
-            at.as_secs(),
-            &self.config.user_agent,
-        );
+        let request =
+            self.render_request(&webhook, payload.as_ref(), &params, &context, &ticket, &mut rendering).await?;
         let outcome = self.sender.send(&request).await;
         // A response is the answer, whatever its status; an error only when none came back.
         let error = if outcome.response.is_some() { None } else { outcome.error };
@@ -103,4 +97,78 @@ impl App {
             unknown_variables: rendering.into_unknown(),
         })
     }
+
+    /// The request `webhook` would send now for `ticket`, signed as it would be.
+    async fn render_request(
+        &self,
+        webhook: &Webhook,
+        payload: Option<&Template>,
+        params: &[(String, Template)],
+        context: &Context,
+        ticket: &Ticket,
+        rendering: &mut Rendering,
+    ) -> Result<OutgoingRequest, AppError> {
+        let document = serde_json::to_value(ticket).unwrap_or(Value::Null);
+        let prepared = prepare(webhook, payload, params, context, rendering, &document)
+            .map_err(|e| AppError::Unprocessable { code: e.code, message: e.message })?;
+        let at = Timestamp::now();
+        let secrets = self.store.signing_secrets(&webhook.id, at).await?;
+        Ok(finalize(
+            &prepared,
+            &webhook.authentication,
+            &secrets.all(),
+            &ids::new_id("test"),
+            at.as_secs(),
+            &self.config.user_agent,
+        ))
+    }
+
+    /// What a rule's `notify_webhook` action (`notify`, its value) would send for a ticket, or
+    /// the sample: rendered as the rule `title` of `kind` renders it, nothing sent.
+    pub async fn preview_notification(
+        &self,
+        caller: &Agent,
+        kind: RuleKind,
+        title: &str,
+        notify: &Value,
+        ticket_id: Option<TicketId>,
+    ) -> Result<NotificationPreview, AppError> {
+        let actor = caller.user();
+        let Action::NotifyWebhook(notify) =
+            Action::parse(&serde_json::json!({"field": "notify_webhook", "value": notify}))?
+        else {
+            return Err(AppError::Internal("notify_webhook parsed as another action".into()));
+        };
+        let webhook = self.find_webhook(&notify.webhook_id).await?;
+        let ticket = match ticket_id {
+            Some(ticket_id) => self.store.ticket(ticket_id).await.or_not_found("ticket")?,
+            None => sample_ticket(actor.id, Timestamp::now()),
+        };
+        let rule = serde_json::json!({"id": 0, "title": title});
+        let user = (kind != RuleKind::Automation).then_some(actor);
+        let context = self
+            .template_context(&ticket, user)
+            .with("trigger", &rule)
+            .with(kind.as_str(), &rule)
+            .with("webhook", &serde_json::json!({"id": webhook.id, "name": webhook.name}));
+        let mut rendering = Rendering::noting_unknown();
+        let rendered = self
+            .render_request(&webhook, notify.payload.as_ref(), &notify.params, &context, &ticket, &mut rendering)
+            .await;
+        let (request, error) = match rendered {
+            Ok(request) => (Some(request.logged(&webhook.authentication)), None),
+            Err(AppError::Unprocessable { message, .. }) => (None, Some(message)),
+            Err(other) => return Err(other),
+        };
+        Ok(NotificationPreview { request, error, unknown_variables: rendering.into_unknown() })
+    }
+}
+
+/// What a notification would send, or why it could not be rendered, and the variables its
+/// templates asked for that do not exist.
+#[derive(Debug, Clone)]
+pub struct NotificationPreview {
+    pub request: Option<LoggedRequest>,
+    pub error: Option<String>,
+    pub unknown_variables: Vec<String>,
 }

@@ -169,6 +169,20 @@ impl App {
         change: Change<'_>,
         now: Timestamp,
     ) -> Result<UpdateOutcome, AppError> {
+        super::holding_the_writer(self.run_update_holding(tx, rules, rendering, source, base, change, now)).await
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one update's parts, passed once")]
+    async fn run_update_holding(
+        &self,
+        tx: &mut UpdateTx,
+        rules: &Rules,
+        rendering: &mut Rendering,
+        source: Source<'_>,
+        base: Ticket,
+        change: Change<'_>,
+        now: Timestamp,
+    ) -> Result<UpdateOutcome, AppError> {
         let decided = decide_fields(change, &rules.triggers, source, &base.requester.email);
         decided.fields.tags.check_count()?;
         if decided.report.bound_hit {
@@ -191,6 +205,9 @@ impl App {
             origin: &origin,
         };
         let plan = decided.plan(base, comment_ids, &cx, rendering)?;
+        if !plan.comments.is_empty() {
+            plan.ticket.check_comments()?;
+        }
         write_plan(tx, id, &plan).await?;
         // A macro applied is the agent's doing, not a rule firing.
         tx.count_update(plan.steps.iter().filter(|s| s.rule.kind != RuleKind::Macro.as_str()).count());

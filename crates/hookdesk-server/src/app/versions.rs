@@ -1,3 +1,6 @@
+//! What admins edit (webhooks, triggers, automations, macros, inbound webhooks): its version
+//! and what a save of it would warn about.
+//!
 //! Versions of what admins edit (webhooks, triggers, automations, macros, inbound webhooks):
 //! a digest of what the API shows of an object, sent as its `ETag`. A write that names the
 //! version it read (`If-Match`, or the editor's hidden field) is refused when the object
@@ -9,7 +12,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest;
 
+use super::checks::Webhooks;
 use super::{Agent, App, AppError};
+use hookdesk_core::Invalid;
 
 /// The version of `item`: a digest of its JSON, what changes on its own (a webhook's health)
 /// left out.
@@ -25,7 +30,7 @@ pub fn version_of(item: &impl Serialize) -> String {
 
 /// An object whose version a write may name.
 #[derive(Debug, Clone, Copy)]
-pub enum Versioned<'a> {
+pub enum Editable<'a> {
     Rule(RuleSet, RuleId),
     Macro(MacroId),
     Webhook(&'a WebhookId),
@@ -34,13 +39,50 @@ pub enum Versioned<'a> {
 
 impl App {
     /// The version of `object` now.
-    pub async fn version(&self, caller: &Agent, object: Versioned<'_>) -> Result<String, AppError> {
+    pub async fn version(&self, caller: &Agent, object: Editable<'_>) -> Result<String, AppError> {
         Ok(match object {
-            Versioned::Rule(set, id) => version_of(&self.rule(caller, set, id).await?),
-            Versioned::Macro(id) => version_of(&self.macro_by_id(caller, id).await?),
-            Versioned::Webhook(id) => version_of(&self.webhook(&caller.as_admin()?, id).await?),
-            Versioned::InboundWebhook(id) => version_of(&self.inbound_webhook(&caller.as_admin()?, id).await?),
+            Editable::Rule(set, id) => version_of(&self.rule(caller, set, id).await?),
+            Editable::Macro(id) => version_of(&self.macro_by_id(caller, id).await?),
+            Editable::Webhook(id) => version_of(&self.webhook(&caller.as_admin()?, id).await?),
+            Editable::InboundWebhook(id) => version_of(&self.inbound_webhook(&caller.as_admin()?, id).await?),
         })
+    }
+
+    /// What a save of `object` as it stands would warn about (a template that asks for a
+    /// variable the sample lacks, a destination the SSRF guard refuses): editors show it
+    /// beside its field, not only right after the save.
+    pub async fn warnings(&self, caller: &Agent, object: Editable<'_>) -> Result<Vec<Invalid>, AppError> {
+        let checked = match object {
+            Editable::Rule(set, id) => {
+                let rule = self.rule(caller, set, id).await?;
+                self.check_rule_templates(set.one(), &rule.rule.title, &rule.rule.actions, Webhooks::Stored).await
+            }
+            Editable::Macro(id) => {
+                let found = self.macro_by_id(caller, id).await?;
+                self.check_rule_templates("macro", &found.title, &found.actions, Webhooks::Stored).await
+            }
+            Editable::Webhook(id) => {
+                let webhook = self.find_webhook(id).await?;
+                let credentials = webhook.custom_headers.credential_like().map(|name| {
+                    Invalid::new(
+                        format!("custom_headers.{name}"),
+                        "looks like a credential: custom headers are shown to admins and exported as they are; put it in authentication (encrypted, never shown)",
+                    )
+                });
+                let credentials: Vec<Invalid> = credentials.collect();
+                self.check_webhook_templates(&webhook).await.map_err(AppError::from).map(|mut warnings| {
+                    warnings.extend(credentials);
+                    warnings
+                })
+            }
+            Editable::InboundWebhook(_) => Ok(Vec::new()),
+        };
+        match checked {
+            Ok(warnings) => Ok(warnings),
+            // Saved once, refused now (its webhook changed format, say): worth a warning.
+            Err(AppError::Invalid(refused)) => Ok(vec![refused]),
+            Err(other) => Err(other),
+        }
     }
 
     /// Refuses (412 `version_conflict`) when `expected` is given and `object` is no longer at
@@ -48,7 +90,7 @@ impl App {
     pub async fn expect_version(
         &self,
         caller: &Agent,
-        object: Versioned<'_>,
+        object: Editable<'_>,
         expected: Option<&str>,
     ) -> Result<(), AppError> {
         let Some(expected) = expected else { return Ok(()) };

@@ -308,6 +308,22 @@ impl App {
         self.store.delete_webhook(id, Timestamp::now()).await.or_not_found("webhook")
     }
 
+    /// The rules whose `notify_webhook` names webhook `id`: `(set, id, title)`.
+    pub async fn rules_notifying(
+        &self,
+        caller: &Admin,
+        id: &WebhookId,
+    ) -> Result<Vec<(RuleSet, hookdesk_core::id::RuleId, String)>, AppError> {
+        let mut found = Vec::new();
+        for set in [RuleSet::Triggers, RuleSet::Automations] {
+            for rule_id in self.store.rules_using_webhook(set, id).await? {
+                let title = self.rule(&caller.as_agent(), set, rule_id).await.map_or(String::new(), |r| r.rule.title);
+                found.push((set, rule_id, title));
+            }
+        }
+        Ok(found)
+    }
+
     pub(crate) async fn find_webhook(&self, id: &WebhookId) -> Result<Webhook, AppError> {
         self.store.webhook(id).await.or_not_found("webhook")
     }

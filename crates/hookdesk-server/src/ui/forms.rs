@@ -166,3 +166,40 @@ impl ListQuery {
         }
     }
 }
+
+/// A save refused because the object changed since its editor was opened: what is saved now
+/// against the draft, part by part, for the editor to show above the draft it kept.
+pub struct Conflict {
+    /// What was edited (`trigger`, `webhook`).
+    pub what: &'static str,
+    /// `(part, saved now, yours)` for each part that differs.
+    pub differences: Vec<(String, String, String)>,
+    /// The editor of what is saved, to start again from it.
+    pub reload: String,
+}
+
+impl Conflict {
+    /// The parts of `draft` (an API body) whose value differs from `saved` (the API's view).
+    pub fn between(what: &'static str, saved: &Value, draft: &Map<String, Value>, reload: String) -> Self {
+        let pretty = |value: &Value| match value {
+            Value::String(text) => text.clone(),
+            Value::Null => "(none)".to_owned(),
+            other => serde_json::to_string_pretty(other).unwrap_or_default(),
+        };
+        let differences = draft
+            .iter()
+            .filter(|(key, yours)| saved.get(key.as_str()).unwrap_or(&Value::Null) != *yours)
+            .map(|(key, yours)| {
+                let theirs = saved.get(key.as_str()).unwrap_or(&Value::Null);
+                // A draft's authentication may hold a secret just typed: never shown back.
+                let (theirs, yours) = if key == "authentication" {
+                    (pretty(&theirs["type"]), format!("{} (secrets not shown)", pretty(&yours["type"])))
+                } else {
+                    (pretty(theirs), pretty(yours))
+                };
+                (key.replace('_', " "), theirs, yours)
+            })
+            .collect();
+        Self { what, differences, reload }
+    }
+}

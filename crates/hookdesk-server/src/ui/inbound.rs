@@ -2,7 +2,7 @@
 //! the one-click request bin (an inbound webhook with no actions only records its calls).
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
@@ -10,12 +10,14 @@ use hookdesk_core::id::{CallId, InboundWebhookId};
 use hookdesk_core::inbound::InboundCall;
 use serde_json::{Map, Value, json};
 
+use super::delete::ConfirmDelete;
 use super::exchange::header_block;
-use super::forms::{Fields, error_at, error_elsewhere, put_number};
-use super::{Chrome, Submitted, UiError, Viewer, render};
+use super::forms::{Conflict, Fields, error_at, error_elsewhere, put_number};
+use super::path::UiPath;
+use super::{Chrome, Flash, Submitted, UiError, Viewer, render};
 use crate::app::{
-    Admin, App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, InboundBody, InboundWebhookView, PatchInboundBody,
-    from_json,
+    Admin, App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, Editable, InboundBody, InboundWebhookView,
+    PatchInboundBody, from_json, version_of,
 };
 
 /// A line of the list.
@@ -176,7 +178,7 @@ async fn calls_page(
 pub async fn show(
     State(app): State<App>,
     viewer: Viewer,
-    Path(id): Path<InboundWebhookId>,
+    UiPath(id): UiPath<InboundWebhookId>,
     axum::extract::Query(at): axum::extract::Query<CallsAt>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
@@ -198,7 +200,7 @@ pub async fn show(
 pub async fn calls(
     State(app): State<App>,
     viewer: Viewer,
-    Path(id): Path<InboundWebhookId>,
+    UiPath(id): UiPath<InboundWebhookId>,
     axum::extract::Query(seen): axum::extract::Query<CallsAt>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
@@ -225,7 +227,7 @@ struct CallPage {
 pub async fn call(
     State(app): State<App>,
     viewer: Viewer,
-    Path((id, call_id)): Path<(InboundWebhookId, CallId)>,
+    UiPath((id, call_id)): UiPath<(InboundWebhookId, CallId)>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let view = app.inbound_webhook(&admin, &id).await?;
@@ -240,7 +242,7 @@ pub async fn call(
 /// `POST /ui/inbound/{id}/rotate`: a new URL; the old one stops answering.
 pub async fn rotate(
     State(app): State<App>,
-    Path(id): Path<InboundWebhookId>,
+    UiPath(id): UiPath<InboundWebhookId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
@@ -387,6 +389,9 @@ struct FormPage {
     id: Option<String>,
     heading: String,
     form: InboundForm,
+    /// The version the form was opened at.
+    version: String,
+    conflict: Option<Conflict>,
 }
 
 /// `GET /ui/inbound/new`.
@@ -397,6 +402,8 @@ pub async fn new_form(viewer: Viewer) -> Result<Response, UiError> {
         id: None,
         heading: "New inbound webhook".into(),
         form: InboundForm::new_webhook(),
+        version: String::new(),
+        conflict: None,
     };
     Ok(render(&page))
 }
@@ -405,7 +412,7 @@ pub async fn new_form(viewer: Viewer) -> Result<Response, UiError> {
 pub async fn edit_form(
     State(app): State<App>,
     viewer: Viewer,
-    Path(id): Path<InboundWebhookId>,
+    UiPath(id): UiPath<InboundWebhookId>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let view = app.inbound_webhook(&admin, &id).await?;
@@ -414,6 +421,8 @@ pub async fn edit_form(
         id: Some(id.to_string()),
         heading: view.name.clone(),
         form: InboundForm::from_view(&view),
+        version: version_of(&view),
+        conflict: None,
     };
     Ok(render(&page))
 }
@@ -421,7 +430,15 @@ pub async fn edit_form(
 fn refused(viewer: &Viewer, id: Option<&InboundWebhookId>, fields: &Fields, error: Invalid) -> Response {
     let form = InboundForm::from_fields(fields, error);
     let heading = if form.name.is_empty() { "New inbound webhook".to_owned() } else { form.name.clone() };
-    let page = FormPage { chrome: viewer.chrome("Inbound"), id: id.map(ToString::to_string), heading, form };
+    let version = fields.get("version").unwrap_or_default().to_owned();
+    let page = FormPage {
+        chrome: viewer.chrome("Inbound"),
+        id: id.map(ToString::to_string),
+        heading,
+        form,
+        version,
+        conflict: None,
+    };
     (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
 }
 
@@ -433,7 +450,7 @@ pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response,
         Err(invalid) => Err(invalid.into()),
     };
     match saved {
-        Ok(view) => Ok(Redirect::to(&format!("/ui/inbound/{}", view.id)).into_response()),
+        Ok(view) => Ok(Flash::done(format!("Created “{}”.", view.name)).redirect(&format!("/ui/inbound/{}", view.id))),
         Err(AppError::Invalid(invalid)) => Ok(refused(&form.viewer, None, &form.fields, invalid)),
         Err(other) => Err(other.into()),
     }
@@ -442,17 +459,77 @@ pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response,
 /// `POST /ui/inbound/{id}/edit`.
 pub async fn update(
     State(app): State<App>,
-    Path(id): Path<InboundWebhookId>,
+    UiPath(id): UiPath<InboundWebhookId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
-    let saved = match from_json::<PatchInboundBody>(Value::Object(inbound_body(&form.fields, true))) {
+    let body = inbound_body(&form.fields, true);
+    match app.expect_version(&form.viewer.agent(), Editable::InboundWebhook(&id), form.fields.text("version")).await {
+        Err(AppError::VersionConflict(now)) => {
+            let view = app.inbound_webhook(&admin, &id).await?;
+            let saved = serde_json::to_value(&view).unwrap_or_default();
+            let conflict = Conflict::between("inbound webhook", &saved, &body, format!("/ui/inbound/{id}/edit"));
+            let mut form_values = InboundForm::from_fields(&form.fields, Invalid::new("version", "not saved"));
+            form_values.error = None;
+            let page = FormPage {
+                chrome: form.viewer.chrome("Inbound"),
+                id: Some(id.to_string()),
+                heading: view.name.clone(),
+                form: form_values,
+                version: now,
+                conflict: Some(conflict),
+            };
+            return Ok((StatusCode::PRECONDITION_FAILED, render(&page)).into_response());
+        }
+        other => other?,
+    }
+    let saved = match from_json::<PatchInboundBody>(Value::Object(body)) {
         Ok(body) => app.update_inbound_webhook(&admin, &id, body).await,
         Err(invalid) => Err(invalid.into()),
     };
     match saved {
-        Ok(_) => Ok(Redirect::to(&format!("/ui/inbound/{id}")).into_response()),
+        Ok(view) => Ok(Flash::done(format!("Saved “{}”.", view.name)).redirect(&format!("/ui/inbound/{id}"))),
         Err(AppError::Invalid(invalid)) => Ok(refused(&form.viewer, Some(&id), &form.fields, invalid)),
         Err(other) => Err(other.into()),
     }
+}
+
+/// `GET /ui/inbound/{id}/delete`.
+pub async fn confirm_delete(
+    State(app): State<App>,
+    viewer: Viewer,
+    UiPath(id): UiPath<InboundWebhookId>,
+) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let view = app.inbound_webhook(&admin, &id).await?;
+    Ok(ConfirmDelete {
+        chrome: viewer.chrome("Inbound"),
+        what: "inbound webhook",
+        name: view.name.clone(),
+        consequence: "Its URL stops answering (404) at once, and its call log goes with it.".into(),
+        action: format!("/ui/inbound/{id}/delete"),
+        back: format!("/ui/inbound/{id}"),
+        version: Some(version_of(&view)),
+        blockers: vec![],
+    }
+    .page())
+}
+
+/// `POST /ui/inbound/{id}/delete`.
+pub async fn delete(
+    State(app): State<App>,
+    UiPath(id): UiPath<InboundWebhookId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let name = app.inbound_webhook(&admin, &id).await?.name;
+    match app.expect_version(&form.viewer.agent(), Editable::InboundWebhook(&id), form.fields.text("version")).await {
+        Err(AppError::VersionConflict(_)) => {
+            let message = format!("Not deleted: “{name}” changed since you asked. Look at it again first.");
+            return Ok(Flash::warning(message).redirect(&format!("/ui/inbound/{id}")));
+        }
+        other => other?,
+    }
+    app.delete_inbound_webhook(&admin, &id).await?;
+    Ok(Flash::done(format!("Deleted inbound webhook “{name}”.")).redirect("/ui/inbound"))
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::id::{InvocationId, RuleId, WebhookId};
 use hookdesk_core::invocation::Invocation;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::exchange::Exchange;
 use super::forms::{ListQuery, Listed};
+use super::path::UiPath;
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, InvocationQuery, LogNames, ReplayBody, ReplayReport};
 
@@ -193,7 +194,11 @@ struct InvocationPage {
 }
 
 /// `GET /ui/log/{id}`: an invocation with every attempt.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<InvocationId>) -> Result<Response, UiError> {
+pub async fn show(
+    State(app): State<App>,
+    viewer: Viewer,
+    UiPath(id): UiPath<InvocationId>,
+) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let invocation = app.invocation(&admin, &id).await?;
     let attempts = invocation
@@ -222,7 +227,7 @@ pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<Invocat
 /// `POST /ui/log/{id}/replay`: the same request queued again; shows the new invocation.
 pub async fn replay(
     State(app): State<App>,
-    Path(id): Path<InvocationId>,
+    UiPath(id): UiPath<InvocationId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;

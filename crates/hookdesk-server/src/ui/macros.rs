@@ -2,18 +2,25 @@
 //! ticket (the update runs and is rolled back) before applying it.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use hookdesk_core::Invalid;
 use hookdesk_core::id::{MacroId, TicketId};
 use hookdesk_core::rules::{Macro, RuleKind};
 use hookdesk_core::ticket::Ticket;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::rules::{RuleForm, posted_actions};
-use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
-use crate::app::{App, AppError, MacroBody, PatchMacroBody, from_json};
+use super::delete::ConfirmDelete;
+use super::forms::Conflict;
+use super::path::UiPath;
+use super::rule_editor::{Control, RuleForm};
+use super::{Chrome, Flash, Submitted, UiError, Viewer, api_name, render};
+use crate::app::{App, AppError, Editable, MacroBody, PatchMacroBody, from_json, version_of};
+
+fn macro_json(m: &Macro) -> Value {
+    serde_json::to_value(m).unwrap_or_default()
+}
 
 struct Row {
     id: String,
@@ -65,77 +72,166 @@ struct EditorPage {
     id: Option<String>,
     heading: String,
     form: RuleForm,
+    conflict: Option<Conflict>,
     outcome: Option<Outcome>,
     outcome_error: Option<String>,
 }
 
-fn macro_json(m: &Macro) -> Value {
-    serde_json::to_value(m).unwrap_or_default()
-}
-
-fn macro_body(form: &Submitted) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("title".into(), Value::String(form.fields.get("title").unwrap_or_default().trim().to_owned()));
-    body.insert("description".into(), Value::String(form.fields.get("description").unwrap_or_default().to_owned()));
-    body.insert("active".into(), Value::Bool(form.fields.checked("active")));
-    body.insert("actions".into(), Value::Array(posted_actions(&form.fields)));
-    body
+#[derive(Template)]
+#[template(path = "ui/rule_rows.html")]
+struct RowsFragment {
+    form: RuleForm,
 }
 
 impl EditorPage {
-    fn new(viewer: &Viewer, id: Option<String>, heading: String, form: RuleForm) -> Self {
-        Self { chrome: viewer.chrome("Macros"), id, heading, form, outcome: None, outcome_error: None }
+    fn new(viewer: &Viewer, id: Option<MacroId>, heading: String, form: RuleForm) -> Self {
+        Self {
+            chrome: viewer.chrome("Macros"),
+            id: id.map(|id| id.to_string()),
+            heading,
+            form,
+            conflict: None,
+            outcome: None,
+            outcome_error: None,
+        }
     }
+}
 
-    /// The editor again with the form as posted and its error at its row.
-    fn refused(viewer: &Viewer, id: Option<MacroId>, body: Map<String, Value>, error: Invalid) -> Response {
-        let mut form = RuleForm::from_json(RuleKind::Macro, &Value::Object(body));
-        form.error = Some(error);
-        let heading = if form.title.is_empty() { "New macro".to_owned() } else { form.title.clone() };
-        let page = Self::new(viewer, id.map(|id| id.to_string()), heading, form);
-        (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+/// The saved title of macro `id`, or "New macro".
+async fn heading(app: &App, viewer: &Viewer, id: Option<MacroId>) -> String {
+    match id {
+        Some(id) => app.macro_by_id(&viewer.agent(), id).await.map_or(format!("Macro {id}"), |m| m.title),
+        None => "New macro".into(),
     }
+}
+
+/// The editor again with the form as posted and its error at its row.
+async fn refused(app: &App, viewer: &Viewer, id: Option<MacroId>, mut form: RuleForm, error: Invalid) -> Response {
+    form.drop_blank_rows();
+    form.error = Some(error);
+    let heading = heading(app, viewer, id).await;
+    (StatusCode::UNPROCESSABLE_ENTITY, render(&EditorPage::new(viewer, id, heading, form))).into_response()
 }
 
 /// `GET /ui/macros/new`.
-pub async fn new_form(viewer: Viewer) -> Result<Response, UiError> {
-    let form = RuleForm::from_json(RuleKind::Macro, &json!({"title": "", "active": true, "actions": []}));
-    Ok(render(&EditorPage::new(&viewer, None, "New macro".into(), form)))
+pub async fn new_form(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
+    let choices = app.editor_choices(&viewer.agent(), RuleKind::Macro).await?;
+    Ok(render(&EditorPage::new(&viewer, None, "New macro".into(), RuleForm::new_rule(RuleKind::Macro, choices))))
 }
 
 /// `GET /ui/macros/{id}`.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<MacroId>) -> Result<Response, UiError> {
-    let found = app.macro_by_id(&viewer.agent(), id).await?;
-    let form = RuleForm::from_json(RuleKind::Macro, &macro_json(&found));
-    Ok(render(&EditorPage::new(&viewer, Some(id.to_string()), found.title.clone(), form)))
+pub async fn show(State(app): State<App>, viewer: Viewer, UiPath(id): UiPath<MacroId>) -> Result<Response, UiError> {
+    let agent = viewer.agent();
+    let found = app.macro_by_id(&agent, id).await?;
+    let choices = app.editor_choices(&agent, RuleKind::Macro).await?;
+    let mut form = RuleForm::from_json(RuleKind::Macro, &macro_json(&found), choices);
+    form.version = version_of(&found);
+    form.warnings = app.warnings(&agent, Editable::Macro(id)).await?;
+    Ok(render(&EditorPage::new(&viewer, Some(id), found.title.clone(), form)))
+}
+
+fn saved_message(verb: &str, title: &str, warnings: usize) -> Flash {
+    match warnings {
+        0 => Flash::done(format!("{verb} “{title}”.")),
+        n => Flash::warning(format!("{verb} “{title}”, with {n} warning{}: see below.", if n == 1 { "" } else { "s" })),
+    }
 }
 
 /// `POST /ui/macros/new`.
 pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response, UiError> {
-    let body = macro_body(&form);
-    let saved = match from_json::<MacroBody>(Value::Object(body.clone())) {
-        Ok(parsed) => app.create_macro(&form.viewer.agent(), parsed).await,
+    let agent = form.viewer.agent();
+    let choices = app.editor_choices(&agent, RuleKind::Macro).await?;
+    let editor = RuleForm::posted(RuleKind::Macro, &form.fields, choices);
+    let saved = match from_json::<MacroBody>(Value::Object(editor.body())) {
+        Ok(parsed) => app.create_macro(&agent, parsed).await,
         Err(invalid) => Err(invalid.into()),
     };
     match saved {
-        Ok(saved) => Ok(Redirect::to(&format!("/ui/macros/{}", saved.item.id)).into_response()),
-        Err(AppError::Invalid(invalid)) => Ok(EditorPage::refused(&form.viewer, None, body, invalid)),
+        Ok(saved) => Ok(saved_message("Created", &saved.item.title, saved.warnings.len())
+            .redirect(&format!("/ui/macros/{}", saved.item.id))),
+        Err(AppError::Invalid(invalid)) => Ok(refused(&app, &form.viewer, None, editor, invalid).await),
         Err(other) => Err(other.into()),
     }
 }
 
 /// `POST /ui/macros/{id}`.
-pub async fn update(State(app): State<App>, Path(id): Path<MacroId>, form: Submitted) -> Result<Response, UiError> {
-    let body = macro_body(&form);
-    let saved = match from_json::<PatchMacroBody>(Value::Object(body.clone())) {
-        Ok(parsed) => app.update_macro(&form.viewer.agent(), id, parsed).await,
+pub async fn update(State(app): State<App>, UiPath(id): UiPath<MacroId>, form: Submitted) -> Result<Response, UiError> {
+    let agent = form.viewer.agent();
+    let choices = app.editor_choices(&agent, RuleKind::Macro).await?;
+    let mut editor = RuleForm::posted(RuleKind::Macro, &form.fields, choices);
+    let body = editor.body();
+    let expected = Some(editor.version.as_str()).filter(|v| !v.is_empty());
+    match app.expect_version(&agent, Editable::Macro(id), expected).await {
+        Err(AppError::VersionConflict(now)) => {
+            let saved = macro_json(&app.macro_by_id(&agent, id).await?);
+            editor.version = now;
+            let heading = heading(&app, &form.viewer, Some(id)).await;
+            let mut page = EditorPage::new(&form.viewer, Some(id), heading, editor);
+            page.conflict = Some(Conflict::between("macro", &saved, &body, format!("/ui/macros/{id}")));
+            return Ok((StatusCode::PRECONDITION_FAILED, render(&page)).into_response());
+        }
+        other => other?,
+    }
+    let saved = match from_json::<PatchMacroBody>(Value::Object(body)) {
+        Ok(parsed) => app.update_macro(&agent, id, parsed).await,
         Err(invalid) => Err(invalid.into()),
     };
     match saved {
-        Ok(_) => Ok(Redirect::to(&format!("/ui/macros/{id}")).into_response()),
-        Err(AppError::Invalid(invalid)) => Ok(EditorPage::refused(&form.viewer, Some(id), body, invalid)),
+        Ok(saved) => {
+            Ok(saved_message("Saved", &saved.item.title, saved.warnings.len()).redirect(&format!("/ui/macros/{id}")))
+        }
+        Err(AppError::Invalid(invalid)) => Ok(refused(&app, &form.viewer, Some(id), editor, invalid).await),
         Err(other) => Err(other.into()),
     }
+}
+
+/// `POST /ui/macros/editor`: a row added or removed, or the choices brought up to date.
+pub async fn edit(State(app): State<App>, headers: HeaderMap, form: Submitted) -> Result<Response, UiError> {
+    let agent = form.viewer.agent();
+    let choices = app.editor_choices(&agent, RuleKind::Macro).await?;
+    let mut editor = RuleForm::posted(RuleKind::Macro, &form.fields, choices);
+    editor.apply_edit(form.fields.get("edit").unwrap_or_default());
+    if headers.contains_key("hx-request") {
+        return Ok(render(&RowsFragment { form: editor }));
+    }
+    let id = form.fields.text("id").and_then(|id| id.parse().ok()).map(MacroId);
+    let heading = heading(&app, &form.viewer, id).await;
+    Ok(render(&EditorPage::new(&form.viewer, id, heading, editor)))
+}
+
+/// `GET /ui/macros/{id}/delete`.
+pub async fn confirm_delete(
+    State(app): State<App>,
+    viewer: Viewer,
+    UiPath(id): UiPath<MacroId>,
+) -> Result<Response, UiError> {
+    let found = app.macro_by_id(&viewer.agent(), id).await?;
+    Ok(ConfirmDelete {
+        chrome: viewer.chrome("Macros"),
+        what: "macro",
+        name: found.title.clone(),
+        consequence: "Agents can no longer apply it. Tickets it changed keep their changes.".into(),
+        action: format!("/ui/macros/{id}/delete"),
+        back: format!("/ui/macros/{id}"),
+        version: Some(version_of(&found)),
+        blockers: vec![],
+    }
+    .page())
+}
+
+/// `POST /ui/macros/{id}/delete`.
+pub async fn delete(State(app): State<App>, UiPath(id): UiPath<MacroId>, form: Submitted) -> Result<Response, UiError> {
+    let agent = form.viewer.agent();
+    let title = app.macro_by_id(&agent, id).await?.title;
+    match app.expect_version(&agent, Editable::Macro(id), form.fields.text("version")).await {
+        Err(AppError::VersionConflict(_)) => {
+            let message = format!("Not deleted: “{title}” changed since you asked. Look at it again first.");
+            return Ok(Flash::warning(message).redirect(&format!("/ui/macros/{id}")));
+        }
+        other => other?,
+    }
+    app.delete_macro(&agent, id).await?;
+    Ok(Flash::done(format!("Deleted macro “{title}”.")).redirect("/ui/macros"))
 }
 
 #[derive(Template)]
@@ -145,23 +241,28 @@ struct OutcomePanel {
     outcome_error: Option<String>,
 }
 
-/// `POST /ui/macros/{id}/try`: `preview` (nothing saved) or `apply` (one update), on the
-/// ticket the form names.
+/// `POST /ui/macros/{id}/try`: `preview` (nothing saved) or `apply` (one update, then the
+/// ticket's page with what was done), on the ticket the form names.
 pub async fn try_on_ticket(
     State(app): State<App>,
-    Path(id): Path<MacroId>,
+    UiPath(id): UiPath<MacroId>,
     headers: HeaderMap,
-    form: Submitted,
+    Submitted { viewer, fields }: Submitted,
 ) -> Result<Response, UiError> {
-    let agent = form.viewer.agent();
-    let apply = form.fields.get("mode") == Some("apply");
-    let ticket_id = form.fields.text("ticket_id").and_then(|t| t.parse::<i64>().ok()).map(TicketId);
+    let agent = viewer.agent();
+    let apply = fields.get("mode") == Some("apply");
+    let ticket_id = fields.text("ticket_id").and_then(|t| t.parse::<i64>().ok()).map(TicketId);
     let result = match ticket_id {
         None => Err(AppError::Invalid(Invalid::new("ticket_id", "must be a ticket's id"))),
         Some(ticket_id) if apply => app.apply_macro(&agent, ticket_id, id).await,
         Some(ticket_id) => app.preview_macro(&agent, ticket_id, id).await,
     };
     let (outcome, outcome_error) = match result {
+        Ok(ticket) if apply => {
+            let title = app.macro_by_id(&agent, id).await?.title;
+            let message = format!("Applied “{title}” to ticket #{}.", ticket.id);
+            return Ok(Flash::done(message).redirect(&format!("/ui/tickets/{}", ticket.id)));
+        }
         Ok(ticket) => (Some(Outcome::new(&ticket, apply)), None),
         Err(AppError::Invalid(invalid)) => (None, Some(invalid.to_string())),
         Err(AppError::NotFound(what)) => (None, Some(format!("the {what} does not exist"))),
@@ -172,12 +273,10 @@ pub async fn try_on_ticket(
         return Ok(render(&OutcomePanel { outcome, outcome_error }));
     }
     let found = app.macro_by_id(&agent, id).await?;
-    let mut page = EditorPage::new(
-        &form.viewer,
-        Some(id.to_string()),
-        found.title.clone(),
-        RuleForm::from_json(RuleKind::Macro, &macro_json(&found)),
-    );
+    let choices = app.editor_choices(&agent, RuleKind::Macro).await?;
+    let mut form = RuleForm::from_json(RuleKind::Macro, &macro_json(&found), choices);
+    form.version = version_of(&found);
+    let mut page = EditorPage::new(&viewer, Some(id), found.title.clone(), form);
     page.outcome = outcome;
     page.outcome_error = outcome_error;
     Ok(render(&page))

@@ -7,6 +7,7 @@
 //! from `/ui/assets`, so markup that slipped through could still not run.
 
 mod assets;
+mod delete;
 mod error;
 mod exchange;
 mod flash;
@@ -17,6 +18,8 @@ mod log;
 mod login;
 mod macros;
 mod overview;
+mod path;
+mod rule_editor;
 mod rules;
 mod session;
 mod tickets;
@@ -28,7 +31,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::app::App;
 pub use error::UiError;
@@ -40,49 +43,61 @@ pub fn router() -> axum::Router<App> {
     let pages = axum::Router::new()
         .route("/ui/", get(overview::page))
         .route("/ui/login", get(login::form).post(login::sign_in))
-        .route("/ui/logout", post(login::sign_out))
+        .route("/ui/logout", get(back_to_page).post(login::sign_out))
         .route("/ui/tickets", get(tickets::list))
         .route("/ui/tickets/{id}", get(tickets::show).post(tickets::update))
         .route("/ui/triggers", get(rules::list))
         .route("/ui/triggers/new", get(rules::new_form).post(rules::create))
-        .route("/ui/triggers/dry-run", post(rules::dry_run))
+        .route("/ui/triggers/dry-run", get(back_to_page).post(rules::dry_run))
+        .route("/ui/triggers/editor", get(back_to_page).post(rules::edit))
+        .route("/ui/triggers/preview", get(back_to_page).post(rules::preview))
         .route("/ui/triggers/{id}", get(rules::show).post(rules::update))
-        .route("/ui/triggers/{id}/move", post(rules::move_rule))
-        .route("/ui/triggers/{id}/active", post(rules::set_active))
+        .route("/ui/triggers/{id}/delete", get(rules::confirm_delete).post(rules::delete))
+        .route("/ui/triggers/{id}/move", get(back_to_page).post(rules::move_rule))
+        .route("/ui/triggers/{id}/active", get(back_to_page).post(rules::set_active))
         .route("/ui/automations", get(rules::list))
         .route("/ui/automations/new", get(rules::new_form).post(rules::create))
-        .route("/ui/automations/run", post(rules::run_automations))
+        .route("/ui/automations/run", get(back_to_page).post(rules::run_automations))
+        .route("/ui/automations/editor", get(back_to_page).post(rules::edit))
+        .route("/ui/automations/preview", get(back_to_page).post(rules::preview))
         .route("/ui/automations/{id}", get(rules::show).post(rules::update))
-        .route("/ui/automations/{id}/move", post(rules::move_rule))
-        .route("/ui/automations/{id}/active", post(rules::set_active))
+        .route("/ui/automations/{id}/delete", get(rules::confirm_delete).post(rules::delete))
+        .route("/ui/automations/{id}/move", get(back_to_page).post(rules::move_rule))
+        .route("/ui/automations/{id}/active", get(back_to_page).post(rules::set_active))
         .route("/ui/macros", get(macros::list))
         .route("/ui/macros/new", get(macros::new_form).post(macros::create))
+        .route("/ui/macros/editor", get(back_to_page).post(macros::edit))
         .route("/ui/macros/{id}", get(macros::show).post(macros::update))
-        .route("/ui/macros/{id}/try", post(macros::try_on_ticket))
+        .route("/ui/macros/{id}/delete", get(macros::confirm_delete).post(macros::delete))
+        .route("/ui/macros/{id}/try", get(back_to_page).post(macros::try_on_ticket))
         .route("/ui/import", get(import::form).post(import::run))
         .route("/ui/users", get(users::list).post(users::create))
         .route("/ui/users/{id}", get(users::show).post(users::update))
-        .route("/ui/users/{id}/tokens", post(users::issue_token))
-        .route("/ui/users/{id}/tokens/{token_id}/revoke", post(users::revoke_token))
+        .route("/ui/users/{id}/tokens", get(back_to_page).post(users::issue_token))
+        .route("/ui/users/{id}/tokens/{token_id}/revoke", get(back_to_page).post(users::revoke_token))
         .route("/ui/webhooks", get(webhooks::list))
         .route("/ui/webhooks/new", get(webhooks::new_form).post(webhooks::create))
         .route("/ui/webhooks/{id}", get(webhooks::show).post(webhooks::update))
-        .route("/ui/webhooks/{id}/test", post(webhooks::send_test))
-        .route("/ui/webhooks/{id}/secret", post(webhooks::reveal_secret))
-        .route("/ui/webhooks/{id}/secret/rotate", post(webhooks::rotate_secret))
+        .route("/ui/webhooks/{id}/delete", get(webhooks::confirm_delete).post(webhooks::delete))
+        .route("/ui/webhooks/{id}/test", get(back_to_page).post(webhooks::send_test))
+        .route("/ui/webhooks/{id}/secret", get(back_to_page).post(webhooks::reveal_secret))
+        .route("/ui/webhooks/{id}/secret/rotate", get(back_to_page).post(webhooks::rotate_secret))
         .route("/ui/log", get(log::list))
         .route("/ui/log/replay-failed", get(log::confirm_replay_failed).post(log::replay_failed))
         .route("/ui/log/{id}", get(log::show))
-        .route("/ui/log/{id}/replay", post(log::replay))
+        .route("/ui/log/{id}/replay", get(back_to_page).post(log::replay))
         .route("/ui/inbound", get(inbound::list))
-        .route("/ui/inbound/bins", post(inbound::new_bin))
+        .route("/ui/inbound/bins", get(back_to_page).post(inbound::new_bin))
         .route("/ui/inbound/new", get(inbound::new_form).post(inbound::create))
         .route("/ui/inbound/{id}", get(inbound::show))
         .route("/ui/inbound/{id}/edit", get(inbound::edit_form).post(inbound::update))
         .route("/ui/inbound/{id}/calls", get(inbound::calls))
         .route("/ui/inbound/{id}/calls/{call_id}", get(inbound::call))
-        .route("/ui/inbound/{id}/rotate", post(inbound::rotate))
+        .route("/ui/inbound/{id}/delete", get(inbound::confirm_delete).post(inbound::delete))
+        .route("/ui/inbound/{id}/rotate", get(back_to_page).post(inbound::rotate))
+        .route("/ui/{*unknown}", get(not_found))
         .route_layer(axum::middleware::from_fn(readable_params))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(page_headers));
     axum::Router::new()
         .route("/", get(|| async { Redirect::to("/ui/") }))
@@ -122,6 +137,39 @@ async fn readable_params(
         Some(problem) => UiError::Refused(problem.api_error()).into_response(),
         None => next.run(request).await,
     }
+}
+
+/// The segments that name an action on a page (`/ui/webhooks/ID/test`) rather than a page.
+const ACTIONS: &[&str] = &[
+    "tokens", "test", "secret", "replay", "move", "active", "try", "rotate", "run", "dry-run", "editor", "preview",
+    "bins", "logout",
+];
+
+/// `GET` of an action's URL (a reload, Back or Forward after it ran): the page it acts on,
+/// instead of a dead end.
+async fn back_to_page(uri: axum::http::Uri) -> Redirect {
+    let segments: Vec<&str> = uri.path().split('/').collect();
+    let page = match segments.iter().position(|segment| ACTIONS.contains(segment)) {
+        Some(at) => segments[..at].join("/"),
+        None => "/ui".to_owned(),
+    };
+    Redirect::to(if page == "/ui" { "/ui/" } else { &page })
+}
+
+async fn not_found() -> UiError {
+    UiError::Refused(crate::http::error::ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "There is no such page: check the address, or start again from the menu.",
+    ))
+}
+
+async fn method_not_allowed() -> UiError {
+    UiError::Refused(crate::http::error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This address is not a page to open that way: go back, or start again from the menu.",
+    ))
 }
 
 /// A rendered page, or a 500 when a template cannot render (a bug: logged).

@@ -1,21 +1,28 @@
 //! Triggers and automations: the list in running order (move up or down, switch on or off),
-//! the editor (a row per condition and per action, the API's 422 shown at its row), a dry
-//! run of the draft on a chosen ticket, and running the automations now.
+//! the editor ([`RuleForm`]: rows of choices, the API's 422 at its row, a stale version
+//! refused with the differences shown), a dry run of the draft on a chosen ticket, running
+//! the automations now, and deleting after a confirmation.
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
 use hookdesk_core::id::RuleId;
-use hookdesk_core::rules::{RuleKind, RuleSet, Trigger, vocabulary};
-use serde_json::{Map, Value, json};
+use hookdesk_core::rules::RuleSet;
+use serde_json::{Map, Value};
 
-use super::forms::{Fields, error_at, put_number};
-use super::{Chrome, Submitted, UiError, Viewer, render};
-use crate::app::{App, AppError, DryRunBody, DryRunResult, OrderBody, PatchTriggerBody, TriggerBody, from_json};
+use super::delete::ConfirmDelete;
+use super::forms::{Conflict, put_number};
+use super::path::UiPath;
+use super::rule_editor::{Control, RuleForm};
+use super::{Chrome, Flash, Submitted, UiError, Viewer, render};
+use crate::app::{
+    App, AppError, DryRunBody, DryRunResult, Editable, NotificationPreview, OrderBody, PatchTriggerBody, TriggerBody,
+    from_json, version_of,
+};
 
 /// Which rules a page is about, from its path (`/ui/triggers...` or `/ui/automations...`).
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +98,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer, set: Set) -> Result<Re
 pub async fn move_rule(
     State(app): State<App>,
     set: Set,
-    Path(id): Path<RuleId>,
+    UiPath(id): UiPath<RuleId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
@@ -112,7 +119,7 @@ pub async fn move_rule(
 pub async fn set_active(
     State(app): State<App>,
     set: Set,
-    Path(id): Path<RuleId>,
+    UiPath(id): UiPath<RuleId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
@@ -132,211 +139,11 @@ pub async fn run_automations(State(app): State<App>, set: Set, form: Submitted) 
     list_page(&app, &form.viewer, set, Some(notice)).await
 }
 
-/// A condition row of the editor, as typed.
-pub struct ConditionRow {
-    pub field: String,
-    pub operator: String,
-    pub value: String,
-}
-
-/// An action row of the editor, as typed.
-pub struct ActionRow {
-    pub field: String,
-    pub value: String,
-}
-
-/// Blank rows the editor offers below the filled ones.
-const BLANK_ROWS: usize = 2;
-/// Rows read from a posted editor, per list.
-const MAX_ROWS: usize = 100;
-
-/// The editor's values, as typed, and the API's 422 to show at its row.
-pub struct RuleForm {
-    /// What kind of rule: which fields and actions the editor offers.
-    pub kind: RuleKind,
-    pub title: String,
-    pub description: String,
-    pub active: bool,
-    pub all: Vec<ConditionRow>,
-    pub any: Vec<ConditionRow>,
-    pub actions: Vec<ActionRow>,
-    pub error: Option<Invalid>,
-}
-
-/// A value as the editor shows it: text as is, anything else as JSON.
-fn shown(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
+/// Where an editor of `set` offers and posts.
+impl Set {
+    fn one(self) -> &'static str {
+        self.0.one()
     }
-}
-
-fn condition_rows(conditions: &Value) -> Vec<ConditionRow> {
-    let rows = conditions.as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut rows: Vec<ConditionRow> = rows
-        .iter()
-        .map(|c| ConditionRow {
-            field: shown(c.get("field")),
-            operator: shown(c.get("operator")),
-            value: shown(c.get("value")),
-        })
-        .collect();
-    rows.extend((0..BLANK_ROWS).map(|_| ConditionRow {
-        field: String::new(),
-        operator: "is".into(),
-        value: String::new(),
-    }));
-    rows
-}
-
-fn action_rows(actions: &Value) -> Vec<ActionRow> {
-    let rows = actions.as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut rows: Vec<ActionRow> =
-        rows.iter().map(|a| ActionRow { field: shown(a.get("field")), value: shown(a.get("value")) }).collect();
-    rows.extend((0..BLANK_ROWS).map(|_| ActionRow { field: String::new(), value: String::new() }));
-    rows
-}
-
-impl RuleForm {
-    fn new_rule(kind: RuleKind) -> Self {
-        Self::from_json(
-            kind,
-            &json!({"title": "", "active": true, "conditions": {"all": [], "any": []}, "actions": []}),
-        )
-    }
-
-    /// The editor of a saved rule (or of the body a form posted, read back as JSON).
-    pub(super) fn from_json(kind: RuleKind, rule: &Value) -> Self {
-        Self {
-            kind,
-            title: shown(rule.get("title")),
-            description: shown(rule.get("description")),
-            active: rule.get("active").and_then(Value::as_bool).unwrap_or(true),
-            all: condition_rows(&rule["conditions"]["all"]),
-            any: condition_rows(&rule["conditions"]["any"]),
-            actions: action_rows(&rule["actions"]),
-            error: None,
-        }
-    }
-
-    fn from_trigger(kind: RuleKind, trigger: &Trigger) -> Self {
-        Self::from_json(kind, &serde_json::to_value(trigger).unwrap_or_default())
-    }
-
-    /// The condition fields this kind of rule may test, as the vocabulary lists them.
-    pub fn condition_fields(&self) -> Vec<&'static str> {
-        vocabulary::condition_fields(self.kind).iter().map(|f| f.spec().name).collect()
-    }
-
-    /// The actions this kind of rule may take, as the vocabulary lists them.
-    pub fn action_fields(&self) -> Vec<&'static str> {
-        vocabulary::actions(self.kind).iter().map(|a| a.spec().name).collect()
-    }
-
-    /// The error's message when it is about input `name`, or about the row `name` names.
-    pub fn error_for(&self, name: &str) -> Option<&str> {
-        error_at(self.error.as_ref(), name)
-    }
-
-    /// The error of condition row `index` of `list` (`all` or `any`).
-    pub fn condition_error(&self, list: &str, index: impl std::fmt::Display) -> Option<&str> {
-        self.error_for(&format!("conditions.{list}[{index}]"))
-    }
-
-    pub fn action_error(&self, index: impl std::fmt::Display) -> Option<&str> {
-        self.error_for(&format!("actions[{index}]"))
-    }
-
-    /// An error no row or input shows.
-    pub fn general_error(&self) -> Option<String> {
-        let error = self.error.as_ref()?;
-        let shown = ["title", "description", "conditions.all[", "conditions.any[", "actions["]
-            .iter()
-            .any(|prefix| error.field.starts_with(prefix));
-        (!shown).then(|| error.to_string())
-    }
-}
-
-/// What a condition's value box holds, as the API wants it: JSON for an object, a list, a
-/// number where the field counts, a boolean where it asks yes or no; text otherwise.
-fn condition_value(field: &str, text: &str) -> Option<Value> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if text.starts_with(['{', '[']) {
-        return serde_json::from_str(text).ok().or_else(|| Some(Value::String(text.to_owned())));
-    }
-    let numeric = field == "assignee_id" || field.starts_with("hours_since_") || field.starts_with("custom_fields.");
-    if numeric && let Ok(number) = serde_json::from_str::<serde_json::Number>(text) {
-        return Some(Value::Number(number));
-    }
-    if matches!(text, "true" | "false") && (field == "comment_is_public" || field.starts_with("custom_fields.")) {
-        return Some(Value::Bool(text == "true"));
-    }
-    Some(Value::String(text.to_owned()))
-}
-
-/// What an action's value box holds, as the API wants it (a blank assignee clears it).
-fn action_value(field: &str, text: &str) -> Value {
-    let text = text.trim();
-    if text.starts_with(['{', '[']) {
-        return serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
-    }
-    if field == "assignee_id" {
-        return text.parse::<i64>().map(Value::from).unwrap_or(if text.is_empty() {
-            Value::Null
-        } else {
-            Value::String(text.to_owned())
-        });
-    }
-    if field.starts_with("custom_fields.")
-        && let Ok(value) = serde_json::from_str::<Value>(text)
-    {
-        return value;
-    }
-    Value::String(text.to_owned())
-}
-
-fn posted_conditions(fields: &Fields, list: &str) -> Vec<Value> {
-    (0..MAX_ROWS)
-        .filter_map(|i| {
-            let part = |name: &str| fields.get(&format!("conditions.{list}[{i}].{name}")).unwrap_or_default().trim();
-            let field = part("field");
-            if field.is_empty() {
-                return None;
-            }
-            let mut condition = json!({"field": field, "operator": part("operator")});
-            if let Some(value) = condition_value(field, part("value")) {
-                condition["value"] = value;
-            }
-            Some(condition)
-        })
-        .collect()
-}
-
-pub(super) fn posted_actions(fields: &Fields) -> Vec<Value> {
-    (0..MAX_ROWS)
-        .filter_map(|i| {
-            let field = fields.get(&format!("actions[{i}].field")).unwrap_or_default().trim();
-            let value = fields.get(&format!("actions[{i}].value")).unwrap_or_default();
-            (!field.is_empty()).then(|| json!({"field": field, "value": action_value(field, value)}))
-        })
-        .collect()
-}
-
-/// The rule the editor describes, as the API's JSON body. Blank rows are left out, so the
-/// indices of a 422 are those of the rows shown again.
-fn rule_body(fields: &Fields) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("title".into(), Value::String(fields.get("title").unwrap_or_default().trim().to_owned()));
-    body.insert("description".into(), Value::String(fields.get("description").unwrap_or_default().to_owned()));
-    body.insert("active".into(), Value::Bool(fields.checked("active")));
-    let conditions = json!({"all": posted_conditions(fields, "all"), "any": posted_conditions(fields, "any")});
-    body.insert("conditions".into(), conditions);
-    body.insert("actions".into(), Value::Array(posted_actions(fields)));
-    body
 }
 
 #[derive(Template)]
@@ -347,22 +154,24 @@ struct EditorPage {
     heading: String,
     /// The rule's id; none for a new one.
     id: Option<String>,
-    triggers: bool,
+    kind_name: &'static str,
     form: RuleForm,
+    conflict: Option<Conflict>,
     dry_run: Option<DryRun>,
     dry_run_error: Option<String>,
     ticket_id: String,
 }
 
 impl EditorPage {
-    fn new(viewer: &Viewer, set: Set, id: Option<String>, heading: String, form: RuleForm) -> Self {
+    fn new(viewer: &Viewer, set: Set, id: Option<RuleId>, heading: String, form: RuleForm) -> Self {
         Self {
             chrome: viewer.chrome(set.menu()),
             base: set.path(),
             heading,
-            id,
-            triggers: matches!(set.0, RuleSet::Triggers),
+            id: id.map(|id| id.to_string()),
+            kind_name: set.one(),
             form,
+            conflict: None,
             dry_run: None,
             dry_run_error: None,
             ticket_id: String::new(),
@@ -370,73 +179,248 @@ impl EditorPage {
     }
 }
 
-/// `GET /ui/triggers/new`.
-pub async fn new_form(viewer: Viewer, set: Set) -> Result<Response, UiError> {
-    viewer.admin()?;
-    let heading = format!("New {}", set.0.one());
-    Ok(render(&EditorPage::new(&viewer, set, None, heading, RuleForm::new_rule(set.0.kind()))))
+#[derive(Template)]
+#[template(path = "ui/rule_rows.html")]
+struct RowsFragment {
+    form: RuleForm,
 }
 
-/// `GET /ui/triggers/{id}`.
+#[derive(Template)]
+#[template(path = "ui/notification_preview.html")]
+struct PreviewFragment {
+    preview: NotificationPreview,
+}
+
+/// The heading of an editor: the saved title (a draft's is not saved yet), or "New trigger".
+async fn heading(app: &App, viewer: &Viewer, set: Set, id: Option<RuleId>) -> String {
+    match id {
+        Some(id) => match app.rule(&viewer.agent(), set.0, id).await {
+            Ok(rule) => rule.rule.title,
+            Err(_) => format!("{} {id}", set.one()),
+        },
+        None => format!("New {}", set.one()),
+    }
+}
+
+/// `GET /ui/triggers/new`.
+pub async fn new_form(State(app): State<App>, viewer: Viewer, set: Set) -> Result<Response, UiError> {
+    viewer.admin()?;
+    let choices = app.editor_choices(&viewer.agent(), set.0.kind()).await?;
+    let heading = format!("New {}", set.one());
+    Ok(render(&EditorPage::new(&viewer, set, None, heading, RuleForm::new_rule(set.0.kind(), choices))))
+}
+
+/// `GET /ui/triggers/{id}`: the editor for admins; what it says, in words, for agents.
 pub async fn show(
     State(app): State<App>,
     viewer: Viewer,
     set: Set,
-    Path(id): Path<RuleId>,
+    UiPath(id): UiPath<RuleId>,
 ) -> Result<Response, UiError> {
-    let rule = app.rule(&viewer.agent(), set.0, id).await?;
-    let page = EditorPage::new(
-        &viewer,
-        set,
-        Some(id.to_string()),
-        rule.rule.title.clone(),
-        RuleForm::from_trigger(set.0.kind(), &rule),
-    );
-    Ok(render(&page))
+    let agent = viewer.agent();
+    let rule = app.rule(&agent, set.0, id).await?;
+    let choices = app.editor_choices(&agent, set.0.kind()).await?;
+    let mut form = RuleForm::from_json(set.0.kind(), &serde_json::to_value(&rule).unwrap_or_default(), choices);
+    form.version = version_of(&rule);
+    form.editable = viewer.session.is_admin();
+    form.warnings = app.warnings(&agent, Editable::Rule(set.0, id)).await?;
+    Ok(render(&EditorPage::new(&viewer, set, Some(id), rule.rule.title.clone(), form)))
 }
 
-/// The editor again, with the form as posted and its error at its row.
-fn refused(viewer: &Viewer, set: Set, id: Option<RuleId>, body: Map<String, Value>, error: Invalid) -> Response {
-    let mut form = RuleForm::from_json(set.0.kind(), &Value::Object(body));
+/// The editor again, with the form as posted and the error at its row.
+async fn refused(
+    app: &App,
+    viewer: &Viewer,
+    set: Set,
+    id: Option<RuleId>,
+    mut form: RuleForm,
+    error: Invalid,
+) -> Response {
+    form.drop_blank_rows();
     form.error = Some(error);
-    let heading = if form.title.is_empty() { format!("New {}", set.0.one()) } else { form.title.clone() };
-    let page = EditorPage::new(viewer, set, id.map(|id| id.to_string()), heading, form);
-    (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+    let heading = heading(app, viewer, set, id).await;
+    (StatusCode::UNPROCESSABLE_ENTITY, render(&EditorPage::new(viewer, set, id, heading, form))).into_response()
+}
+
+/// "Saved", and how many warnings the editor now shows beside their fields.
+fn saved_message(verb: &str, title: &str, warnings: usize) -> Flash {
+    match warnings {
+        0 => Flash::done(format!("{verb} “{title}”.")),
+        n => Flash::warning(format!("{verb} “{title}”, with {n} warning{}: see below.", if n == 1 { "" } else { "s" })),
+    }
 }
 
 /// `POST /ui/triggers/new`.
 pub async fn create(State(app): State<App>, set: Set, form: Submitted) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
-    let body = rule_body(&form.fields);
-    let saved = match from_json::<TriggerBody>(Value::Object(body.clone())) {
+    let choices = app.editor_choices(&form.viewer.agent(), set.0.kind()).await?;
+    let editor = RuleForm::posted(set.0.kind(), &form.fields, choices);
+    let saved = match from_json::<TriggerBody>(Value::Object(editor.body())) {
         Ok(parsed) => app.create_rule(&admin, set.0, parsed).await,
         Err(invalid) => Err(invalid.into()),
     };
     match saved {
-        Ok(saved) => Ok(Redirect::to(&format!("{}/{}", set.path(), saved.item.rule.id)).into_response()),
-        Err(AppError::Invalid(invalid)) => Ok(refused(&form.viewer, set, None, body, invalid)),
+        Ok(saved) => {
+            let message = saved_message("Created", &saved.item.rule.title, saved.warnings.len());
+            Ok(message.redirect(&format!("{}/{}", set.path(), saved.item.rule.id)))
+        }
+        Err(AppError::Invalid(invalid)) => Ok(refused(&app, &form.viewer, set, None, editor, invalid).await),
         Err(other) => Err(other.into()),
     }
 }
 
-/// `POST /ui/triggers/{id}`: saved, or the editor again with the error at its row.
+/// `POST /ui/triggers/{id}`: saved, or the editor again with the error at its row, or with
+/// what changed meanwhile when someone else saved first.
 pub async fn update(
     State(app): State<App>,
     set: Set,
-    Path(id): Path<RuleId>,
+    UiPath(id): UiPath<RuleId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
-    let body = rule_body(&form.fields);
-    let saved = match from_json::<PatchTriggerBody>(Value::Object(body.clone())) {
+    let agent = form.viewer.agent();
+    let choices = app.editor_choices(&agent, set.0.kind()).await?;
+    let mut editor = RuleForm::posted(set.0.kind(), &form.fields, choices);
+    let body = editor.body();
+    let expected = Some(editor.version.as_str()).filter(|v| !v.is_empty());
+    match app.expect_version(&agent, Editable::Rule(set.0, id), expected).await {
+        Err(AppError::VersionConflict(now)) => {
+            let saved = serde_json::to_value(app.rule(&agent, set.0, id).await?).unwrap_or_default();
+            let reload = format!("{}/{id}", set.path());
+            editor.version = now;
+            let heading = heading(&app, &form.viewer, set, Some(id)).await;
+            let mut page = EditorPage::new(&form.viewer, set, Some(id), heading, editor);
+            page.conflict = Some(Conflict::between(set.one(), &saved, &body, reload));
+            return Ok((StatusCode::PRECONDITION_FAILED, render(&page)).into_response());
+        }
+        other => other?,
+    }
+    let saved = match from_json::<PatchTriggerBody>(Value::Object(body)) {
         Ok(parsed) => app.update_rule(&admin, set.0, id, parsed).await,
         Err(invalid) => Err(invalid.into()),
     };
     match saved {
-        Ok(_) => Ok(Redirect::to(&format!("{}/{id}", set.path())).into_response()),
-        Err(AppError::Invalid(invalid)) => Ok(refused(&form.viewer, set, Some(id), body, invalid)),
+        Ok(saved) => {
+            let message = saved_message("Saved", &saved.item.rule.title, saved.warnings.len());
+            Ok(message.redirect(&format!("{}/{id}", set.path())))
+        }
+        Err(AppError::Invalid(invalid)) => Ok(refused(&app, &form.viewer, set, Some(id), editor, invalid).await),
         Err(other) => Err(other.into()),
     }
+}
+
+/// `POST /ui/triggers/editor`: the editor with a row added or removed, or its choices
+/// brought up to date with what was chosen; htmx gets the rows, a browser without script the
+/// page. Nothing is saved.
+pub async fn edit(State(app): State<App>, set: Set, headers: HeaderMap, form: Submitted) -> Result<Response, UiError> {
+    form.viewer.admin()?;
+    let choices = app.editor_choices(&form.viewer.agent(), set.0.kind()).await?;
+    let mut editor = RuleForm::posted(set.0.kind(), &form.fields, choices);
+    editor.apply_edit(form.fields.get("edit").unwrap_or_default());
+    if headers.contains_key("hx-request") {
+        return Ok(render(&RowsFragment { form: editor }));
+    }
+    let id = form.fields.text("id").and_then(|id| id.parse().ok()).map(RuleId);
+    let heading = heading(&app, &form.viewer, set, id).await;
+    Ok(render(&EditorPage::new(&form.viewer, set, id, heading, editor)))
+}
+
+/// `POST /ui/triggers/preview`: the request notification row `preview` would send, rendered
+/// against the chosen ticket or the sample; nothing is saved or sent.
+pub async fn preview(
+    State(app): State<App>,
+    set: Set,
+    headers: HeaderMap,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    form.viewer.admin()?;
+    let agent = form.viewer.agent();
+    let choices = app.editor_choices(&agent, set.0.kind()).await?;
+    let mut editor = RuleForm::posted(set.0.kind(), &form.fields, choices);
+    let index = form.fields.text("preview").and_then(|i| i.parse::<usize>().ok()).unwrap_or_default();
+    let preview = preview_row(&app, &agent, &editor, index).await?;
+    if headers.contains_key("hx-request") {
+        return Ok(render(&PreviewFragment { preview }));
+    }
+    editor.previews.push((index, preview));
+    let id = form.fields.text("id").and_then(|id| id.parse().ok()).map(RuleId);
+    let heading = heading(&app, &form.viewer, set, id).await;
+    Ok(render(&EditorPage::new(&form.viewer, set, id, heading, editor)))
+}
+
+/// The preview of notification row `index` of `editor`, its refusal said in the preview.
+pub(super) async fn preview_row(
+    app: &App,
+    agent: &crate::app::Agent,
+    editor: &RuleForm,
+    index: usize,
+) -> Result<NotificationPreview, UiError> {
+    let refusal =
+        |message: String| NotificationPreview { request: None, error: Some(message), unknown_variables: vec![] };
+    let Some(notify) = editor.notification(index) else {
+        return Ok(refusal("this row notifies no webhook".into()));
+    };
+    if notify["webhook_id"].as_str().unwrap_or_default().is_empty() {
+        return Ok(refusal("choose a webhook first".into()));
+    }
+    let ticket = editor.preview_ticket.parse::<i64>().ok().map(hookdesk_core::id::TicketId);
+    match app.preview_notification(agent, editor.kind, &editor.title, &notify, ticket).await {
+        Ok(preview) => Ok(preview),
+        Err(AppError::Invalid(invalid)) => Ok(refusal(invalid.to_string())),
+        Err(AppError::NotFound(what)) => Ok(refusal(format!("the {what} does not exist"))),
+        Err(AppError::Unprocessable { message, .. }) => Ok(refusal(message)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /ui/triggers/{id}/delete`: what deleting it means, before it is done.
+pub async fn confirm_delete(
+    State(app): State<App>,
+    viewer: Viewer,
+    set: Set,
+    UiPath(id): UiPath<RuleId>,
+) -> Result<Response, UiError> {
+    viewer.admin()?;
+    let rule = app.rule(&viewer.agent(), set.0, id).await?;
+    let consequence = match set.0 {
+        RuleSet::Triggers => {
+            "It stops firing on ticket updates. What it already did (changes, queued requests, audits) stays."
+        }
+        RuleSet::Automations => "It stops running on schedule. What it already did stays.",
+    };
+    Ok(ConfirmDelete {
+        chrome: viewer.chrome(set.menu()),
+        what: set.one(),
+        name: rule.rule.title.clone(),
+        consequence: consequence.into(),
+        action: format!("{}/{id}/delete", set.path()),
+        back: format!("{}/{id}", set.path()),
+        version: Some(version_of(&rule)),
+        blockers: vec![],
+    }
+    .page())
+}
+
+/// `POST /ui/triggers/{id}/delete`.
+pub async fn delete(
+    State(app): State<App>,
+    set: Set,
+    UiPath(id): UiPath<RuleId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let agent = form.viewer.agent();
+    let title = app.rule(&agent, set.0, id).await?.rule.title;
+    let expected = form.fields.text("version");
+    match app.expect_version(&agent, Editable::Rule(set.0, id), expected).await {
+        Err(AppError::VersionConflict(_)) => {
+            let message = format!("Not deleted: “{title}” changed since you asked. Look at it again first.");
+            return Ok(Flash::warning(message).redirect(&format!("{}/{id}", set.path())));
+        }
+        other => other?,
+    }
+    app.delete_rule(&admin, set.0, id).await?;
+    Ok(Flash::done(format!("Deleted {} “{title}”.", set.one())).redirect(set.path()))
 }
 
 /// A dry run as the panel shows it.
@@ -486,10 +470,11 @@ pub async fn dry_run(
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
-    let body = rule_body(&form.fields);
+    let choices = app.editor_choices(&form.viewer.agent(), set.0.kind()).await?;
+    let editor = RuleForm::posted(set.0.kind(), &form.fields, choices);
     let mut request = Map::new();
     put_number(&mut request, "ticket_id", form.fields.get("ticket_id"));
-    request.insert("trigger".into(), Value::Object(body.clone()));
+    request.insert("trigger".into(), Value::Object(editor.body()));
     let outcome = match from_json::<DryRunBody>(Value::Object(request)) {
         Ok(parsed) => app.dry_run(&admin, parsed).await,
         Err(invalid) => Err(invalid.into()),
@@ -505,10 +490,9 @@ pub async fn dry_run(
         return Ok(render(&DryRunPanel { dry_run, dry_run_error }));
     }
     // Without script the editor comes back whole, still editing the rule it was editing.
-    let id = form.fields.text("id").map(str::to_owned);
-    let values = RuleForm::from_json(set.0.kind(), &Value::Object(body));
-    let heading = if values.title.is_empty() { format!("New {}", set.0.one()) } else { values.title.clone() };
-    let mut page = EditorPage::new(&form.viewer, set, id, heading, values);
+    let id = form.fields.text("id").and_then(|id| id.parse().ok()).map(RuleId);
+    let heading = heading(&app, &form.viewer, set, id).await;
+    let mut page = EditorPage::new(&form.viewer, set, id, heading, editor);
     page.dry_run = dry_run;
     page.dry_run_error = dry_run_error;
     page.ticket_id = form.fields.get("ticket_id").unwrap_or_default().to_owned();

@@ -2,7 +2,7 @@
 //! form (an update like any other: triggers run) and its audit trail, linked to the log.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::audit::Audit;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::forms::{ListQuery, Listed, put_text};
+use super::path::UiPath;
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, PageQuery, PatchTicketBody, TicketQuery, from_json};
 
@@ -175,7 +176,7 @@ async fn ticket_page(app: &App, viewer: &Viewer, id: TicketId, error: Option<Str
 const SHOWN_COMMENTS: usize = 100;
 
 /// `GET /ui/tickets/{id}`.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<TicketId>) -> Result<Response, UiError> {
+pub async fn show(State(app): State<App>, viewer: Viewer, UiPath(id): UiPath<TicketId>) -> Result<Response, UiError> {
     Ok(render(&ticket_page(&app, &viewer, id, None).await?))
 }
 
@@ -193,7 +194,11 @@ fn patch_body(form: &Submitted) -> Map<String, Value> {
 }
 
 /// `POST /ui/tickets/{id}`: one update (the triggers run), then the ticket again.
-pub async fn update(State(app): State<App>, Path(id): Path<TicketId>, form: Submitted) -> Result<Response, UiError> {
+pub async fn update(
+    State(app): State<App>,
+    UiPath(id): UiPath<TicketId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
     let agent = form.viewer.agent();
     let outcome = match from_json::<PatchTicketBody>(Value::Object(patch_body(&form))) {
         Ok(body) => app.update_ticket(&agent, id, body).await,

@@ -2,7 +2,7 @@
 //! once) and revoked.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::id::{TokenId, UserId};
@@ -10,6 +10,7 @@ use hookdesk_core::user::User;
 use serde_json::{Map, Value};
 
 use super::forms::put_text;
+use super::path::UiPath;
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, PageQuery, PatchUserBody, TokenBody, UserBody, from_json};
 
@@ -133,12 +134,12 @@ async fn user_page(
 }
 
 /// `GET /ui/users/{id}`.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<UserId>) -> Result<Response, UiError> {
+pub async fn show(State(app): State<App>, viewer: Viewer, UiPath(id): UiPath<UserId>) -> Result<Response, UiError> {
     Ok(render(&user_page(&app, &viewer, id, None, None).await?))
 }
 
 /// `POST /ui/users/{id}`: name, email and role.
-pub async fn update(State(app): State<App>, Path(id): Path<UserId>, form: Submitted) -> Result<Response, UiError> {
+pub async fn update(State(app): State<App>, UiPath(id): UiPath<UserId>, form: Submitted) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
     let mut body = Map::new();
     for key in ["name", "email", "role"] {
@@ -159,7 +160,11 @@ pub async fn update(State(app): State<App>, Path(id): Path<UserId>, form: Submit
 }
 
 /// `POST /ui/users/{id}/tokens`: a new token, shown on the page this once.
-pub async fn issue_token(State(app): State<App>, Path(id): Path<UserId>, form: Submitted) -> Result<Response, UiError> {
+pub async fn issue_token(
+    State(app): State<App>,
+    UiPath(id): UiPath<UserId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
     let label = form.fields.text("label").map(str::to_owned);
     let token = app.create_token(&admin, id, TokenBody { label }).await?;
@@ -169,7 +174,7 @@ pub async fn issue_token(State(app): State<App>, Path(id): Path<UserId>, form: S
 /// `POST /ui/users/{id}/tokens/{token_id}/revoke`.
 pub async fn revoke_token(
     State(app): State<App>,
-    Path((id, token_id)): Path<(UserId, TokenId)>,
+    UiPath((id, token_id)): UiPath<(UserId, TokenId)>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;

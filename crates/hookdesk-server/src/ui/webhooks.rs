@@ -2,7 +2,7 @@
 //! option), the signing secret, and the test panel.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
@@ -11,11 +11,14 @@ use hookdesk_core::id::WebhookId;
 use hookdesk_core::webhook::BreakerState;
 use serde_json::{Map, Value, json};
 
+use super::delete::ConfirmDelete;
 use super::exchange::Exchange;
-use super::forms::{Fields, error_at, error_elsewhere, header_lines, put_number, put_text, to_header_lines};
-use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use super::forms::{Conflict, Fields, error_at, error_elsewhere, header_lines, put_number, put_text, to_header_lines};
+use super::path::UiPath;
+use super::{Chrome, Flash, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{
-    App, AppError, CreateWebhookBody, PageQuery, PatchWebhookBody, TestBody, TestResult, WebhookView, from_json,
+    App, AppError, CreateWebhookBody, Editable, PageQuery, PatchWebhookBody, TestBody, TestResult, WebhookView,
+    from_json, version_of,
 };
 
 #[derive(Template)]
@@ -129,6 +132,10 @@ pub struct WebhookForm {
     pub rate_limit_per_minute: String,
     /// The API's 422, shown at the input it names.
     pub error: Option<Invalid>,
+    /// What a save of it warns about, shown at the input it names.
+    pub warnings: Vec<Invalid>,
+    /// The version the form was opened at.
+    pub version: String,
 }
 
 impl Default for WebhookForm {
@@ -136,7 +143,7 @@ impl Default for WebhookForm {
         Self {
             name: String::new(),
             description: String::new(),
-            endpoint: "https://".into(),
+            endpoint: String::new(),
             http_method: "POST".into(),
             request_format: "json".into(),
             status: "active".into(),
@@ -152,6 +159,8 @@ impl Default for WebhookForm {
             ordering: "none".into(),
             rate_limit_per_minute: String::new(),
             error: None,
+            warnings: Vec::new(),
+            version: String::new(),
         }
     }
 }
@@ -179,11 +188,13 @@ impl WebhookForm {
             ordering: api_name(&w.ordering),
             rate_limit_per_minute: w.rate_limit_per_minute.map(|n| n.to_string()).unwrap_or_default(),
             error: None,
+            warnings: Vec::new(),
+            version: version_of(w),
         }
     }
 
     /// The form as posted, to show again with its error.
-    fn from_fields(fields: &Fields, error: Invalid) -> Self {
+    fn from_fields(fields: &Fields, error: Option<Invalid>) -> Self {
         let text = |name: &str| fields.get(name).unwrap_or_default().to_owned();
         Self {
             name: text("name"),
@@ -203,7 +214,9 @@ impl WebhookForm {
             max_retries: text("max_retries"),
             ordering: text("ordering"),
             rate_limit_per_minute: text("rate_limit_per_minute"),
-            error: Some(error),
+            error,
+            warnings: Vec::new(),
+            version: text("version"),
         }
     }
 
@@ -212,7 +225,11 @@ impl WebhookForm {
         error_at(self.error.as_ref(), name)
     }
 
-    /// An error no input of the form shows.
+    /// The warnings about input `name` (or something inside it).
+    pub fn warnings_at(&self, name: &str) -> Vec<&str> {
+        self.warnings.iter().filter_map(|w| error_at(Some(w), name)).collect()
+    }
+
     /// An error no input of the form shows (those `webhook_form.html` shows at an input).
     pub fn general_error(&self) -> Option<String> {
         const SHOWN_AT: [&str; 14] = [
@@ -313,11 +330,12 @@ struct FormPage {
     secret: Option<String>,
     test: Option<Tested>,
     test_error: Option<String>,
+    conflict: Option<Conflict>,
 }
 
 impl FormPage {
     fn new(chrome: Chrome, webhook: Option<WebhookView>, form: WebhookForm) -> Self {
-        Self { chrome, webhook, form, secret: None, test: None, test_error: None }
+        Self { chrome, webhook, form, secret: None, test: None, test_error: None, conflict: None }
     }
 }
 
@@ -335,10 +353,14 @@ pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response,
         Err(invalid) => Err(AppError::Invalid(invalid)),
     };
     match saved {
-        Ok(saved) => Ok(Redirect::to(&format!("/ui/webhooks/{}", saved.item.id)).into_response()),
+        Ok(saved) => Ok(saved_message("Created", &saved.item.name, saved.warnings.len())
+            .redirect(&format!("/ui/webhooks/{}", saved.item.id))),
         Err(AppError::Invalid(invalid)) => {
-            let page =
-                FormPage::new(form.viewer.chrome("Webhooks"), None, WebhookForm::from_fields(&form.fields, invalid));
+            let page = FormPage::new(
+                form.viewer.chrome("Webhooks"),
+                None,
+                WebhookForm::from_fields(&form.fields, Some(invalid)),
+            );
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(other) => Err(other.into()),
@@ -346,28 +368,108 @@ pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response,
 }
 
 /// `GET /ui/webhooks/{id}`: the form, the secret and the test panel.
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<WebhookId>) -> Result<Response, UiError> {
+pub async fn show(State(app): State<App>, viewer: Viewer, UiPath(id): UiPath<WebhookId>) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let webhook = app.webhook(&admin, &id).await?;
-    let form = WebhookForm::from_view(&webhook);
+    let mut form = WebhookForm::from_view(&webhook);
+    form.warnings = app.warnings(&viewer.agent(), Editable::Webhook(&id)).await?;
     Ok(render(&FormPage::new(viewer.chrome("Webhooks"), Some(webhook), form)))
 }
 
-/// `POST /ui/webhooks/{id}`: saved, or the form again with the error at its input.
-pub async fn update(State(app): State<App>, Path(id): Path<WebhookId>, form: Submitted) -> Result<Response, UiError> {
+/// `POST /ui/webhooks/{id}`: saved, or the form again with the error at its input, or with
+/// what changed meanwhile when someone else saved first.
+pub async fn update(
+    State(app): State<App>,
+    UiPath(id): UiPath<WebhookId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
-    let saved = match from_json::<PatchWebhookBody>(Value::Object(webhook_body(&form.fields, true))) {
+    let body = webhook_body(&form.fields, true);
+    match app.expect_version(&form.viewer.agent(), Editable::Webhook(&id), form.fields.text("version")).await {
+        Err(AppError::VersionConflict(now)) => {
+            let webhook = app.webhook(&admin, &id).await?;
+            let saved = serde_json::to_value(&webhook).unwrap_or_default();
+            let mut values = WebhookForm::from_fields(&form.fields, None);
+            values.version = now;
+            let mut page = FormPage::new(form.viewer.chrome("Webhooks"), Some(webhook), values);
+            page.conflict = Some(Conflict::between("webhook", &saved, &body, format!("/ui/webhooks/{id}")));
+            return Ok((axum::http::StatusCode::PRECONDITION_FAILED, render(&page)).into_response());
+        }
+        other => other?,
+    }
+    let saved = match from_json::<PatchWebhookBody>(Value::Object(body)) {
         Ok(body) => app.update_webhook(&admin, &id, body).await,
         Err(invalid) => Err(AppError::Invalid(invalid)),
     };
     match saved {
-        Ok(_) => Ok(Redirect::to(&format!("/ui/webhooks/{id}")).into_response()),
+        Ok(saved) => {
+            Ok(saved_message("Saved", &saved.item.name, saved.warnings.len()).redirect(&format!("/ui/webhooks/{id}")))
+        }
         Err(AppError::Invalid(invalid)) => {
             let webhook = app.webhook(&admin, &id).await?;
             let chrome = form.viewer.chrome("Webhooks");
-            let page = FormPage::new(chrome, Some(webhook), WebhookForm::from_fields(&form.fields, invalid));
+            let page = FormPage::new(chrome, Some(webhook), WebhookForm::from_fields(&form.fields, Some(invalid)));
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// "Saved", and how many warnings the form now shows beside their inputs.
+fn saved_message(verb: &str, name: &str, warnings: usize) -> Flash {
+    match warnings {
+        0 => Flash::done(format!("{verb} “{name}”.")),
+        n => Flash::warning(format!("{verb} “{name}”, with {n} warning{}: see below.", if n == 1 { "" } else { "s" })),
+    }
+}
+
+/// `GET /ui/webhooks/{id}/delete`: what deleting it means, or the rules that still notify it.
+pub async fn confirm_delete(
+    State(app): State<App>,
+    viewer: Viewer,
+    UiPath(id): UiPath<WebhookId>,
+) -> Result<Response, UiError> {
+    let admin = viewer.admin()?;
+    let webhook = app.webhook(&admin, &id).await?;
+    let blockers = app
+        .rules_notifying(&admin, &id)
+        .await?
+        .into_iter()
+        .map(|(set, rule_id, title)| (format!("{} “{title}”", set.one()), format!("/ui/{}/{rule_id}", set.name())))
+        .collect();
+    Ok(ConfirmDelete {
+        chrome: viewer.chrome("Webhooks"),
+        what: "webhook",
+        name: webhook.name.clone(),
+        consequence: "Its pending requests are cancelled and nothing more is sent to it. Its log stays, under its id."
+            .into(),
+        action: format!("/ui/webhooks/{id}/delete"),
+        back: format!("/ui/webhooks/{id}"),
+        version: Some(version_of(&webhook)),
+        blockers,
+    }
+    .page())
+}
+
+/// `POST /ui/webhooks/{id}/delete`.
+pub async fn delete(
+    State(app): State<App>,
+    UiPath(id): UiPath<WebhookId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let name = app.webhook(&admin, &id).await?.name;
+    match app.expect_version(&form.viewer.agent(), Editable::Webhook(&id), form.fields.text("version")).await {
+        Err(AppError::VersionConflict(_)) => {
+            let message = format!("Not deleted: “{name}” changed since you asked. Look at it again first.");
+            return Ok(Flash::warning(message).redirect(&format!("/ui/webhooks/{id}")));
+        }
+        other => other?,
+    }
+    match app.delete_webhook(&admin, &id).await {
+        Ok(()) => Ok(Flash::done(format!("Deleted webhook “{name}”.")).redirect("/ui/webhooks")),
+        // A rule started notifying it since the confirmation: the page names it now.
+        Err(AppError::Conflict(_)) => Ok(Redirect::to(&format!("/ui/webhooks/{id}/delete")).into_response()),
         Err(other) => Err(other.into()),
     }
 }
@@ -415,7 +517,7 @@ impl Tested {
 /// script, the webhook's page comes back with it.
 pub async fn send_test(
     State(app): State<App>,
-    Path(id): Path<WebhookId>,
+    UiPath(id): UiPath<WebhookId>,
     headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, UiError> {
@@ -444,7 +546,7 @@ pub async fn send_test(
 /// `POST /ui/webhooks/{id}/secret`: the page again, showing the signing secret.
 pub async fn reveal_secret(
     State(app): State<App>,
-    Path(id): Path<WebhookId>,
+    UiPath(id): UiPath<WebhookId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;
@@ -455,7 +557,7 @@ pub async fn reveal_secret(
 /// `POST /ui/webhooks/{id}/secret/rotate`: a new signing secret, shown once here.
 pub async fn rotate_secret(
     State(app): State<App>,
-    Path(id): Path<WebhookId>,
+    UiPath(id): UiPath<WebhookId>,
     form: Submitted,
 ) -> Result<Response, UiError> {
     let admin = form.viewer.admin()?;

@@ -69,11 +69,11 @@ fn plan_of(answer: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// The secrets of the exported document, as the variables the test process has: cargo sets
-/// these, and the server reads them as any.
+/// The secrets of the exported document, as a variable the test process has (cargo sets it:
+/// `.cargo/config.toml`), read by the server as any.
 fn with_secrets_from_env(mut document: Value) -> Value {
-    document["webhooks"][0]["authentication"]["token"] = json!({"env": "CARGO_PKG_NAME"});
-    document["inbound_webhooks"][0]["verify"]["secret"] = json!({"env": "CARGO_PKG_NAME"});
+    document["webhooks"][0]["authentication"]["token"] = json!({"env": "WEBHOOK_CONFIG_TEST_SECRET"});
+    document["inbound_webhooks"][0]["verify"]["secret"] = json!({"env": "WEBHOOK_CONFIG_TEST_SECRET"});
     document
 }
 
@@ -195,11 +195,19 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
 
     // A secret whose variable the server does not have.
     let mut unset = document.clone();
-    unset["webhooks"][0]["authentication"]["token"] = json!({"env": "HOOKDESK_NO_SUCH_VARIABLE"});
+    unset["webhooks"][0]["authentication"]["token"] = json!({"env": "WEBHOOK_NO_SUCH_VARIABLE"});
     let (status, error) = apply(&app, &unset, "").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "webhooks[0].authentication.token");
-    assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("HOOKDESK_NO_SUCH_VARIABLE")), "{error}");
+    assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("WEBHOOK_NO_SUCH_VARIABLE")), "{error}");
+
+    // The server's own settings are not a secret's to read: a test send would show them.
+    let mut settings = document.clone();
+    settings["webhooks"][0]["authentication"]["token"] = json!({"env": "HOOKDESK_SECRET_KEY"});
+    let (status, error) = apply(&app, &settings, "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"][0]["field"], "webhooks[0].authentication.token");
+    assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("WEBHOOK_...")), "{error}");
 
     // Pruning a webhook that a kept trigger notifies.
     let mut orphan = document.clone();
@@ -227,8 +235,8 @@ async fn yaml_goes_both_ways(db: Db) {
     let text = yaml.text().await.expect("yaml");
     assert!(text.contains("name: Intranet") && text.contains("env: WEBHOOK_INTRANET_TOKEN"), "{text}");
     let text = text
-        .replace("env: WEBHOOK_INTRANET_TOKEN", "env: CARGO_PKG_NAME")
-        .replace("env: INBOUND_GITHUB_SECRET", "env: CARGO_PKG_NAME");
+        .replace("env: WEBHOOK_INTRANET_TOKEN", "env: WEBHOOK_CONFIG_TEST_SECRET")
+        .replace("env: INBOUND_GITHUB_SECRET", "env: WEBHOOK_CONFIG_TEST_SECRET");
     let applied = client
         .put(app.url("/api/v1/config"))
         .bearer_auth(&app.token)
@@ -250,6 +258,23 @@ async fn yaml_goes_both_ways(db: Db) {
         .await
         .expect("answers");
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    // Nesting deeper than any configuration is refused before the YAML scanner, whose work
+    // grows with its square, runs (100,000 levels took 45 s).
+    for deep in [format!("webhooks: {}", "[".repeat(100_000)), "- ".repeat(100_000), "{a: ".repeat(100_000)] {
+        let started = std::time::Instant::now();
+        let refused = client
+            .put(app.url("/api/v1/config"))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/yaml")
+            .body(deep)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let error: Value = refused.json().await.expect("json");
+        assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("deeper than 64")), "{error}");
+        eprintln!("100,000 levels of YAML refused in {:?}", started.elapsed());
+    }
     // Agents may not.
     let (_, agent) = crate::support::user_with_token(&app, "agent@example.com", "agent").await;
     let (status, _) = app.call(Method::GET, "/api/v1/config", None, Some(&agent)).await;
@@ -304,7 +329,8 @@ async fn the_command_line_exports_and_applies() {
     let yaml = String::from_utf8(exported.stdout).expect("text");
     std::fs::write(
         &file,
-        yaml.replace("env: WEBHOOK_INTRANET_TOKEN", "env: PATH").replace("env: INBOUND_GITHUB_SECRET", "env: PATH"),
+        yaml.replace("env: WEBHOOK_INTRANET_TOKEN", "env: WEBHOOK_CONFIG_TEST_SECRET")
+            .replace("env: INBOUND_GITHUB_SECRET", "env: WEBHOOK_CONFIG_TEST_SECRET"),
     )
     .expect("written");
     let path = file.to_str().expect("a path");

@@ -539,6 +539,35 @@ async fn many_costly_previews_at_once_leave_healthz_answering() {
     assert_eq!(status, StatusCode::CREATED, "{saved}");
     let ticket = app.ticket(json!({"subject": "boom", "tags": ["boom"]})).await;
     let preview = format!("/api/v1/tickets/{}/macros/{}", ticket["id"], saved["id"]);
+    // An update whose trigger renders a loop: its render holds SQLite's writer, so it must
+    // not wait behind the previews for a turn (every other write would wait with it).
+    let (status, trigger) = app
+        .post("/api/v1/triggers", json!({"title": "List the tags",
+            "conditions": {"all": [{"field": "tags", "operator": "includes", "value": "listed"}]},
+            "actions": [{"field": "add_comment", "value": {"body": "{% for t in ticket.tags %}{{ t }} {% endfor %}", "public": false}}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{trigger}");
+    let other = app.ticket(json!({"subject": "written meanwhile"})).await;
+    let write = |app: &TestApp, tag: String| {
+        let path = format!("/api/v1/tickets/{}", other["id"]);
+        let (client, url, token) = (reqwest::Client::new(), app.url(&path), app.token.clone());
+        async move {
+            let started = Instant::now();
+            let answer = client
+                .patch(url)
+                .bearer_auth(token)
+                .json(&json!({"add_tags": ["listed", tag]}))
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(answer.status(), 200);
+            started.elapsed()
+        }
+    };
+    let mut idle_writes = Vec::new();
+    for i in 0..5 {
+        idle_writes.push(write(&app, format!("idle{i}")).await);
+    }
     let client = reqwest::Client::new();
     let health = |client: reqwest::Client, url: String| async move {
         let started = Instant::now();
@@ -559,8 +588,12 @@ async fn many_costly_previews_at_once_leave_healthz_answering() {
         .collect();
     let started = Instant::now();
     let mut during = Vec::new();
+    let mut writes = Vec::new();
     while !previews.iter().all(tokio::task::JoinHandle::is_finished) {
         during.push(health(client.clone(), app.url("/healthz")).await);
+        if writes.len() < 5 {
+            writes.push(write(&app, format!("busy{}", writes.len())).await);
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let took = started.elapsed();
@@ -574,8 +607,17 @@ async fn many_costly_previews_at_once_leave_healthz_answering() {
         "12 costly previews took {took:?}; /healthz meanwhile: {} answers, median {median:?} (idle {idle:?})",
         during.len()
     );
+    idle_writes.sort();
+    writes.sort();
+    let (idle_write, busy_write) = (idle_writes[idle_writes.len() / 2], writes[writes.len() / 2]);
+    eprintln!("an update rendering a loop: {busy_write:?} (median of {}) meanwhile, {idle_write:?} idle", writes.len());
     assert!(during.len() >= 5, "the previews were over before /healthz was asked");
     assert!(median < idle * 10 + Duration::from_millis(2), "/healthz took {median:?} (median), {idle:?} idle");
+    assert!(writes.len() >= 3, "the previews were over before the updates were sent");
+    assert!(
+        busy_write < idle_write * 10 + Duration::from_millis(20),
+        "an update took {busy_write:?} (median) during previews, {idle_write:?} idle"
+    );
 }
 
 /// The third attack: a form of 120,000 tags took 22 s (tags were deduplicated in a list) and
@@ -647,7 +689,59 @@ async fn tags_and_what_a_form_writes_are_bounded(db: Db) {
     assert_eq!(statuses, [422, 422, 422, 429], "three bodies of 300 KiB fit in a minute's 1 MiB, the fourth does not");
 }
 
+async fn queries_count_toward_a_minute_of_bytes_and_are_logged_cut(db: Db) {
+    let app = TestApp::spawn_with(db, |config| config.inbound_bytes_per_minute = 64 * 1024).await;
+    // A form that writes what it is sent (a bin's calls are bounded by its log's budget).
+    let form = inbound(
+        &app,
+        json!({"name": "Query form", "actions": [{"type": "create_ticket", "fields": {
+            "subject": "from a query", "requester": {"email": "form@example.com"}}}]}),
+    )
+    .await;
+    let id = form["id"].as_str().expect("id");
+    let url = form["url"].as_str().expect("url");
+    let client = reqwest::Client::new();
+    let query = format!("q={}", "a".repeat(20 * 1024));
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let answer = client.get(format!("{url}?{query}")).send().await.expect("answers");
+        statuses.push(answer.status().as_u16());
+    }
+    assert!(statuses[..3].iter().all(|s| *s < 300), "three queries of 20 KiB fit in a minute's 64 KiB: {statuses:?}");
+    assert_eq!(statuses[3], 429, "the fourth does not");
+    let (_, calls) = app.get(&format!("/api/v1/inbound_webhooks/{id}/calls")).await;
+    let logged = calls["data"].as_array().expect("calls");
+    assert_eq!(logged.len(), 3, "the refused call is not logged: {}", logged.len());
+    let kept = logged[0]["query"].as_str().expect("query");
+    assert_eq!(kept.len(), 16 * 1024, "a query is logged cut, as a body is");
+}
+
+async fn a_ticket_holds_a_bounded_amount_of_comments(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ticket = app.ticket(json!({"subject": "chatty"})).await;
+    let path = format!("/api/v1/tickets/{}", ticket["id"]);
+    // 64 comments of 65,000 characters (the most one may hold) fit in 4 MiB; a 65th does not.
+    let body = "c".repeat(65_000);
+    for _ in 0..64 {
+        let (status, answer) = app.patch(&path, json!({"comment": {"body": body, "public": false}})).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, error) =
+        app.patch(&path, json!({"comment": {"body": body, "public": false}, "add_tags": ["x"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"][0]["field"], "comment", "{error}");
+    assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("follow-up ticket")), "{error}");
+    let (_, after) = app.get(&path).await;
+    assert_eq!(after["comments"].as_array().map(Vec::len), Some(64), "the 65th was not added");
+    assert_eq!(after["tags"], json!([]), "nor anything else of its change");
+    // A ticket that is full still takes every other change.
+    let (status, answer) = app.patch(&path, json!({"add_tags": ["follow_up"]})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
 crate::on_both_backends!(
+    queries_count_toward_a_minute_of_bytes_and_are_logged_cut,
+    a_ticket_holds_a_bounded_amount_of_comments,
     tags_and_what_a_form_writes_are_bounded,
     methods_fields_and_lists_are_bounded,
     every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers,

@@ -35,11 +35,17 @@ fn served(document: &Value, kind: RuleKind, part: &str) -> Vec<String> {
         .collect()
 }
 
-/// The options of the datalist `id` in a page.
-fn datalist(page: &str, id: &str) -> Vec<String> {
-    let start = page.find(&format!("<datalist id=\"{id}\">")).unwrap_or_else(|| panic!("a datalist {id}"));
-    let end = start + page[start..].find("</datalist>").expect("its end");
-    page[start..end].split("<option value=\"").skip(1).filter_map(|o| o.split('"').next()).map(str::to_owned).collect()
+/// The values a page's select `id` offers, each as the vocabulary names it (a custom
+/// field's `custom_fields.` as `custom_fields.KEY`).
+fn select_options(page: &str, id: &str) -> Vec<String> {
+    let start = page.find(&format!("<select id=\"{id}\"")).unwrap_or_else(|| panic!("a select {id}"));
+    let end = start + page[start..].find("</select>").expect("its end");
+    page[start..end]
+        .split("<option value=\"")
+        .skip(1)
+        .filter_map(|o| o.split('"').next())
+        .map(|value| if value.ends_with('.') { format!("{value}KEY") } else { value.to_owned() })
+        .collect()
 }
 
 #[tokio::test]
@@ -65,7 +71,7 @@ async fn every_field_and_action_reaches_the_api_the_openapi_document_and_the_edi
         for (kind, page) in [(RuleKind::Trigger, &trigger_page), (RuleKind::Automation, &automation_page)] {
             let serves = field.serves(kind);
             assert_eq!(served(&vocabulary, kind, "conditions").contains(&name), serves, "{name} for {kind:?}");
-            assert_eq!(datalist(page, "condition-fields").contains(&name), serves, "{name} in the {kind:?} editor");
+            assert_eq!(select_options(page, "c-all-0-field").contains(&name), serves, "{name} in the {kind:?} editor");
         }
         assert!(!served(&vocabulary, RuleKind::Macro, "conditions").contains(&name), "macros have no conditions");
     }
@@ -80,7 +86,7 @@ async fn every_field_and_action_reaches_the_api_the_openapi_document_and_the_edi
             let serves = action.serves(kind);
             assert_eq!(served(&vocabulary, kind, "actions").contains(&name), serves, "{name} for {kind:?}");
             assert_eq!(schema.contains(&name), serves, "{name} in the OpenAPI schema for {kind:?}");
-            assert_eq!(datalist(page, "action-fields").contains(&name), serves, "{name} in the {kind:?} editor");
+            assert_eq!(select_options(page, "a-0-field").contains(&name), serves, "{name} in the {kind:?} editor");
         }
     }
     // Bodies refer to the typed schemas.

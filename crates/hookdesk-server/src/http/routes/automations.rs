@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::triggers::{TriggerView, create_in};
-use crate::app::Versioned;
+use crate::app::Editable;
 use crate::app::{Admin, Agent, App, AutomationRun, OrderBody, PatchTriggerBody, Saved, TriggerBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, IfMatch, tagged};
@@ -71,7 +71,7 @@ async fn patch_automation(
     IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchTriggerBody>,
 ) -> Result<Response, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Automations, id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::Rule(RuleSet::Automations, id), expected.as_deref()).await?;
     Ok(tagged(&state.update_rule(&caller, RuleSet::Automations, id, body).await?))
 }
 
@@ -85,7 +85,7 @@ async fn delete_automation(
     ApiPath(id): ApiPath<RuleId>,
     IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Automations, id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::Rule(RuleSet::Automations, id), expected.as_deref()).await?;
     state.delete_rule(&caller, RuleSet::Automations, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -90,9 +90,7 @@ async fn apply_config(
 ) -> Result<axum::Json<ConfigPlan>, ApiError> {
     let content_type = media(&headers, header::CONTENT_TYPE);
     let document: Value = if is_yaml(&content_type) {
-        yaml_serde::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_yaml", format!("the body is not valid YAML: {e}"))
-        })?
+        crate::http::extract::parse_yaml(&body)?
     } else if hookdesk_core::text::is_json(&content_type) {
         parse_json(&body)?
     } else {

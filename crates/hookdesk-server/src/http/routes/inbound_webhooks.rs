@@ -9,7 +9,7 @@ use hookdesk_core::inbound::InboundCall;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::Versioned;
+use crate::app::Editable;
 use crate::app::{Admin, App, CallQuery, InboundBody, InboundWebhookView, PatchInboundBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, tagged};
@@ -71,7 +71,7 @@ async fn patch_inbound_webhook(
     IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchInboundBody>,
 ) -> Result<Response, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::InboundWebhook(&id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::InboundWebhook(&id), expected.as_deref()).await?;
     Ok(tagged(&state.update_inbound_webhook(&caller, &id, body).await?))
 }
 
@@ -85,7 +85,7 @@ async fn delete_inbound_webhook(
     ApiPath(id): ApiPath<InboundWebhookId>,
     IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::InboundWebhook(&id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::InboundWebhook(&id), expected.as_deref()).await?;
     state.delete_inbound_webhook(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

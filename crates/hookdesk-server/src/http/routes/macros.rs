@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::Versioned;
+use crate::app::Editable;
 use crate::app::{Agent, App, MacroBody, PageQuery, PatchMacroBody, Saved};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, tagged};
@@ -92,7 +92,7 @@ async fn patch_macro(
     IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchMacroBody>,
 ) -> Result<Response, ApiError> {
-    state.expect_version(&caller, Versioned::Macro(id), expected.as_deref()).await?;
+    state.expect_version(&caller, Editable::Macro(id), expected.as_deref()).await?;
     Ok(tagged(&state.update_macro(&caller, id, body).await?))
 }
 
@@ -106,7 +106,7 @@ async fn delete_macro(
     ApiPath(id): ApiPath<MacroId>,
     IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.expect_version(&caller, Versioned::Macro(id), expected.as_deref()).await?;
+    state.expect_version(&caller, Editable::Macro(id), expected.as_deref()).await?;
     state.delete_macro(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

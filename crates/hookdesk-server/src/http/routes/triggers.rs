@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::Versioned;
+use crate::app::Editable;
 use crate::app::{Admin, Agent, App, DryRunBody, DryRunResult, OrderBody, PatchTriggerBody, Saved, TriggerBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, IfMatch, tagged};
@@ -103,7 +103,7 @@ async fn patch_trigger(
     IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchTriggerBody>,
 ) -> Result<Response, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Triggers, id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::Rule(RuleSet::Triggers, id), expected.as_deref()).await?;
     Ok(tagged(&state.update_rule(&caller, RuleSet::Triggers, id, body).await?))
 }
 
@@ -117,7 +117,7 @@ async fn delete_trigger(
     ApiPath(id): ApiPath<RuleId>,
     IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::Rule(RuleSet::Triggers, id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::Rule(RuleSet::Triggers, id), expected.as_deref()).await?;
     state.delete_rule(&caller, RuleSet::Triggers, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::Versioned;
+use crate::app::Editable;
 use crate::app::{
     Admin, App, CreateWebhookBody, InvocationQuery, PageQuery, PatchWebhookBody, ReplayBody, ReplayReport, Saved,
     TestBody, TestResult, WebhookView,
@@ -86,7 +86,7 @@ async fn patch_webhook(
     IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<PatchWebhookBody>,
 ) -> Result<Response, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::Webhook(&id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::Webhook(&id), expected.as_deref()).await?;
     Ok(tagged(&state.update_webhook(&caller, &id, body).await?))
 }
 
@@ -100,7 +100,7 @@ async fn delete_webhook(
     ApiPath(id): ApiPath<WebhookId>,
     IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.expect_version(&caller.as_agent(), Versioned::Webhook(&id), expected.as_deref()).await?;
+    state.expect_version(&caller.as_agent(), Editable::Webhook(&id), expected.as_deref()).await?;
     state.delete_webhook(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -98,6 +98,74 @@ impl Browser {
         input.send_keys(value).await.expect("typed");
     }
 
+    /// Chooses the option `value` of the select `id`, as a click on it would, then waits for
+    /// what the choice asked of the server (htmx) to be swapped in.
+    pub async fn choose(&self, id: &str, value: &str) {
+        let select = self.client.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("a select #{id}"));
+        select.select_by_value(value).await.unwrap_or_else(|_| panic!("#{id} offers {value:?}"));
+        self.settle().await;
+    }
+
+    /// Chooses the option of the select `id` whose text is `label`.
+    pub async fn choose_label(&self, id: &str, label: &str) {
+        let select = self.client.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("a select #{id}"));
+        select.select_by_label(label).await.unwrap_or_else(|_| panic!("#{id} offers {label:?}"));
+        self.settle().await;
+    }
+
+    /// Types `text` into the input `id` after what it holds.
+    pub async fn type_into(&self, id: &str, text: &str) {
+        let input = self.client.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("an input #{id}"));
+        input.send_keys(text).await.expect("typed");
+    }
+
+    /// Clicks the element `id` (a button), then waits for what it asked of the server.
+    pub async fn click_id(&self, id: &str) {
+        self.client.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("#{id}")).click().await.expect("clicked");
+        self.settle().await;
+    }
+
+    /// Waits until no htmx request is under way (a choice's rows swapped in).
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let busy = self
+                .client
+                .execute(
+                    "return document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping') !== null;",
+                    vec![],
+                )
+                .await
+                .unwrap_or(json!(false));
+            if busy == json!(false) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "an htmx request never ended");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    /// The text of the element `id`.
+    pub async fn text_of(&self, id: &str) -> String {
+        match self.client.find(Locator::Id(id)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the element `id` holds `text`; answers its text.
+    pub async fn wait_for_text_in(&self, id: &str, text: &str) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let found = self.text_of(id).await;
+            if found.contains(text) {
+                return found;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "#{id} never showed {text:?}:\n{found}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Clicks the button whose text is `label`.
     pub async fn click_button(&self, label: &str) {
         let xpath = format!("//button[normalize-space(.)=\"{label}\"]");

@@ -106,7 +106,7 @@ async fn a_macro_is_previewed_then_applied(db: Db) {
         .post("/ui/macros/new", &[("title", "Solve"), ("actions[0].field", "status"), ("actions[0].value", "sloved")])
         .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(text(refused).await.contains("id=\"actions[0]-error\""), "the error at its row");
+    assert!(text(refused).await.contains("id=\"a-0-error\""), "the error at its row");
     let made = ui
         .post(
             "/ui/macros/new",
@@ -119,8 +119,14 @@ async fn a_macro_is_previewed_then_applied(db: Db) {
     let preview = text(ui.post(&format!("{page}/try"), &[("ticket_id", &id), ("mode", "preview")]).await).await;
     assert!(preview.contains("Applying it would leave") && preview.contains("<strong>solved</strong>"), "{preview}");
     assert_eq!(app.get(&format!("/api/v1/tickets/{id}")).await.1["status"], "new", "a preview saves nothing");
-    let applied = text(ui.post(&format!("{page}/try"), &[("ticket_id", &id), ("mode", "apply")]).await).await;
-    assert!(applied.contains("Applied to"));
+    // Applied, the ticket's page says so once (reloading it applies nothing again).
+    let applied = ui.post(&format!("{page}/try"), &[("ticket_id", &id), ("mode", "apply")]).await;
+    assert_eq!(applied.status(), StatusCode::SEE_OTHER);
+    assert_eq!(applied.headers()[reqwest::header::LOCATION], format!("/ui/tickets/{id}").as_str());
+    let flash =
+        applied.headers()[reqwest::header::SET_COOKIE].to_str().expect("ascii").split(';').next().expect("a pair");
+    let ticket_page = ui.get_with_cookie(&format!("/ui/tickets/{id}"), flash).await;
+    assert!(text(ticket_page).await.contains(&format!("Applied “Solve” to ticket #{id}.")));
     assert_eq!(app.get(&format!("/api/v1/tickets/{id}")).await.1["status"], "solved");
 }
 

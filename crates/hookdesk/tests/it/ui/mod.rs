@@ -2,6 +2,7 @@
 //! `browser` drives a real headless Chromium through the pages as a user would.
 
 pub mod browser;
+mod editor;
 mod flows;
 mod pages;
 mod session;
@@ -31,6 +32,20 @@ impl UiClient {
             request = request.header(header::COOKIE, cookie);
         }
         request.send().await.expect("the server answers")
+    }
+
+    /// Gets a page with another cookie beside the session's (the message a change left).
+    pub async fn get_with_cookie(&self, path: &str, extra: &str) -> reqwest::Response {
+        let cookie = match &self.cookie {
+            Some(session) => format!("{session}; {extra}"),
+            None => extra.to_owned(),
+        };
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header(header::COOKIE, cookie)
+            .send()
+            .await
+            .expect("the server answers")
     }
 
     /// Posts a form as our pages do (same origin), with the CSRF token unless `fields` holds one.
