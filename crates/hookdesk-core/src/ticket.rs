@@ -248,6 +248,33 @@ impl Default for TicketFields {
     }
 }
 
+impl TicketFields {
+    /// The most custom fields a ticket holds, and the most bytes they take as JSON together:
+    /// every read, update and audit of a ticket carries them.
+    pub const MAX_CUSTOM_FIELDS: usize = 100;
+    pub const MAX_CUSTOM_FIELD_BYTES: usize = 64 * 1024;
+
+    /// Refuses custom fields over the bounds, unless they shrink (a ticket saved before the
+    /// bounds may still be changed and trimmed).
+    pub fn check_custom_fields(&self, before: &Map<String, Value>) -> Result<(), Invalid> {
+        let bytes =
+            |fields: &Map<String, Value>| fields.iter().map(|(k, v)| k.len() + v.to_string().len()).sum::<usize>();
+        let (count, size) = (self.custom_fields.len(), bytes(&self.custom_fields));
+        let over = count > Self::MAX_CUSTOM_FIELDS || size > Self::MAX_CUSTOM_FIELD_BYTES;
+        if over && (count > before.len() || size > bytes(before)) {
+            return Err(Invalid::new(
+                "custom_fields",
+                format!(
+                    "a ticket holds at most {} custom fields and {} KiB of them as JSON; this update leaves {count} fields of {size} bytes",
+                    Self::MAX_CUSTOM_FIELDS,
+                    Self::MAX_CUSTOM_FIELD_BYTES / 1024
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The Ticket of the contract.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Ticket {

@@ -206,18 +206,6 @@ impl CustomHeaders {
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         self.0.iter().map(|(n, t)| (n.0.clone(), t.source().into())).collect()
     }
-
-    /// Headers whose names say they carry a credential, and whose values are written out
-    /// (not made by a template): custom headers are shown to admins and exported as they
-    /// are, where `authentication` is encrypted and write-only.
-    pub fn credential_like(&self) -> impl Iterator<Item = &str> {
-        const CREDENTIAL_WORDS: [&str; 6] = ["authorization", "token", "secret", "key", "password", "cookie"];
-        self.0.iter().filter_map(|(name, value)| {
-            let lower = name.0.to_ascii_lowercase();
-            let named = CREDENTIAL_WORDS.iter().any(|word| lower.contains(word));
-            (named && !value.source().trim().is_empty() && !value.source().contains("{{")).then_some(name.0.as_str())
-        })
-    }
 }
 
 /// A signing secret: `whsec_` followed by the base64 of its random bytes.

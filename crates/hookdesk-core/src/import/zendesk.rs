@@ -415,7 +415,7 @@ fn map_actions(
                     Some(name) => {
                         let mut notify = json!({"webhook": name});
                         if let Some(payload) = parts.get(1).and_then(Value::as_str).filter(|p| !p.trim().is_empty()) {
-                            notify["payload"] = Value::String(rewrite_placeholders(payload, placeholders));
+                            notify["payload"] = Value::String(escaped_json_placeholders(rewrite_placeholders(payload, placeholders)));
                         }
                         mapped.push(json!({"field": "notify_webhook", "value": notify}));
                     }
@@ -562,6 +562,17 @@ pub fn rewrite_placeholders(template: &str, unknown: &mut Vec<String>) -> String
         }
     }
     out
+}
+
+/// A JSON body with each placeholder that is a whole string (`"{{ticket.title}}"`) written as
+/// the escaped literal (`{{ticket.title | json}}`): Zendesk escapes placeholders in JSON
+/// bodies, Liquid does not, and a quote in a title would change the document's structure.
+fn escaped_json_placeholders(payload: String) -> String {
+    if payload.trim_start().starts_with(['{', '[']) {
+        crate::template::json_escape_whole_strings(&payload)
+    } else {
+        payload
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod filters;
 mod for_loop;
 mod inline;
 mod items;
+mod json_strings;
 mod lax;
 pub(crate) mod lex;
 mod nesting;
@@ -37,6 +38,7 @@ pub use budget::{
 };
 pub use cost::{Offload, offloaded, set_offload};
 use filters::Bounded;
+pub use json_strings::{json_escape_whole_strings, unescaped_in_json_strings};
 pub use nesting::MAX_NESTING;
 pub use shopify::{set_time_zone, time_zone};
 use tags::Checked;

@@ -205,6 +205,16 @@ impl App {
         context: &Context,
         warnings: &mut Vec<Invalid>,
     ) -> Result<(), Invalid> {
+        if webhook.request_format == hookdesk_core::webhook::RequestFormat::Json
+            && let Some(payload) = &notify.payload
+        {
+            for markup in hookdesk_core::template::unescaped_in_json_strings(payload.source()) {
+                warnings.push(Invalid::new(
+                    field,
+                    format!("{{{{ {markup} }}}} is inside a JSON string without escaping: a quote in it would change the payload's structure (ticket text may come from anyone who writes tickets); write {{{{ {markup} | json }}}} in place of the whole quoted string, or escape it (uri_encode)"),
+                ));
+            }
+        }
         let mut rendering = Rendering::noting_unknown();
         let document = Value::Null;
         match prepare(webhook, notify.payload.as_ref(), &notify.params, context, &mut rendering, &document) {

@@ -103,6 +103,7 @@ pub struct PatchInboundBody {
 
 /// `GET /inbound_webhooks/{id}/calls`: which calls.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CallQuery {
     /// The status hookdesk answered, e.g. 401.

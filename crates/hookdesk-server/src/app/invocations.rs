@@ -15,6 +15,7 @@ use super::{Admin, App, AppError, ids};
 
 /// `GET /invocations`: which invocations.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InvocationQuery {
     #[param(value_type = Option<String>)]

@@ -12,6 +12,7 @@ pub const MAX_LIMIT: u32 = 500;
 
 /// `?limit=&cursor=` of a plain list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     pub limit: Option<u32>,

@@ -22,6 +22,7 @@ pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// `GET /tickets`: which tickets.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
     pub status: Option<Status>,

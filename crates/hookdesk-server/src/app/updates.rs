@@ -185,6 +185,7 @@ impl App {
     ) -> Result<UpdateOutcome, AppError> {
         let decided = decide_fields(change, &rules.triggers, source, &base.requester.email);
         decided.fields.tags.check_count()?;
+        decided.fields.check_custom_fields(&base.fields.custom_fields)?;
         if decided.report.bound_hit {
             warn!(ticket.id = base.id.0, passes = decided.report.passes, "trigger cycle stopped at its bound");
         }

@@ -63,17 +63,7 @@ impl App {
             }
             Editable::Webhook(id) => {
                 let webhook = self.find_webhook(id).await?;
-                let credentials = webhook.custom_headers.credential_like().map(|name| {
-                    Invalid::new(
-                        format!("custom_headers.{name}"),
-                        "looks like a credential: custom headers are shown to admins and exported as they are; put it in authentication (encrypted, never shown)",
-                    )
-                });
-                let credentials: Vec<Invalid> = credentials.collect();
-                self.check_webhook_templates(&webhook).await.map_err(AppError::from).map(|mut warnings| {
-                    warnings.extend(credentials);
-                    warnings
-                })
+                self.check_webhook_templates(&webhook).await.map_err(AppError::from)
             }
             Editable::InboundWebhook(_) => Ok(Vec::new()),
         };

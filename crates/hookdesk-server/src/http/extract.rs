@@ -125,6 +125,12 @@ fn yaml_nesting(text: &[u8]) -> usize {
                 i += text[i..].iter().position(|&b| b == b'\n').unwrap_or(text.len() - i);
                 continue;
             }
+            // An anchor or a tag comes before the node it names: a bracket after it still opens one.
+            b'&' | b'!' if node_start => {
+                while i + 1 < text.len() && !matches!(text[i + 1], b' ' | b'\t' | b'\r' | b'\n' | b'[' | b'{') {
+                    i += 1;
+                }
+            }
             b'[' | b'{' if node_start || flow > 0 => {
                 flow += 1;
                 node_start = true;
@@ -344,5 +350,8 @@ mod tests {
         assert_eq!(yaml_nesting("a: [ \"]\", [ \"]\", [ x ] ] ]".as_bytes()), 3);
         assert_eq!(yaml_nesting("[".repeat(100_000).as_bytes()), 100_000);
         assert_eq!(yaml_nesting("title: Tag [VIP] now".as_bytes()), 0);
+        // Anchors and tags before a collection do not hide it.
+        assert_eq!(yaml_nesting("&a [".repeat(1000).as_bytes()), 1000);
+        assert_eq!(yaml_nesting("a: !!seq [!t [&x {b: c}]]".as_bytes()), 3);
     }
 }

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 pub mod layers;
+mod openapi;
 pub mod routes;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
         (name = "inbound_webhooks", description = "Secret URLs other systems call (/hooks/TOKEN) to act on tickets, and the log of their calls"),
         (name = "users", description = "Requesters, agents and admins, and the API tokens agents and admins act with"),
         (name = "config", description = "The configuration as one document, to keep in version control and apply to another server"),
+        (name = "operations", description = "Probes, metrics and this document: no token"),
     )
 )]
 struct ApiDoc;
@@ -90,6 +92,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("/openapi.json", "This document"),
     ] {
         let operation = utoipa::openapi::path::OperationBuilder::new()
+            .tag("operations")
             .summary(Some(summary))
             .response("200", utoipa::openapi::ResponseBuilder::new().description("OK"))
             .build();
@@ -97,6 +100,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             .insert(path.to_owned(), utoipa::openapi::path::PathItem::new(utoipa::openapi::HttpMethod::Get, operation));
     }
     paths.insert("/hooks/{token}".to_owned(), hooks_path_item());
+    openapi::complete(&mut document);
     document
 }
 
@@ -120,6 +124,13 @@ fn hooks_path_item() -> utoipa::openapi::path::PathItem {
                     .schema(Some(utoipa::openapi::schema::Object::with_type(utoipa::openapi::schema::Type::String))),
             )
             .response("202", ResponseBuilder::new().description("The configured response"))
+            .response("401", ResponseBuilder::new().description("The call failed the webhook's verification"))
+            .response("404", ResponseBuilder::new().description("No enabled inbound webhook has this token"))
+            .response("413", ResponseBuilder::new().description("The body is over 1 MiB"))
+            .response(
+                "429",
+                ResponseBuilder::new().description("Over the webhook's rate limit: wait as Retry-After says"),
+            )
             .build()
     };
     let mut item = PathItem::new(HttpMethod::Get, operation("GET"));

@@ -260,7 +260,12 @@ async fn yaml_goes_both_ways(db: Db) {
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
     // Nesting deeper than any configuration is refused before the YAML scanner, whose work
     // grows with its square, runs (100,000 levels took 45 s).
-    for deep in [format!("webhooks: {}", "[".repeat(100_000)), "- ".repeat(100_000), "{a: ".repeat(100_000)] {
+    for deep in [
+        format!("webhooks: {}", "[".repeat(100_000)),
+        "- ".repeat(100_000),
+        "{a: ".repeat(100_000),
+        "&a [".repeat(100_000),
+    ] {
         let started = std::time::Instant::now();
         let refused = client
             .put(app.url("/api/v1/config"))

@@ -170,6 +170,16 @@ async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
     assert!(saved["warnings"][0]["message"].as_str().is_some_and(|m| m.contains("ticket.subjct")), "{saved}");
     let (_, clean) = app.post("/api/v1/triggers", trigger(r#"{"text": {{ ticket.subject | json }}}"#)).await;
     assert!(clean.get("warnings").is_none(), "no warnings, no field: {clean}");
+    // Ticket text inside a JSON string, unescaped: a subject `a", "role": "admin` would add a
+    // key. Saved (it is valid for most subjects), with a warning that says how to escape it.
+    let (status, saved) =
+        app.post("/api/v1/triggers", trigger(r#"{"text": "Case {{ ticket.id }}: {{ ticket.subject }}"}"#)).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(saved["warnings"].as_array().map(Vec::len), Some(1), "ticket.id needs no escaping: {saved}");
+    assert!(
+        saved["warnings"][0]["message"].as_str().is_some_and(|m| m.contains("{{ ticket.subject | json }}")),
+        "{saved}"
+    );
 
     // An inbound create_ticket without a requester 422'd on every call.
     let (status, error) = app

@@ -739,7 +739,31 @@ async fn a_ticket_holds_a_bounded_amount_of_comments(db: Db) {
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
+/// The fourth attack: an agent grew one ticket's custom fields to 31.5 MB, 900 KB a PATCH,
+/// until each write took 6.5 s and a list of tickets 31.5 MB.
+async fn a_ticket_holds_a_bounded_amount_of_custom_fields(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ticket = app.ticket(json!({"subject": "fields"})).await;
+    let path = format!("/api/v1/tickets/{}", ticket["id"]);
+    let (status, answer) = app.patch(&path, json!({"custom_fields": {"notes": "n".repeat(60_000)}})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for more in [
+        json!({"custom_fields": {"more": "m".repeat(10_000)}}),
+        json!({"custom_fields": (0..101).map(|i| (format!("k{i}"), json!(i))).collect::<serde_json::Map<_, _>>()}),
+    ] {
+        let (status, error) = app.patch(&path, more).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["error"]["details"][0]["field"], "custom_fields", "{error}");
+    }
+    let (_, after) = app.get(&path).await;
+    assert_eq!(after["custom_fields"].as_object().map(|f| f.len()), Some(1), "nothing was added");
+    // Replacing the large field with a small one is a change like any other.
+    let (status, answer) = app.patch(&path, json!({"custom_fields": {"notes": "short", "more": 1}})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
 crate::on_both_backends!(
+    a_ticket_holds_a_bounded_amount_of_custom_fields,
     queries_count_toward_a_minute_of_bytes_and_are_logged_cut,
     a_ticket_holds_a_bounded_amount_of_comments,
     tags_and_what_a_form_writes_are_bounded,

@@ -10,14 +10,16 @@ use serde_json::Value;
 use crate::support::{Db, TestApp};
 use crate::ui::UiClient;
 
-/// The names a schema's `anyOf` alternatives give their `field` (a pattern stands as `.KEY`).
-fn schema_fields(schema: &Value) -> Vec<String> {
-    schema["anyOf"]
+/// The names the alternatives of the component `name` give their `field` (a pattern stands as
+/// `.KEY`); each alternative is a component of its own, referred to.
+fn schema_fields(schemas: &Value, name: &str) -> Vec<String> {
+    schemas[name]["anyOf"]
         .as_array()
         .expect("alternatives")
         .iter()
         .map(|alternative| {
-            let field = &alternative["properties"]["field"];
+            let reference = alternative["$ref"].as_str().expect("a reference to the alternative");
+            let field = &schemas[reference.trim_start_matches("#/components/schemas/")]["properties"]["field"];
             match field["enum"][0].as_str() {
                 Some(name) => name.to_owned(),
                 None => field["pattern"].as_str().expect("a pattern").trim_start_matches('^').replace("\\..+$", ".KEY"),
@@ -63,7 +65,7 @@ async fn every_field_and_action_reaches_the_api_the_openapi_document_and_the_edi
     let (trigger_page, automation_page, macro_page) =
         (page("/ui/triggers/new").await, page("/ui/automations/new").await, page("/ui/macros/new").await);
 
-    let condition_schema = schema_fields(&schemas["RuleCondition"]);
+    let condition_schema = schema_fields(schemas, "RuleCondition");
     for field in Field::all() {
         let spec = field.spec();
         let name = spec.name.to_owned();
@@ -75,7 +77,7 @@ async fn every_field_and_action_reaches_the_api_the_openapi_document_and_the_edi
         }
         assert!(!served(&vocabulary, RuleKind::Macro, "conditions").contains(&name), "macros have no conditions");
     }
-    let (rule_actions, macro_actions) = (schema_fields(&schemas["RuleAction"]), schema_fields(&schemas["MacroAction"]));
+    let (rule_actions, macro_actions) = (schema_fields(schemas, "RuleAction"), schema_fields(schemas, "MacroAction"));
     for action in ActionName::all() {
         let name = action.spec().name.to_owned();
         for (kind, page, schema) in [

@@ -53,6 +53,7 @@ async fn export_config(caller: Admin, state: State<App>, headers: HeaderMap) -> 
 
 /// `PUT /config`: how to apply the document.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyQuery {
     /// Only answer the plan: change nothing.
@@ -90,7 +91,11 @@ async fn apply_config(
 ) -> Result<axum::Json<ConfigPlan>, ApiError> {
     let content_type = media(&headers, header::CONTENT_TYPE);
     let document: Value = if is_yaml(&content_type) {
-        crate::http::extract::parse_yaml(&body)?
+        // YAML's parser takes a second a MiB: off the threads that answer requests.
+        let parsed = tokio::task::spawn_blocking(move || crate::http::extract::parse_yaml(&body)).await;
+        parsed.map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_yaml", "the body could not be read as YAML")
+        })??
     } else if hookdesk_core::text::is_json(&content_type) {
         parse_json(&body)?
     } else {

@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<App> {
 
 /// `POST /imports/zendesk`: whether to write.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Only report: create nothing.
