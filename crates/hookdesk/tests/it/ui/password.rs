@@ -56,13 +56,18 @@ async fn sign_in_with_password(ui: &mut UiClient, email: &str, password: &str) -
 }
 
 async fn keep_session(ui: &mut UiClient, response: &reqwest::Response) {
-    if let Some(cookie) = response.headers().get(header::SET_COOKIE) {
-        let pair = cookie.to_str().expect("ascii").split(';').next().expect("a pair").to_owned();
-        if pair.starts_with("hookdesk_session=") {
-            ui.cookie = Some(pair);
-            let page = ui.get("/ui/").await.text().await.expect("a page");
-            ui.csrf = csrf_of(&page);
-        }
+    // The session's among the cookies set (a message for the next page may come first).
+    let session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|cookie| cookie.to_str().ok()?.split(';').next())
+        .find(|pair| pair.starts_with("hookdesk_session="))
+        .map(str::to_owned);
+    if let Some(pair) = session {
+        ui.cookie = Some(pair);
+        let page = ui.get("/ui/").await.text().await.expect("a page");
+        ui.csrf = csrf_of(&page);
     }
 }
 
