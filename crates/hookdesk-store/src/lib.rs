@@ -19,6 +19,7 @@ mod leases;
 mod listen;
 mod log;
 mod macros;
+mod passwords;
 mod queue;
 mod rows;
 mod sessions;
@@ -44,6 +45,7 @@ pub use hookdesk_core::invocation::{
 pub use hookdesk_core::rules::RuleSet;
 pub use hookdesk_core::ticket::TicketFilter;
 pub use macros::{NewMacro, macro_cursor, parse_macro_cursor};
+pub use passwords::{Failures, OpenLink, PasswordAccount};
 pub use sessions::{MAX_SESSIONS_PER_TOKEN, OpenSession};
 pub use tickets::{Committed, FailedBeforeSending, Tally, UpdateTx};
 pub use triggers::{NewTrigger, RulesSnapshot};

@@ -1,7 +1,9 @@
-//! Admin UI sessions: a sign-in acts as the API token it was opened with until it expires,
-//! is closed, or the token goes.
+//! Admin UI sessions: a sign-in with an API token acts as it until it expires, is closed, or
+//! the token goes; a sign-in with a password acts as its user until it expires, is closed,
+//! or the password changes.
 
 use hookdesk_core::Timestamp;
+use hookdesk_core::id::UserId;
 use hookdesk_core::user::User;
 use sqlx::Row;
 
@@ -35,8 +37,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM ui_sessions WHERE expires_at <= $1").bind(now.as_millis()).execute(&mut *tx).await?;
         let opened = sqlx::query(
-            "INSERT INTO ui_sessions (id_hash, token_id, csrf_token, created_at, expires_at)
-             SELECT $1, id, $3, $4, $5 FROM api_tokens WHERE token_hash = $2 RETURNING token_id",
+            "INSERT INTO ui_sessions (id_hash, token_id, user_id, csrf_token, created_at, expires_at)
+             SELECT $1, id, user_id, $3, $4, $5 FROM api_tokens WHERE token_hash = $2 RETURNING token_id",
         )
         .bind(id_hash)
         .bind(token_hash)
@@ -61,12 +63,51 @@ impl Store {
         Ok(())
     }
 
+    /// Opens a session for user `user_id` signed in with a password (no token: it ends when
+    /// it expires, is closed, the user's password changes or the user is no longer an agent
+    /// or admin). Beyond [`MAX_SESSIONS_PER_TOKEN`] password sessions of the user, the oldest
+    /// ends.
+    pub async fn open_password_session(
+        &self,
+        id_hash: &str,
+        user_id: UserId,
+        csrf_token: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM ui_sessions WHERE expires_at <= $1").bind(now.as_millis()).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO ui_sessions (id_hash, token_id, user_id, csrf_token, created_at, expires_at)
+             VALUES ($1, NULL, $2, $3, $4, $5)",
+        )
+        .bind(id_hash)
+        .bind(user_id.0)
+        .bind(csrf_token)
+        .bind(now.as_millis())
+        .bind(expires_at.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM ui_sessions WHERE user_id = $1 AND token_id IS NULL AND id_hash <> $2 AND id_hash NOT IN
+                 (SELECT id_hash FROM ui_sessions WHERE user_id = $1 AND token_id IS NULL AND id_hash <> $2
+                  ORDER BY created_at DESC, id_hash LIMIT $3)",
+        )
+        .bind(user_id.0)
+        .bind(id_hash)
+        .bind(MAX_SESSIONS_PER_TOKEN - 1)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The session `id_hash` names, if it is open at `now` and its user still holds an
     /// agent's or admin's role.
     pub async fn session(&self, id_hash: &str, now: Timestamp) -> Result<Option<OpenSession>, StoreError> {
         let row = sqlx::query(
             "SELECT u.id, u.name, u.email, u.role, u.created_at, s.csrf_token, s.expires_at
-             FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id JOIN users u ON u.id = t.user_id
+             FROM ui_sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.role IN ('agent', 'admin')",
         )
         .bind(id_hash)

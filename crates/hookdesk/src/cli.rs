@@ -1,5 +1,5 @@
-//! The command line: `hookdesk serve`, `migrate`, `admin-token`, `backup`, `openapi`, `config`,
-//! `import`, `bench`.
+//! The command line: `hookdesk serve`, `migrate`, `admin-token`, `user`, `backup`, `openapi`,
+//! `config`, `import`, `bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,10 @@ pub enum Command {
     /// Issue a new API token for the bootstrap admin user and print it, once: the way back
     /// in when the admin token is lost. Other tokens keep working; a server may be running.
     AdminToken(DatabaseArgs),
+    /// People who sign in to the UI: `user set-password EMAIL` (the password on stdin) sets an
+    /// agent's or admin's password and unlocks their account.
+    #[command(subcommand)]
+    User(crate::user::UserCommand),
     /// Copy a SQLite database, consistently, while the server runs (PostgreSQL: use pg_dump).
     /// The copy's secrets are sealed with the secret key, which is not in it: keep the key too.
     Backup(BackupArgs),
@@ -131,6 +135,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 admin.email, admin.id
             );
             output::println(&token)?;
+            Ok(())
+        }
+        Command::User(command) => {
+            let done = crate::user::run(command).await?;
+            output::println(&done)?;
             Ok(())
         }
         Command::Bench(args) => {

@@ -13,3 +13,4 @@ pub mod remote;
 pub mod serve;
 pub mod telemetry;
 pub mod transport;
+pub mod user;

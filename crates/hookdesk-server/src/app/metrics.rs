@@ -94,6 +94,39 @@ impl EncodeLabelValue for TokenRefusal {
     }
 }
 
+/// Why a password sign-in, or a password link, was refused.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// A wrong password, or an email no agent or admin has (not told apart: the label is public).
+    WrongPassword,
+    /// The account is locked after failures in a row: the password was not even checked.
+    Locked,
+    /// Its client failed too often (the address throttle wrong tokens share).
+    Throttled,
+    /// An invitation or reset link that does not work (expired, used, replaced, unknown).
+    InvalidLink,
+}
+
+impl SignInRefusal {
+    const ALL: [Self; 4] = [Self::WrongPassword, Self::Locked, Self::Throttled, Self::InvalidLink];
+}
+
+impl EncodeLabelValue for SignInRefusal {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(match self {
+            Self::WrongPassword => "wrong_password",
+            Self::Locked => "locked",
+            Self::Throttled => "throttled",
+            Self::InvalidLink => "invalid_link",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignInRefusalLabel {
+    reason: SignInRefusal,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabel {
     reason: TokenRefusal,
@@ -131,6 +164,7 @@ pub struct Metrics {
     inbound_calls: Family<StatusClassLabel, Counter>,
     inbound_rate_limited: Counter,
     token_refusals: Family<RefusalLabel, Counter>,
+    sign_in_refusals: Family<SignInRefusalLabel, Counter>,
     http_requests: Family<RouteLabels, Counter>,
     // Set at each scrape.
     invocations: Family<StatusLabel, FloatGauge>,
@@ -162,6 +196,10 @@ impl Default for Metrics {
         for reason in [TokenRefusal::Unknown, TokenRefusal::Throttled] {
             let _ = token_refusals.get_or_create(&RefusalLabel { reason });
         }
+        let sign_in_refusals = Family::<SignInRefusalLabel, Counter>::default();
+        for reason in SignInRefusal::ALL {
+            let _ = sign_in_refusals.get_or_create(&SignInRefusalLabel { reason });
+        }
         let metrics = Self {
             registry: Arc::default(),
             delivery,
@@ -170,6 +208,7 @@ impl Default for Metrics {
             inbound_calls,
             inbound_rate_limited: Counter::default(),
             token_refusals,
+            sign_in_refusals,
             http_requests: Family::default(),
             invocations: Family::default(),
             oldest_pending_age: FloatGauge::default(),
@@ -208,6 +247,11 @@ impl Metrics {
             "token_refusals",
             "API tokens refused, in the API and at sign-in, by reason: unknown_token, or throttled (the client's address presented too many wrong ones)",
             self.token_refusals.clone(),
+        );
+        registry.register(
+            "sign_in_refusals",
+            "Password sign-ins and password links refused, by reason: wrong_password (or an unknown email), locked (the account, after failures in a row), throttled (the client's address), invalid_link",
+            self.sign_in_refusals.clone(),
         );
         registry.register(
             "http_requests",
@@ -263,6 +307,11 @@ impl Metrics {
     /// An API token refused, and why.
     pub(crate) fn token_refused(&self, reason: TokenRefusal) {
         self.token_refusals.get_or_create(&RefusalLabel { reason }).inc();
+    }
+
+    /// A password sign-in or link refused, and why.
+    pub(crate) fn sign_in_refused(&self, reason: SignInRefusal) {
+        self.sign_in_refusals.get_or_create(&SignInRefusalLabel { reason }).inc();
     }
 
     /// A call refused by its inbound webhook's rate limit.

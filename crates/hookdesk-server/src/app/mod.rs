@@ -17,6 +17,7 @@ pub mod metrics;
 mod operator;
 mod overview;
 mod pages;
+mod passwords;
 pub mod rule_schemas;
 mod rules;
 mod sessions;
@@ -56,6 +57,9 @@ pub use macros::{MacroBody, PatchMacroBody};
 pub use operator::new_api_token;
 pub use overview::{OVERVIEW_WINDOW, Overview};
 pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery};
+pub use passwords::{
+    LinkBody, LinkKind, LinkView, MIN_PASSWORD_CHARS, NewLink, PasswordSignIn, Refused, check_new_password,
+};
 pub use rules::{OrderBody, PatchTriggerBody, TriggerBody};
 pub use sessions::{SESSION_LIFETIME, Session, SignedIn};
 pub use test_send::{NotificationPreview, TestBody, TestResult};

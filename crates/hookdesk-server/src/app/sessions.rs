@@ -1,5 +1,6 @@
-//! Admin UI sign-ins. A session is opened with an API token and acts as it: an agent's
-//! session can do what the agent's token can, no more. The browser holds only a random id;
+//! Admin UI sign-ins. A session is opened with an API token and acts as it (an agent's
+//! session can do what the agent's token can, no more), or with a password (`passwords`) and
+//! acts as its user. The browser holds only a random id;
 //! the database only its hash.
 
 use std::time::Duration;
@@ -70,6 +71,16 @@ impl App {
             Err(StoreError::NotFound) => return Err(AppError::Unauthenticated),
             other => other?,
         }
+        Ok(SignedIn { session_id, session: Session { user, csrf_token, expires_at } })
+    }
+
+    /// Opens a session for `user`, an agent or admin who just proved their password.
+    pub(super) async fn open_password_session(&self, user: User) -> Result<SignedIn, AppError> {
+        let session_id = ids::random_token(32)?;
+        let csrf_token = ids::random_token(32)?;
+        let now = self.clock.now();
+        let expires_at = now.plus_millis(SESSION_LIFETIME.as_millis() as i64);
+        self.store.open_password_session(&ids::token_hash(&session_id), user.id, &csrf_token, now, expires_at).await?;
         Ok(SignedIn { session_id, session: Session { user, csrf_token, expires_at } })
     }
 

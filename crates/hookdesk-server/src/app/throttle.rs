@@ -1,8 +1,8 @@
-//! Throttling wrong API tokens, per client address. Tokens carry 256 random bits, so guessing
-//! one is hopeless; what a flood of guesses costs is database lookups and log lines. Signing
-//! in takes a token, not a name and a password: there is no account to count failures
-//! against, so they are counted per address (an IPv6 client per /64, which one holder
-//! usually has whole). Each address may fail [`BURST`] times at once, then once every
+//! Throttling wrong API tokens and wrong passwords, per client address. Tokens carry 256
+//! random bits, so guessing one is hopeless; what a flood of guesses costs is database lookups
+//! and log lines. A token has no account to count failures against, so they are counted per
+//! address (an IPv6 client per /64, which one holder usually has whole); wrong passwords are
+//! counted here too, besides per account (`passwords`: the lockout). Each address may fail [`BURST`] times at once, then once every
 //! [`REFILL`]; while over, every token it presents, right or wrong, is refused unread (a guess
 //! that is right must not answer differently from one that is wrong).
 

@@ -44,6 +44,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/", get(overview::page))
         .route("/ui/login", get(login::form).post(login::sign_in))
         .route("/ui/logout", get(back_to_page).post(login::sign_out))
+        .route("/ui/password/{token}", get(login::link_form).post(login::set_password))
         .route("/ui/tickets", get(tickets::list))
         .route("/ui/tickets/{id}", get(tickets::show).post(tickets::update))
         .route("/ui/triggers", get(rules::list))
@@ -75,6 +76,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/users/{id}", get(users::show).post(users::update))
         .route("/ui/users/{id}/tokens", get(back_to_page).post(users::issue_token))
         .route("/ui/users/{id}/tokens/{token_id}/revoke", get(back_to_page).post(users::revoke_token))
+        .route("/ui/users/{id}/password-link", get(back_to_page).post(users::create_link))
         .route("/ui/webhooks", get(webhooks::list))
         .route("/ui/webhooks/new", get(webhooks::new_form).post(webhooks::create))
         .route("/ui/webhooks/{id}", get(webhooks::show).post(webhooks::update))
@@ -141,8 +143,21 @@ async fn readable_params(
 
 /// The segments that name an action on a page (`/ui/webhooks/ID/test`) rather than a page.
 const ACTIONS: &[&str] = &[
-    "tokens", "test", "secret", "replay", "move", "active", "try", "rotate", "run", "dry-run", "editor", "preview",
-    "bins", "logout",
+    "tokens",
+    "test",
+    "secret",
+    "replay",
+    "move",
+    "active",
+    "try",
+    "rotate",
+    "run",
+    "dry-run",
+    "editor",
+    "preview",
+    "bins",
+    "logout",
+    "password-link",
 ];
 
 /// `GET` of an action's URL (a reload, Back or Forward after it ran): the page it acts on,

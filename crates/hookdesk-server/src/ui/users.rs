@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use super::forms::put_text;
 use super::path::UiPath;
 use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
-use crate::app::{App, AppError, PageQuery, PatchUserBody, TokenBody, UserBody, from_json};
+use crate::app::{
+    App, AppError, LinkBody, LinkKind, NewLink, PageQuery, PatchUserBody, TokenBody, UserBody, from_json,
+};
 
 struct Row {
     id: String,
@@ -112,6 +114,10 @@ struct UserPage {
     tokens: Vec<TokenRow>,
     /// A token just issued: shown this once.
     new_token: Option<String>,
+    /// Whether the user has a password to sign in with.
+    has_password: bool,
+    /// A sign-in link just created: shown this once.
+    new_link: Option<NewLink>,
     error: Option<String>,
 }
 
@@ -130,7 +136,16 @@ async fn user_page(
         .iter()
         .map(|t| TokenRow { id: t.id.to_string(), label: t.label.clone(), created_at: t.created_at.to_string() })
         .collect();
-    Ok(UserPage { chrome: viewer.chrome("Users"), row: Row::new(&user), tokens, new_token, error })
+    let has_password = app.has_password(&admin, id).await?;
+    Ok(UserPage {
+        chrome: viewer.chrome("Users"),
+        row: Row::new(&user),
+        tokens,
+        new_token,
+        has_password,
+        new_link: None,
+        error,
+    })
 }
 
 /// `GET /ui/users/{id}`.
@@ -180,4 +195,30 @@ pub async fn revoke_token(
     let admin = form.viewer.admin()?;
     app.delete_token(&admin, id, token_id).await?;
     Ok(Redirect::to(&format!("/ui/users/{id}")).into_response())
+}
+
+/// `POST /ui/users/{id}/password-link`: an invitation or reset link, shown on the page this
+/// once (it replaces the user's earlier link).
+pub async fn create_link(
+    State(app): State<App>,
+    UiPath(id): UiPath<UserId>,
+    form: Submitted,
+) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let kind = match form.fields.get("kind") {
+        Some("reset") => LinkKind::Reset,
+        _ => LinkKind::Invitation,
+    };
+    match app.create_password_link(&admin, id, LinkBody { kind }).await {
+        Ok(link) => {
+            let mut page = user_page(&app, &form.viewer, id, None, None).await?;
+            page.new_link = Some(link);
+            Ok(render(&page))
+        }
+        Err(AppError::Invalid(invalid)) => {
+            let page = user_page(&app, &form.viewer, id, None, Some(invalid.to_string())).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
 }

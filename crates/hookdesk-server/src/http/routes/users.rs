@@ -8,7 +8,7 @@ use hookdesk_core::user::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{Admin, App, NewToken, PageQuery, PatchUserBody, TokenBody, UserBody};
+use crate::app::{Admin, App, LinkBody, NewLink, NewToken, PageQuery, PatchUserBody, TokenBody, UserBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(get_user, patch_user))
         .routes(routes!(create_token))
         .routes(routes!(delete_token))
+        .routes(routes!(create_password_link))
 }
 
 /// List users (requesters, agents and admins).
@@ -94,4 +95,21 @@ async fn delete_token(
 ) -> Result<StatusCode, ApiError> {
     state.delete_token(&caller, id, token_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Create an invitation or reset link for this user (an agent or admin). Opening it shows a
+/// page that sets their password (at least 10 characters), then signs them in. The link is
+/// shown this once (only its hash is stored), works once, expires (an invitation after 7
+/// days, a reset after 1 hour), replaces the user's earlier link, and stops working if the
+/// user is made an end user. An end user is a 422.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password_links", tag = "users", params(("id" = i64, Path)), request_body = LinkBody,
+    responses((status = 201, body = NewLink), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_password_link(
+    caller: Admin,
+    state: State<App>,
+    ApiPath(id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> Result<(StatusCode, axum::Json<NewLink>), ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(state.create_password_link(&caller, id, body).await?)))
 }

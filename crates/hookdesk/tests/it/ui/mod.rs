@@ -1,10 +1,12 @@
 //! The admin UI. `session` checks sign-in, CSRF and the page policy over plain HTTP;
+//! `password` signing in as a person (passwords, links, lockouts);
 //! `browser` drives a real headless Chromium through the pages as a user would.
 
 pub mod browser;
 mod editor;
 mod flows;
 mod pages;
+mod password;
 mod session;
 
 use reqwest::header;
