@@ -63,7 +63,7 @@ pub struct Store {
 pub(crate) const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 11] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -76,6 +76,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
             (8, "ui sessions", include_str!("../migrations/sqlite/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/sqlite/0009_completed_status.sql")),
             (10, "inbound log budget", include_str!("../migrations/sqlite/0010_inbound_budget.sql")),
+            (12, "overview", include_str!("../migrations/sqlite/0012_overview.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -88,6 +89,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 10] {
             (8, "ui sessions", include_str!("../migrations/postgres/0008_ui_sessions.sql")),
             (9, "completed status index", include_str!("../migrations/postgres/0009_completed_status.sql")),
             (10, "inbound log budget", include_str!("../migrations/postgres/0010_inbound_budget.sql")),
+            (12, "overview", include_str!("../migrations/postgres/0012_overview.sql")),
         ],
     }
 }

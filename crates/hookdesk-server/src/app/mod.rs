@@ -54,7 +54,7 @@ pub use inbound_calls::{CallAnswer, ErrorReply, Handled, Opened, OpenedCall};
 pub use invocations::{InvocationQuery, LogNames, ReplayBody, ReplayReport};
 pub use macros::{MacroBody, PatchMacroBody};
 pub use operator::new_api_token;
-pub use overview::{OVERVIEW_WINDOW, Overview};
+pub use overview::{OVERVIEW_WINDOW, Overview, Troubled};
 pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery};
 pub use rules::{OrderBody, PatchTriggerBody, TriggerBody};
 pub use sessions::{SESSION_LIFETIME, Session, SignedIn};

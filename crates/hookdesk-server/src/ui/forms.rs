@@ -203,3 +203,18 @@ impl Conflict {
         Self { what, differences, reload }
     }
 }
+
+/// A page's query string read as `T`: one that cannot be read is a 400 page saying why,
+/// never a 500.
+pub struct PageParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for PageParams<T> {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        ListQuery::new(parts.uri.query())
+            .parse()
+            .map(PageParams)
+            .map_err(|e| UiError::App(AppError::BadRequest(format!("this page's filters cannot be read: {e}"))))
+    }
+}

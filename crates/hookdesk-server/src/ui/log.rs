@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::exchange::Exchange;
 use super::forms::{ListQuery, Listed};
 use super::path::UiPath;
-use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use super::{Chrome, Moment, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, InvocationQuery, LogNames, ReplayBody, ReplayReport};
 
 /// The filters as typed, to show them again in the form (the API's names).
@@ -52,7 +52,7 @@ struct Row {
     webhook_name: Option<String>,
     ticket_id: Option<String>,
     source: Source,
-    created_at: String,
+    created_at: Moment,
     attempts: usize,
     last_result: String,
 }
@@ -71,7 +71,7 @@ impl Row {
             webhook_name: names.webhooks.get(&invocation.webhook_id).cloned(),
             ticket_id: invocation.ticket_id.map(|id| id.to_string()),
             source: Source::of(invocation, names),
-            created_at: invocation.created_at.to_string(),
+            created_at: Moment(invocation.created_at),
             attempts: invocation.attempts.len(),
             last_result,
         }
@@ -185,10 +185,10 @@ pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQu
 struct InvocationPage {
     chrome: Chrome,
     row: Row,
-    next_attempt_at: Option<String>,
-    completed_at: Option<String>,
+    next_attempt_at: Option<Moment>,
+    completed_at: Option<Moment>,
     /// Each attempt: its number, when it started, and the exchange.
-    attempts: Vec<(u32, String, Exchange)>,
+    attempts: Vec<(u32, Moment, Exchange)>,
     /// Why it failed before any attempt was made.
     error: Option<(String, String)>,
 }
@@ -206,14 +206,14 @@ pub async fn show(
         .iter()
         .map(|a| {
             let exchange = Exchange::new(&a.request, a.response.as_ref(), a.error.as_ref(), a.duration_ms);
-            (a.number, a.started_at.to_string(), exchange)
+            (a.number, Moment(a.started_at), exchange)
         })
         .collect();
     let page = InvocationPage {
         chrome: viewer.chrome("Log"),
         row: Row::new(&invocation, &app.log_names(&admin, std::slice::from_ref(&invocation)).await?),
-        next_attempt_at: invocation.next_attempt_at.map(|t| t.to_string()),
-        completed_at: invocation.completed_at.map(|t| t.to_string()),
+        next_attempt_at: invocation.next_attempt_at.map(Moment),
+        completed_at: invocation.completed_at.map(Moment),
         error: invocation
             .error
             .as_ref()
