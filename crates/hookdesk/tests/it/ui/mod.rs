@@ -4,6 +4,7 @@
 pub mod browser;
 mod editor;
 mod flows;
+mod overview;
 mod pages;
 mod session;
 
