@@ -41,6 +41,15 @@ impl Filters {
     pub fn webhook_selected(&self, id: &str) -> bool {
         self.webhook_id.trim() == id
     }
+
+    /// The range as the date pickers show it.
+    pub fn since_picked(&self) -> String {
+        super::forms::for_picker(&self.since)
+    }
+
+    pub fn until_picked(&self) -> String {
+        super::forms::for_picker(&self.until)
+    }
 }
 
 /// A line of the log.
@@ -150,11 +159,14 @@ struct LogPage {
     rows: Vec<Row>,
     next_page: Option<String>,
     error: Option<String>,
+    /// This page's query string, for "Replay selected" to come back to.
+    back: String,
 }
 
 /// `GET /ui/log?status=&webhook_id=&ticket_id=&since=&until=&q=&cursor=`.
 pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQuery) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
+    let back = query.clone().unwrap_or_default();
     let query = ListQuery::new(query.as_deref());
     let filters: Filters = query.parse().unwrap_or_default();
     let Listed { rows, next_page, error } = query
@@ -177,7 +189,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQu
         listed.sort_by_key(|(_, name)| name.to_lowercase());
         WebhookChooser::List(listed.into_iter().map(|(id, name)| (id.to_string(), name)).collect())
     };
-    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, webhooks, replayable, rows, next_page, error }))
+    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, webhooks, replayable, rows, next_page, error, back }))
 }
 
 #[derive(Template)]
@@ -233,6 +245,36 @@ pub async fn replay(
     let admin = form.viewer.admin()?;
     let replay = app.replay_invocation(&admin, &id).await?;
     Ok(Redirect::to(&format!("/ui/log/{}", replay.id)).into_response())
+}
+
+/// `POST /ui/log/replay-selected`: a replay of each invocation checked (`ids`), then back to
+/// the log page it was sent from (`back`, its query string) with how many were queued.
+pub async fn replay_selected(State(app): State<App>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let back = form.fields.get("back").unwrap_or_default();
+    // Only a query string of the log: after "/ui/log?" it cannot lead off the page.
+    let back = if back.is_empty() || !back.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
+        "/ui/log".to_owned()
+    } else {
+        format!("/ui/log?{back}")
+    };
+    let ids = form.fields.all("ids");
+    if ids.is_empty() {
+        return Ok(super::Flash::warning("Nothing queued: check the invocations to replay first.").redirect(&back));
+    }
+    for id in &ids {
+        let id: InvocationId = id.parse().map_err(|_| {
+            UiError::Refused(crate::http::error::ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_id",
+                "One of the invocations chosen is not an invocation's id: go back to the log and choose again.",
+            ))
+        })?;
+        app.replay_invocation(&admin, &id).await?;
+    }
+    let count = ids.len();
+    let noun = if count == 1 { "invocation" } else { "invocations" };
+    Ok(super::Flash::done(format!("Queued {count} {noun}.")).redirect(&back))
 }
 
 /// What "Replay failed" covers: a webhook's failed invocations in a time range (the API's

@@ -87,6 +87,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/webhooks/{id}/secret", get(back_to_page).post(webhooks::reveal_secret))
         .route("/ui/webhooks/{id}/secret/rotate", get(back_to_page).post(webhooks::rotate_secret))
         .route("/ui/log", get(log::list))
+        .route("/ui/log/replay-selected", get(back_to_page).post(log::replay_selected))
         .route("/ui/log/replay-failed", get(log::confirm_replay_failed).post(log::replay_failed))
         .route("/ui/log/{id}", get(log::show))
         .route("/ui/log/{id}/replay", get(back_to_page).post(log::replay))

@@ -150,9 +150,52 @@ async fn lists_filter_and_switch_rules_in_bulk(db: Db) {
     assert_eq!(ui.get("/ui/webhooks?cursor=%00").await.status().as_u16() / 100, 4);
 }
 
+async fn selected_invocations_are_replayed_to_the_receiver(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let receiver = Receiver::start().await;
+    let webhook = app.webhook(&receiver.url("/in"), json!({})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    for n in 0..3 {
+        app.ticket(json!({"subject": format!("t{n}"), "requester": {"name": "R", "email": "r@example.com"}})).await;
+    }
+    let invocations = app.invocations(&format!("webhook_id={webhook}")).await;
+    for invocation in &invocations {
+        app.settled(invocation["id"].as_str().expect("id")).await;
+    }
+    assert_eq!(receiver.wait_for(3).await.len(), 3);
+    // The log's range filter takes a date picker's value (no zone: UTC) and shows it back.
+    let picked = ui.get(&format!("/ui/log?webhook_id={webhook}&since=2020-01-01T00:00&until=")).await;
+    assert_eq!(picked.status(), StatusCode::OK);
+    let page = text(picked).await;
+    assert!(page.contains("type=\"datetime-local\" step=\"1\" value=\"2020-01-01T00:00:00\""), "{page}");
+    assert_eq!(page.matches("name=\"ids\"").count(), 3, "a checkbox a row: {page}");
+    let later = text(ui.get(&format!("/ui/log?webhook_id={webhook}&since=2999-01-01T00:00")).await).await;
+    assert!(later.contains("No invocation matches."), "{later}");
+    assert!(ui.get("/ui/log?since=yesterday").await.status().as_u16() < 500);
+
+    let (first, second) = (invocations[0]["id"].as_str().expect("id"), invocations[1]["id"].as_str().expect("id"));
+    let back = format!("webhook_id={webhook}");
+    let done = ui.post("/ui/log/replay-selected", &[("ids", first), ("ids", second), ("back", &back)]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(done.headers()["location"].to_str().expect("ascii"), format!("/ui/log?{back}"));
+    let flash = done.headers()["set-cookie"].to_str().expect("ascii").split(';').next().expect("a pair").to_owned();
+    let shown = text(ui.get_with_cookie(&format!("/ui/log?{back}"), &flash).await).await;
+    assert!(shown.contains("Queued 2 invocations."), "{shown}");
+    let received = receiver.wait_for(5).await;
+    assert_eq!(received.len(), 5, "the two selected delivered again");
+    let refused = ui.post("/ui/log/replay-selected", &[("ids", "not-an-id")]).await;
+    assert_eq!(refused.status().as_u16() / 100, 4);
+    let elsewhere = ui.post("/ui/log/replay-selected", &[("back", "//evil.example/")]).await;
+    let location = elsewhere.headers()["location"].to_str().expect("ascii").to_owned();
+    assert!(location.starts_with("/ui/log?"), "never a way off the site: {location}");
+}
+
 on_both_backends!(
     the_overview_shows_what_retries_delivers_fires_and_authenticates,
-    lists_filter_and_switch_rules_in_bulk
+    lists_filter_and_switch_rules_in_bulk,
+    selected_invocations_are_replayed_to_the_receiver,
 );
 
 /// In a real browser, times read "… ago" with the exact time on hover.
