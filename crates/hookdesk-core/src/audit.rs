@@ -167,3 +167,13 @@ mod tests {
         assert_eq!(field_changes(None, &after, 0)["status"], json!({"from": null, "to": "open"}));
     }
 }
+
+/// How often a trigger or automation fired lately, as the lists and the overview show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RuleFirings {
+    /// Firings over the last 7 UTC days, today included.
+    pub fired_7d: i64,
+    /// The latest firing, if any was recorded.
+    #[schema(value_type = Option<String>)]
+    pub last_fired_at: Option<crate::Timestamp>,
+}

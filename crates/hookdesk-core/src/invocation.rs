@@ -204,3 +204,31 @@ pub struct DeliveryStats {
     /// Completions per hour of the window, oldest first: (hour start, succeeded, failed).
     pub hourly: Vec<(Timestamp, i64, i64)>,
 }
+
+/// One webhook's deliveries over a recent window, and its invocations retrying now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookOutcomes {
+    /// Invocations completed in the window, by outcome.
+    pub succeeded: i64,
+    pub failed: i64,
+    /// Retrying now, and when the oldest of them was queued.
+    pub retrying: i64,
+    pub oldest_retrying_since: Option<Timestamp>,
+}
+
+impl WebhookOutcomes {
+    /// The share of completed invocations that succeeded, in whole percent; None when none
+    /// completed.
+    pub fn success_percent(&self) -> Option<i64> {
+        let total = self.succeeded + self.failed;
+        (total > 0).then(|| (self.succeeded * 100) / total)
+    }
+}
+
+/// The latest error a webhook's invocations met: when and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    pub at: Timestamp,
+    pub code: String,
+    pub message: String,
+}

@@ -46,6 +46,8 @@ pub struct TokenInfo {
     pub id: TokenId,
     pub label: String,
     pub created_at: Timestamp,
+    /// When it last authenticated a request, to within about a minute; None if never.
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// An email address, trimmed and lower-cased so that "found or created by email" finds.

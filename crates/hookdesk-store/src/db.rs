@@ -77,6 +77,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 11] {
             (9, "completed status index", include_str!("../migrations/sqlite/0009_completed_status.sql")),
             (10, "inbound log budget", include_str!("../migrations/sqlite/0010_inbound_budget.sql")),
             (11, "passwords", include_str!("../migrations/sqlite/0011_passwords.sql")),
+            (12, "overview", include_str!("../migrations/sqlite/0012_overview.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -90,6 +91,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 11] {
             (9, "completed status index", include_str!("../migrations/postgres/0009_completed_status.sql")),
             (10, "inbound log budget", include_str!("../migrations/postgres/0010_inbound_budget.sql")),
             (11, "passwords", include_str!("../migrations/postgres/0011_passwords.sql")),
+            (12, "overview", include_str!("../migrations/postgres/0012_overview.sql")),
         ],
     }
 }

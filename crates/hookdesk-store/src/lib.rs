@@ -13,6 +13,7 @@ pub mod cipher;
 mod config;
 mod db;
 mod error;
+mod firings;
 mod health;
 mod inbound;
 mod leases;

@@ -1,7 +1,10 @@
 //! Figures over the invocation log: counts by outcome in a window, and what waits now.
 
 use hookdesk_core::Timestamp;
-use hookdesk_core::invocation::{DeliveryStats, Waiting};
+use std::collections::HashMap;
+
+use hookdesk_core::id::WebhookId;
+use hookdesk_core::invocation::{DeliveryStats, LastError, Waiting, WebhookOutcomes};
 use sqlx::Row;
 
 use crate::{Store, StoreError};
@@ -84,5 +87,63 @@ impl Store {
         waiting.oldest_pending_since = oldest.try_get::<Option<i64>, _>("pending")?.map(Timestamp::from_millis);
         waiting.oldest_retrying_since = oldest.try_get::<Option<i64>, _>("retrying")?.map(Timestamp::from_millis);
         Ok(waiting)
+    }
+
+    /// Each webhook's completions since `since` by outcome (from the index on completed
+    /// invocations alone), and its invocations retrying now (from the status index).
+    /// Webhooks with neither are absent.
+    pub async fn webhook_outcomes(&self, since: Timestamp) -> Result<HashMap<WebhookId, WebhookOutcomes>, StoreError> {
+        let mut outcomes: HashMap<WebhookId, WebhookOutcomes> = HashMap::new();
+        let completed = sqlx::query(
+            // `|| ''` keeps SQLite's planner off the (webhook_id, id) index, which it would
+            // scan whole for the grouping: the range on the covering index reads the window only.
+            "SELECT webhook_id || '' AS webhook_id, status, COUNT(*) AS n FROM invocations
+             WHERE completed_at >= $1 GROUP BY webhook_id || '', status",
+        )
+        .bind(since.as_millis())
+        .fetch_all(&self.pool)
+        .await?;
+        for row in completed {
+            let (webhook, status, n): (String, String, i64) =
+                (row.try_get("webhook_id")?, row.try_get("status")?, row.try_get("n")?);
+            let entry = outcomes.entry(WebhookId(webhook)).or_default();
+            match status.as_str() {
+                "succeeded" => entry.succeeded += n,
+                "failed" => entry.failed += n,
+                _ => {}
+            }
+        }
+        let retrying = sqlx::query(
+            "SELECT webhook_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM invocations
+             WHERE status = 'retrying' GROUP BY webhook_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in retrying {
+            let entry = outcomes.entry(WebhookId(row.try_get("webhook_id")?)).or_default();
+            entry.retrying = row.try_get("n")?;
+            entry.oldest_retrying_since = row.try_get::<Option<i64>, _>("oldest")?.map(Timestamp::from_millis);
+        }
+        Ok(outcomes)
+    }
+
+    /// The error of the latest invocation of `webhook` that met one (retrying or failed),
+    /// found newest first on the webhook's index: asked for troubled webhooks, whose latest
+    /// invocations failed, it reads a few rows.
+    pub async fn last_error(&self, webhook: &WebhookId) -> Result<Option<LastError>, StoreError> {
+        let row = sqlx::query(
+            "SELECT error_code, error_message, COALESCE(completed_at, created_at) AS at FROM invocations
+             WHERE webhook_id = $1 AND error_code IS NOT NULL AND status IN ('retrying', 'failed')
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(webhook.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(LastError {
+            at: Timestamp::from_millis(row.try_get("at")?),
+            code: row.try_get("error_code")?,
+            message: row.try_get::<Option<String>, _>("error_message")?.unwrap_or_default(),
+        }))
     }
 }

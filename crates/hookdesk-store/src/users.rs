@@ -104,14 +104,39 @@ impl Store {
     /// The user an API token acts as. `token_hash` is the hex SHA-256 of the token. Only
     /// agents and admins hold tokens: one of a user since made an end user acts as no one.
     pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query_as::<_, UserRow>(
-            "SELECT u.id, u.name, u.email, u.role, u.created_at FROM api_tokens t
+        Ok(self.token_holder(token_hash).await?.map(|(user, _, _)| user))
+    }
+
+    /// The user an API token acts as, with the token's id and when it was last used.
+    pub async fn token_holder(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(User, TokenId, Option<Timestamp>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.email, u.role, u.created_at, t.id AS token_id, t.last_used_at FROM api_tokens t
              JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND u.role IN ('agent', 'admin')",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(User::try_from).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let user = User::try_from(<UserRow as sqlx::FromRow<_>>::from_row(&row)?)?;
+        let last_used = row.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp::from_millis);
+        Ok(Some((user, TokenId(row.try_get("token_id")?), last_used)))
+    }
+
+    /// Notes that token `id` was used at `now`, unless a use since `not_before` is noted
+    /// already (another node's, say): callers write at most about once a minute a token.
+    pub async fn note_token_use(&self, id: TokenId, now: Timestamp, not_before: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(now.as_millis())
+        .bind(id.0)
+        .bind(not_before.as_millis())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     /// The email of the admin user the bootstrap token belongs to (`.invalid`: never mailed).
@@ -296,17 +321,42 @@ impl Store {
 
     /// The API tokens of `user_id`, oldest first.
     pub async fn tokens_of(&self, user_id: UserId) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows = sqlx::query("SELECT id, label, created_at FROM api_tokens WHERE user_id = $1 ORDER BY id")
-            .bind(user_id.0)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, label, created_at, last_used_at FROM api_tokens WHERE user_id = $1 ORDER BY id")
+                .bind(user_id.0)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 Ok(TokenInfo {
                     id: TokenId(row.try_get("id")?),
                     label: row.try_get("label")?,
                     created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                    last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp::from_millis),
                 })
+            })
+            .collect()
+    }
+
+    /// Every user's API tokens, the latest used first (never used last), at most `limit`:
+    /// with their user's id and name.
+    pub async fn tokens_by_use(&self, limit: u32) -> Result<Vec<(UserId, String, TokenInfo)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.label, t.created_at, t.last_used_at, u.id AS user_id, u.name FROM api_tokens t
+             JOIN users u ON u.id = t.user_id ORDER BY COALESCE(t.last_used_at, 0) DESC, t.id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let token = TokenInfo {
+                    id: TokenId(row.try_get("id")?),
+                    label: row.try_get("label")?,
+                    created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                    last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp::from_millis),
+                };
+                Ok((UserId(row.try_get("user_id")?), row.try_get("name")?, token))
             })
             .collect()
     }

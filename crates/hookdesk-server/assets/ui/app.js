@@ -37,3 +37,30 @@ document.addEventListener("click", (event) => {
   target.selectionStart = target.selectionEnd = start + source.value.length;
   target.dispatchEvent(new Event("input", { bubbles: true }));
 });
+// Times: the server writes <time datetime="ISO">2026-12-07 05:30:44 UTC</time>, readable
+// without a script; here they read "2 min ago" in the reader's terms, the exact local time on
+// hover, and stay current (also in what htmx swaps in).
+function relativeTime(at, now) {
+  const seconds = Math.round((now - at) / 1000);
+  const ahead = seconds < 0;
+  const s = Math.abs(seconds);
+  let text;
+  if (s < 45) return ahead ? "in a moment" : "just now";
+  else if (s < 3600) text = `${Math.max(1, Math.round(s / 60))} min`;
+  else if (s < 86400) text = `${Math.round(s / 3600)} h`;
+  else if (s < 30 * 86400) { const d = Math.round(s / 86400); text = d === 1 ? "1 day" : `${d} days`; }
+  else return at.toLocaleDateString(undefined, { dateStyle: "medium" });
+  return ahead ? `in ${text}` : `${text} ago`;
+}
+function showTimes(root) {
+  const now = Date.now();
+  root.querySelectorAll("time[datetime]").forEach((element) => {
+    const at = new Date(element.getAttribute("datetime"));
+    if (Number.isNaN(at.getTime())) return;
+    element.title = at.toLocaleString(undefined, { dateStyle: "full", timeStyle: "long" });
+    element.textContent = relativeTime(at, now);
+  });
+}
+showTimes(document);
+document.addEventListener("htmx:afterSwap", (event) => showTimes(event.target));
+setInterval(() => showTimes(document), 30000);

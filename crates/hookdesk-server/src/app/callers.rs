@@ -69,6 +69,9 @@ pub(crate) fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[Ip
     chain.iter().rev().find(|ip| !is_trusted(ip)).or(chain.first()).copied().unwrap_or(peer)
 }
 
+/// How stale a token's "last used" may get before a request writes it again.
+const TOKEN_USE_RESOLUTION_MS: i64 = 60_000;
+
 impl App {
     /// The client of a request from `peer` carrying `forwarded_for` (X-Forwarded-For), which
     /// counts only from a trusted proxy (`--trusted-proxy`).
@@ -103,8 +106,17 @@ impl App {
         }
         // Looked up by its SHA-256: the comparison happens on a hash the caller cannot steer,
         // so response time says nothing about how close a guess was.
-        match self.store.user_for_token(&ids::token_hash(token)).await? {
-            Some(user) => Ok(user),
+        match self.store.token_holder(&ids::token_hash(token)).await? {
+            Some((user, token_id, last_used)) => {
+                // "Last used" to within a minute: one write a minute a token at most, so that
+                // authenticating stays a read.
+                let now = self.clock.now();
+                let not_before = now.plus_millis(-TOKEN_USE_RESOLUTION_MS);
+                if last_used.is_none_or(|at| at < not_before) {
+                    self.store.note_token_use(token_id, now, not_before).await?;
+                }
+                Ok(user)
+            }
             None => {
                 if let Some(address) = client.0 {
                     self.token_failures.failed(address, now);

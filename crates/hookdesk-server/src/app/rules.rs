@@ -91,6 +91,17 @@ impl App {
         Ok(self.store.rules(set).await?)
     }
 
+    /// How often each of `ids` fired over the last 7 days, and when last; rules that never
+    /// fired are absent.
+    pub async fn rule_firings(
+        &self,
+        _caller: &Agent,
+        set: RuleSet,
+        ids: &[RuleId],
+    ) -> Result<std::collections::HashMap<RuleId, hookdesk_core::audit::RuleFirings>, AppError> {
+        Ok(self.store.rule_firings(set.one(), ids, self.clock.now()).await?)
+    }
+
     pub async fn rule(&self, _caller: &Agent, set: RuleSet, id: RuleId) -> Result<Trigger, AppError> {
         self.store.rule(set, id).await.or_not_found(set.one())
     }

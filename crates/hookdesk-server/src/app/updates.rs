@@ -339,5 +339,6 @@ async fn write_plan(tx: &mut UpdateTx, id: TicketId, plan: &UpdatePlan) -> Resul
     tx.insert_comments(id, &plan.comments).await?;
     tx.enqueue(&plan.invocations).await?;
     tx.add_audit(id, &plan.audit, plan.ticket.updated_at).await?;
+    tx.count_firings(&plan.audit.rules, plan.ticket.updated_at).await?;
     Ok(())
 }

@@ -103,6 +103,33 @@ pub fn header_lines(text: &str) -> Map<String, Value> {
         .collect()
 }
 
+/// A `datetime-local` input's value (`2026-12-07T05:30` or with seconds) as RFC 3339 in UTC;
+/// anything else as it was (the API then says what is wrong with it).
+pub fn picked_as_utc(value: &str) -> String {
+    let value = value.trim();
+    let shape = |text: &str| {
+        text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 | 16 => b == b':',
+            _ => b.is_ascii_digit(),
+        })
+    };
+    match value.len() {
+        16 if shape(value) => format!("{value}:00Z"),
+        19 if shape(value) => format!("{value}Z"),
+        _ => value.to_owned(),
+    }
+}
+
+/// An RFC 3339 UTC time as a `datetime-local` input shows it (`2026-12-07T05:30:44`).
+pub fn for_picker(value: &str) -> String {
+    match value.trim().strip_suffix('Z') {
+        Some(utc) if utc.len() >= 19 => utc[..19].to_owned(),
+        _ => value.trim().to_owned(),
+    }
+}
+
 /// A JSON object as `Name: value` lines, for a textarea.
 pub fn to_header_lines(headers: &Map<String, Value>) -> String {
     headers
@@ -128,9 +155,14 @@ pub struct Listed<R> {
 
 impl ListQuery {
     /// The query as sent, without its blank values: a filter form's empty inputs mean "any".
+    /// A date picker's `since` or `until` (`2026-12-07T05:30`, no zone) is read as UTC.
     pub fn new(raw: Option<&str>) -> Self {
-        let kept =
-            form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).filter(|(_, value)| !value.trim().is_empty());
+        let kept = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(key, value)| {
+                let value = if key == "since" || key == "until" { picked_as_utc(&value) } else { value.into_owned() };
+                (key, value)
+            });
         Self(form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish())
     }
 
@@ -201,5 +233,34 @@ impl Conflict {
             })
             .collect();
         Self { what, differences, reload }
+    }
+}
+
+/// A page's query string read as `T`: one that cannot be read is a 400 page saying why,
+/// never a 500.
+pub struct PageParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for PageParams<T> {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        ListQuery::new(parts.uri.query())
+            .parse()
+            .map(PageParams)
+            .map_err(|e| UiError::App(AppError::BadRequest(format!("this page's filters cannot be read: {e}"))))
+    }
+}
+
+#[cfg(test)]
+mod picker_tests {
+    use super::*;
+
+    #[test]
+    fn a_picked_time_is_read_as_utc() {
+        assert_eq!(picked_as_utc("2026-12-07T05:30"), "2026-12-07T05:30:00Z");
+        assert_eq!(picked_as_utc("2026-12-07T05:30:44"), "2026-12-07T05:30:44Z");
+        assert_eq!(picked_as_utc("2026-12-07T05:30:44+01:00"), "2026-12-07T05:30:44+01:00");
+        assert_eq!(picked_as_utc("yesterday"), "yesterday");
+        assert_eq!(for_picker("2026-12-07T05:30:44.000Z"), "2026-12-07T05:30:44");
     }
 }

@@ -14,7 +14,7 @@ use super::delete::ConfirmDelete;
 use super::exchange::header_block;
 use super::forms::{Conflict, Fields, error_at, error_elsewhere, put_number};
 use super::path::UiPath;
-use super::{Chrome, Flash, Submitted, UiError, Viewer, render};
+use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, render};
 use crate::app::{
     Admin, App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, Editable, InboundBody, InboundWebhookView,
     PatchInboundBody, from_json, version_of,
@@ -74,7 +74,7 @@ const SHOWN_BYTES: usize = 4096;
 /// A call as the log shows it.
 struct CallRow {
     id: String,
-    at: String,
+    at: Moment,
     request_line: String,
     client_ip: String,
     status: u16,
@@ -109,7 +109,7 @@ impl CallRow {
         let actions = show(serde_json::to_string_pretty(&call.actions).unwrap_or_default());
         Self {
             id: call.id.to_string(),
-            at: call.created_at.to_string(),
+            at: Moment(call.created_at),
             request_line,
             client_ip: call.client_ip.clone().unwrap_or_default(),
             status: call.status,

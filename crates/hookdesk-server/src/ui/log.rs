@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::exchange::Exchange;
 use super::forms::{ListQuery, Listed};
 use super::path::UiPath;
-use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use super::{Chrome, Moment, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, InvocationQuery, LogNames, ReplayBody, ReplayReport};
 
 /// The filters as typed, to show them again in the form (the API's names).
@@ -41,6 +41,15 @@ impl Filters {
     pub fn webhook_selected(&self, id: &str) -> bool {
         self.webhook_id.trim() == id
     }
+
+    /// The range as the date pickers show it.
+    pub fn since_picked(&self) -> String {
+        super::forms::for_picker(&self.since)
+    }
+
+    pub fn until_picked(&self) -> String {
+        super::forms::for_picker(&self.until)
+    }
 }
 
 /// A line of the log.
@@ -52,7 +61,7 @@ struct Row {
     webhook_name: Option<String>,
     ticket_id: Option<String>,
     source: Source,
-    created_at: String,
+    created_at: Moment,
     attempts: usize,
     last_result: String,
 }
@@ -71,7 +80,7 @@ impl Row {
             webhook_name: names.webhooks.get(&invocation.webhook_id).cloned(),
             ticket_id: invocation.ticket_id.map(|id| id.to_string()),
             source: Source::of(invocation, names),
-            created_at: invocation.created_at.to_string(),
+            created_at: Moment(invocation.created_at),
             attempts: invocation.attempts.len(),
             last_result,
         }
@@ -150,11 +159,14 @@ struct LogPage {
     rows: Vec<Row>,
     next_page: Option<String>,
     error: Option<String>,
+    /// This page's query string, for "Replay selected" to come back to.
+    back: String,
 }
 
 /// `GET /ui/log?status=&webhook_id=&ticket_id=&since=&until=&q=&cursor=`.
 pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQuery) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
+    let back = query.clone().unwrap_or_default();
     let query = ListQuery::new(query.as_deref());
     let filters: Filters = query.parse().unwrap_or_default();
     let Listed { rows, next_page, error } = query
@@ -177,7 +189,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQu
         listed.sort_by_key(|(_, name)| name.to_lowercase());
         WebhookChooser::List(listed.into_iter().map(|(id, name)| (id.to_string(), name)).collect())
     };
-    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, webhooks, replayable, rows, next_page, error }))
+    Ok(render(&LogPage { chrome: viewer.chrome("Log"), filters, webhooks, replayable, rows, next_page, error, back }))
 }
 
 #[derive(Template)]
@@ -185,10 +197,10 @@ pub async fn list(State(app): State<App>, viewer: Viewer, RawQuery(query): RawQu
 struct InvocationPage {
     chrome: Chrome,
     row: Row,
-    next_attempt_at: Option<String>,
-    completed_at: Option<String>,
+    next_attempt_at: Option<Moment>,
+    completed_at: Option<Moment>,
     /// Each attempt: its number, when it started, and the exchange.
-    attempts: Vec<(u32, String, Exchange)>,
+    attempts: Vec<(u32, Moment, Exchange)>,
     /// Why it failed before any attempt was made.
     error: Option<(String, String)>,
 }
@@ -206,14 +218,14 @@ pub async fn show(
         .iter()
         .map(|a| {
             let exchange = Exchange::new(&a.request, a.response.as_ref(), a.error.as_ref(), a.duration_ms);
-            (a.number, a.started_at.to_string(), exchange)
+            (a.number, Moment(a.started_at), exchange)
         })
         .collect();
     let page = InvocationPage {
         chrome: viewer.chrome("Log"),
         row: Row::new(&invocation, &app.log_names(&admin, std::slice::from_ref(&invocation)).await?),
-        next_attempt_at: invocation.next_attempt_at.map(|t| t.to_string()),
-        completed_at: invocation.completed_at.map(|t| t.to_string()),
+        next_attempt_at: invocation.next_attempt_at.map(Moment),
+        completed_at: invocation.completed_at.map(Moment),
         error: invocation
             .error
             .as_ref()
@@ -233,6 +245,36 @@ pub async fn replay(
     let admin = form.viewer.admin()?;
     let replay = app.replay_invocation(&admin, &id).await?;
     Ok(Redirect::to(&format!("/ui/log/{}", replay.id)).into_response())
+}
+
+/// `POST /ui/log/replay-selected`: a replay of each invocation checked (`ids`), then back to
+/// the log page it was sent from (`back`, its query string) with how many were queued.
+pub async fn replay_selected(State(app): State<App>, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let back = form.fields.get("back").unwrap_or_default();
+    // Only a query string of the log: after "/ui/log?" it cannot lead off the page.
+    let back = if back.is_empty() || !back.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
+        "/ui/log".to_owned()
+    } else {
+        format!("/ui/log?{back}")
+    };
+    let ids = form.fields.all("ids");
+    if ids.is_empty() {
+        return Ok(super::Flash::warning("Nothing queued: check the invocations to replay first.").redirect(&back));
+    }
+    for id in &ids {
+        let id: InvocationId = id.parse().map_err(|_| {
+            UiError::Refused(crate::http::error::ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_id",
+                "One of the invocations chosen is not an invocation's id: go back to the log and choose again.",
+            ))
+        })?;
+        app.replay_invocation(&admin, &id).await?;
+    }
+    let count = ids.len();
+    let noun = if count == 1 { "invocation" } else { "invocations" };
+    Ok(super::Flash::done(format!("Queued {count} {noun}.")).redirect(&back))
 }
 
 /// What "Replay failed" covers: a webhook's failed invocations in a time range (the API's

@@ -17,12 +17,13 @@ mod inbound;
 mod log;
 mod login;
 mod macros;
-mod overview;
+pub(crate) mod overview;
 mod path;
 mod rule_editor;
 mod rules;
 mod session;
 mod tickets;
+mod time;
 mod users;
 mod webhooks;
 
@@ -37,6 +38,7 @@ use crate::app::App;
 pub use error::UiError;
 pub use flash::Flash;
 pub use session::{Submitted, Viewer};
+pub use time::Moment;
 
 /// The UI's routes, and `/` sending browsers to them.
 pub fn router() -> axum::Router<App> {
@@ -49,6 +51,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/tickets/{id}", get(tickets::show).post(tickets::update))
         .route("/ui/triggers", get(rules::list))
         .route("/ui/triggers/new", get(rules::new_form).post(rules::create))
+        .route("/ui/triggers/bulk", get(back_to_page).post(rules::bulk_active))
         .route("/ui/triggers/dry-run", get(back_to_page).post(rules::dry_run))
         .route("/ui/triggers/editor", get(back_to_page).post(rules::edit))
         .route("/ui/triggers/preview", get(back_to_page).post(rules::preview))
@@ -58,6 +61,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/triggers/{id}/active", get(back_to_page).post(rules::set_active))
         .route("/ui/automations", get(rules::list))
         .route("/ui/automations/new", get(rules::new_form).post(rules::create))
+        .route("/ui/automations/bulk", get(back_to_page).post(rules::bulk_active))
         .route("/ui/automations/run", get(back_to_page).post(rules::run_automations))
         .route("/ui/automations/editor", get(back_to_page).post(rules::edit))
         .route("/ui/automations/preview", get(back_to_page).post(rules::preview))
@@ -85,6 +89,7 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/webhooks/{id}/secret", get(back_to_page).post(webhooks::reveal_secret))
         .route("/ui/webhooks/{id}/secret/rotate", get(back_to_page).post(webhooks::rotate_secret))
         .route("/ui/log", get(log::list))
+        .route("/ui/log/replay-selected", get(back_to_page).post(log::replay_selected))
         .route("/ui/log/replay-failed", get(log::confirm_replay_failed).post(log::replay_failed))
         .route("/ui/log/{id}", get(log::show))
         .route("/ui/log/{id}/replay", get(back_to_page).post(log::replay))
@@ -158,6 +163,8 @@ const ACTIONS: &[&str] = &[
     "bins",
     "logout",
     "password-link",
+    "bulk",
+    "replay-selected",
 ];
 
 /// `GET` of an action's URL (a reload, Back or Forward after it ran): the page it acts on,

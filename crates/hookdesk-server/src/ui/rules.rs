@@ -18,7 +18,7 @@ use super::delete::ConfirmDelete;
 use super::forms::{Conflict, put_number};
 use super::path::UiPath;
 use super::rule_editor::{Control, RuleForm};
-use super::{Chrome, Flash, Submitted, UiError, Viewer, render};
+use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, render};
 use crate::app::{
     App, AppError, DryRunBody, DryRunResult, Editable, NotificationPreview, OrderBody, PatchTriggerBody, TriggerBody,
     from_json, version_of,
@@ -59,6 +59,17 @@ struct Row {
     title: String,
     active: bool,
     position: i64,
+    fired_7d: i64,
+    last_fired: Option<Moment>,
+}
+
+/// `?q=`: the rules whose title holds it (any case); `?state=active|inactive`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RuleFilter {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    state: String,
 }
 
 #[derive(Template)]
@@ -69,14 +80,55 @@ struct ListPage {
     base: &'static str,
     automations: bool,
     rows: Vec<Row>,
+    /// How many there are in all, before the filter.
+    total: usize,
+    filter: RuleFilter,
     notice: Option<String>,
 }
 
-async fn list_page(app: &App, viewer: &Viewer, set: Set, notice: Option<String>) -> Result<Response, UiError> {
-    let rules = app.rules(&viewer.agent(), set.0).await?;
-    let rows = rules
+async fn list_page(
+    app: &App,
+    viewer: &Viewer,
+    set: Set,
+    filter: RuleFilter,
+    notice: Option<String>,
+) -> Result<Response, UiError> {
+    let agent = viewer.agent();
+    let rules = app.rules(&agent, set.0).await?;
+    let total = rules.len();
+    let needle = filter.q.trim().to_lowercase();
+    let state = match filter.state.as_str() {
+        "" => None,
+        "active" => Some(true),
+        "inactive" => Some(false),
+        _ => {
+            return Err(UiError::Refused(crate::http::error::ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_filter",
+                "The state filter is active or inactive: change it and try again.",
+            )));
+        }
+    };
+    let shown: Vec<_> = rules
         .iter()
-        .map(|t| Row { id: t.rule.id.to_string(), title: t.rule.title.clone(), active: t.active, position: t.position })
+        .filter(|t| needle.is_empty() || t.rule.title.to_lowercase().contains(&needle))
+        .filter(|t| state.is_none_or(|active| t.active == active))
+        .collect();
+    let ids: Vec<RuleId> = shown.iter().map(|t| t.rule.id).collect();
+    let mut firings = app.rule_firings(&agent, set.0, &ids).await?;
+    let rows = shown
+        .iter()
+        .map(|t| {
+            let f = firings.remove(&t.rule.id).unwrap_or_default();
+            Row {
+                id: t.rule.id.to_string(),
+                title: t.rule.title.clone(),
+                active: t.active,
+                position: t.position,
+                fired_7d: f.fired_7d,
+                last_fired: f.last_fired_at.map(Moment),
+            }
+        })
         .collect();
     let page = ListPage {
         chrome: viewer.chrome(set.menu()),
@@ -84,14 +136,52 @@ async fn list_page(app: &App, viewer: &Viewer, set: Set, notice: Option<String>)
         base: set.path(),
         automations: matches!(set.0, RuleSet::Automations),
         rows,
+        total,
+        filter,
         notice,
     };
     Ok(render(&page))
 }
 
+/// `POST /ui/triggers/bulk`: activates or deactivates (`active` = `true` or `false`) every
+/// rule checked (`ids`), then back to the list with what was done.
+pub async fn bulk_active(State(app): State<App>, set: Set, form: Submitted) -> Result<Response, UiError> {
+    let admin = form.viewer.admin()?;
+    let active = form.fields.get("active") == Some("true");
+    let ids = form
+        .fields
+        .all("ids")
+        .into_iter()
+        .map(|id| id.parse::<i64>().map(RuleId))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            UiError::Refused(crate::http::error::ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_id",
+                "One of the rules chosen is not a rule's id: go back to the list and choose again.",
+            ))
+        })?;
+    if ids.is_empty() {
+        return Ok(Flash::warning(format!("Nothing changed: check the {} to change first.", set.0.name()))
+            .redirect(set.path()));
+    }
+    for id in &ids {
+        let body = PatchTriggerBody { active: Some(active), ..Default::default() };
+        app.update_rule(&admin, set.0, *id, body).await?;
+    }
+    let (verb, count) = (if active { "Activated" } else { "Deactivated" }, ids.len());
+    let noun = if count == 1 { set.0.one() } else { set.0.name() };
+    Ok(Flash::done(format!("{verb} {count} {noun}.")).redirect(set.path()))
+}
+
 /// `GET /ui/triggers` and `GET /ui/automations`: agents read them, admins change them.
-pub async fn list(State(app): State<App>, viewer: Viewer, set: Set) -> Result<Response, UiError> {
-    list_page(&app, &viewer, set, None).await
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    set: Set,
+    filter: super::forms::PageParams<RuleFilter>,
+) -> Result<Response, UiError> {
+    list_page(&app, &viewer, set, filter.0, None).await
 }
 
 /// `POST /ui/triggers/{id}/move`: one place up or down (`direction`).
@@ -136,7 +226,7 @@ pub async fn run_automations(State(app): State<App>, set: Set, form: Submitted) 
         "Checked {} tickets: {} updated, {} automations fired, {} skipped (changed meanwhile).",
         run.tickets_checked, run.tickets_updated, run.fired, run.skipped
     );
-    list_page(&app, &form.viewer, set, Some(notice)).await
+    list_page(&app, &form.viewer, set, RuleFilter::default(), Some(notice)).await
 }
 
 /// Where an editor of `set` offers and posts.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::forms::{ListQuery, Listed, put_text};
 use super::path::UiPath;
-use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use super::{Chrome, Moment, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{App, AppError, PageQuery, PatchTicketBody, TicketQuery, from_json};
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,7 +38,7 @@ struct Row {
     priority: String,
     requester: String,
     tags: String,
-    updated_at: String,
+    updated_at: Moment,
 }
 
 impl Row {
@@ -58,7 +58,7 @@ impl Row {
             priority: api_name(&ticket.fields.priority),
             requester: format!("{} <{}>", ticket.requester.name, ticket.requester.email),
             tags: api_name(&ticket.fields.tags).trim_matches(['[', ']']).replace(['"', ','], " "),
-            updated_at: ticket.updated_at.to_string(),
+            updated_at: Moment(ticket.updated_at),
         }
     }
 }
@@ -88,12 +88,12 @@ struct CommentView {
     author: String,
     body: String,
     public: bool,
-    at: String,
+    at: Moment,
 }
 
 /// An audit record as shown: who, how, what changed, which rules fired, what it queued.
 struct AuditView {
-    at: String,
+    at: Moment,
     via: String,
     actor: String,
     changes: Vec<(String, String, String)>,
@@ -121,7 +121,7 @@ impl AuditView {
             })
             .unwrap_or_default();
         Self {
-            at: audit.created_at.to_string(),
+            at: Moment(audit.created_at),
             via: audit.via.as_str().to_owned(),
             actor: audit.actor_id.map(|id| format!("user {id}")).unwrap_or_else(|| "hookdesk".into()),
             changes,
@@ -163,7 +163,7 @@ async fn ticket_page(app: &App, viewer: &Viewer, id: TicketId, error: Option<Str
                 author: c.author_id.map(|id| format!("user {id}")).unwrap_or_else(|| "hookdesk".into()),
                 body: c.body.clone(),
                 public: c.public,
-                at: c.created_at.to_string(),
+                at: Moment(c.created_at),
             })
             .collect(),
         audits: audits.data.iter().map(AuditView::new).collect(),

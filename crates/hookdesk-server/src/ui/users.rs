@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::forms::put_text;
 use super::path::UiPath;
-use super::{Chrome, Submitted, UiError, Viewer, api_name, render};
+use super::{Chrome, Moment, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{
     App, AppError, LinkBody, LinkKind, NewLink, PageQuery, PatchUserBody, TokenBody, UserBody, from_json,
 };
@@ -21,7 +21,7 @@ struct Row {
     name: String,
     email: String,
     role: String,
-    created_at: String,
+    created_at: Moment,
 }
 
 impl Row {
@@ -31,7 +31,7 @@ impl Row {
             name: user.name.clone(),
             email: user.email.clone(),
             role: api_name(&user.role),
-            created_at: user.created_at.to_string(),
+            created_at: Moment(user.created_at),
         }
     }
 
@@ -103,7 +103,8 @@ pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response,
 struct TokenRow {
     id: String,
     label: String,
-    created_at: String,
+    created_at: Moment,
+    last_used: Option<Moment>,
 }
 
 #[derive(Template)]
@@ -134,7 +135,12 @@ async fn user_page(
         .tokens(&admin, id)
         .await?
         .iter()
-        .map(|t| TokenRow { id: t.id.to_string(), label: t.label.clone(), created_at: t.created_at.to_string() })
+        .map(|t| TokenRow {
+            id: t.id.to_string(),
+            label: t.label.clone(),
+            created_at: Moment(t.created_at),
+            last_used: t.last_used_at.map(Moment),
+        })
         .collect();
     let has_password = app.has_password(&admin, id).await?;
     Ok(UserPage {

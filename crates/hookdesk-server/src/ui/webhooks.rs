@@ -8,14 +8,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use hookdesk_core::Invalid;
 use hookdesk_core::event::EventType;
 use hookdesk_core::id::WebhookId;
+use hookdesk_core::invocation::WebhookOutcomes;
 use hookdesk_core::webhook::BreakerState;
 use serde_json::{Map, Value, json};
 
 use super::delete::ConfirmDelete;
 use super::exchange::Exchange;
-use super::forms::{Conflict, Fields, error_at, error_elsewhere, header_lines, put_number, put_text, to_header_lines};
+use super::forms::{
+    Conflict, Fields, PageParams, error_at, error_elsewhere, header_lines, put_number, put_text, to_header_lines,
+};
 use super::path::UiPath;
-use super::{Chrome, Flash, Submitted, UiError, Viewer, api_name, render};
+use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{
     App, AppError, CreateWebhookBody, Editable, PageQuery, PatchWebhookBody, TestBody, TestResult, WebhookView,
     from_json, version_of,
@@ -26,7 +29,10 @@ use crate::app::{
 struct ListPage {
     chrome: Chrome,
     webhooks: Vec<WebhookRow>,
-    /// The cursor of the next page, past 500 webhooks.
+    /// How many webhooks the page holds before the filter.
+    total: usize,
+    q: String,
+    /// The query string of the next page, past 500 webhooks.
     next_page: Option<String>,
     /// Each event type, and the webhooks that receive it.
     events: Vec<(&'static str, Vec<(String, String)>)>,
@@ -57,11 +63,14 @@ struct WebhookRow {
     /// `healthy`, `probing`, `breaker open` or `failing`.
     health: &'static str,
     /// Whether the latest request was delivered, and when.
-    last_result: Option<(bool, String)>,
+    last_result: Option<(bool, Moment)>,
+    /// "97 % of 120" over 24 hours; None when nothing completed.
+    success_rate: Option<String>,
+    retrying: i64,
 }
 
 impl WebhookRow {
-    fn new(w: &WebhookView) -> Self {
+    fn new(w: &WebhookView, outcomes: WebhookOutcomes) -> Self {
         let health = &w.health;
         let state = if health.failing {
             "failing"
@@ -73,9 +82,9 @@ impl WebhookRow {
             }
         };
         let last_result = match (health.last_success_at, health.last_failure_at) {
-            (Some(ok), Some(failed)) if failed > ok => Some((false, failed.to_string())),
-            (Some(ok), _) => Some((true, ok.to_string())),
-            (None, Some(failed)) => Some((false, failed.to_string())),
+            (Some(ok), Some(failed)) if failed > ok => Some((false, Moment(failed))),
+            (Some(ok), _) => Some((true, Moment(ok))),
+            (None, Some(failed)) => Some((false, Moment(failed))),
             (None, None) => None,
         };
         Self {
@@ -83,30 +92,48 @@ impl WebhookRow {
             name: w.name.clone(),
             endpoint: w.endpoint.clone(),
             status: api_name(&w.status),
-            health: state,
+            health: if state == "healthy" && outcomes.retrying > 0 { "retrying" } else { state },
             last_result,
+            success_rate: super::overview::success_rate(&outcomes),
+            retrying: outcomes.retrying,
         }
     }
 }
 
-/// `?cursor=`: the page of webhooks after the one it names.
-#[derive(serde::Deserialize)]
-pub struct Cursor {
+/// `?cursor=`: the page of webhooks after the one it names; `?q=`: those whose name or
+/// endpoint holds it (any case), on that page.
+#[derive(Default, serde::Deserialize)]
+pub struct WebhookFilter {
     cursor: Option<String>,
+    #[serde(default)]
+    q: String,
 }
 
-/// `GET /ui/webhooks[?cursor=]`: 500 webhooks a page.
+/// `GET /ui/webhooks[?q=][&cursor=]`: 500 webhooks a page.
 pub async fn list(
     State(app): State<App>,
     viewer: Viewer,
-    axum::extract::Query(Cursor { cursor }): axum::extract::Query<Cursor>,
+    PageParams(WebhookFilter { cursor, q }): PageParams<WebhookFilter>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
     let query = PageQuery { limit: Some(crate::app::MAX_PAGE), cursor };
     let page = app.webhooks(&admin, query).await?;
+    let mut outcomes = app.webhook_outcomes(&admin).await?;
     let events = event_subscriptions(&page.data);
-    let webhooks = page.data.iter().map(WebhookRow::new).collect();
-    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks, next_page: page.next_cursor, events }))
+    let needle = q.trim().to_lowercase();
+    let total = page.data.len();
+    let webhooks = page
+        .data
+        .iter()
+        .filter(|w| {
+            needle.is_empty() || w.name.to_lowercase().contains(&needle) || w.endpoint.to_lowercase().contains(&needle)
+        })
+        .map(|w| WebhookRow::new(w, outcomes.remove(&w.id).unwrap_or_default()))
+        .collect();
+    let next_page = page.next_cursor.map(|cursor| {
+        form_urlencoded::Serializer::new(String::new()).append_pair("q", &q).append_pair("cursor", &cursor).finish()
+    });
+    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks, total, q, next_page, events }))
 }
 
 /// The values of the webhook form's inputs, as typed.

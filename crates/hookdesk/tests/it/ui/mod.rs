@@ -5,6 +5,7 @@
 pub mod browser;
 mod editor;
 mod flows;
+mod overview;
 mod pages;
 mod password;
 mod session;
