@@ -332,6 +332,8 @@ mod tests {
 pub struct TicketFilter {
     pub status: Option<Status>,
     pub tag: Option<Tag>,
+    /// Text in the subject, or the requester's name or email (any case).
+    pub text: Option<String>,
     pub after_id: Option<TicketId>,
     pub limit: u32,
 }

@@ -37,3 +37,11 @@ document.addEventListener("click", (event) => {
   target.selectionStart = target.selectionEnd = start + source.value.length;
   target.dispatchEvent(new Event("input", { bubbles: true }));
 });
+// Copy buttons (data-copy="ID": the text of element ID) are hidden in the markup: without
+// this script they could do nothing, so they only appear with it.
+const showCopyButtons = (root) => {
+  if (!navigator.clipboard) return;
+  root.querySelectorAll("button[data-copy][hidden]").forEach((button) => { button.hidden = false; });
+};
+document.addEventListener("DOMContentLoaded", () => showCopyButtons(document));
+document.addEventListener("htmx:afterSettle", (event) => showCopyButtons(event.target));

@@ -186,6 +186,8 @@ struct InvocationPage {
     chrome: Chrome,
     row: Row,
     next_attempt_at: Option<String>,
+    /// Not delivered or failed yet: the page refreshes itself.
+    waiting: bool,
     completed_at: Option<String>,
     /// Each attempt: its number, when it started, and the exchange.
     attempts: Vec<(u32, String, Exchange)>,
@@ -205,14 +207,20 @@ pub async fn show(
         .attempts
         .iter()
         .map(|a| {
-            let exchange = Exchange::new(&a.request, a.response.as_ref(), a.error.as_ref(), a.duration_ms);
+            let mut exchange = Exchange::new(&a.request, a.response.as_ref(), a.error.as_ref(), a.duration_ms);
+            exchange.anchor = format!("attempt-{}", a.number);
             (a.number, a.started_at.to_string(), exchange)
         })
         .collect();
     let page = InvocationPage {
         chrome: viewer.chrome("Log"),
         row: Row::new(&invocation, &app.log_names(&admin, std::slice::from_ref(&invocation)).await?),
-        next_attempt_at: invocation.next_attempt_at.map(|t| t.to_string()),
+        // While an attempt is in flight `next_attempt_at` is its claim's lease, not a retry.
+        next_attempt_at: invocation
+            .next_attempt_at
+            .filter(|_| api_name(&invocation.status) == "retrying")
+            .map(|t| t.to_string()),
+        waiting: matches!(api_name(&invocation.status).as_str(), "pending" | "retrying"),
         completed_at: invocation.completed_at.map(|t| t.to_string()),
         error: invocation
             .error

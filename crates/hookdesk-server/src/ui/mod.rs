@@ -45,7 +45,9 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/login", get(login::form).post(login::sign_in))
         .route("/ui/logout", get(back_to_page).post(login::sign_out))
         .route("/ui/tickets", get(tickets::list))
+        .route("/ui/tickets/new", get(tickets::new_form).post(tickets::create))
         .route("/ui/tickets/{id}", get(tickets::show).post(tickets::update))
+        .route("/ui/tickets/{id}/macro", get(back_to_page).post(tickets::apply_macro))
         .route("/ui/triggers", get(rules::list))
         .route("/ui/triggers/new", get(rules::new_form).post(rules::create))
         .route("/ui/triggers/dry-run", get(back_to_page).post(rules::dry_run))
@@ -142,7 +144,7 @@ async fn readable_params(
 /// The segments that name an action on a page (`/ui/webhooks/ID/test`) rather than a page.
 const ACTIONS: &[&str] = &[
     "tokens", "test", "secret", "replay", "move", "active", "try", "rotate", "run", "dry-run", "editor", "preview",
-    "bins", "logout",
+    "bins", "logout", "macro",
 ];
 
 /// `GET` of an action's URL (a reload, Back or Forward after it ran): the page it acts on,

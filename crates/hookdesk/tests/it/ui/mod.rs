@@ -6,6 +6,7 @@ mod editor;
 mod flows;
 mod pages;
 mod session;
+mod tickets;
 
 use reqwest::header;
 
