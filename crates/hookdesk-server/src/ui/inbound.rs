@@ -25,9 +25,24 @@ struct Row {
     id: String,
     name: String,
     enabled: bool,
-    /// Actions run per call; none makes a request bin.
+    /// Actions run per call.
     actions: usize,
+    /// No action and the default answer: it only records calls.
+    bin: bool,
     url: String,
+}
+
+/// Whether `response` is the answer every inbound webhook gives unless told otherwise.
+fn default_response(response: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let no_headers = match &response["headers"] {
+        Value::Null => true,
+        Value::Object(headers) => headers.is_empty(),
+        Value::Array(headers) => headers.is_empty(),
+        _ => false,
+    };
+    response.is_null()
+        || (response["status"] == serde_json::json!(202) && no_headers && response["body"] == "{\"ok\": true}")
 }
 
 impl Row {
@@ -37,6 +52,7 @@ impl Row {
             name: view.name.clone(),
             enabled: view.enabled,
             actions: view.actions.as_array().map_or(0, Vec::len),
+            bin: view.actions.as_array().is_none_or(Vec::is_empty) && default_response(&view.response),
             url: view.url.clone(),
         }
     }
@@ -89,8 +105,8 @@ struct CallRow {
     /// Whether any of it was cut for the list (the call's page shows it whole).
     cut: bool,
     /// The call as a `curl` command to the inbound URL (as logged: credentials redacted, the
-    /// body as kept).
-    curl: String,
+    /// body as kept); none in a list where the call was cut.
+    curl: Option<String>,
 }
 
 impl CallRow {
@@ -110,8 +126,10 @@ impl CallRow {
         let body = show(pretty(&call.body));
         let response_body = show(pretty(&call.response_body));
         let path = if call.path == "/" { "" } else { call.path.as_str() };
-        let curl = curl(&call.method, &format!("{url}{path}{query}"), &call.headers, Some(&call.body));
+
         let actions = show(serde_json::to_string_pretty(&call.actions).unwrap_or_default());
+        // A list keeps its calls short: a call cut there has its command on its own page.
+        let curl = (!cut).then(|| curl(&call.method, &format!("{url}{path}{query}"), &call.headers, Some(&call.body)));
         Self {
             id: call.id.to_string(),
             at: call.created_at.to_string(),

@@ -325,3 +325,69 @@ async fn every_page_fits_a_phone_and_is_accessible_in_light_and_dark() {
     assert!(problems.is_empty(), "{} of {checked} page views fail:\n{}", problems.len(), problems.join("\n"));
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_browser_gets_hookdesks_own_inbound_errors_in_words() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, bin) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
+    let url = bin["url"].as_str().expect("url");
+    let unknown = format!("{}x", url.trim_end_matches('/'));
+    let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let http = reqwest::Client::new();
+    let page = http.post(&unknown).header("accept", browser_accept).send().await.expect("answers");
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.headers()["content-type"].to_str().expect("text").starts_with("text/html"));
+    assert!(page.headers()["content-security-policy"].to_str().expect("text").starts_with("sandbox"));
+    let html = page.text().await.expect("a page");
+    assert!(html.contains("<h1>404 Not Found</h1>") && html.contains("not_found"), "{html}");
+    for accept in ["application/json", "*/*", "application/json, text/html;q=0.5"] {
+        let json = http.post(&unknown).header("accept", accept).send().await.expect("answers");
+        assert_eq!(json.status(), StatusCode::NOT_FOUND);
+        let body: Value = json.json().await.expect("JSON");
+        assert_eq!(body["error"]["code"], json!("not_found"), "{accept}");
+    }
+    // A bin's own answer is not hookdesk's error: untouched, even for a browser.
+    let answer = http.get(url).header("accept", browser_accept).send().await.expect("answers");
+    assert_eq!(answer.text().await.expect("text"), "{\"ok\": true}");
+
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let list = ui.get("/ui/inbound").await.text().await.expect("a page");
+    assert!(list.contains("request bin"), "{list}");
+    let calls = ui.get(&format!("/ui/inbound/{}", bin["id"].as_str().expect("id"))).await.text().await.expect("a page");
+    assert!(calls.contains(&format!("curl -sS -X &#39;GET&#39; &#39;{url}&#39;")), "each call as curl: {calls}");
+    let (status, _) = app
+        .patch(
+            &format!("/api/v1/inbound_webhooks/{}", bin["id"].as_str().expect("id")),
+            json!({"response": {"status": 200, "body": "thanks"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = ui.get("/ui/inbound").await.text().await.expect("a page");
+    assert!(!list.contains("request bin</td>"), "an answer of its own is no bin: {list}");
+}
+
+#[tokio::test]
+async fn error_pages_keep_the_menu() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, token) = staff(&app, "Fox Mulder", "fox@example.com", "agent").await;
+    let mut agent = UiClient::new(&app);
+    agent.sign_in(&token).await;
+    let forbidden = agent.get("/ui/webhooks").await;
+    let not_found = agent.get("/ui/no-such-page").await;
+    let bad_id = agent.get("/ui/tickets/not-a-number").await;
+    let not_allowed = agent.post("/ui/tickets", &[]).await;
+    let missing_macro = agent.post("/ui/tickets/1/macro", &[("macro_id", "nope")]).await;
+    for (response, status) in [
+        (forbidden, StatusCode::FORBIDDEN),
+        (not_found, StatusCode::NOT_FOUND),
+        (bad_id, StatusCode::NOT_FOUND),
+        (not_allowed, StatusCode::METHOD_NOT_ALLOWED),
+        (missing_macro, StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(response.status(), status);
+        let page = response.text().await.expect("a page");
+        assert!(page.contains("<nav aria-label=\"Main\">") && page.contains(">Tickets</a>"), "{status}: {page}");
+        assert!(!page.contains(">Webhooks</a>"), "agents' menu: {page}");
+    }
+}
