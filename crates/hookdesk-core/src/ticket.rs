@@ -307,12 +307,14 @@ pub const MAX_SUBJECT: usize = 1000;
 pub const MAX_TEXT: usize = 64 * 1024;
 
 impl Ticket {
-    /// The ticket as templates see it: the Ticket JSON plus `url` (under `public_url`) and
+    /// The ticket as templates see it: the Ticket JSON plus `url` (its page in the UI, under
+    /// `public_url`: the link a person follows), `api_url` (the API's, for programs) and
     /// `latest_comment`.
     pub fn document(&self, public_url: &str) -> Value {
         let mut document = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut document {
-            map.insert("url".into(), format!("{public_url}/api/v1/tickets/{}", self.id).into());
+            map.insert("url".into(), format!("{public_url}/ui/tickets/{}", self.id).into());
+            map.insert("api_url".into(), format!("{public_url}/api/v1/tickets/{}", self.id).into());
             let latest = self.comments.last().map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
             map.insert("latest_comment".into(), latest.unwrap_or(Value::Null));
         }
@@ -359,6 +361,8 @@ mod tests {
 pub struct TicketFilter {
     pub status: Option<Status>,
     pub tag: Option<Tag>,
+    /// Text in the subject, or the requester's name or email (any case).
+    pub text: Option<String>,
     pub after_id: Option<TicketId>,
     pub limit: u32,
 }

@@ -259,14 +259,22 @@ impl Store {
             "{TICKET_SELECT} WHERE t.id > $1
                AND (CAST($2 AS TEXT) IS NULL OR t.status = $2)
                AND (CAST($3 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = $3))
+               AND (CAST($5 AS TEXT) IS NULL OR LOWER(t.subject) LIKE $5 ESCAPE '\\'
+                    OR LOWER(u.name) LIKE $5 ESCAPE '\\' OR LOWER(u.email) LIKE $5 ESCAPE '\\')
              ORDER BY t.id LIMIT $4"
         );
+        // `LIKE` is case-sensitive on PostgreSQL and not on SQLite: both sides lowered.
+        let pattern = filter.text.as_deref().map(|text| {
+            let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
         let mut conn = self.begin_read().await?;
         let rows = sqlx::query_as(AssertSqlSafe(sql))
             .bind(filter.after_id.map_or(0, |a| a.0))
             .bind(filter.status.map(Status::as_str))
             .bind(filter.tag.as_ref().map(Tag::as_str))
             .bind(i64::from(filter.limit) + 1)
+            .bind(pattern)
             .fetch_all(&mut *conn)
             .await?;
         let tickets = tickets_from(rows)?;

@@ -64,3 +64,12 @@ function showTimes(root) {
 showTimes(document);
 document.addEventListener("htmx:afterSwap", (event) => showTimes(event.target));
 setInterval(() => showTimes(document), 30000);
+
+// Copy buttons (data-copy="ID": the text of element ID) are hidden in the markup: without
+// this script they could do nothing, so they only appear with it.
+const showCopyButtons = (root) => {
+  if (!navigator.clipboard) return;
+  root.querySelectorAll("button[data-copy][hidden]").forEach((button) => { button.hidden = false; });
+};
+document.addEventListener("DOMContentLoaded", () => showCopyButtons(document));
+document.addEventListener("htmx:afterSettle", (event) => showCopyButtons(event.target));

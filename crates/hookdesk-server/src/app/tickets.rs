@@ -1,10 +1,12 @@
 //! Tickets as agents work on them: list, read, create, change, delete, and their audit
 //! trail. Every create and change is one update (`updates`).
 
-use hookdesk_core::Page;
 use hookdesk_core::audit::Audit;
 use hookdesk_core::event::{EventType, Raised, event_invocations};
-use hookdesk_core::id::TicketId;
+use hookdesk_core::{Invalid, Page};
+use std::collections::HashMap;
+
+use hookdesk_core::id::{TicketId, UserId};
 use hookdesk_core::template::Rendering;
 use hookdesk_core::ticket::{Status, Tag, Ticket, TicketFilter};
 use serde::Deserialize;
@@ -20,6 +22,12 @@ use hookdesk_core::update::Source;
 /// size): fifty tickets of a thousand comments each must not make a response of a gigabyte.
 pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
+/// The most people a ticket's assignee is chosen from.
+const MAX_STAFF: u32 = 500;
+
+/// The longest text a ticket search looks for.
+const MAX_SEARCH_CHARS: usize = 200;
+
 /// `GET /tickets`: which tickets.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -27,6 +35,8 @@ pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 pub struct TicketQuery {
     pub status: Option<Status>,
     pub tag: Option<String>,
+    /// Text in the subject, or the requester's name or email (any case).
+    pub q: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -35,7 +45,11 @@ impl TicketQuery {
     fn into_filter(self) -> Result<TicketFilter, AppError> {
         let after_id = id_cursor(self.cursor.as_deref())?;
         let tag = self.tag.map(|t| Tag::parse(&t).map_err(|e| e.within("tag"))).transpose()?;
-        Ok(TicketFilter { status: self.status, tag, after_id, limit: limit(self.limit)? })
+        let text = self.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+        if text.as_ref().is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(Invalid::new("q", format!("must be at most {MAX_SEARCH_CHARS} characters")).into());
+        }
+        Ok(TicketFilter { status: self.status, tag, text, after_id, limit: limit(self.limit)? })
     }
 }
 
@@ -44,6 +58,16 @@ impl App {
     pub async fn tickets(&self, _caller: &Agent, query: TicketQuery) -> Result<Page<Ticket>, AppError> {
         let page = self.store.list_tickets(&query.into_filter()?).await?;
         Ok(page.within_bytes(PAGE_BYTES, |t| t.id.to_string()))
+    }
+
+    /// The names of users, by id (comments' authors, assignees); an unknown id is left out.
+    pub async fn user_names(&self, _caller: &Agent, ids: &[UserId]) -> Result<HashMap<UserId, String>, AppError> {
+        Ok(self.store.user_names(ids).await?)
+    }
+
+    /// Agents and admins by name: who a ticket may be assigned to.
+    pub async fn staff_names(&self, _caller: &Agent) -> Result<Vec<(UserId, String)>, AppError> {
+        Ok(self.store.staff(MAX_STAFF).await?.into_iter().map(|user| (user.id, user.name)).collect())
     }
 
     pub async fn ticket(&self, _caller: &Agent, id: TicketId) -> Result<Ticket, AppError> {

@@ -40,7 +40,11 @@ pub fn router() -> axum::Router<App> {
 const SANDBOX_POLICY: &str = "sandbox; default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 async fn sandboxed(request: axum::extract::Request, next: Next) -> Response {
+    let browser = prefers_html(request.headers());
     let mut response = next.run(request).await;
+    if browser && response.status().as_u16() >= 400 {
+        response = in_words(response).await;
+    }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -50,6 +54,61 @@ async fn sandboxed(request: axum::extract::Request, next: Next) -> Response {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Whether the caller's `Accept` prefers `text/html` to JSON (a browser opening the URL).
+fn prefers_html(headers: &axum::http::HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return false };
+    let quality = |wanted: &str| {
+        accept
+            .split(',')
+            .filter_map(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let kind = parts.next()?.to_ascii_lowercase();
+                let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+                (kind == wanted).then_some(q)
+            })
+            .fold(0.0_f32, f32::max)
+    };
+    let html = quality("text/html");
+    html > 0.0 && html > quality("application/json")
+}
+
+/// The most bytes of an error answer read to put it in words.
+const ERROR_BYTES: usize = 64 * 1024;
+
+/// An error hookdesk itself answered (the API's `{"error": {code, message}}`) as a small
+/// HTML page in words, for a person who opened the URL in a browser; any other answer (an
+/// admin's response template) as it is. The sandbox policy still applies.
+async fn in_words(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BYTES).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be read").into_response();
+    };
+    let error = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|body| {
+        let error = body.get("error")?;
+        Some((error.get("code")?.as_str()?.to_owned(), error.get("message")?.as_str()?.to_owned()))
+    });
+    let Some((code, message)) = error else { return Response::from_parts(parts, Body::from(bytes)) };
+    let status = parts.status;
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{status} {reason}</title></head>\n<body><main>\n<h1>{status} {reason}</h1>\n<p>{message}</p>\n\
+         <p>Code: <code>{code}</code></p>\n<p>This address is an inbound webhook of hookdesk: it is meant for \
+         other systems to call, and answers them in JSON.</p>\n</main></body></html>\n",
+        status = status.as_u16(),
+        message = escape(&message),
+        code = escape(&code),
+    );
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(html))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 async fn receive(State(app): State<App>, request: Request) -> Response {

@@ -1,5 +1,6 @@
 //! What a page answers when it cannot show what was asked: the sign-in page, or an error page
-//! with the status and sentence the API would give.
+//! (403, 404, 405, 422, 500...) in the UI's frame, menu included, with the status and the
+//! sentence the API would give.
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode};
@@ -36,6 +37,8 @@ struct ErrorPage<'a> {
     reason: &'a str,
     message: &'a str,
     assets: &'static super::assets::Urls,
+    /// The menu every signed-in role has (who is asking is not known here).
+    menu: Vec<&'static super::MenuEntry>,
 }
 
 impl IntoResponse for UiError {
@@ -61,6 +64,7 @@ impl IntoResponse for UiError {
             reason: error.status.canonical_reason().unwrap_or("Error"),
             message: &error.message,
             assets: &super::assets::URLS,
+            menu: super::MENU.iter().filter(|entry| !entry.admin_only).collect(),
         };
         let html = page.render().unwrap_or_else(|_| error.message.clone());
         (error.status, Html(html)).into_response()

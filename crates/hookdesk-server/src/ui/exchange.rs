@@ -5,7 +5,11 @@ use hookdesk_core::invocation::{AttemptOutcome, LoggedRequest, LoggedResponse};
 use serde_json::{Map, Value};
 
 pub struct Exchange {
+    /// What the ids of its parts start with, unique on the page (`attempt-2`).
+    pub anchor: String,
     pub request_line: String,
+    /// The request as a `curl` command (what the page shows of it, secrets redacted as shown).
+    pub curl: String,
     pub request_headers: String,
     pub request_body: Option<String>,
     pub response: Option<Answer>,
@@ -29,13 +33,15 @@ impl Exchange {
         duration_ms: i64,
     ) -> Self {
         Self {
+            anchor: "test".to_owned(),
             request_line: format!("{} {}", request.method, request.url),
+            curl: curl(&request.method, &request.url, &request.headers, request.body.as_deref()),
             request_headers: header_block(&request.headers),
-            request_body: request.body.clone(),
+            request_body: request.body.as_deref().map(pretty),
             response: response.map(|r| Answer {
                 status: r.status,
                 headers: header_block(&r.headers),
-                body: r.body.clone(),
+                body: pretty(&r.body),
                 note: r.note.clone(),
             }),
             error: error.map(|e| (e.code.clone(), e.message.clone())),
@@ -56,4 +62,75 @@ pub fn header_block(headers: &Map<String, Value>) -> String {
         other => format!("{name}: {other}"),
     };
     headers.iter().map(line).collect::<Vec<_>>().join("\n")
+}
+
+/// `body` indented when it is JSON (an object or an array), else as it is.
+pub fn pretty(body: &str) -> String {
+    let trimmed = body.trim_start();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return body.to_owned();
+    }
+    match serde_json::from_str::<Value>(body) {
+        Ok(value) => serde_json::to_string_pretty(&value).unwrap_or_else(|_| body.to_owned()),
+        Err(_) => body.to_owned(),
+    }
+}
+
+/// `text` as one word for a POSIX shell: in single quotes, a quote inside closed, escaped
+/// and reopened.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Headers curl sets itself from what it sends: copying them would contradict it.
+const CURL_SETS: &[&str] = &["content-length", "host", "connection", "transfer-encoding", "expect"];
+
+/// A request as a `curl` command that sends it again: method, URL, every header (as
+/// logged), and the body byte for byte.
+pub fn curl(method: &str, url: &str, headers: &Map<String, Value>, body: Option<&str>) -> String {
+    let mut parts = vec!["curl".to_owned(), "-sS".to_owned(), "-X".to_owned(), shell_quote(method), shell_quote(url)];
+    for (name, value) in headers {
+        if CURL_SETS.contains(&name.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        let values = match value {
+            Value::Array(values) => values.clone(),
+            other => vec![other.clone()],
+        };
+        for value in values {
+            let value = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+            // `Name;` is how curl sends a header with an empty value.
+            let header = if value.is_empty() { format!("{name};") } else { format!("{name}: {value}") };
+            parts.push("-H".to_owned());
+            parts.push(shell_quote(&header));
+        }
+    }
+    if let Some(body) = body.filter(|b| !b.is_empty()) {
+        parts.push("--data-binary".to_owned());
+        parts.push(shell_quote(body));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_indented_and_anything_else_kept() {
+        assert_eq!(pretty(r#"{"a":[1,2]}"#), "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
+        assert_eq!(pretty("{not json"), "{not json");
+        assert_eq!(pretty("hello"), "hello");
+        assert_eq!(pretty("42"), "42");
+    }
+
+    #[test]
+    fn curl_quotes_every_word() {
+        let headers: Map<String, Value> =
+            serde_json::from_str(r#"{"x-a": "it's", "content-length": "3", "x-e": ""}"#).expect("json");
+        assert_eq!(
+            curl("POST", "http://h/p?a=1&b", &headers, Some("a'b")),
+            r#"curl -sS -X 'POST' 'http://h/p?a=1&b' -H 'x-a: it'\''s' -H 'x-e;' --data-binary 'a'\''b'"#
+        );
+    }
 }

@@ -11,7 +11,7 @@ use hookdesk_core::inbound::InboundCall;
 use serde_json::{Map, Value, json};
 
 use super::delete::ConfirmDelete;
-use super::exchange::header_block;
+use super::exchange::{curl, header_block, pretty};
 use super::forms::{Conflict, Fields, error_at, error_elsewhere, put_number};
 use super::path::UiPath;
 use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, render};
@@ -25,9 +25,24 @@ struct Row {
     id: String,
     name: String,
     enabled: bool,
-    /// Actions run per call; none makes a request bin.
+    /// Actions run per call.
     actions: usize,
+    /// No action and the default answer: it only records calls.
+    bin: bool,
     url: String,
+}
+
+/// Whether `response` is the answer every inbound webhook gives unless told otherwise.
+fn default_response(response: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let no_headers = match &response["headers"] {
+        Value::Null => true,
+        Value::Object(headers) => headers.is_empty(),
+        Value::Array(headers) => headers.is_empty(),
+        _ => false,
+    };
+    response.is_null()
+        || (response["status"] == serde_json::json!(202) && no_headers && response["body"] == "{\"ok\": true}")
 }
 
 impl Row {
@@ -37,6 +52,7 @@ impl Row {
             name: view.name.clone(),
             enabled: view.enabled,
             actions: view.actions.as_array().map_or(0, Vec::len),
+            bin: view.actions.as_array().is_none_or(Vec::is_empty) && default_response(&view.response),
             url: view.url.clone(),
         }
     }
@@ -88,11 +104,14 @@ struct CallRow {
     duration_ms: i64,
     /// Whether any of it was cut for the list (the call's page shows it whole).
     cut: bool,
+    /// The call as a `curl` command to the inbound URL (as logged: credentials redacted, the
+    /// body as kept); none in a list where the call was cut.
+    curl: Option<String>,
 }
 
 impl CallRow {
     /// `call`, its texts cut at `shown` bytes each.
-    fn new(call: &InboundCall, shown: usize) -> Self {
+    fn new(call: &InboundCall, shown: usize, url: &str) -> Self {
         let query = if call.query.is_empty() { String::new() } else { format!("?{}", call.query) };
         let mut cut = false;
         let mut show = |text: String| {
@@ -104,9 +123,13 @@ impl CallRow {
         };
         let request_line = show(format!("{} {}{query}", call.method, call.path));
         let headers = show(header_block(&call.headers));
-        let body = show(call.body.clone());
-        let response_body = show(call.response_body.clone());
+        let body = show(pretty(&call.body));
+        let response_body = show(pretty(&call.response_body));
+        let path = if call.path == "/" { "" } else { call.path.as_str() };
+
         let actions = show(serde_json::to_string_pretty(&call.actions).unwrap_or_default());
+        // A list keeps its calls short: a call cut there has its command on its own page.
+        let curl = (!cut).then(|| curl(&call.method, &format!("{url}{path}{query}"), &call.headers, Some(&call.body)));
         Self {
             id: call.id.to_string(),
             at: Moment(call.created_at),
@@ -122,6 +145,7 @@ impl CallRow {
             replay_of: call.replay_of.as_ref().map(ToString::to_string),
             duration_ms: call.duration_ms,
             cut,
+            curl,
         }
     }
 }
@@ -167,7 +191,7 @@ async fn calls_page(
     let page = app.inbound_calls(admin, &view.id, CallQuery::page(CALLS_PER_PAGE, cursor)).await?;
     Ok(CallsPartial {
         newest: page.data.first().map(|c| c.id.to_string()).unwrap_or_default(),
-        calls: page.data.iter().map(|call| CallRow::new(call, SHOWN_BYTES)).collect(),
+        calls: page.data.iter().map(|call| CallRow::new(call, SHOWN_BYTES, &view.url)).collect(),
         older: page.next_cursor.map(|cursor| format!("cursor={cursor}")),
         row: Row::new(view),
         latest,
@@ -235,7 +259,7 @@ pub async fn call(
     Ok(render(&CallPage {
         chrome: viewer.chrome("Inbound"),
         row: Row::new(&view),
-        call: CallRow::new(&call, usize::MAX),
+        call: CallRow::new(&call, usize::MAX, &view.url),
     }))
 }
 

@@ -198,6 +198,8 @@ struct InvocationPage {
     chrome: Chrome,
     row: Row,
     next_attempt_at: Option<Moment>,
+    /// Not delivered or failed yet: the page refreshes itself.
+    waiting: bool,
     completed_at: Option<Moment>,
     /// Each attempt: its number, when it started, and the exchange.
     attempts: Vec<(u32, Moment, Exchange)>,
@@ -217,14 +219,17 @@ pub async fn show(
         .attempts
         .iter()
         .map(|a| {
-            let exchange = Exchange::new(&a.request, a.response.as_ref(), a.error.as_ref(), a.duration_ms);
+            let mut exchange = Exchange::new(&a.request, a.response.as_ref(), a.error.as_ref(), a.duration_ms);
+            exchange.anchor = format!("attempt-{}", a.number);
             (a.number, Moment(a.started_at), exchange)
         })
         .collect();
     let page = InvocationPage {
         chrome: viewer.chrome("Log"),
         row: Row::new(&invocation, &app.log_names(&admin, std::slice::from_ref(&invocation)).await?),
-        next_attempt_at: invocation.next_attempt_at.map(Moment),
+        // While an attempt is in flight `next_attempt_at` is its claim's lease, not a retry.
+        next_attempt_at: invocation.next_attempt_at.filter(|_| api_name(&invocation.status) == "retrying").map(Moment),
+        waiting: matches!(api_name(&invocation.status).as_str(), "pending" | "retrying"),
         completed_at: invocation.completed_at.map(Moment),
         error: invocation
             .error

@@ -48,7 +48,9 @@ pub fn router() -> axum::Router<App> {
         .route("/ui/logout", get(back_to_page).post(login::sign_out))
         .route("/ui/password/{token}", get(login::link_form).post(login::set_password))
         .route("/ui/tickets", get(tickets::list))
+        .route("/ui/tickets/new", get(tickets::new_form).post(tickets::create))
         .route("/ui/tickets/{id}", get(tickets::show).post(tickets::update))
+        .route("/ui/tickets/{id}/macro", get(back_to_page).post(tickets::apply_macro))
         .route("/ui/triggers", get(rules::list))
         .route("/ui/triggers/new", get(rules::new_form).post(rules::create))
         .route("/ui/triggers/bulk", get(back_to_page).post(rules::bulk_active))
@@ -165,6 +167,7 @@ const ACTIONS: &[&str] = &[
     "password-link",
     "bulk",
     "replay-selected",
+    "macro",
 ];
 
 /// `GET` of an action's URL (a reload, Back or Forward after it ran): the page it acts on,

@@ -20,7 +20,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for UiPath<
             Err(_) => Err(UiError::Refused(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                format!("There is no page at {}: check the address.", parts.uri.path()),
+                format!("There is no page at {}: check the address, or start again from the menu.", parts.uri.path()),
             ))),
         }
     }

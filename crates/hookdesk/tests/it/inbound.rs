@@ -253,7 +253,7 @@ async fn a_created_ticket_fires_a_trigger_that_notifies_a_receiver(db: Db) {
                   "requester": {"name": "{{ request.json.customer.name }}", "email": "{{ request.json.customer.email }}"},
                   "tags": ["payment", "{{ request.json.currency | downcase }}"],
                   "custom_fields": {"amount": "{{ request.json.amount }}"}}}],
-               "response": {"status": 201, "headers": {"Location": "{{ ticket.url }}"}, "body": "{\"ticket_id\": {{ ticket.id }}}"}}),
+               "response": {"status": 201, "headers": {"Location": "{{ ticket.api_url }}"}, "body": "{\"ticket_id\": {{ ticket.id }}}"}}),
     )
     .await;
     let response = reqwest::Client::new()

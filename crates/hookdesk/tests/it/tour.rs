@@ -54,7 +54,7 @@ async fn the_seed_tour_sends_exactly_once_and_removes_its_tag(db: Db) {
         body,
         json!({
             "text": format!("Ticket {id} updated: Printer%20on%20fire%20%26%20smoke"),
-            "link": app.url(&format!("/api/v1/tickets/{id}")),
+            "link": app.url(&format!("/ui/tickets/{id}")),
             "by": "Admin"
         })
     );

@@ -234,7 +234,63 @@ impl Browser {
         self.client.execute("return window.__pwned === true;", vec![]).await.expect("a script runs") == json!(true)
     }
 
+    /// Runs the Chrome DevTools command `cmd` (through chromedriver's `goog/cdp/execute`).
+    pub async fn cdp(&self, cmd: &'static str, params: Value) -> Value {
+        self.client.issue_cmd(Cdp { cmd, params }).await.unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    }
+
+    /// A phone's viewport: 375 CSS pixels wide (not a mobile browser's zoom-out, so a page
+    /// wider than that shows as wider).
+    pub async fn phone_width(&self) {
+        let metrics = json!({"width": 375, "height": 812, "deviceScaleFactor": 1, "mobile": false});
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+    }
+
+    /// Emulates `prefers-color-scheme: dark` (or light).
+    pub async fn color_scheme(&self, scheme: &str) {
+        let media = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
+        self.cdp("Emulation.setEmulatedMedia", media).await;
+    }
+
+    /// The page's width against the window's when the page scrolls sideways.
+    pub async fn sideways(&self) -> Option<(i64, i64)> {
+        let widths = self
+            .client
+            .execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![])
+            .await
+            .expect("widths");
+        let (page, window) = (widths[0].as_i64().expect("a width"), widths[1].as_i64().expect("a width"));
+        (page > window).then_some((page, window))
+    }
+
+    /// The elements that reach past the window's right edge and hold none that does: where
+    /// a page too wide gets its width.
+    pub async fn too_wide(&self) -> Value {
+        let script = "const w = window.innerWidth; const wide = [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > w + 1);
+            return wide.filter(e => !wide.some(o => o !== e && e.contains(o))).slice(0, 5)
+                .map(e => e.outerHTML.slice(0, 160));";
+        self.client.execute(script, vec![]).await.expect("a query")
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
+    }
+}
+
+/// A Chrome DevTools command, which chromedriver runs for its session.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(json!({"cmd": self.cmd, "params": self.params}).to_string()))
     }
 }

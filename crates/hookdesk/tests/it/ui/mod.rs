@@ -9,6 +9,7 @@ mod overview;
 mod pages;
 mod password;
 mod session;
+mod tickets;
 
 use reqwest::header;
 
