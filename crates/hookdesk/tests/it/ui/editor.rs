@@ -77,7 +77,9 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     browser.type_into("a-1-value", "case").await;
     browser.click_id("save").await;
     let page = browser.wait_for_path(|path| path.starts_with("/ui/triggers/") && path != "/ui/triggers/new").await;
-    browser.wait_for_text("Created “Case tracker”.").await;
+    // Saved, with the warning that ticket text sits unescaped inside a JSON string.
+    let shown = browser.wait_for_text("Created “Case tracker”, with 1 warning").await;
+    assert!(shown.contains("{{ ticket.subject | json }}"), "the warning says how to escape it: {shown}");
     browser.screenshot("editor-saved").await;
 
     let id = page.trim_start_matches("/ui/triggers/");
@@ -369,7 +371,7 @@ async fn a_keyboard_alone_builds_a_trigger() {
     type_here(&browser, "case").await;
     tab_to(&browser, "save").await;
     press(&browser, Key::Enter).await;
-    browser.wait_for_text("Created “Keyboard made”.").await;
+    browser.wait_for_text("Created “Keyboard made”").await;
 
     let (_, triggers) = app.get("/api/v1/triggers").await;
     let made = triggers["data"].as_array().expect("triggers").iter().find(|t| t["title"] == "Keyboard made").cloned();
