@@ -131,9 +131,16 @@ pub fn lock_duration(lockouts: i64) -> Duration {
     FIRST_LOCK.saturating_mul(1 << doublings).min(LONGEST_LOCK)
 }
 
+/// Hashes and checks at once: each takes 19 MiB and a core for ~0.1 s, so many at once
+/// (sign-in attempts from anywhere) would take the memory and the cores; the rest wait.
+static ARGON2_TURNS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+});
+
 /// The PHC string of `password`, argon2id with the crate's recommended parameters.
 async fn hash_password(password: &str) -> Result<String, AppError> {
     let password = password.to_owned();
+    let _turn = ARGON2_TURNS.acquire().await.map_err(|e| AppError::Internal(format!("no turn to hash: {e}")))?;
     let hashed = tokio::task::spawn_blocking(move || Argon2::default().hash_password(password.as_bytes()))
         .await
         .map_err(|e| AppError::Internal(format!("hashing a password stopped: {e}")))?;
@@ -144,6 +151,7 @@ async fn hash_password(password: &str) -> Result<String, AppError> {
 /// Whether `password` matches `phc`; a PHC string that does not parse matches nothing.
 async fn verify_password(password: &str, phc: String) -> Result<bool, AppError> {
     let password = password.to_owned();
+    let _turn = ARGON2_TURNS.acquire().await.map_err(|e| AppError::Internal(format!("no turn to verify: {e}")))?;
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
     })
@@ -278,6 +286,12 @@ impl App {
         confirmation: &str,
     ) -> Result<SignedIn, AppError> {
         check_new_password(password, confirmation)?;
+        // The link first: a hash costs 19 MiB and a core for ~0.1 s, not to be spent on
+        // anyone's made-up link.
+        if self.store.password_link(&ids::token_hash(token), self.clock.now()).await?.is_none() {
+            self.metrics.sign_in_refused(SignInRefusal::InvalidLink);
+            return Err(AppError::NotFound("link"));
+        }
         let phc = hash_password(password).await?;
         let Some(user) = self.store.use_password_link(&ids::token_hash(token), &phc, self.clock.now()).await? else {
             self.metrics.sign_in_refused(SignInRefusal::InvalidLink);

@@ -76,17 +76,53 @@ pub fn pretty(body: &str) -> String {
     }
 }
 
-/// `text` as one word for a POSIX shell: in single quotes, a quote inside closed, escaped
-/// and reopened.
+/// `text` as one word for a POSIX shell, safe to paste into a terminal: in single quotes, a
+/// quote inside closed, escaped and reopened; with a control character (an escape ending a
+/// bracketed paste, a ^U erasing the line: a sender's bytes acting on the admin's terminal),
+/// made by `printf` from octal escapes, so that the command holds none.
 pub fn shell_quote(text: &str) -> String {
+    if has_control(text) {
+        format!("\"$(printf '%b' {})\"", single_quoted(&printf_escaped(text)))
+    } else {
+        single_quoted(text)
+    }
+}
+
+fn single_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Control characters other than a newline (which single quotes keep inert).
+fn has_control(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+/// `text` for printf's `%b`: backslashes doubled, control characters (other than newlines)
+/// as the octal escapes of their bytes.
+fn printf_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() && c != '\n' => {
+                let mut bytes = [0; 4];
+                for byte in c.encode_utf8(&mut bytes).bytes() {
+                    out.push_str(&format!("\\0{byte:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Headers curl sets itself from what it sends: copying them would contradict it.
 const CURL_SETS: &[&str] = &["content-length", "host", "connection", "transfer-encoding", "expect"];
 
 /// A request as a `curl` command that sends it again: method, URL, every header (as
-/// logged), and the body byte for byte.
+/// logged), and the body byte for byte (`--data-raw`: a body starting with `@` is not a file
+/// to read; one with control characters comes from `printf` through stdin, newlines at its
+/// end kept).
 pub fn curl(method: &str, url: &str, headers: &Map<String, Value>, body: Option<&str>) -> String {
     let mut parts = vec!["curl".to_owned(), "-sS".to_owned(), "-X".to_owned(), shell_quote(method), shell_quote(url)];
     for (name, value) in headers {
@@ -105,9 +141,17 @@ pub fn curl(method: &str, url: &str, headers: &Map<String, Value>, body: Option<
             parts.push(shell_quote(&header));
         }
     }
-    if let Some(body) = body.filter(|b| !b.is_empty()) {
-        parts.push("--data-binary".to_owned());
-        parts.push(shell_quote(body));
+    match body.filter(|b| !b.is_empty()) {
+        Some(body) if has_control(body) => {
+            parts.push("--data-binary".to_owned());
+            parts.push("@-".to_owned());
+            return format!("printf '%b' {} | {}", single_quoted(&printf_escaped(body)), parts.join(" "));
+        }
+        Some(body) => {
+            parts.push("--data-raw".to_owned());
+            parts.push(single_quoted(body));
+        }
+        None => {}
     }
     parts.join(" ")
 }
@@ -130,7 +174,19 @@ mod tests {
             serde_json::from_str(r#"{"x-a": "it's", "content-length": "3", "x-e": ""}"#).expect("json");
         assert_eq!(
             curl("POST", "http://h/p?a=1&b", &headers, Some("a'b")),
-            r#"curl -sS -X 'POST' 'http://h/p?a=1&b' -H 'x-a: it'\''s' -H 'x-e;' --data-binary 'a'\''b'"#
+            r#"curl -sS -X 'POST' 'http://h/p?a=1&b' -H 'x-a: it'\''s' -H 'x-e;' --data-raw 'a'\''b'"#
         );
+    }
+
+    #[test]
+    fn curl_holds_no_control_character_to_paste() {
+        let attack = "{\"a\":\"\u{1b}[201~\u{15}touch /tmp/x\n\"}";
+        let command = curl("POST", "http://h/p", &Map::new(), Some(attack));
+        assert!(!command.chars().any(|c| c.is_control() && c != '\n'), "{command:?}");
+        assert_eq!(
+            command,
+            "printf '%b' '{\"a\":\"\\0033[201~\\0025touch /tmp/x\n\"}' | curl -sS -X 'POST' 'http://h/p' --data-binary @-"
+        );
+        assert!(curl("POST", "http://h/p", &Map::new(), Some("@/etc/passwd")).ends_with("--data-raw '@/etc/passwd'"));
     }
 }

@@ -304,9 +304,17 @@ fn patch_body(form: &Submitted, current: &Ticket) -> Map<String, Value> {
     put_text(&mut body, "add_tags", fields.get("add_tags"));
     put_text(&mut body, "remove_tags", fields.get("remove_tags"));
     if let Some(text) = fields.get("custom_fields") {
-        let mut wanted = parse_custom_fields(text);
+        // Only the lines the agent changed are read: a line as the page showed it is not read
+        // back (a text `"3"` stays a text, a value with a newline is not split into fields).
+        let shown = custom_field_lines(&current.fields.custom_fields);
+        let shown: std::collections::HashSet<&str> = shown.lines().map(str::trim).collect();
+        let posted: Vec<&str> = text.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+        let changed: Vec<&str> = posted.iter().copied().filter(|line| !shown.contains(line)).collect();
+        let mut wanted = parse_custom_fields(&changed.join("\n"));
+        let named: std::collections::HashSet<&str> =
+            posted.iter().map(|line| line.split_once(':').map_or(*line, |(key, _)| key).trim()).collect();
         for key in current.fields.custom_fields.keys() {
-            if !wanted.contains_key(key) {
+            if !named.contains(key.as_str()) && !wanted.contains_key(key) {
                 wanted.insert(key.clone(), Value::Null);
             }
         }
