@@ -192,6 +192,19 @@ impl App {
             let wait = Duration::from_millis(u64::try_from(until.as_millis() - now.as_millis()).unwrap_or(0));
             return Ok(PasswordSignIn::Refused(Refused::Locked(wait)));
         }
+        // The attempt counts before the password is checked: attempts sent at once each take
+        // a place in the count, and those past the lock's are refused unchecked (counted
+        // after, all of them would be checked before the first lock was written).
+        let attempt = match &email {
+            Some(email) => Some(self.store.count_sign_in_failure(email, now).await?),
+            None => None,
+        };
+        if let Some(attempt) = &attempt
+            && attempt.in_a_row > FAILURES_BEFORE_LOCK
+        {
+            self.metrics.sign_in_refused(SignInRefusal::Locked);
+            return Ok(PasswordSignIn::Refused(Refused::Locked(lock_duration(attempt.lockouts))));
+        }
         let account = match &email {
             Some(email) => self.store.password_account(email).await?,
             None => None,
@@ -212,15 +225,15 @@ impl App {
                 self.store.clear_sign_in_failures(&email).await?;
                 Ok(PasswordSignIn::SignedIn(self.open_password_session(user).await?))
             }
-            (_, email) => self.count_failed_sign_in(email, client, started).await,
+            (_, email) => self.count_failed_sign_in(email.zip(attempt), client, started).await,
         }
     }
 
-    /// Counts a failed password sign-in against the client's address and the email typed,
-    /// locking the email at [`FAILURES_BEFORE_LOCK`] in a row.
+    /// Counts a failed password sign-in against the client's address (the email's attempt was
+    /// counted before the check), locking the email at [`FAILURES_BEFORE_LOCK`] in a row.
     async fn count_failed_sign_in(
         &self,
-        email: Option<Email>,
+        counted: Option<(Email, hookdesk_store::Failures)>,
         client: Client,
         started: Instant,
     ) -> Result<PasswordSignIn, AppError> {
@@ -228,9 +241,8 @@ impl App {
             self.token_failures.failed(address, started);
         }
         self.metrics.sign_in_refused(SignInRefusal::WrongPassword);
-        let Some(email) = email else { return Ok(PasswordSignIn::Refused(Refused::WrongCredentials)) };
+        let Some((email, failures)) = counted else { return Ok(PasswordSignIn::Refused(Refused::WrongCredentials)) };
         let now = self.clock.now();
-        let failures = self.store.count_sign_in_failure(&email, now).await?;
         if failures.in_a_row < FAILURES_BEFORE_LOCK {
             return Ok(PasswordSignIn::Refused(Refused::WrongCredentials));
         }
