@@ -290,8 +290,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if user.role == Role::EndUser {
-            // A requester acts through no token: promoted again, they need new ones.
-            sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
+            // A requester acts through no token, session, password or link: promoted again,
+            // they need new ones (nothing of before comes back).
+            for table in ["ui_sessions", "password_links", "user_passwords", "api_tokens"] {
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1")))
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(user)

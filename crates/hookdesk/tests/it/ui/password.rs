@@ -173,6 +173,10 @@ async fn an_expired_replaced_or_orphaned_link_is_refused(db: Db) {
     assert_eq!(set_password(&ui, &invitation, PASSWORD).await.status(), StatusCode::NOT_FOUND);
     let (status, body) = app.post(&format!("/api/v1/users/{id}/password_links"), json!({"kind": "reset"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no link for an end user: {body}");
+    // Made an agent again, nothing of before comes back: the old link stays dead.
+    let (status, _) = app.patch(&format!("/api/v1/users/{id}"), json!({"role": "agent"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ui.get(&invitation).await.status(), StatusCode::NOT_FOUND, "a link does not come back with the role");
     let (status, _) = app.post(&format!("/api/v1/users/{id}/password_links"), json!({"kind": "forever"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = app.post("/api/v1/users/999999/password_links", json!({"kind": "reset"})).await;
