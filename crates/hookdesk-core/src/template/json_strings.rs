@@ -99,7 +99,8 @@ fn placements(source: &str) -> Vec<Placement<'_>> {
                     }
                 }
             }
-            Kind::Output { markup } => {
+            // `{% echo x %}` writes as `{{ x }}` does.
+            Kind::Output { markup } | Kind::Tag { name: "echo", markup } => {
                 found.push(Placement { start: element.start, end: element.end, markup, in_string });
             }
             Kind::Tag { .. } | Kind::Unclosed { .. } => {}
@@ -134,6 +135,7 @@ mod tests {
             ["ticket.subject", "ticket.description", "ticket.requester.name | upcase"]
         );
         assert!(unescaped_in_json_strings(r#"{"a": {{ ticket.subject | json }}}"#).is_empty());
+        assert_eq!(unescaped_in_json_strings(r#"{"t": "{% echo ticket.subject %}"}"#), ["ticket.subject"]);
     }
 
     #[test]
