@@ -169,55 +169,45 @@ impl App {
         change: Change<'_>,
         now: Timestamp,
     ) -> Result<UpdateOutcome, AppError> {
-        super::holding_the_writer(self.run_update_holding(tx, rules, rendering, source, base, change, now)).await
-    }
-
-    #[expect(clippy::too_many_arguments, reason = "one update's parts, passed once")]
-    async fn run_update_holding(
-        &self,
-        tx: &mut UpdateTx,
-        rules: &Rules,
-        rendering: &mut Rendering,
-        source: Source<'_>,
-        base: Ticket,
-        change: Change<'_>,
-        now: Timestamp,
-    ) -> Result<UpdateOutcome, AppError> {
-        let decided = decide_fields(change, &rules.triggers, source, &base.requester.email);
-        decided.fields.tags.check_count()?;
-        decided.fields.check_custom_fields(&base.fields.custom_fields)?;
-        if decided.report.bound_hit {
-            warn!(ticket.id = base.id.0, passes = decided.report.passes, "trigger cycle stopped at its bound");
-        }
-        let id = match decided.previous() {
-            None => tx.insert_ticket(&decided.fields, &base.requester, now).await?,
-            Some(old) => {
-                tx.save_ticket(base.id, base.requester.id, &decided.fields, &old.tags, now).await?;
-                base.id
+        // Its renders take no turn at long work: they hold the writer.
+        super::holding_the_writer(async {
+            let decided = decide_fields(change, &rules.triggers, source, &base.requester.email);
+            decided.fields.tags.check_count()?;
+            decided.fields.check_custom_fields(&base.fields.custom_fields)?;
+            if decided.report.bound_hit {
+                warn!(ticket.id = base.id.0, passes = decided.report.passes, "trigger cycle stopped at its bound");
             }
-        };
-        let comment_ids = tx.reserve_comment_ids(decided.comments_added()).await?;
-        let origin = self.origin(now);
-        let cx = PlanContext {
-            id,
-            source,
-            webhooks: &rules.webhooks,
-            event_webhooks: &rules.event_webhooks,
-            origin: &origin,
-        };
-        let plan = decided.plan(base, comment_ids, &cx, rendering)?;
-        if !plan.comments.is_empty() {
-            plan.ticket.check_comments()?;
-        }
-        write_plan(tx, id, &plan).await?;
-        // A macro applied is the agent's doing, not a rule firing.
-        tx.count_update(plan.steps.iter().filter(|s| s.rule.kind != RuleKind::Macro.as_str()).count());
-        if !plan.steps.is_empty() {
-            info!(ticket.id = id.0, fired = plan.steps.len(), invocations = plan.invocations.len(), "rules fired");
-        }
-        let UpdatePlan { ticket, steps, invocations, events, bound_hit, too_expensive, .. } = plan;
-        let unknown_variables = rendering.unknown().to_vec();
-        Ok(UpdateOutcome { ticket, steps, invocations, events, bound_hit, unknown_variables, too_expensive })
+            let id = match decided.previous() {
+                None => tx.insert_ticket(&decided.fields, &base.requester, now).await?,
+                Some(old) => {
+                    tx.save_ticket(base.id, base.requester.id, &decided.fields, &old.tags, now).await?;
+                    base.id
+                }
+            };
+            let comment_ids = tx.reserve_comment_ids(decided.comments_added()).await?;
+            let origin = self.origin(now);
+            let cx = PlanContext {
+                id,
+                source,
+                webhooks: &rules.webhooks,
+                event_webhooks: &rules.event_webhooks,
+                origin: &origin,
+            };
+            let plan = decided.plan(base, comment_ids, &cx, rendering)?;
+            if !plan.comments.is_empty() {
+                plan.ticket.check_comments()?;
+            }
+            write_plan(tx, id, &plan).await?;
+            // A macro applied is the agent's doing, not a rule firing.
+            tx.count_update(plan.steps.iter().filter(|s| s.rule.kind != RuleKind::Macro.as_str()).count());
+            if !plan.steps.is_empty() {
+                info!(ticket.id = id.0, fired = plan.steps.len(), invocations = plan.invocations.len(), "rules fired");
+            }
+            let UpdatePlan { ticket, steps, invocations, events, bound_hit, too_expensive, .. } = plan;
+            let unknown_variables = rendering.unknown().to_vec();
+            Ok(UpdateOutcome { ticket, steps, invocations, events, bound_hit, unknown_variables, too_expensive })
+        })
+        .await
     }
 
     /// What new invocations and events are made with, for a change at `now`.
