@@ -15,7 +15,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 4] = [
+const ASSETS: [Asset; 7] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -36,6 +36,21 @@ const ASSETS: [Asset; 4] = [
         content_type: "text/plain; charset=utf-8",
         bytes: include_bytes!("../../assets/ui/htmx-LICENSE.txt"),
     },
+    Asset {
+        name: "reference.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/ui/reference.css"),
+    },
+    Asset {
+        name: "redoc.standalone.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/ui/redoc-2.5.4.standalone.js"),
+    },
+    Asset {
+        name: "redoc-LICENSE.txt",
+        content_type: "text/plain; charset=utf-8",
+        bytes: include_bytes!("../../assets/ui/redoc-LICENSE.txt"),
+    },
 ];
 
 /// The links pages put in their head.
@@ -43,6 +58,8 @@ pub struct Urls {
     pub css: String,
     pub js: String,
     pub htmx: String,
+    pub redoc: String,
+    pub reference_css: String,
 }
 
 /// Each asset's content hash (in `ASSETS`' order), computed once.
@@ -61,8 +78,13 @@ fn url(name: &str) -> String {
     index.map(|i| format!("/ui/assets/{name}?v={}", version(i))).unwrap_or_default()
 }
 
-pub static URLS: LazyLock<Urls> =
-    LazyLock::new(|| Urls { css: url("app.css"), js: url("app.js"), htmx: url("htmx.min.js") });
+pub static URLS: LazyLock<Urls> = LazyLock::new(|| Urls {
+    css: url("app.css"),
+    js: url("app.js"),
+    htmx: url("htmx.min.js"),
+    redoc: url("redoc.standalone.js"),
+    reference_css: url("reference.css"),
+});
 
 #[derive(Deserialize)]
 pub struct Versioned {

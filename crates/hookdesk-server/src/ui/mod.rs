@@ -19,6 +19,7 @@ mod login;
 mod macros;
 pub(crate) mod overview;
 mod path;
+mod reference;
 mod rule_editor;
 mod rules;
 mod session;
@@ -112,6 +113,7 @@ pub fn router() -> axum::Router<App> {
         .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/assets/{file}", get(assets::serve))
+        .route("/ui/api-reference", get(reference::page))
         .merge(pages)
 }
 
@@ -226,7 +228,7 @@ pub struct MenuEntry {
 }
 
 /// The menu, in the contract's order; agents see the entries their role may use.
-pub const MENU: [MenuEntry; 9] = [
+pub const MENU: [MenuEntry; 10] = [
     MenuEntry { name: "Overview", href: "/ui/", admin_only: false },
     MenuEntry { name: "Tickets", href: "/ui/tickets", admin_only: false },
     MenuEntry { name: "Triggers", href: "/ui/triggers", admin_only: false },
@@ -236,6 +238,7 @@ pub const MENU: [MenuEntry; 9] = [
     MenuEntry { name: "Log", href: "/ui/log", admin_only: true },
     MenuEntry { name: "Inbound", href: "/ui/inbound", admin_only: true },
     MenuEntry { name: "Users", href: "/ui/users", admin_only: true },
+    MenuEntry { name: "API", href: "/ui/api-reference", admin_only: false },
 ];
 
 impl Chrome {

@@ -267,3 +267,60 @@ async fn the_main_pages_have_no_serious_accessibility_violation() {
     assert!(failing.is_empty(), "serious or critical violations: {failing:#?}");
     browser.close().await;
 }
+
+/// The API reference renders the document this server serves, under its own policy: Redoc's
+/// scripts and styles load, its search worker runs, and the only thing the policy stops is
+/// Redoc's logo from its CDN (nothing leaves for another origin).
+#[tokio::test]
+async fn the_api_reference_renders_the_served_document_and_searches_it() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (_, document) = app.get("/openapi.json").await;
+    let summary_of = |path: &str, method: &str| {
+        document["paths"][path][method]["summary"].as_str().expect("every operation has a summary").to_owned()
+    };
+    let (first, replay) = (summary_of("/api/v1/tickets", "get"), summary_of("/api/v1/invocations/{id}/replay", "post"));
+    let Some(browser) = signed_in(&app).await else { return };
+    // Counts what the policy refuses, from before the page's first script.
+    let watch = "window.__refused = [];
+        document.addEventListener('securitypolicyviolation', e => window.__refused.push(e.effectiveDirective + ' ' + e.blockedURI));";
+    browser.cdp("Page.addScriptToEvaluateOnNewDocument", json!({"source": watch})).await;
+    browser.click_link("API").await;
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    let shown = |text: String| text.contains(&first) && text.contains("AUTHORIZATIONS");
+    loop {
+        let text = browser.client.execute("return document.body.innerText;", vec![]).await.expect("a script runs");
+        let text = text.as_str().unwrap_or_default().to_owned();
+        if shown(text.clone()) {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let refused = browser.client.execute("return window.__refused;", vec![]).await.expect("a script runs");
+            panic!("the reference never showed {first:?}; refused {refused}; the page:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(browser.path().await, "/ui/api-reference");
+    let search = browser.client.find(Locator::Css("input[placeholder^='Search']")).await.expect("a search box");
+    search.send_keys("replay").await.expect("typed");
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let found = browser
+            .client
+            .execute("return document.querySelector('[role=search]').innerText;", vec![])
+            .await
+            .expect("a script runs");
+        if found.as_str().is_some_and(|text| text.contains(&replay)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "searching for replay found {found}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.screenshot("api-reference").await;
+    let refused = browser.client.execute("return window.__refused;", vec![]).await.expect("a script runs");
+    let refused: Vec<String> = serde_json::from_value(refused).expect("a list");
+    assert!(
+        refused.iter().all(|r| r.starts_with("img-src https://cdn.redoc.ly/")),
+        "the page's policy refused what Redoc needs: {refused:?}"
+    );
+    browser.close().await;
+}
