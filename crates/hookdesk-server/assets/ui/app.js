@@ -73,3 +73,32 @@ const showCopyButtons = (root) => {
 };
 document.addEventListener("DOMContentLoaded", () => showCopyButtons(document));
 document.addEventListener("htmx:afterSettle", (event) => showCopyButtons(event.target));
+
+// Date pickers marked data-utc hold UTC (what the server reads without a script); here they
+// show and take the reader's local time: converted on load, their label says so, and on
+// submit a hidden field carries the picked moment as UTC in the picker's place.
+const pad = (n) => String(n).padStart(2, "0");
+const localPickerValue = (at) =>
+  `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
+document.querySelectorAll("input[type=datetime-local][data-utc]").forEach((input) => {
+  if (input.value) {
+    const at = new Date(`${input.value}Z`);
+    if (!Number.isNaN(at.getTime())) input.value = localPickerValue(at);
+  }
+  const zone = document.querySelector(`[data-zone-for="${input.id}"]`);
+  if (zone) zone.textContent = `your time, ${Intl.DateTimeFormat().resolvedOptions().timeZone}`;
+  input.dataset.local = "true";
+});
+document.addEventListener("submit", (event) => {
+  event.target.querySelectorAll("input[type=datetime-local][data-local]").forEach((input) => {
+    if (!input.value || !input.name) return;
+    const at = new Date(input.value);
+    if (Number.isNaN(at.getTime())) return;
+    const utc = document.createElement("input");
+    utc.type = "hidden";
+    utc.name = input.name;
+    utc.value = at.toISOString();
+    input.removeAttribute("name");
+    input.after(utc);
+  });
+});

@@ -169,7 +169,7 @@ async fn selected_invocations_are_replayed_to_the_receiver(db: Db) {
     let picked = ui.get(&format!("/ui/log?webhook_id={webhook}&since=2020-01-01T00:00&until=")).await;
     assert_eq!(picked.status(), StatusCode::OK);
     let page = text(picked).await;
-    assert!(page.contains("type=\"datetime-local\" step=\"1\" value=\"2020-01-01T00:00:00\""), "{page}");
+    assert!(page.contains("type=\"datetime-local\" step=\"1\" data-utc value=\"2020-01-01T00:00:00\""), "{page}");
     assert_eq!(page.matches("name=\"ids\"").count(), 3, "a checkbox a row: {page}");
     let later = text(ui.get(&format!("/ui/log?webhook_id={webhook}&since=2999-01-01T00:00")).await).await;
     assert!(later.contains("No invocation matches."), "{later}");
@@ -229,5 +229,37 @@ async fn times_are_shown_relative_with_the_exact_time_on_hover() {
     };
     assert!(text == "just now" || text.ends_with(" ago"), "relative: {text:?}");
     assert!(title.contains(':') && title.len() > 10, "the exact time on hover: {title:?}");
+    browser.close().await;
+}
+
+/// The log's date pickers show and take the reader's own time (here Kolkata, UTC+05:30): the
+/// server receives UTC, and the page shows the range back in local time.
+#[tokio::test]
+async fn the_log_range_is_picked_in_the_readers_time_zone() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let Some(browser) = signed_in(&app).await else { return };
+    browser.cdp("Emulation.setTimezoneOverride", json!({"timezoneId": "Asia/Kolkata"})).await;
+    browser.goto("/ui/log").await;
+    // Chromium names the zone by its older name, Asia/Calcutta.
+    browser.wait_for_text("Since (your time, Asia/").await;
+    let pick = "const input = document.getElementById('f-since'); input.value = '2026-03-01T10:00:00';";
+    browser.client.execute(pick, vec![]).await.expect("runs");
+    browser.click_button("Filter").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let url = browser.client.current_url().await.expect("a URL");
+        let since = url.query_pairs().find(|(key, _)| key == "since").map(|(_, value)| value.into_owned());
+        if since.is_some() {
+            assert_eq!(since.as_deref(), Some("2026-03-01T04:30:00.000Z"), "10:00 in Kolkata is 04:30 UTC");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the filter was never sent: {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.wait_for_text("Since (your time, Asia/").await;
+    let shown = browser.client.execute("return document.getElementById('f-since').value;", vec![]).await.expect("runs");
+    // (Chromium writes a whole minute without its seconds.)
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(["2026-03-01T10:00", "2026-03-01T10:00:00"].contains(&shown), "shown back in the reader's time: {shown}");
     browser.close().await;
 }
