@@ -335,6 +335,14 @@ pub(crate) async fn reserve_ids(
     }
 }
 
+/// `%text%` for `LOWER(column) LIKE $n ESCAPE '\\'`: the user's text matched literally
+/// (wildcards escaped) and in any case (`LIKE` is case-sensitive on PostgreSQL and not on
+/// SQLite, so both sides are lowered).
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

@@ -200,7 +200,7 @@ impl Store {
                 "(LOWER(i.error_message) LIKE $? ESCAPE '\\' OR LOWER(i.error_code) LIKE $? ESCAPE '\\'
                   OR EXISTS (SELECT 1 FROM attempts a WHERE a.invocation_id = i.id
                       AND (LOWER(a.error_message) LIKE $? ESCAPE '\\' OR LOWER(a.error_code) LIKE $? ESCAPE '\\')))",
-                Bind::Text(format!("%{}%", escape_like(&q.to_lowercase()))),
+                Bind::Text(crate::db::contains_pattern(q)),
             );
         }
         let limit = binds.len() + 1;
@@ -369,9 +369,4 @@ impl ReplayRow {
             created_at: now,
         }))
     }
-}
-
-/// Escapes LIKE's wildcards so user text matches literally (with `ESCAPE '\\'`).
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

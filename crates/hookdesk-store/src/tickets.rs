@@ -263,11 +263,7 @@ impl Store {
                     OR LOWER(u.name) LIKE $5 ESCAPE '\\' OR LOWER(u.email) LIKE $5 ESCAPE '\\')
              ORDER BY t.id LIMIT $4"
         );
-        // `LIKE` is case-sensitive on PostgreSQL and not on SQLite: both sides lowered.
-        let pattern = filter.text.as_deref().map(|text| {
-            let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let pattern = filter.text.as_deref().map(crate::db::contains_pattern);
         let mut conn = self.begin_read().await?;
         let rows = sqlx::query_as(AssertSqlSafe(sql))
             .bind(filter.after_id.map_or(0, |a| a.0))

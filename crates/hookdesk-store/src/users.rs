@@ -208,12 +208,22 @@ impl Store {
         User::try_from(row)
     }
 
-    /// Users by id, after `after_id`.
-    pub async fn list_users(&self, after_id: Option<UserId>, limit: u32) -> Result<Page<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
+    /// Users by id, after `after_id`; with `text`, those whose name or email holds it.
+    pub async fn list_users(
+        &self,
+        after_id: Option<UserId>,
+        limit: u32,
+        text: Option<&str>,
+    ) -> Result<Page<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id > $1
+               AND (CAST($3 AS TEXT) IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\' OR LOWER(email) LIKE $3 ESCAPE '\\')
+             ORDER BY id LIMIT $2"
+        );
         let rows = sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
             .bind(after_id.map_or(0, |a| a.0))
             .bind(i64::from(limit) + 1)
+            .bind(text.map(crate::db::contains_pattern))
             .fetch_all(&self.pool)
             .await?;
         let data = rows.into_iter().map(User::try_from).collect::<Result<Vec<_>, _>>()?;

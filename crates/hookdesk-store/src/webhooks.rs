@@ -305,11 +305,22 @@ impl Store {
             .collect()
     }
 
-    pub async fn list_webhooks(&self, after_id: Option<&WebhookId>, limit: u32) -> Result<Page<Webhook>, StoreError> {
-        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id > $1 ORDER BY id LIMIT $2");
+    /// Webhooks by id after `after_id`; with `text`, those whose name or endpoint holds it.
+    pub async fn list_webhooks(
+        &self,
+        after_id: Option<&WebhookId>,
+        limit: u32,
+        text: Option<&str>,
+    ) -> Result<Page<Webhook>, StoreError> {
+        let sql = format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id > $1
+               AND (CAST($3 AS TEXT) IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\' OR LOWER(endpoint) LIKE $3 ESCAPE '\\')
+             ORDER BY id LIMIT $2"
+        );
         let rows = sqlx::query_as(AssertSqlSafe(sql))
             .bind(after_id.map_or("", WebhookId::as_str))
             .bind(i64::from(limit) + 1)
+            .bind(text.map(crate::db::contains_pattern))
             .fetch_all(&self.pool)
             .await?;
         let data = open_all(rows, &self.cipher)?;

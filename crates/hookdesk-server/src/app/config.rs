@@ -408,7 +408,7 @@ impl App {
         let mut webhooks = Vec::new();
         let mut after: Option<WebhookId> = None;
         loop {
-            let page = self.store.list_webhooks(after.as_ref(), 500).await?;
+            let page = self.store.list_webhooks(after.as_ref(), 500, None).await?;
             webhooks.extend(page.data);
             match page.next_cursor {
                 Some(cursor) => after = Some(WebhookId(cursor)),

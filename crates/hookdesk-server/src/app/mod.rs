@@ -56,7 +56,7 @@ pub use invocations::{InvocationQuery, LogNames, ReplayBody, ReplayReport};
 pub use macros::{MacroBody, PatchMacroBody};
 pub use operator::new_api_token;
 pub use overview::{OVERVIEW_WINDOW, Overview, Troubled};
-pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery};
+pub use pages::{MAX_LIMIT as MAX_PAGE, PageQuery, SearchQuery};
 pub use passwords::{
     LinkBody, LinkKind, LinkView, MIN_PASSWORD_CHARS, NewLink, PasswordSignIn, Refused, check_new_password,
 };

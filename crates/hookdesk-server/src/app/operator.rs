@@ -27,7 +27,7 @@ impl App {
         let mut first_admin = None;
         let mut after = None;
         loop {
-            let page = self.store.list_users(after, 500).await?;
+            let page = self.store.list_users(after, 500, None).await?;
             for user in page.data.into_iter().filter(|u| u.role == Role::Admin) {
                 if user.email == Store::BOOTSTRAP_ADMIN_EMAIL {
                     return Ok(Some(Admin::checked(user)));

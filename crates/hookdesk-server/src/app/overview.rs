@@ -13,7 +13,7 @@ use hookdesk_core::user::TokenInfo;
 use hookdesk_core::webhook::BreakerState;
 
 use super::pages::MAX_LIMIT;
-use super::{Admin, App, AppError, InvocationQuery, PageQuery, WebhookView};
+use super::{Admin, App, AppError, InvocationQuery, SearchQuery, WebhookView};
 
 /// The window the overview counts over.
 pub const OVERVIEW_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
@@ -70,7 +70,7 @@ impl App {
         let now = self.clock.now();
         let since = now.plus_millis(-(OVERVIEW_WINDOW.as_millis() as i64));
         let stats = self.store.delivery_stats(since, now).await?;
-        let views = self.webhooks(caller, PageQuery { limit: Some(MAX_LIMIT), cursor: None }).await?.data;
+        let views = self.webhooks(caller, SearchQuery { limit: Some(MAX_LIMIT), ..SearchQuery::default() }).await?.data;
         let mut outcomes = self.webhook_outcomes(caller).await?;
         let webhooks: Vec<(WebhookView, WebhookOutcomes)> = views
             .into_iter()

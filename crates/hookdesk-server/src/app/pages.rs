@@ -30,6 +30,29 @@ impl PageQuery {
     }
 }
 
+/// `?limit=&cursor=&q=` of a list that can be searched by name.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    /// Only the rows whose name holds this text, in any case (a user's email too, a webhook's
+    /// endpoint too).
+    pub q: Option<String>,
+}
+
+impl SearchQuery {
+    pub fn page(&self) -> PageQuery {
+        PageQuery { limit: self.limit, cursor: self.cursor.clone() }
+    }
+
+    /// The text searched for; none when blank.
+    pub fn text(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    }
+}
+
 /// `?limit=`: default 50, at most 500.
 pub fn limit(requested: Option<u32>) -> Result<u32, Invalid> {
     match requested {

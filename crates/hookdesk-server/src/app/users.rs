@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::OrNotFound;
-use super::pages::PageQuery;
+use super::pages::SearchQuery;
 use super::{Admin, App, AppError, ids};
 
 /// `POST /users`.
@@ -59,9 +59,9 @@ fn check_name(name: &str) -> Result<String, Invalid> {
 
 impl App {
     /// Users (requesters, agents and admins), by id.
-    pub async fn users(&self, _caller: &Admin, query: PageQuery) -> Result<Page<User>, AppError> {
-        let after = query.id_cursor()?;
-        Ok(self.store.list_users(after, query.limit()?).await?)
+    pub async fn users(&self, _caller: &Admin, query: SearchQuery) -> Result<Page<User>, AppError> {
+        let page = query.page();
+        Ok(self.store.list_users(page.id_cursor()?, page.limit()?, query.text()).await?)
     }
 
     /// Creates a user; an email already in use is a conflict.

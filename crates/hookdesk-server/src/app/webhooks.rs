@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::error::OrNotFound;
-use super::pages::PageQuery;
+use super::pages::SearchQuery;
 use super::{Admin, App, AppError, Saved, ids, nullable};
 
 /// A webhook as the API shows it: secrets are write-only.
@@ -238,9 +238,9 @@ impl App {
     }
 
     /// Webhooks, with their health.
-    pub async fn webhooks(&self, _caller: &Admin, query: PageQuery) -> Result<Page<WebhookView>, AppError> {
+    pub async fn webhooks(&self, _caller: &Admin, query: SearchQuery) -> Result<Page<WebhookView>, AppError> {
         let after = query.cursor.clone().map(WebhookId);
-        let page = self.store.list_webhooks(after.as_ref(), query.limit()?).await?;
+        let page = self.store.list_webhooks(after.as_ref(), query.page().limit()?, query.text()).await?;
         let views = self.views(&page.data).await?;
         Ok(Page { data: views, next_cursor: page.next_cursor })
     }

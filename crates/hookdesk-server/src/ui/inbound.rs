@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::delete::ConfirmDelete;
 use super::exchange::{curl, header_block, pretty};
-use super::forms::{Conflict, Fields, error_at, error_elsewhere, put_number};
+use super::forms::{Conflict, Fields, PageParams, error_at, error_elsewhere, put_number};
+use super::pager::{NameFilter, Pager};
 use super::path::UiPath;
 use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, render};
 use crate::app::{
@@ -63,13 +64,23 @@ impl Row {
 struct ListPage {
     chrome: Chrome,
     rows: Vec<Row>,
+    total: usize,
+    filter: NameFilter,
+    pager: Pager,
 }
 
 /// `GET /ui/inbound`.
-pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    PageParams(filter): PageParams<NameFilter>,
+) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let rows = app.inbound_webhooks(&admin).await?.iter().map(Row::new).collect();
-    Ok(render(&ListPage { chrome: viewer.chrome("Inbound"), rows }))
+    let all = app.inbound_webhooks(&admin).await?;
+    let total = all.len();
+    let rows = all.iter().filter(|w| filter.matches(&w.name)).map(Row::new).collect();
+    let (rows, pager) = filter.page(rows, "/ui/inbound");
+    Ok(render(&ListPage { chrome: viewer.chrome("Inbound"), rows, total, filter, pager }))
 }
 
 /// `POST /ui/inbound/bins`: a new request bin, named for when it was made.

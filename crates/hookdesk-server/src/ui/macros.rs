@@ -12,7 +12,8 @@ use hookdesk_core::ticket::Ticket;
 use serde_json::Value;
 
 use super::delete::ConfirmDelete;
-use super::forms::Conflict;
+use super::forms::{Conflict, PageParams};
+use super::pager::{NameFilter, Pager};
 use super::path::UiPath;
 use super::rule_editor::{Control, RuleForm};
 use super::{Chrome, Flash, Submitted, UiError, Viewer, api_name, render};
@@ -33,13 +34,26 @@ struct Row {
 struct ListPage {
     chrome: Chrome,
     rows: Vec<Row>,
+    total: usize,
+    filter: NameFilter,
+    pager: Pager,
 }
 
-/// `GET /ui/macros`.
-pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, UiError> {
+/// `GET /ui/macros[?q=][&page=]`.
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    PageParams(filter): PageParams<NameFilter>,
+) -> Result<Response, UiError> {
     let macros = app.macro_titles(&viewer.agent()).await?;
-    let rows = macros.iter().map(|m| Row { id: m.id.to_string(), title: m.title.clone(), active: m.active }).collect();
-    Ok(render(&ListPage { chrome: viewer.chrome("Macros"), rows }))
+    let total = macros.len();
+    let rows = macros
+        .iter()
+        .filter(|m| filter.matches(&m.title))
+        .map(|m| Row { id: m.id.to_string(), title: m.title.clone(), active: m.active })
+        .collect();
+    let (rows, pager) = filter.page(rows, "/ui/macros");
+    Ok(render(&ListPage { chrome: viewer.chrome("Macros"), rows, total, filter, pager }))
 }
 
 /// The result of a preview or an application, as the panel shows it.

@@ -18,6 +18,7 @@ mod log;
 mod login;
 mod macros;
 pub(crate) mod overview;
+mod pager;
 mod path;
 mod reference;
 mod rule_editor;
@@ -226,6 +227,9 @@ pub struct MenuEntry {
     pub href: &'static str,
     pub admin_only: bool,
 }
+
+/// Rows a page of a long list shows.
+pub const PER_PAGE: u32 = 100;
 
 /// The menu, in the contract's order; agents see the entries their role may use.
 pub const MENU: [MenuEntry; 10] = [

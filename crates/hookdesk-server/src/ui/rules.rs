@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::delete::ConfirmDelete;
 use super::forms::{Conflict, put_number};
+use super::pager::{Pager, link, page_of};
 use super::path::UiPath;
 use super::rule_editor::{Control, RuleForm};
 use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, render};
@@ -70,6 +71,7 @@ pub struct RuleFilter {
     q: String,
     #[serde(default)]
     state: String,
+    page: Option<usize>,
 }
 
 #[derive(Template)]
@@ -83,6 +85,7 @@ struct ListPage {
     /// How many there are in all, before the filter.
     total: usize,
     filter: RuleFilter,
+    pager: Pager,
     notice: Option<String>,
 }
 
@@ -114,6 +117,8 @@ async fn list_page(
         .filter(|t| needle.is_empty() || t.rule.title.to_lowercase().contains(&needle))
         .filter(|t| state.is_none_or(|active| t.active == active))
         .collect();
+    let filters = [("q", filter.q.as_str()), ("state", filter.state.as_str())];
+    let (shown, pager) = page_of(shown, filter.page, |n| link(set.path(), &filters, n));
     let ids: Vec<RuleId> = shown.iter().map(|t| t.rule.id).collect();
     let mut firings = app.rule_firings(&agent, set.0, &ids).await?;
     let rows = shown
@@ -138,6 +143,7 @@ async fn list_page(
         rows,
         total,
         filter,
+        pager,
         notice,
     };
     Ok(render(&page))

@@ -13,7 +13,7 @@ use super::forms::put_text;
 use super::path::UiPath;
 use super::{Chrome, Moment, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{
-    App, AppError, LinkBody, LinkKind, NewLink, PageQuery, PatchUserBody, TokenBody, UserBody, from_json,
+    App, AppError, LinkBody, LinkKind, NewLink, PatchUserBody, SearchQuery, TokenBody, UserBody, from_json,
 };
 
 struct Row {
@@ -45,34 +45,37 @@ impl Row {
 struct ListPage {
     chrome: Chrome,
     rows: Vec<Row>,
+    q: String,
     next_page: Option<String>,
     error: Option<String>,
 }
 
-async fn list_page(
-    app: &App,
-    viewer: &Viewer,
-    cursor: Option<String>,
-    error: Option<String>,
-) -> Result<Response, UiError> {
+async fn list_page(app: &App, viewer: &Viewer, filter: UserFilter, error: Option<String>) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let page = app.users(&admin, PageQuery { limit: Some(100), cursor }).await?;
+    let UserFilter { cursor, q } = filter;
+    let page = app.users(&admin, SearchQuery { limit: Some(super::PER_PAGE), cursor, q: Some(q.clone()) }).await?;
     let rows = page.data.iter().map(Row::new).collect();
-    Ok(render(&ListPage { chrome: viewer.chrome("Users"), rows, next_page: page.next_cursor, error }))
+    let next_page = page.next_cursor.map(|cursor| {
+        form_urlencoded::Serializer::new(String::new()).append_pair("q", &q).append_pair("cursor", &cursor).finish()
+    });
+    Ok(render(&ListPage { chrome: viewer.chrome("Users"), rows, q, next_page, error }))
 }
 
-#[derive(serde::Deserialize)]
-pub struct Cursor {
+/// `?q=`: the users whose name or email holds it (any case); `?cursor=`: the page after.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UserFilter {
     cursor: Option<String>,
+    #[serde(default)]
+    q: String,
 }
 
-/// `GET /ui/users?cursor=`.
+/// `GET /ui/users[?q=][&cursor=]`.
 pub async fn list(
     State(app): State<App>,
     viewer: Viewer,
-    axum::extract::Query(query): axum::extract::Query<Cursor>,
+    super::forms::PageParams(filter): super::forms::PageParams<UserFilter>,
 ) -> Result<Response, UiError> {
-    list_page(&app, &viewer, query.cursor, None).await
+    list_page(&app, &viewer, filter, None).await
 }
 
 /// `POST /ui/users`: a new user.
@@ -89,11 +92,11 @@ pub async fn create(State(app): State<App>, form: Submitted) -> Result<Response,
     match created {
         Ok(user) => Ok(Redirect::to(&format!("/ui/users/{}", user.id)).into_response()),
         Err(AppError::Invalid(invalid)) => {
-            let page = list_page(&app, &form.viewer, None, Some(invalid.to_string())).await?;
+            let page = list_page(&app, &form.viewer, UserFilter::default(), Some(invalid.to_string())).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(AppError::Conflict(message)) => {
-            let page = list_page(&app, &form.viewer, None, Some(message)).await?;
+            let page = list_page(&app, &form.viewer, UserFilter::default(), Some(message)).await?;
             Ok((StatusCode::CONFLICT, page).into_response())
         }
         Err(other) => Err(other.into()),

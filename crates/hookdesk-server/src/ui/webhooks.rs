@@ -18,9 +18,9 @@ use super::forms::{
     Conflict, Fields, PageParams, error_at, error_elsewhere, header_lines, put_number, put_text, to_header_lines,
 };
 use super::path::UiPath;
-use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, api_name, render};
+use super::{Chrome, Flash, Moment, PER_PAGE, Submitted, UiError, Viewer, api_name, render};
 use crate::app::{
-    App, AppError, CreateWebhookBody, Editable, PageQuery, PatchWebhookBody, TestBody, TestResult, WebhookView,
+    App, AppError, CreateWebhookBody, Editable, PatchWebhookBody, SearchQuery, TestBody, TestResult, WebhookView,
     from_json, version_of,
 };
 
@@ -30,7 +30,6 @@ struct ListPage {
     chrome: Chrome,
     webhooks: Vec<WebhookRow>,
     /// How many webhooks the page holds before the filter.
-    total: usize,
     q: String,
     /// The query string of the next page, past 500 webhooks.
     next_page: Option<String>,
@@ -109,31 +108,22 @@ pub struct WebhookFilter {
     q: String,
 }
 
-/// `GET /ui/webhooks[?q=][&cursor=]`: 500 webhooks a page.
+/// `GET /ui/webhooks[?q=][&cursor=]`: 100 webhooks a page, searched by name or endpoint.
 pub async fn list(
     State(app): State<App>,
     viewer: Viewer,
     PageParams(WebhookFilter { cursor, q }): PageParams<WebhookFilter>,
 ) -> Result<Response, UiError> {
     let admin = viewer.admin()?;
-    let query = PageQuery { limit: Some(crate::app::MAX_PAGE), cursor };
+    let query = SearchQuery { limit: Some(PER_PAGE), cursor, q: Some(q.clone()) };
     let page = app.webhooks(&admin, query).await?;
     let mut outcomes = app.webhook_outcomes(&admin).await?;
     let events = event_subscriptions(&page.data);
-    let needle = q.trim().to_lowercase();
-    let total = page.data.len();
-    let webhooks = page
-        .data
-        .iter()
-        .filter(|w| {
-            needle.is_empty() || w.name.to_lowercase().contains(&needle) || w.endpoint.to_lowercase().contains(&needle)
-        })
-        .map(|w| WebhookRow::new(w, outcomes.remove(&w.id).unwrap_or_default()))
-        .collect();
+    let webhooks = page.data.iter().map(|w| WebhookRow::new(w, outcomes.remove(&w.id).unwrap_or_default())).collect();
     let next_page = page.next_cursor.map(|cursor| {
         form_urlencoded::Serializer::new(String::new()).append_pair("q", &q).append_pair("cursor", &cursor).finish()
     });
-    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks, total, q, next_page, events }))
+    Ok(render(&ListPage { chrome: viewer.chrome("Webhooks"), webhooks, q, next_page, events }))
 }
 
 /// The values of the webhook form's inputs, as typed.

@@ -8,7 +8,7 @@ use hookdesk_core::user::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{Admin, App, LinkBody, NewLink, NewToken, PageQuery, PatchUserBody, TokenBody, UserBody};
+use crate::app::{Admin, App, LinkBody, NewLink, NewToken, PatchUserBody, SearchQuery, TokenBody, UserBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -22,13 +22,13 @@ pub fn router() -> OpenApiRouter<App> {
 }
 
 /// List users (requesters, agents and admins).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(SearchQuery),
     responses((status = 200, body = Page<User>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_users(
     caller: Admin,
     state: State<App>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<axum::Json<Page<User>>, ApiError> {
     Ok(axum::Json(state.users(&caller, query).await?))
 }

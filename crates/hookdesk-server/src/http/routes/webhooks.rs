@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::app::Editable;
 use crate::app::{
-    Admin, App, CreateWebhookBody, InvocationQuery, PageQuery, PatchWebhookBody, ReplayBody, ReplayReport, Saved,
+    Admin, App, CreateWebhookBody, InvocationQuery, PatchWebhookBody, ReplayBody, ReplayReport, Saved, SearchQuery,
     TestBody, TestResult, WebhookView,
 };
 use crate::http::error::{ApiError, ErrorBody};
@@ -36,13 +36,13 @@ pub struct SecretView {
 }
 
 /// List webhooks.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(SearchQuery),
     responses((status = 200, body = Page<WebhookView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_webhooks(
     caller: Admin,
     state: State<App>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<axum::Json<Page<WebhookView>>, ApiError> {
     Ok(axum::Json(state.webhooks(&caller, query).await?))
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::UiClient;
 use super::pages::signed_in;
@@ -148,6 +148,42 @@ async fn lists_filter_and_switch_rules_in_bulk(db: Db) {
     let found = text(ui.get("/ui/webhooks?q=crm").await).await;
     assert!(found.contains("CRM sync") && !found.contains(">Chat</a>"), "{found}");
     assert_eq!(ui.get("/ui/webhooks?cursor=%00").await.status().as_u16() / 100, 4);
+    // The search is the store's, page by page (not a filter over one page), in the API too.
+    app.webhook(&receiver.url("/crm-two"), json!({"name": "Second"})).await;
+    let (_, first) = app.get("/api/v1/webhooks?q=CRM&limit=1").await;
+    let cursor = first["next_cursor"].as_str().expect("a second page").to_owned();
+    let (_, second) = app.get(&format!("/api/v1/webhooks?q=CRM&limit=1&cursor={cursor}")).await;
+    let names = [&first["data"][0]["name"], &second["data"][0]["name"]];
+    assert_eq!(names, [&json!("CRM sync"), &json!("Second")], "by name, then by endpoint");
+    assert_eq!(second["next_cursor"], Value::Null);
+    let (_, wildcard) = app.get("/api/v1/webhooks?q=%25").await;
+    assert_eq!(wildcard["data"], json!([]), "a % is searched for, not a wildcard");
+
+    // Users by name or email; macros and inbound webhooks by title or name, 100 a page.
+    app.post("/api/v1/users", json!({"name": "Zoë Agent", "email": "zoe@example.com", "role": "agent"})).await;
+    let (_, users) = app.get("/api/v1/users?q=ZOE@").await;
+    assert_eq!(users["data"].as_array().map(Vec::len), Some(1), "{users}");
+    let found = text(ui.get("/ui/users?q=zoë").await).await;
+    assert!(found.contains("zoe@example.com") && !found.contains("Admin</a>"), "{found}");
+    for n in 0..101 {
+        app.post(
+            "/api/v1/macros",
+            json!({"title": format!("Reply {n:03}"), "actions": [{"field": "add_tags", "value": "x"}]}),
+        )
+        .await;
+    }
+    app.post("/api/v1/macros", json!({"title": "Escalate", "actions": [{"field": "priority", "value": "urgent"}]}))
+        .await;
+    let first = text(ui.get("/ui/macros?q=reply").await).await;
+    assert!(first.contains("Reply 099") && !first.contains("Reply 100") && !first.contains("Escalate"), "{first}");
+    assert!(first.contains("Page 1 of 2") && first.contains("page=2\">Next page</a>"), "{first}");
+    let last = text(ui.get("/ui/macros?q=reply&page=2").await).await;
+    assert!(last.contains("Reply 100") && !last.contains("Reply 099"), "{last}");
+    app.post("/api/v1/inbound_webhooks", json!({"name": "Stripe events"})).await;
+    app.post("/api/v1/inbound_webhooks", json!({"name": "Contact form"})).await;
+    let found = text(ui.get("/ui/inbound?q=stripe").await).await;
+    assert!(found.contains("Stripe events") && !found.contains("Contact form"), "{found}");
+    assert_eq!(ui.get("/ui/inbound?page=x").await.status().as_u16() / 100, 4);
 }
 
 async fn selected_invocations_are_replayed_to_the_receiver(db: Db) {
