@@ -171,7 +171,7 @@ impl Sender {
             .and_then(|v| v.to_str().ok())
             .and_then(crate::retry::parse_retry_after);
         let location =
-            response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(shown_location);
         let mut body = Vec::new();
         let mut body_error = None;
         loop {
@@ -264,4 +264,36 @@ fn classify(error: reqwest::Error) -> (&'static str, String) {
         return ("connection", format!("could not connect: {error}"));
     }
     ("connection", format!("the request failed: {error}"))
+}
+
+/// Where a redirect pointed, as errors and logs show it: without its query, fragment or
+/// credentials (they may hold a token) and cut to 200 characters (the receiver chose it).
+fn shown_location(location: &str) -> String {
+    let shown = match reqwest::Url::parse(location) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => location.split(['?', '#']).next().unwrap_or_default().to_owned(),
+    };
+    match shown.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &shown[..cut]),
+        None => shown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_location;
+
+    #[test]
+    fn a_redirect_is_shown_without_what_may_hold_a_secret_and_cut() {
+        assert_eq!(shown_location("https://user:pw@x.example/cb?access_token=SECRET#frag"), "https://x.example/cb");
+        assert_eq!(shown_location("/relative/path?token=SECRET"), "/relative/path");
+        let long = shown_location(&format!("https://x.example/{}", "A".repeat(60_000)));
+        assert_eq!(long.chars().count(), 201, "200 characters and an ellipsis");
+    }
 }

@@ -69,6 +69,38 @@ const RESERVED_HEADERS: &[&str] = &[
     "www-authenticate",
 ];
 
+/// Content types a page of hookdesk's origin would run or apply if it loaded the answer as a
+/// sub-resource (`<script src="/hooks/...">`: a sandbox policy does not reach a script loaded
+/// by another page). The WHATWG's JavaScript MIME types, and CSS.
+const PAGE_CONTENT_TYPES: &[&str] = &[
+    "application/ecmascript",
+    "application/javascript",
+    "application/x-ecmascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "text/javascript",
+    "text/javascript1.0",
+    "text/javascript1.1",
+    "text/javascript1.2",
+    "text/javascript1.3",
+    "text/javascript1.4",
+    "text/javascript1.5",
+    "text/jscript",
+    "text/livescript",
+    "text/x-ecmascript",
+    "text/x-javascript",
+    "text/css",
+];
+
+/// Whether `content_type` is one an answer may not have (see [`PAGE_CONTENT_TYPES`]).
+pub fn runs_in_a_page(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    PAGE_CONTENT_TYPES.contains(&essence.as_str())
+}
+
+const PAGE_CONTENT_TYPE: &str =
+    "would let a page of hookdesk's origin run the answer as a script or style: use text/plain, JSON, XML or HTML";
+
 /// Whether a response may not set the header `name` (see [`RESERVED_HEADERS`]).
 pub fn is_reserved_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -149,6 +181,9 @@ impl InboundResponse {
                         continue;
                     }
                     let Value::String(source) = value else { return Err(Invalid::new(field, "must be a template")) };
+                    if strict && name.eq_ignore_ascii_case("content-type") && runs_in_a_page(source) {
+                        return Err(Invalid::new(field, PAGE_CONTENT_TYPE));
+                    }
                     response.headers.push((name.clone(), Template::parse(&field, source)?));
                 }
             }
@@ -202,6 +237,9 @@ impl InboundResponse {
             let value = parse_text(&field, value.trim(), 8192)?;
             if value.chars().any(char::is_control) {
                 return Err(Invalid::new(field, "rendered a control character"));
+            }
+            if name.eq_ignore_ascii_case("content-type") && runs_in_a_page(&value) {
+                return Err(Invalid::new(field, format!("rendered {:?}, which {PAGE_CONTENT_TYPE}", cut(&value, 64))));
             }
             if !value.is_empty() {
                 headers.push((name.to_ascii_lowercase(), value));

@@ -52,6 +52,10 @@ pub use crate::rules::RuleKind;
 pub struct Applied {
     pub kind: RuleKind,
     pub rule: Rule,
+    /// Its comments' bodies, in order, rendered before the update's write transaction began
+    /// (a macro's: an agent's template never renders while the writer is held, and cannot
+    /// render cheaply outside it and dearly inside); empty: they render in the update.
+    pub rendered: Vec<String>,
 }
 
 /// One rule's part in an update: what it changed, in firing order.
@@ -79,6 +83,8 @@ struct Acted<'r> {
     kind: RuleKind,
     rule: &'r Rule,
     fields: TicketFields,
+    /// Its comments as rendered before the update (see [`Applied::rendered`]).
+    rendered: &'r [String],
 }
 
 /// The fields an update leaves, and the rules that acted, in order.
@@ -107,7 +113,7 @@ pub fn decide_fields<'r>(
         for action in &step.rule.actions {
             action.apply(&mut fields);
         }
-        acted.push(Acted { kind: step.kind, rule: &step.rule, fields: fields.clone() });
+        acted.push(Acted { kind: step.kind, rule: &step.rule, fields: fields.clone(), rendered: &step.rendered });
     }
     let update = UpdateContext {
         update_type: if previous.is_some() { UpdateType::Change } else { UpdateType::Create },
@@ -122,6 +128,7 @@ pub fn decide_fields<'r>(
         kind: RuleKind::Trigger,
         rule: &triggers[f.rule].rule,
         fields: f.fields.clone(),
+        rendered: &[],
     }));
     Decided { previous, requested, fields, comment, acted, report }
 }

@@ -146,9 +146,14 @@ impl Planner<'_, '_> {
     fn rule_effects(&mut self, acted: &Acted<'_>) -> Result<(), Invalid> {
         let snapshot = Ticket { fields: acted.fields.clone(), ..self.ticket.clone() };
         let context = rule_context(&snapshot, self.cx.source.actor, self.cx.origin.public_url, acted.kind, acted.rule);
+        let mut rendered = acted.rendered.iter();
         for (i, action) in acted.rule.actions.iter().enumerate() {
             match action.side_effect() {
                 None => {}
+                Some(SideEffect::Comment { public, .. }) if !acted.rendered.is_empty() => {
+                    let body = rendered.next().cloned().unwrap_or_default();
+                    self.add_comment(NewComment { author_id: None, body, public });
+                }
                 Some(SideEffect::Comment { body, public }) => self.rule_comment(acted, i, body, public, &context)?,
                 Some(SideEffect::Notify(notify)) => self.notify(acted, i, notify, &snapshot, &context),
             }

@@ -292,7 +292,7 @@ fn each_rule_renders_from_the_ticket_as_it_left_it_and_sees_earlier_comments() {
 fn a_macro_comment_that_fails_refuses_the_update_and_a_trigger_comment_says_why() {
     let fixture = Fixture::new();
     let failing = json!({"field": "add_comment", "value": {"body": "{{ ticket.subject | divided_by: 0 }}"}});
-    let applied = [Applied { kind: RuleKind::Macro, rule: rule(5, failing.clone()) }];
+    let applied = [Applied { kind: RuleKind::Macro, rule: rule(5, failing.clone()), rendered: vec![] }];
     let refused = fixture.plan(&[], &applied, TicketPatch::default()).expect_err("refused");
     assert_eq!(refused.field, "actions[0].value.body");
     let plan = fixture.plan(&[trigger(rule(1, failing))], &[], TicketPatch::default()).expect("plan");
@@ -302,8 +302,11 @@ fn a_macro_comment_that_fails_refuses_the_update_and_a_trigger_comment_says_why(
 #[test]
 fn applied_rules_act_before_the_triggers_and_are_named_by_kind() {
     let fixture = Fixture::new();
-    let applied =
-        [Applied { kind: RuleKind::Automation, rule: rule(5, json!({"field": "add_tags", "value": "auto"})) }];
+    let applied = [Applied {
+        kind: RuleKind::Automation,
+        rule: rule(5, json!({"field": "add_tags", "value": "auto"})),
+        rendered: vec![],
+    }];
     let notify = rule(1, json!({"field": "notify_webhook", "value": {"webhook_id": "wh_on"}}));
     let plan = fixture.plan(&[trigger(notify)], &applied, TicketPatch::default()).expect("plan");
     let kinds: Vec<&str> = plan.steps.iter().map(|s| s.rule.kind.as_str()).collect();
@@ -328,6 +331,7 @@ fn automations_hold_in_order_on_the_fields_the_ones_before_left() {
             .expect("conditions"),
             actions: vec![Action::parse(&action).expect("action")],
         },
+        rendered: vec![],
     };
     let first = hours(1, "seen", json!({"field": "add_tags", "value": "seen"}));
     let second = hours(2, "seen", json!({"field": "status", "value": "open"}));

@@ -40,8 +40,10 @@ impl App {
         if automations.is_empty() {
             return Ok(run);
         }
-        let all: Vec<Applied> =
-            automations.iter().map(|a| Applied { kind: RuleKind::Automation, rule: a.rule.clone() }).collect();
+        let all: Vec<Applied> = automations
+            .iter()
+            .map(|a| Applied { kind: RuleKind::Automation, rule: a.rule.clone(), rendered: vec![] })
+            .collect();
         let rules = self.rules_for_update(&all).await?;
         let at = self.clock.now();
         let mut after = TicketId(0);

@@ -176,7 +176,7 @@ impl App {
         if !found.active {
             return Err(AppError::Conflict(format!("macro {macro_id} is inactive")));
         }
-        let applied = [Applied {
+        let mut applied = [Applied {
             kind: RuleKind::Macro,
             rule: Rule {
                 id: found.id.into(),
@@ -184,10 +184,11 @@ impl App {
                 conditions: Conditions::default(),
                 actions: found.actions,
             },
+            rendered: vec![],
         }];
         let source = Source { via: Via::Macro, actor: Some(caller.user()) };
         let ticket = self.ticket(caller, ticket_id).await?;
-        self.render_applied_first(&ticket, source, &applied)?;
+        self.render_applied_first(&ticket, source, &mut applied)?;
         Ok((source, applied))
     }
 }

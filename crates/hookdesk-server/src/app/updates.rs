@@ -232,14 +232,17 @@ impl App {
         Ok(())
     }
 
-    /// Renders the comments of `applied` (a macro) against `ticket` as the update will, before
-    /// its write transaction begins: a macro over its render budget is refused without ever
-    /// taking the database's writer (an agent could otherwise hold it with each preview).
+    /// Renders the comments of `applied` (a macro) against `ticket` before its write
+    /// transaction begins, and keeps them for the update to use as they are: a macro over its
+    /// render budget is refused without ever taking the database's writer, and no render of an
+    /// agent's template happens while it is held (one that rendered cheaply here could
+    /// otherwise branch on what changes in the transaction, `updated_at` say, and render dearly
+    /// there).
     pub(crate) fn render_applied_first(
         &self,
         ticket: &Ticket,
         source: Source<'_>,
-        applied: &[Applied],
+        applied: &mut [Applied],
     ) -> Result<(), AppError> {
         let mut rendering = Rendering::new();
         let mut fields = ticket.fields.clone();
@@ -249,12 +252,15 @@ impl App {
             }
             let snapshot = Ticket { fields: fields.clone(), ..ticket.clone() };
             let context = rule_context(&snapshot, source.actor, &self.config.public_url, step.kind, &step.rule);
+            let mut rendered = Vec::new();
             for (i, action) in step.rule.actions.iter().enumerate() {
                 if let Action::AddComment { body, .. } = action {
-                    render_comment(body, &context, &mut rendering)
+                    let body = render_comment(body, &context, &mut rendering)
                         .map_err(|e| e.within(&format!("actions[{i}].value.body")))?;
+                    rendered.push(body);
                 }
             }
+            step.rendered = rendered;
         }
         Ok(())
     }

@@ -122,9 +122,9 @@ const CURL_SETS: &[&str] = &["content-length", "host", "connection", "transfer-e
 /// A request as a `curl` command that sends it again: method, URL, every header (as
 /// logged), and the body byte for byte (`--data-raw`: a body starting with `@` is not a file
 /// to read; one with control characters comes from `printf` through stdin, newlines at its
-/// end kept).
+/// end kept) and the URL as it is (`-g`: a caller's `[1-100000]` is not a range to send).
 pub fn curl(method: &str, url: &str, headers: &Map<String, Value>, body: Option<&str>) -> String {
-    let mut parts = vec!["curl".to_owned(), "-sS".to_owned(), "-X".to_owned(), shell_quote(method), shell_quote(url)];
+    let mut parts = vec!["curl".to_owned(), "-gsS".to_owned(), "-X".to_owned(), shell_quote(method), shell_quote(url)];
     for (name, value) in headers {
         if CURL_SETS.contains(&name.to_ascii_lowercase().as_str()) {
             continue;
@@ -174,7 +174,7 @@ mod tests {
             serde_json::from_str(r#"{"x-a": "it's", "content-length": "3", "x-e": ""}"#).expect("json");
         assert_eq!(
             curl("POST", "http://h/p?a=1&b", &headers, Some("a'b")),
-            r#"curl -sS -X 'POST' 'http://h/p?a=1&b' -H 'x-a: it'\''s' -H 'x-e;' --data-raw 'a'\''b'"#
+            r#"curl -gsS -X 'POST' 'http://h/p?a=1&b' -H 'x-a: it'\''s' -H 'x-e;' --data-raw 'a'\''b'"#
         );
     }
 
@@ -185,7 +185,7 @@ mod tests {
         assert!(!command.chars().any(|c| c.is_control() && c != '\n'), "{command:?}");
         assert_eq!(
             command,
-            "printf '%b' '{\"a\":\"\\0033[201~\\0025touch /tmp/x\n\"}' | curl -sS -X 'POST' 'http://h/p' --data-binary @-"
+            "printf '%b' '{\"a\":\"\\0033[201~\\0025touch /tmp/x\n\"}' | curl -gsS -X 'POST' 'http://h/p' --data-binary @-"
         );
         assert!(curl("POST", "http://h/p", &Map::new(), Some("@/etc/passwd")).ends_with("--data-raw '@/etc/passwd'"));
     }

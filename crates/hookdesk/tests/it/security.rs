@@ -65,6 +65,27 @@ async fn every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers(db: Db
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {error}");
     }
 
+    // An answer a UI page could load as its own script or style (`<script src="/hooks/...">`,
+    // out of the sandbox's reach) is refused when saved, and never sent when a call renders it.
+    for value in ["text/javascript", "application/javascript; charset=utf-8", "TEXT/CSS"] {
+        let body = json!({"name": "x", "response": {"headers": {"Content-Type": value}}});
+        let (status, error) = app.post("/api/v1/inbound_webhooks", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{value}: {error}");
+        assert_eq!(error["error"]["details"][0]["field"], "response.headers.Content-Type", "{error}");
+    }
+    let chosen = inbound(
+        &app,
+        json!({"name": "typed by the caller", "response": {"status": 200, "headers": {"Content-Type": "{{ request.params.type }}"}, "body": "window.__pwned = true"}}),
+    )
+    .await;
+    let url = chosen["url"].as_str().expect("url");
+    let answer = client.get(format!("{url}?type=text/javascript")).send().await.expect("answers");
+    let content_type = answer.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or_default().to_owned());
+    assert!(!content_type.as_deref().unwrap_or_default().contains("javascript"), "{content_type:?}");
+    assert!(!answer.text().await.expect("a body").contains("__pwned"), "the script is not sent");
+    let plain = client.get(format!("{url}?type=text/plain")).send().await.expect("answers");
+    assert_eq!(plain.headers()[header::CONTENT_TYPE], "text/plain");
+
     // Every other answer is never sniffed into another type either.
     for path in ["/api/v1/tickets", "/healthz", "/no/such/route", "/ui/login"] {
         let answer = client.get(app.url(path)).send().await.expect("answers");
@@ -762,7 +783,31 @@ async fn a_ticket_holds_a_bounded_amount_of_custom_fields(db: Db) {
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
+/// A macro's comment renders once, before the update takes the writer, and is kept as it
+/// rendered: a template that reads what the transaction changes (`updated_at`) cannot render
+/// cheaply outside and dearly inside (the sixth attack held SQLite's writer ~200 ms a call).
+async fn a_macro_comment_renders_once_before_the_writer_is_taken(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ticket = app.ticket(json!({"subject": "stamp me"})).await;
+    let body = "{% if ticket.updated_at == ticket.created_at %}as the agent saw it{% else %}re-rendered in the update{% endif %}";
+    let (status, made) = app
+        .post(
+            "/api/v1/macros",
+            json!({"title": "stamp", "actions": [{"field": "add_comment", "value": {"body": body}}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    app.config.clock.advance(Duration::from_secs(3600));
+    let path = format!("/api/v1/tickets/{}/macros/{}", ticket["id"], made["id"]);
+    let (status, applied) = app.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    assert_ne!(applied["updated_at"], applied["created_at"], "the update moved the ticket's time");
+    let comments = applied["comments"].as_array().expect("comments");
+    assert_eq!(comments.last().expect("the macro's comment")["body"], "as the agent saw it");
+}
+
 crate::on_both_backends!(
+    a_macro_comment_renders_once_before_the_writer_is_taken,
     a_ticket_holds_a_bounded_amount_of_custom_fields,
     queries_count_toward_a_minute_of_bytes_and_are_logged_cut,
     a_ticket_holds_a_bounded_amount_of_comments,

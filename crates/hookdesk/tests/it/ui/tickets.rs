@@ -355,7 +355,7 @@ async fn a_browser_gets_hookdesks_own_inbound_errors_in_words() {
     let list = ui.get("/ui/inbound").await.text().await.expect("a page");
     assert!(list.contains("request bin"), "{list}");
     let calls = ui.get(&format!("/ui/inbound/{}", bin["id"].as_str().expect("id"))).await.text().await.expect("a page");
-    assert!(calls.contains(&format!("curl -sS -X &#39;GET&#39; &#39;{url}&#39;")), "each call as curl: {calls}");
+    assert!(calls.contains(&format!("curl -gsS -X &#39;GET&#39; &#39;{url}&#39;")), "each call as curl: {calls}");
     let (status, _) = app
         .patch(
             &format!("/api/v1/inbound_webhooks/{}", bin["id"].as_str().expect("id")),
