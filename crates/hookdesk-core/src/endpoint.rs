@@ -184,6 +184,34 @@ fn encode_output(markup: &str, part: Part) -> Result<String, Invalid> {
     })
 }
 
+/// A query parameter's template (a notification's `params`): its value is encoded as the URL
+/// is built, so an output that encodes itself (`{{ ticket.subject | uri_encode }}`, written
+/// for a helpdesk that did not) is not encoded twice: that last filter is left out.
+pub fn param_template(field: &str, source: &str) -> Result<Template, Invalid> {
+    let mut compiled = String::with_capacity(source.len());
+    let mut rewritten = false;
+    for element in lex::elements(source) {
+        let text = &source[element.start..element.end];
+        match (element.kind, last_filter_of(element.kind)) {
+            (lex::Kind::Output { .. }, Some((before, "url_encode" | "uri_encode"))) => {
+                let open = if text.starts_with("{{-") { "{{-" } else { "{{" };
+                let close = if text.ends_with("-}}") { "-}}" } else { "}}" };
+                compiled.push_str(&format!("{open} {} {close}", before.trim()));
+                rewritten = true;
+            }
+            _ => compiled.push_str(text),
+        }
+    }
+    if rewritten { Template::parse_rewritten(field, source, &compiled) } else { Template::parse(field, source) }
+}
+
+fn last_filter_of(kind: lex::Kind<'_>) -> Option<(&str, &str)> {
+    match kind {
+        lex::Kind::Output { markup } => last_filter(markup),
+        _ => None,
+    }
+}
+
 /// The expression before the last `|` outside quotes, and the name of that last filter.
 fn last_filter(expression: &str) -> Option<(&str, &str)> {
     let mut quote = None;
@@ -223,6 +251,17 @@ mod tests {
 
     use super::*;
     use crate::template::Context;
+
+    #[test]
+    fn a_parameter_that_encodes_itself_is_not_encoded_twice() {
+        let context = Context::new().with("ticket", &json!({"id": 7, "subject": "a b&c"}));
+        let source = "Case {{ ticket.id }}: {{- ticket.subject | uri_encode -}}!{{ ticket.subject | url_encode }}";
+        let template = param_template("params.text", source).expect("a template");
+        assert_eq!(template.source(), source, "shown as written");
+        assert_eq!(template.render(&context).expect("renders"), "Case 7:a b&c!a b&c");
+        let plain = param_template("params.text", "{{ ticket.subject | upcase }}").expect("a template");
+        assert_eq!(plain.render(&context).expect("renders"), "A B&C");
+    }
 
     fn render(endpoint: &str, subject: &str) -> Result<String, String> {
         let endpoint = Endpoint::parse(endpoint).map_err(|e| e.message)?;

@@ -397,7 +397,7 @@ pub fn request_templates(
             .map(|(k, v)| {
                 let field = format!("{prefix}params.{k}");
                 let text = v.as_str().ok_or_else(|| Invalid::new(&field, "must be a string template"))?;
-                Ok((k.clone(), Template::parse(&field, text)?))
+                Ok((k.clone(), crate::endpoint::param_template(&field, text)?))
             })
             .collect::<Result<_, Invalid>>()?,
         Some(_) => return Err(Invalid::new(format!("{prefix}params"), "must be an object of name: template")),

@@ -23,12 +23,18 @@ document.addEventListener("change", (event) => {
   });
 });
 // The rule editor: a button with data-insert="SELECT" and data-into="TEXTAREA" puts the
-// placeholder chosen in SELECT at the textarea's cursor (and so refreshes its live preview).
+// placeholder chosen in SELECT at the cursor of the row's text box used last (TEXTAREA until
+// one is), and so refreshes its live preview.
+document.addEventListener("focusin", (event) => {
+  const box = event.target.closest(".row-detail textarea, .row-detail input[type=text]");
+  if (box && box.id) box.closest(".row-detail").dataset.lastBox = box.id;
+});
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-insert]");
   if (!button) return;
   const source = document.getElementById(button.dataset.insert);
-  const target = document.getElementById(button.dataset.into);
+  const last = button.closest(".row-detail")?.dataset.lastBox;
+  const target = document.getElementById(last || button.dataset.into);
   if (!source || !target) return;
   const start = target.selectionStart ?? target.value.length;
   const end = target.selectionEnd ?? start;

@@ -7,6 +7,7 @@
 //! from `/ui/assets`, so markup that slipped through could still not run.
 
 mod assets;
+mod body_fields;
 mod delete;
 mod error;
 mod exchange;

@@ -40,6 +40,9 @@ pub struct ActionRow {
     pub public: bool,
     pub webhook: String,
     pub payload: String,
+    /// The JSON body as `name: template` lines (see [`super::body_fields`]), when the
+    /// payload is not written out.
+    pub fields: String,
     /// Query or form parameters as `name: template` lines.
     pub params: String,
 }
@@ -130,6 +133,9 @@ fn action_row(action: &Value) -> ActionRow {
         Some(ActionValue::Notification) if value.is_object() => {
             row.webhook = shown(value.get("webhook_id"));
             row.payload = shown(value.get("payload"));
+            if let Some(lines) = super::body_fields::lines_of(&row.payload) {
+                (row.fields, row.payload) = (lines, String::new());
+            }
             row.params =
                 value.get("params").and_then(Value::as_object).map(super::forms::to_header_lines).unwrap_or_default();
         }
@@ -482,14 +488,16 @@ fn operators_of(field: &str) -> Vec<&'static str> {
     }
 }
 
-/// The row's operator, or, when its field (just chosen) does not take it, the field's first.
+/// The row's operator, or, when its field (just chosen) does not take it, the field's first
+/// that compares with a value (`tags` offers `includes` before `changed`: a value box to fill
+/// is what a newcomer expects next).
 fn chosen_operator(row: &ConditionRow) -> &str {
     let operators = operators_of(&row.field);
     if operators.contains(&row.operator.as_str()) {
-        &row.operator
-    } else {
-        operators.first().copied().unwrap_or_default()
+        return &row.operator;
     }
+    let takes_value = |op: &&&str| vocabulary::operator_takes_value(op).unwrap_or(false);
+    operators.iter().find(takes_value).or(operators.first()).copied().unwrap_or_default()
 }
 
 /// The kind of the condition field `name`, if the vocabulary has it.
@@ -563,6 +571,7 @@ fn posted_actions(fields: &Fields) -> Vec<ActionRow> {
                 public: part("visibility") != Some("private"),
                 webhook: part("webhook").unwrap_or_default().trim().to_owned(),
                 payload: part("payload").unwrap_or_default().to_owned(),
+                fields: part("fields").unwrap_or_default().to_owned(),
                 params: part("params").unwrap_or_default().to_owned(),
             })
         })
@@ -614,8 +623,11 @@ fn action_json(row: &ActionRow) -> Option<Value> {
         Some(ActionValue::Notification) => {
             let mut notify = Map::new();
             notify.insert("webhook_id".into(), Value::String(row.webhook.clone()));
+            let fields = super::forms::header_lines(&row.fields);
             if !row.payload.trim().is_empty() {
                 notify.insert("payload".into(), Value::String(row.payload.clone()));
+            } else if !fields.is_empty() {
+                notify.insert("payload".into(), Value::String(super::body_fields::compose(&fields)));
             }
             let params = super::forms::header_lines(&row.params);
             if !params.is_empty() {

@@ -46,24 +46,29 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     browser.click_link("New trigger").await;
     browser.wait_for_path(|path| path == "/ui/triggers/new").await;
     browser.fill("title", "Case tracker").await;
-    // Conditions: the field from a list, then the operators that field takes.
-    browser.choose("c-all-0-field", "tags").await;
-    browser.choose("c-all-0-operator", "includes").await;
-    browser.type_into("c-all-0-value", "case").await;
-    // Actions: the webhook by its name, the payload with a placeholder from the list.
+    // Conditions, as the README's tour has them: a change that carries the tag. The field
+    // from a list, then the operators that field takes.
+    browser.choose("c-all-0-field", "update_type").await;
+    browser.choose("c-all-0-value", "change").await;
+    browser.click_id("add-all").await;
+    browser.choose("c-all-1-field", "tags").await;
+    browser.choose("c-all-1-operator", "includes").await;
+    browser.type_into("c-all-1-value", "send_web_action").await;
+    // Actions: the webhook by its name, the JSON body as fields (no JSON typed), placeholders
+    // from the list.
     browser.choose("a-0-field", "notify_webhook").await;
     browser.choose_label("a-0-webhook", "Case tracker").await;
-    browser.type_into("a-0-payload", "{\"subject\": \"").await;
-    browser.choose("a-0-placeholder", "{{ ticket.subject }}").await;
-    browser
-        .client
-        .find(Locator::Css("button[data-insert=\"a-0-placeholder\"]"))
-        .await
-        .expect("an Insert button")
-        .click()
-        .await
-        .expect("clicked");
-    browser.type_into("a-0-payload", "\"}").await;
+    let insert = async |placeholder: &str| {
+        browser.choose("a-0-placeholder", placeholder).await;
+        let button = browser.client.find(Locator::Css("button[data-insert=\"a-0-placeholder\"]")).await;
+        button.expect("an Insert button").click().await.expect("clicked");
+    };
+    browser.type_into("a-0-fields", "text: Case ").await;
+    insert("{{ ticket.id }}").await;
+    browser.type_into("a-0-fields", " updated: ").await;
+    insert("{{ ticket.subject }}").await;
+    browser.type_into("a-0-fields", "\nlink: ").await;
+    insert("{{ ticket.url }}").await;
     // The live preview renders the request on the sample ticket, nothing sent.
     let preview = browser.wait_for_text_in("a-0-preview", "Sample ticket: my order has not arrived").await;
     assert!(
@@ -74,33 +79,40 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     browser.screenshot("editor-case-tracker").await;
     browser.click_id("add-actions").await;
     browser.choose("a-1-field", "remove_tags").await;
-    browser.type_into("a-1-value", "case").await;
+    browser.type_into("a-1-value", "send_web_action").await;
     browser.click_id("save").await;
     let page = browser.wait_for_path(|path| path.starts_with("/ui/triggers/") && path != "/ui/triggers/new").await;
-    // Saved, with the warning that ticket text sits unescaped inside a JSON string.
-    let shown = browser.wait_for_text("Created “Case tracker”, with 1 warning").await;
-    assert!(shown.contains("{{ ticket.subject | json }}"), "the warning says how to escape it: {shown}");
+    // Saved without a warning: each field's text is escaped into the JSON.
+    let shown = browser.wait_for_text("Created “Case tracker”").await;
+    assert!(!shown.contains("warning"), "{shown}");
     browser.screenshot("editor-saved").await;
+    // The saved trigger reads back as the fields it was made of.
+    let fields = browser.client.execute("return document.getElementById('a-0-fields').value;", vec![]).await;
+    let lines = "text: Case {{ ticket.id }} updated: {{ ticket.subject }}\nlink: {{ ticket.url }}";
+    assert_eq!(fields.expect("runs"), json!(lines));
 
     let id = page.trim_start_matches("/ui/triggers/");
     let (_, saved) = app.get(&format!("/api/v1/triggers/{id}")).await;
-    assert_eq!(saved["conditions"]["all"], json!([{"field": "tags", "operator": "includes", "value": "case"}]));
     assert_eq!(
-        saved["actions"],
+        saved["conditions"]["all"],
         json!([
-            {"field": "notify_webhook", "value": {"webhook_id": webhook["id"], "payload": "{\"subject\": \"{{ ticket.subject }}\"}"}},
-            {"field": "remove_tags", "value": "case"},
+            {"field": "update_type", "operator": "is", "value": "change"},
+            {"field": "tags", "operator": "includes", "value": "send_web_action"},
         ])
     );
+    assert_eq!(saved["actions"][0]["value"]["webhook_id"], webhook["id"]);
+    assert_eq!(saved["actions"][1], json!({"field": "remove_tags", "value": "send_web_action"}));
 
     // A tag added on the ticket's page: the trigger fires, delivers, and takes the tag away.
     browser.goto(&format!("/ui/tickets/{}", ticket["id"])).await;
-    browser.fill("add_tags", "case").await;
+    browser.fill("add_tags", "send_web_action").await;
     browser.click_button("Update").await;
     let delivered = receiver.wait_for(1).await;
-    assert_eq!(delivered[0].body, r#"{"subject": "Printer on fire"}"#);
+    let body: serde_json::Value = serde_json::from_str(&delivered[0].body).expect("a JSON body");
+    let url = app.url(&format!("/ui/tickets/{}", ticket["id"]));
+    assert_eq!(body, json!({"text": format!("Case {} updated: Printer on fire", ticket["id"]), "link": url}));
     let (_, now) = app.get(&format!("/api/v1/tickets/{}", ticket["id"])).await;
-    assert!(!now["tags"].as_array().expect("tags").contains(&json!("case")), "{now}");
+    assert!(!now["tags"].as_array().expect("tags").contains(&json!("send_web_action")), "{now}");
     browser.click_link("Log").await;
     let log = browser.wait_for_text("succeeded").await;
     assert!(log.contains("Case tracker"), "{log}");
