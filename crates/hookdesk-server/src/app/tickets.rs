@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
+use super::UpdateOutcome;
 use super::error::OrNotFound;
 use super::pages::{PageQuery, id_cursor, limit};
 use super::{Agent, App, AppError, CreateTicketBody, PatchTicketBody};
@@ -81,7 +82,17 @@ impl App {
 
     /// Changes a ticket: one update, the triggers run on it.
     pub async fn update_ticket(&self, caller: &Agent, id: TicketId, body: PatchTicketBody) -> Result<Ticket, AppError> {
-        Ok(self.update_ticket_from(Source::api(caller.user()), id, body.try_into()?, &[]).await?.ticket)
+        Ok(self.update_ticket_reporting(caller, id, body).await?.ticket)
+    }
+
+    /// [`App::update_ticket`], answering what the update did too (the rules that fired).
+    pub async fn update_ticket_reporting(
+        &self,
+        caller: &Agent,
+        id: TicketId,
+        body: PatchTicketBody,
+    ) -> Result<UpdateOutcome, AppError> {
+        self.update_ticket_from(Source::api(caller.user()), id, body.try_into()?, &[]).await
     }
 
     /// Deletes a ticket; subscribers of `ticket.deleted` get it, in the same transaction.

@@ -340,15 +340,26 @@ pub async fn update(
     let current = app.ticket(&agent, id).await?;
     let removed = form.fields.text("remove_tags").map(str::to_owned);
     let outcome = match from_json::<PatchTicketBody>(Value::Object(patch_body(&form, &current))) {
-        Ok(body) => app.update_ticket(&agent, id, body).await,
+        Ok(body) => app.update_ticket_reporting(&agent, id, body).await,
         Err(invalid) => Err(AppError::Invalid(invalid)),
     };
     match outcome {
-        Ok(_) => {
-            let message = match removed {
+        Ok(outcome) => {
+            let mut message = match removed {
                 Some(tag) if form.fields.get("subject").is_none() => format!("Removed the tag “{tag}”."),
                 _ => format!("Updated ticket #{id}."),
             };
+            // What the rules did is not on the page's fields (a trigger may have taken its
+            // own tag away again): say it.
+            let fired: Vec<String> = outcome.steps.iter().map(|s| format!("“{}”", s.rule.title)).collect();
+            if !fired.is_empty() {
+                message.push_str(&format!(" Fired: {}", fired.join(", ")));
+                match outcome.invocations.len() {
+                    0 => message.push('.'),
+                    1 => message.push_str("; 1 webhook call queued (see the Log)."),
+                    n => message.push_str(&format!("; {n} webhook calls queued (see the Log).")),
+                }
+            }
             Ok(Flash::done(message).redirect(&format!("/ui/tickets/{id}")))
         }
         Err(AppError::Invalid(invalid)) => refused(&app, &form.viewer, id, invalid.to_string()).await,

@@ -107,6 +107,7 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     browser.goto(&format!("/ui/tickets/{}", ticket["id"])).await;
     browser.fill("add_tags", "send_web_action").await;
     browser.click_button("Update").await;
+    browser.wait_for_text("Fired: “Case tracker”; 1 webhook call queued (see the Log).").await;
     let delivered = receiver.wait_for(1).await;
     let body: serde_json::Value = serde_json::from_str(&delivered[0].body).expect("a JSON body");
     let url = app.url(&format!("/ui/tickets/{}", ticket["id"]));
