@@ -413,6 +413,15 @@ pub async fn edit(State(app): State<App>, set: Set, headers: HeaderMap, form: Su
     let choices = app.editor_choices(&form.viewer.agent(), set.0.kind()).await?;
     let mut editor = RuleForm::posted(set.0.kind(), &form.fields, choices);
     editor.apply_edit(form.fields.get("edit").unwrap_or_default());
+    // The rows come back whole: their notifications' previews with them, not blank.
+    for index in 0..editor.actions.len() {
+        let chosen =
+            editor.notification(index).is_some_and(|n| n["webhook_id"].as_str().is_some_and(|id| !id.is_empty()));
+        if chosen {
+            let preview = preview_row(&app, &form.viewer.agent(), &editor, index).await?;
+            editor.previews.push((index, preview));
+        }
+    }
     if headers.contains_key("hx-request") {
         return Ok(render(&RowsFragment { form: editor }));
     }

@@ -78,6 +78,8 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     assert!(receiver.received().is_empty(), "a preview sends nothing");
     browser.screenshot("editor-case-tracker").await;
     browser.click_id("add-actions").await;
+    // The rows came back whole, the first one's preview with them.
+    browser.wait_for_text_in("a-0-preview", "Sample ticket: my order has not arrived").await;
     browser.choose("a-1-field", "remove_tags").await;
     browser.type_into("a-1-value", "send_web_action").await;
     browser.click_id("save").await;
