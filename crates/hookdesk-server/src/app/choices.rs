@@ -47,7 +47,7 @@ pub struct EditorChoices {
 
 impl App {
     /// What an editor of rules of `kind` offers to pick from.
-    pub async fn editor_choices(&self, _caller: &Agent, kind: RuleKind) -> Result<EditorChoices, AppError> {
+    pub async fn editor_choices(&self, caller: &Agent, kind: RuleKind) -> Result<EditorChoices, AppError> {
         let people = self
             .store
             .staff(MAX_CHOICES)
@@ -64,8 +64,13 @@ impl App {
             .collect();
         let custom_fields = self.store.recent_custom_field_keys(CUSTOM_FIELD_TICKETS).await?;
         let placeholders = self.placeholders(kind, &custom_fields);
-        let tickets = self.store.recent_ticket_subjects(RECENT_TICKETS).await?;
+        let tickets = self.recent_tickets(caller).await?;
         Ok(EditorChoices { people, webhooks, custom_fields, placeholders, tickets })
+    }
+
+    /// The latest tickets by subject, to try something on (a rule, a webhook's test).
+    pub async fn recent_tickets(&self, _caller: &Agent) -> Result<Vec<(TicketId, String)>, AppError> {
+        Ok(self.store.recent_ticket_subjects(RECENT_TICKETS).await?)
     }
 
     /// Every variable of the context rules of `kind` render in, from the sample ticket's

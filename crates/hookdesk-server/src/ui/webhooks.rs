@@ -348,11 +348,13 @@ struct FormPage {
     test: Option<Tested>,
     test_error: Option<String>,
     conflict: Option<Conflict>,
+    /// The latest tickets, to send the test with (by subject, not by id).
+    tickets: Vec<(hookdesk_core::id::TicketId, String)>,
 }
 
 impl FormPage {
     fn new(chrome: Chrome, webhook: Option<WebhookView>, form: WebhookForm) -> Self {
-        Self { chrome, webhook, form, secret: None, test: None, test_error: None, conflict: None }
+        Self { chrome, webhook, form, secret: None, test: None, test_error: None, conflict: None, tickets: vec![] }
     }
 }
 
@@ -390,7 +392,9 @@ pub async fn show(State(app): State<App>, viewer: Viewer, UiPath(id): UiPath<Web
     let webhook = app.webhook(&admin, &id).await?;
     let mut form = WebhookForm::from_view(&webhook);
     form.warnings = app.warnings(&viewer.agent(), Editable::Webhook(&id)).await?;
-    Ok(render(&FormPage::new(viewer.chrome("Webhooks"), Some(webhook), form)))
+    let mut page = FormPage::new(viewer.chrome("Webhooks"), Some(webhook), form);
+    page.tickets = app.recent_tickets(&viewer.agent()).await?;
+    Ok(render(&page))
 }
 
 /// `POST /ui/webhooks/{id}`: saved, or the form again with the error at its input, or with

@@ -74,7 +74,7 @@ async fn a_webhook_made_in_the_form_sends_its_test_to_a_request_bin() {
     browser.fill("endpoint", &bin_url).await;
     browser.fill("custom_headers", "X-From: the form").await;
     browser.click_button("Save").await;
-    browser.wait_for_path(|path| path.starts_with("/ui/webhooks/wh_")).await;
+    let webhook_page = browser.wait_for_path(|path| path.starts_with("/ui/webhooks/wh_")).await;
     browser.click_button("Send test").await;
     let result = browser.wait_for_text("Response: 202").await;
     assert!(result.contains("webhook-signature"), "the request as sent: {result}");
@@ -85,6 +85,15 @@ async fn a_webhook_made_in_the_form_sends_its_test_to_a_request_bin() {
     assert!(calls.contains("POST /") && calls.contains("webhook-signature"), "{calls}");
     assert!(calls.contains("Sample ticket"), "the body: {calls}");
     browser.screenshot("request-bin").await;
+
+    // A real ticket is chosen by its subject, not typed by id.
+    let ticket = app.ticket(json!({"subject": "Printer on fire", "requester": {"email": "r@example.com"}})).await;
+    browser.goto(&webhook_page).await;
+    browser.choose_label("ticket_id", &format!("#{} Printer on fire", ticket["id"])).await;
+    browser.click_button("Send test").await;
+    browser.wait_for_text("Response: 202").await;
+    browser.goto(&bin_page).await;
+    browser.wait_for_text("Printer on fire").await;
     browser.close().await;
 }
 
