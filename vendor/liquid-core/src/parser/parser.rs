@@ -290,7 +290,11 @@ impl<'a, 'b> TagBlock<'a, 'b> {
             return Ok(None);
         }
 
-        let element = self.iter.next().expect("File shouldn't end before EOI.");
+        // hookdesk's patch: elements that run out before the end of input (a `comment` block
+        // holding tags that do not parse) are an error, where the published crate panicked.
+        let Some(element) = self.iter.next() else {
+            return Error::with_msg(format!("Unclosed block. {{% {} %}} tag expected.", self.end_tag)).into_err();
+        };
 
         if element.as_rule() == Rule::EOI {
             return error_from_pair(
