@@ -69,6 +69,44 @@ pub fn is_json(media_type: &str) -> bool {
     media_type == "application/json" || media_type.ends_with("+json")
 }
 
+/// What a log keeps of headers (an inbound call's, a receiver's answer): each name at most
+/// this long...
+pub const LOGGED_NAME_BYTES: usize = 128;
+/// ...each value at most this long...
+pub const LOGGED_VALUE_BYTES: usize = 2048;
+/// ...and the values of all of them together at most this long.
+pub const LOGGED_HEADERS_BYTES: usize = 16 * 1024;
+
+/// Headers (each name once) as a log keeps them: credentials redacted, and bounded whatever
+/// the other side sent (a flood of large headers must not fill the disk). Every name is kept,
+/// cut at [`LOGGED_NAME_BYTES`]; each value is cut at [`LOGGED_VALUE_BYTES`]; once the headers
+/// hold [`LOGGED_HEADERS_BYTES`], the values that follow are left out. What is cut or left
+/// out says so, with its size.
+pub fn logged_headers<'a>(
+    headers: impl IntoIterator<Item = (&'a str, String)>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut logged = serde_json::Map::new();
+    let mut kept = 0;
+    for (name, value) in headers {
+        let name = cut(name, LOGGED_NAME_BYTES).to_owned();
+        if logged.contains_key(&name) {
+            continue;
+        }
+        let shown = if is_secret_header(&name) {
+            "[redacted]".to_owned()
+        } else if kept + name.len() + value.len().min(LOGGED_VALUE_BYTES) > LOGGED_HEADERS_BYTES {
+            format!("[not kept: {} bytes, past the {LOGGED_HEADERS_BYTES} bytes of headers a log keeps]", value.len())
+        } else if value.len() > LOGGED_VALUE_BYTES {
+            format!("{} [cut: {} bytes]", cut(&value, LOGGED_VALUE_BYTES), value.len())
+        } else {
+            value
+        };
+        kept += name.len() + shown.len();
+        logged.insert(name, serde_json::Value::String(shown));
+    }
+    logged
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -160,11 +160,10 @@ impl Sender {
             }
         };
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned().into()))
-            .collect::<serde_json::Map<_, _>>();
+        // Bounded as an inbound call's are: a receiver may answer with any headers.
+        let headers = hookdesk_core::text::logged_headers(
+            response.headers().iter().map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
+        );
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -5,14 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::template::Context;
-use crate::text::{cut, is_json, is_secret_header, media_type};
-
-/// What the call log keeps of a call's headers: each name at most this long...
-pub const LOGGED_NAME_BYTES: usize = 128;
-/// ...each value at most this long...
-pub const LOGGED_VALUE_BYTES: usize = 2048;
-/// ...and the values of all of them together at most this long.
-pub const LOGGED_HEADERS_BYTES: usize = 16 * 1024;
+use crate::text::{cut, is_json, media_type};
 
 /// Why a call cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,36 +156,15 @@ impl InboundRequest {
         joined
     }
 
-    /// Headers as the call log keeps them: credentials redacted, and bounded whatever the
-    /// caller sent (a flood of large headers must not fill the disk). Every name is kept, cut
-    /// at [`LOGGED_NAME_BYTES`]; each value is cut at [`LOGGED_VALUE_BYTES`]; once the
-    /// headers hold [`LOGGED_HEADERS_BYTES`], the values that follow are left out. What is
-    /// cut or left out says so, with its size.
+    /// What the caller sent that templates may read: body, query, path and headers.
+    pub fn bytes_sent(&self) -> usize {
+        let headers: usize = self.headers.iter().map(|(name, value)| name.len() + value.len()).sum();
+        self.body.len() + self.query.len() + self.path.len() + headers
+    }
+
+    /// Headers as the call log keeps them: see [`crate::text::logged_headers`].
     pub fn logged_headers(&self) -> Map<String, Value> {
-        let mut headers = Map::new();
-        let mut kept = 0;
-        for (name, value) in self.headers_joined() {
-            let name = cut(name, LOGGED_NAME_BYTES).to_owned();
-            if headers.contains_key(&name) {
-                continue;
-            }
-            // The call log keeps no credential a caller may send.
-            let logged = if is_secret_header(&name) {
-                "[redacted]".to_owned()
-            } else if kept + name.len() + value.len().min(LOGGED_VALUE_BYTES) > LOGGED_HEADERS_BYTES {
-                format!(
-                    "[not kept: {} bytes, past the {LOGGED_HEADERS_BYTES} bytes of headers a call keeps]",
-                    value.len()
-                )
-            } else if value.len() > LOGGED_VALUE_BYTES {
-                format!("{} [cut: {} bytes]", cut(&value, LOGGED_VALUE_BYTES), value.len())
-            } else {
-                value
-            };
-            kept += name.len() + logged.len();
-            headers.insert(name, Value::String(logged));
-        }
-        headers
+        crate::text::logged_headers(self.headers_joined())
     }
 
     /// `request` and `client`, for templates.
@@ -224,6 +196,7 @@ impl InboundRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::{LOGGED_HEADERS_BYTES, LOGGED_NAME_BYTES};
 
     fn request(headers: &[(&str, &[u8])], body: &[u8]) -> InboundRequest {
         let headers = headers.iter().map(|(n, v)| ((*n).to_owned(), v.to_vec())).collect();
@@ -283,7 +256,7 @@ mod tests {
             "{}",
             logged["x-flood-0"]
         );
-        assert_eq!(logged["x-flood-89"], "[not kept: 4000 bytes, past the 16384 bytes of headers a call keeps]");
+        assert_eq!(logged["x-flood-89"], "[not kept: 4000 bytes, past the 16384 bytes of headers a log keeps]");
         assert!(logged.contains_key(cut(&long_name, LOGGED_NAME_BYTES)));
         // Templates still see every header whole.
         let context = call.request_json();

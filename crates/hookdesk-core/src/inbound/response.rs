@@ -92,10 +92,13 @@ const PAGE_CONTENT_TYPES: &[&str] = &[
     "text/css",
 ];
 
-/// Whether `content_type` is one an answer may not have (see [`PAGE_CONTENT_TYPES`]).
+/// Whether `content_type` is one an answer may not have (see [`PAGE_CONTENT_TYPES`]): any
+/// of a comma-separated list counts, since browsers take the last one that parses.
 pub fn runs_in_a_page(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    PAGE_CONTENT_TYPES.contains(&essence.as_str())
+    content_type.split(',').any(|one| {
+        let essence = one.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        PAGE_CONTENT_TYPES.contains(&essence.as_str())
+    })
 }
 
 const PAGE_CONTENT_TYPE: &str =

@@ -252,6 +252,11 @@ pub(crate) async fn trim_call_log(store: &hookdesk_store::Store, webhook_id: &In
     }
 }
 
+/// From this size on, a call's body is large (see [`App::large_call_turn`]).
+const LARGE_CALL_BYTES: u64 = 64 * 1024;
+/// Large calls handled at once, per process.
+pub(crate) const LARGE_CALLS_AT_ONCE: usize = 4;
+
 impl App {
     /// The call a URL token opens. The enabled webhook is looked up by the token's SHA-256:
     /// the database compares hashes the caller cannot steer, so timing says nothing about the
@@ -267,6 +272,21 @@ impl App {
             return Ok(Opened::RateLimited(wait));
         }
         Ok(Opened::Call(Box::new(OpenedCall { webhook, id: CallId(ids::new_id("call")), started })))
+    }
+
+    /// A turn to read and handle a call whose body may be large (declared 64 KiB or more, or
+    /// of no declared length): parsed, a 1 MiB JSON body takes ~20 MB until the call is
+    /// answered, so only a few such calls are handled at once; the others wait here, their
+    /// bodies unread. `None` for a small body.
+    pub async fn large_call_turn(&self, headers: &axum::http::HeaderMap) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let declared = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|bytes| bytes < LARGE_CALL_BYTES) {
+            return None;
+        }
+        self.large_calls.acquire().await.ok()
     }
 
     /// Handles a call whose body was read (or could not be: `read` then carries the error to
@@ -302,8 +322,8 @@ impl App {
         if unread.is_none()
             && verified.is_ok()
             && !webhook.actions.is_empty()
-            // The query counts too: a form's fields may come in it as well as in the body.
-            && let Err(wait) = self.admit_inbound_bytes(webhook, request.body.len() + request.query.len())
+            // The query, path and headers count too: templates may write them into tickets.
+            && let Err(wait) = self.admit_inbound_bytes(webhook, request.bytes_sent())
         {
             return Handled::RateLimited(wait);
         }
@@ -431,7 +451,7 @@ impl App {
             inbound_webhook_id: webhook.id.clone(),
             created_at: self.clock.now(),
             method: request.method.clone(),
-            path: request.path.clone(),
+            path: cut(&request.path, LOGGED_BODY_BYTES).to_owned(),
             query: cut(&request.query, LOGGED_BODY_BYTES).to_owned(),
             headers: request.logged_headers(),
             body: cut(&String::from_utf8_lossy(&request.body), LOGGED_BODY_BYTES).to_owned(),

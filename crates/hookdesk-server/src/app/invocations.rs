@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::OrNotFound;
-use super::pages::{limit, time};
+use super::pages::{limit, search_text, time};
 use super::{Admin, App, AppError, ids};
 
 /// `GET /invocations`: which invocations.
@@ -42,7 +42,7 @@ impl InvocationQuery {
             webhook_id: self.webhook_id,
             since: time("since", self.since)?,
             until: time("until", self.until)?,
-            q: self.q.filter(|q| !q.trim().is_empty()),
+            q: search_text(self.q.as_deref())?.map(str::to_owned),
             before_id: self.cursor.map(InvocationId),
             limit: limit(self.limit)?,
         })
@@ -84,7 +84,9 @@ pub struct LogNames {
 impl App {
     /// The execution log, newest first.
     pub async fn invocations(&self, _caller: &Admin, query: InvocationQuery) -> Result<Page<Invocation>, AppError> {
-        Ok(self.store.list_invocations(&query.into_filter()?).await?)
+        let filter = query.into_filter()?;
+        let _turn = self.search_turn(filter.q.as_deref()).await?;
+        Ok(self.store.list_invocations(&filter).await?)
     }
 
     /// The execution log of one webhook.
@@ -97,6 +99,7 @@ impl App {
         self.find_webhook(webhook_id).await?;
         let mut filter = query.into_filter()?;
         filter.webhook_id = Some(webhook_id.clone());
+        let _turn = self.search_turn(filter.q.as_deref()).await?;
         Ok(self.store.list_invocations(&filter).await?)
     }
 

@@ -107,6 +107,10 @@ pub struct App {
     logged_since_trim: Arc<inbound_calls::LoggedSinceTrim>,
     /// Wrong API tokens, per client address.
     token_failures: Arc<throttle::FailureThrottle>,
+    /// Text searches under way (see [`App::search_turn`]).
+    searches: Arc<tokio::sync::Semaphore>,
+    /// Inbound calls with large bodies under way (see [`App::large_call_turn`]).
+    large_calls: Arc<tokio::sync::Semaphore>,
     metrics: metrics::Metrics,
 }
 
@@ -238,7 +242,27 @@ impl App {
             inbound_limits: Arc::default(),
             logged_since_trim: Arc::default(),
             token_failures: Arc::default(),
+            searches: Arc::new(tokio::sync::Semaphore::new(pages::SEARCHES_AT_ONCE)),
+            large_calls: Arc::new(tokio::sync::Semaphore::new(inbound_calls::LARGE_CALLS_AT_ONCE)),
             metrics: metrics::Metrics::default(),
+        }
+    }
+
+    /// A turn to run a text search (`?q=`), when there is one: `LIKE '%...%'` has no index and
+    /// may read every row, so only a few run at once, and the rest wait here without holding
+    /// a database connection (the writes and `/healthz` need them).
+    pub(crate) async fn search_turn(
+        &self,
+        text: Option<&str>,
+    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, AppError> {
+        match text {
+            None => Ok(None),
+            Some(_) => self
+                .searches
+                .acquire()
+                .await
+                .map(Some)
+                .map_err(|e| AppError::Internal(format!("no turn to search: {e}"))),
         }
     }
 

@@ -10,6 +10,11 @@ use utoipa::IntoParams;
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
+/// The longest text a search (`?q=`) looks for.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// Text searches run at once, per process (see `App::search_turn`).
+pub const SEARCHES_AT_ONCE: usize = 2;
+
 /// `?limit=&cursor=` of a plain list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -48,9 +53,18 @@ impl SearchQuery {
     }
 
     /// The text searched for; none when blank.
-    pub fn text(&self) -> Option<&str> {
-        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    pub fn text(&self) -> Result<Option<&str>, Invalid> {
+        search_text(self.q.as_deref())
     }
+}
+
+/// `?q=`, trimmed: none when blank, refused past [`MAX_SEARCH_CHARS`].
+pub fn search_text(q: Option<&str>) -> Result<Option<&str>, Invalid> {
+    let text = q.map(str::trim).filter(|q| !q.is_empty());
+    if text.is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(Invalid::new("q", format!("must be at most {MAX_SEARCH_CHARS} characters")));
+    }
+    Ok(text)
 }
 
 /// `?limit=`: default 50, at most 500.

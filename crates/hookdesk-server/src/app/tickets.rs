@@ -1,9 +1,9 @@
 //! Tickets as agents work on them: list, read, create, change, delete, and their audit
 //! trail. Every create and change is one update (`updates`).
 
+use hookdesk_core::Page;
 use hookdesk_core::audit::Audit;
 use hookdesk_core::event::{EventType, Raised, event_invocations};
-use hookdesk_core::{Invalid, Page};
 use std::collections::HashMap;
 
 use hookdesk_core::id::{TicketId, UserId};
@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 
 use super::UpdateOutcome;
 use super::error::OrNotFound;
-use super::pages::{PageQuery, id_cursor, limit};
+use super::pages::{PageQuery, id_cursor, limit, search_text};
 use super::{Agent, App, AppError, CreateTicketBody, PatchTicketBody};
 use hookdesk_core::update::Source;
 
@@ -25,9 +25,6 @@ pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The most people a ticket's assignee is chosen from.
 const MAX_STAFF: u32 = 500;
-
-/// The longest text a ticket search looks for.
-const MAX_SEARCH_CHARS: usize = 200;
 
 /// `GET /tickets`: which tickets.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -46,10 +43,7 @@ impl TicketQuery {
     fn into_filter(self) -> Result<TicketFilter, AppError> {
         let after_id = id_cursor(self.cursor.as_deref())?;
         let tag = self.tag.map(|t| Tag::parse(&t).map_err(|e| e.within("tag"))).transpose()?;
-        let text = self.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
-        if text.as_ref().is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
-            return Err(Invalid::new("q", format!("must be at most {MAX_SEARCH_CHARS} characters")).into());
-        }
+        let text = search_text(self.q.as_deref())?.map(str::to_owned);
         Ok(TicketFilter { status: self.status, tag, text, after_id, limit: limit(self.limit)? })
     }
 }
@@ -57,7 +51,9 @@ impl TicketQuery {
 impl App {
     /// Tickets, oldest first; a page ends early once it holds [`PAGE_BYTES`].
     pub async fn tickets(&self, _caller: &Agent, query: TicketQuery) -> Result<Page<Ticket>, AppError> {
-        let page = self.store.list_tickets(&query.into_filter()?).await?;
+        let filter = query.into_filter()?;
+        let _turn = self.search_turn(filter.text.as_deref()).await?;
+        let page = self.store.list_tickets(&filter).await?;
         Ok(page.within_bytes(PAGE_BYTES, |t| t.id.to_string()))
     }
 

@@ -60,8 +60,9 @@ fn check_name(name: &str) -> Result<String, Invalid> {
 impl App {
     /// Users (requesters, agents and admins), by id.
     pub async fn users(&self, _caller: &Admin, query: SearchQuery) -> Result<Page<User>, AppError> {
-        let page = query.page();
-        Ok(self.store.list_users(page.id_cursor()?, page.limit()?, query.text()).await?)
+        let (page, text) = (query.page(), query.text()?);
+        let _turn = self.search_turn(text).await?;
+        Ok(self.store.list_users(page.id_cursor()?, page.limit()?, text).await?)
     }
 
     /// Creates a user; an email already in use is a conflict.

@@ -240,7 +240,9 @@ impl App {
     /// Webhooks, with their health.
     pub async fn webhooks(&self, _caller: &Admin, query: SearchQuery) -> Result<Page<WebhookView>, AppError> {
         let after = query.cursor.clone().map(WebhookId);
-        let page = self.store.list_webhooks(after.as_ref(), query.page().limit()?, query.text()).await?;
+        let text = query.text()?;
+        let _turn = self.search_turn(text).await?;
+        let page = self.store.list_webhooks(after.as_ref(), query.page().limit()?, text).await?;
         let views = self.views(&page.data).await?;
         Ok(Page { data: views, next_cursor: page.next_cursor })
     }

@@ -124,6 +124,7 @@ async fn receive(State(app): State<App>, request: Request) -> Response {
         Ok(Opened::RateLimited(wait)) => return too_many_requests(wait),
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let _turn = app.large_call_turn(request.headers()).await;
     let read = request::read(request, path).await;
     match app.handle_inbound_call(call, read, peer, reply).await {
         Handled::Answered(answer) => respond(answer),

@@ -278,6 +278,24 @@ async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
     assert_eq!(invocation["status"], "succeeded", "{invocation}");
     let body = invocation["attempts"][0]["response"]["body"].as_str().expect("a body");
     assert!(body.starts_with("ok") && body.ends_with("ok"), "{body:?}");
+
+    // A receiver answering 50 headers of 8,000 bytes (400 KB an attempt, the seventh attack's)
+    // leaves at most 16 KiB of their values in the log, every name kept.
+    let receiver = Receiver::responding(|_| {
+        let names = (0..50).map(|i| &*Box::leak(format!("x-flood-{i}").into_boxed_str()));
+        names.fold(crate::support::Reply::status(200), |reply, name| reply.header(name, "v".repeat(8000)))
+    })
+    .await;
+    app.call(Method::DELETE, "/api/v1/triggers/2", None, Some(&app.token)).await;
+    let webhook = app.webhook(&receiver.url("/flood"), json!({})).await;
+    app.notify_on_create(&webhook, json!({})).await;
+    app.ticket(json!({"subject": "Answer with a header flood"})).await;
+    let invocation = app.invocations(&format!("webhook_id={webhook}")).await.remove(0);
+    let invocation = app.settled(invocation["id"].as_str().expect("id")).await;
+    let headers = invocation["attempts"][0]["response"]["headers"].as_object().expect("headers").clone();
+    assert!(headers.contains_key("x-flood-49"), "every name kept");
+    let bytes: usize = headers.iter().map(|(n, v)| n.len() + v.as_str().map_or(0, str::len)).sum();
+    assert!(bytes < 16 * 1024 + 50 * 100, "{bytes} bytes of response headers logged");
 }
 
 async fn logs_keep_no_credentials_and_bearer_is_any_case(db: Db) {

@@ -67,7 +67,8 @@ async fn every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers(db: Db
 
     // An answer a UI page could load as its own script or style (`<script src="/hooks/...">`,
     // out of the sandbox's reach) is refused when saved, and never sent when a call renders it.
-    for value in ["text/javascript", "application/javascript; charset=utf-8", "TEXT/CSS"] {
+    for value in ["text/javascript", "application/javascript; charset=utf-8", "TEXT/CSS", "text/plain, text/javascript"]
+    {
         let body = json!({"name": "x", "response": {"headers": {"Content-Type": value}}});
         let (status, error) = app.post("/api/v1/inbound_webhooks", body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{value}: {error}");
@@ -83,6 +84,9 @@ async fn every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers(db: Db
     let content_type = answer.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or_default().to_owned());
     assert!(!content_type.as_deref().unwrap_or_default().contains("javascript"), "{content_type:?}");
     assert!(!answer.text().await.expect("a body").contains("__pwned"), "the script is not sent");
+    let listed = client.get(format!("{url}?type=text/css,text/javascript")).send().await.expect("answers");
+    let content_type = listed.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or_default().to_owned());
+    assert!(!content_type.as_deref().unwrap_or_default().contains("javascript"), "a list: {content_type:?}");
     let plain = client.get(format!("{url}?type=text/plain")).send().await.expect("answers");
     assert_eq!(plain.headers()[header::CONTENT_TYPE], "text/plain");
 
@@ -641,6 +645,33 @@ async fn many_costly_previews_at_once_leave_healthz_answering() {
     );
 }
 
+/// The seventh attack: searches of 199 `a`s and a `b` over long subjects (`LIKE` reads every
+/// row) took 0.33 s each; sixteen at once stalled `/healthz` and writes. A search is at most
+/// 200 characters on every list, and searches take turns (two at once) without holding a
+/// database connection while they wait.
+async fn searches_are_bounded_on_every_list(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let long = "a".repeat(201);
+    for list in ["/api/v1/tickets", "/api/v1/users", "/api/v1/webhooks", "/api/v1/invocations"] {
+        let (status, error) = app.get(&format!("{list}?q={long}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{list}: {error}");
+        assert_eq!(error["error"]["details"][0]["field"], "q", "{list}: {error}");
+        let (status, _) = app.get(&format!("{list}?q={}", &long[1..])).await;
+        assert_eq!(status, StatusCode::OK, "{list}: 200 characters are searched");
+    }
+    // More searches than may run at once all answer.
+    let searches: Vec<_> = (0..12)
+        .map(|n| {
+            let request =
+                reqwest::Client::new().get(app.url(&format!("/api/v1/tickets?q=x{n}"))).bearer_auth(&app.token);
+            tokio::spawn(async move { request.send().await.expect("answers").status().as_u16() })
+        })
+        .collect();
+    for search in searches {
+        assert_eq!(search.await.expect("a search"), 200);
+    }
+}
+
 /// The third attack: a form of 120,000 tags took 22 s (tags were deduplicated in a list) and
 /// left a ticket every later update of which took as long; a public form's calls wrote 174
 /// MB a minute of tickets.
@@ -808,6 +839,7 @@ async fn a_macro_comment_renders_once_before_the_writer_is_taken(db: Db) {
 
 crate::on_both_backends!(
     a_macro_comment_renders_once_before_the_writer_is_taken,
+    searches_are_bounded_on_every_list,
     a_ticket_holds_a_bounded_amount_of_custom_fields,
     queries_count_toward_a_minute_of_bytes_and_are_logged_cut,
     a_ticket_holds_a_bounded_amount_of_comments,
