@@ -36,11 +36,14 @@ document.addEventListener("click", (event) => {
   const last = button.closest(".row-detail")?.dataset.lastBox;
   const target = document.getElementById(last || button.dataset.into);
   if (!source || !target) return;
+  // A filter chosen beside the list goes inside the braces: {{ ticket.subject | uri_encode }}.
+  const filter = document.getElementById(button.dataset.filter)?.value;
+  const chosen = filter ? source.value.replace(/\s*\}\}$/, ` | ${filter} }}`) : source.value;
   const start = target.selectionStart ?? target.value.length;
   const end = target.selectionEnd ?? start;
-  target.value = target.value.slice(0, start) + source.value + target.value.slice(end);
+  target.value = target.value.slice(0, start) + chosen + target.value.slice(end);
   target.focus();
-  target.selectionStart = target.selectionEnd = start + source.value.length;
+  target.selectionStart = target.selectionEnd = start + chosen.length;
   target.dispatchEvent(new Event("input", { bubbles: true }));
 });
 // Times: the server writes <time datetime="ISO">2026-12-07 05:30:44 UTC</time>, readable
@@ -108,3 +111,14 @@ document.addEventListener("submit", (event) => {
     input.after(utc);
   });
 });
+
+// The webhook form: only the inputs of the authentication type chosen show (all show without
+// this script).
+const authType = document.getElementById("authentication.type");
+const showAuthInputs = () => {
+  document.querySelectorAll("[data-auth]").forEach((group) => { group.hidden = group.dataset.auth !== authType.value; });
+};
+if (authType) {
+  showAuthInputs();
+  authType.addEventListener("change", showAuthInputs);
+}

@@ -148,7 +148,83 @@ fn action_row(action: &Value) -> ActionRow {
     row
 }
 
+/// A rule to start from: the editor's rows filled in for a common need, left to finish (the
+/// tag, the webhook, the body) and save.
+pub struct Starter {
+    pub name: &'static str,
+    pub label: &'static str,
+    kind: RuleKind,
+    rule: fn() -> Value,
+}
+
+/// What a new rule may start from, per kind.
+pub const STARTERS: &[Starter] = &[
+    Starter {
+        name: "tag_notify",
+        label: "When an update adds a tag: notify a webhook, then remove the tag (a custom action)",
+        kind: RuleKind::Trigger,
+        rule: || {
+            json!({"title": "Send web action", "conditions": {"all": [
+                {"field": "update_type", "operator": "is", "value": "change"},
+                {"field": "tags", "operator": "includes", "value": "send_web_action"}]},
+                "actions": [{"field": "notify_webhook", "value": {"webhook_id": ""}},
+                    {"field": "remove_tags", "value": "send_web_action"}]})
+        },
+    },
+    Starter {
+        name: "created_notify",
+        label: "When a ticket is created: notify a webhook",
+        kind: RuleKind::Trigger,
+        rule: || {
+            json!({"title": "New ticket to a webhook", "conditions": {"all": [
+                {"field": "update_type", "operator": "is", "value": "create"}]},
+                "actions": [{"field": "notify_webhook", "value": {"webhook_id": ""}}]})
+        },
+    },
+    Starter {
+        name: "solved_notify",
+        label: "When a ticket is solved: notify a webhook",
+        kind: RuleKind::Trigger,
+        rule: || {
+            json!({"title": "Solved ticket to a webhook", "conditions": {"all": [
+                {"field": "status", "operator": "changed_to", "value": "solved"}]},
+                "actions": [{"field": "notify_webhook", "value": {"webhook_id": ""}}]})
+        },
+    },
+    Starter {
+        name: "close_solved",
+        label: "Close a ticket solved for 4 days",
+        kind: RuleKind::Automation,
+        rule: || {
+            json!({"title": "Close solved tickets after 4 days", "conditions": {"all": [
+                {"field": "status", "operator": "is", "value": "solved"},
+                {"field": "hours_since_status_changed", "operator": "greater_than", "value": 96}]},
+                "actions": [{"field": "status", "value": "closed"}]})
+        },
+    },
+];
+
 impl RuleForm {
+    /// The starters this kind of rule offers.
+    pub fn starters(&self) -> Vec<&'static Starter> {
+        STARTERS.iter().filter(|s| s.kind == self.kind).collect()
+    }
+
+    /// Fills the rows from the starter `name` (and the title, when none is typed yet);
+    /// answers whether there is such a starter.
+    pub fn start_from(&mut self, name: &str) -> bool {
+        let Some(starter) = self.starters().into_iter().find(|s| s.name == name) else { return false };
+        let rule = (starter.rule)();
+        if self.title.is_empty() {
+            self.title = shown(rule.get("title"));
+        }
+        self.all = condition_rows(&rule["conditions"]["all"]);
+        self.any = condition_rows(&rule["conditions"]["any"]);
+        self.actions = rule["actions"].as_array().into_iter().flatten().map(action_row).collect();
+        self.focus = None;
+        true
+    }
+
     /// The editor of a rule given as the API's JSON (saved, or a draft).
     pub fn from_json(kind: RuleKind, rule: &Value, choices: EditorChoices) -> Self {
         let actions = rule["actions"].as_array().map(Vec::as_slice).unwrap_or_default();

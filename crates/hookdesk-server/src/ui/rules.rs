@@ -412,7 +412,10 @@ pub async fn edit(State(app): State<App>, set: Set, headers: HeaderMap, form: Su
     form.viewer.admin()?;
     let choices = app.editor_choices(&form.viewer.agent(), set.0.kind()).await?;
     let mut editor = RuleForm::posted(set.0.kind(), &form.fields, choices);
-    editor.apply_edit(form.fields.get("edit").unwrap_or_default());
+    match form.fields.get("edit").unwrap_or_default() {
+        "starter" => editor.start_from(form.fields.get("starter").unwrap_or_default()),
+        edit => editor.apply_edit(edit),
+    };
     // The rows come back whole: their notifications' previews with them, not blank.
     for index in 0..editor.actions.len() {
         let chosen =

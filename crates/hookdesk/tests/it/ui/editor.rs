@@ -45,32 +45,41 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     browser.click_link("Triggers").await;
     browser.click_link("New trigger").await;
     browser.wait_for_path(|path| path == "/ui/triggers/new").await;
+    // The README's custom action is a starter: its conditions and actions filled in (a change
+    // that carries the tag; notify, then remove the tag), left to finish.
+    browser.choose("starter", "tag_notify").await;
+    browser.click_button("Use it").await;
+    browser.wait_for_path(|path| path == "/ui/triggers/editor").await;
+    let title = browser.client.execute("return document.getElementById('title').value;", vec![]).await;
+    assert_eq!(title.expect("runs"), json!("Send web action"), "the starter's title, none typed yet");
     browser.fill("title", "Case tracker").await;
-    // Conditions, as the README's tour has them: a change that carries the tag. The field
-    // from a list, then the operators that field takes.
-    browser.choose("c-all-0-field", "update_type").await;
-    browser.choose("c-all-0-value", "change").await;
-    browser.click_id("add-all").await;
-    browser.choose("c-all-1-field", "tags").await;
-    browser.choose("c-all-1-operator", "includes").await;
-    browser.type_into("c-all-1-value", "send_web_action").await;
+    let chosen =
+        "return [...document.querySelectorAll('#rule-rows select, #rule-rows input[type=text]')].map(e => e.value);";
+    let rows = browser.client.execute(chosen, vec![]).await.expect("runs");
+    let rows: Vec<String> = serde_json::from_value(rows).expect("values");
+    for expected in
+        ["update_type", "is", "change", "tags", "includes", "send_web_action", "notify_webhook", "remove_tags"]
+    {
+        assert!(rows.iter().any(|value| value == expected), "the starter filled {expected}: {rows:?}");
+    }
     // Actions: the webhook by its name, the JSON body as fields (no JSON typed), placeholders
     // from the list.
-    browser.choose("a-0-field", "notify_webhook").await;
     browser.choose_label("a-0-webhook", "Case tracker").await;
-    let insert = async |placeholder: &str| {
+    let insert = async |placeholder: &str, filter: &str| {
         browser.choose("a-0-placeholder", placeholder).await;
+        browser.choose("a-0-placeholder-filter", filter).await;
         let button = browser.client.find(Locator::Css("button[data-insert=\"a-0-placeholder\"]")).await;
         button.expect("an Insert button").click().await.expect("clicked");
     };
     browser.type_into("a-0-fields", "text: Case ").await;
-    insert("{{ ticket.id }}").await;
+    insert("{{ ticket.id }}", "").await;
     browser.type_into("a-0-fields", " updated: ").await;
-    insert("{{ ticket.subject }}").await;
+    insert("{{ ticket.subject }}", "uri_encode").await;
     browser.type_into("a-0-fields", "\nlink: ").await;
-    insert("{{ ticket.url }}").await;
+    insert("{{ ticket.url }}", "").await;
     // The live preview renders the request on the sample ticket, nothing sent.
-    let preview = browser.wait_for_text_in("a-0-preview", "Sample ticket: my order has not arrived").await;
+    let preview =
+        browser.wait_for_text_in("a-0-preview", "Sample%20ticket%3A%20my%20order%20has%20not%20arrived").await;
     assert!(
         preview.contains("POST ") && preview.contains("/cases") && preview.contains("webhook-signature"),
         "{preview}"
@@ -79,9 +88,10 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     browser.screenshot("editor-case-tracker").await;
     browser.click_id("add-actions").await;
     // The rows came back whole, the first one's preview with them.
-    browser.wait_for_text_in("a-0-preview", "Sample ticket: my order has not arrived").await;
-    browser.choose("a-1-field", "remove_tags").await;
-    browser.type_into("a-1-value", "send_web_action").await;
+    browser.wait_for_text_in("a-0-preview", "Sample%20ticket%3A%20my%20order%20has%20not%20arrived").await;
+    let remove = browser.client.find(Locator::Css("button[aria-label='Remove action 3']")).await;
+    remove.expect("the new row's Remove").click().await.expect("clicked");
+    browser.settle().await;
     browser.click_id("save").await;
     let page = browser.wait_for_path(|path| path.starts_with("/ui/triggers/") && path != "/ui/triggers/new").await;
     // Saved without a warning: each field's text is escaped into the JSON.
@@ -90,7 +100,7 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     browser.screenshot("editor-saved").await;
     // The saved trigger reads back as the fields it was made of.
     let fields = browser.client.execute("return document.getElementById('a-0-fields').value;", vec![]).await;
-    let lines = "text: Case {{ ticket.id }} updated: {{ ticket.subject }}\nlink: {{ ticket.url }}";
+    let lines = "text: Case {{ ticket.id }} updated: {{ ticket.subject | uri_encode }}\nlink: {{ ticket.url }}";
     assert_eq!(fields.expect("runs"), json!(lines));
 
     let id = page.trim_start_matches("/ui/triggers/");
@@ -113,7 +123,7 @@ async fn the_case_tracker_trigger_is_built_by_choosing_and_fires() {
     let delivered = receiver.wait_for(1).await;
     let body: serde_json::Value = serde_json::from_str(&delivered[0].body).expect("a JSON body");
     let url = app.url(&format!("/ui/tickets/{}", ticket["id"]));
-    assert_eq!(body, json!({"text": format!("Case {} updated: Printer on fire", ticket["id"]), "link": url}));
+    assert_eq!(body, json!({"text": format!("Case {} updated: Printer%20on%20fire", ticket["id"]), "link": url}));
     let (_, now) = app.get(&format!("/api/v1/tickets/{}", ticket["id"])).await;
     assert!(!now["tags"].as_array().expect("tags").contains(&json!("send_web_action")), "{now}");
     browser.click_link("Log").await;
