@@ -37,8 +37,11 @@ document.addEventListener("click", (event) => {
   const target = document.getElementById(last || button.dataset.into);
   if (!source || !target) return;
   // A filter chosen beside the list goes inside the braces: {{ ticket.subject | uri_encode }}.
-  const filter = document.getElementById(button.dataset.filter)?.value;
+  const filterSelect = document.getElementById(button.dataset.filter);
+  const filter = filterSelect?.value;
   const chosen = filter ? source.value.replace(/\s*\}\}$/, ` | ${filter} }}`) : source.value;
+  // Each placeholder is written as it is unless asked otherwise: the choice does not stick.
+  if (filterSelect) filterSelect.value = "";
   const start = target.selectionStart ?? target.value.length;
   const end = target.selectionEnd ?? start;
   target.value = target.value.slice(0, start) + chosen + target.value.slice(end);

@@ -221,6 +221,7 @@ impl RuleForm {
         self.all = condition_rows(&rule["conditions"]["all"]);
         self.any = condition_rows(&rule["conditions"]["any"]);
         self.actions = rule["actions"].as_array().into_iter().flatten().map(action_row).collect();
+        self.choose_the_only_webhook();
         self.focus = None;
         true
     }
@@ -270,6 +271,19 @@ impl RuleForm {
         form.actions = posted_actions(fields);
         form.preview_ticket = fields.get("preview_ticket").unwrap_or_default().to_owned();
         form
+    }
+
+    /// A notification row without a webhook gets the only one that may be notified, when
+    /// there is just one (there is nothing to choose): as rows are built, not when saved.
+    pub fn choose_the_only_webhook(&mut self) {
+        let mut notifiable = self.choices.webhooks.iter().filter(|w| w.notifiable);
+        let (Some(only), None) = (notifiable.next(), notifiable.next()) else { return };
+        let only = only.id.to_string();
+        for row in &mut self.actions {
+            if row.field == "notify_webhook" && row.webhook.is_empty() {
+                row.webhook.clone_from(&only);
+            }
+        }
     }
 
     /// Applies the editor's `edit` button (`add:all`, `remove:actions:2`); answers whether

@@ -416,6 +416,7 @@ pub async fn edit(State(app): State<App>, set: Set, headers: HeaderMap, form: Su
         "starter" => editor.start_from(form.fields.get("starter").unwrap_or_default()),
         edit => editor.apply_edit(edit),
     };
+    editor.choose_the_only_webhook();
     // The rows come back whole: their notifications' previews with them, not blank.
     for index in 0..editor.actions.len() {
         let chosen =

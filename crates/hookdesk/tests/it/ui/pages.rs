@@ -114,14 +114,17 @@ async fn a_trigger_saved_in_the_editor_fires_and_its_invocation_replays_with_one
     browser.choose("c-all-0-value", "urgent").await;
     browser.choose("a-0-field", "notify_webhook").await;
     browser.type_into("a-0-payload", "{\"subject\": \"{{ticket.subject}}\"}").await;
-    // No webhook chosen: the API's 422 at the action's row, the draft kept.
+    // The only webhook is chosen as the row is made; chosen away, the API's 422 at the
+    // action's row, the draft kept.
+    let chosen = browser.client.execute("return document.getElementById('a-0-webhook').value;", vec![]).await;
+    assert_eq!(chosen.expect("runs"), json!(webhook));
+    browser.choose("a-0-webhook", "").await;
     browser.click_id("save").await;
     let error =
         browser.client.wait().for_element(Locator::Id("a-0-error")).await.expect("the error at the action's row");
     assert!(error.text().await.expect("text").contains("webhook"), "the API's message: {:?}", error.text().await);
     browser.screenshot("trigger-form-error").await;
     browser.choose_label("a-0-webhook", "test hook").await;
-    let _ = &webhook;
     browser.click_id("save").await;
     browser.wait_for_path(|path| path.starts_with("/ui/triggers/") && path != "/ui/triggers/new").await;
     browser.screenshot("trigger-editor").await;
