@@ -164,10 +164,14 @@ pub const STARTERS: &[Starter] = &[
         label: "When an update adds a tag: notify a webhook, then remove the tag (a custom action)",
         kind: RuleKind::Trigger,
         rule: || {
+            // The message the case tracker's custom action sends, as body fields.
+            let body = super::forms::header_lines(
+                "text: Case {{ ticket.id }} updated: {{ ticket.subject | uri_encode }}\nlink: {{ ticket.url }}",
+            );
             json!({"title": "Send web action", "conditions": {"all": [
                 {"field": "update_type", "operator": "is", "value": "change"},
                 {"field": "tags", "operator": "includes", "value": "send_web_action"}]},
-                "actions": [{"field": "notify_webhook", "value": {"webhook_id": ""}},
+                "actions": [{"field": "notify_webhook", "value": {"webhook_id": "", "payload": super::body_fields::compose(&body)}},
                     {"field": "remove_tags", "value": "send_web_action"}]})
         },
     },
