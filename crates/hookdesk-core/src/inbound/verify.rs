@@ -91,7 +91,7 @@ impl Verify {
                     .map(|name| header(name).map(str::trim).ok_or_else(|| format!("the {name} header is missing")));
                 let (id, timestamp, signature) = (id?, timestamp?, signature?);
                 let seconds: i64 = timestamp.parse().map_err(|_| "webhook-timestamp is not a number of seconds")?;
-                if (now.as_millis() / 1000 - seconds).abs() > TIMESTAMP_TOLERANCE_SECS {
+                if (now.as_millis() / 1000).abs_diff(seconds) > TIMESTAMP_TOLERANCE_SECS.unsigned_abs() {
                     return Err("webhook-timestamp is more than five minutes from now".into());
                 }
                 if verify_signature(&secret, id, seconds, body, signature) {
@@ -168,6 +168,15 @@ mod tests {
         assert!(check(&at(1_700_000_000 - 301), body).expect_err("too old").contains("five minutes"));
         assert!(check(&at(1_700_000_000), b"{}").expect_err("tampered").contains("does not match"));
         assert!(check(&[], body).expect_err("unsigned").contains("webhook-id"));
+        // The farthest timestamps are refused, not an overflow (the eighth attack's 500).
+        for far in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let headers = [
+                ("webhook-id", "msg_1".to_owned()),
+                ("webhook-timestamp", far.to_string()),
+                ("webhook-signature", "v1,AAAA".to_owned()),
+            ];
+            assert!(check(&headers, body).expect_err("too far").contains("five minutes"), "{far}");
+        }
         assert!(Verify::StandardWebhooks { secret: "whsec_short".into() }.validate().is_err());
     }
 }

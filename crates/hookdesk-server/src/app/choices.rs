@@ -55,13 +55,17 @@ impl App {
             .into_iter()
             .map(|user| (user.id, format!("{} ({})", user.name, user.role.as_str())))
             .collect();
-        let webhooks = self
-            .store
-            .webhook_choices(MAX_CHOICES)
-            .await?
-            .into_iter()
-            .map(|(id, name, subscriptions)| WebhookChoice { id, name, notifiable: subscriptions.is_conditional() })
-            .collect();
+        // Macros notify no webhook (agents write them, and may not read webhooks).
+        let webhooks = match kind {
+            RuleKind::Macro => vec![],
+            RuleKind::Trigger | RuleKind::Automation => self
+                .store
+                .webhook_choices(MAX_CHOICES)
+                .await?
+                .into_iter()
+                .map(|(id, name, subscriptions)| WebhookChoice { id, name, notifiable: subscriptions.is_conditional() })
+                .collect(),
+        };
         let custom_fields = self.store.recent_custom_field_keys(CUSTOM_FIELD_TICKETS).await?;
         let placeholders = self.placeholders(kind, &custom_fields);
         let tickets = self.recent_tickets(caller).await?;

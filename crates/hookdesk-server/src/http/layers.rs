@@ -90,7 +90,11 @@ pub async fn limit_bodies(request: Request, next: Next) -> Response {
 /// The rest of the body is never read: the connection closes after this answer.
 fn closing(error: ApiError) -> Response {
     let mut response = error.into_response();
-    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    // Answered before the layers that set these: the same as every other answer.
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
     response
 }
 

@@ -79,6 +79,9 @@ struct Shared {
     force: CancellationToken,
 }
 
+/// The most a request's line and headers may take.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Serves `router` on `listener` until `stop` is cancelled; then stops accepting, lets
 /// requests in progress finish for up to `grace`, and closes what is left.
 pub async fn serve(
@@ -93,6 +96,9 @@ pub async fn serve(
     // hyper's own header timeout restarts as soon as a connection turns idle, so it would
     // also cut keep-alive waits short: the connection tasks keep both deadlines instead.
     http.timer(TokioTimer::new()).header_read_timeout(None);
+    // A request's line and headers in at most 64 KiB (431 beyond): hyper's default buffer,
+    // ~400 KB, let each half-open connection hold that much until its header timeout.
+    http.max_buf_size(MAX_HEAD_BYTES);
     let shared = Arc::new(Shared {
         router,
         http,

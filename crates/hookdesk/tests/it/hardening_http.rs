@@ -141,6 +141,26 @@ async fn a_client_that_never_finishes_its_headers_is_closed_after_the_header_tim
     println!("silent connection closed after {waited:?}");
 }
 
+/// A request's line and headers fit in 64 KiB: past that the server answers 431 and closes,
+/// where hyper's default buffer let a half-open connection hold ~400 KB (the eighth attack:
+/// 2,000 such connections took +808 MB).
+#[tokio::test]
+async fn headers_past_64_kib_are_refused_before_the_server_holds_them() {
+    let app = spawn(|_| {}).await;
+    let mut stream = connect(&app).await;
+    let big = format!("{HALF_OPEN}{}", "v".repeat(hookdesk::transport::MAX_HEAD_BYTES + 1024));
+    // The server may stop reading (and answer) before the whole header is written.
+    let _ = stream.write_all(big.as_bytes()).await;
+    let (status, _, _) = response(&mut stream).await;
+    assert_eq!(status, 431);
+    // Just under the bound, a request is answered.
+    let mut stream = connect(&app).await;
+    let fits = format!("GET /healthz HTTP/1.1\r\nHost: hookdesk\r\nX-Big: {}\r\n\r\n", "v".repeat(60 * 1024));
+    send(&mut stream, &fits).await;
+    let (status, _, _) = response(&mut stream).await;
+    assert_eq!(status, 200);
+}
+
 #[tokio::test]
 async fn keep_alive_connections_wait_the_idle_timeout_for_their_next_request_then_close() {
     // Idle waits are longer than the header timeout: only the idle timeout ends them.

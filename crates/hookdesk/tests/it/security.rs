@@ -509,6 +509,9 @@ async fn methods_fields_and_lists_are_bounded(db: Db) {
     for target in [url.to_owned(), app.url("/api/v1/tickets")] {
         let answer = client.request(long.clone(), &target).send().await.expect("answers");
         assert_eq!(answer.status(), StatusCode::NOT_IMPLEMENTED, "{target}");
+        assert_eq!(answer.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{target}");
+        let policy = answer.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
+        assert!(policy.starts_with("sandbox;"), "{target}: {policy}");
     }
     let webdav = Method::from_bytes(b"PROPFIND").expect("a token");
     assert_eq!(client.request(webdav, url).send().await.expect("answers").status(), StatusCode::ACCEPTED);

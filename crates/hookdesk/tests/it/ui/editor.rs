@@ -281,6 +281,11 @@ async fn an_agent_reads_rules_without_forms(db: Db) {
         .post("/ui/macros/new", &[("title", "Mine"), ("actions[0].field", "status"), ("actions[0].value", "open")])
         .await;
     assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    // A macro notifies no webhook: its editor lists none, even asked for a notification row
+    // (the eighth attack read every webhook's name and id there).
+    let editor =
+        text(agent.post("/ui/macros/editor", &[("title", "x"), ("actions[0].field", "notify_webhook")]).await).await;
+    assert!(!editor.contains(webhook.as_str()), "{editor}");
     // What they may not is an error page in words, in the UI's layout.
     let refused = agent.get("/ui/triggers/new").await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
