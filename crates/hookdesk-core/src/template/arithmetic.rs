@@ -1,9 +1,11 @@
-//! Shopify's arithmetic filters: `plus`, `minus`, `times`, `divided_by`, `modulo`, `abs` and
-//! `round`. Two
-//! integers give an integer, and one too large for 64 bits is an error (liquid-lib's wrapped
-//! or panicked); `divided_by` and `modulo` floor, as Ruby's. With a float on either side the
-//! result is computed on exact decimals, as Ruby's `BigDecimal` (`0.1 | plus: 0.2` is `0.3`),
-//! and is a float.
+//! Shopify's arithmetic filters: `plus`, `minus`, `times`, `divided_by`, `modulo`, `abs`,
+//! `round`, `ceil`, `floor`, `at_least` and `at_most`. Their inputs and operands are read as
+//! Ruby's Liquid reads them (`Utils.to_number`): a number as it is, a text as the number it
+//! starts with (`"3.5"` is 3.5, `"12 apples"` is 12, `"apples"` is 0), anything else (nil,
+//! a list) as 0. Two integers give an integer, and one too large for 64 bits is an error
+//! (liquid-lib's wrapped or panicked); `divided_by` and `modulo` floor, as Ruby's. With a
+//! float on either side the result is computed on exact decimals, as Ruby's `BigDecimal`
+//! (`0.1 | plus: 0.2` is `0.3`), and is a float.
 
 use liquid_core::{Display_filter, Expression, Filter, FilterParameters, FilterReflection, ParseFilter};
 use liquid_core::{Result, Runtime, Value, ValueView};
@@ -61,24 +63,79 @@ struct ArithmeticFilter {
     args: OperandArgs,
 }
 
+/// A value as arithmetic reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Number {
+    Integer(i64),
+    Float(f64),
+}
+
+impl Number {
+    fn to_float(self) -> f64 {
+        match self {
+            Number::Integer(n) => n as f64,
+            Number::Float(f) => f,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Number::Integer(n) => Value::scalar(n),
+            Number::Float(f) => Value::scalar(f),
+        }
+    }
+}
+
+/// `value` as Ruby's Liquid reads a number (`Utils.to_number`): an integer or a float as it
+/// is; a text of the form `-1.5` as that float, else as `String#to_i` reads it (the integer it
+/// starts with, after spaces; 0 when none); anything else 0. A text's integer beyond 64 bits
+/// is read as a float.
+fn number(value: &dyn ValueView) -> Number {
+    let Some(scalar) = value.as_scalar() else { return Number::Integer(0) };
+    match value.type_name() {
+        "whole number" => scalar.to_integer().map_or(Number::Integer(0), Number::Integer),
+        "fractional number" => scalar.to_float().map_or(Number::Integer(0), Number::Float),
+        "string" => text_number(scalar.to_kstr().as_str()),
+        // A boolean, a date: Ruby's `to_number` knows none of them.
+        _ => Number::Integer(0),
+    }
+}
+
+fn text_number(text: &str) -> Number {
+    let trimmed = text.trim();
+    let unsigned = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    let decimal = unsigned.split_once('.').is_some_and(|(whole, fraction)| {
+        !whole.is_empty() && !fraction.is_empty() && whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())
+    });
+    if decimal {
+        return trimmed.parse().map(Number::Float).unwrap_or(Number::Integer(0));
+    }
+    // `String#to_i`: spaces, a sign, digits (underscores between them), the rest ignored.
+    let start = text.trim_start();
+    let (sign, rest) = match start.as_bytes().first() {
+        Some(b'-') => ("-", &start[1..]),
+        Some(b'+') => ("", &start[1..]),
+        _ => ("", start),
+    };
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '_').filter(|c| *c != '_').collect();
+    if digits.is_empty() {
+        return Number::Integer(0);
+    }
+    let whole = format!("{sign}{digits}");
+    whole.parse().map(Number::Integer).unwrap_or_else(|_| Number::Float(whole.parse().unwrap_or(0.0)))
+}
+
 /// The input and the operand: two integers, or else two floats.
 enum Operands {
     Integers(i64, i64),
     Floats(f64, f64),
 }
 
-fn operands(filter: &str, input: &dyn ValueView, operand: &dyn ValueView) -> Result<Operands> {
-    let not_a_number = |what: &str| liquid_core::Error::with_msg(format!("{filter} needs a number as its {what}"));
-    let input = input.as_scalar().ok_or_else(|| not_a_number("input"))?;
-    let operand = operand.as_scalar().ok_or_else(|| not_a_number("operand"))?;
-    Ok(match (input.to_integer(), operand.to_integer()) {
-        (Some(a), Some(b)) => Operands::Integers(a, b),
-        _ => match (input.to_float(), operand.to_float()) {
-            (Some(a), Some(b)) => Operands::Floats(a, b),
-            (None, _) => return Err(not_a_number("input")),
-            (_, None) => return Err(not_a_number("operand")),
-        },
-    })
+fn operands(input: &dyn ValueView, operand: &dyn ValueView) -> Operands {
+    match (number(input), number(operand)) {
+        (Number::Integer(a), Number::Integer(b)) => Operands::Integers(a, b),
+        (a, b) => Operands::Floats(a.to_float(), b.to_float()),
+    }
 }
 
 /// Ruby's floored division and remainder of two integers.
@@ -92,7 +149,7 @@ impl Filter for ArithmeticFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
         let name = self.member.name();
-        let operands = operands(name, input, &args.operand)?;
+        let operands = operands(input, &args.operand);
         let divides = matches!(self.member, Arithmetic::DividedBy | Arithmetic::Modulo);
         if divides && matches!(operands, Operands::Integers(_, 0))
             || matches!(operands, Operands::Floats(_, b) if divides && b == 0.0)
@@ -145,17 +202,123 @@ struct AbsFilter;
 
 impl Filter for AbsFilter {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        let number = input.as_scalar();
-        if let Some(integer) = number.as_ref().and_then(|n| n.to_integer()) {
-            return integer
+        match number(input) {
+            Number::Integer(integer) => integer
                 .checked_abs()
                 .map(Value::scalar)
-                .ok_or_else(|| liquid_core::Error::with_msg("abs: the result is too large"));
+                .ok_or_else(|| liquid_core::Error::with_msg("abs: the result is too large")),
+            Number::Float(float) => Ok(Value::scalar(float.abs())),
         }
-        match number.and_then(|n| n.to_float()) {
-            Some(float) => Ok(Value::scalar(float.abs())),
-            None => Err(liquid_core::Error::with_msg("abs needs a number as its input")),
-        }
+    }
+}
+
+/// `ceil` and `floor`: the whole number above or below (an integer stays itself).
+#[derive(Debug, Clone, Copy)]
+pub enum Rounding {
+    Ceil,
+    Floor,
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(name = "ceil", description = "The smallest whole number not below the input.", parsed(CeilFilter))]
+pub struct Ceil;
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(name = "floor", description = "The largest whole number not above the input.", parsed(FloorFilter))]
+pub struct Floor;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "ceil"]
+struct CeilFilter;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "floor"]
+struct FloorFilter;
+
+fn whole(input: &dyn ValueView, rounding: Rounding) -> Result<Value> {
+    let float = match number(input) {
+        Number::Integer(n) => return Ok(Value::scalar(n)),
+        Number::Float(f) => f,
+    };
+    let rounded = match rounding {
+        Rounding::Ceil => float.ceil(),
+        Rounding::Floor => float.floor(),
+    };
+    // Within i64 the cast is exact for a whole float; beyond, an error as for other results.
+    if rounded.is_finite() && rounded.abs() < 9.2e18 {
+        Ok(Value::scalar(rounded as i64))
+    } else {
+        Err(liquid_core::Error::with_msg("the result is too large"))
+    }
+}
+
+impl Filter for CeilFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        whole(input, Rounding::Ceil)
+    }
+}
+
+impl Filter for FloorFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        whole(input, Rounding::Floor)
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct BoundArgs {
+    #[parameter(description = "The bound.")]
+    bound: Expression,
+}
+
+/// `at_least` and `at_most`: the input, or the bound when it is beyond it.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "at_least",
+    description = "The input, or the bound when the input is below it.",
+    parameters(BoundArgs),
+    parsed(AtLeastFilter)
+)]
+pub struct AtLeast;
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "at_most",
+    description = "The input, or the bound when the input is above it.",
+    parameters(BoundArgs),
+    parsed(AtMostFilter)
+)]
+pub struct AtMost;
+
+#[derive(Debug, liquid_core::FromFilterParameters, Display_filter)]
+#[name = "at_least"]
+struct AtLeastFilter {
+    #[parameters]
+    args: BoundArgs,
+}
+
+#[derive(Debug, liquid_core::FromFilterParameters, Display_filter)]
+#[name = "at_most"]
+struct AtMostFilter {
+    #[parameters]
+    args: BoundArgs,
+}
+
+fn bounded(input: &dyn ValueView, bound: &dyn ValueView, keep: fn(f64, f64) -> bool) -> Value {
+    let (input, bound) = (number(input), number(bound));
+    if keep(input.to_float(), bound.to_float()) { input.into_value() } else { bound.into_value() }
+}
+
+impl Filter for AtLeastFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        Ok(bounded(input, &args.bound, |input, bound| input >= bound))
+    }
+}
+
+impl Filter for AtMostFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        Ok(bounded(input, &args.bound, |input, bound| input <= bound))
     }
 }
 
@@ -194,17 +357,18 @@ impl Filter for RoundFilter {
                 .and_then(|p| p.to_integer())
                 .ok_or_else(|| liquid_core::Error::with_msg("round needs a whole number of places"))?,
         };
-        let number =
-            input.as_scalar().ok_or_else(|| liquid_core::Error::with_msg("round needs a number as its input"))?;
         let too_large = || liquid_core::Error::with_msg("round: the result is too large");
-        if let Some(integer) = number.to_integer() {
-            if places >= 0 {
-                return Ok(Value::scalar(integer));
+        let float = match number(input) {
+            Number::Integer(integer) if places >= 0 => return Ok(Value::scalar(integer)),
+            Number::Integer(integer) => {
+                return Decimal::integer(integer.into())
+                    .round(places)
+                    .to_i64()
+                    .map(Value::scalar)
+                    .ok_or_else(too_large);
             }
-            return Decimal::integer(integer.into()).round(places).to_i64().map(Value::scalar).ok_or_else(too_large);
-        }
-        let float =
-            number.to_float().ok_or_else(|| liquid_core::Error::with_msg("round needs a number as its input"))?;
+            Number::Float(float) => float,
+        };
         let Some(decimal) = Decimal::of_float(float) else {
             if !float.is_finite() {
                 // Ruby's FloatDomainError.
@@ -218,5 +382,46 @@ impl Filter for RoundFilter {
             return rounded.to_i64().map(Value::scalar).ok_or_else(too_large);
         }
         Ok(Value::scalar(rounded.to_f64()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{Context, Template};
+
+    fn render(source: &str) -> String {
+        let context = Context::new().with("n", &serde_json::json!(7)).with("list", &serde_json::json!([1, 2]));
+        Template::parse("t", source).expect("parses").render(&context).expect("renders")
+    }
+
+    #[test]
+    fn what_is_not_a_number_reads_as_ruby_reads_it() {
+        assert_eq!(text_number(" 12 apples"), Number::Integer(12));
+        assert_eq!(text_number("-3.5"), Number::Float(-3.5));
+        assert_eq!(text_number("1_000"), Number::Integer(1000));
+        assert_eq!(text_number("apples"), Number::Integer(0));
+        assert_eq!(text_number("3."), Number::Integer(3));
+        for (source, expected) in [
+            ("{{ 'abc' | plus: 2 }}", "2"),
+            ("{{ nothing | times: 3 }}", "0"),
+            ("{{ '3.5' | plus: 1 }}", "4.5"),
+            ("{{ '12 apples' | minus: 2 }}", "10"),
+            ("{{ n | plus: 'x' }}", "7"),
+            ("{{ list | plus: 1 }}", "1"),
+            ("{{ true | plus: 1 }}", "1"),
+            ("{{ nothing | abs }}", "0"),
+            ("{{ '-4.5' | abs }}", "4.5"),
+            ("{{ 'x' | ceil }}", "0"),
+            ("{{ '4.2' | ceil }}", "5"),
+            ("{{ 4.2 | floor }}", "4"),
+            ("{{ nothing | at_least: 5 }}", "5"),
+            ("{{ 9 | at_most: 'x' }}", "0"),
+            ("{{ 4.5 | at_most: 5 }}", "4.5"),
+            ("{{ nothing | round }}", "0"),
+            ("{{ '5.666' | round: 1 }}", "5.7"),
+        ] {
+            assert_eq!(render(source), expected, "{source}");
+        }
     }
 }

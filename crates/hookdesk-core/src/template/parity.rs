@@ -484,11 +484,6 @@ fn time_zones_are_iana_names_utc_or_offsets() {
 #[test]
 fn render_errors_say_what_failed_in_words() {
     assert_eq!(failed("{{ n | divided_by: 0 }}"), "the filter `divided_by` failed on 7: divided_by by zero");
-    assert_eq!(
-        failed("{{ 'a' | divided_by: 2 }}"),
-        "the filter `divided_by` failed on \"a\": divided_by needs a number as its input"
-    );
-    assert_eq!(failed("{{ 'a' | times: 2 }}"), "the filter `times` failed on \"a\": times needs a number as its input");
     assert_eq!(failed("{{ n | modulo: 0 }}"), "the filter `modulo` failed on 7: modulo by zero");
     let date = failed("{{ ticket.created_at | date: '%!' }}");
     assert!(
