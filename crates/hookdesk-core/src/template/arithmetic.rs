@@ -350,12 +350,11 @@ struct RoundFilter {
 impl Filter for RoundFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        let places = match &args.places {
+        // Read as Ruby reads it (`to_number`): a float's whole part, a text's number, nil 0.
+        let places = match args.places.as_ref().map(|places| number(places)) {
             None => 0,
-            Some(places) => places
-                .as_scalar()
-                .and_then(|p| p.to_integer())
-                .ok_or_else(|| liquid_core::Error::with_msg("round needs a whole number of places"))?,
+            Some(Number::Integer(n)) => n,
+            Some(Number::Float(f)) => f.trunc().clamp(-1e6, 1e6) as i64,
         };
         let too_large = || liquid_core::Error::with_msg("round: the result is too large");
         let float = match number(input) {

@@ -303,6 +303,44 @@ impl Filter for MapFilter {
     }
 }
 
+/// `first` and `last` as Ruby's (`array.first if array.respond_to?(:first)`): a list's first
+/// or last item; a hash's first pair (`[key, value]`), it has no last; anything else, nil
+/// (a text is no list of characters there, nil is nothing).
+#[derive(Clone, liquid_core::ParseFilter, liquid_core::FilterReflection)]
+#[filter(name = "first", description = "The first item of a list (a hash's first pair).", parsed(FirstFilter))]
+pub struct First;
+
+#[derive(Clone, liquid_core::ParseFilter, liquid_core::FilterReflection)]
+#[filter(name = "last", description = "The last item of a list.", parsed(LastFilter))]
+pub struct Last;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "first"]
+struct FirstFilter;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "last"]
+struct LastFilter;
+
+impl Filter for FirstFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        if let Some(list) = input.as_array() {
+            return Ok(list.first().map_or(Value::Nil, |item| item.to_value()));
+        }
+        if let Some(hash) = input.as_object() {
+            let pair = hash.iter().next().map(|(key, value)| vec![Value::scalar(key.into_owned()), value.to_value()]);
+            return Ok(pair.map_or(Value::Nil, Value::Array));
+        }
+        Ok(Value::Nil)
+    }
+}
+
+impl Filter for LastFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        Ok(input.as_array().and_then(|list| list.last().map(|item| item.to_value())).unwrap_or(Value::Nil))
+    }
+}
+
 /// `reverse`: the items in reverse order (a text alone is a list of itself, as in Ruby).
 #[derive(Clone, liquid_core::ParseFilter, liquid_core::FilterReflection)]
 #[filter(name = "reverse", description = "The items in reverse order.", parsed(ReverseFilter))]
