@@ -563,10 +563,10 @@ fn extreme_arguments_are_errors_not_panics() {
     assert_eq!(render("{{ 12345 | size }}"), "5", "a number's digits, as its .size");
     // Ruby's `limit: 0` walks nothing (python-liquid takes it as no limit).
     assert_eq!(render("{% for i in list limit: 0 %}{{ i }}{% else %}e{% endfor %}"), "e");
-    // An object is walked as its [key, value] pairs, in key order.
+    // An object is walked as its [key, value] pairs, in its JSON's order (Ruby's Hash's).
     assert_eq!(
         render("{% for p in ticket.requester %}{{ p | join: '=' }};{% endfor %}"),
-        "email=joe@example.com;name=Joe Smith;"
+        "name=Joe Smith;email=joe@example.com;"
     );
     // Ruby's slice_collection: a negative offset keeps the first items and shortens the
     // window; a text is one item whatever the window; false renders nothing, a number an
@@ -583,7 +583,7 @@ fn extreme_arguments_are_errors_not_panics() {
     assert_eq!(render("{% tablerow i in n %}{{ i }}{% endtablerow %}"), "<tr class=\"row1\">\n</tr>\n");
     assert_eq!(
         render("{% tablerow p in ticket.requester %}{{ p[0] }}={{ p[1] }}{% endtablerow %}"),
-        "<tr class=\"row1\">\n<td class=\"col1\">email=joe@example.com</td><td class=\"col2\">name=Joe Smith</td></tr>\n"
+        "<tr class=\"row1\">\n<td class=\"col1\">name=Joe Smith</td><td class=\"col2\">email=joe@example.com</td></tr>\n"
     );
     assert_eq!(render("{% tablerow i in list %}{{ tablerow.col }}{% endtablerow %}").matches("</td>").count(), 3);
     assert!(render("{% tablerow i in list %}{{ tablerow.col }}{% endtablerow %}").contains(">3</td>"));

@@ -97,8 +97,8 @@ impl Walked {
                     range.filter_map(|i| array.get(i)).map(ValueCow::Borrowed).collect()
                 } else if let Some(object) = value.as_object() {
                     let range = counted(object.size(), from, to)?;
-                    let mut pairs: Vec<(KStringCow<'_>, &dyn ValueView)> = object.iter().collect();
-                    pairs.sort_by(|(a, _), (b, _)| a.cmp(b));
+                    // In the object's own order (its JSON's, as Ruby's Hash keeps it).
+                    let pairs: Vec<(KStringCow<'_>, &dyn ValueView)> = object.iter().collect();
                     let pair = |(key, v): &(KStringCow<'_>, &dyn ValueView)| {
                         ValueCow::Owned(Value::Array(vec![Value::scalar(key.clone().into_owned()), v.to_value()]))
                     };

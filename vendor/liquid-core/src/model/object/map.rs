@@ -1,7 +1,10 @@
 //! Type representing a Liquid object, payload of the `Value::Object` variant
 
 use std::borrow::Borrow;
-use std::collections::hash_map;
+// hookdesk's patch: an object keeps the order its keys were inserted in (a JSON object's
+// order, as Ruby's Hash), where the published crate's HashMap iterated in an order that
+// changed from one process to the next.
+use indexmap::map as hash_map;
 use std::fmt::{self, Debug};
 use std::hash::Hash;
 use std::iter::FromIterator;
@@ -19,7 +22,7 @@ pub struct Object {
 
 type Key = crate::model::KString;
 
-type MapImpl<K, V> = hash_map::HashMap<K, V>;
+type MapImpl<K, V> = hash_map::IndexMap<K, V>;
 type VacantEntryImpl<'a> = hash_map::VacantEntry<'a, Key, Value>;
 type OccupiedEntryImpl<'a> = hash_map::OccupiedEntry<'a, Key, Value>;
 type IterImpl<'a> = hash_map::Iter<'a, Key, Value>;
@@ -105,7 +108,7 @@ impl Object {
         Key: Borrow<Q>,
         Q: Ord + Eq + Hash + ?Sized,
     {
-        self.map.remove(key)
+        self.map.shift_remove(key)
     }
 
     /// Gets the given key's corresponding entry in the map for in-place
@@ -114,7 +117,7 @@ impl Object {
     where
         S: Into<Key>,
     {
-        use std::collections::hash_map::Entry as EntryImpl;
+        use indexmap::map::Entry as EntryImpl;
         match self.map.entry(key.into()) {
             EntryImpl::Vacant(vacant) => Entry::Vacant(VacantEntry { vacant }),
             EntryImpl::Occupied(occupied) => Entry::Occupied(OccupiedEntry { occupied }),
@@ -597,7 +600,7 @@ impl<'a> OccupiedEntry<'a> {
     /// ```
     #[inline]
     pub fn remove(self) -> Value {
-        self.occupied.remove()
+        self.occupied.shift_remove()
     }
 }
 
