@@ -384,6 +384,53 @@ impl Filter for RoundFilter {
     }
 }
 
+#[derive(Debug, FilterParameters)]
+struct RangeArgs {
+    #[parameter(description = "The last whole number.")]
+    to: Expression,
+}
+
+/// A range literal as a value (`{{ (1..5) | join: "," }}`, `{% assign r = (a..b) %}`),
+/// which the template is rewritten to before parsing: the whole numbers from the input to the
+/// argument, each end read as arithmetic reads it (a float's whole part).
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "hookdesk_range",
+    description = "The whole numbers from the input to the argument (a range literal as a value).",
+    parameters(RangeArgs),
+    parsed(RangeFilter)
+)]
+pub struct Range;
+
+#[derive(Debug, liquid_core::FromFilterParameters, Display_filter)]
+#[name = "hookdesk_range"]
+struct RangeFilter {
+    #[parameters]
+    args: RangeArgs,
+}
+
+impl Filter for RangeFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let whole = |n: Number| match n {
+            Number::Integer(i) => i,
+            Number::Float(f) => f.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64,
+        };
+        let (from, to) = (whole(number(input)), whole(number(&args.to)));
+        if to < from {
+            return Ok(Value::Array(vec![]));
+        }
+        let length = to.abs_diff(from).saturating_add(1);
+        if length > super::MAX_RANGE {
+            return Err(liquid_core::Error::with_msg(format!(
+                "a range of {length} numbers (the limit is {})",
+                super::MAX_RANGE
+            )));
+        }
+        Ok(Value::Array((from..=to).map(Value::scalar).collect()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,12 +64,15 @@ impl<'s> Iterator for Elements<'s> {
         };
         let (open, close) = if source[open_at..].starts_with("{{") { ("{{", "}}") } else { ("{%", "%}") };
         let body = &source[open_at + 2..];
+        // An inline comment (`{% # note %}`, `{%# note %}`) ends at the first `%}`, quotes
+        // or not, as in Shopify's Liquid.
+        let comment = open == "{%" && body.trim_start_matches('-').trim_start().starts_with('#');
         let mut quote: Option<(char, usize)> = None;
         for (i, c) in body.char_indices() {
             match quote {
                 Some((q, _)) if c == q => quote = None,
                 Some(_) => {}
-                None if c == '"' || c == '\'' => quote = Some((c, i)),
+                None if (c == '"' || c == '\'') && !comment => quote = Some((c, i)),
                 None if body[i..].starts_with(close) => {
                     let end = open_at + 2 + i + 2;
                     self.at = end;

@@ -22,6 +22,7 @@ mod parity;
 mod properties;
 mod recent;
 mod shopify;
+mod syntax;
 mod tablerow;
 mod tags;
 mod walked;
@@ -78,6 +79,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(Bounded(items::First))
         .filter(Bounded(arithmetic::Floor))
         .filter(Bounded(filters::Join))
+        .filter(Bounded(arithmetic::Range))
         .filter(Bounded(items::Last))
         .filter(Bounded(stdlib::Lstrip))
         .filter(Bounded(items::Map))
@@ -160,6 +162,7 @@ impl Template {
                 });
                 liquid::Error::with_msg("refused")
             })?;
+            let expanded = syntax::rewrite(&expanded);
             if let Some((line, column, reason)) = nesting::too_deep(&expanded, MAX_NESTING) {
                 refused = Some(Invalid {
                     line: Some(line),
