@@ -124,12 +124,15 @@ impl Filter for SortFilter {
         let args = self.args.evaluate(runtime)?;
 
         let input: Vec<_> = as_sequence(input).collect();
-        if args.property.is_some() && !input.iter().all(|v| v.is_object()) {
+        // hookdesk's patch: a property that is nil (undefined) sorts the items themselves, as
+        // Ruby's, where the published crate asked for objects.
+        let property = args.property.as_ref().filter(|p| !p.is_empty());
+        if property.is_some() && !input.iter().all(|v| v.is_object()) {
             return Err(invalid_input("Array of objects expected"));
         }
 
         let mut sorted: Vec<Value> = input.iter().map(|v| v.to_value()).collect();
-        if let Some(property) = &args.property {
+        if let Some(property) = property {
             // Using unwrap is ok since all of the elements are objects
             sorted.sort_by(|a, b| {
                 nil_safe_compare(
@@ -393,17 +396,17 @@ impl Filter for CompactFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
 
-        let array = input
-            .as_array()
-            .ok_or_else(|| invalid_input("Array expected"))?;
+        // hookdesk's patch: what is no list is a list of itself (nil of nothing), as Ruby's
+        // `InputIterator`, where the published crate failed the render.
+        let array: Vec<&dyn ValueView> = as_sequence(input).collect();
 
         let result: Vec<_> = if let Some(property) = &args.property {
-            if !array.values().all(|v| v.is_object()) {
+            if !array.iter().all(|v| v.is_object()) {
                 return Err(invalid_input("Array of objects expected"));
             }
             // Reject non objects that don't have the required property
             array
-                .values()
+                .iter()
                 .filter(|v| {
                     !v.as_object()
                         .and_then(|obj| obj.get(property.as_str()))
@@ -414,7 +417,7 @@ impl Filter for CompactFilter {
                 .collect()
         } else {
             array
-                .values()
+                .iter()
                 .filter(|v| !v.is_nil())
                 .map(|v| v.to_value())
                 .collect()
@@ -450,10 +453,8 @@ impl Filter for ConcatFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
 
-        let input = input
-            .as_array()
-            .ok_or_else(|| invalid_input("Array expected"))?;
-        let input = input.values().map(|v| v.to_value());
+        // hookdesk's patch: what is no list is a list of itself (nil of nothing), as Ruby's.
+        let input = as_sequence(input).map(|v| v.to_value());
 
         let array = args
             .array
