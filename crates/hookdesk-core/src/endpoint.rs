@@ -117,10 +117,7 @@ fn encode_placeholders(source: &str) -> Result<(String, bool), Invalid> {
                 if part != Part::Rest {
                     authority_is_literal = false;
                 }
-                let (open, close) = (
-                    if text.starts_with("{{-") { "{{-" } else { "{{" },
-                    if text.ends_with("-}}") { "-}}" } else { "}}" },
-                );
+                let (open, close) = lex::delimiters(text);
                 out.push_str(&format!("{open} {} {close}", encode_output(markup, part)?));
             }
             // Tags that print, and `liquid`, whose lines may: their output would not be encoded.
@@ -194,8 +191,7 @@ pub fn param_template(field: &str, source: &str) -> Result<Template, Invalid> {
         let text = &source[element.start..element.end];
         match (element.kind, last_filter_of(element.kind)) {
             (lex::Kind::Output { .. }, Some((before, "url_encode" | "uri_encode"))) => {
-                let open = if text.starts_with("{{-") { "{{-" } else { "{{" };
-                let close = if text.ends_with("-}}") { "-}}" } else { "}}" };
+                let (open, close) = lex::delimiters(text);
                 compiled.push_str(&format!("{open} {} {close}", before.trim()));
                 rewritten = true;
             }

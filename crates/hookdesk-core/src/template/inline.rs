@@ -93,8 +93,7 @@ fn quotes_balanced(line: &str) -> bool {
 /// render), each line's end kept inside a tag's markup, and the tag's whitespace control on
 /// the first and the last. Fails with the index of a line whose quote is left open.
 fn written_out(tag: &str) -> Result<String, usize> {
-    let open = if tag.starts_with("{%-") { "{%-" } else { "{%" };
-    let close = if tag.ends_with("-%}") { "-%}" } else { "%}" };
+    let (open, close) = super::lex::delimiters(tag);
     let inner = &tag[open.len()..tag.len() - close.len()];
     let leading = inner.len() - inner.trim_start().len();
     let body = inner.trim_start().strip_prefix("liquid").unwrap_or(inner);

@@ -98,6 +98,14 @@ impl<'s> Iterator for Elements<'s> {
     }
 }
 
+/// The opening and the closing of an output or a tag as written (`{{-` and `}}`, `{%` and
+/// `-%}`...): its whitespace control kept when it is written again.
+pub(crate) fn delimiters(text: &str) -> (&str, &str) {
+    let open = if text.starts_with("{{-") || text.starts_with("{%-") { 3 } else { 2 };
+    let close = if text.ends_with("-}}") || text.ends_with("-%}") { 3 } else { 2 };
+    (&text[..open.min(text.len())], &text[text.len().saturating_sub(close)..])
+}
+
 /// `markup` without its quoted strings' contents: what is left is the markup's own syntax.
 pub(crate) fn unquoted(markup: &str) -> String {
     let mut out = String::with_capacity(markup.len());
@@ -131,6 +139,13 @@ pub(crate) fn position(source: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delimiters_keep_their_whitespace_control() {
+        assert_eq!(delimiters("{{- x }}"), ("{{-", "}}"));
+        assert_eq!(delimiters("{% if a -%}"), ("{%", "-%}"));
+        assert_eq!(delimiters("{%- # note -%}"), ("{%-", "-%}"));
+    }
 
     fn kinds(source: &str) -> Vec<Kind<'_>> {
         elements(source).map(|e| e.kind).collect()

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::lex::{Kind, elements};
+use super::lex::{Kind, delimiters, elements};
 
 /// The filter a range literal is written as (`(a..b)` is `a | hookdesk_range: b`).
 pub(super) const RANGE_FILTER: &str = "hookdesk_range";
@@ -19,6 +19,7 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
     let mut raw = false;
     for element in elements(source) {
         let text = &source[element.start..element.end];
+        let (open, close) = delimiters(text);
         let replacement = match element.kind {
             Kind::Tag { name: "raw", .. } => {
                 raw = true;
@@ -29,17 +30,18 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
                 None
             }
             _ if raw => None,
-            Kind::Tag { name, .. } if name.starts_with('#') && every_line_a_comment(text) => Some(empty_comment(text)),
-            Kind::Output { markup } => {
-                range_value(markup).map(|value| format!("{} {value} {}", open(text), close(text)))
+            // An inline comment: each of its lines must be one, else the parser refuses it.
+            Kind::Tag { name, .. }
+                if name.starts_with('#') && every_line_a_comment(&text[open.len()..text.len() - close.len()]) =>
+            {
+                Some(format!("{open} comment %}}{{% endcomment {close}"))
             }
+            Kind::Output { markup } => range_value(markup).map(|value| format!("{open} {value} {close}")),
             Kind::Tag { name: "assign", markup } => markup.split_once('=').and_then(|(variable, value)| {
-                range_value(value.trim())
-                    .map(|value| format!("{} assign {}= {value} {}", open(text), variable, close(text)))
+                range_value(value.trim()).map(|value| format!("{open} assign {variable}= {value} {close}"))
             }),
             Kind::Tag { name: "for", markup } if has_unquoted(markup, ',') => {
-                let spaced: String = without_unquoted_commas(markup);
-                Some(format!("{} for {spaced} {}", open(text), close(text)))
+                Some(format!("{open} for {} {close}", without_unquoted_commas(markup)))
             }
             _ => None,
         };
@@ -59,27 +61,9 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The opening of a tag or output as written (whitespace control kept).
-fn open(text: &str) -> &str {
-    if text.starts_with("{{-") || text.starts_with("{%-") { &text[..3] } else { &text[..2] }
-}
-
-fn close(text: &str) -> &str {
-    if text.ends_with("-}}") || text.ends_with("-%}") { &text[text.len() - 3..] } else { &text[text.len() - 2..] }
-}
-
-/// Whether each line of an inline comment starts with `#`, as Shopify's requires (one that
-/// does not is left for the parser to refuse).
-fn every_line_a_comment(text: &str) -> bool {
-    let inner = text.trim_start_matches("{%").trim_start_matches('-').trim_end_matches("%}").trim_end_matches('-');
-    inner.lines().map(str::trim).filter(|line| !line.is_empty()).all(|line| line.starts_with('#'))
-}
-
-/// An inline comment as an empty `comment` block, with its whitespace control.
-fn empty_comment(text: &str) -> String {
-    let open = if text.starts_with("{%-") { "{%-" } else { "{%" };
-    let close = if text.ends_with("-%}") { "-%}" } else { "%}" };
-    format!("{open} comment %}}{{% endcomment {close}")
+/// Whether each line of an inline comment's inside starts with `#`, as Shopify's requires.
+fn every_line_a_comment(inside: &str) -> bool {
+    inside.lines().map(str::trim).filter(|line| !line.is_empty()).all(|line| line.starts_with('#'))
 }
 
 /// `(a..b) rest` as `a | hookdesk_range: b rest`; none when `value` does not start with a
