@@ -86,43 +86,57 @@ impl Number {
     }
 }
 
-/// `value` as Ruby's Liquid reads a number (`Utils.to_number`): an integer or a float as it
-/// is; a text of the form `-1.5` as that float, else as `String#to_i` reads it (the integer it
-/// starts with, after spaces; 0 when none); anything else 0. A text's integer beyond 64 bits
-/// is read as a float.
-fn number(value: &dyn ValueView) -> Number {
-    let Some(scalar) = value.as_scalar() else { return Number::Integer(0) };
-    match value.type_name() {
-        "whole number" => scalar.to_integer().map_or(Number::Integer(0), Number::Integer),
-        "fractional number" => scalar.to_float().map_or(Number::Integer(0), Number::Float),
-        "string" => text_number(scalar.to_kstr().as_str()),
-        // A boolean, a date: Ruby's `to_number` knows none of them.
-        _ => Number::Integer(0),
-    }
+/// A value as Ruby's Liquid reads a number (`Utils.to_number`), for arithmetic and `sum`.
+pub(super) enum RubyNumber {
+    Integer(i128),
+    /// A float, exactly as its shortest text says (Ruby's `BigDecimal(float.to_s)`) when
+    /// that fits, and as itself.
+    Float(Option<Decimal>, f64),
 }
 
-fn text_number(text: &str) -> Number {
-    let trimmed = text.trim();
-    let unsigned = trimmed.strip_prefix('-').unwrap_or(trimmed);
-    let decimal = unsigned.split_once('.').is_some_and(|(whole, fraction)| {
-        !whole.is_empty() && !fraction.is_empty() && whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())
-    });
-    if decimal {
-        return trimmed.parse().map(Number::Float).unwrap_or(Number::Integer(0));
+/// Ruby's `Utils.to_number`: a number as itself; text `-?digits.digits` as that decimal,
+/// other text as `String#to_i` reads it, its leading integer (`"12 apples"` is 12,
+/// `"1_000"` 1000, `"apples"` 0); anything else (nil, a boolean, a list) 0. None: a text's
+/// leading integer beyond 128 bits.
+pub(super) fn to_number(value: &dyn ValueView) -> Option<RubyNumber> {
+    let Some(scalar) = value.as_scalar() else { return Some(RubyNumber::Integer(0)) };
+    match scalar.type_name() {
+        "whole number" => return Some(RubyNumber::Integer(scalar.to_integer().unwrap_or_default().into())),
+        "fractional number" => {
+            let float = scalar.to_float().unwrap_or_default();
+            return Some(RubyNumber::Float(Decimal::of_float(float), float));
+        }
+        "string" => {}
+        _ => return Some(RubyNumber::Integer(0)),
     }
-    // `String#to_i`: spaces, a sign, digits (underscores between them), the rest ignored.
-    let start = text.trim_start();
-    let (sign, rest) = match start.as_bytes().first() {
-        Some(b'-') => ("-", &start[1..]),
-        Some(b'+') => ("", &start[1..]),
-        _ => ("", start),
+    let text = scalar.to_kstr();
+    let text = text.trim();
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if unsigned.split_once('.').is_some_and(|(whole, fraction)| digits(whole) && digits(fraction)) {
+        return Some(RubyNumber::Float(Decimal::parse(text), text.parse().unwrap_or_default()));
+    }
+    // `String#to_i`: a sign, then digits with underscores between them; the rest ignored.
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'-') => ("-", &text[1..]),
+        Some(b'+') => ("", &text[1..]),
+        _ => ("", text),
     };
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '_').filter(|c| *c != '_').collect();
-    if digits.is_empty() {
-        return Number::Integer(0);
+    let leading: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '_').filter(|c| *c != '_').collect();
+    if leading.is_empty() {
+        return Some(RubyNumber::Integer(0));
     }
-    let whole = format!("{sign}{digits}");
-    whole.parse().map(Number::Integer).unwrap_or_else(|_| Number::Float(whole.parse().unwrap_or(0.0)))
+    format!("{sign}{leading}").parse().ok().map(RubyNumber::Integer)
+}
+
+/// `value` as arithmetic reads it ([`to_number`]): an integer beyond 64 bits as a float, one
+/// beyond 128 bits an error.
+fn number(value: &dyn ValueView) -> Result<Number> {
+    match to_number(value) {
+        Some(RubyNumber::Integer(n)) => Ok(i64::try_from(n).map_or(Number::Float(n as f64), Number::Integer)),
+        Some(RubyNumber::Float(_, f)) => Ok(Number::Float(f)),
+        None => Err(liquid_core::Error::with_msg("a number of more than 128 bits")),
+    }
 }
 
 /// The input and the operand: two integers, or else two floats.
@@ -131,11 +145,11 @@ enum Operands {
     Floats(f64, f64),
 }
 
-fn operands(input: &dyn ValueView, operand: &dyn ValueView) -> Operands {
-    match (number(input), number(operand)) {
+fn operands(input: &dyn ValueView, operand: &dyn ValueView) -> Result<Operands> {
+    Ok(match (number(input)?, number(operand)?) {
         (Number::Integer(a), Number::Integer(b)) => Operands::Integers(a, b),
         (a, b) => Operands::Floats(a.to_float(), b.to_float()),
-    }
+    })
 }
 
 /// Ruby's floored division and remainder of two integers.
@@ -149,7 +163,7 @@ impl Filter for ArithmeticFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
         let name = self.member.name();
-        let operands = operands(input, &args.operand);
+        let operands = operands(input, &args.operand)?;
         let divides = matches!(self.member, Arithmetic::DividedBy | Arithmetic::Modulo);
         if divides && matches!(operands, Operands::Integers(_, 0))
             || matches!(operands, Operands::Floats(_, b) if divides && b == 0.0)
@@ -202,7 +216,7 @@ struct AbsFilter;
 
 impl Filter for AbsFilter {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        match number(input) {
+        match number(input)? {
             Number::Integer(integer) => integer
                 .checked_abs()
                 .map(Value::scalar)
@@ -236,7 +250,7 @@ struct CeilFilter;
 struct FloorFilter;
 
 fn whole(input: &dyn ValueView, rounding: Rounding) -> Result<Value> {
-    let float = match number(input) {
+    let float = match number(input)? {
         Number::Integer(n) => return Ok(Value::scalar(n)),
         Number::Float(f) => f,
     };
@@ -270,55 +284,46 @@ struct BoundArgs {
     bound: Expression,
 }
 
-/// `at_least` and `at_most`: the input, or the bound when it is beyond it.
-#[derive(Clone, ParseFilter, FilterReflection)]
-#[filter(
-    name = "at_least",
-    description = "The input, or the bound when the input is below it.",
-    parameters(BoundArgs),
-    parsed(AtLeastFilter)
-)]
-pub struct AtLeast;
-
-#[derive(Clone, ParseFilter, FilterReflection)]
-#[filter(
-    name = "at_most",
-    description = "The input, or the bound when the input is above it.",
-    parameters(BoundArgs),
-    parsed(AtMostFilter)
-)]
-pub struct AtMost;
-
-#[derive(Debug, liquid_core::FromFilterParameters, Display_filter)]
-#[name = "at_least"]
-struct AtLeastFilter {
-    #[parameters]
-    args: BoundArgs,
+/// `at_least` and `at_most`: the input, or the bound when the input is beyond it.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound {
+    AtLeast,
+    AtMost,
 }
 
-#[derive(Debug, liquid_core::FromFilterParameters, Display_filter)]
-#[name = "at_most"]
-struct AtMostFilter {
-    #[parameters]
-    args: BoundArgs,
-}
+impl Bound {
+    fn name(self) -> &'static str {
+        match self {
+            Bound::AtLeast => "at_least",
+            Bound::AtMost => "at_most",
+        }
+    }
 
-fn bounded(input: &dyn ValueView, bound: &dyn ValueView, keep: fn(f64, f64) -> bool) -> Value {
-    let (input, bound) = (number(input), number(bound));
-    if keep(input.to_float(), bound.to_float()) { input.into_value() } else { bound.into_value() }
-}
-
-impl Filter for AtLeastFilter {
-    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
-        let args = self.args.evaluate(runtime)?;
-        Ok(bounded(input, &args.bound, |input, bound| input >= bound))
+    fn description(self) -> &'static str {
+        match self {
+            Bound::AtLeast => "The input, or the bound when the input is below it.",
+            Bound::AtMost => "The input, or the bound when the input is above it.",
+        }
     }
 }
 
-impl Filter for AtMostFilter {
+filter_family!(Bound, BoundArgs, BoundFilter);
+
+#[derive(Debug)]
+struct BoundFilter {
+    member: Bound,
+    args: BoundArgs,
+}
+
+impl Filter for BoundFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        Ok(bounded(input, &args.bound, |input, bound| input <= bound))
+        let (input, bound) = (number(input)?, number(&args.bound)?);
+        let keep = match self.member {
+            Bound::AtLeast => input.to_float() >= bound.to_float(),
+            Bound::AtMost => input.to_float() <= bound.to_float(),
+        };
+        Ok(if keep { input.into_value() } else { bound.into_value() })
     }
 }
 
@@ -351,13 +356,13 @@ impl Filter for RoundFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
         // Read as Ruby reads it (`to_number`): a float's whole part, a text's number, nil 0.
-        let places = match args.places.as_ref().map(|places| number(places)) {
+        let places = match args.places.as_ref().map(|places| number(places)).transpose()? {
             None => 0,
             Some(Number::Integer(n)) => n,
             Some(Number::Float(f)) => f.trunc().clamp(-1e6, 1e6) as i64,
         };
         let too_large = || liquid_core::Error::with_msg("round: the result is too large");
-        let float = match number(input) {
+        let float = match number(input)? {
             Number::Integer(integer) if places >= 0 => return Ok(Value::scalar(integer)),
             Number::Integer(integer) => {
                 return Decimal::integer(integer.into())
@@ -416,7 +421,7 @@ impl Filter for RangeFilter {
             Number::Integer(i) => i,
             Number::Float(f) => f.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64,
         };
-        let (from, to) = (whole(number(input)), whole(number(&args.to)));
+        let (from, to) = (whole(number(input)?), whole(number(&args.to)?));
         if to < from {
             return Ok(Value::Array(vec![]));
         }
@@ -443,11 +448,12 @@ mod tests {
 
     #[test]
     fn what_is_not_a_number_reads_as_ruby_reads_it() {
-        assert_eq!(text_number(" 12 apples"), Number::Integer(12));
-        assert_eq!(text_number("-3.5"), Number::Float(-3.5));
-        assert_eq!(text_number("1_000"), Number::Integer(1000));
-        assert_eq!(text_number("apples"), Number::Integer(0));
-        assert_eq!(text_number("3."), Number::Integer(3));
+        let read = |text: &str| number(&Value::scalar(text.to_owned())).expect("a number");
+        assert_eq!(read(" 12 apples"), Number::Integer(12));
+        assert_eq!(read("-3.5"), Number::Float(-3.5));
+        assert_eq!(read("1_000"), Number::Integer(1000));
+        assert_eq!(read("apples"), Number::Integer(0));
+        assert_eq!(read("3."), Number::Integer(3));
         for (source, expected) in [
             ("{{ 'abc' | plus: 2 }}", "2"),
             ("{{ nothing | times: 3 }}", "0"),

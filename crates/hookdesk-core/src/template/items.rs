@@ -8,6 +8,7 @@ use liquid_core::model::{State, ValueViewCmp};
 use liquid_core::{Display_filter, Expression, Filter, FilterParameters, FromFilterParameters};
 use liquid_core::{Result, Runtime, Value, ValueCow, ValueView};
 
+use super::arithmetic::{RubyNumber, to_number};
 use super::decimal::Decimal;
 use super::filters::filter_family;
 
@@ -188,43 +189,7 @@ struct SumFilter {
     args: PropertyArgs,
 }
 
-/// A number as `sum` reads it.
-enum Number {
-    Integer(i128),
-    /// A float, exactly as its shortest text says (Ruby's `BigDecimal(float.to_s)`) when
-    /// that fits, and as itself.
-    Float(Option<Decimal>, f64),
-}
-
 const TOO_LARGE: &str = "sum: the total is too large";
-
-/// Ruby's `Utils.to_number`: a number as itself; text `-?digits.digits` as that decimal,
-/// other text as its leading integer (`"12 apples"` is 12, `"apples"` 0); anything else 0.
-fn to_number(value: &dyn ValueView) -> Result<Number> {
-    let Some(scalar) = value.as_scalar() else { return Ok(Number::Integer(0)) };
-    match scalar.type_name() {
-        "whole number" => return Ok(Number::Integer(scalar.to_integer().unwrap_or_default().into())),
-        "fractional number" => {
-            let float = scalar.to_float().unwrap_or_default();
-            return Ok(Number::Float(Decimal::of_float(float), float));
-        }
-        "string" => {}
-        _ => return Ok(Number::Integer(0)),
-    }
-    let text = scalar.to_kstr();
-    let text = text.trim();
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    if unsigned.split_once('.').is_some_and(|(whole, fraction)| digits(whole) && digits(fraction)) {
-        return Ok(Number::Float(Decimal::parse(text), text.parse().unwrap_or_default()));
-    }
-    let sign = usize::from(text.starts_with(['-', '+']));
-    let leading = sign + text[sign..].bytes().take_while(u8::is_ascii_digit).count();
-    match &text[..leading] {
-        "" | "-" | "+" => Ok(Number::Integer(0)),
-        number => number.parse().map(Number::Integer).map_err(|_| liquid_core::Error::with_msg(TOO_LARGE)),
-    }
-}
 
 impl Filter for SumFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
@@ -247,9 +212,9 @@ impl Filter for SumFilter {
         let too_large = || liquid_core::Error::with_msg(TOO_LARGE);
         let (mut whole, mut exact, mut approximate, mut any_float) = (0i128, Some(Decimal::ZERO), 0f64, false);
         for value in values {
-            match to_number(value)? {
-                Number::Integer(i) => whole = whole.checked_add(i).ok_or_else(too_large)?,
-                Number::Float(decimal, float) => {
+            match to_number(value).ok_or_else(too_large)? {
+                RubyNumber::Integer(i) => whole = whole.checked_add(i).ok_or_else(too_large)?,
+                RubyNumber::Float(decimal, float) => {
                     any_float = true;
                     exact = exact.zip(decimal).and_then(|(sum, d)| sum.plus(d));
                     approximate += float;
