@@ -100,10 +100,11 @@ impl<'s> Iterator for Elements<'s> {
 
 /// The opening and the closing of an output or a tag as written (`{{-` and `}}`, `{%` and
 /// `-%}`...): its whitespace control kept when it is written again.
+/// Empty for what has none (text).
 pub(crate) fn delimiters(text: &str) -> (&str, &str) {
-    let open = if text.starts_with("{{-") || text.starts_with("{%-") { 3 } else { 2 };
-    let close = if text.ends_with("-}}") || text.ends_with("-%}") { 3 } else { 2 };
-    (&text[..open.min(text.len())], &text[text.len().saturating_sub(close)..])
+    let open = ["{{-", "{%-", "{{", "{%"].into_iter().find(|open| text.starts_with(open)).unwrap_or("");
+    let close = ["-}}", "-%}", "}}", "%}"].into_iter().find(|close| text[open.len()..].ends_with(close)).unwrap_or("");
+    (open, close)
 }
 
 /// `markup` without its quoted strings' contents: what is left is the markup's own syntax.
@@ -145,6 +146,8 @@ mod tests {
         assert_eq!(delimiters("{{- x }}"), ("{{-", "}}"));
         assert_eq!(delimiters("{% if a -%}"), ("{%", "-%}"));
         assert_eq!(delimiters("{%- # note -%}"), ("{%-", "-%}"));
+        assert_eq!(delimiters("\u{941C1}\u{37FC3}t"), ("", ""), "text has none, whatever its characters");
+        assert_eq!(delimiters("{%}"), ("{%", ""));
     }
 
     fn kinds(source: &str) -> Vec<Kind<'_>> {

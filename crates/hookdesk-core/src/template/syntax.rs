@@ -119,5 +119,7 @@ mod tests {
         assert_eq!(rewrite("{% raw %}{%# kept %}{% endraw %}"), "{% raw %}{%# kept %}{% endraw %}");
         assert_eq!(rewrite("{%-\n # one\n two\n-%}"), "{%-\n # one\n two\n-%}", "every line a comment, or none");
         assert!(matches!(rewrite("{{ x }} {% if a %}b{% endif %}"), Cow::Borrowed(_)));
+        // Text of characters of four bytes (the fuzzer's, which panicked a slice).
+        assert!(matches!(rewrite("\u{941C1}\u{37FC3}t {{ x }}"), Cow::Borrowed(_)));
     }
 }
