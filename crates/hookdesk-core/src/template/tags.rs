@@ -111,9 +111,19 @@ impl TagReflection for Assign {
     }
 }
 
+/// The variable an `assign` or a `capture` sets: an identifier without the question mark
+/// that may end one read (Shopify's refuses `{% assign ok? = true %}`).
+fn assigned_name(token: TagToken<'_>) -> Result<String> {
+    let name = token.expect_identifier().into_result()?;
+    if name.ends_with('?') {
+        return Err(liquid_core::Error::with_msg(format!("A variable set by a tag cannot end with \"?\": `{name}`")));
+    }
+    Ok(name.to_owned())
+}
+
 impl ParseTag for Assign {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        let name = arguments.expect_next("Identifier expected.")?.expect_identifier().into_result()?.to_owned();
+        let name = assigned_name(arguments.expect_next("Identifier expected.")?)?;
         arguments
             .expect_next("Assignment operator \"=\" expected.")?
             .expect_str("=")
@@ -195,7 +205,7 @@ impl ParseBlock for Capture {
         mut block: TagBlock<'_, '_>,
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
-        let name = arguments.expect_next("Identifier expected")?.expect_identifier().into_result()?.to_owned();
+        let name = assigned_name(arguments.expect_next("Identifier expected.")?)?;
         arguments.expect_nothing()?;
         let body = Template::new(block.parse_all(options)?);
         block.assert_empty();

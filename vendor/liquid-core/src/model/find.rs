@@ -23,6 +23,11 @@ impl<'s> Path<'s> {
         Path(indexes)
     }
 
+    /// hookdesk's patch: a path whose root is pushed next (`[name]`).
+    pub(crate) fn empty() -> Self {
+        Path(Vec::new())
+    }
+
     /// Append an index.
     pub fn push<I: Into<ScalarCow<'s>>>(&mut self, value: I) {
         self.0.push(value.into());

@@ -146,12 +146,17 @@ fn parse_variable_pair(variable: Pair) -> Variable {
 
     let mut indexes = variable.into_inner();
 
-    let first_identifier = indexes
+    let first = indexes
         .next()
-        .expect("A variable starts with an identifier.")
-        .as_str()
-        .to_owned();
-    let mut variable = Variable::with_literal(first_identifier);
+        .expect("A variable starts with an identifier or a bracket.");
+    // hookdesk's patch: a path that starts with a bracket names its root by a value.
+    let mut variable = match first.as_rule() {
+        Rule::Identifier => Variable::with_literal(first.as_str().to_owned()),
+        _ => match parse_value(first) {
+            Expression::Literal(crate::model::Value::Scalar(name)) => Variable::with_literal(name),
+            root => Variable::with_root(root),
+        },
+    };
 
     let indexes = indexes.map(|index| match index.as_rule() {
         Rule::Identifier => Expression::with_literal(index.as_str().to_owned()),
@@ -933,7 +938,7 @@ impl<'a> TagToken<'a> {
         let identifier = indexes
             .next()
             .expect("Unwrapping identifier out of variable.");
-        if indexes.next().is_some() {
+        if identifier.as_rule() != Rule::Identifier || indexes.next().is_some() {
             // There are indexes: it can't be a value
             return Err(());
         }
@@ -1004,8 +1009,14 @@ impl<'a> TagToken<'a> {
     ///
     /// The identifier is returned as a str.
     pub fn expect_identifier(mut self) -> TryMatchToken<'a, &'a str> {
+        // hookdesk's patch: a name of digits only (`{% assign 123 = x %}`), as Shopify's
+        // accepts (an output of `123` still prints the number).
+        let text: &'a str = self.token.as_str();
         match self.unwrap_identifier() {
             Ok(t) => TryMatchToken::Matches(t.as_str()),
+            Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                TryMatchToken::Matches(text)
+            }
             Err(_) => {
                 self.expected.push(Rule::Identifier);
                 TryMatchToken::Fails(self)

@@ -13,6 +13,9 @@ use super::Runtime;
 pub struct Variable {
     variable: Scalar,
     indexes: Vec<Expression>,
+    /// hookdesk's patch: `[name].rest`, the root named by the first of `indexes`, where
+    /// `variable` is unused.
+    dynamic_root: bool,
 }
 
 impl Variable {
@@ -21,6 +24,24 @@ impl Variable {
         Self {
             variable: value.into(),
             indexes: Default::default(),
+            dynamic_root: false,
+        }
+    }
+
+    /// hookdesk's patch: a reference whose root is the value of `root` (`{{ [name] }}`).
+    pub fn with_root(root: Expression) -> Self {
+        Self {
+            variable: Scalar::new(""),
+            indexes: vec![root],
+            dynamic_root: true,
+        }
+    }
+
+    fn start(&self) -> Path<'_> {
+        if self.dynamic_root {
+            Path::empty()
+        } else {
+            Path::with_index(self.variable.as_ref())
         }
     }
 
@@ -32,7 +53,7 @@ impl Variable {
 
     /// Convert to a `Path`.
     pub fn try_evaluate<'c>(&'c self, runtime: &'c dyn Runtime) -> Option<Path<'c>> {
-        let mut path = Path::with_index(self.variable.as_ref());
+        let mut path = self.start();
         path.reserve(self.indexes.len());
         for expr in &self.indexes {
             let v = expr.try_evaluate(runtime)?;
@@ -47,7 +68,7 @@ impl Variable {
 
     /// Convert to a `Path`.
     pub fn evaluate<'c>(&'c self, runtime: &'c dyn Runtime) -> Result<Path<'c>> {
-        let mut path = Path::with_index(self.variable.as_ref());
+        let mut path = self.start();
         path.reserve(self.indexes.len());
         for expr in &self.indexes {
             let v = expr.evaluate(runtime)?;
@@ -83,7 +104,9 @@ impl Extend<Expression> for Variable {
 
 impl fmt::Display for Variable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.variable.render())?;
+        if !self.dynamic_root {
+            write!(f, "{}", self.variable.render())?;
+        }
         for index in self.indexes.iter() {
             write!(f, "[{}]", index)?;
         }

@@ -21,13 +21,11 @@ pub enum State {
 }
 
 impl State {
+    // hookdesk's patch: `blank` and `empty` as values are Ruby's method literals, truthy
+    // objects that are neither empty nor blank themselves (`{% if blank %}` renders,
+    // `blank == empty` is false), where the published crate made them falsy and equal.
     fn is_truthy(self) -> bool {
-        match self {
-            State::Truthy => false,
-            State::DefaultValue => false,
-            State::Empty => false,
-            State::Blank => false,
-        }
+        true
     }
 
     fn is_default(self) -> bool {
@@ -40,21 +38,11 @@ impl State {
     }
 
     fn is_empty(self) -> bool {
-        match self {
-            State::Truthy => true,
-            State::DefaultValue => true,
-            State::Empty => true,
-            State::Blank => true,
-        }
+        false
     }
 
     fn is_blank(self) -> bool {
-        match self {
-            State::Truthy => true,
-            State::DefaultValue => true,
-            State::Empty => true,
-            State::Blank => true,
-        }
+        false
     }
 }
 

@@ -140,10 +140,12 @@ impl ValueView for Value {
             Value::Array(ref x) => x.query_state(state),
             Value::Object(ref x) => x.query_state(state),
             Value::State(ref x) => x.query_state(state),
+            // hookdesk's patch: nil is blank but not empty, as in Ruby (`nil == empty` is
+            // false).
             Value::Nil => match state {
                 State::Truthy => false,
                 State::DefaultValue => true,
-                State::Empty => true,
+                State::Empty => false,
                 State::Blank => true,
             },
         }
