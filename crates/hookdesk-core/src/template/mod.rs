@@ -4,6 +4,7 @@
 //! Every render runs under a budget (`budget`): no template can take the process down.
 
 mod arithmetic;
+mod blocks;
 mod budget;
 mod case;
 mod cost;
@@ -149,7 +150,16 @@ impl Template {
     pub fn parse(field: &str, source: &str) -> Result<Self, Invalid> {
         let mut refused = None;
         let compiled = cost::parsed(source, || {
-            let expanded = inline::expand(source).map_err(|inline::OpenQuote(line)| {
+            let bodies = blocks::without_unparsed_bodies(source).map_err(|blocks::Refused { at, reason }| {
+                let (line, column) = lex::position(source, at);
+                refused = Some(Invalid {
+                    line: Some(line),
+                    column: Some(column),
+                    ..Invalid::new(field, format!("Liquid syntax error at line {line}, column {column}: {reason}"))
+                });
+                liquid::Error::with_msg("refused")
+            })?;
+            let expanded = inline::expand(&bodies).map_err(|inline::OpenQuote(line)| {
                 refused = Some(Invalid {
                     line: Some(line),
                     column: None,
@@ -163,6 +173,7 @@ impl Template {
                 liquid::Error::with_msg("refused")
             })?;
             let expanded = syntax::rewrite(&expanded);
+            let expanded = blocks::without_blank_whitespace(&expanded);
             if let Some((line, column, reason)) = nesting::too_deep(&expanded, MAX_NESTING) {
                 refused = Some(Invalid {
                     line: Some(line),

@@ -47,10 +47,13 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
         };
         if let Some(replacement) = replacement {
             out.push_str(&source[copied..element.start]);
-            out.push_str(&replacement);
-            // The newlines the element held, so that the lines after it stay where they were.
+            // The newlines the element held, inside it before its close (outside they would
+            // print), so that the lines after it stay where they were.
             let lost = text.matches('\n').count().saturating_sub(replacement.matches('\n').count());
+            let (_, close) = delimiters(&replacement);
+            out.push_str(&replacement[..replacement.len() - close.len()]);
             out.extend(std::iter::repeat_n('\n', lost));
+            out.push_str(close);
             copied = element.end;
         }
     }
@@ -111,9 +114,9 @@ mod tests {
         assert_eq!(rewrite("a {%# note %} b"), "a {% comment %}{% endcomment %} b");
         assert_eq!(rewrite("{%- # x -%}"), "{%- comment %}{% endcomment -%}");
         assert_eq!(rewrite("{%# some \"comment %}x"), "{% comment %}{% endcomment %}x");
-        assert_eq!(rewrite("{%-\n # one\n # two\n-%}y"), "{%- comment %}{% endcomment -%}\n\n\ny");
+        assert_eq!(rewrite("{%-\n # one\n # two\n-%}y"), "{%- comment %}{% endcomment \n\n\n-%}y");
         assert_eq!(rewrite("{{ (1..5) | join: '#' }}"), "{{ 1 | hookdesk_range: 5 | join: '#' }}");
-        assert_eq!(rewrite("{{ ( \n\t1..5) }}"), "{{ 1 | hookdesk_range: 5 }}\n");
+        assert_eq!(rewrite("{{ ( \n\t1..5) }}"), "{{ 1 | hookdesk_range: 5 \n}}");
         assert_eq!(rewrite("{% assign r = (a..b) %}"), "{% assign r = a | hookdesk_range: b %}");
         assert_eq!(rewrite("{% for i in (1..6), limit: 4, offset: 2 %}"), "{% for i in (1..6)  limit: 4  offset: 2 %}");
         assert_eq!(rewrite("{% raw %}{%# kept %}{% endraw %}"), "{% raw %}{%# kept %}{% endraw %}");

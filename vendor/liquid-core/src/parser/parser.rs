@@ -1011,7 +1011,7 @@ impl<'a> TagToken<'a> {
     pub fn expect_identifier(mut self) -> TryMatchToken<'a, &'a str> {
         // hookdesk's patch: a name of digits only (`{% assign 123 = x %}`), as Shopify's
         // accepts (an output of `123` still prints the number).
-        let text: &'a str = self.token.as_str();
+        let text: &'a str = self.token.as_str().trim();
         match self.unwrap_identifier() {
             Ok(t) => TryMatchToken::Matches(t.as_str()),
             Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {

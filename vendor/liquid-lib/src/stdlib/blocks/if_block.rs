@@ -68,7 +68,7 @@ fn parse_if(
         match element {
             BlockElement::Tag(tag) => match tag.name() {
                 "else" => {
-                    if_false = Some(tokens.parse_all(options)?);
+                    if_false = Some(parse_else(tokens, options)?);
                     break;
                 }
                 "elsif" => {
@@ -90,6 +90,31 @@ fn parse_if(
         if_true,
         if_false,
     }))
+}
+
+/// hookdesk's patch: an `else` branch to the block's end, where a further `else` or `elsif`
+/// and what follows it are parsed and never rendered, as by Shopify's lax parser (the
+/// published crate refused them).
+fn parse_else(
+    tokens: &mut TagBlock<'_, '_>,
+    options: &Language,
+) -> Result<Vec<Box<dyn Renderable>>> {
+    let mut rendered = Vec::new();
+    let mut ignoring = false;
+    while let Some(element) = tokens.next()? {
+        let parsed = match element {
+            BlockElement::Tag(tag) if matches!(tag.name(), "else" | "elsif") => {
+                ignoring = true;
+                continue;
+            }
+            BlockElement::Tag(tag) => tag.parse(tokens, options)?,
+            element => element.parse(tokens, options)?,
+        };
+        if !ignoring {
+            rendered.push(parsed);
+        }
+    }
+    Ok(rendered)
 }
 
 #[derive(Copy, Clone, Debug, Default)]
@@ -131,7 +156,12 @@ impl ParseBlock for UnlessBlock {
             match element {
                 BlockElement::Tag(tag) => match tag.name() {
                     "else" => {
-                        if_false = Some(tokens.parse_all(options)?);
+                        if_false = Some(parse_else(&mut tokens, options)?);
+                        break;
+                    }
+                    // hookdesk's patch: `unless` takes `elsif` branches, as Shopify's.
+                    "elsif" => {
+                        if_false = Some(vec![parse_if(tag.into_tokens(), &mut tokens, options)?]);
                         break;
                     }
                     _ => if_true.push(tag.parse(&mut tokens, options)?),
@@ -414,36 +444,38 @@ fn parse_atom_condition(arguments: &mut PeekableTagTokenIter<'_>) -> Result<Cond
     Ok(cond)
 }
 
-fn parse_conjunction_chain(arguments: &mut PeekableTagTokenIter<'_>) -> Result<Condition> {
-    let mut lh = parse_atom_condition(arguments)?;
-
-    while let Some("and") = arguments.peek().map(TagToken::as_str) {
-        arguments.next();
-        let rh = parse_atom_condition(arguments)?;
-        lh = Condition::Conjunction(Box::new(lh), Box::new(rh));
-    }
-
-    Ok(lh)
-}
-
-/// Common parsing for "if" and "unless" condition
+/// Common parsing for "if" and "unless" condition.
+///
+/// hookdesk's patch: `and` and `or` group from the right without precedence, as in
+/// Shopify's Liquid (`true and false and false or true` is `true and (false and (false or
+/// true))`, false), where the published crate bound `and` tighter and grouped from the left.
 fn parse_condition(arguments: TagTokenIter<'_>) -> Result<Condition> {
     let mut arguments = PeekableTagTokenIter {
         iter: arguments,
         peeked: None,
     };
-    let mut lh = parse_conjunction_chain(&mut arguments)?;
-
+    let mut atoms = vec![parse_atom_condition(&mut arguments)?];
+    let mut conjunctions = Vec::new();
     while let Some(token) = arguments.next() {
-        token
-            .expect_str("or")
-            .into_result_custom_msg("\"and\" or \"or\" expected.")?;
-
-        let rh = parse_conjunction_chain(&mut arguments)?;
-        lh = Condition::Disjunction(Box::new(lh), Box::new(rh));
+        let conjunction = token.as_str() == "and";
+        if !conjunction {
+            token
+                .expect_str("or")
+                .into_result_custom_msg("\"and\" or \"or\" expected.")?;
+        }
+        conjunctions.push(conjunction);
+        atoms.push(parse_atom_condition(&mut arguments)?);
     }
-
-    Ok(lh)
+    let mut condition = atoms.pop().expect("one atom at least");
+    while let (Some(conjunction), Some(left)) = (conjunctions.pop(), atoms.pop()) {
+        let (left, right) = (Box::new(left), Box::new(condition));
+        condition = if conjunction {
+            Condition::Conjunction(left, right)
+        } else {
+            Condition::Disjunction(left, right)
+        };
+    }
+    Ok(condition)
 }
 
 #[cfg(test)]
