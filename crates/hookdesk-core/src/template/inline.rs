@@ -7,15 +7,24 @@ use std::borrow::Cow;
 
 use super::lex::{Kind, elements};
 
-/// A line of a `{% liquid %}` tag whose quote is not closed on it: refused, because the tag's
-/// end was found by reading that quote as open (an apostrophe in a `#` comment counts), so
-/// the parser would not see the tags the author wrote. The 1-based line number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct OpenQuote(pub usize);
+/// A `{% liquid %}` tag refused, with the 1-based line of the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Refused {
+    /// A line whose quote is not closed on it: the tag's end was found by reading that quote
+    /// as open (an apostrophe in a `#` comment counts), so the parser would not see the tags
+    /// the author wrote.
+    OpenQuote(usize),
+    /// A line that closes or continues a block the tag did not open (`{% if a %}{% liquid
+    /// endif %}`): as in Shopify's, a tag's lines are a body of their own.
+    Outside { line: usize, tag: String },
+}
+
+/// Tags that open a block closed by `end` + their name, inside a `{% liquid %}` tag.
+const BLOCKS: &[&str] = &["if", "unless", "case", "for", "tablerow", "capture", "ifchanged"];
 
 /// `source` with each `{% liquid %}` tag written out as the tags of its lines (none inside
 /// `{% raw %}`). Lines starting with `#` are comments.
-pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, OpenQuote> {
+pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, Refused> {
     let mut expanded = String::new();
     let mut copied = 0;
     let mut raw = false;
@@ -30,7 +39,7 @@ pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, OpenQuote> {
             // Never closed, because a quote on one of its lines is read as open.
             let first_line = lines.line_at(source, element.start);
             let open = source[element.start..].split('\n').position(|line| !quotes_balanced(line)).unwrap_or(0);
-            return Err(OpenQuote(first_line + open));
+            return Err(Refused::OpenQuote(first_line + open));
         }
         let Kind::Tag { name, .. } = element.kind else { continue };
         match name {
@@ -39,8 +48,10 @@ pub(super) fn expand(source: &str) -> Result<Cow<'_, str>, OpenQuote> {
             "liquid" if !raw => {
                 expanded.push_str(&source[copied..element.start]);
                 let first_line = lines.line_at(source, element.start);
-                let tag =
-                    written_out(&source[element.start..element.end]).map_err(|line| OpenQuote(first_line + line))?;
+                let tag = written_out(&source[element.start..element.end]).map_err(|refused| match refused {
+                    Refused::OpenQuote(line) => Refused::OpenQuote(first_line + line),
+                    Refused::Outside { line, tag } => Refused::Outside { line: first_line + line, tag },
+                })?;
                 expanded.push_str(&tag);
                 copied = element.end;
             }
@@ -91,8 +102,9 @@ fn quotes_balanced(line: &str) -> bool {
 
 /// One `{% liquid ... %}` tag as its lines' tags, next to each other (no text between them to
 /// render), each line's end kept inside a tag's markup, and the tag's whitespace control on
-/// the first and the last. Fails with the index of a line whose quote is left open.
-fn written_out(tag: &str) -> Result<String, usize> {
+/// the first and the last. A line may be a `liquid` tag itself (`liquid echo x` is `echo
+/// x`); `comment` to `endcomment` are left out. Lines are counted from 0.
+fn written_out(tag: &str) -> Result<String, Refused> {
     let (open, close) = super::lex::delimiters(tag);
     let inner = &tag[open.len()..tag.len() - close.len()];
     let leading = inner.len() - inner.trim_start().len();
@@ -101,14 +113,40 @@ fn written_out(tag: &str) -> Result<String, usize> {
     let skipped = inner[..leading].matches('\n').count();
     let lines: Vec<&str> = body.split('\n').collect();
     if let Some(open_quote) = lines.iter().position(|line| !quotes_balanced(line)) {
-        return Err(skipped + open_quote);
+        return Err(Refused::OpenQuote(skipped + open_quote));
     }
-    let statements: Vec<(usize, &str)> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| (i, line.trim()))
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .collect();
+    let mut statements: Vec<(usize, &str)> = Vec::new();
+    let mut comments = 0;
+    let mut blocks: Vec<&str> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let mut statement = line.trim();
+        while let Some(rest) = statement.strip_prefix("liquid").filter(|r| r.is_empty() || r.starts_with(char::is_whitespace)) {
+            statement = rest.trim_start();
+        }
+        if statement.is_empty() || statement.starts_with('#') {
+            continue;
+        }
+        let name = statement.split(char::is_whitespace).next().unwrap_or_default();
+        match name {
+            "comment" => comments += 1,
+            "endcomment" if comments > 0 => comments -= 1,
+            _ if comments > 0 => {}
+            _ if BLOCKS.contains(&name) => {
+                blocks.push(name);
+                statements.push((i, statement));
+            }
+            _ if name.strip_prefix("end").is_some_and(|block| BLOCKS.contains(&block)) => {
+                if blocks.pop() != Some(&name[3..]) {
+                    return Err(Refused::Outside { line: skipped + i, tag: name.to_owned() });
+                }
+                statements.push((i, statement));
+            }
+            "else" | "elsif" | "when" if blocks.is_empty() => {
+                return Err(Refused::Outside { line: skipped + i, tag: name.to_owned() });
+            }
+            _ => statements.push((i, statement)),
+        }
+    }
     let last_line = lines.len() - 1;
     if statements.is_empty() {
         // Nothing to run: a comment keeps the tag's whitespace control and its lines.
@@ -139,12 +177,27 @@ mod tests {
 
     #[test]
     fn a_quote_left_open_on_a_line_is_refused_and_an_empty_tag_keeps_its_whitespace_control() {
-        assert_eq!(expand("x\n{% liquid\n# don't\necho 1\n%}"), Err(OpenQuote(3)));
-        assert_eq!(expand("{% liquid echo \"a\nb\" %}"), Err(OpenQuote(1)));
+        assert_eq!(expand("x\n{% liquid\n# don't\necho 1\n%}"), Err(Refused::OpenQuote(3)));
+        assert_eq!(expand("{% liquid echo \"a\nb\" %}"), Err(Refused::OpenQuote(1)));
         assert_eq!(
             expand("a {%- liquid\n# nothing\n -%} b").expect("expands"),
             "a {%- comment \n\n%}{% endcomment -%} b"
         );
+    }
+
+    #[test]
+    fn liquid_lines_nest_comments_go_and_blocks_stay_inside() {
+        assert_eq!(expand("{% liquid liquid liquid echo 1\nliquid\n%}").expect("expands"), "{% echo 1 \n\n%}");
+        assert_eq!(
+            expand("{% liquid\ncomment a\nif ]\nendcomment\necho 2 %}").expect("expands"),
+            "{%\n\n\n\n echo 2 %}"
+        );
+        assert_eq!(
+            expand("{% if a %}\n{% liquid endif %}"),
+            Err(Refused::Outside { line: 2, tag: "endif".into() })
+        );
+        assert_eq!(expand("{% liquid if a\nelse\nendif %}").expect("expands"), "{% if a \n%}{% else \n%}{% endif %}");
+        assert_eq!(expand("{% liquid\nelse %}"), Err(Refused::Outside { line: 2, tag: "else".into() }));
     }
 
     #[test]

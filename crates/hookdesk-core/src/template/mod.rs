@@ -159,16 +159,21 @@ impl Template {
                 });
                 liquid::Error::with_msg("refused")
             })?;
-            let expanded = inline::expand(&bodies).map_err(|inline::OpenQuote(line)| {
+            let expanded = inline::expand(&bodies).map_err(|inline_refused| {
+                let (line, problem) = match inline_refused {
+                    inline::Refused::OpenQuote(line) => (
+                        line,
+                        "a quote opened in a {% liquid %} tag is not closed on its line (an apostrophe in a # comment counts)".to_owned(),
+                    ),
+                    inline::Refused::Outside { line, tag } => (
+                        line,
+                        format!("`{tag}` in a {{% liquid %}} tag belongs to a block the tag did not open (its lines are a body of their own)"),
+                    ),
+                };
                 refused = Some(Invalid {
                     line: Some(line),
                     column: None,
-                    ..Invalid::new(
-                        field,
-                        format!(
-                            "Liquid syntax error at line {line}: a quote opened in a {{% liquid %}} tag is not closed on its line (an apostrophe in a # comment counts)"
-                        ),
-                    )
+                    ..Invalid::new(field, format!("Liquid syntax error at line {line}: {problem}"))
                 });
                 liquid::Error::with_msg("refused")
             })?;
