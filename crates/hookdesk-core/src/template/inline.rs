@@ -120,7 +120,9 @@ fn written_out(tag: &str) -> Result<String, Refused> {
     let mut blocks: Vec<&str> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let mut statement = line.trim();
-        while let Some(rest) = statement.strip_prefix("liquid").filter(|r| r.is_empty() || r.starts_with(char::is_whitespace)) {
+        while let Some(rest) =
+            statement.strip_prefix("liquid").filter(|r| r.is_empty() || r.starts_with(char::is_whitespace))
+        {
             statement = rest.trim_start();
         }
         if statement.is_empty() || statement.starts_with('#') {
@@ -192,10 +194,7 @@ mod tests {
             expand("{% liquid\ncomment a\nif ]\nendcomment\necho 2 %}").expect("expands"),
             "{%\n\n\n\n echo 2 %}"
         );
-        assert_eq!(
-            expand("{% if a %}\n{% liquid endif %}"),
-            Err(Refused::Outside { line: 2, tag: "endif".into() })
-        );
+        assert_eq!(expand("{% if a %}\n{% liquid endif %}"), Err(Refused::Outside { line: 2, tag: "endif".into() }));
         assert_eq!(expand("{% liquid if a\nelse\nendif %}").expect("expands"), "{% if a \n%}{% else \n%}{% endif %}");
         assert_eq!(expand("{% liquid\nelse %}"), Err(Refused::Outside { line: 2, tag: "else".into() }));
     }

@@ -153,8 +153,9 @@ impl Renderable for Assigned {
 #[derive(Clone, Copy)]
 pub(super) struct Echo;
 
+/// What an `echo` prints; nothing for an empty `{% echo %}`, as in Shopify's.
 #[derive(Debug)]
-struct Echoed(FilterChain);
+struct Echoed(Option<FilterChain>);
 
 impl TagReflection for Echo {
     fn tag(&self) -> &'static str {
@@ -168,9 +169,10 @@ impl TagReflection for Echo {
 
 impl ParseTag for Echo {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        let value = filter_chain(arguments.expect_next("A value expected.")?, options)?;
+        let Some(value) = arguments.next() else { return Ok(Box::new(Echoed(None))) };
+        let value = filter_chain(value, options)?;
         arguments.expect_nothing()?;
-        Ok(Box::new(Echoed(value)))
+        Ok(Box::new(Echoed(Some(value))))
     }
 
     fn reflection(&self) -> &dyn TagReflection {
@@ -181,7 +183,8 @@ impl ParseTag for Echo {
 impl Renderable for Echoed {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         budget::check()?;
-        let value = self.0.evaluate(runtime)?;
+        let Some(chain) = &self.0 else { return Ok(()) };
+        let value = chain.evaluate(runtime)?;
         write!(writer, "{}", value.render()).map_err(|e| liquid_core::Error::with_msg(format!("echo: {e}")))
     }
 }

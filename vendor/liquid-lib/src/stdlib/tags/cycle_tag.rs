@@ -3,13 +3,12 @@ use std::io::Write;
 
 use liquid_core::error::{ResultLiquidExt, ResultLiquidReplaceExt};
 use liquid_core::parser::TagToken;
-use liquid_core::parser::TryMatchToken;
 use liquid_core::Expression;
 use liquid_core::Language;
 use liquid_core::Renderable;
 use liquid_core::Runtime;
 use liquid_core::ValueView;
-use liquid_core::{Error, Result};
+use liquid_core::Result;
 use liquid_core::{ParseTag, TagReflection, TagTokenIter};
 
 #[derive(Copy, Clone, Debug, Default)]
@@ -47,22 +46,16 @@ impl ParseTag for CycleTag {
 
 /// Internal implementation of cycle, to allow easier testing.
 fn parse_cycle(mut arguments: TagTokenIter<'_>, _options: &Language) -> Result<Cycle> {
-    let mut name = String::new();
+    let mut name = None;
     let mut values = Vec::new();
 
     let first = arguments.expect_next("Identifier or value expected")?;
     let second = arguments.next();
     match second.as_ref().map(TagToken::as_str) {
         Some(":") => {
-            name = match first.expect_identifier() {
-                TryMatchToken::Matches(name) => name.to_owned(),
-                TryMatchToken::Fails(name) => match name.expect_literal() {
-                    // This will allow non string literals such as 0 to be parsed as such.
-                    // Is this ok or should more specific functions be created?
-                    TryMatchToken::Matches(name) => name.to_kstr().into_string(),
-                    TryMatchToken::Fails(name) => return name.raise_error().into_err(),
-                },
-            };
+            // hookdesk's patch: a group's name is a value, read when the cycle renders
+            // (`cycle a: 1, 2` counts in the group named by a's value), as in Shopify's.
+            name = Some(first.expect_value().into_result()?);
         }
         Some(",") | None => {
             // first argument is the first item in the cycle
@@ -92,19 +85,28 @@ fn parse_cycle(mut arguments: TagTokenIter<'_>, _options: &Language) -> Result<C
         }
     }
 
-    if name.is_empty() {
-        name = itertools::join(values.iter(), "-");
-    }
-
     // no more arguments should be supplied, trying to supply them is an error
     arguments.expect_nothing()?;
 
+    let name = match name {
+        Some(name) => CycleName::Named(name),
+        None => CycleName::Values(itertools::join(values.iter(), "-")),
+    };
     Ok(Cycle { name, values })
+}
+
+/// How a cycle's group is named.
+#[derive(Clone, Debug)]
+enum CycleName {
+    /// By a value's text (nil for an undefined variable: all such share one group).
+    Named(Expression),
+    /// By its values, for a cycle without a name.
+    Values(String),
 }
 
 #[derive(Clone, Debug)]
 struct Cycle {
-    name: String,
+    name: CycleName,
     values: Vec<Expression>,
 }
 
@@ -119,11 +121,19 @@ impl Cycle {
 
 impl Renderable for Cycle {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let group = match &self.name {
+            CycleName::Named(name) => match name.try_evaluate(runtime) {
+                Some(value) if !value.is_nil() => format!("named {}", value.to_kstr()),
+                _ => "nil".to_owned(),
+            },
+            CycleName::Values(values) => format!("values {values}"),
+        };
         let expr = runtime
             .registers()
             .get_mut::<CycleRegister>()
-            .cycle(&self.name, &self.values)
-            .trace_with(|| self.trace().into())?;
+            .cycle(&group, &self.values);
+        // Past the end of a shorter cycle in the same group: nothing, as in Shopify's.
+        let Some(expr) = expr else { return Ok(()) };
         let value = expr.evaluate(runtime).trace_with(|| self.trace().into())?;
         write!(writer, "{}", value.render()).replace("Failed to render")?;
         Ok(())
@@ -137,25 +147,13 @@ struct CycleRegister {
 }
 
 impl CycleRegister {
-    fn cycle<'e>(&mut self, name: &str, values: &'e [Expression]) -> Result<&'e Expression> {
-        let index = self.cycle_index(name, values.len());
-        if index >= values.len() {
-            return Error::with_msg(
-                "cycle index out of bounds, most likely from mismatched cycles",
-            )
-            .context("index", format!("{index}"))
-            .context("count", format!("{}", values.len()))
-            .into_err();
-        }
-
-        Ok(&values[index])
-    }
-
-    fn cycle_index(&mut self, name: &str, max: usize) -> usize {
-        let i = self.cycles.entry(name.to_owned()).or_insert(0);
-        let j = *i;
-        *i = (*i + 1) % max;
-        j
+    /// The value at the group's index, which moves on (back to the start past this cycle's
+    /// last value).
+    fn cycle<'e>(&mut self, group: &str, values: &'e [Expression]) -> Option<&'e Expression> {
+        let i = self.cycles.entry(group.to_owned()).or_insert(0);
+        let value = values.get(*i);
+        *i = if *i + 1 >= values.len() { 0 } else { *i + 1 };
+        value
     }
 }
 

@@ -8,6 +8,25 @@ use liquid_core::Result;
 use liquid_core::Runtime;
 use liquid_core::{ParseTag, TagReflection, TagTokenIter};
 
+/// hookdesk's patch: a counter is a variable too, as in Shopify's (`{% increment a %}{{ a }}`
+/// prints 01), unless a variable of its name was assigned, which shadows it (`{% assign a =
+/// 5 %}{% increment a %}{{ a }}` prints 05).
+fn show_counter(runtime: &dyn Runtime, id: &liquid_core::model::KString, val: i64) {
+    let shown = runtime
+        .try_get(&[liquid_core::model::ScalarCow::new(id.as_str())])
+        .and_then(|v| v.as_scalar().and_then(|s| s.to_integer()));
+    let counted = runtime
+        .get_index(&format!("{COUNTER_SHOWN}{id}"))
+        .and_then(|v| v.as_scalar().and_then(|s| s.to_integer()));
+    if shown == counted {
+        runtime.set_global(id.clone(), Value::scalar(val));
+        runtime.set_index(format!("{COUNTER_SHOWN}{id}").into(), Value::scalar(val));
+    }
+}
+
+/// The index under which a counter's last shown value is kept (a name no variable has).
+const COUNTER_SHOWN: &str = " shown ";
+
 #[derive(Copy, Clone, Debug, Default)]
 pub struct IncrementTag;
 
@@ -66,6 +85,7 @@ impl Renderable for Increment {
         write!(writer, "{val}").replace("Failed to render")?;
         val += 1;
         runtime.set_index(self.id.clone(), Value::scalar(val));
+        show_counter(runtime, &self.id, val);
         Ok(())
     }
 }
@@ -128,6 +148,7 @@ impl Renderable for Decrement {
         val -= 1;
         write!(writer, "{val}").replace("Failed to render")?;
         runtime.set_index(self.id.clone(), Value::scalar(val));
+        show_counter(runtime, &self.id, val);
         Ok(())
     }
 }
