@@ -129,9 +129,34 @@ pub(super) fn to_number(value: &dyn ValueView) -> Option<RubyNumber> {
     format!("{sign}{leading}").parse().ok().map(RubyNumber::Integer)
 }
 
+/// In a strict render, `value` unless it is a number or text that is one (`"12"`, `"-1.5"`):
+/// nil, `"12 apples"` or a list fail the filter, where a lax render reads them as Ruby does.
+pub(super) fn refuse_unless_number(value: &dyn ValueView) -> Result<()> {
+    if !super::budget::strict() {
+        return Ok(());
+    }
+    let number = value.as_scalar().is_some_and(|scalar| match scalar.type_name() {
+        "whole number" | "fractional number" => true,
+        "string" => {
+            let text = scalar.to_kstr();
+            let text = text.trim();
+            let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+            let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+            digits(unsigned)
+                || unsigned.split_once('.').is_some_and(|(whole, fraction)| digits(whole) && digits(fraction))
+        }
+        _ => false,
+    });
+    if number {
+        return Ok(());
+    }
+    Err(liquid_core::Error::with_msg(format!("{} is not a number (the template mode is strict)", value.source())))
+}
+
 /// `value` as arithmetic reads it ([`to_number`]): an integer beyond 64 bits as a float, one
 /// beyond 128 bits an error.
 fn number(value: &dyn ValueView) -> Result<Number> {
+    refuse_unless_number(value)?;
     match to_number(value) {
         Some(RubyNumber::Integer(n)) => Ok(i64::try_from(n).map_or(Number::Float(n as f64), Number::Integer)),
         Some(RubyNumber::Float(_, f)) => Ok(Number::Float(f)),

@@ -48,6 +48,9 @@ pub struct Budget {
     /// Whether to name the variables the context lacks (dry runs, test sends, checks on
     /// save); following lookups costs a little on every render.
     noting: bool,
+    /// Whether its renders are strict ([`super::TemplateMode::Strict`]): what is undefined or
+    /// of the wrong type fails them (undefined variables are noted to be named).
+    strict: bool,
     unknown: Vec<String>,
     /// The last value a lookup found, and its path, to name the next lookup in it.
     last: (usize, String),
@@ -71,6 +74,14 @@ impl Budget {
     /// A budget that also names the variables its renders ask for in vain.
     pub fn noting_unknown() -> Self {
         Self { noting: true, ..Self::default() }
+    }
+
+    pub(super) fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    pub(super) fn set_strict(&mut self, strict: bool) {
+        self.strict = strict;
     }
 }
 
@@ -116,6 +127,12 @@ pub(super) fn within<T>(
     let exceeded = state.exceeded.clone();
     *budget = state;
     (result, exceeded, unknown)
+}
+
+/// Whether the render under way is strict: filters then refuse what a lax render reads as
+/// Ruby does (nil or text that is no number in arithmetic, `first` of a number).
+pub(super) fn strict() -> bool {
+    STATE.with(|s| s.borrow().as_ref().is_some_and(|state| state.strict))
 }
 
 /// Spends from the current budget; `Err` (and the reason remembered) when it is over.
@@ -193,7 +210,7 @@ pub(super) fn note_lookup(parent: Option<usize>, key: Key<'_>, found: Option<usi
     use std::fmt::Write as _;
     STATE.with(|s| {
         let mut state = s.borrow_mut();
-        let Some(state) = state.as_mut().filter(|state| state.noting) else { return };
+        let Some(state) = state.as_mut().filter(|state| state.noting || state.strict) else { return };
         let (last, path) = &mut state.last;
         // A loop variable or an assigned value starts a path of its own: its name is not
         // known here.

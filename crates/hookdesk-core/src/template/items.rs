@@ -212,6 +212,7 @@ impl Filter for SumFilter {
         let too_large = || liquid_core::Error::with_msg(TOO_LARGE);
         let (mut whole, mut exact, mut approximate, mut any_float) = (0i128, Some(Decimal::ZERO), 0f64, false);
         for value in values {
+            super::arithmetic::refuse_unless_number(value)?;
             match to_number(value).ok_or_else(too_large)? {
                 RubyNumber::Integer(i) => whole = whole.checked_add(i).ok_or_else(too_large)?,
                 RubyNumber::Float(decimal, float) => {
@@ -296,14 +297,30 @@ impl Filter for FirstFilter {
             let pair = hash.iter().next().map(|(key, value)| vec![Value::scalar(key.into_owned()), value.to_value()]);
             return Ok(pair.map_or(Value::Nil, Value::Array));
         }
+        refuse_unless_list(input, "first")?;
         Ok(Value::Nil)
     }
 }
 
 impl Filter for LastFilter {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        if input.as_object().is_none() {
+            refuse_unless_list(input, "last")?;
+        }
         Ok(input.as_array().and_then(|list| list.last().map(|item| item.to_value())).unwrap_or(Value::Nil))
     }
+}
+
+/// In a strict render, a text, number or boolean given to `filter`, which takes a list: an
+/// error, where a lax render gives nil as Ruby does.
+fn refuse_unless_list(input: &dyn ValueView, filter: &str) -> Result<()> {
+    if super::budget::strict() && input.as_array().is_none() && !input.is_nil() {
+        return Err(liquid_core::Error::with_msg(format!(
+            "`{filter}` takes a list, not {} (the template mode is strict)",
+            input.source()
+        )));
+    }
+    Ok(())
 }
 
 /// `reverse`: the items in reverse order (a text alone is a list of itself, as in Ruby).

@@ -246,6 +246,10 @@ impl Template {
         let result = match (rendered, exceeded) {
             (_, Some(reason)) => Err(RenderError::TooExpensive(format!("the template is too expensive: {reason}"))),
             (Err(e), None) => Err(RenderError::Failed(render_error_in_words(&e.to_string()))),
+            (Ok(()), None) if budget.is_strict() && !unknown.is_empty() => Err(RenderError::Failed(format!(
+                "undefined variable `{}` (the template mode is strict: a variable the data lacks fails the render)",
+                unknown[0]
+            ))),
             (Ok(()), None) => Ok(String::from_utf8_lossy(&output.out).into_owned()),
         };
         (result, unknown)
@@ -344,6 +348,33 @@ impl RenderError {
     }
 }
 
+/// How a template treats what it cannot find or use, chosen per webhook and per inbound
+/// webhook (`template_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateMode {
+    /// As Shopify's and Zendesk's by default: an undefined variable is nil (empty text), and
+    /// filters read what is not of their type as Ruby does (nil and "apples" count 0).
+    #[default]
+    Lax,
+    /// As Shopify's `strict_variables` and `strict_filters`: an undefined variable fails the
+    /// render, and so does a filter given a value of the wrong type.
+    Strict,
+}
+
+impl TemplateMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateMode::Lax => "lax",
+            TemplateMode::Strict => "strict",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Lax, Self::Strict].into_iter().find(|mode| mode.as_str() == text)
+    }
+}
+
 /// Several renders under one budget (all those of one update), remembering every variable
 /// they asked for in vain (dry runs and test sends show them: `ticket.subjct` is a typo, not
 /// an empty subject).
@@ -382,8 +413,18 @@ impl Rendering {
         result
     }
 
+    /// Runs `render` with this rendering's templates in `mode`, then back in the mode it had
+    /// (a webhook's templates in its own mode, within an update's one budget).
+    pub fn in_mode<T>(&mut self, mode: TemplateMode, render: impl FnOnce(&mut Self) -> T) -> T {
+        let before = self.budget.is_strict();
+        self.budget.set_strict(mode == TemplateMode::Strict);
+        let result = render(self);
+        self.budget.set_strict(before);
+        result
+    }
+
     /// The variables asked for that the context did not have, in the order first met (only
-    /// when made [`Rendering::noting_unknown`]).
+    /// when made [`Rendering::noting_unknown`], or in strict mode).
     pub fn unknown(&self) -> &[String] {
         &self.unknown
     }
@@ -779,6 +820,35 @@ mod budget_tests {
         assert_eq!(error.line, Some(3), "{error:?}");
         let error = Template::parse("t", "{% for x in ticket.tags %}\n{{ x | nope }}{% endfor %}").expect_err("bad");
         assert_eq!(error.line, Some(2), "{error:?}");
+    }
+
+    #[test]
+    fn strict_mode_fails_on_what_lax_mode_reads_as_ruby_does() {
+        let strict = |source: &str| {
+            let template = Template::parse("t", source).expect("parses");
+            let mut rendering = Rendering::new();
+            let result = rendering.in_mode(TemplateMode::Strict, |r| r.render(&template, &context()));
+            (result, rendering.render(&template, &context()))
+        };
+        for (source, error) in [
+            ("{{ ticket.subjct }}", "undefined variable `ticket.subjct`"),
+            ("{{ tickt | default: 'x' }}", "undefined variable `tickt`"),
+            ("{{ '12 apples' | plus: 1 }}", "\"12 apples\" is not a number"),
+            ("{{ ticket.id | times: nil }}", "nil is not a number"),
+            ("{{ ticket.id | first }}", "`first` takes a list, not 7"),
+            ("{{ 'abc' | last }}", "`last` takes a list"),
+        ] {
+            let (in_strict, in_lax) = strict(source);
+            let message = in_strict.expect_err(source).to_string();
+            assert!(message.contains(error), "{source}: {message}");
+            assert!(message.contains("strict"), "{source}: {message}");
+            assert!(in_lax.is_ok(), "{source} renders in lax mode, the mode restored after: {in_lax:?}");
+        }
+        for (source, output) in [("{{ ticket.id | plus: '2' }}", "9"), ("{{ ticket.id | plus: ' -1.5' }}", "5.5")] {
+            assert_eq!(strict(source).0.expect(source), output);
+        }
+        assert_eq!(TemplateMode::parse("strict"), Some(TemplateMode::Strict));
+        assert_eq!(TemplateMode::default().as_str(), "lax");
     }
 
     #[test]
