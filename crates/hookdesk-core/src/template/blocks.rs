@@ -256,23 +256,23 @@ mod tests {
     #[test]
     fn comment_and_doc_bodies_are_not_parsed() {
         assert_eq!(
-            without_unparsed_bodies("a{% comment %}{% if x %}\n{%- for ? %}{{ y }}{% endcomment %}b").unwrap(),
+            without_unparsed_bodies("a{% comment %}{% if x %}\n{%- for ? %}{{ y }}{% endcomment %}b").expect("parses"),
             "a{% comment %}\n{% endcomment %}b"
         );
         assert_eq!(
-            without_unparsed_bodies("{% comment %}{% comment %}x{% endcomment %}{% endcomment %}!").unwrap(),
+            without_unparsed_bodies("{% comment %}{% comment %}x{% endcomment %}{% endcomment %}!").expect("parses"),
             "{% comment %}{% endcomment %}!"
         );
         assert_eq!(
-            without_unparsed_bodies("{% comment %}{% raw %}{% endcomment %}{% endraw %}{% endcomment %}!").unwrap(),
+            without_unparsed_bodies("{% comment %}{% raw %}{% endcomment %}{% endraw %}{% endcomment %}!").expect("parses"),
             "{% comment %}{% endcomment %}!"
         );
         assert_eq!(
-            without_unparsed_bodies("x\n {%- doc %}{{ a\n{% enddoc -%} y").unwrap(),
+            without_unparsed_bodies("x\n {%- doc %}{{ a\n{% enddoc -%} y").expect("parses"),
             "x\n {%- comment %}\n{% endcomment -%} y"
         );
         assert_eq!(
-            without_unparsed_bodies("{% raw %}{% comment %}{% endraw %}").unwrap(),
+            without_unparsed_bodies("{% raw %}{% comment %}{% endraw %}").expect("parses"),
             "{% raw %}{% comment %}{% endraw %}"
         );
         assert!(matches!(without_unparsed_bodies("{{ a }} {% if b %}{% endif %}"), Ok(Cow::Borrowed(_))));
