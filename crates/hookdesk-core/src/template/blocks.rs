@@ -264,7 +264,8 @@ mod tests {
             "{% comment %}{% endcomment %}!"
         );
         assert_eq!(
-            without_unparsed_bodies("{% comment %}{% raw %}{% endcomment %}{% endraw %}{% endcomment %}!").expect("parses"),
+            without_unparsed_bodies("{% comment %}{% raw %}{% endcomment %}{% endraw %}{% endcomment %}!")
+                .expect("parses"),
             "{% comment %}{% endcomment %}!"
         );
         assert_eq!(

@@ -852,6 +852,17 @@ mod budget_tests {
     }
 
     #[test]
+    fn objects_print_as_rubys_hash_inspect() {
+        let context = Context::new()
+            .with("o", &json!({"b": 1, "a": [1.5, "x"], "n": null, "t": true, "q": "say \"hi\"\\ #{x}\n", "e": {}}));
+        let template = Template::parse("t", "{{ o }}|{{ o.e }}").expect("parses");
+        assert_eq!(
+            template.render(&context).expect("renders"),
+            r##"{"b" => 1, "a" => [1.5, "x"], "n" => nil, "t" => true, "q" => "say \"hi\"\\ \#{x}\n", "e" => {}}|{}"##
+        );
+    }
+
+    #[test]
     fn unknown_variables_are_named() {
         let template = Template::parse(
             "t",

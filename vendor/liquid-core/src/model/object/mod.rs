@@ -349,13 +349,71 @@ impl<'s, O: ObjectView> ObjectRender<'s, O> {
     }
 }
 
+// hookdesk's patch: an object prints as Ruby's `Hash#inspect` (Ruby 3.4: `{"a" => 1, "b" =>
+// [1, "x"], "c" => nil}`, `{}` when empty), as Shopify's Liquid prints a hash, where the
+// published crate wrote its keys and values one after the other.
 impl<O: ObjectView> fmt::Display for ObjectRender<'_, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (k, v) in self.s.iter() {
-            write!(f, "{}{}", k, v.render())?;
-        }
-        Ok(())
+        inspect_object(self.s, f)
     }
+}
+
+fn inspect_object(object: &dyn ObjectView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{{")?;
+    for (i, (k, v)) in object.iter().enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        inspect_text(k.as_str(), f)?;
+        write!(f, " => ")?;
+        inspect(v, f)?;
+    }
+    write!(f, "}}")
+}
+
+/// A value as Ruby's `inspect` writes it inside a hash.
+fn inspect(value: &dyn ValueView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if value.is_nil() {
+        return write!(f, "nil");
+    }
+    if let Some(object) = value.as_object() {
+        return inspect_object(object, f);
+    }
+    if let Some(array) = value.as_array() {
+        write!(f, "[")?;
+        for (i, item) in array.values().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            inspect(item, f)?;
+        }
+        return write!(f, "]");
+    }
+    match value.as_scalar() {
+        Some(scalar) if scalar.type_name() == "string" => inspect_text(&scalar.to_kstr(), f),
+        _ => write!(f, "{}", value.render()),
+    }
+}
+
+/// Text as Ruby's `String#inspect` writes it: quoted, with `"`, `\`, `#{` and control
+/// characters escaped.
+fn inspect_text(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "\"")?;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => write!(f, "\\\"")?,
+            '\\' => write!(f, "\\\\")?,
+            '\n' => write!(f, "\\n")?,
+            '\r' => write!(f, "\\r")?,
+            '\t' => write!(f, "\\t")?,
+            '\u{1b}' => write!(f, "\\e")?,
+            '#' if matches!(chars.peek(), Some('{' | '$' | '@')) => write!(f, "\\#")?,
+            c if c.is_control() => write!(f, "\\u{:04X}", c as u32)?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    write!(f, "\"")
 }
 
 #[cfg(test)]
