@@ -359,8 +359,9 @@ struct RoundArgs {
 }
 
 /// `round` as Ruby's: on the decimal digits, half away from zero (`2.675 | round: 2` is
-/// `2.68`, `2.5 | round` is `3`); a whole number without places, a float with them; an
-/// integer keeps its digits unless the places are negative (`1234 | round: -2` is `1200`).
+/// `2.68`, `2.5 | round` is `3`); a whole number without places or with negative ones
+/// (`5.666 | round: -1` is `10`), a float with places; an integer keeps its digits unless
+/// the places are negative (`1234 | round: -2` is `1200`).
 #[derive(Clone, ParseFilter, FilterReflection)]
 #[filter(
     name = "round",
@@ -407,7 +408,8 @@ impl Filter for RoundFilter {
             return if places == 0 { Err(too_large()) } else { Ok(Value::scalar(float)) };
         };
         let rounded = decimal.round(places);
-        if places == 0 {
+        // Ruby's `Float#round` answers an integer for no places or negative ones.
+        if places <= 0 {
             return rounded.to_i64().map(Value::scalar).ok_or_else(too_large);
         }
         Ok(Value::scalar(rounded.to_f64()))

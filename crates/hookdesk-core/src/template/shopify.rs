@@ -417,12 +417,14 @@ fn read_time(input: &dyn ValueView) -> Option<Zoned> {
     if input.is_nil() {
         return None;
     }
-    // A number, or text of digits: a Unix timestamp.
+    // A number, or text of digits only (no sign, as Ruby's `/\A\d+\z/`): a Unix timestamp.
     if let Some(scalar) = input.as_scalar() {
-        if let Some(seconds) = scalar.to_integer() {
+        let text = (scalar.type_name() == "string").then(|| scalar.to_kstr());
+        let timestamp = text.as_ref().is_none_or(|text| text.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(seconds) = scalar.to_integer().filter(|_| timestamp) {
             return Timestamp::from_second(seconds).ok().map(|t| t.to_zoned(zone));
         }
-        if let Some(seconds) = scalar.to_float().filter(|s| s.is_finite()) {
+        if let Some(seconds) = scalar.to_float().filter(|s| timestamp && s.is_finite()) {
             let nanos = (seconds * 1e9).round();
             return (nanos.abs() < 1e27)
                 .then(|| Timestamp::from_nanosecond(nanos as i128).ok())

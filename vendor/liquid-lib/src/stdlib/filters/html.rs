@@ -144,9 +144,9 @@ struct NewlineToBrFilter;
 
 impl Filter for NewlineToBrFilter {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        // TODO handle windows line endings
+        // hookdesk's patch: `\r\n` is one line end, as Ruby's `gsub(/\r?\n/, ...)`.
         let input = input.to_kstr();
-        Ok(Value::scalar(input.replace('\n', "<br />\n")))
+        Ok(Value::scalar(input.replace("\r\n", "\n").replace('\n', "<br />\n")))
     }
 }
 
