@@ -292,27 +292,13 @@ pub(crate) fn value_eq(lhs: &dyn ValueView, rhs: &dyn ValueView) -> bool {
         return lhs.query_state(state);
     }
 
+    // hookdesk's patch: nil equals only nil and a scalar only a scalar, as in Ruby (`nil ==
+    // false` is false, so `where: "b", false` does not match a nil `b`), where the published
+    // crate compared truthiness across kinds.
     match (lhs.as_scalar(), rhs.as_scalar()) {
-        (Some(x), Some(y)) => return x == y,
-        (None, None) => (),
-        // encode Ruby truthiness: all values except false and nil are true
-        (Some(x), _) => {
-            if rhs.is_nil() {
-                return !x.to_bool().unwrap_or(true);
-            } else {
-                return x.to_bool().unwrap_or(false);
-            }
-        }
-        (_, Some(x)) => {
-            if lhs.is_nil() {
-                return !x.to_bool().unwrap_or(true);
-            } else {
-                return x.to_bool().unwrap_or(false);
-            }
-        }
+        (Some(x), Some(y)) => x == y,
+        _ => false,
     }
-
-    false
 }
 
 pub(crate) fn value_cmp(lhs: &dyn ValueView, rhs: &dyn ValueView) -> Option<Ordering> {
