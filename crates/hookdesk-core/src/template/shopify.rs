@@ -233,7 +233,7 @@ impl Filter for TruncateWordsFilter {
 struct SliceArgs {
     #[parameter(description = "Where to start: from the end when negative.", arg_type = "integer")]
     offset: Expression,
-    #[parameter(description = "How many characters or items (1 when not given).", arg_type = "integer")]
+    #[parameter(description = "How many characters or items (1 when not given or nil).")]
     length: Option<Expression>,
 }
 
@@ -269,7 +269,13 @@ fn slice_range(offset: i64, length: i64, size: usize) -> std::ops::Range<usize> 
 impl Filter for SliceFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        let length = args.length.unwrap_or(1);
+        // Nil (an undefined variable) is 1, as Ruby's `length ||= 1`; else a whole number.
+        let length = match args.length.filter(|length| !length.is_nil()) {
+            None => 1,
+            Some(length) => length.as_scalar().and_then(|s| s.to_integer()).ok_or_else(|| {
+                liquid_core::Error::with_msg(format!("slice: the length {} is not a whole number", length.source()))
+            })?,
+        };
         if let Some(array) = input.as_array() {
             let range = slice_range(args.offset, length, array.size() as usize);
             return Ok(Value::Array(
