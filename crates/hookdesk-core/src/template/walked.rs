@@ -37,8 +37,9 @@ impl Walked {
     }
 }
 
-/// An attribute's whole number (`limit`, `offset`, `cols`): None when not given or nil, an
-/// error for another value (Ruby's "invalid integer").
+/// An attribute's whole number (`limit`, `offset`, `cols`): None when not given or nil, a
+/// float's whole part (`cols: 2.6` is 2, as Shopify's), an error for another value (Ruby's
+/// "invalid integer").
 pub(super) fn whole_number(
     tag: &str,
     name: &str,
@@ -50,7 +51,13 @@ pub(super) fn whole_number(
     if value.is_nil() {
         return Ok(None);
     }
-    match value.as_scalar().and_then(|s| s.to_integer()) {
+    let whole = value.as_scalar().and_then(|s| {
+        s.to_integer().or_else(|| {
+            let float = s.to_float().filter(|f| s.type_name() == "fractional number" && f.is_finite())?;
+            Some(float.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+        })
+    });
+    match whole {
         Some(n) => Ok(Some(n)),
         None => Err(liquid_core::Error::with_msg(format!("{tag}: {name} must be a whole number"))),
     }

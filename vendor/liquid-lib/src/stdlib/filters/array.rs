@@ -169,11 +169,13 @@ impl Filter for SortNaturalFilter {
         let args = self.args.evaluate(runtime)?;
 
         let input: Vec<_> = as_sequence(input).collect();
-        if args.property.is_some() && !input.iter().all(|v| v.is_object()) {
+        // hookdesk's patch: as `sort`, a nil (undefined) property sorts the items themselves.
+        let property = args.property.as_ref().filter(|p| !p.is_empty());
+        if property.is_some() && !input.iter().all(|v| v.is_object()) {
             return Err(invalid_input("Array of objects expected"));
         }
 
-        let mut sorted: Vec<_> = if let Some(property) = &args.property {
+        let mut sorted: Vec<_> = if let Some(property) = property {
             input
                 .iter()
                 .map(|v| v.to_value())
