@@ -170,8 +170,9 @@ impl ObjectView for Lax {
                 budget::note_lookup(Some(self.address()), Key::Name(index), Some(value.address()));
                 Some(value)
             }
-            // Let liquid answer `.size` itself; everything else missing is nil.
-            None if index == "size" => None,
+            // Let liquid answer `.size` and a hash's `.first` itself; everything else missing
+            // is nil.
+            None if index == "size" || (index == "first" && matches!(&self.0, Value::Object(_))) => None,
             None => {
                 // Below a missing value, the missing value was already named.
                 if !std::ptr::eq(self, &NIL) {

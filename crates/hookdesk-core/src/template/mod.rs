@@ -852,9 +852,12 @@ mod budget_tests {
     }
 
     #[test]
-    fn objects_print_as_rubys_hash_inspect() {
+    fn objects_print_as_rubys_hash_inspect_and_their_first_is_a_pair() {
         let context = Context::new()
             .with("o", &json!({"b": 1, "a": [1.5, "x"], "n": null, "t": true, "q": "say \"hi\"\\ #{x}\n", "e": {}}));
+        let first = Template::parse("t", "{{ o.first | join: '#' }}|{{ o.e.first }}|").expect("parses");
+        let (rendered, unknown) = first.render_report(&context, MAX_OUTPUT_BYTES);
+        assert_eq!((rendered.expect("renders").as_str(), unknown.len()), ("b#1||", 0), "a hash's first pair");
         let template = Template::parse("t", "{{ o }}|{{ o.e }}").expect("parses");
         assert_eq!(
             template.render(&context).expect("renders"),

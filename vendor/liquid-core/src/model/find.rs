@@ -180,6 +180,13 @@ fn augmented_get<'o>(value: &'o dyn ValueView, index: &ScalarCow<'_>) -> Option<
             .map(ValueCow::Borrowed)
             .or_else(|| match index.as_str() {
                 "size" => Some(ValueCow::Owned(Value::scalar(obj.size()))),
+                // hookdesk's patch: a hash's first pair, `[key, value]`, as Ruby's `Hash#first`.
+                "first" => obj.iter().next().map(|(key, value)| {
+                    ValueCow::Owned(Value::Array(vec![
+                        Value::scalar(key.into_owned()),
+                        value.to_value(),
+                    ]))
+                }),
                 _ => None,
             })
     } else if let Some(scalar) = value.as_scalar() {
