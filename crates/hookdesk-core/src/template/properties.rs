@@ -1,5 +1,7 @@
 //! Property tests of what encodes and decodes, whose inputs are open-ended: what an encoder
-//! makes, its decoder gives back, and the decimals of arithmetic round as floats do.
+//! makes, its decoder gives back, and the decimals of arithmetic round as floats do; and of
+//! the rewriting before parsing (comments, docs, blank blocks, `liquid` tags), which no
+//! template can make panic.
 
 use proptest::prelude::*;
 
@@ -45,5 +47,22 @@ proptest! {
     fn decimal_sums_are_exact(a in any::<i64>(), b in any::<i64>(), scale in 0u32..12) {
         let (x, y) = (Decimal::integer(a.into()).times(Decimal::one_in(scale)).expect("fits"), Decimal::integer(b.into()));
         prop_assert_eq!(x.plus(y).and_then(|sum| sum.minus(y)), Some(x));
+    }
+
+    /// Templates made of the pieces the rewriting before parsing reads (delimiters with and
+    /// without whitespace control, block tags, quotes, multi-byte text) parse or are refused,
+    /// never panic, and what parses renders or fails with a message.
+    #[test]
+    fn no_template_makes_the_rewriting_panic(pieces in proptest::collection::vec(prop_oneof![
+        Just("{%"), Just("%}"), Just("{%-"), Just("-%}"), Just("{{"), Just("}}"), Just(" comment "),
+        Just(" endcomment "), Just(" doc "), Just(" enddoc "), Just(" raw "), Just(" endraw "), Just(" if a "),
+        Just(" endif "), Just(" else "), Just(" elsif b "), Just(" liquid "), Just("\n"), Just(" "), Just("'"),
+        Just("\""), Just("#"), Just("é"), Just("\u{1F600}"), Just(" for x in (1..3) "), Just(" endfor "),
+        Just(" case a "), Just(" when 1 "), Just(" unless c "), Just(" endunless "), Just(" assign a = 1 "),
+        Just(" echo "), Just("x"), Just("["), Just("]"), Just("."),
+    ], 0..24)) {
+        let source: String = pieces.concat();
+        let parsed = std::panic::catch_unwind(|| Template::parse("t", &source).map(|t| t.render(&Context::new())));
+        prop_assert!(parsed.is_ok(), "{:?} panicked", source);
     }
 }
