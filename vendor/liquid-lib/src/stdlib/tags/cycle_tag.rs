@@ -123,7 +123,7 @@ impl Renderable for Cycle {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let group = match &self.name {
             CycleName::Named(name) => match name.try_evaluate(runtime) {
-                Some(value) if !value.is_nil() => format!("named {}", value.to_kstr()),
+                Some(value) if !value.is_nil() => group_key(&value.to_kstr()),
                 _ => "nil".to_owned(),
             },
             CycleName::Values(values) => format!("values {values}"),
@@ -138,6 +138,18 @@ impl Renderable for Cycle {
         write!(writer, "{}", value.render()).replace("Failed to render")?;
         Ok(())
     }
+}
+
+/// A named group's key: its name, or a digest of a long one (a name may be any value, and
+/// the key is made at every render of the tag).
+fn group_key(name: &str) -> String {
+    if name.len() <= 64 {
+        return format!("named {name}");
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    format!("digest {} {:x}", name.len(), hasher.finish())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
