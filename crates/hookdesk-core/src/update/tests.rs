@@ -54,6 +54,7 @@ fn webhook(id: &str, status: WebhookStatus, subscriptions: Subscriptions) -> Web
         max_retries: 5,
         ordering: Ordering::PerTicket,
         rate_limit_per_minute: None,
+        template_mode: crate::template::TemplateMode::Lax,
         created_at: Timestamp::default(),
         updated_at: Timestamp::default(),
     }
