@@ -176,7 +176,8 @@ pub fn event_invocations(
                 automation_id: None,
                 event_type: Some(event.as_str().to_owned()),
                 replay_of: None,
-                request: prepare_event(webhook, &context, rendering, &document),
+                request: rendering
+                    .in_mode(webhook.template_mode, |rendering| prepare_event(webhook, &context, rendering, &document)),
                 max_retries: webhook.max_retries,
                 ordered: webhook.ordering == Ordering::PerTicket,
                 created_at: origin.queued_at,

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 pub use crate::endpoint::{Endpoint, check_url};
 use crate::id::WebhookId;
-use crate::template::Template;
+use crate::template::{Template, TemplateMode};
 use crate::{Invalid, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -258,6 +258,9 @@ pub struct Webhook {
     pub max_retries: u8,
     pub ordering: Ordering,
     pub rate_limit_per_minute: Option<u32>,
+    /// How its URL, headers and payloads render: lax (what is undefined is empty) or strict
+    /// (what is undefined fails the invocation with `template_error`).
+    pub template_mode: TemplateMode,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -546,6 +546,7 @@ mod tests {
             max_retries: 3,
             ordering: Ordering::None,
             rate_limit_per_minute: limit,
+            template_mode: hookdesk_core::template::TemplateMode::Lax,
             created_at: Timestamp::default(),
             updated_at: Timestamp::default(),
         }

@@ -63,7 +63,7 @@ pub struct Store {
 pub(crate) const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 12] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 13] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -78,6 +78,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 12] {
             (10, "inbound log budget", include_str!("../migrations/sqlite/0010_inbound_budget.sql")),
             (11, "passwords", include_str!("../migrations/sqlite/0011_passwords.sql")),
             (12, "overview", include_str!("../migrations/sqlite/0012_overview.sql")),
+            (13, "template mode", include_str!("../migrations/sqlite/0013_template_mode.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -92,6 +93,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 12] {
             (10, "inbound log budget", include_str!("../migrations/postgres/0010_inbound_budget.sql")),
             (11, "passwords", include_str!("../migrations/postgres/0011_passwords.sql")),
             (12, "overview", include_str!("../migrations/postgres/0012_overview.sql")),
+            (13, "template mode", include_str!("../migrations/postgres/0013_template_mode.sql")),
         ],
     }
 }

@@ -6,6 +6,7 @@ use hookdesk_core::id::{CallId, InboundWebhookId};
 use hookdesk_core::inbound::{
     ActionRun, CallError, CallFilter, InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify,
 };
+use hookdesk_core::template::TemplateMode;
 use hookdesk_core::text::storable;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -14,7 +15,7 @@ use crate::db::Conn;
 use crate::{Page, Store, StoreError, UpdateTx, rows};
 
 const COLUMNS: &str = "SELECT id, name, enabled, token, verify, idempotency_header, actions, response,
-    rate_limit_per_minute, created_at, updated_at FROM inbound_webhooks";
+    rate_limit_per_minute, created_at, updated_at, template_mode FROM inbound_webhooks";
 
 const CALL_COLUMNS: &str = "SELECT id, inbound_webhook_id, created_at, method, path, query, headers, body, body_bytes,
     client_ip, status, response_body, actions, error, idempotency_key, replay_of, duration_ms FROM inbound_calls";
@@ -40,6 +41,7 @@ struct InboundWebhookRow {
     rate_limit_per_minute: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    template_mode: String,
 }
 
 impl<'r> sqlx::FromRow<'r, crate::db::Row> for InboundWebhookRow {
@@ -56,6 +58,7 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for InboundWebhookRow {
             rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            template_mode: row.try_get("template_mode")?,
         })
     }
 }
@@ -90,6 +93,7 @@ impl InboundWebhookRow {
                 .map(u32::try_from)
                 .transpose()
                 .map_err(|e| StoreError::corrupt("inbound_webhooks.rate_limit_per_minute", e))?,
+            template_mode: rows::serde_name::<TemplateMode>("inbound_webhooks.template_mode", &self.template_mode)?,
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
             id,
@@ -233,12 +237,12 @@ pub(crate) async fn save_inbound_webhook(
     let actions = serde_json::Value::Array(webhook.actions.iter().map(InboundAction::to_json).collect());
     let sql = if create {
         "INSERT INTO inbound_webhooks (id, name, enabled, token_hash, token, verify, actions, response,
-             rate_limit_per_minute, created_at, updated_at, idempotency_header)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             rate_limit_per_minute, created_at, updated_at, idempotency_header, template_mode)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     } else {
         "UPDATE inbound_webhooks SET name = $2, enabled = $3, token_hash = $4, token = $5, verify = $6,
              actions = $7, response = $8, rate_limit_per_minute = $9, created_at = $10, updated_at = $11,
-             idempotency_header = $12
+             idempotency_header = $12, template_mode = $13
          WHERE id = $1"
     };
     let done = sqlx::query(sql)
@@ -254,6 +258,7 @@ pub(crate) async fn save_inbound_webhook(
         .bind(webhook.created_at.as_millis())
         .bind(webhook.updated_at.as_millis())
         .bind(&webhook.idempotency_header)
+        .bind(webhook.template_mode.as_str())
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }

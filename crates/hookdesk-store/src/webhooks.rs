@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use hookdesk_core::Timestamp;
 use hookdesk_core::id::WebhookId;
+use hookdesk_core::template::TemplateMode;
 use hookdesk_core::webhook::{
     CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret, Subscriptions, Webhook, WebhookStatus,
 };
@@ -14,7 +15,7 @@ use crate::db::{Conn, placeholders};
 use crate::{Page, Store, StoreError, rows};
 
 const WEBHOOK_COLUMNS: &str = "id, name, description, endpoint, http_method, request_format, status, subscriptions,
-    authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at";
+    authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at, template_mode";
 
 /// A webhook to create, with its first signing secret.
 pub struct NewWebhook<'a> {
@@ -61,6 +62,7 @@ struct WebhookRow {
     rate_limit_per_minute: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    template_mode: String,
 }
 
 impl<'r> sqlx::FromRow<'r, crate::db::Row> for WebhookRow {
@@ -81,6 +83,7 @@ impl<'r> sqlx::FromRow<'r, crate::db::Row> for WebhookRow {
             rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            template_mode: row.try_get("template_mode")?,
         })
     }
 }
@@ -115,6 +118,7 @@ impl WebhookRow {
                 .map(u32::try_from)
                 .transpose()
                 .map_err(|e| StoreError::corrupt("webhooks.rate_limit_per_minute", e))?,
+            template_mode: rows::serde_name::<TemplateMode>("webhooks.template_mode", &self.template_mode)?,
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
             id,
@@ -153,7 +157,7 @@ pub(crate) async fn load_event_webhooks(conn: &mut Conn, cipher: &Cipher) -> Res
     open_all(rows, cipher)
 }
 
-/// The columns a create and an update both write, bound in the order of `$2..$13`.
+/// The columns a create and an update both write, bound in the order of `$1..$16`.
 fn bind_webhook<'q>(query: crate::db::Query<'q>, webhook: &'q Webhook, sealed_auth: Vec<u8>) -> crate::db::Query<'q> {
     query
         .bind(webhook.id.as_str())
@@ -171,6 +175,7 @@ fn bind_webhook<'q>(query: crate::db::Query<'q>, webhook: &'q Webhook, sealed_au
         .bind(webhook.rate_limit_per_minute.map(i64::from))
         .bind(webhook.created_at.as_millis())
         .bind(webhook.updated_at.as_millis())
+        .bind(webhook.template_mode.as_str())
 }
 
 /// Writes a new webhook and its first signing secret, in the caller's transaction.
@@ -181,8 +186,9 @@ pub(crate) async fn insert_webhook(conn: &mut Conn, cipher: &Cipher, new: NewWeb
     let sealed_secret = cipher.seal(&secret_place(&webhook.id), new.secret.expose().as_bytes())?;
     let insert = sqlx::query(
         "INSERT INTO webhooks (id, name, description, endpoint, http_method, request_format, status, subscriptions,
-             authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             authentication, custom_headers, max_retries, ordering, rate_limit_per_minute, created_at, updated_at,
+             template_mode)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     );
     bind_webhook(insert, webhook, sealed_auth).execute(&mut *conn).await?;
     sqlx::query("INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES ($1, $2, $3)")
@@ -201,7 +207,7 @@ pub(crate) async fn update_webhook(conn: &mut Conn, cipher: &Cipher, webhook: &W
     let update = sqlx::query(
         "UPDATE webhooks SET name = $2, description = $3, endpoint = $4, http_method = $5, request_format = $6,
              status = $7, subscriptions = $8, authentication = $9, custom_headers = $10, max_retries = $11,
-             ordering = $12, rate_limit_per_minute = $13, created_at = $14, updated_at = $15
+             ordering = $12, rate_limit_per_minute = $13, created_at = $14, updated_at = $15, template_mode = $16
          WHERE id = $1",
     );
     let done = bind_webhook(update, webhook, sealed_auth).execute(&mut *conn).await?;

@@ -16,6 +16,7 @@ mod verify;
 
 use crate::Timestamp;
 use crate::id::InboundWebhookId;
+use crate::template::TemplateMode;
 
 pub use actions::{FieldsShape, InboundAction, MAX_ACTIONS, Templated, TicketFields, render_ticket_id};
 pub use call_log::{ActionRun, CallError, CallFilter, InboundCall};
@@ -41,6 +42,9 @@ pub struct InboundWebhook {
     pub response: InboundResponse,
     /// Calls per minute this webhook accepts (per server process); `None` is no limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// How its actions and response render: lax (what is undefined is empty) or strict (what
+    /// is undefined fails the call with a 422 and runs nothing).
+    pub template_mode: TemplateMode,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

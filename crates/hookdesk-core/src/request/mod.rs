@@ -249,6 +249,7 @@ mod tests {
             max_retries: 3,
             ordering: Ordering::None,
             rate_limit_per_minute: None,
+            template_mode: crate::template::TemplateMode::Lax,
             created_at: Timestamp::default(),
             updated_at: Timestamp::default(),
         }

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{FiredRule, Via};
 use crate::rules::{CycleReport, Rule, TicketTimes, Trigger, UpdateContext, UpdateType, run_cycle};
-use crate::template::{Context, Rendering, Template};
+use crate::template::{Context, Rendering, Template, TemplateMode};
 use crate::ticket::{MAX_TEXT, NewComment, Ticket, TicketFields, parse_text};
 use crate::user::User;
 use crate::{Invalid, Timestamp};
@@ -194,6 +194,10 @@ pub fn rule_context(ticket: &Ticket, actor: Option<&User>, public_url: &str, kin
 /// A rendered comment, held to the limits of a typed one.
 pub fn render_comment(template: &Template, context: &Context, rendering: &mut Rendering) -> Result<String, Invalid> {
     // Up to four bytes a character: the limit itself counts characters.
-    let body = rendering.render_limited(template, context, MAX_TEXT * 4).map_err(|e| e.invalid(""))?;
+    // Rules' and macros' comments are lax whatever renders around them (an inbound call's
+    // strict actions, say): a missing variable in a comment is empty text.
+    let body = rendering
+        .in_mode(TemplateMode::Lax, |r| r.render_limited(template, context, MAX_TEXT * 4))
+        .map_err(|e| e.invalid(""))?;
     parse_text("", &body, MAX_TEXT)
 }

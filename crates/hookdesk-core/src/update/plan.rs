@@ -198,7 +198,10 @@ impl Planner<'_, '_> {
                     Some(_) => Value::Null,
                     None => serde_json::to_value(snapshot).unwrap_or(Value::Null),
                 };
-                prepare(webhook, notify.payload.as_ref(), &notify.params, &context, self.rendering, &document)
+                // The webhook's templates render in its mode (the rules' own stay lax).
+                self.rendering.in_mode(webhook.template_mode, |rendering| {
+                    prepare(webhook, notify.payload.as_ref(), &notify.params, &context, rendering, &document)
+                })
             }
             None => Err(PrepareError {
                 code: "webhook_deleted",

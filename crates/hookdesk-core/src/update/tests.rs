@@ -54,6 +54,7 @@ fn webhook(id: &str, status: WebhookStatus, subscriptions: Subscriptions) -> Web
         max_retries: 5,
         ordering: Ordering::PerTicket,
         rate_limit_per_minute: None,
+        template_mode: crate::template::TemplateMode::Lax,
         created_at: Timestamp::default(),
         updated_at: Timestamp::default(),
     }
@@ -266,6 +267,29 @@ fn notifications_skip_inactive_webhooks_and_fail_for_deleted_ones() {
     let plan = fixture.plan(&gone, &[], TicketPatch::default()).expect("plan");
     assert_eq!(plan.invocations[0].request.as_ref().map_err(|e| e.code), Err("webhook_deleted"));
     assert_eq!(plan.invocations[0].max_retries, 0);
+}
+
+#[test]
+fn a_strict_webhook_fails_its_invocation_on_an_undefined_variable_while_comments_stay_lax() {
+    let mut fixture = Fixture::new();
+    let mut strict = webhook("wh_strict", WebhookStatus::Active, Subscriptions::Conditional);
+    strict.template_mode = crate::template::TemplateMode::Strict;
+    fixture.webhooks.insert(strict.id.clone(), strict);
+    let payload = "{\"subject\": {{ ticket.subjct | json }}}";
+    let actions = [
+        json!({"field": "add_comment", "value": {"body": "[{{ ticket.subjct }}]"}}),
+        json!({"field": "notify_webhook", "value": {"webhook_id": "wh_strict", "payload": payload}}),
+        json!({"field": "notify_webhook", "value": {"webhook_id": "wh_on", "payload": payload}}),
+    ];
+    let mut notify = rule(1, json!({"field": "add_tags", "value": "x"}));
+    notify.actions = actions.iter().map(|a| Action::parse(a).expect("action")).collect();
+    let plan = fixture.plan(&[trigger(notify)], &[], TicketPatch::default()).expect("plan");
+    assert_eq!(plan.comments[0].body, "[]", "a rule's comment renders lax, beside a strict webhook");
+    let failed = plan.invocations[0].request.as_ref().expect_err("the strict webhook's payload fails");
+    assert_eq!(failed.code, "template_error");
+    assert!(failed.message.contains("undefined variable `ticket.subjct`"), "{}", failed.message);
+    let lax = plan.invocations[1].request.as_ref().expect("the lax webhook renders");
+    assert_eq!(lax.body.as_deref(), Some("{\"subject\": null}"));
 }
 
 #[test]

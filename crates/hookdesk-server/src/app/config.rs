@@ -503,6 +503,8 @@ pub fn document_schema() -> Value {
         json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
     };
     let secret = json!({"$ref": "#/$defs/secret"});
+    let template_mode = json!({"enum": ["lax", "strict"], "default": "lax",
+        "description": "lax: an undefined variable renders empty; strict: an undefined variable or a filter on the wrong type fails the render"});
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "hookdesk configuration",
@@ -536,7 +538,8 @@ pub fn document_schema() -> Value {
                 "custom_headers": {"type": "object", "additionalProperties": text, "maxProperties": 5},
                 "max_retries": {"type": "integer", "minimum": 0, "maximum": 10},
                 "ordering": {"enum": ["none", "per_ticket"]},
-                "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1}}},
+                "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1},
+                "template_mode": template_mode}},
             "trigger": rule(RuleKind::Trigger),
             "automation": rule(RuleKind::Automation),
             "macro": {"type": "object", "required": ["title", "actions"], "additionalProperties": false, "properties": {
@@ -553,7 +556,8 @@ pub fn document_schema() -> Value {
                 "response": {"type": "object", "additionalProperties": false, "properties": {
                     "status": {"type": ["integer", "string"]}, "headers": {"type": "object", "additionalProperties": text},
                     "body": text}},
-                "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1}}},
+                "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1},
+                "template_mode": template_mode}},
         },
     })
 }
@@ -809,6 +813,7 @@ fn webhook_doc(webhook: &Webhook) -> Value {
         "max_retries": webhook.max_retries,
         "ordering": webhook.ordering,
         "rate_limit_per_minute": webhook.rate_limit_per_minute,
+        "template_mode": webhook.template_mode,
     })
 }
 
@@ -896,6 +901,7 @@ fn inbound_doc(webhook: &InboundWebhook) -> Value {
         "actions": webhook.actions.iter().map(InboundAction::to_json).collect::<Vec<_>>(),
         "response": webhook.response.to_json(),
         "rate_limit_per_minute": webhook.rate_limit_per_minute,
+        "template_mode": webhook.template_mode,
     })
 }
 

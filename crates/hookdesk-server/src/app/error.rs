@@ -26,9 +26,10 @@ pub enum AppError {
     #[error("this changed since it was read (it is at version {0} now): read it again, then change it")]
     VersionConflict(String),
     /// Well-formed input that cannot be acted on, with its own error code (a test payload
-    /// that renders to invalid JSON, say).
+    /// that renders to invalid JSON, say), and the variables its templates asked for that do
+    /// not exist (the error's details list them).
     #[error("{code}: {message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: &'static str, message: String, unknown_variables: Vec<String> },
     /// An inbound call whose signature does not verify.
     #[error("{0}")]
     SignatureMismatch(String),

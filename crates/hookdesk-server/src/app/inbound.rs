@@ -6,7 +6,7 @@ use hookdesk_core::inbound::CallFilter;
 use hookdesk_core::inbound::{
     InboundAction, InboundCall, InboundResponse, InboundWebhook, UrlToken, Verify, VerifyView, check_header_name,
 };
-use hookdesk_core::template::check_template_text;
+use hookdesk_core::template::{TemplateMode, check_template_text};
 use hookdesk_core::ticket::parse_text;
 use hookdesk_core::{Invalid, Page};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,10 @@ pub struct InboundWebhookView {
     pub response: Value,
     /// Calls a minute this webhook accepts, per server process; null is no limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// How the actions and the response render: `lax` (an undefined variable is empty text)
+    /// or `strict` (an undefined variable, or a filter on the wrong type, fails the call
+    /// with a 422 and runs nothing).
+    pub template_mode: TemplateMode,
     pub created_at: hookdesk_core::Timestamp,
     pub updated_at: hookdesk_core::Timestamp,
 }
@@ -72,6 +76,10 @@ pub struct InboundBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>)]
     pub rate_limit_per_minute: Option<Option<u32>>,
+    /// Default lax: an undefined variable renders empty. `strict`: an undefined variable, or a
+    /// filter on the wrong type, fails the call (422) and runs nothing.
+    #[schema(default = "lax")]
+    pub template_mode: Option<TemplateMode>,
 }
 
 fn no_actions() -> Value {
@@ -99,6 +107,7 @@ pub struct PatchInboundBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>)]
     pub rate_limit_per_minute: Option<Option<u32>>,
+    pub template_mode: Option<TemplateMode>,
 }
 
 /// `GET /inbound_webhooks/{id}/calls`: which calls.
@@ -177,6 +186,7 @@ impl App {
             name: webhook.name,
             enabled: webhook.enabled,
             rate_limit_per_minute: webhook.rate_limit_per_minute,
+            template_mode: webhook.template_mode,
             created_at: webhook.created_at,
             updated_at: webhook.updated_at,
         }
@@ -220,6 +230,7 @@ impl App {
             rate_limit_per_minute: check_rate(
                 body.rate_limit_per_minute.unwrap_or(Some(DEFAULT_RATE_LIMIT_PER_MINUTE)),
             )?,
+            template_mode: body.template_mode.unwrap_or_default(),
             created_at,
             updated_at: created_at,
         };
@@ -240,6 +251,7 @@ impl App {
             actions: no_actions(),
             response: None,
             rate_limit_per_minute: None,
+            template_mode: None,
         };
         self.create_inbound_webhook(caller, body).await
     }
@@ -287,6 +299,9 @@ impl App {
         }
         if let Some(rate) = patch.rate_limit_per_minute {
             webhook.rate_limit_per_minute = check_rate(rate)?;
+        }
+        if let Some(mode) = patch.template_mode {
+            webhook.template_mode = mode;
         }
         if patch.actions.is_some() || patch.response.is_some() {
             self.check_inbound_templates(&webhook.actions, &webhook.response)?;

@@ -21,7 +21,7 @@ use hookdesk_core::inbound::{
     render_ticket_id,
 };
 use hookdesk_core::inbound::{InboundRequest, Malformed};
-use hookdesk_core::template::{Context, RenderError, Rendering};
+use hookdesk_core::template::{Context, RenderError, Rendering, TemplateMode};
 use hookdesk_core::text::{LOGGED_BODY_BYTES, cut};
 use hookdesk_core::ticket::Ticket;
 use hookdesk_store::UpdateTx;
@@ -397,8 +397,9 @@ impl App {
         // The response renders once more inside the actions' transaction (it sees their
         // ticket), holding the database's writer: a caller whose request makes it too
         // expensive is refused first, before anything takes the writer.
+        let mode = webhook.template_mode;
         if !webhook.actions.is_empty()
-            && let Err(invalid) = webhook.response.render(&context, &mut rendering)
+            && let Err(invalid) = rendering.in_mode(mode, |r| webhook.response.render(&context, r))
             && invalid.code == RenderError::TOO_EXPENSIVE
         {
             return (Answer::error(replies(invalid.into())), None);
@@ -411,7 +412,8 @@ impl App {
             Some(ticket) => context.with("ticket", &self.ticket_document(ticket)),
             None => context,
         };
-        let response = webhook.response.render(&context, &mut rendering);
+        // The response renders in the webhook's mode, as its actions did.
+        let response = rendering.in_mode(mode, |r| webhook.response.render(&context, r));
         answer_rendered(response, outcome, &context, replies)
     }
 
@@ -538,8 +540,9 @@ impl App {
                 Some(ticket) => context.clone().with("ticket", &self.ticket_document(ticket)),
                 None => context.clone(),
             };
+            let at = format!("actions[{i}]");
             let done =
-                self.run_inbound_action(tx, &rules, rendering, action, &format!("actions[{i}]"), &context).await?;
+                self.run_inbound_action(tx, &rules, rendering, webhook.template_mode, action, &at, &context).await?;
             if let Some(run) = outcome.runs.last_mut() {
                 run.ticket_id = Some(done.ticket.id);
             }
@@ -549,12 +552,15 @@ impl App {
     }
 
     /// One action of a call, at `at` (`actions[2]`): an update the triggers see. Its errors
-    /// name the action.
+    /// name the action. Its templates render in `mode`, the webhook's; what the update then
+    /// renders (the triggers' webhooks and comments) renders in its own.
+    #[expect(clippy::too_many_arguments, reason = "one action's parts, and the mode its templates render in")]
     async fn run_inbound_action(
         &self,
         tx: &mut UpdateTx,
         rules: &Rules,
         rendering: &mut Rendering,
+        mode: TemplateMode,
         action: &InboundAction,
         at: &str,
         context: &Context,
@@ -563,7 +569,8 @@ impl App {
         let render_error = |field: &str, e: RenderError| AppError::from(e.invalid(&format!("{at}.{field}")));
         let done = match action {
             InboundAction::CreateTicket { fields } => {
-                let body = fields.render(context, rendering).map_err(|e| render_error("fields", e))?;
+                let body =
+                    rendering.in_mode(mode, |r| fields.render(context, r)).map_err(|e| render_error("fields", e))?;
                 let body: CreateTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
                 match NewTicket::try_from(body) {
                     Ok(input) => self.create_in(tx, rules, rendering, source, input).await,
@@ -571,8 +578,11 @@ impl App {
                 }
             }
             InboundAction::UpdateTicket { ticket_id, fields } => {
-                let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, context, rendering)?;
-                let body = fields.render(context, rendering).map_err(|e| render_error("fields", e))?;
+                let (id, body) = rendering.in_mode(mode, |r| {
+                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, context, r)?;
+                    let body = fields.render(context, r).map_err(|e| render_error("fields", e))?;
+                    Ok::<_, AppError>((id, body))
+                })?;
                 let body: PatchTicketBody = from_json(body).map_err(|e| e.within(&format!("{at}.fields")))?;
                 match TicketPatch::try_from(body) {
                     Ok(patch) => self.patch_in(tx, rules, rendering, source, id, patch, &[]).await,
@@ -580,8 +590,11 @@ impl App {
                 }
             }
             InboundAction::AddComment { ticket_id, body, public } => {
-                let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, context, rendering)?;
-                let text = rendering.render(body, context).map_err(|e| render_error("body", e))?;
+                let (id, text) = rendering.in_mode(mode, |r| {
+                    let id = render_ticket_id(&format!("{at}.ticket_id"), ticket_id, context, r)?;
+                    let text = r.render(body, context).map_err(|e| render_error("body", e))?;
+                    Ok::<_, AppError>((id, text))
+                })?;
                 match CommentInput::parse(&text, *public) {
                     Ok(comment) => {
                         self.patch_in(tx, rules, rendering, source, id, TicketPatch::comment(comment), &[]).await

@@ -109,8 +109,17 @@ impl App {
         rendering: &mut Rendering,
     ) -> Result<OutgoingRequest, AppError> {
         let document = serde_json::to_value(ticket).unwrap_or(Value::Null);
-        let prepared = prepare(webhook, payload, params, context, rendering, &document)
-            .map_err(|e| AppError::Unprocessable { code: e.code, message: e.message })?;
+        // In the webhook's mode, as its invocations render; what is undefined is listed in
+        // either mode, and named with the failure in strict mode.
+        let prepared = rendering
+            .in_mode(webhook.template_mode, |rendering| {
+                prepare(webhook, payload, params, context, rendering, &document)
+            })
+            .map_err(|e| AppError::Unprocessable {
+                code: e.code,
+                message: e.message,
+                unknown_variables: rendering.unknown().to_vec(),
+            })?;
         let at = Timestamp::now();
         let secrets = self.store.signing_secrets(&webhook.id, at).await?;
         Ok(finalize(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use hookdesk_core::event::EventType;
 use hookdesk_core::id::WebhookId;
 use hookdesk_core::rules::RuleSet;
+use hookdesk_core::template::TemplateMode;
 use hookdesk_core::webhook::{
     Authentication, AuthenticationView, CustomHeaders, Endpoint, HttpMethod, Ordering, RequestFormat, SigningSecret,
     Subscriptions, Webhook, WebhookHealth, WebhookStatus,
@@ -37,6 +38,10 @@ pub struct WebhookView {
     pub max_retries: u8,
     pub ordering: Ordering,
     pub rate_limit_per_minute: Option<u32>,
+    /// How the endpoint, headers and payloads render: `lax` (an undefined variable is empty
+    /// text) or `strict` (an undefined variable, or a filter on the wrong type, fails the
+    /// invocation with `template_error`).
+    pub template_mode: TemplateMode,
     /// How deliveries are going: the circuit breaker and the failing mark.
     pub health: WebhookHealth,
     pub created_at: Timestamp,
@@ -59,6 +64,7 @@ impl WebhookView {
             max_retries: w.max_retries,
             ordering: w.ordering,
             rate_limit_per_minute: w.rate_limit_per_minute,
+            template_mode: w.template_mode,
             health,
             created_at: w.created_at,
             updated_at: w.updated_at,
@@ -96,6 +102,10 @@ pub struct CreateWebhookBody {
     pub ordering: Option<Ordering>,
     /// Default null: no limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// Default lax: an undefined variable renders empty. `strict`: an undefined variable, or a
+    /// filter on the wrong type, fails the invocation (`template_error`).
+    #[schema(default = "lax")]
+    pub template_mode: Option<TemplateMode>,
 }
 
 /// `PATCH /webhooks/{id}`: absent fields keep their value.
@@ -117,6 +127,7 @@ pub struct PatchWebhookBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>)]
     pub rate_limit_per_minute: Option<Option<u32>>,
+    pub template_mode: Option<TemplateMode>,
 }
 
 /// A million a minute is beyond what one process sends; a higher limit is no limit.
@@ -191,6 +202,9 @@ fn patched(mut webhook: Webhook, patch: PatchWebhookBody) -> Result<Webhook, Inv
     if let Some(rate) = patch.rate_limit_per_minute {
         webhook.rate_limit_per_minute = rate;
     }
+    if let Some(mode) = patch.template_mode {
+        webhook.template_mode = mode;
+    }
     Ok(webhook)
 }
 
@@ -215,6 +229,7 @@ pub(crate) fn new_webhook(body: CreateWebhookBody, id: WebhookId, created_at: Ti
         max_retries: body.max_retries.unwrap_or(Webhook::DEFAULT_MAX_RETRIES),
         ordering: body.ordering.unwrap_or(Ordering::None),
         rate_limit_per_minute: body.rate_limit_per_minute,
+        template_mode: body.template_mode.unwrap_or_default(),
         created_at,
         updated_at: created_at,
     };

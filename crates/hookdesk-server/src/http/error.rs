@@ -31,7 +31,8 @@ pub struct ErrorDetail {
     code: &'static str,
     /// A sentence for people.
     message: String,
-    /// For invalid values: `{field, message, line?, column?}`.
+    /// For invalid values: `{field, message, line?, column?}`; for a render that failed,
+    /// `{unknown_variables}` when its templates asked for variables that do not exist.
     details: Vec<Value>,
 }
 
@@ -99,7 +100,13 @@ impl From<AppError> for ApiError {
             conflict @ AppError::VersionConflict(_) => {
                 Self::new(StatusCode::PRECONDITION_FAILED, "version_conflict", conflict.to_string())
             }
-            AppError::Unprocessable { code, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            AppError::Unprocessable { code, message, unknown_variables } => {
+                let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+                if !unknown_variables.is_empty() {
+                    error.details.push(serde_json::json!({"unknown_variables": unknown_variables}));
+                }
+                error
+            }
             AppError::SignatureMismatch(reason) => Self::new(StatusCode::UNAUTHORIZED, "signature_mismatch", reason),
             AppError::MalformedBody(message) => Self::new(StatusCode::BAD_REQUEST, "malformed_json", message),
             AppError::PayloadTooLarge => Self::payload_too_large(),

@@ -12,10 +12,10 @@ use serde_json::{Map, Value, json};
 
 use super::delete::ConfirmDelete;
 use super::exchange::{curl, header_block, pretty};
-use super::forms::{Conflict, Fields, PageParams, error_at, error_elsewhere, put_number};
+use super::forms::{Conflict, Fields, PageParams, error_at, error_elsewhere, put_number, put_text};
 use super::pager::{NameFilter, Pager};
 use super::path::UiPath;
-use super::{Chrome, Flash, Moment, Submitted, UiError, Viewer, render};
+use super::{Chrome, Flash, Moment, Submitted, TEMPLATE_MODES, UiError, Viewer, render};
 use crate::app::{
     Admin, App, AppError, CallQuery, DEFAULT_RATE_LIMIT_PER_MINUTE, Editable, InboundBody, InboundWebhookView,
     PatchInboundBody, from_json, version_of,
@@ -224,6 +224,7 @@ pub async fn show(
         "actions": view.actions,
         "response": view.response,
         "rate_limit_per_minute": view.rate_limit_per_minute,
+        "template_mode": view.template_mode,
     }))
     .unwrap_or_default();
     let calls = calls_page(&app, &admin, &view, at.cursor).await?;
@@ -298,6 +299,7 @@ pub struct InboundForm {
     pub actions: String,
     pub response: String,
     pub rate_limit_per_minute: String,
+    pub template_mode: String,
     pub error: Option<Invalid>,
 }
 
@@ -314,6 +316,7 @@ impl InboundForm {
             actions: "[]".into(),
             response: String::new(),
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE.to_string(),
+            template_mode: "lax".into(),
             error: None,
         }
     }
@@ -332,6 +335,7 @@ impl InboundForm {
             actions: serde_json::to_string_pretty(&view.actions).unwrap_or_default(),
             response: serde_json::to_string_pretty(&view.response).unwrap_or_default(),
             rate_limit_per_minute: view.rate_limit_per_minute.map(|n| n.to_string()).unwrap_or_default(),
+            template_mode: view.template_mode.as_str().to_owned(),
             error: None,
         }
     }
@@ -349,6 +353,7 @@ impl InboundForm {
             actions: text("actions"),
             response: text("response"),
             rate_limit_per_minute: text("rate_limit_per_minute"),
+            template_mode: text("template_mode"),
             error: Some(error),
         }
     }
@@ -360,12 +365,22 @@ impl InboundForm {
 
     /// An error no input of the form shows (those `inbound_form.html` shows at an input).
     pub fn general_error(&self) -> Option<String> {
-        let shown_at = ["name", "verify", "idempotency_header", "actions", "response", "rate_limit_per_minute"];
+        let shown_at =
+            ["name", "verify", "idempotency_header", "actions", "response", "rate_limit_per_minute", "template_mode"];
         error_elsewhere(self.error.as_ref(), &shown_at)
     }
 
     pub fn selected(&self, option: &str) -> bool {
         self.verify_type == option
+    }
+
+    /// The template modes to choose from, with what each means.
+    pub fn template_modes(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATE_MODES
+    }
+
+    pub fn mode_selected(&self, option: &str) -> bool {
+        self.template_mode == option
     }
 }
 
@@ -414,6 +429,7 @@ fn inbound_body(fields: &Fields, editing: bool) -> Map<String, Value> {
             body.insert("rate_limit_per_minute".into(), Value::Null);
         }
     }
+    put_text(&mut body, "template_mode", fields.get("template_mode"));
     body
 }
 

@@ -232,6 +232,13 @@ pub struct MenuEntry {
 /// Rows a page of a long list shows.
 pub const PER_PAGE: u32 = 100;
 
+/// The template modes a webhook's and an inbound webhook's form offer: the API's name, and
+/// what it means.
+pub const TEMPLATE_MODES: &[(&str, &str)] = &[
+    ("lax", "Lax — missing variables render empty (default)"),
+    ("strict", "Strict — missing variables and wrong types fail"),
+];
+
 /// The menu, in the contract's order; agents see the entries their role may use.
 pub const MENU: [MenuEntry; 10] = [
     MenuEntry { name: "Overview", href: "/ui/", admin_only: false },

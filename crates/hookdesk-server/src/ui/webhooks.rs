@@ -18,7 +18,7 @@ use super::forms::{
     Conflict, Fields, PageParams, error_at, error_elsewhere, header_lines, put_number, put_text, to_header_lines,
 };
 use super::path::UiPath;
-use super::{Chrome, Flash, Moment, PER_PAGE, Submitted, UiError, Viewer, api_name, render};
+use super::{Chrome, Flash, Moment, PER_PAGE, Submitted, TEMPLATE_MODES, UiError, Viewer, api_name, render};
 use crate::app::{
     App, AppError, CreateWebhookBody, Editable, PatchWebhookBody, SearchQuery, TestBody, TestResult, WebhookView,
     from_json, version_of,
@@ -147,6 +147,7 @@ pub struct WebhookForm {
     pub max_retries: String,
     pub ordering: String,
     pub rate_limit_per_minute: String,
+    pub template_mode: String,
     /// The API's 422, shown at the input it names.
     pub error: Option<Invalid>,
     /// What a save of it warns about, shown at the input it names.
@@ -175,6 +176,7 @@ impl Default for WebhookForm {
             max_retries: "3".into(),
             ordering: "none".into(),
             rate_limit_per_minute: String::new(),
+            template_mode: "lax".into(),
             error: None,
             warnings: Vec::new(),
             version: String::new(),
@@ -204,6 +206,7 @@ impl WebhookForm {
             max_retries: w.max_retries.to_string(),
             ordering: api_name(&w.ordering),
             rate_limit_per_minute: w.rate_limit_per_minute.map(|n| n.to_string()).unwrap_or_default(),
+            template_mode: w.template_mode.as_str().to_owned(),
             error: None,
             warnings: Vec::new(),
             version: version_of(w),
@@ -231,6 +234,7 @@ impl WebhookForm {
             max_retries: text("max_retries"),
             ordering: text("ordering"),
             rate_limit_per_minute: text("rate_limit_per_minute"),
+            template_mode: text("template_mode"),
             error,
             warnings: Vec::new(),
             version: text("version"),
@@ -249,7 +253,7 @@ impl WebhookForm {
 
     /// An error no input of the form shows (those `webhook_form.html` shows at an input).
     pub fn general_error(&self) -> Option<String> {
-        const SHOWN_AT: [&str; 14] = [
+        const SHOWN_AT: [&str; 15] = [
             "name",
             "description",
             "endpoint",
@@ -264,12 +268,18 @@ impl WebhookForm {
             "custom_headers",
             "max_retries",
             "rate_limit_per_minute",
+            "template_mode",
         ];
         error_elsewhere(self.error.as_ref(), &SHOWN_AT)
     }
 
     pub fn selected(&self, value: &str, option: &str) -> bool {
         value == option
+    }
+
+    /// The template modes to choose from, with what each means.
+    pub fn template_modes(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATE_MODES
     }
 }
 
@@ -280,7 +290,7 @@ fn webhook_body(fields: &Fields, editing: bool) -> Map<String, Value> {
     put_text(&mut body, "name", fields.get("name"));
     body.insert("description".into(), Value::String(fields.get("description").unwrap_or_default().trim().to_owned()));
     put_text(&mut body, "endpoint", fields.get("endpoint"));
-    for key in ["http_method", "request_format", "status", "ordering"] {
+    for key in ["http_method", "request_format", "status", "ordering", "template_mode"] {
         put_text(&mut body, key, fields.get(key));
     }
     let subscriptions: Vec<Value> = fields
@@ -347,6 +357,7 @@ struct FormPage {
     secret: Option<String>,
     test: Option<Tested>,
     test_error: Option<String>,
+    test_unknown: Vec<String>,
     conflict: Option<Conflict>,
     /// The latest tickets, to send the test with (by subject, not by id).
     tickets: Vec<(hookdesk_core::id::TicketId, String)>,
@@ -354,7 +365,17 @@ struct FormPage {
 
 impl FormPage {
     fn new(chrome: Chrome, webhook: Option<WebhookView>, form: WebhookForm) -> Self {
-        Self { chrome, webhook, form, secret: None, test: None, test_error: None, conflict: None, tickets: vec![] }
+        Self {
+            chrome,
+            webhook,
+            form,
+            secret: None,
+            test: None,
+            test_error: None,
+            test_unknown: vec![],
+            conflict: None,
+            tickets: vec![],
+        }
     }
 }
 
@@ -518,6 +539,8 @@ fn test_body(fields: &Fields) -> Result<TestBody, Invalid> {
 struct TestPanel {
     test: Option<Tested>,
     test_error: Option<String>,
+    /// With `test_error`: the variables the templates asked for that do not exist.
+    test_unknown: Vec<String>,
 }
 
 /// A test send as the panel shows it.
@@ -547,20 +570,21 @@ pub async fn send_test(
         Ok(body) => app.test_webhook(&admin, &id, body).await,
         Err(invalid) => Err(AppError::Invalid(invalid)),
     };
-    let (test, test_error) = match outcome {
-        Ok(result) => (Some(Tested::new(&result)), None),
-        Err(AppError::Invalid(invalid)) => (None, Some(invalid.to_string())),
-        Err(AppError::Unprocessable { message, .. }) => (None, Some(message)),
+    let (test, test_error, test_unknown) = match outcome {
+        Ok(result) => (Some(Tested::new(&result)), None, vec![]),
+        Err(AppError::Invalid(invalid)) => (None, Some(invalid.to_string()), vec![]),
+        Err(AppError::Unprocessable { message, unknown_variables, .. }) => (None, Some(message), unknown_variables),
         Err(other) => return Err(other.into()),
     };
     if headers.contains_key("hx-request") {
-        return Ok(render(&TestPanel { test, test_error }));
+        return Ok(render(&TestPanel { test, test_error, test_unknown }));
     }
     let webhook = app.webhook(&admin, &id).await?;
     let form_values = WebhookForm::from_view(&webhook);
     let mut page = FormPage::new(form.viewer.chrome("Webhooks"), Some(webhook), form_values);
     page.test = test;
     page.test_error = test_error;
+    page.test_unknown = test_unknown;
     Ok(render(&page))
 }
 

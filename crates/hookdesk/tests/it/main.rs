@@ -25,6 +25,7 @@ mod schema;
 mod security;
 mod serve_process;
 mod signing;
+mod template_mode;
 mod test_send;
 mod time_zone;
 mod tour;

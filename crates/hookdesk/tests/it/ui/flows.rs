@@ -201,7 +201,61 @@ async fn a_changed_authentication_needs_its_secret_again(db: Db) {
     assert_eq!(app.get(&format!("/api/v1/webhooks/{webhook}")).await.1["authentication"], json!({"type": "bearer"}));
 }
 
+/// The webhook and inbound webhook editors' "Template mode" select: labelled, with a hint,
+/// lax unless chosen, saved and shown again; a value the API refuses is named at the select.
+async fn the_template_mode_select_saves_in_both_editors(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.token).await;
+    let blank = text(ui.get("/ui/webhooks/new").await).await;
+    assert!(blank.contains("<label for=\"template_mode\">Template mode</label>"), "labelled");
+    assert!(blank.contains("aria-describedby=\"template_mode-hint\""), "the hint describes the select");
+    assert!(
+        blank.contains("<option value=\"lax\" selected>Lax — missing variables render empty (default)</option>"),
+        "lax unless chosen"
+    );
+    assert!(blank.contains("<option value=\"strict\">Strict — missing variables and wrong types fail</option>"));
+
+    let form = [("name", "strict hook"), ("endpoint", "http://127.0.0.1:9/hook"), ("template_mode", "strict")];
+    let made = ui.post("/ui/webhooks/new", &form).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let page = made.headers()[reqwest::header::LOCATION].to_str().expect("ascii").to_owned();
+    let id = page.rsplit('/').next().expect("id").to_owned();
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{id}")).await.1["template_mode"], "strict");
+    let shown = text(ui.get(&page).await).await;
+    assert!(shown.contains("<option value=\"strict\" selected>"), "the saved mode is shown");
+    let mut lax = form.to_vec();
+    lax[2] = ("template_mode", "lax");
+    assert_eq!(ui.post(&page, &lax).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{id}")).await.1["template_mode"], "lax");
+    let mut loose = form.to_vec();
+    loose[2] = ("template_mode", "loose");
+    let refused = ui.post(&page, &loose).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = text(refused).await;
+    assert!(again.contains("id=\"template_mode-error\""), "the refusal is shown at the select");
+    assert!(
+        again.contains("aria-describedby=\"template_mode-hint template_mode-error\" aria-invalid=\"true\""),
+        "and marks the select, described by both"
+    );
+
+    let made = ui.post("/ui/inbound/new", &[("name", "Orders"), ("actions", "[]"), ("template_mode", "strict")]).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let page = made.headers()[reqwest::header::LOCATION].to_str().expect("ascii").to_owned();
+    let id = page.rsplit('/').next().expect("id").to_owned();
+    assert_eq!(app.get(&format!("/api/v1/inbound_webhooks/{id}")).await.1["template_mode"], "strict");
+    assert!(text(ui.get(&page).await).await.contains("&#34;template_mode&#34;: &#34;strict&#34;"), "shown");
+    let edit = text(ui.get(&format!("{page}/edit")).await).await;
+    assert!(edit.contains("<label for=\"template_mode\">Template mode</label>"), "labelled");
+    assert!(edit.contains("<option value=\"strict\" selected>"), "the saved mode is shown");
+    let saved =
+        ui.post(&format!("{page}/edit"), &[("name", "Orders"), ("actions", "[]"), ("template_mode", "lax")]).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/inbound_webhooks/{id}")).await.1["template_mode"], "lax");
+}
+
 on_both_backends!(
+    the_template_mode_select_saves_in_both_editors,
     a_changed_authentication_needs_its_secret_again,
     an_inbound_webhook_is_made_and_edited_in_its_form,
     failures_are_counted_then_replayed_all_at_once,
