@@ -280,7 +280,7 @@ impl App {
             }
         });
         let parts = Delivery {
-            store: self.store.clone(),
+            store: self.store.for_delivery(),
             sender: self.sender.clone(),
             handle: self.delivery.clone(),
             health: Arc::new(events),
