@@ -292,6 +292,49 @@ async fn raw(args: &BenchArgs, url: &str) -> anyhow::Result<Raw> {
     Ok(Raw { requests: n, seconds, per_second: n as f64 / seconds })
 }
 
+/// Phase 1, beside the workers' client: the same requests from a bare hyper-util client, so
+/// that a slow client of ours cannot flatter the ratios to raw.
+async fn bare(args: &BenchArgs, url: &str) -> anyhow::Result<Raw> {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let client: Client<_, Full<hyper::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let body = hyper::body::Bytes::from(kib_body());
+    let uri: hyper::Uri = url.parse()?;
+    let n = args.invocations;
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (client, body, uri, next) = (client.clone(), body.clone(), uri.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut failed = 0u64;
+            while next.fetch_add(1, Ordering::Relaxed) < n {
+                let request = hyper::Request::post(uri.clone())
+                    .header("content-type", "application/json")
+                    .body(Full::new(body.clone()))?;
+                match client.request(request).await {
+                    Ok(response) if response.status().is_success() => {
+                        response.into_body().collect().await?;
+                    }
+                    _ => failed += 1,
+                }
+            }
+            Ok::<_, anyhow::Error>(failed)
+        });
+    }
+    let mut failed = 0;
+    while let Some(result) = tasks.join_next().await {
+        failed += result??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if failed > 0 {
+        bail!("{failed} bare client requests failed");
+    }
+    Ok(Raw { requests: n, seconds, per_second: n as f64 / seconds })
+}
+
 /// Phase 2: `n` invocations already queued, drained by a real server's workers.
 async fn drain(
     args: &BenchArgs,
@@ -615,6 +658,7 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
     let sink_url = format!("http://{sink_addr}");
     let (queued_rss, scrape) = memory_with_queue(&args).await?;
     let raw = raw(&args, &format!("{sink_url}/raw")).await?;
+    let bare = bare(&args, &format!("{sink_url}/raw")).await?;
     let scratch = Scratch::new(&args.database).await?;
     let (drain, running) = drain(&args, &scratch, &sink_url, &sink, &raw).await?;
     let e2e = end_to_end(&args, &running, &sink_url, &sink).await;
@@ -631,6 +675,7 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
         concurrency: args.concurrency,
         clients: args.clients,
         raw,
+        bare,
         drain,
         end_to_end: e2e,
         inbound,

@@ -85,6 +85,9 @@ pub struct Report {
     pub concurrency: u16,
     pub clients: u16,
     pub raw: Raw,
+    /// The same requests from a bare hyper-util client (no guard, no timeouts, no logging):
+    /// beside `raw`, it shows whether the workers' own client flatters the ratios.
+    pub bare: Raw,
     pub drain: Drain,
     pub end_to_end: EndToEnd,
     pub inbound: Inbound,
@@ -119,6 +122,13 @@ impl fmt::Display for Report {
             format!("raw HTTP ceiling ({} POSTs), req/s", r.requests),
             r.per_second,
             "1.00"
+        )?;
+        writeln!(
+            f,
+            "{:<40} {:>14.0} {:>10.2}",
+            "  bare hyper-util client, req/s",
+            self.bare.per_second,
+            self.bare.per_second / r.per_second
         )?;
         writeln!(
             f,
