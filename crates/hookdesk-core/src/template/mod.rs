@@ -150,43 +150,10 @@ impl Template {
     pub fn parse(field: &str, source: &str) -> Result<Self, Invalid> {
         let mut refused = None;
         let compiled = cost::parsed(source, || {
-            let bodies = blocks::without_unparsed_bodies(source).map_err(|blocks::Refused { at, reason }| {
-                let (line, column) = lex::position(source, at);
-                refused = Some(Invalid {
-                    line: Some(line),
-                    column: Some(column),
-                    ..Invalid::new(field, format!("Liquid syntax error at line {line}, column {column}: {reason}"))
-                });
+            let expanded = rewritten(field, source).map_err(|invalid| {
+                refused = Some(invalid);
                 liquid::Error::with_msg("refused")
             })?;
-            let expanded = inline::expand(&bodies).map_err(|inline_refused| {
-                let (line, problem) = match inline_refused {
-                    inline::Refused::OpenQuote(line) => (
-                        line,
-                        "a quote opened in a {% liquid %} tag is not closed on its line (an apostrophe in a # comment counts)".to_owned(),
-                    ),
-                    inline::Refused::Outside { line, tag } => (
-                        line,
-                        format!("`{tag}` in a {{% liquid %}} tag belongs to a block the tag did not open (its lines are a body of their own)"),
-                    ),
-                };
-                refused = Some(Invalid {
-                    line: Some(line),
-                    column: None,
-                    ..Invalid::new(field, format!("Liquid syntax error at line {line}: {problem}"))
-                });
-                liquid::Error::with_msg("refused")
-            })?;
-            let expanded = syntax::rewrite(&expanded);
-            let expanded = blocks::without_blank_whitespace(&expanded);
-            if let Some((line, column, reason)) = nesting::too_deep(&expanded, MAX_NESTING) {
-                refused = Some(Invalid {
-                    line: Some(line),
-                    column: Some(column),
-                    ..Invalid::new(field, format!("{reason}, at line {line}, column {column}"))
-                });
-                return Err(liquid::Error::with_msg("refused"));
-            }
             PARSER.parse(&expanded).inspect_err(|error| {
                 refused = Some(parse_error(field, &expanded, &error.to_string()));
             })
@@ -510,6 +477,43 @@ fn render_error_in_words(message: &str) -> String {
 /// liquid reports grammar errors as `--> LINE:COL` followed by `= reason`; unknown filters
 /// and tags come without a position but name what was requested. Turn either into one
 /// sentence with a line and column.
+/// `source` as liquid-rust's parser takes it, Shopify's syntax it lacks written out (see
+/// `blocks`, `inline` and `syntax`), or refused with the line (and column) of the problem:
+/// bodies that Shopify's refuses, a `{% liquid %}` tag that cannot be written out, nesting
+/// deeper than [`MAX_NESTING`] (the parser recurses).
+fn rewritten(field: &str, source: &str) -> Result<String, Invalid> {
+    let refusal = |line: usize, column: Option<usize>, message: String| Invalid {
+        line: Some(line),
+        column,
+        ..Invalid::new(field, message)
+    };
+    let bodies = blocks::without_unparsed_bodies(source).map_err(|blocks::Refused { at, reason }| {
+        let (line, column) = lex::position(source, at);
+        refusal(line, Some(column), format!("Liquid syntax error at line {line}, column {column}: {reason}"))
+    })?;
+    let expanded = inline::expand(&bodies).map_err(|refused| {
+        let (line, problem) = match refused {
+            inline::Refused::OpenQuote(line) => (
+                line,
+                "a quote opened in a {% liquid %} tag is not closed on its line (an apostrophe in a # comment counts)"
+                    .to_owned(),
+            ),
+            inline::Refused::Outside { line, tag } => (
+                line,
+                format!(
+                    "`{tag}` in a {{% liquid %}} tag belongs to a block the tag did not open (its lines are a body of their own)"
+                ),
+            ),
+        };
+        refusal(line, None, format!("Liquid syntax error at line {line}: {problem}"))
+    })?;
+    let expanded = blocks::without_blank_whitespace(&syntax::rewrite(&expanded)).into_owned();
+    if let Some((line, column, reason)) = nesting::too_deep(&expanded, MAX_NESTING) {
+        return Err(refusal(line, Some(column), format!("{reason}, at line {line}, column {column}")));
+    }
+    Ok(expanded)
+}
+
 fn parse_error(field: &str, source: &str, message: &str) -> Invalid {
     let lines: Vec<&str> = message.lines().map(str::trim).collect();
     let position = lines.iter().find_map(|line| {
