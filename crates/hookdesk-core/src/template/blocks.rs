@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 
 use super::lex::{Kind, delimiters, elements};
+use super::nesting::BLOCKS;
 
 /// A `comment` or `doc` that Shopify's refuses: never closed, a doc with arguments or with a
 /// doc inside it. `at` is the byte offset of the opening tag, `reason` says what is wrong.
@@ -151,9 +152,6 @@ fn comment_end(source: &str, from: usize) -> Option<(usize, usize)> {
 
 /// Blocks whose whitespace goes when they are blank (Ruby's `remove_blank_strings`).
 const STRIPPED: &[&str] = &["if", "unless", "case", "for"];
-
-/// Tags that open a block closed by `end` + their name.
-const BLOCKS: &[&str] = &["if", "unless", "case", "for", "tablerow", "capture", "comment", "ifchanged", "raw"];
 
 /// Tags that print nothing and may stand in a blank block.
 const QUIET: &[&str] = &["assign", "else", "elsif", "when"];

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use super::lex::{Kind, elements};
+use super::nesting::BLOCKS;
 
 /// A `{% liquid %}` tag refused, with the 1-based line of the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,9 +19,6 @@ pub(super) enum Refused {
     /// endif %}`): as in Shopify's, a tag's lines are a body of their own.
     Outside { line: usize, tag: String },
 }
-
-/// Tags that open a block closed by `end` + their name, inside a `{% liquid %}` tag.
-const BLOCKS: &[&str] = &["if", "unless", "case", "for", "tablerow", "capture", "ifchanged"];
 
 /// `source` with each `{% liquid %}` tag written out as the tags of its lines (none inside
 /// `{% raw %}`). Lines starting with `#` are comments.
@@ -133,11 +131,15 @@ fn written_out(tag: &str) -> Result<String, Refused> {
             "comment" => comments += 1,
             "endcomment" if comments > 0 => comments -= 1,
             _ if comments > 0 => {}
-            _ if BLOCKS.contains(&name) => {
+            // A comment is read above; a raw block cannot be one of a liquid tag's lines.
+            _ if BLOCKS.contains(&name) && name != "raw" => {
                 blocks.push(name);
                 statements.push((i, statement));
             }
-            _ if name.strip_prefix("end").is_some_and(|block| BLOCKS.contains(&block)) => {
+            _ if name
+                .strip_prefix("end")
+                .is_some_and(|block| BLOCKS.contains(&block) && !matches!(block, "raw" | "comment")) =>
+            {
                 if blocks.pop() != Some(&name[3..]) {
                     return Err(Refused::Outside { line: skipped + i, tag: name.to_owned() });
                 }

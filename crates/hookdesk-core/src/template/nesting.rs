@@ -12,7 +12,8 @@ pub const MAX_NESTING: usize = 32;
 pub(super) const MAX_CHAIN: usize = 256;
 
 /// Tags that open a block closed by `end` + their name.
-const BLOCKS: &[&str] = &["if", "unless", "case", "for", "tablerow", "capture", "comment", "ifchanged", "raw"];
+pub(super) const BLOCKS: &[&str] =
+    &["if", "unless", "case", "for", "tablerow", "capture", "comment", "ifchanged", "raw"];
 
 /// Where and how `source` first nests deeper than `limit` (blocks, and brackets or
 /// parentheses inside a tag or output) or chains longer than [`MAX_CHAIN`], if it does.
