@@ -111,9 +111,7 @@ pub(super) fn to_number(value: &dyn ValueView) -> Option<RubyNumber> {
     }
     let text = scalar.to_kstr();
     let text = text.trim();
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    if unsigned.split_once('.').is_some_and(|(whole, fraction)| digits(whole) && digits(fraction)) {
+    if is_decimal(text.strip_prefix('-').unwrap_or(text)) {
         return Some(RubyNumber::Float(Decimal::parse(text), text.parse().unwrap_or_default()));
     }
     // `String#to_i`: a sign, then digits with underscores between them; the rest ignored.
@@ -129,6 +127,15 @@ pub(super) fn to_number(value: &dyn ValueView) -> Option<RubyNumber> {
     format!("{sign}{leading}").parse().ok().map(RubyNumber::Integer)
 }
 
+fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `digits.digits`, unsigned.
+fn is_decimal(text: &str) -> bool {
+    text.split_once('.').is_some_and(|(whole, fraction)| is_digits(whole) && is_digits(fraction))
+}
+
 /// In a strict render, `value` unless it is a number or text that is one (`"12"`, `"-1.5"`):
 /// nil, `"12 apples"` or a list fail the filter, where a lax render reads them as Ruby does.
 pub(super) fn refuse_unless_number(value: &dyn ValueView) -> Result<()> {
@@ -141,9 +148,7 @@ pub(super) fn refuse_unless_number(value: &dyn ValueView) -> Result<()> {
             let text = scalar.to_kstr();
             let text = text.trim();
             let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-            let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-            digits(unsigned)
-                || unsigned.split_once('.').is_some_and(|(whole, fraction)| digits(whole) && digits(fraction))
+            is_digits(unsigned) || is_decimal(unsigned)
         }
         _ => false,
     });
