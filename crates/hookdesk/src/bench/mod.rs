@@ -262,34 +262,21 @@ async fn raw(args: &BenchArgs, url: &str) -> anyhow::Result<Raw> {
         headers: vec![("content-type".into(), "application/json".into())],
         body: Some(kib_body()),
     });
-    let n = args.invocations;
-    let next = Arc::new(AtomicU64::new(0));
-    let bar = progress(n, "raw", args.json);
-    let started = Instant::now();
-    let mut tasks = JoinSet::new();
-    for _ in 0..args.concurrency {
-        let (sender, request, next, bar) = (sender.clone(), request.clone(), next.clone(), bar.clone());
-        tasks.spawn(async move {
-            let mut failed = 0u64;
-            while next.fetch_add(1, Ordering::Relaxed) < n {
-                if !sender.send(&request).await.succeeded() {
-                    failed += 1;
-                }
+    let bar = progress(args.invocations, "raw", args.json);
+    let post = {
+        let bar = bar.clone();
+        move || {
+            let (sender, request, bar) = (sender.clone(), request.clone(), bar.clone());
+            async move {
+                let sent = sender.send(&request).await.succeeded();
                 bar.inc(1);
+                sent
             }
-            failed
-        });
-    }
-    let mut failed = 0;
-    while let Some(result) = tasks.join_next().await {
-        failed += result?;
-    }
-    let seconds = started.elapsed().as_secs_f64();
+        }
+    };
+    let raw = posts(args, "raw", post).await;
     bar.finish_and_clear();
-    if failed > 0 {
-        bail!("{failed} raw requests failed");
-    }
-    Ok(Raw { requests: n, seconds, per_second: n as f64 / seconds })
+    raw
 }
 
 /// Phase 1, beside the workers' client: the same requests from a bare hyper-util client, so
@@ -302,35 +289,50 @@ async fn bare(args: &BenchArgs, url: &str) -> anyhow::Result<Raw> {
     let client: Client<_, Full<hyper::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let body = hyper::body::Bytes::from(kib_body());
     let uri: hyper::Uri = url.parse()?;
+    posts(args, "bare client", move || {
+        let (client, body, uri) = (client.clone(), body.clone(), uri.clone());
+        async move {
+            let request = hyper::Request::post(uri).header("content-type", "application/json").body(Full::new(body));
+            let Ok(request) = request else { return false };
+            match client.request(request).await {
+                Ok(response) if response.status().is_success() => response.into_body().collect().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
+}
+
+/// `args.invocations` POSTs made by `post`, `args.concurrency` at a time: their rate, or an
+/// error naming `what` when any failed.
+async fn posts<F, Fut>(args: &BenchArgs, what: &str, post: F) -> anyhow::Result<Raw>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let n = args.invocations;
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for _ in 0..args.concurrency {
-        let (client, body, uri, next) = (client.clone(), body.clone(), uri.clone(), next.clone());
+        let (next, post) = (next.clone(), post.clone());
         tasks.spawn(async move {
             let mut failed = 0u64;
             while next.fetch_add(1, Ordering::Relaxed) < n {
-                let request = hyper::Request::post(uri.clone())
-                    .header("content-type", "application/json")
-                    .body(Full::new(body.clone()))?;
-                match client.request(request).await {
-                    Ok(response) if response.status().is_success() => {
-                        response.into_body().collect().await?;
-                    }
-                    _ => failed += 1,
+                if !post().await {
+                    failed += 1;
                 }
             }
-            Ok::<_, anyhow::Error>(failed)
+            failed
         });
     }
     let mut failed = 0;
     while let Some(result) = tasks.join_next().await {
-        failed += result??;
+        failed += result?;
     }
     let seconds = started.elapsed().as_secs_f64();
     if failed > 0 {
-        bail!("{failed} bare client requests failed");
+        bail!("{failed} {what} requests failed");
     }
     Ok(Raw { requests: n, seconds, per_second: n as f64 / seconds })
 }
