@@ -17,8 +17,7 @@ use hookdesk_core::id::{InvocationId, WebhookId};
 use hookdesk_core::webhook::{BreakerState, Webhook, WebhookHealth, WebhookStatus};
 use tracing::{info, warn};
 
-use crate::retry::is_retryable;
-use crate::sender::Outcome;
+use crate::outcome::AttemptCode;
 
 #[derive(Debug, Clone)]
 pub struct GateConfig {
@@ -369,7 +368,7 @@ impl Gates {
         &mut self,
         webhook_id: &WebhookId,
         invocation_id: &InvocationId,
-        outcome: &Outcome,
+        code: AttemptCode,
         now: Instant,
         now_ts: Timestamp,
     ) -> Option<HealthChange> {
@@ -379,10 +378,9 @@ impl Gates {
         let gate = self.gates.get_mut(webhook_id)?;
         gate.in_flight = gate.in_flight.saturating_sub(1);
         // Only a sick endpoint trips the breaker: an answer like 400 means it is up.
-        let reached = outcome.response.is_some() || is_retryable(outcome);
-        if reached {
+        if let Some(sick) = code.breaker_verdict() {
             let before = gate.breaker.state;
-            gate.breaker.record(&breaker_config, now, !outcome.succeeded() && is_retryable(outcome));
+            gate.breaker.record(&breaker_config, now, sick);
             if gate.breaker.state != before {
                 match gate.breaker.state {
                     BreakerState::Open => {
@@ -394,7 +392,7 @@ impl Gates {
         }
         gate.note_breaker(now, now_ts);
         let health = &mut gate.health;
-        if outcome.succeeded() {
+        if code.delivered() {
             health.last_success_at = Some(now_ts);
             health.failing_since = None;
             if health.failing {
@@ -443,8 +441,6 @@ impl Gate {
 
 #[cfg(test)]
 mod tests {
-    use hookdesk_store::{AttemptOutcome, LoggedResponse};
-
     use super::*;
 
     fn config() -> BreakerConfig {
@@ -521,13 +517,8 @@ mod tests {
         InvocationId(id.into())
     }
 
-    fn answered(status: u16) -> Outcome {
-        Outcome {
-            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new(), note: None }),
-            error: (status >= 300).then(|| AttemptOutcome { code: "http_status".into(), message: String::new() }),
-            duration: Duration::ZERO,
-            retry_after: None,
-        }
+    fn answered(status: u16) -> AttemptCode {
+        AttemptCode::of_status(status)
     }
 
     fn webhook(limit: Option<u32>) -> Webhook {
@@ -561,7 +552,7 @@ mod tests {
         assert_eq!(gates.admit(&hook, &inv("b"), 1, now, ts).0, Admission::Send);
         assert_eq!(gates.admit(&hook, &inv("c"), 1, now, ts).0, Admission::GiveBack(Duration::ZERO));
         assert_eq!(gates.skipped(now).0, std::slice::from_ref(&hook.id));
-        gates.finish(&hook.id, &inv("a"), &answered(200), now, ts);
+        gates.finish(&hook.id, &inv("a"), answered(200), now, ts);
         assert!(gates.skipped(now).0.is_empty());
         assert_eq!(gates.unfinished(), [(inv("b"), 1)]);
     }
@@ -574,7 +565,7 @@ mod tests {
         let hook = webhook(None);
         for i in 0..10 {
             gates.admit(&hook, &inv(&format!("{i}")), 1, now, ts);
-            assert_eq!(gates.finish(&hook.id, &inv(&format!("{i}")), &answered(400), now, ts), None);
+            assert_eq!(gates.finish(&hook.id, &inv(&format!("{i}")), answered(400), now, ts), None);
         }
         assert_eq!(gates.health(&hook.id).map(|h| h.breaker), Some(BreakerState::Closed));
         // Ten 400s later, past the window: only the 503s count.
@@ -582,7 +573,7 @@ mod tests {
         let mut changes = Vec::new();
         for i in 0..4 {
             gates.admit(&hook, &inv(&format!("f{i}")), 1, now, ts);
-            changes.extend(gates.finish(&hook.id, &inv(&format!("f{i}")), &answered(503), now, ts));
+            changes.extend(gates.finish(&hook.id, &inv(&format!("f{i}")), answered(503), now, ts));
         }
         let opened = changes.last().expect("the breaker opening is saved");
         assert_eq!(opened.health.breaker, BreakerState::Open);
@@ -596,12 +587,12 @@ mod tests {
         let now = Instant::now();
         let hook = webhook(None);
         gates.admit(&hook, &inv("a"), 1, now, Timestamp::from_millis(0));
-        assert_eq!(gates.finish(&hook.id, &inv("a"), &answered(400), now, Timestamp::from_millis(0)), None);
+        assert_eq!(gates.finish(&hook.id, &inv("a"), answered(400), now, Timestamp::from_millis(0)), None);
         gates.admit(&hook, &inv("b"), 1, now, Timestamp::from_millis(60_000));
-        let failing = gates.finish(&hook.id, &inv("b"), &answered(400), now, Timestamp::from_millis(60_000));
+        let failing = gates.finish(&hook.id, &inv("b"), answered(400), now, Timestamp::from_millis(60_000));
         assert!(failing.is_some_and(|c| c.health.failing && c.health.failing_since == Some(Timestamp::from_millis(0))));
         gates.admit(&hook, &inv("c"), 1, now, Timestamp::from_millis(61_000));
-        let recovered = gates.finish(&hook.id, &inv("c"), &answered(204), now, Timestamp::from_millis(61_000));
+        let recovered = gates.finish(&hook.id, &inv("c"), answered(204), now, Timestamp::from_millis(61_000));
         assert!(recovered.is_some_and(|c| !c.health.failing && c.health.failing_since.is_none()));
     }
 

@@ -1,19 +1,25 @@
 //! hookdesk's sender: from a claimed invocation to a recorded attempt.
 //!
-//! `ssrf` decides which addresses may be called and pins the resolved one; `sender` sends a
-//! request and classifies what happened; `retry` decides what comes next; `dispatcher` runs
-//! it all: claims due work, sends with bounded concurrency, records outcomes in batches;
-//! `metrics` counts what happened for `/metrics`.
+//! One attempt flows one way: the `worker` claims due invocations and lets each through its
+//! webhook's `gates`; an `attempt` builds the request, the `sender` sends it (`ssrf` decides
+//! which addresses may be called) and classifies what happened once, as an `outcome`; `retry`
+//! decides what comes next, `metrics` counts it, the `recorder` writes it in batches. The
+//! `dispatcher` runs the worker: when to step again, back-off, shutdown.
 
+mod attempt;
 pub mod dispatcher;
 pub mod gates;
 pub mod metrics;
+pub mod outcome;
+mod recorder;
 pub mod retry;
 pub mod sender;
 pub mod ssrf;
+mod worker;
 
 pub use dispatcher::{Delivery, DeliveryConfig, DeliveryHandle, HealthEvent, HealthReports, spawn};
 pub use metrics::DeliveryMetrics;
+pub use outcome::{AttemptCode, Outcome, OutcomeClass};
 pub use retry::RetryPolicy;
-pub use sender::{Outcome, Sender};
+pub use sender::Sender;
 pub use ssrf::DestinationPolicy;

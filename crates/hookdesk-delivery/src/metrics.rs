@@ -10,51 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::Outcome;
-
-/// An attempt's outcome, in the classes an operator alerts on.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
-pub enum OutcomeClass {
-    Success,
-    /// The receiver answered, with a status that is not 2xx (a redirect included).
-    HttpError,
-    Timeout,
-    /// DNS, connect, TLS, or the connection closed before an answer.
-    ConnectionError,
-    /// The SSRF guard refused the destination.
-    Refused,
-    Other,
-}
-
-impl OutcomeClass {
-    pub const ALL: [Self; 6] =
-        [Self::Success, Self::HttpError, Self::Timeout, Self::ConnectionError, Self::Refused, Self::Other];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::HttpError => "http_error",
-            Self::Timeout => "timeout",
-            Self::ConnectionError => "connection_error",
-            Self::Refused => "refused",
-            Self::Other => "other",
-        }
-    }
-
-    /// The class of what an attempt gave, from its error code (see `sender`).
-    pub fn of(outcome: &Outcome) -> Self {
-        let Some(error) = &outcome.error else {
-            return if outcome.succeeded() { Self::Success } else { Self::HttpError };
-        };
-        match error.code.as_str() {
-            "http_status" | "redirect" => Self::HttpError,
-            "timeout" => Self::Timeout,
-            "connection" | "connection_refused" | "connection_reset" | "dns" | "tls" => Self::ConnectionError,
-            "ssrf_refused" => Self::Refused,
-            _ => Self::Other,
-        }
-    }
-}
+use crate::outcome::{Outcome, OutcomeClass};
 
 impl EncodeLabelValue for OutcomeClass {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
@@ -135,7 +91,7 @@ impl DeliveryMetrics {
 
     /// One attempt: its outcome and duration; its lag when it is the first.
     pub(crate) fn attempted(&self, outcome: &Outcome, lag_seconds: Option<f64>, given_up: bool) {
-        self.attempts.get_or_create(&OutcomeLabel { outcome: OutcomeClass::of(outcome) }).inc();
+        self.attempts.get_or_create(&OutcomeLabel { outcome: outcome.code.class() }).inc();
         self.attempt_duration.observe(outcome.duration.as_secs_f64());
         if let Some(lag) = lag_seconds {
             self.lag.observe(lag.max(0.0));
@@ -143,42 +99,5 @@ impl DeliveryMetrics {
         if given_up {
             self.given_up.inc();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use hookdesk_store::{AttemptOutcome, LoggedResponse};
-
-    use super::*;
-
-    fn failed(code: &str) -> Outcome {
-        Outcome {
-            response: None,
-            error: Some(AttemptOutcome { code: code.into(), message: String::new() }),
-            duration: Duration::ZERO,
-            retry_after: None,
-        }
-    }
-
-    #[test]
-    fn every_error_code_of_the_sender_has_its_class() {
-        let answered = |status| Outcome {
-            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new(), note: None }),
-            error: None,
-            duration: Duration::ZERO,
-            retry_after: None,
-        };
-        assert_eq!(OutcomeClass::of(&answered(204)), OutcomeClass::Success);
-        assert_eq!(OutcomeClass::of(&failed("http_status")), OutcomeClass::HttpError);
-        assert_eq!(OutcomeClass::of(&failed("redirect")), OutcomeClass::HttpError);
-        assert_eq!(OutcomeClass::of(&failed("timeout")), OutcomeClass::Timeout);
-        for code in ["connection", "connection_refused", "connection_reset", "dns", "tls"] {
-            assert_eq!(OutcomeClass::of(&failed(code)), OutcomeClass::ConnectionError, "{code}");
-        }
-        assert_eq!(OutcomeClass::of(&failed("ssrf_refused")), OutcomeClass::Refused);
-        assert_eq!(OutcomeClass::of(&failed("invalid_url")), OutcomeClass::Other);
     }
 }

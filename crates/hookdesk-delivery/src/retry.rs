@@ -5,7 +5,7 @@ use std::time::Duration;
 use hookdesk_core::Timestamp;
 use hookdesk_store::Next;
 
-use crate::sender::Outcome;
+use crate::outcome::Outcome;
 
 /// The longest a receiver's `Retry-After` may push a retry back.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -46,7 +46,7 @@ impl RetryPolicy {
         if outcome.succeeded() {
             return Next::Succeeded;
         }
-        if !is_retryable(outcome) || attempt > u32::from(max_retries) {
+        if !outcome.code.is_retryable() || attempt > u32::from(max_retries) {
             return Next::Failed;
         }
         let delay = match outcome.retry_after {
@@ -58,19 +58,6 @@ impl RetryPolicy {
             }
         };
         Next::RetryAt(now.plus_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)))
-    }
-}
-
-/// Connection errors, timeouts and 408, 409, 425, 429 and 5xx are worth another try; a
-/// refused destination, a redirect or any other status is final.
-pub(crate) fn is_retryable(outcome: &Outcome) -> bool {
-    match (&outcome.error, &outcome.response) {
-        (Some(error), _) if error.code == "ssrf_refused" || error.code == "invalid_url" || error.code == "redirect" => {
-            false
-        }
-        (_, Some(response)) => matches!(response.status, 408 | 409 | 425 | 429 | 500..=599),
-        (Some(_), None) => true,
-        (None, None) => false,
     }
 }
 
@@ -88,26 +75,18 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use hookdesk_store::{AttemptOutcome, LoggedResponse};
+    use hookdesk_store::LoggedResponse;
 
     use super::*;
+    use crate::outcome::AttemptCode;
 
     fn answered(status: u16) -> Outcome {
-        Outcome {
-            response: Some(LoggedResponse { status, headers: Default::default(), body: String::new(), note: None }),
-            error: (status >= 300).then(|| AttemptOutcome { code: "http_status".into(), message: String::new() }),
-            duration: Duration::ZERO,
-            retry_after: None,
-        }
+        let response = LoggedResponse { status, headers: Default::default(), body: String::new(), note: None };
+        Outcome::answered(response, String::new(), Duration::ZERO)
     }
 
     fn refused() -> Outcome {
-        Outcome {
-            response: None,
-            error: Some(AttemptOutcome { code: "connection_refused".into(), message: String::new() }),
-            duration: Duration::ZERO,
-            retry_after: None,
-        }
+        Outcome::failed(AttemptCode::ConnectionRefused, String::new(), Duration::ZERO)
     }
 
     #[test]

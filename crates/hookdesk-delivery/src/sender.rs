@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use hookdesk_core::request::OutgoingRequest;
 use hookdesk_core::webhook::HttpMethod;
-use hookdesk_store::{AttemptOutcome, LoggedResponse};
+use hookdesk_store::LoggedResponse;
+
+use crate::outcome::{AttemptCode, Outcome};
 
 use crate::ssrf::{DestinationPolicy, GuardedResolver, LookupFailed, Refused, lookup};
 
@@ -29,38 +31,13 @@ pub struct Sender {
 /// Why a destination may not be called: the error code and message an attempt records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked {
-    pub code: &'static str,
+    pub code: AttemptCode,
     pub message: String,
 }
 
 impl std::fmt::Display for Blocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
-    }
-}
-
-/// What one attempt gave.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub response: Option<LoggedResponse>,
-    pub error: Option<AttemptOutcome>,
-    pub duration: Duration,
-    /// The receiver's `Retry-After`, parsed.
-    pub retry_after: Option<Duration>,
-}
-
-impl Outcome {
-    pub fn succeeded(&self) -> bool {
-        self.error.is_none() && self.response.as_ref().is_some_and(|r| (200..300).contains(&r.status))
-    }
-
-    fn failed(code: &str, message: String, started: Instant) -> Self {
-        Self {
-            response: None,
-            error: Some(AttemptOutcome { code: code.to_owned(), message }),
-            duration: started.elapsed(),
-            retry_after: None,
-        }
     }
 }
 
@@ -90,20 +67,27 @@ impl Sender {
     /// it, and through a proxy (which resolves names itself) each request is checked with it.
     pub async fn check_destination(&self, url: &str) -> Result<(), Blocked> {
         let blocked = |code, message: String| Blocked { code, message };
-        let url = reqwest::Url::parse(url).map_err(|e| blocked("invalid_url", format!("the URL is not valid: {e}")))?;
+        let url = reqwest::Url::parse(url)
+            .map_err(|e| blocked(AttemptCode::InvalidUrl, format!("the URL is not valid: {e}")))?;
         if let Some(ip) = literal_ip(&url) {
             return if self.policy.allows(ip) {
                 Ok(())
             } else {
-                Err(blocked("ssrf_refused", Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string()))
+                Err(blocked(
+                    AttemptCode::SsrfRefused,
+                    Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string(),
+                ))
             };
         }
         let host = url.host_str().unwrap_or_default().to_owned();
         let addresses: Vec<IpAddr> = match tokio::time::timeout(Duration::from_secs(3), lookup(&host)).await {
             Ok(Ok(addresses)) => addresses.iter().map(SocketAddr::ip).collect(),
-            Ok(Err(failed)) => return Err(blocked("dns", failed.to_string())),
+            Ok(Err(failed)) => return Err(blocked(AttemptCode::Dns, failed.to_string())),
             Err(_) => {
-                return Err(blocked("dns", LookupFailed { host, message: "no answer within 3 s".into() }.to_string()));
+                return Err(blocked(
+                    AttemptCode::Dns,
+                    LookupFailed { host, message: "no answer within 3 s".into() }.to_string(),
+                ));
             }
         };
         // Sent directly, the connection uses an allowed address if there is one (the
@@ -115,7 +99,7 @@ impl Sender {
             return Ok(());
         }
         let addresses = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        Err(blocked("ssrf_refused", Refused { host, addresses }.to_string()))
+        Err(blocked(AttemptCode::SsrfRefused, Refused { host, addresses }.to_string()))
     }
 
     pub async fn send(&self, request: &OutgoingRequest) -> Outcome {
@@ -123,20 +107,24 @@ impl Sender {
         let url = match reqwest::Url::parse(&request.url) {
             Ok(url) => url,
             Err(e) => {
-                return Outcome::failed("invalid_url", format!("the URL is not valid: {e}"), started);
+                return Outcome::failed(
+                    AttemptCode::InvalidUrl,
+                    format!("the URL is not valid: {e}"),
+                    started.elapsed(),
+                );
             }
         };
         // IP literals never reach the resolver, and through a proxy no destination does:
         // check them here.
         if self.proxied {
             if let Err(blocked) = self.check_destination(url.as_str()).await {
-                return Outcome::failed(blocked.code, blocked.message, started);
+                return Outcome::failed(blocked.code, blocked.message, started.elapsed());
             }
         } else if let Some(ip) = literal_ip(&url)
             && !self.policy.allows(ip)
         {
             let message = Refused { host: ip.to_string(), addresses: ip.to_string() }.to_string();
-            return Outcome::failed("ssrf_refused", message, started);
+            return Outcome::failed(AttemptCode::SsrfRefused, message, started.elapsed());
         }
         let method = match request.method {
             HttpMethod::Get => reqwest::Method::GET,
@@ -156,7 +144,7 @@ impl Sender {
             Ok(response) => response,
             Err(e) => {
                 let (code, message) = classify(e);
-                return Outcome::failed(code, message, started);
+                return Outcome::failed(code, message, started.elapsed());
             }
         };
         let status = response.status().as_u16();
@@ -189,30 +177,22 @@ impl Sender {
                 }
             }
         }
-        let error = if (300..400).contains(&status) {
-            Some(AttemptOutcome {
-                code: "redirect".into(),
-                message: format!(
-                    "the receiver answered {status} (redirect to {}); redirects are not followed",
-                    location.as_deref().unwrap_or("nowhere")
-                ),
-            })
-        } else if !(200..300).contains(&status) {
-            Some(AttemptOutcome { code: "http_status".into(), message: format!("the receiver answered {status}") })
-        } else {
-            None
+        let message = match AttemptCode::of_status(status) {
+            AttemptCode::Delivered => String::new(),
+            AttemptCode::Redirect => format!(
+                "the receiver answered {status} (redirect to {}); redirects are not followed",
+                location.as_deref().unwrap_or("nowhere")
+            ),
+            _ => format!("the receiver answered {status}"),
         };
         // A 2xx is the receiver saying it got the request: a body that trickles in past the
         // timeout does not undo that (a retry would deliver it twice). It is noted instead.
         let note = body_error.filter(|_| (200..300).contains(&status)).map(|(code, message)| {
+            let code = code.as_str().unwrap_or_default();
             format!("delivered: the receiver answered {status}, then its body failed to arrive ({code}: {message})")
         });
-        Outcome {
-            response: Some(LoggedResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), note }),
-            error,
-            duration: started.elapsed(),
-            retry_after,
-        }
+        let response = LoggedResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), note };
+        Outcome { retry_after, ..Outcome::answered(response, message, started.elapsed()) }
     }
 }
 
@@ -226,43 +206,46 @@ fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
 
 /// Turns a client error into a stable code and a sentence, by what caused it. The URL is
 /// left out: it may hold a secret (a Slack webhook's URL is one), and messages reach the log.
-fn classify(error: reqwest::Error) -> (&'static str, String) {
+fn classify(error: reqwest::Error) -> (AttemptCode, String) {
     let error = error.without_url();
     let mut source = error.source();
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<Refused>() {
-            return ("ssrf_refused", refused.to_string());
+            return (AttemptCode::SsrfRefused, refused.to_string());
         }
         if let Some(lookup) = cause.downcast_ref::<LookupFailed>() {
-            return ("dns", lookup.to_string());
+            return (AttemptCode::Dns, lookup.to_string());
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
                     return (
-                        "connection_refused",
+                        AttemptCode::ConnectionRefused,
                         "the receiver refused the connection (nothing listens on that port)".into(),
                     );
                 }
                 std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
-                    return ("connection_reset", "the receiver closed the connection before answering".into());
+                    return (
+                        AttemptCode::ConnectionReset,
+                        "the receiver closed the connection before answering".into(),
+                    );
                 }
                 _ => {}
             }
         }
         let text = cause.to_string().to_lowercase();
         if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-            return ("tls", format!("TLS failed: {cause}"));
+            return (AttemptCode::Tls, format!("TLS failed: {cause}"));
         }
         source = cause.source();
     }
     if error.is_timeout() {
-        return ("timeout", "the receiver did not answer in time".into());
+        return (AttemptCode::Timeout, "the receiver did not answer in time".into());
     }
     if error.is_connect() {
-        return ("connection", format!("could not connect: {error}"));
+        return (AttemptCode::Connection, format!("could not connect: {error}"));
     }
-    ("connection", format!("the request failed: {error}"))
+    (AttemptCode::Connection, format!("the request failed: {error}"))
 }
 
 /// Where a redirect pointed, as errors and logs show it: without its query, fragment or

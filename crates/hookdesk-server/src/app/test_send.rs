@@ -88,7 +88,7 @@ impl App {
             self.render_request(&webhook, payload.as_ref(), &params, &context, &ticket, &mut rendering).await?;
         let outcome = self.sender.send(&request).await;
         // A response is the answer, whatever its status; an error only when none came back.
-        let error = if outcome.response.is_some() { None } else { outcome.error };
+        let error = if outcome.response.is_some() { None } else { outcome.error() };
         Ok(TestResult {
             request: request.logged(&webhook.authentication),
             response: outcome.response,
