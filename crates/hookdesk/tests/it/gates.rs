@@ -205,7 +205,7 @@ async fn a_rate_limited_webhook_gets_no_more_than_its_limit_per_window_and_still
     // The limit spaces requests evenly, one every window/limit, so that no window holds more
     // than five: the request numbered k (from 0) cannot arrive sooner than k spacings after
     // the first could be sent. A late request only arrives later; too many too soon (no limit,
-    // a burst, a wider limit) arrive before their time.
+    // a burst, a higher limit) arrive before their time.
     let spacing = window / limit;
     for (k, request) in (0u32..).zip(&received) {
         let after = request.at - queued_from;
