@@ -138,35 +138,58 @@ async fn three_nodes_lose_nothing_when_one_is_killed() {
     crate::support::drop_postgres_database(&name);
 }
 
-/// The nodes (by index) whose `/healthz` says they run the retention purge.
-async fn purge_holders(nodes: &[Node]) -> Vec<usize> {
+/// The nodes whose `/healthz` says they run the retention purge: (index, node id).
+async fn purge_holders(nodes: &[Node]) -> Vec<(usize, String)> {
     let client = reqwest::Client::new();
     let mut holders = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let Ok(response) = client.get(format!("{}/healthz", node.url)).send().await else { continue };
         let health: serde_json::Value = response.json().await.expect("JSON health");
         if health["singletons"].as_array().is_some_and(|jobs| jobs.iter().any(|j| j == "retention_purge")) {
-            holders.push(i);
+            holders.push((i, health["node"].as_str().expect("a node id").to_owned()));
         }
     }
     holders
 }
 
-/// Waits until exactly one node runs the purge, and it stays the same one for a while.
-async fn single_holder(nodes: &[Node]) -> usize {
+/// The purge's lease as the database holds it: (holder, expires at, in ms).
+async fn purge_lease(db: &mut sqlx::PgConnection) -> (String, i64) {
+    sqlx::query_as("SELECT holder, expires_at FROM leases WHERE name = 'retention_purge'")
+        .fetch_one(db)
+        .await
+        .expect("the purge's lease")
+}
+
+/// The nodes' `--background-interval`; a lease lasts three of them.
+const BACKGROUND_INTERVAL_MS: i64 = 300;
+
+/// Waits until exactly one node runs the purge, then until it has renewed its lease at or
+/// after the moment the lease it held when first seen expires: by then, had it stopped
+/// renewing, or had another node taken the job too, another holder would have shown.
+async fn single_holder(nodes: &[Node], database: &str) -> usize {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(database).await.expect("connect");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut first_seen = None;
     loop {
         let holders = purge_holders(nodes).await;
         assert!(holders.len() <= 1, "two nodes ran the purge at once: {holders:?}");
-        if let [holder] = holders[..] {
-            for _ in 0..5 {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                assert_eq!(purge_holders(nodes).await, [holder], "the purge moved or doubled while its node lived");
+        if let [(holder, ref id)] = holders[..] {
+            let (leased_to, expires_at) = purge_lease(&mut db).await;
+            assert_eq!(&leased_to, id, "the node that says it runs the purge holds its lease");
+            match first_seen {
+                None => first_seen = Some((holder, expires_at)),
+                Some((first, _)) => assert_eq!(holder, first, "the purge moved while its node lived"),
             }
-            return holder;
+            if first_seen.is_some_and(|(_, first)| expires_at >= first + 3 * BACKGROUND_INTERVAL_MS) {
+                db.close().await.ok();
+                return holder;
+            }
+        } else {
+            assert!(first_seen.is_none(), "the purge stopped while its node lived: {holders:?}");
         }
-        assert!(tokio::time::Instant::now() < deadline, "no node took the purge");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(tokio::time::Instant::now() < deadline, "no node took the purge and kept it: {holders:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -211,16 +234,17 @@ async fn one_node_runs_the_retention_purge_and_another_takes_it_over_when_it_die
     let (_dir, key_file) = shared_key();
     let mut nodes = Vec::new();
     for _ in 0..3 {
-        nodes.push(start_node(&database, &key_file, &["--background-interval", "300ms", "--retention", "1h"]).await);
+        let interval = format!("{BACKGROUND_INTERVAL_MS}ms");
+        nodes.push(start_node(&database, &key_file, &["--background-interval", &interval, "--retention", "1h"]).await);
     }
 
-    let holder = single_holder(&nodes).await;
+    let holder = single_holder(&nodes, &database).await;
     old_invocation_is_purged(&database, "inv_old_1").await;
 
     nodes[holder].child.start_kill().expect("SIGKILL");
     nodes[holder].child.wait().await.expect("exits");
     let dead = nodes.remove(holder);
-    let successor = single_holder(&nodes).await;
+    let successor = single_holder(&nodes, &database).await;
     println!("the purge moved from {} to {} after a SIGKILL", dead.url, nodes[successor].url);
     old_invocation_is_purged(&database, "inv_old_2").await;
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{Receiver, TestApp, default_config, postgres_available};
+use hookdesk_core::Timestamp;
+
+use crate::support::{Receiver, TestApp, default_config, postgres_available, wait_until};
 
 /// A PostgreSQL cluster of this test's own, in a temporary folder, on a free port.
 struct PrivatePostgres {
@@ -105,10 +107,21 @@ async fn the_api_answers_503_while_postgres_is_down_then_recovers_and_delivers()
     .await;
     app.ticket(json!({"subject": "Before the outage"})).await;
     receiver.wait_for(1).await;
+    // Its first attempt failed and is logged: the retry is due at `next_attempt_at`.
+    let id = app.invocations("").await[0]["id"].as_str().expect("id").to_owned();
+    let mut retry_due = None;
+    wait_until("the failed attempt is logged", async || {
+        let (_, invocation) = app.get(&format!("/api/v1/invocations/{id}")).await;
+        retry_due = invocation["next_attempt_at"].as_str().and_then(Timestamp::parse_rfc3339);
+        invocation["status"] == "retrying" && retry_due.is_some()
+    })
+    .await;
+    let retry_due = retry_due.expect("a retry is due");
     let (status, body) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK, "ready before the outage: {body}");
 
     cluster.down();
+    let down_at = tokio::time::Instant::now();
     let (status, body) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "not_ready", "{body}");
@@ -126,7 +139,13 @@ async fn the_api_answers_503_while_postgres_is_down_then_recovers_and_delivers()
     }
     let (status, body) = app.post("/api/v1/tickets", json!({"subject": "During the outage"})).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The outage lasts until the retry has fallen due, and at least one poll interval, so that
+    // the workers look for it while the database is away. (This is the length of the fault,
+    // not a wait for a result: the checks below wait for theirs.)
+    let until_due = u64::try_from(retry_due.as_millis() - Timestamp::now().as_millis()).unwrap_or(0);
+    let outage_ends =
+        (tokio::time::Instant::now() + Duration::from_millis(until_due)).max(down_at + app.config.poll_interval);
+    tokio::time::sleep_until(outage_ends).await;
 
     cluster.up();
     let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;

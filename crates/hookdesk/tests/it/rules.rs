@@ -147,11 +147,14 @@ async fn an_automation_fires_once_after_its_hours(db: Db) {
     assert_eq!(trail[1]["actor_id"], Value::Null);
     assert_eq!(trail[1]["rules"][0]["kind"], "automation");
 
-    // Again, much later: its own action made it false.
+    // Again, much later: its own action made it false. Had it fired, the run would have queued
+    // an invocation before answering; once the log shows nothing waiting, everything the
+    // invocations there will send has arrived.
     app.config.clock.advance(Duration::from_secs(100 * 3600));
     let (_, run) = app.post("/api/v1/automations/run", json!({})).await;
     assert_eq!(run["fired"], 0, "{run}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = app.all_settled().await;
+    assert_eq!(log.len(), 1, "the second run queued nothing: {log:#?}");
     assert_eq!(receiver.received().len(), 1);
 }
 
@@ -362,8 +365,18 @@ async fn a_dry_run_shows_what_would_fire_without_saving_or_sending(db: Db) {
     assert_eq!(bad["error"]["details"][0]["field"], "trigger.conditions.all[0].value", "{bad}");
     let (status, _) = app.post("/api/v1/triggers/dry_run", json!({"ticket_id": 999_999})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(receiver.received().is_empty());
+
+    // The change itself, after the dry runs: its request is the only one the receiver gets.
+    // Once it has arrived and the log shows nothing waiting, anything the dry runs had sent
+    // or queued would be there too.
+    let (status, _) = app.patch(&format!("/api/v1/tickets/{}", ticket["id"]), json!({"priority": "urgent"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let log = app.all_settled().await;
+    assert_eq!(log.len(), 1, "only the change queued an invocation: {log:#?}");
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received.len(), 1, "the dry runs sent nothing: {received:#?}");
+    assert_eq!(received[0].header("webhook-id"), log[0]["id"].as_str());
+    assert_eq!(received[0].body, format!("{{\"page\": {}}}", ticket["id"]));
 }
 
 /// Updates of one ticket at the same moment each see the one before: none overwrites another

@@ -20,6 +20,15 @@ use tokio::process::{Child, Command};
 /// Long enough for a loaded 2-core CI machine; waits return as soon as the condition holds.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Waits until `done` holds, checking every 20 ms, for at most [`PATIENCE`].
+pub async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The backend a test runs on. Every storage-touching test runs on both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -281,6 +290,19 @@ impl TestApp {
         let (status, list) = self.get(&format!("/api/v1/invocations?{query}")).await;
         assert_eq!(status, StatusCode::OK, "{list}");
         list["data"].as_array().expect("data").clone()
+    }
+
+    /// Waits until the log shows nothing waiting (every invocation succeeded or failed);
+    /// returns the whole log. Each invocation is queued in the transaction of the update
+    /// that caused it, so once an update has answered, this covers all it will ever send.
+    pub async fn all_settled(&self) -> Vec<Value> {
+        let mut log = Vec::new();
+        wait_until("every invocation has settled", async || {
+            log = self.invocations("limit=500").await;
+            log.iter().all(|i| matches!(i["status"].as_str(), Some("succeeded" | "failed")))
+        })
+        .await;
+        log
     }
 
     /// Waits until the invocation reaches a final status; returns it.

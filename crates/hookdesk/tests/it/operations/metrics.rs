@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Format, PROMETHEUS_ACCEPT, Scrape, get_text, parse};
-use crate::support::{Db, PATIENCE, Receiver, Reply, TestApp, closed_port};
+use crate::support::{Db, PATIENCE, Receiver, Reply, TestApp, closed_port, wait_until};
 
 /// A trigger notifying `webhook` of each ticket created with the subject `subject`.
 async fn notify_on_subject(app: &TestApp, webhook: &str, subject: &str) {
@@ -91,8 +91,16 @@ async fn metrics_count_deliveries_and_their_gauges_match_the_api(db: Db) {
     wait_for_status(&app, "retrying", 2).await;
     wait_for_status(&app, "pending", 2).await;
 
-    // The gauges read from the database serve scrapes for this long.
-    tokio::time::sleep(hookdesk_server::app::metrics::GAUGES_FRESH_FOR).await;
+    // The gauges read from the database serve scrapes for a while (`GAUGES_FRESH_FOR`):
+    // wait until a scrape shows the counts the API lists now.
+    wait_until("the gauges show two pending and two retrying", async || {
+        let (_, _, text) = get_text(&app.url("/metrics"), None).await;
+        ["pending", "retrying"].iter().all(|status| {
+            let sample = format!("hookdesk_invocations{{status=\"{status}\"}} ");
+            text.lines().filter_map(|l| l.strip_prefix(&sample)).any(|v| v.parse::<f64>() == Ok(2.0))
+        })
+    })
+    .await;
     let Some(after) = scrape(&app).await else { return };
     let before = before.expect("parsed before, as after");
     let moved = |name: &str, labels: &[(&str, &str)]| after.value(name, labels) - before.value(name, labels);

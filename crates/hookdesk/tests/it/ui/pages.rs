@@ -186,6 +186,25 @@ async fn a_request_bin_shows_a_new_call_by_itself() {
     browser.close().await;
 }
 
+/// Waits until what loading the page set in motion has played out, so that a planted script
+/// or image handler that was going to run has run: the document is complete (its scripts ran,
+/// its images loaded or failed and fired their handlers), no htmx request is under way, and
+/// then an image of our own from the planted markup's URL (`x`) has failed too.
+async fn played_out(browser: &Browser) {
+    let script = "const done = arguments[arguments.length - 1];
+        const busy = () => document.readyState !== 'complete'
+            || document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping') !== null;
+        const probe = () => {
+            if (busy()) { setTimeout(probe, 20); return; }
+            const image = new Image();
+            image.onload = image.onerror = () => setTimeout(() => done(true), 0);
+            image.src = 'x';
+        };
+        probe();";
+    let finished = browser.client.execute_async(script, vec![]).await.expect("the page's loading plays out");
+    assert_eq!(finished, json!(true));
+}
+
 #[tokio::test]
 async fn hostile_content_is_shown_as_text_and_never_runs() {
     let app = TestApp::spawn(Db::Sqlite).await;
@@ -213,7 +232,7 @@ async fn hostile_content_is_shown_as_text_and_never_runs() {
     let bin_page = format!("/ui/inbound/{}", bin["id"].as_str().expect("id"));
     for page in [bin_page.as_str(), &format!("/ui/log/{invocation}"), "/ui/log", "/ui/tickets", &ticket_page] {
         browser.goto(page).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        played_out(&browser).await;
         assert!(!browser.pwned().await, "{page}: a planted script ran");
         let images = browser.client.find_all(Locator::Css("main img")).await.expect("a query");
         assert!(images.is_empty(), "{page}: planted markup became an element");
