@@ -69,7 +69,7 @@ pub struct Store {
 pub(crate) const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
 
 /// Migrations per backend, embedded in the binary: (version, description, SQL).
-fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 13] {
+fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 14] {
     match backend {
         Backend::Sqlite => [
             (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
@@ -85,6 +85,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 13] {
             (11, "passwords", include_str!("../migrations/sqlite/0011_passwords.sql")),
             (12, "overview", include_str!("../migrations/sqlite/0012_overview.sql")),
             (13, "template mode", include_str!("../migrations/sqlite/0013_template_mode.sql")),
+            (14, "rule firings shards", include_str!("../migrations/sqlite/0014_firings_shards.sql")),
         ],
         Backend::Postgres => [
             (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -100,6 +101,7 @@ fn migrations(backend: Backend) -> [(i64, &'static str, &'static str); 13] {
             (11, "passwords", include_str!("../migrations/postgres/0011_passwords.sql")),
             (12, "overview", include_str!("../migrations/postgres/0012_overview.sql")),
             (13, "template mode", include_str!("../migrations/postgres/0013_template_mode.sql")),
+            (14, "rule firings shards", include_str!("../migrations/postgres/0014_firings_shards.sql")),
         ],
     }
 }

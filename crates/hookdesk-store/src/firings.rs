@@ -1,5 +1,7 @@
 //! Rule firings counted per rule and UTC day, written in the transaction of the update they
-//! fired on, so that "fired in the last 7 days" and "last fired" cost a few rows a rule.
+//! fired on, so that "fired in the last 7 days" and "last fired" cost a few rows a rule. On
+//! PostgreSQL each update counts into one of [`SHARDS`] rows of the day, so that concurrent
+//! updates firing the same rule do not queue on one row's lock until each commits.
 
 use std::collections::HashMap;
 
@@ -9,9 +11,21 @@ use hookdesk_core::id::RuleId;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::tickets::UpdateTx;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 const DAY_MS: i64 = 86_400_000;
+
+/// Rows a rule's day is counted in on PostgreSQL (SQLite has one writer: one row).
+const SHARDS: u8 = 32;
+
+fn shard(backend: Backend) -> i64 {
+    let mut byte = [0u8; 1];
+    // Spreading only: a failed read counts into shard 0.
+    if backend == Backend::Sqlite || getrandom::fill(&mut byte).is_err() {
+        return 0;
+    }
+    i64::from(byte[0] % SHARDS)
+}
 
 /// The UTC day `at` falls on, as days since the epoch.
 fn day_of(at: Timestamp) -> i64 {
@@ -23,10 +37,11 @@ impl UpdateTx {
     /// agent's doing and are not counted). A rule that fired twice in one transaction (two
     /// tickets of an inbound call) counts twice.
     pub async fn count_firings(&mut self, rules: &[FiredRule], now: Timestamp) -> Result<(), StoreError> {
+        let shard = shard(self.backend());
         for rule in rules.iter().filter(|r| r.kind == "trigger" || r.kind == "automation") {
             sqlx::query(
-                "INSERT INTO rule_firings (kind, rule_id, day, fired, last_fired_at) VALUES ($1, $2, $3, 1, $4)
-                 ON CONFLICT (kind, rule_id, day) DO UPDATE SET fired = rule_firings.fired + 1,
+                "INSERT INTO rule_firings (kind, rule_id, day, shard, fired, last_fired_at) VALUES ($1, $2, $3, $5, 1, $4)
+                 ON CONFLICT (kind, rule_id, day, shard) DO UPDATE SET fired = rule_firings.fired + 1,
                      last_fired_at = CASE WHEN excluded.last_fired_at > rule_firings.last_fired_at
                          THEN excluded.last_fired_at ELSE rule_firings.last_fired_at END",
             )
@@ -34,6 +49,7 @@ impl UpdateTx {
             .bind(rule.id.0)
             .bind(day_of(now))
             .bind(now.as_millis())
+            .bind(shard)
             .execute(self.conn())
             .await?;
         }

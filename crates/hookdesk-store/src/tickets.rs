@@ -416,6 +416,10 @@ impl UpdateTx {
         Ok(())
     }
 
+    pub(crate) fn backend(&self) -> crate::Backend {
+        self.store.backend
+    }
+
     pub(crate) fn conn(&mut self) -> &mut Conn {
         &mut self.tx
     }

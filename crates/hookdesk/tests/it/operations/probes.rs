@@ -45,7 +45,7 @@ async fn readyz_follows_the_schema_a_newer_one_with_a_note_an_older_one_not_read
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "not_ready", "{body}");
     let message = body["error"]["message"].as_str().expect("a message");
-    assert!(message.contains("version 9") && message.contains("needs 13"), "{message}");
+    assert!(message.contains("version 9") && message.contains("needs 14"), "{message}");
     let (status, _) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK, "it still lives");
 }
