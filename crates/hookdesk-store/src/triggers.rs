@@ -205,8 +205,7 @@ impl Store {
     /// rules_version has moved (any node's change to a trigger or a webhook moves it), so an
     /// update need not load them inside its write transaction.
     pub async fn rules_snapshot(&self) -> Result<RulesSnapshot, StoreError> {
-        let row = sqlx::query("SELECT version FROM rules_version WHERE id = 1").fetch_one(&self.pool).await?;
-        let version: i64 = row.try_get("version")?;
+        let version = self.rules_version().await?;
         if let Some((cached, snapshot)) = self.rules.lock().ok().and_then(|c| c.clone())
             && cached == version
         {
@@ -224,6 +223,13 @@ impl Store {
             }
         }
         Ok(snapshot)
+    }
+
+    /// Moves whenever any node changes a trigger, a webhook or a webhook's signing secrets:
+    /// what caches them compares it.
+    pub async fn rules_version(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT version FROM rules_version WHERE id = 1").fetch_one(&self.pool).await?;
+        Ok(row.try_get("version")?)
     }
 
     pub async fn rules(&self, set: RuleSet) -> Result<Vec<Trigger>, StoreError> {

@@ -395,6 +395,8 @@ impl Store {
             .bind(now.as_millis())
             .execute(&mut *tx)
             .await?;
+        // The delivery workers cache secrets: they sign with the new one from their next claim.
+        crate::triggers::bump_rules_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

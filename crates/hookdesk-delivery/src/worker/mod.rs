@@ -39,8 +39,21 @@ pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The claims' webhooks, kept while the store's rules version stays (every change to a webhook
+/// or its secrets moves it) and for at most [`TARGETS_FOR`], so that rotated-out secrets stop
+/// signing soon after their grace ends.
+#[derive(Default)]
+struct Targets {
+    version: i64,
+    loaded_at: Option<Instant>,
+    by_id: HashMap<WebhookId, Target>,
+}
+
+const TARGETS_FOR: Duration = Duration::from_secs(5);
+
 pub(crate) struct Worker {
     pub tools: Tools,
+    targets: Targets,
     permits: Arc<Semaphore>,
     pub in_flight: JoinSet<()>,
     /// Attempts started, and records committed by the recorder: equal once all are written.
@@ -52,7 +65,7 @@ pub(crate) struct Worker {
 impl Worker {
     pub fn new(tools: Tools, recorded: watch::Receiver<u64>) -> Self {
         let permits = Arc::new(Semaphore::new(tools.config.concurrency.max(1)));
-        Self { tools, permits, in_flight: JoinSet::new(), started: 0, recorded }
+        Self { tools, permits, targets: Targets::default(), in_flight: JoinSet::new(), started: 0, recorded }
     }
 
     /// One step: claim what is due and may be sent, start its attempts.
@@ -188,19 +201,28 @@ impl Worker {
         }
     }
 
-    /// The claims' webhooks and secrets; a webhook seen for the first time gets its gate,
-    /// resumed from its saved health.
-    async fn load_targets(&self, claimed: &[Claimed]) -> Result<HashMap<WebhookId, Target>, StoreError> {
+    /// The claims' webhooks and secrets (from the cache while it holds); a webhook seen for
+    /// the first time gets its gate, resumed from its saved health.
+    async fn load_targets(&mut self, claimed: &[Claimed]) -> Result<HashMap<WebhookId, Target>, StoreError> {
         let store = &self.tools.store;
+        let version = store.rules_version().await?;
+        let cache = &mut self.targets;
+        if cache.version != version || cache.loaded_at.is_none_or(|at| at.elapsed() > TARGETS_FOR) {
+            *cache = Targets { version, loaded_at: Some(Instant::now()), by_id: HashMap::new() };
+        }
         let mut ids: Vec<&WebhookId> = claimed.iter().map(|c| &c.webhook_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut targets = HashMap::new();
-        let at = Timestamp::now();
-        for webhook in store.webhooks(&ids).await? {
-            let secrets = store.signing_secrets(&webhook.id, at).await?;
-            targets.insert(webhook.id.clone(), Target { webhook: Arc::new(webhook), secrets: Arc::new(secrets) });
+        let missing: Vec<&WebhookId> = ids.iter().copied().filter(|id| !cache.by_id.contains_key(*id)).collect();
+        if !missing.is_empty() {
+            let at = Timestamp::now();
+            for webhook in store.webhooks(&missing).await? {
+                let secrets = store.signing_secrets(&webhook.id, at).await?;
+                let target = Target { webhook: Arc::new(webhook), secrets: Arc::new(secrets) };
+                cache.by_id.insert(target.webhook.id.clone(), target);
+            }
         }
+        let targets = ids.iter().filter_map(|id| Some(((*id).clone(), cache.by_id.get(*id)?.clone()))).collect();
         let unknown: Vec<&WebhookId> = {
             let gates = lock(&self.tools.gates);
             ids.into_iter().filter(|id| !gates.knows(id)).collect()

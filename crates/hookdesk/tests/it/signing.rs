@@ -62,28 +62,35 @@ async fn every_request_carries_a_standard_webhooks_signature_that_verifies(db: D
     assert!(!verify(&other, request), "another secret must not verify");
 }
 
+/// A delivery before the rotation fills the workers' cache of webhooks and secrets: the one
+/// after it must still carry the new signature beside the old.
 async fn after_a_rotation_requests_carry_signatures_by_the_old_and_the_new_secret(db: Db) {
     let receiver = Receiver::start().await;
     let app = TestApp::spawn(db).await;
     let webhook = app.webhook(&receiver.url("/rotated"), json!({})).await;
-    let old = signing_secret(&app, &webhook).await;
-    let (status, rotated) = app.post(&format!("/api/v1/webhooks/{webhook}/signing_secret/rotate"), json!({})).await;
-    assert_eq!(status, axum::http::StatusCode::OK, "{rotated}");
-    let new = rotated["secret"].as_str().expect("secret").to_owned();
-    assert_ne!(old, new);
-    assert_eq!(signing_secret(&app, &webhook).await, new, "the new secret is the current one");
-
     app.trigger(json!({
         "title": "Sign",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
         "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook}}]
     }))
     .await;
+    let old = signing_secret(&app, &webhook).await;
+    app.ticket(json!({"subject": "Before"})).await;
+    let before = receiver.wait_for(1).await;
+    assert_eq!(before[0].header("webhook-signature").map(|s| s.split(' ').count()), Some(1), "one secret yet");
+    assert!(verify(&old, &before[0]));
+
+    let (status, rotated) = app.post(&format!("/api/v1/webhooks/{webhook}/signing_secret/rotate"), json!({})).await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{rotated}");
+    let new = rotated["secret"].as_str().expect("secret").to_owned();
+    assert_ne!(old, new);
+    assert_eq!(signing_secret(&app, &webhook).await, new, "the new secret is the current one");
+
     app.ticket(json!({"subject": "Rotated"})).await;
-    let received = receiver.wait_for(1).await;
-    assert_eq!(received[0].header("webhook-signature").map(|s| s.split(' ').count()), Some(2));
-    assert!(verify(&old, &received[0]));
-    assert!(verify(&new, &received[0]));
+    let received = receiver.wait_for(2).await;
+    assert_eq!(received[1].header("webhook-signature").map(|s| s.split(' ').count()), Some(2));
+    assert!(verify(&old, &received[1]));
+    assert!(verify(&new, &received[1]));
 }
 
 crate::on_both_backends!(
