@@ -110,10 +110,11 @@ impl Scratch {
         }
         use sqlx::Connection;
         let name = format!("hookdesk_bench_{}", uuid_suffix());
+        // Before creating it: a URL it cannot name would leave the database behind.
+        let database = url_with_database(base, &name)?;
         let mut admin = sqlx::PgConnection::connect(base).await.context("connecting to the PostgreSQL server")?;
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
         admin.close().await.ok();
-        let database = url_with_database(base, &name)?;
         Ok(Self {
             dir,
             database,
@@ -142,13 +143,15 @@ fn uuid_suffix() -> String {
     ids::new_id("b").trim_start_matches("b_").to_owned()
 }
 
+/// `base` naming database `name` instead, its query (`?host=/run/postgresql`, `?sslmode=`)
+/// kept.
 fn url_with_database(base: &str, name: &str) -> anyhow::Result<String> {
-    let (before, _) = base.rsplit_once('/').context("a postgres:// URL ends with /DATABASE")?;
-    let query = base.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-    if !before.contains("://") || before.ends_with('/') {
+    let mut url = url::Url::parse(base).with_context(|| format!("not a postgres:// URL: {base}"))?;
+    if !url.has_host() || url.host_str().is_some_and(str::is_empty) {
         bail!("a postgres:// URL needs a host: {base}");
     }
-    Ok(format!("{before}/{name}{query}"))
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
 }
 
 fn serve_config(scratch: &Scratch, concurrency: u16) -> ServeConfig {
@@ -688,4 +691,27 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
             metrics_scrape: scrape,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_database;
+
+    #[test]
+    fn a_scratch_database_url_keeps_the_servers_query() {
+        let named = |base| url_with_database(base, "hookdesk_bench_x").expect("a URL");
+        assert_eq!(
+            named("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/hookdesk_bench_x"
+        );
+        assert_eq!(
+            named("postgres://postgres@localhost/postgres?host=/var/run/postgresql"),
+            "postgres://postgres@localhost/hookdesk_bench_x?host=/var/run/postgresql"
+        );
+        assert_eq!(
+            named("postgres://u:p@db:5432?sslmode=require"),
+            "postgres://u:p@db:5432/hookdesk_bench_x?sslmode=require"
+        );
+        assert!(url_with_database("postgres:///postgres", "x").is_err(), "no host");
+    }
 }
