@@ -16,6 +16,7 @@ use tracing::{debug, error, warn};
 use crate::dispatcher::{DeliveryConfig, HealthEvent, HealthReports};
 use crate::gates::{Gates, HealthChange};
 use crate::metrics::DeliveryMetrics;
+use crate::millis;
 use crate::outcome::Outcome;
 use crate::sender::Sender;
 use crate::worker::lock;
@@ -55,7 +56,7 @@ pub(crate) async fn attempt(tools: &Tools, target: &Target, claim: &Claimed) {
         webhook_id: target.webhook.id.clone(),
         number: claim.attempt,
         started_at,
-        duration_ms: i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),
+        duration_ms: millis(outcome.duration),
         request: request.logged(&target.webhook.authentication),
         error: outcome.error(),
         response: outcome.response,

@@ -23,3 +23,8 @@ pub use outcome::{AttemptCode, Outcome, OutcomeClass};
 pub use retry::RetryPolicy;
 pub use sender::Sender;
 pub use ssrf::DestinationPolicy;
+
+/// A duration in whole milliseconds, as timestamps and the store count them.
+pub(crate) fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

@@ -157,8 +157,10 @@ impl Outcome {
         Self { code, message, response: None, duration, retry_after: None }
     }
 
-    /// An answer, classified by its status.
-    pub fn answered(response: LoggedResponse, message: String, duration: Duration) -> Self {
+    /// An answer, classified by its status (the sender builds its own, with the message and
+    /// `Retry-After` it read).
+    #[cfg(test)]
+    pub(crate) fn answered(response: LoggedResponse, message: String, duration: Duration) -> Self {
         Self {
             code: AttemptCode::of_status(response.status),
             message,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use hookdesk_core::Timestamp;
 use hookdesk_store::Next;
 
+use crate::millis;
 use crate::outcome::Outcome;
 
 /// The longest a receiver's `Retry-After` may push a retry back.
@@ -57,7 +58,7 @@ impl RetryPolicy {
                 self.schedule[index].mul_f64(1.0 + self.jitter * (2.0 * random - 1.0))
             }
         };
-        Next::RetryAt(now.plus_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)))
+        Next::RetryAt(now.plus_millis(millis(delay)))
     }
 }
 

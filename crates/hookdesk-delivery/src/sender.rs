@@ -177,7 +177,8 @@ impl Sender {
                 }
             }
         }
-        let message = match AttemptCode::of_status(status) {
+        let code = AttemptCode::of_status(status);
+        let message = match code {
             AttemptCode::Delivered => String::new(),
             AttemptCode::Redirect => format!(
                 "the receiver answered {status} (redirect to {}); redirects are not followed",
@@ -187,12 +188,12 @@ impl Sender {
         };
         // A 2xx is the receiver saying it got the request: a body that trickles in past the
         // timeout does not undo that (a retry would deliver it twice). It is noted instead.
-        let note = body_error.filter(|_| (200..300).contains(&status)).map(|(code, message)| {
-            let code = code.as_str().unwrap_or_default();
-            format!("delivered: the receiver answered {status}, then its body failed to arrive ({code}: {message})")
+        let note = body_error.filter(|_| code.delivered()).map(|(failed, message)| {
+            let failed = failed.as_str().unwrap_or_default();
+            format!("delivered: the receiver answered {status}, then its body failed to arrive ({failed}: {message})")
         });
         let response = LoggedResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), note };
-        Outcome { retry_after, ..Outcome::answered(response, message, started.elapsed()) }
+        Outcome { code, message, response: Some(response), duration: started.elapsed(), retry_after }
     }
 }
 

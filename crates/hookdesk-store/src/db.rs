@@ -277,11 +277,11 @@ fn connect_error(url: &str, error: &sqlx::Error) -> String {
     }
 }
 
-/// A PostgreSQL pool of `size` connections. No ping before each acquire: on this driver the
-/// ping's round trip stalled ~90 ms at times (measured under `hookdesk bench`: p99 of
-/// update->receipt 122 -> 11 ms at half load without it), and a connection the server dropped
-/// fails its next query, which sqlx then discards (a request answers 503 and is retried; the
-/// workers back off and claim again).
+/// A PostgreSQL pool of `size` connections. No ping before each acquire: it is a round trip
+/// on every acquire (under sqlx 0.9.0, without `TCP_NODELAY`, one that stalled ~90 ms at
+/// times: p99 of update->receipt 122 -> 11 ms at half load without it), and a connection the
+/// server dropped fails its next query, which sqlx then discards (a request answers 503 and is
+/// retried; the workers back off and claim again).
 fn postgres_pool(size: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::attempt::{Target, Tools, attempt, save_health};
 use crate::gates::{Admission, Gates};
+use crate::millis;
 use crate::outcome::AttemptCode;
 
 /// What one step did.
@@ -33,10 +34,6 @@ pub(crate) enum Step {
 /// The gates are held for microseconds at a time and never across an await.
 pub(crate) fn lock(gates: &Mutex<Gates>) -> MutexGuard<'_, Gates> {
     gates.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The claims' webhooks, kept while the store's rules version stays (every change to a webhook
