@@ -150,14 +150,17 @@ mod tests {
     fn ids_are_bare_numbers_and_strings() {
         assert_eq!(serde_json::to_string(&TicketId(42)).ok().as_deref(), Some("42"));
         assert_eq!(serde_json::from_str::<TicketId>("42").ok(), Some(TicketId(42)));
-        assert!(serde_json::from_str::<TicketId>("\"42\"").is_err());
+        let quoted = serde_json::from_str::<TicketId>("\"42\"").map_err(|e| e.to_string());
+        assert!(quoted.is_err_and(|e| e.starts_with("invalid type: string \"42\", expected i64")));
         assert_eq!(serde_json::to_string(&WebhookId("wh_1".into())).ok().as_deref(), Some("\"wh_1\""));
         assert_eq!("7".parse::<UserId>().ok(), Some(UserId(7)));
-        assert!("seven".parse::<UserId>().is_err());
+        assert_eq!("seven".parse::<UserId>().map_err(|e| e.to_string()), Err("invalid digit found in string".into()));
         assert_eq!(CallId("call_1".into()).to_string(), "call_1");
         for not_an_id in ["", "wh_\u{0}", "wh x", "wh/1", "é", &"x".repeat(MAX_ID_LEN + 1)] {
             assert_eq!(not_an_id.parse::<WebhookId>(), Err(NotAnId), "{not_an_id:?}");
-            assert!(serde_json::from_value::<InvocationId>(serde_json::json!(not_an_id)).is_err(), "{not_an_id:?}");
+            let refused =
+                serde_json::from_value::<InvocationId>(serde_json::json!(not_an_id)).map_err(|e| e.to_string());
+            assert_eq!(refused, Err(NotAnId.to_string()), "{not_an_id:?}");
         }
         assert_eq!("wh_0189abcdef-X".parse::<WebhookId>().map(|id| id.0), Ok("wh_0189abcdef-X".to_owned()));
     }

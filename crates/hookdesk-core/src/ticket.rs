@@ -343,8 +343,8 @@ mod tests {
         assert_eq!(tags.iter().map(Tag::as_str).collect::<Vec<_>>(), ["vip", "urgent"]);
         tags.remove(&Tag::parse_list("vip").expect("valid"));
         assert_eq!(tags.iter().map(Tag::as_str).collect::<Vec<_>>(), ["urgent"]);
-        assert!(Tag::parse("a\tb").is_err());
-        assert!(Tag::parse(" ").is_err());
+        assert!(Tag::parse("a\tb").expect_err("refused").message.ends_with("contains white space"));
+        assert_eq!(Tag::parse(" ").expect_err("refused").message, "a tag cannot be empty");
     }
 
     #[test]

@@ -386,29 +386,43 @@ mod tests {
     fn header_names_follow_the_contract() {
         assert!(HeaderName::parse("X-Deskpro-TicketId").is_ok());
         for refused in ["Content-Type", "host", "X-Forwarded-For", "webhook-id", "Access-Control-Allow-Origin"] {
-            assert!(HeaderName::parse(refused).is_err(), "{refused} must be refused");
+            let message = HeaderName::parse(refused).expect_err("refused").message;
+            assert!(message.ends_with("is set by hookdesk and cannot be customised"), "{refused}: {message}");
         }
-        assert!(HeaderName::parse("bad header").is_err());
-        assert!(HeaderName::parse(&"x".repeat(129)).is_err());
+        for malformed in ["bad header".to_owned(), "x".repeat(129)] {
+            let message = HeaderName::parse(&malformed).expect_err("refused").message;
+            assert!(message.contains("must be 1 to 128 characters"), "{malformed}: {message}");
+        }
     }
 
     #[test]
     fn custom_headers_are_limited_and_unique() {
         let six: serde_json::Map<_, _> = (0..6).map(|i| (format!("x-h{i}"), serde_json::Value::from("v"))).collect();
-        assert!(CustomHeaders::parse(&six).is_err());
+        let refused = |headers: &serde_json::Map<_, _>| {
+            let invalid = CustomHeaders::parse(headers).expect_err("refused");
+            (invalid.field, invalid.message)
+        };
+        assert_eq!(refused(&six), ("custom_headers".into(), "at most 5 headers".into()));
         let dup = serde_json::json!({"X-A": "1", "x-a": "2"});
-        assert!(CustomHeaders::parse(dup.as_object().expect("object")).is_err());
+        let (field, message) = refused(dup.as_object().expect("object"));
+        assert_eq!(field, "custom_headers.x-a");
+        assert!(message.contains("must be unique"), "{message}");
         let bad_value = serde_json::json!({"X-A": "caf\u{e9}"});
-        assert!(CustomHeaders::parse(bad_value.as_object().expect("object")).is_err());
+        let (field, message) = refused(bad_value.as_object().expect("object"));
+        assert_eq!(field, "custom_headers.X-A");
+        assert!(message.contains("ASCII characters"), "{message}");
     }
 
     #[test]
     fn endpoints_must_be_http_urls() {
         assert!(Endpoint::parse("https://example.com/hook").is_ok());
         assert!(Endpoint::parse("https://api.example/tickets/{{ ticket.id }}.json").is_ok());
-        assert!(Endpoint::parse("ftp://example.com").is_err());
-        assert!(Endpoint::parse("/relative").is_err());
-        assert!(Endpoint::parse("https://user:pw@example.com").is_err());
+        for not_http in ["ftp://example.com", "/relative"] {
+            let message = Endpoint::parse(not_http).expect_err("refused").message;
+            assert_eq!(message, "must be an absolute http:// or https:// URL", "{not_http}");
+        }
+        let credentials = Endpoint::parse("https://user:pw@example.com").expect_err("refused").message;
+        assert!(credentials.starts_with("credentials in the URL are not allowed"), "{credentials}");
     }
 
     #[test]

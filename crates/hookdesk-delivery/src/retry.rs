@@ -138,8 +138,14 @@ mod tests {
             RetryPolicy::parse("100ms, 2s").expect("parses").schedule,
             [Duration::from_millis(100), Duration::from_secs(2)]
         );
-        assert!(RetryPolicy::parse("soon").is_err());
-        assert!(RetryPolicy::parse("").is_err());
+        assert_eq!(
+            RetryPolicy::parse("soon").map_err(|e| e.to_string()).err().as_deref(),
+            Some("\"soon\" is not a duration: expected number at 0")
+        );
+        assert_eq!(
+            RetryPolicy::parse("").map_err(|e| e.to_string()).err().as_deref(),
+            Some("the retry schedule needs at least one delay, e.g. 10s,1m,5m,30m")
+        );
         assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("later"), None);

@@ -295,10 +295,13 @@ mod tests {
             custom.render(&Context::new(), &mut Rendering::new()).expect_err("no status").field,
             "response.status"
         );
-        for bad in
-            [json!({"status": 99}), json!({"headers": {"Content-Length": "1"}}), json!({"body": 1}), json!({"x": 1})]
-        {
-            assert!(InboundResponse::parse(&bad).is_err(), "{bad}");
+        for (bad, field) in [
+            (json!({"status": 99}), "response.status"),
+            (json!({"headers": {"Content-Length": "1"}}), "response.headers.Content-Length"),
+            (json!({"body": 1}), "response.body"),
+            (json!({"x": 1}), "response.x"),
+        ] {
+            assert_eq!(InboundResponse::parse(&bad).expect_err("refused").field, field, "{bad}");
         }
     }
 

@@ -177,6 +177,7 @@ mod tests {
             ];
             assert!(check(&headers, body).expect_err("too far").contains("five minutes"), "{far}");
         }
-        assert!(Verify::StandardWebhooks { secret: "whsec_short".into() }.validate().is_err());
+        let short = Verify::StandardWebhooks { secret: "whsec_short".into() }.validate().expect_err("too short");
+        assert_eq!(short.field, "verify.secret");
     }
 }

@@ -204,7 +204,8 @@ mod tests {
             Err("add_tags[1]".into())
         );
         assert_eq!(parse_group(Some("  ".into())), Ok(None));
-        assert!(CommentInput::parse(" ", true).is_err());
+        let empty = CommentInput::parse(" ", true).expect_err("an empty comment");
+        assert_eq!((empty.field.as_str(), empty.message.as_str()), ("comment.body", "must not be empty"));
         let requester = RequesterInput::parse(None, "Ann@Example.com").expect("requester");
         assert_eq!(requester.name, "ann");
         assert_eq!(RequesterInput::or_actor(None, None).map_err(|e| e.field), Err("requester".to_owned()));

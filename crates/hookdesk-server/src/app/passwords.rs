@@ -337,9 +337,20 @@ mod tests {
 
     #[test]
     fn a_new_password_is_long_enough_and_confirmed() {
-        assert!(check_new_password("short", "short").is_err());
-        assert!(check_new_password("long enough, yes", "long enough, no").is_err());
-        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_BYTES + 1), &"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        let refusal = |password: &str, confirmation: &str| {
+            let invalid = check_new_password(password, confirmation).expect_err("refused");
+            (invalid.field, invalid.message)
+        };
+        assert_eq!(refusal("short", "short"), ("password".into(), "must be at least 10 characters long".into()));
+        assert_eq!(
+            refusal("long enough, yes", "long enough, no"),
+            ("confirmation".into(), "must be the same as the password".into())
+        );
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert_eq!(
+            refusal(&long, &long),
+            ("password".into(), format!("must be at most {MAX_PASSWORD_BYTES} bytes long"))
+        );
         assert!(check_new_password("ten chars!", "ten chars!").is_ok());
         // Characters, not bytes: ten accented letters are ten.
         assert!(check_new_password("éééééééééé", "éééééééééé").is_ok());

@@ -712,6 +712,9 @@ mod tests {
             named("postgres://u:p@db:5432?sslmode=require"),
             "postgres://u:p@db:5432/hookdesk_bench_x?sslmode=require"
         );
-        assert!(url_with_database("postgres:///postgres", "x").is_err(), "no host");
+        assert_eq!(
+            url_with_database("postgres:///postgres", "x").map_err(|e| e.to_string()).err().as_deref(),
+            Some("a postgres:// URL needs a host: postgres:///postgres")
+        );
     }
 }
