@@ -139,6 +139,15 @@ impl Scratch {
     }
 }
 
+/// Runs `phase` on a fresh scratch database and removes the database whatever the phase's
+/// outcome, so that a failed run leaves nothing behind on the server.
+async fn on_scratch<T>(base: &str, phase: impl AsyncFnOnce(&Scratch) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let scratch = Scratch::new(base).await?;
+    let outcome = phase(&scratch).await;
+    scratch.remove().await;
+    outcome
+}
+
 fn uuid_suffix() -> String {
     ids::new_id("b").trim_start_matches("b_").to_owned()
 }
@@ -211,13 +220,12 @@ async fn queue_for(scratch: &Scratch, endpoint: &str, n: u64, bar: &ProgressBar)
 
 /// Phase 0: memory, and the cost of a `/metrics` scrape, with `n` invocations queued for a
 /// receiver that is down.
-async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<(u64, Latency)> {
-    let scratch = Scratch::new(&args.database).await?;
+async fn memory_with_queue(args: &BenchArgs, scratch: &Scratch) -> anyhow::Result<(u64, Latency)> {
     let down = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?;
     let bar = progress(args.invocations, "queue", args.json);
-    queue_for(&scratch, &format!("http://{down}/down"), args.invocations, &bar).await?;
+    queue_for(scratch, &format!("http://{down}/down"), args.invocations, &bar).await?;
     bar.finish_and_clear();
-    let running = start(serve_config(&scratch, args.concurrency)).await?;
+    let running = start(serve_config(scratch, args.concurrency)).await?;
     // Long enough for the workers to try every invocation once and queue its retry, or
     // until the circuit breaker stops them trying (the rest then wait in the queue).
     let check = crate::config::open_store(&scratch.args()).await?;
@@ -237,7 +245,6 @@ async fn memory_with_queue(args: &BenchArgs) -> anyhow::Result<(u64, Latency)> {
     let scrape = scrape_metrics(&format!("http://{}/metrics", running.addr)).await?;
     check.close().await;
     running.stop().await;
-    scratch.remove().await;
     Ok((rss, scrape))
 }
 
@@ -661,19 +668,21 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<Report> {
     }
     let (sink_addr, sink) = sink::start().await?;
     let sink_url = format!("http://{sink_addr}");
-    let (queued_rss, scrape) = memory_with_queue(&args).await?;
+    let (queued_rss, scrape) =
+        on_scratch(&args.database, async |scratch| memory_with_queue(&args, scratch).await).await?;
     let raw = raw(&args, &format!("{sink_url}/raw")).await?;
     let bare = bare(&args, &format!("{sink_url}/raw")).await?;
-    let scratch = Scratch::new(&args.database).await?;
-    let (drain, running) = drain(&args, &scratch, &sink_url, &sink, &raw).await?;
-    let e2e = end_to_end(&args, &running, &sink_url, &sink).await;
-    let inbound = match &e2e {
-        Ok(e2e) => inbound(&args, &running, &sink, e2e.per_second).await,
-        Err(_) => Err(anyhow::anyhow!("skipped: the end-to-end phase failed")),
-    };
-    running.stop().await;
-    scratch.remove().await;
-    let (e2e, inbound) = (e2e?, inbound?);
+    let (drain, e2e, inbound) = on_scratch(&args.database, async |scratch| {
+        let (drain, running) = drain(&args, scratch, &sink_url, &sink, &raw).await?;
+        let e2e = end_to_end(&args, &running, &sink_url, &sink).await;
+        let inbound = match &e2e {
+            Ok(e2e) => inbound(&args, &running, &sink, e2e.per_second).await,
+            Err(_) => Err(anyhow::anyhow!("skipped: the end-to-end phase failed")),
+        };
+        running.stop().await;
+        Ok((drain, e2e?, inbound?))
+    })
+    .await?;
     Ok(Report {
         backend: if args.database == "sqlite" { "sqlite".into() } else { "postgres".into() },
         cores: std::thread::available_parallelism().map_or(1, usize::from),
