@@ -20,6 +20,7 @@ mod inbound;
 mod multinode;
 mod operations;
 mod outage;
+mod promises;
 mod rules;
 mod schema;
 mod security;

@@ -176,9 +176,111 @@ async fn inbound_calls_are_counted_by_class_and_rate_limited_ones_apart(db: Db) 
     );
 }
 
+/// The outcomes and gauges a healthy run leaves at 0, moved: a timeout (a receiver that
+/// hangs past the request timeout), a refusal (the SSRF guard: `refused` is the guard's
+/// class; a closed port is a `connection_error`, counted above), an open breaker and
+/// failing webhooks, each at its exact count, read by Prometheus' parsers and matching the
+/// API.
+async fn metrics_count_timeouts_refusals_open_breakers_and_failing_webhooks(db: Db) {
+    let sick = Receiver::responding(|_| Reply::status(503)).await;
+    let hanging = Receiver::responding(|_| Reply::status(200).after(Duration::from_secs(60))).await;
+    let timeout = Duration::from_secs(2);
+    let app = TestApp::spawn_with(db, |c| {
+        c.request_timeout = timeout;
+        // Retries come 320-480 ms after a failure (the schedule's jitter is 20%), so a
+        // webhook failing twice has failed for longer than `failing_after`; one failure alone
+        // is never "failing".
+        c.retry = hookdesk_delivery::RetryPolicy::parse("400ms").expect("schedule");
+        c.gates.failing_after = Duration::from_millis(200);
+        // Three failed requests open a breaker, which then stays open while we look.
+        c.gates.breaker.min_requests = 3;
+        c.gates.breaker.pause = Duration::from_secs(3600);
+        c.gates.breaker.max_pause = Duration::from_secs(3600);
+    })
+    .await;
+    let before = scrape(&app).await;
+
+    // Three failures: failing, and its breaker opens.
+    let broken = app.webhook(&sick.url("/broken"), json!({"max_retries": 2})).await;
+    // Two failures: failing, its breaker still closed (two requests are under the minimum).
+    let flaky = app.webhook(&sick.url("/flaky"), json!({"max_retries": 1})).await;
+    // One timeout, one refusal: neither is failing after a single failure.
+    let slow = app.webhook(&hanging.url("/hang"), json!({"max_retries": 0})).await;
+    let guarded = app.webhook("http://169.254.169.254/latest/meta-data", json!({})).await;
+    for (webhook, subject) in [(&broken, "broken"), (&flaky, "flaky"), (&slow, "slow"), (&guarded, "guarded")] {
+        notify_on_subject(&app, webhook, subject).await;
+        app.ticket(json!({"subject": subject})).await;
+    }
+    let log = app.all_settled().await;
+    assert_eq!(log.len(), 4, "{log:#?}");
+    assert!(log.iter().all(|i| i["status"] == "failed"), "{log:#?}");
+    let code = |webhook: &str| {
+        let invocation = log.iter().find(|i| i["webhook_id"] == webhook).expect("its invocation");
+        let attempts = invocation["attempts"].as_array().expect("attempts");
+        (attempts.len(), attempts.last().expect("an attempt")["error"]["code"].clone())
+    };
+    assert_eq!(code(&broken), (3, json!("http_status")));
+    assert_eq!(code(&flaky), (2, json!("http_status")));
+    assert_eq!(code(&slow), (1, json!("timeout")));
+    assert_eq!(code(&guarded), (1, json!("ssrf_refused")));
+
+    // The API shows each webhook's health as soon as it is saved; the gauges, read from the
+    // database, serve scrapes for a while (`GAUGES_FRESH_FOR`): wait for both.
+    wait_until("the API shows one breaker open and two webhooks failing", async || {
+        let mut health = Vec::new();
+        for webhook in [&broken, &flaky, &slow, &guarded] {
+            let (status, body) = app.get(&format!("/api/v1/webhooks/{webhook}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            health.push((body["health"]["breaker"].clone(), body["health"]["failing"].clone()));
+        }
+        let expected = [("open", true), ("closed", true), ("closed", false), ("closed", false)];
+        health.iter().zip(expected).all(|((breaker, failing), (b, f))| *breaker == b && *failing == f)
+    })
+    .await;
+    wait_until("a scrape shows the API's health: one breaker open, two webhooks failing", async || {
+        let (_, _, text) = get_text(&app.url("/metrics"), None).await;
+        let gauge =
+            |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok());
+        gauge("hookdesk_webhook_breakers_open") == Some(1.0) && gauge("hookdesk_webhooks_failing") == Some(2.0)
+    })
+    .await;
+    let Some(after) = scrape(&app).await else { return };
+    let before = before.expect("parsed before, as after");
+    assert_eq!(after.value("hookdesk_webhook_breakers_open", &[]), 1.0);
+    assert_eq!(after.value("hookdesk_webhooks_failing", &[]), 2.0);
+    let moved = |name: &str, labels: &[(&str, &str)]| after.value(name, labels) - before.value(name, labels);
+    let attempts = "hookdesk_delivery_attempts_total";
+    for (outcome, count) in [
+        ("http_error", 5.0),
+        ("timeout", 1.0),
+        ("refused", 1.0),
+        ("success", 0.0),
+        ("connection_error", 0.0),
+        ("other", 0.0),
+    ] {
+        assert_eq!(moved(attempts, &[("outcome", outcome)]), count, "{outcome}");
+    }
+    assert_eq!(moved("hookdesk_invocations_given_up_total", &[]), 4.0);
+    // The timed-out attempt lasted about the request timeout: between the histogram's bounds
+    // around it, 1.28 s and 2.56 s (0.64 and 1.28 times it), where no other attempt is.
+    let bucket = |scrape: &Scrape, bound: f64| {
+        let le = |s: &super::Sample| s.labels.get("le").and_then(|le| le.parse::<f64>().ok());
+        (scrape.0.iter())
+            .filter(|s| s.name == "hookdesk_delivery_attempt_duration_seconds_bucket")
+            .find(|s| le(s).is_some_and(|le| (le - bound).abs() < 1e-9))
+            .and_then(|s| s.value)
+            .unwrap_or_else(|| panic!("no bucket of {bound} s"))
+    };
+    let between = |low: f64, high: f64| {
+        (bucket(&after, high) - bucket(&after, low)) - (bucket(&before, high) - bucket(&before, low))
+    };
+    assert_eq!(between(1.28, 2.56), 1.0, "one attempt took about the {timeout:?} timeout");
+}
+
 crate::on_both_backends!(
     metrics_count_deliveries_and_their_gauges_match_the_api,
     inbound_calls_are_counted_by_class_and_rate_limited_ones_apart,
+    metrics_count_timeouts_refusals_open_breakers_and_failing_webhooks,
 );
 
 /// With `--metrics-listen ADDR`, `/metrics` and the probes are there and not on the main

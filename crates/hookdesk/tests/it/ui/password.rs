@@ -15,7 +15,7 @@ use crate::on_both_backends;
 use crate::serve_process::{hookdesk, serve};
 use crate::support::{Db, TestApp, user_with_token};
 
-const PASSWORD: &str = "a long enough password";
+pub(super) const PASSWORD: &str = "a long enough password";
 const LOCKED: &str =
     "Too many failed sign-ins for this account: try again in 5 minutes, or ask an admin for a reset link.";
 const WRONG: &str = "That email and password do not match an agent";
@@ -32,7 +32,7 @@ async fn agent(app: &TestApp, email: &str) -> i64 {
 }
 
 /// A new link of `kind` for user `id`, through the API; answers its path (`/ui/password/...`).
-async fn link(app: &TestApp, id: i64, kind: &str) -> String {
+pub(super) async fn link(app: &TestApp, id: i64, kind: &str) -> String {
     let (status, link) = app.post(&format!("/api/v1/users/{id}/password_links"), json!({"kind": kind})).await;
     assert_eq!(status, StatusCode::CREATED, "{link}");
     assert_eq!(link["kind"], kind);
@@ -44,12 +44,12 @@ async fn link(app: &TestApp, id: i64, kind: &str) -> String {
 }
 
 /// Posts the set-password form of `path` with `password` twice.
-async fn set_password(ui: &UiClient, path: &str, password: &str) -> reqwest::Response {
+pub(super) async fn set_password(ui: &UiClient, path: &str, password: &str) -> reqwest::Response {
     ui.post(path, &[("password", password), ("confirmation", password)]).await
 }
 
 /// Signs `ui` in with an email and a password; keeps the session as `UiClient::sign_in` does.
-async fn sign_in_with_password(ui: &mut UiClient, email: &str, password: &str) -> reqwest::Response {
+pub(super) async fn sign_in_with_password(ui: &mut UiClient, email: &str, password: &str) -> reqwest::Response {
     let response = ui.post("/ui/login", &[("email", email), ("password", password)]).await;
     keep_session(ui, &response).await;
     response

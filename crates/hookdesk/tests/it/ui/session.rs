@@ -1,8 +1,11 @@
 //! Sign-in, sign-out, CSRF and the page policy, over plain HTTP.
 
+use std::time::Duration;
+
 use reqwest::{StatusCode, header};
 
 use super::UiClient;
+use super::password::{PASSWORD, link, set_password, sign_in_with_password};
 use crate::on_both_backends;
 use crate::support::{Db, TestApp, user_with_token};
 
@@ -135,6 +138,65 @@ async fn pages_carry_a_strict_content_security_policy() {
     assert_eq!(stale.headers()[header::CACHE_CONTROL], "no-cache");
 }
 
+/// A session lasts 12 hours however it was opened (an API token, or an email and a
+/// password): on the adjustable clock it still works at 11 h 59 min, and a moment past 12 h
+/// its pages and its forms send the browser to sign in (htmx by `HX-Redirect`) and change
+/// nothing. The cookie tells the browser the same lifetime.
+async fn a_session_lasts_twelve_hours_whichever_way_it_was_opened(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (status, admin) = app
+        .post("/api/v1/users", serde_json::json!({"name": "Pat", "email": "pat@example.com", "role": "admin"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{admin}");
+    let invitation = link(&app, admin["id"].as_i64().expect("id"), "invitation").await;
+    assert_eq!(set_password(&UiClient::new(&app), &invitation, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+
+    let mut by_token = UiClient::new(&app);
+    let token_sign_in = by_token.sign_in(&app.token).await;
+    let mut by_password = UiClient::new(&app);
+    let password_sign_in = sign_in_with_password(&mut by_password, "pat@example.com", PASSWORD).await;
+    for (kind, response) in [("token", &token_sign_in), ("password", &password_sign_in)] {
+        assert_eq!((response.status(), location(response)), (StatusCode::SEE_OTHER, "/ui/"), "{kind}");
+        let cookie = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.starts_with("hookdesk_session="))
+            .unwrap_or_else(|| panic!("the {kind} sign-in sets the session cookie"));
+        assert!(cookie.contains("; Max-Age=43200"), "{kind}: 12 hours in the browser too: {cookie}");
+    }
+    let sessions = [("token", &by_token), ("password", &by_password)];
+    let bins = || async { app.get("/api/v1/inbound_webhooks").await.1["data"].as_array().map_or(0, Vec::len) };
+
+    app.config.clock.advance(Duration::from_secs(11 * 3600 + 59 * 60));
+    for (kind, ui) in sessions {
+        assert_eq!(ui.get("/ui/").await.status(), StatusCode::OK, "a {kind} session at 11 h 59 min");
+        let made = ui.post("/ui/inbound/bins", &[]).await;
+        assert_eq!(made.status(), StatusCode::SEE_OTHER, "a {kind} session's form at 11 h 59 min");
+        assert!(location(&made).starts_with("/ui/inbound/hook_"), "{kind}: {}", location(&made));
+    }
+    assert_eq!(bins().await, 2);
+
+    app.config.clock.advance(Duration::from_secs(61));
+    for (kind, ui) in sessions {
+        let page = ui.get("/ui/").await;
+        assert_eq!(
+            (page.status(), location(&page)),
+            (StatusCode::SEE_OTHER, "/ui/login"),
+            "a {kind} session past 12 h"
+        );
+        assert_eq!(page.headers().get("hx-redirect").map(|v| v.as_bytes()), Some(&b"/ui/login"[..]), "{kind}");
+        let refused = ui.post("/ui/inbound/bins", &[]).await;
+        assert_eq!(
+            (refused.status(), location(&refused)),
+            (StatusCode::SEE_OTHER, "/ui/login"),
+            "a {kind} session's form past 12 h"
+        );
+    }
+    assert_eq!(bins().await, 2, "an expired session changes nothing");
+}
+
 #[tokio::test]
 async fn the_cookie_is_secure_behind_an_https_public_url() {
     let app = TestApp::spawn_with(Db::Sqlite, |c| c.public_url = Some("https://desk.example.com".into())).await;
@@ -153,4 +215,5 @@ on_both_backends!(
     a_session_opens_with_a_token_and_ends_with_sign_out,
     a_state_changing_request_needs_the_csrf_token_and_our_origin,
     an_agent_sees_only_what_the_role_allows,
+    a_session_lasts_twelve_hours_whichever_way_it_was_opened,
 );
