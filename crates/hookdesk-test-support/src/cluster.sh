@@ -3,13 +3,14 @@
 # included), the server is stopped and its folder removed.
 # Arguments: the folder of the server programs, a port, the folder to make ours in.
 # Commands on standard input, one per line: "down" (answers "down" once stopped) and "up"
-# (answers "ready", or "failed: why"); the start answers as "up" does.
+# (answers "ready", or "failed: why"); the start answers "folder PATH", then as "up" does.
 set -u
 bin=$1 port=$2 parent=$3
 # Signals meant for the test binary (Ctrl-C, a closed terminal) must not end us before we
 # clean up, nor must the binary's end while we answer.
 trap '' INT TERM HUP QUIT PIPE
 dir=$(mktemp -d "$parent/hookdesk-test-postgres.XXXXXX") || { echo "failed: no folder in $parent"; exit 1; }
+echo "folder $dir"
 pid=
 stop() {
     [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null

@@ -137,6 +137,7 @@ pub async fn drop_database(name: &str) {
 /// or when the process ends however it ends, the server stops and its folder goes.
 pub struct PrivatePostgres {
     port: u16,
+    folder: PathBuf,
     control: Mutex<Control>,
     supervisor: Child,
 }
@@ -161,13 +162,25 @@ impl PrivatePostgres {
             let mut supervisor = supervise(bin, port)?;
             let commands = supervisor.stdin.take();
             let answers = BufReader::new(supervisor.stdout.take().ok_or("the supervisor's output")?);
-            let cluster = Self { port, control: Mutex::new(Control { commands, answers }), supervisor };
-            why = cluster.control.lock().unwrap_or_else(PoisonError::into_inner).answer();
+            let mut control = Control { commands, answers };
+            let folder = control.answer();
+            let Some(folder) = folder.strip_prefix("folder ").map(PathBuf::from) else { return Err(folder) };
+            why = control.answer();
+            let cluster = Self { port, folder, control: Mutex::new(control), supervisor };
             if why == "ready" {
                 return Ok(cluster);
             }
         }
         Err(why)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The cluster's folder (its data in `data/`), removed when the cluster ends.
+    pub fn folder(&self) -> &Path {
+        &self.folder
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`, a superuser.

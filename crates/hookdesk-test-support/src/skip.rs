@@ -43,15 +43,16 @@ extern "C" fn print_summary() {
     });
 }
 
-/// "hookdesk tests (it): 2 skipped: 2 browser tests (why). PostgreSQL: ..."
+/// "hookdesk tests (it): 3 skipped: browser tests: 1 (why); PostgreSQL variants: 2 (why).
+/// PostgreSQL: ..."
 fn summary() -> String {
     let skipped = SKIPPED.lock().unwrap_or_else(PoisonError::into_inner);
     let total: usize = skipped.values().sum();
     let mut line = format!("hookdesk tests ({}): {total} skipped", binary());
-    let reasons: Vec<String> = skipped.iter().map(|((what, why), n)| format!("{n} {what} ({why})")).collect();
+    let reasons: Vec<String> = skipped.iter().map(|((what, why), n)| format!("{what}: {n} ({why})")).collect();
     if !reasons.is_empty() {
         line.push_str(": ");
-        line.push_str(&reasons.join(", "));
+        line.push_str(&reasons.join("; "));
     }
     line.push('.');
     if let Some(postgres) = POSTGRES.get() {

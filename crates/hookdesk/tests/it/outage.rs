@@ -15,8 +15,11 @@ use crate::support::{Receiver, TestApp, default_config, wait_until};
 async fn the_api_answers_503_while_postgres_is_down_then_recovers_and_delivers() {
     // A cluster of its own, which it stops and starts: not the one the other tests share.
     let Some(bin) = server_programs() else {
-        let why = "no PostgreSQL server programs found (Debian: apt-get install postgresql)";
-        hookdesk_test_support::skip(REQUIRE_VARIABLE, "the PostgreSQL outage test", why);
+        hookdesk_test_support::skip(
+            REQUIRE_VARIABLE,
+            "the PostgreSQL outage test",
+            "no PostgreSQL server programs found",
+        );
         return;
     };
     let cluster = tokio::task::spawn_blocking(move || PrivatePostgres::start(&bin))

@@ -69,8 +69,12 @@ pub fn parse(text: &str, format: Format) -> Option<Scrape> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !available {
-        let why = "python3 with prometheus_client not installed (.ci/run installs it)";
-        hookdesk_test_support::skip("HOOKDESK_REQUIRE_METRICS_PARSER", "scrapes not read by Prometheus' parser", why);
+        let why = "python3 with prometheus_client not installed: .ci/run installs it";
+        hookdesk_test_support::skip(
+            "HOOKDESK_REQUIRE_METRICS_PARSER",
+            "metrics scrapes not read by Prometheus' parser",
+            why,
+        );
         return None;
     }
     let mut child = std::process::Command::new(&python)

@@ -36,7 +36,7 @@ impl Browser {
     /// A browser pointed at `app`, or none when chromedriver is missing and not required.
     pub async fn open(app: &TestApp) -> Option<Browser> {
         let Some(driver_path) = chromedriver() else {
-            let why = "chromedriver or /usr/bin/chromium not installed (apt-get install chromium chromium-driver)";
+            let why = "chromedriver or /usr/bin/chromium not installed: apt-get install chromium chromium-driver";
             hookdesk_test_support::skip(REQUIRE, "browser tests", why);
             return None;
         };
