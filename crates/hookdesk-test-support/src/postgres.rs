@@ -163,10 +163,11 @@ impl PrivatePostgres {
             let commands = supervisor.stdin.take();
             let answers = BufReader::new(supervisor.stdout.take().ok_or("the supervisor's output")?);
             let mut control = Control { commands, answers };
-            let folder = control.answer();
-            let Some(folder) = folder.strip_prefix("folder ").map(PathBuf::from) else { return Err(folder) };
-            why = control.answer();
-            let cluster = Self { port, folder, control: Mutex::new(control), supervisor };
+            let first = control.answer();
+            let folder = first.strip_prefix("folder ").map(PathBuf::from);
+            why = if folder.is_some() { control.answer() } else { first };
+            // Dropped unless ready, it waits for its supervisor to end.
+            let cluster = Self { port, folder: folder.unwrap_or_default(), control: Mutex::new(control), supervisor };
             if why == "ready" {
                 return Ok(cluster);
             }
