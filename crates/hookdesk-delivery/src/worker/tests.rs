@@ -1,6 +1,6 @@
-//! The step function against a real database (SQLite, and PostgreSQL when
-//! `HOOKDESK_TEST_POSTGRES_URL` is set) and a real receiver on loopback. Delivery is driven by
-//! `deliver_due` and `drain`, never by waiting for a time.
+//! The step function against a real database (SQLite, and PostgreSQL where the tests have one:
+//! see `hookdesk_test_support::postgres`) and a real receiver on loopback. Delivery is driven
+//! by `deliver_due` and `drain`, never by waiting for a time.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -64,8 +64,6 @@ impl Receiver {
     }
 }
 
-const POSTGRES_URL: &str = "HOOKDESK_TEST_POSTGRES_URL";
-
 /// A new database: a SQLite file in a temporary directory, or a PostgreSQL database dropped
 /// by `finish`.
 struct TestDb {
@@ -76,34 +74,24 @@ struct TestDb {
 
 impl TestDb {
     async fn finish(self) {
-        use sqlx::Connection;
         self.store.close().await;
-        if let (Some(name), Ok(admin)) = (self.postgres, std::env::var(POSTGRES_URL)) {
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL server answers");
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.expect("drop the test database");
+        if let Some(name) = self.postgres {
+            hookdesk_test_support::postgres::drop_database(&name).await;
         }
     }
 }
 
 /// A new database of each backend the run has.
 async fn databases() -> Vec<TestDb> {
-    use sqlx::Connection;
     let key = SecretKey::generate().expect("a key");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let sqlite = Store::open(&dir.path().join("hookdesk.db").to_string_lossy(), &key).await.expect("SQLite opens");
     let mut databases = vec![TestDb { store: sqlite, _dir: Some(dir), postgres: None }];
-    let Ok(admin) = std::env::var(POSTGRES_URL) else {
-        eprintln!("{POSTGRES_URL} is not set: the worker's steps ran on SQLite only");
-        return databases;
-    };
-    let name = format!("hookdesk_worker_{}", uuid_like());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL server answers");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create");
-    let mut url = url::Url::parse(&admin).expect("a postgres:// URL");
-    url.set_path(&name);
-    let store = Store::open(url.as_str(), &key).await.expect("PostgreSQL opens");
-    databases.push(TestDb { store, _dir: None, postgres: Some(name) });
+    if hookdesk_test_support::postgres::available("PostgreSQL runs of the worker's steps").await {
+        let (url, name) = hookdesk_test_support::postgres::create_database("hookdesk_worker").await;
+        let store = Store::open(&url, &key).await.expect("PostgreSQL opens");
+        databases.push(TestDb { store, _dir: None, postgres: Some(name) });
+    }
     databases
 }
 

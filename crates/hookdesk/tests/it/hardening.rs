@@ -582,6 +582,8 @@ crate::on_both_backends!(
     rendering_stays_off_the_writer_and_comments_keep_their_limit,
     mistakes_that_would_fail_every_time_are_refused_when_saved,
     dry_runs_and_test_sends_name_unknown_variables,
+    proxy_variables_are_ignored_and_an_explicit_proxy_is_still_guarded,
+    failed_attempts_and_given_up_invocations_are_logged_at_the_default_level,
 );
 
 /// A test send through the API of a `hookdesk serve` process; answers its result.
@@ -614,11 +616,9 @@ async fn test_send_via(node: &crate::serve_process::Serve, token: &str, endpoint
 /// HTTP_PROXY and friends sent test requests (with the webhook's credentials) to the proxy,
 /// past the SSRF guard. They are ignored now; a proxy is used only when given explicitly, and
 /// then each destination is still checked first.
-#[tokio::test]
-async fn proxy_variables_are_ignored_and_an_explicit_proxy_is_still_guarded() {
+async fn proxy_variables_are_ignored_and_an_explicit_proxy_is_still_guarded(db: Db) {
     let proxy = Receiver::start().await;
     let receiver = Receiver::start().await;
-    let dir = tempfile::tempdir().expect("temporary directory");
     let token = "proxy-test-admin-token-0123";
     let proxy_url = proxy.url("");
     let env = [
@@ -628,7 +628,7 @@ async fn proxy_variables_are_ignored_and_an_explicit_proxy_is_still_guarded() {
         ("http_proxy", proxy_url.as_str()),
     ];
     let allow = ["--allow-destination", "127.0.0.0/8"];
-    let node = crate::serve_process::serve_with_env(&dir.path().join("a.db"), token, &allow, &env).await;
+    let node = crate::serve_process::serve_with_env(db, token, &allow, &env).await;
     let direct = test_send_via(&node, token, &receiver.url("/direct")).await;
     assert_eq!(direct["response"]["status"], 200, "{direct}");
     assert_eq!(receiver.received().len(), 1, "it went straight to the receiver");
@@ -641,7 +641,7 @@ async fn proxy_variables_are_ignored_and_an_explicit_proxy_is_still_guarded() {
     node.stop().await;
 
     let explicit = ["--allow-destination", "127.0.0.0/8", "--outbound-proxy", proxy_url.as_str()];
-    let node = crate::serve_process::serve(&dir.path().join("b.db"), token, &explicit).await;
+    let node = crate::serve_process::serve(db, token, &explicit).await;
     let private = test_send_via(&node, token, "http://10.1.2.3/admin").await;
     assert_eq!(private["error"]["code"], "ssrf_refused", "{private}");
     assert!(proxy.received().is_empty(), "refused before reaching the proxy");
@@ -690,12 +690,10 @@ async fn a_200_whose_body_never_finishes_counts_as_delivered(db: Db) {
 
 /// Connection refused, 5xx, timeouts, ssrf_refused and invalid_json left no line at the
 /// default level. Each failed attempt now logs a WARN, an invocation given up an ERROR.
-#[tokio::test]
-async fn failed_attempts_and_given_up_invocations_are_logged_at_the_default_level() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+async fn failed_attempts_and_given_up_invocations_are_logged_at_the_default_level(db: Db) {
     let token = "failure-log-admin-token-0123";
     let args = ["--allow-destination", "127.0.0.0/8", "--retry-schedule", "100ms", "--log-format", "json"];
-    let node = crate::serve_process::serve(&dir.path().join("log.db"), token, &args).await;
+    let node = crate::serve_process::serve(db, token, &args).await;
     let client = reqwest::Client::builder().no_proxy().build().expect("client");
     let post = |path: &str, body: Value| {
         let request = client.post(format!("{}{path}", node.url)).bearer_auth(token).json(&body);

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use axum::http::StatusCode;
 
-use crate::serve_process::{hookdesk, serve};
+use crate::serve_process::{hookdesk, serve_database};
 use crate::support::{Db, TestApp, default_config};
 
 #[tokio::test]
@@ -43,9 +43,10 @@ async fn status_with(client: &reqwest::Client, url: &str, token: &str) -> Status
     StatusCode::from_u16(response.status().as_u16()).expect("status")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_token_issues_a_working_token_and_a_new_bootstrap_token_leaves_it_working() {
-    let mut app = TestApp::spawn(Db::Sqlite).await;
+crate::on_both_backends!(admin_token_issues_a_working_token_and_a_new_bootstrap_token_leaves_it_working);
+
+async fn admin_token_issues_a_working_token_and_a_new_bootstrap_token_leaves_it_working(db: Db) {
+    let mut app = TestApp::spawn(db).await;
     let database = app.config.database.clone();
     let key_file = database.secret_key_file.clone().expect("tests give a key file");
 
@@ -69,9 +70,8 @@ async fn admin_token_issues_a_working_token_and_a_new_bootstrap_token_leaves_it_
     app.stop().await;
 
     // Another HOOKDESK_ADMIN_TOKEN replaces the bootstrap token, says so, and spares the rest.
-    let path = database.database.strip_prefix("sqlite://").expect("a sqlite URL");
     let replacement = "a-replacement-admin-token-0123";
-    let node = serve(std::path::Path::new(path), replacement, &[]).await;
+    let node = serve_database(&database.database, &key_file, replacement, &[], &[]).await;
     let line = node.stderr_line(|l| l.contains("HOOKDESK_ADMIN_TOKEN replaces")).await;
     assert!(line.contains("WARN"), "{line}");
     assert_eq!(status_with(&client, &node.url, replacement).await, StatusCode::OK);

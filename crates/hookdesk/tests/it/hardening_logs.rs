@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::serve_process::serve;
+use crate::support::Db;
 
 /// A token-shaped path segment that must never appear in a log.
 const HOOK_TOKEN: &str = "n0t-a-real-hook-token-but-secret-all-the-same";
@@ -27,10 +28,13 @@ fn assert_clean(lines: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_request_logs_one_access_line_with_its_route_template_and_no_token() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let node = serve(&dir.path().join("hookdesk.db"), ADMIN_TOKEN, &[]).await;
+crate::on_both_backends!(
+    each_request_logs_one_access_line_with_its_route_template_and_no_token,
+    with_log_format_json_every_line_is_a_json_object,
+);
+
+async fn each_request_logs_one_access_line_with_its_route_template_and_no_token(db: Db) {
+    let node = serve(db, ADMIN_TOKEN, &[]).await;
     two_requests(&node.url).await;
     let api = node.stderr_line(|l| l.contains("hookdesk::access") && l.contains("/api/v1/")).await;
     for part in ["INFO", "method=GET", "route=/api/v1/tickets/{id}", "status=404", "duration_ms="] {
@@ -44,10 +48,8 @@ async fn each_request_logs_one_access_line_with_its_route_template_and_no_token(
     node.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_log_format_json_every_line_is_a_json_object() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let node = serve(&dir.path().join("hookdesk.db"), ADMIN_TOKEN, &["--log-format", "json"]).await;
+async fn with_log_format_json_every_line_is_a_json_object(db: Db) {
+    let node = serve(db, ADMIN_TOKEN, &["--log-format", "json"]).await;
     two_requests(&node.url).await;
     node.stderr_line(|l| l.contains("/hooks/{token}")).await;
     let lines = node.stderr();

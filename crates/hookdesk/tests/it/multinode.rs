@@ -12,7 +12,7 @@ use crate::support::{Node, Receiver, api, create_postgres_database, postgres_ava
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_when_one_is_killed() {
-    if !postgres_available() {
+    if !postgres_available().await {
         return;
     }
     const UPDATES: usize = 5000;
@@ -227,7 +227,7 @@ async fn old_invocation_is_purged(database: &str, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_runs_the_retention_purge_and_another_takes_it_over_when_it_dies() {
-    if !postgres_available() {
+    if !postgres_available().await {
         return;
     }
     let (database, name) = create_postgres_database().await;

@@ -1,93 +1,31 @@
 //! The database goes away while the server runs: the API answers 503 meanwhile, the workers
 //! back off, and both recover without a restart; work queued before is delivered.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use hookdesk_test_support::postgres::{PrivatePostgres, REQUIRE_VARIABLE, server_programs};
 use serde_json::json;
 
 use hookdesk_core::Timestamp;
 
-use crate::support::{Receiver, TestApp, default_config, postgres_available, wait_until};
-
-/// A PostgreSQL cluster of this test's own, in a temporary folder, on a free port.
-struct PrivatePostgres {
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn postgres_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> =
-        std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).collect();
-    versions.sort();
-    versions.pop().filter(|bin| bin.join("initdb").exists())
-}
-
-/// Runs a PostgreSQL tool as the `postgres` user when we are root (the server refuses root).
-fn run_as_postgres(bin: &Path, tool: &str, args: &[&str]) {
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
-    let mut command = if is_root {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
-        c
-    } else {
-        Command::new(bin.join(tool))
-    };
-    let output = command.args(args).output().expect("the PostgreSQL tool runs");
-    assert!(output.status.success(), "{tool} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-impl PrivatePostgres {
-    async fn start() -> Self {
-        let bin = postgres_bin().expect("PostgreSQL's server binaries are installed");
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let data = dir.path().join("data");
-        let _ = Command::new("chown").args(["postgres:postgres"]).arg(dir.path()).status();
-        let port = crate::support::closed_port().await.port();
-        run_as_postgres(
-            &bin,
-            "initdb",
-            &["-D", data.to_str().expect("path"), "-A", "trust", "-U", "postgres", "--no-sync"],
-        );
-        let cluster = Self { bin, data, port, _dir: dir };
-        cluster.up();
-        cluster
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn up(&self) {
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.data.display());
-        run_as_postgres(
-            &self.bin,
-            "pg_ctl",
-            &["-D", self.data.to_str().expect("path"), "-o", &options, "-w", "-l", "/dev/null", "start"],
-        );
-    }
-
-    fn down(&self) {
-        run_as_postgres(&self.bin, "pg_ctl", &["-D", self.data.to_str().expect("path"), "-m", "fast", "-w", "stop"]);
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| self.down());
-    }
-}
+use crate::support::{Receiver, TestApp, default_config, wait_until};
 
 #[tokio::test]
 async fn the_api_answers_503_while_postgres_is_down_then_recovers_and_delivers() {
-    if !postgres_available() || postgres_bin().is_none() {
+    // A cluster of its own, which it stops and starts: not the one the other tests share.
+    let Some(bin) = server_programs() else {
+        hookdesk_test_support::skip(
+            REQUIRE_VARIABLE,
+            "the PostgreSQL outage test",
+            "no PostgreSQL server programs found",
+        );
         return;
-    }
-    let cluster = PrivatePostgres::start().await;
+    };
+    let cluster = tokio::task::spawn_blocking(move || PrivatePostgres::start(&bin))
+        .await
+        .expect("the start ends")
+        .unwrap_or_else(|why| panic!("the private PostgreSQL cluster did not start: {why}"));
     // The receiver fails at first, so the invocation is waiting for a retry when the
     // database goes away.
     let receiver = Receiver::scripted(&[503, 503]).await;

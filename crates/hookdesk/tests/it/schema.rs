@@ -86,7 +86,7 @@ fn differences(sqlite: &Schema, postgres: &Schema) -> Vec<String> {
 
 #[tokio::test]
 async fn both_migration_trees_define_the_same_tables_and_columns() {
-    if !postgres_available() {
+    if !postgres_available().await {
         return;
     }
     let dir = tempfile::tempdir().expect("temporary directory");

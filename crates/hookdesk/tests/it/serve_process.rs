@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::support::PATIENCE;
+use crate::support::{Db, PATIENCE, TestDatabase};
 
 pub fn hookdesk() -> Command {
+    hookdesk_test_support::summary_at_exit();
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookdesk"));
     // The test's own environment must not configure the binary.
     for (name, _) in std::env::vars_os() {
@@ -28,22 +29,37 @@ pub struct Serve {
     pub child: Child,
     pub url: String,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Its database, when it is the process's own (dropped after the process is killed).
+    _database: Option<TestDatabase>,
 }
 
-/// Starts `hookdesk serve` on a free loopback port with a SQLite database at `database`,
+/// Starts `hookdesk serve` on a free loopback port with a new database of `db`'s backend,
 /// `admin_token`, `HOOKDESK_LOG=info` and `args`; returns once it listens.
-pub async fn serve(database: &Path, admin_token: &str, args: &[&str]) -> Serve {
-    serve_with_env(database, admin_token, args, &[]).await
+pub async fn serve(db: Db, admin_token: &str, args: &[&str]) -> Serve {
+    serve_with_env(db, admin_token, args, &[]).await
 }
 
 /// [`serve`] with more environment variables.
-pub async fn serve_with_env(database: &Path, admin_token: &str, args: &[&str], env: &[(&str, &str)]) -> Serve {
+pub async fn serve_with_env(db: Db, admin_token: &str, args: &[&str], env: &[(&str, &str)]) -> Serve {
+    let database = TestDatabase::new(db).await;
+    let mut serve = serve_database(&database.url, &database.key_file, admin_token, args, env).await;
+    serve._database = Some(database);
+    serve
+}
+
+/// [`serve_with_env`] on an existing database, `database` a URL, with its key file.
+pub async fn serve_database(
+    database: &str,
+    key_file: &Path,
+    admin_token: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Serve {
     let mut child = hookdesk()
         .envs(env.iter().copied())
-        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-        .arg(format!("sqlite://{}", database.display()))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
         .arg("--secret-key-file")
-        .arg(database.with_file_name("secret.key"))
+        .arg(key_file)
         .args(args)
         .env("HOOKDESK_ADMIN_TOKEN", admin_token)
         .env("HOOKDESK_LOG", "info,sqlx=warn")
@@ -73,7 +89,7 @@ pub async fn serve_with_env(database: &Path, admin_token: &str, args: &[&str], e
     })
     .await
     .expect("hookdesk serve listens");
-    Serve { child, url, stderr }
+    Serve { child, url, stderr, _database: None }
 }
 
 /// Keeps every line `from` writes, and keeps reading so that the process never blocks on a

@@ -1,8 +1,9 @@
 //! A real headless Chromium (Debian's `chromium` and `chromium-driver`), driven over
 //! WebDriver by fantoccini, each test with its own chromedriver on its own port.
 //!
-//! Without chromedriver the browser tests say so and end; where `HOOKDESK_REQUIRE_BROWSER`
-//! is set (`.ci/run` sets it, after installing the packages) a missing browser fails them.
+//! Without chromedriver the browser tests say so, are counted, and end; where
+//! `HOOKDESK_REQUIRE_BROWSER` is set (`.ci/run` sets it, after installing the packages) a
+//! missing browser fails them.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -35,13 +36,8 @@ impl Browser {
     /// A browser pointed at `app`, or none when chromedriver is missing and not required.
     pub async fn open(app: &TestApp) -> Option<Browser> {
         let Some(driver_path) = chromedriver() else {
-            assert!(
-                std::env::var_os(REQUIRE).is_none(),
-                "{REQUIRE} is set but chromedriver or /usr/bin/chromium is not installed"
-            );
-            eprintln!(
-                "chromedriver or /usr/bin/chromium is not installed (apt-get install chromium chromium-driver): browser test skipped"
-            );
+            let why = "chromedriver or /usr/bin/chromium not installed: apt-get install chromium chromium-driver";
+            hookdesk_test_support::skip(REQUIRE, "browser tests", why);
             return None;
         };
         let port = {

@@ -271,6 +271,7 @@ on_both_backends!(
     an_expired_replaced_or_orphaned_link_is_refused,
     failures_lock_an_account_until_set_password_unlocks_it,
     an_agent_cannot_create_links,
+    links_and_passwords_never_appear_in_logs,
 );
 
 #[tokio::test]
@@ -303,14 +304,11 @@ async fn a_person_sets_a_password_and_signs_in_in_a_browser() {
 
 /// The real binary's log, through a link, a password set, sign-ins right and wrong, and the
 /// command line: no password, link or hash in it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn links_and_passwords_never_appear_in_logs() {
+async fn links_and_passwords_never_appear_in_logs(db: Db) {
     const ADMIN_TOKEN: &str = "password-logs-admin-token-0123456789";
     const SECRET: &str = "a password nobody may log";
     const WRONG_SECRET: &str = "a wrong password nobody may log";
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let database = dir.path().join("hookdesk.db");
-    let node = serve(&database, ADMIN_TOKEN, &[]).await;
+    let node = serve(db, ADMIN_TOKEN, &[]).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let user: serde_json::Value = client
         .post(format!("{}/api/v1/users", node.url))
