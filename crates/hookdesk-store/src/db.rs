@@ -63,6 +63,8 @@ pub struct Store {
     pub(crate) cipher: Cipher,
     pub(crate) backend: Backend,
     pub(crate) url: String,
+    /// On PostgreSQL, announces committed work to every node (see [`Store::announce_queued`]).
+    pub(crate) announcer: Option<crate::listen::Announcer>,
 }
 
 /// The schema version a database is at: its latest migration applied.
@@ -157,7 +159,17 @@ impl Store {
             }
         };
         migrator(backend).run(&writer).await?;
-        Ok(Self { pool, writer, delivery, rules: Default::default(), cipher: Cipher::new(key), backend, url })
+        let announcer = (backend == Backend::Postgres).then(|| crate::listen::Announcer::spawn(&pool));
+        Ok(Self {
+            pool,
+            writer,
+            delivery,
+            rules: Default::default(),
+            cipher: Cipher::new(key),
+            backend,
+            url,
+            announcer,
+        })
     }
 
     pub fn backend(&self) -> Backend {

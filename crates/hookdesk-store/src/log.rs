@@ -246,8 +246,9 @@ impl Store {
                 message.unwrap_or_default()
             )));
         };
-        insert(&mut tx, self.backend, std::slice::from_ref(&new)).await?;
+        insert(&mut tx, std::slice::from_ref(&new)).await?;
         tx.commit().await?;
+        self.announce_queued();
         self.invocation(new_id).await
     }
 
@@ -295,9 +296,12 @@ impl Store {
             replays.extend(row.replay(new_id(), now)?);
         }
         for chunk in replays.chunks(RECORD_CHUNK) {
-            insert(&mut tx, self.backend, chunk).await?;
+            insert(&mut tx, chunk).await?;
         }
         tx.commit().await?;
+        if !replays.is_empty() {
+            self.announce_queued();
+        }
         Ok((u32::try_from(replays.len()).unwrap_or(u32::MAX), more))
     }
 }

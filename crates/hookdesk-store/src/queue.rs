@@ -9,15 +9,12 @@ use hookdesk_core::invocation::{AttemptOutcome, Claimed, InvocationStatus, NewIn
 use hookdesk_core::text::storable;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::db::{Backend, Conn, QUEUE_CHANNEL, placeholders};
+use crate::db::{Backend, Conn, placeholders};
 use crate::{Store, StoreError, rows};
 
-/// Queues `invocations`. On PostgreSQL it also announces them on [`QUEUE_CHANNEL`]; the
-/// notification is delivered when the transaction commits, to every process listening.
-pub(crate) async fn insert(conn: &mut Conn, backend: Backend, invocations: &[NewInvocation]) -> Result<(), StoreError> {
-    if backend == Backend::Postgres && invocations.iter().any(|i| i.request.is_ok()) {
-        sqlx::query("SELECT pg_notify($1, '')").bind(QUEUE_CHANNEL).execute(&mut *conn).await?;
-    }
+/// Queues `invocations`; once the transaction commits, [`Store::announce_queued`] tells every
+/// node.
+pub(crate) async fn insert(conn: &mut Conn, invocations: &[NewInvocation]) -> Result<(), StoreError> {
     for inv in invocations {
         let (status, request, error, next, completed) = match &inv.request {
             Ok(request) => (

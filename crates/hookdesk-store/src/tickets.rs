@@ -300,7 +300,13 @@ impl Store {
     /// Starts the transaction of one update: everything it reads and writes, including the
     /// invocations it queues, commits or rolls back together.
     pub async fn begin_update(&self) -> Result<UpdateTx, StoreError> {
-        Ok(UpdateTx { tx: self.begin_write().await?, store: self.clone(), failed: Vec::new(), tally: Tally::default() })
+        Ok(UpdateTx {
+            tx: self.begin_write().await?,
+            store: self.clone(),
+            failed: Vec::new(),
+            tally: Tally::default(),
+            queued: false,
+        })
     }
 }
 
@@ -312,6 +318,8 @@ pub struct UpdateTx {
     /// [`UpdateTx::commit`] for the caller to report.
     failed: Vec<FailedBeforeSending>,
     tally: Tally,
+    /// Whether it queued an invocation to send, to announce once committed.
+    queued: bool,
 }
 
 /// What a committed transaction did, as `/metrics` counts it.
@@ -430,7 +438,8 @@ impl UpdateTx {
     }
 
     pub async fn enqueue(&mut self, invocations: &[NewInvocation]) -> Result<(), StoreError> {
-        crate::queue::insert(&mut self.tx, self.store.backend, invocations).await?;
+        crate::queue::insert(&mut self.tx, invocations).await?;
+        self.queued |= invocations.iter().any(|i| i.request.is_ok());
         self.failed.extend(invocations.iter().filter_map(|i| {
             Some(FailedBeforeSending {
                 invocation_id: i.id.clone(),
@@ -451,6 +460,9 @@ impl UpdateTx {
     /// Commits; answers the invocations it queued already failed, and what it counted.
     pub async fn commit(self) -> Result<Committed, StoreError> {
         self.tx.commit().await?;
+        if self.queued {
+            self.store.announce_queued();
+        }
         Ok(Committed { failed: self.failed, tally: self.tally })
     }
 
