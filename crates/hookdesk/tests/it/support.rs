@@ -351,18 +351,19 @@ pub struct Received {
     pub at: std::time::Instant,
 }
 
-/// What a receiver answers: a status, headers, after a delay.
+/// What a receiver answers: a status, headers, after a delay (or once the test opens a gate).
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub delay: Duration,
     pub body: Vec<u8>,
+    pub gate: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Self { status, headers: Vec::new(), delay: Duration::ZERO, body: b"ok".to_vec() }
+        Self { status, headers: Vec::new(), delay: Duration::ZERO, body: b"ok".to_vec(), gate: None }
     }
 
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
@@ -377,6 +378,13 @@ impl Reply {
 
     pub fn after(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Answers only once `gate` holds true (`watch::Sender::send(true)`): a request the test
+    /// keeps in flight for as long as it needs.
+    pub fn when_open(mut self, gate: &tokio::sync::watch::Receiver<bool>) -> Self {
+        self.gate = Some(gate.clone());
         self
     }
 }
@@ -440,6 +448,9 @@ impl Receiver {
                 let reply = (state.respond)(&received);
                 state.requests.lock().expect("lock").push(received);
                 tokio::time::sleep(reply.delay).await;
+                if let Some(mut gate) = reply.gate {
+                    let _ = gate.wait_for(|open| *open).await;
+                }
                 let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
                 *response.status_mut() = StatusCode::from_u16(reply.status).expect("status");
                 for (name, value) in reply.headers {
