@@ -218,12 +218,13 @@ async fn a_rate_limited_webhook_gets_no_more_than_its_limit_per_window_and_still
 }
 
 async fn one_hanging_endpoint_does_not_slow_the_others(db: Db) {
-    let hanging = Receiver::responding(|_| Reply::status(200).after(Duration::from_secs(30))).await;
+    let hanging = Receiver::responding(|_| Reply::status(200).after(Duration::from_secs(60))).await;
     let fast = Receiver::start().await;
     let app = TestApp::spawn_with(db, |c| {
         c.concurrency = 8;
         c.gates.max_in_flight_per_webhook = 4;
-        c.request_timeout = Duration::from_secs(5);
+        // Longer than the test's patience: only isolation lets the fast endpoint through.
+        c.request_timeout = Duration::from_secs(30);
     })
     .await;
     let slow_hook = app.webhook(&hanging.url("/hang"), json!({"max_retries": 0})).await;
@@ -237,18 +238,18 @@ async fn one_hanging_endpoint_does_not_slow_the_others(db: Db) {
         ]
     }))
     .await;
-    let started = Instant::now();
     for n in 0..40 {
         app.ticket(json!({"subject": format!("I{n}")})).await;
     }
     fast.wait_for(40).await;
-    let took = started.elapsed();
+    // 40 invocations wait for the hanging endpoint: it fills its cap.
+    hanging.wait_for(4).await;
     let hung = hanging.received().len();
-    assert!(hung <= 4, "at most the per-webhook cap hangs at once, got {hung}");
-    assert!(
-        took < Duration::from_secs(5),
-        "the fast endpoint got all 40 in {took:?}, before the hanging one's first timeout"
-    );
+    // Read after `hung`: no hanging request had ended (failing its invocation), so none
+    // freed a slot for a fifth.
+    let ended = app.invocations(&format!("webhook_id={slow_hook}&status=failed")).await;
+    assert!(ended.is_empty(), "the fast endpoint got all 40 before any hanging request ended: {ended:#?}");
+    assert_eq!(hung, 4, "exactly the per-webhook cap hangs at once");
 }
 
 async fn shutdown_gives_back_what_is_still_in_flight_and_a_restart_sends_it(db: Db) {

@@ -2,13 +2,13 @@
 //! before it was hardened (issue 14): each test reproduces one finding through the real
 //! server and checks it no longer holds.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp, rss_mib, user_with_token};
+use crate::support::{Db, PATIENCE, Receiver, TestApp, rss_mib, user_with_token};
 
 /// A macro as `token`'s user; answers the status and body.
 async fn save_macro(app: &TestApp, token: &str, actions: Value) -> (StatusCode, Value) {
@@ -107,6 +107,31 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     assert_eq!(status, StatusCode::OK, "the process is alive");
 }
 
+/// Runs `meanwhile` while a connection of the test's own holds what every write of the
+/// server needs: SQLite's write lock, or on PostgreSQL the tickets table against writes
+/// (reads go on in both).
+async fn while_the_writer_is_held<T>(app: &TestApp, db: Db, meanwhile: impl Future<Output = T>) -> T {
+    use sqlx::Connection;
+    let url = &app.config.database.database;
+    match db {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("the test's own connection");
+            let tx = conn.begin_with("BEGIN IMMEDIATE").await.expect("the write lock");
+            let out = meanwhile.await;
+            tx.rollback().await.expect("released");
+            out
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("the test's own connection");
+            let mut tx = conn.begin().await.expect("a transaction");
+            sqlx::query("LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.expect("the lock");
+            let out = meanwhile.await;
+            tx.rollback().await.expect("released");
+            out
+        }
+    }
+}
+
 async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     let app = TestApp::spawn(db).await;
     let (_, agent) = user_with_token(&app, "agent@example.com", "agent").await;
@@ -114,22 +139,27 @@ async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     let big = app.ticket(json!({"subject": "10,000 x 10,000", "custom_fields": {"n": 10_000}})).await;
     let other = app.ticket(json!({"subject": "Another"})).await;
 
-    // The preview of a 10,000 x 10,000 loop took 10.7 s, and held SQLite's writer meanwhile.
+    // The preview of a 10,000 x 10,000 loop took 10.7 s, and held SQLite's writer meanwhile:
+    // every write waited behind it. Now it renders to its budget before any write begins, so
+    // it answers while the test holds the writer; a PATCH sent first waits for the test alone.
     let preview = format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]);
-    let started = Instant::now();
-    let (preview, patch) = tokio::join!(app.call(Method::GET, &preview, None, Some(&agent)), async {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let at = Instant::now();
-        let (status, _) = app.patch(&format!("/api/v1/tickets/{}", other["id"]), json!({"priority": "high"})).await;
-        (status, at.elapsed())
-    });
-    assert_eq!(preview.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", preview.1);
-    assert_eq!(patch.0, StatusCode::OK);
-    eprintln!(
-        "10,000 x 10,000 preview answered in {} ms; a PATCH of another ticket meanwhile took {} ms",
-        started.elapsed().as_millis(),
-        patch.1.as_millis()
-    );
+    let patch = reqwest::Client::new()
+        .patch(app.url(&format!("/api/v1/tickets/{}", other["id"])))
+        .bearer_auth(&app.token)
+        .json(&json!({"priority": "high"}));
+    let patch = while_the_writer_is_held(&app, db, async {
+        let patch = tokio::spawn(patch.send());
+        let preview = tokio::time::timeout(PATIENCE, app.call(Method::GET, &preview, None, Some(&agent)))
+            .await
+            .expect("the preview answers while the test holds the writer");
+        assert_eq!(preview.0, StatusCode::UNPROCESSABLE_ENTITY, "refused without taking the writer: {}", preview.1);
+        assert_eq!(preview.1["error"]["code"], "template_too_expensive", "{}", preview.1);
+        assert!(!patch.is_finished(), "the PATCH waits for the writer the test holds");
+        patch
+    })
+    .await;
+    let patched = patch.await.expect("the PATCH's task").expect("an answer");
+    assert_eq!(patched.status().as_u16(), 200, "the PATCH goes through once the writer is free");
 
     // Rendered comments are held to a typed comment's 64 KiB: a macro is refused...
     let long = "{% for i in (1..ticket.custom_fields.n) %}0123456789{% endfor %}";
@@ -358,7 +388,8 @@ async fn the_sqlite_files_are_created_for_their_owner_only() {
 
 /// Two bad endpoints took 32 slots each of 64, and a healthy webhook's deliveries waited
 /// behind them. With the default share (an eighth of the workers), five hanging endpoints
-/// leave the healthy one room: all its deliveries arrive before any hanging request ends.
+/// hold 8 slots each and leave the healthy one room: all its deliveries arrive before any
+/// hanging request ends.
 async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     let mut hanging = Vec::new();
     for _ in 0..5 {
@@ -367,9 +398,12 @@ async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     }
     let healthy = Receiver::start().await;
     let app = TestApp::spawn_with(db, |c| {
-        // The defaults of `serve`: 64 workers, a webhook's share left to its default.
+        // The defaults of `serve`: 64 workers, a webhook's share computed as it computes it.
         c.concurrency = 64;
-        c.gates = hookdesk_delivery::gates::GateConfig::default();
+        c.gates = hookdesk_delivery::gates::GateConfig {
+            max_in_flight_per_webhook: usize::from(hookdesk::config::default_share(64)),
+            ..Default::default()
+        };
         // Far longer than the healthy deliveries take, even on a loaded machine.
         c.request_timeout = Duration::from_secs(120);
     })
@@ -384,20 +418,19 @@ async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     app.trigger(json!({"title": "All six",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]}, "actions": actions}))
         .await;
-    let started = Instant::now();
     for n in 0..40 {
         app.ticket(json!({"subject": format!("T{n}")})).await;
     }
     healthy.wait_for(40).await;
-    let took = started.elapsed();
+    // 40 invocations wait for each hanging endpoint: each fills its share.
+    for receiver in &hanging {
+        receiver.wait_for(8).await;
+    }
     let held: Vec<usize> = hanging.iter().map(|r| r.received().len()).collect();
+    // Read after `held`: no hanging request had ended, so none freed a slot for a ninth.
     let finished = app.invocations("status=failed").await.len() + app.invocations("status=retrying").await.len();
     assert_eq!(finished, 0, "all 40 arrived before any hanging request ended");
-    assert!(held.iter().all(|n| *n <= 8), "each hanging endpoint holds at most its share: {held:?}");
-    eprintln!(
-        "40 deliveries to the healthy webhook in {} ms while five endpoints hung, holding {held:?}",
-        took.as_millis()
-    );
+    assert_eq!(held, [8; 5], "each hanging endpoint holds exactly its share, 8 of 64");
 }
 
 /// After three 500s `last_failure_at` stayed null, and after a success `failing_since` stayed
