@@ -21,8 +21,8 @@ async fn a_missing_or_wrong_token_is_401(db: Db) {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert_eq!(error_of(&body).0, "unauthorized");
     }
-    let (status, _) = app.call(Method::POST, "/api/v1/tickets", Some(json!({"subject": "x"})), Some("nope")).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = app.call(Method::POST, "/api/v1/tickets", Some(json!({"subject": "x"})), Some("nope")).await;
+    assert_eq!((status, error_of(&body).0), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (status, _) = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK, "health needs no token");
 }
@@ -73,26 +73,27 @@ async fn malformed_bodies_queries_and_paths_are_4xx(db: Db) {
         .await
         .expect("answers");
     assert_eq!(response.status(), 415);
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(error_of(&body).0, "unsupported_media_type", "{body}");
 
-    for (path, expected) in [
-        ("/api/v1/tickets/999", StatusCode::NOT_FOUND),
-        ("/api/v1/tickets/abc", StatusCode::NOT_FOUND),
-        ("/api/v1/tickets?limit=1000", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/tickets?status=bogus", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/tickets?cursor=zzz", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/invocations?since=yesterday", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/invocations/inv_missing", StatusCode::NOT_FOUND),
-        ("/api/v1/webhooks/wh_missing", StatusCode::NOT_FOUND),
-        ("/api/v1/nothing-here", StatusCode::NOT_FOUND),
+    for (path, expected, code) in [
+        ("/api/v1/tickets/999", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/tickets/abc", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/tickets?limit=1000", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/tickets?status=bogus", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/tickets?cursor=zzz", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/invocations?since=yesterday", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/invocations/inv_missing", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/webhooks/wh_missing", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/nothing-here", StatusCode::NOT_FOUND, "not_found"),
     ] {
         let (status, body) = app.get(path).await;
-        assert_eq!(status, expected, "{path}: {body}");
-        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+        assert_eq!((status, error_of(&body).0), (expected, code), "{path}: {body}");
     }
-    let (status, _) = app.patch("/api/v1/tickets/999", json!({"status": "open"})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.call(Method::PUT, "/api/v1/tickets", Some(json!({})), Some(&app.token)).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, body) = app.patch("/api/v1/tickets/999", json!({"status": "open"})).await;
+    assert_eq!((status, error_of(&body).0), (StatusCode::NOT_FOUND, "not_found"), "{body}");
+    let (status, body) = app.call(Method::PUT, "/api/v1/tickets", Some(json!({})), Some(&app.token)).await;
+    assert_eq!((status, error_of(&body).0), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"), "{body}");
 }
 
 async fn a_liquid_syntax_error_is_422_with_line_and_column_and_saves_nothing(db: Db) {
@@ -109,7 +110,7 @@ async fn a_liquid_syntax_error_is_422_with_line_and_column_and_saves_nothing(db:
             }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!((status, error_of(&error).0), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"), "{error}");
     let detail = &error["error"]["details"][0];
     assert_eq!(detail["field"], "actions[0].value.payload");
     assert_eq!(detail["line"], 2);
@@ -126,7 +127,7 @@ async fn a_liquid_syntax_error_is_422_with_line_and_column_and_saves_nothing(db:
             }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((status, error_of(&error).0), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"), "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("shout")), "{error}");
 
     let (_, triggers) = app.get("/api/v1/triggers").await;
@@ -166,7 +167,7 @@ async fn trigger_parts_that_do_not_fit_are_422_naming_the_part(db: Db) {
         let (status, error) =
             app.post("/api/v1/triggers", json!({"title": "t", "conditions": conditions, "actions": actions})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
-        assert_eq!(error_of(&error).1, field, "{error}");
+        assert_eq!(error_of(&error), ("invalid_value", field), "{error}");
     }
     let (_, triggers) = app.get("/api/v1/triggers").await;
     assert_eq!(triggers["data"], json!([]));
@@ -192,7 +193,7 @@ async fn webhook_settings_are_checked_when_saved(db: Db) {
     for (body, field) in cases {
         let (status, error) = app.post("/api/v1/webhooks", body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {error}");
-        assert_eq!(error_of(&error).1, field, "{body} -> {error}");
+        assert_eq!(error_of(&error), ("invalid_value", field), "{body} -> {error}");
     }
     let (_, list) = app.get("/api/v1/webhooks").await;
     assert_eq!(list["data"], json!([]));
@@ -204,11 +205,12 @@ async fn webhook_settings_are_checked_when_saved(db: Db) {
     app.trigger(json!({"title": "t", "conditions": {"all": [{"field": "status", "operator": "is", "value": "new"}]},
                        "actions": [{"field": "notify_webhook", "value": {"webhook_id": id}}]}))
         .await;
-    let (status, _) = app.call(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None, Some(&app.token)).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, error) = app.call(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None, Some(&app.token)).await;
+    assert_eq!((status, error_of(&error).0), (StatusCode::CONFLICT, "conflict"), "{error}");
     let (status, error) =
         app.patch(&format!("/api/v1/webhooks/{id}"), json!({"subscriptions": ["ticket.created"]})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error_of(&error), ("invalid_value", "subscriptions"), "{error}");
 }
 
 /// The document's API paths come from the handlers' annotations, which also mount them
@@ -245,7 +247,11 @@ async fn the_openapi_document_lists_every_route(db: Db) {
             let answer = app.call(method.clone(), &concrete, None, None).await;
             assert!(answer.0 != StatusCode::METHOD_NOT_ALLOWED && answer != fallback, "{method} {path}: {answer:?}");
             if path.starts_with("/api/") {
-                assert_eq!((answer.0, &answer.1["error"]["code"]), (StatusCode::UNAUTHORIZED, &json!("unauthorized")), "{method} {path}");
+                assert_eq!(
+                    (answer.0, &answer.1["error"]["code"]),
+                    (StatusCode::UNAUTHORIZED, &json!("unauthorized")),
+                    "{method} {path}"
+                );
             }
         }
     }

@@ -140,9 +140,13 @@ async fn a_payload_that_renders_to_invalid_json_fails_before_sending(db: Db) {
     assert_eq!(invocation["status"], "failed");
     assert_eq!(invocation["error"]["code"], "invalid_json");
     assert_eq!(invocation["attempts"], json!([]));
-    let (status, _) =
+    let (status, error) =
         app.post(&format!("/api/v1/invocations/{}/replay", invocation["id"].as_str().expect("id")), json!({})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "nothing to replay");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::CONFLICT, &json!("conflict")),
+        "nothing to replay: {error}"
+    );
     assert!(receiver.received().is_empty());
 }
 
@@ -164,8 +168,8 @@ async fn replay_sends_the_same_request_again_as_a_new_invocation(db: Db) {
     let received = receiver.wait_for(2).await;
     assert_eq!(received[0].body, received[1].body);
     assert_ne!(received[0].header("webhook-id"), received[1].header("webhook-id"));
-    let (status, _) = app.post("/api/v1/invocations/inv_nope/replay", json!({})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = app.post("/api/v1/invocations/inv_nope/replay", json!({})).await;
+    assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{error}");
 }
 
 async fn authentication_reaches_the_receiver_but_never_the_api_or_the_log(db: Db) {
@@ -358,7 +362,11 @@ async fn a_webhook_deleted_while_its_request_is_on_the_way_keeps_the_answer(db: 
     let (deleted, body) = delete(format!("/api/v1/webhooks/{webhook}")).await;
     assert_eq!(deleted, StatusCode::NO_CONTENT, "{body}");
     let failed = status(&waiting).await;
-    assert_eq!((&failed["status"], &failed["error"]["code"]), (&json!("failed"), &json!("webhook_deleted")), "{failed:#}");
+    assert_eq!(
+        (&failed["status"], &failed["error"]["code"]),
+        (&json!("failed"), &json!("webhook_deleted")),
+        "{failed:#}"
+    );
     let on_its_way = status(&held).await;
     assert_eq!(on_its_way["status"], "pending", "the request the receiver holds is left to its answer: {on_its_way:#}");
 

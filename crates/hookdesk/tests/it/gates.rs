@@ -322,13 +322,21 @@ async fn bulk_replay_queues_each_failed_invocation_of_a_range_once(db: Db) {
         [(json!({"since": "yesterday"}), "since"), (json!({"limit": 0}), "limit"), (json!({"limit": 10_001}), "limit")]
     {
         let (status, error) = app.post(&path, body).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
-        assert!(error.to_string().contains(field), "{error}");
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+            "{error}"
+        );
+        assert_eq!(error["error"]["details"][0]["field"], field, "{error}");
     }
-    let (status, _) = app.post(&path, json!({"unknown": 1})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = app.post("/api/v1/webhooks/wh_missing/replay", json!({})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = app.post(&path, json!({"unknown": 1})).await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
+    let (status, error) = app.post("/api/v1/webhooks/wh_missing/replay", json!({})).await;
+    assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{error}");
 }
 
 /// A webhook none of whose requests succeeds for `--failing-after` is marked failing, and the

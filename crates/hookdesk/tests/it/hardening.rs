@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, PATIENCE, Receiver, TestApp, rss_mib, user_with_token};
+use crate::support::{Db, PATIENCE, Receiver, TestApp, rss_mib, status_and_code, user_with_token};
 
 /// A macro as `token`'s user; answers the status and body.
 async fn save_macro(app: &TestApp, token: &str, actions: Value) -> (StatusCode, Value) {
@@ -31,7 +31,11 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     // 1,200 nested ifs overflowed the stack while parsing: now refused, naming field and limit.
     let nested = "{% if true %}".repeat(1200) + &"{% endif %}".repeat(1200);
     let (status, error) = save_macro(&app, &agent, comment(&nested)).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.body", "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("32")), "{error}");
 
@@ -96,7 +100,7 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     let url = format!("{}?n=1000000000", hook["url"].as_str().expect("url"));
     let response = reqwest::Client::new().post(&url).send().await.expect("an answer");
-    assert_eq!(response.status().as_u16(), 422);
+    assert_eq!(status_and_code(response).await, (422, "template_too_expensive".into()));
     let (_, tickets) = app.get("/api/v1/tickets?limit=500").await;
     assert!(
         tickets["data"].as_array().expect("data").iter().all(|t| t["subject"] != "From a call"),
@@ -167,7 +171,11 @@ async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     let (status, error) = app
         .call(Method::POST, &format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]), None, Some(&agent))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     // ...and a trigger's comment says why it is not there.
     app.trigger(json!({"title": "Long note",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
@@ -189,7 +197,11 @@ async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
 
     // Whatever the subject, this is not JSON.
     let (status, error) = app.post("/api/v1/triggers", trigger(r#"{"text": {{ ticket.subject }}}"#)).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.payload", "{error}");
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("not valid JSON") && message.contains("Sample ticket"), "shows what rendered: {error}");
@@ -219,7 +231,11 @@ async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
             "fields": {"subject": "{{ request.params.subject }}"}}]}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].fields.requester.email", "{error}");
 
     // A webhook the SSRF guard will refuse is saved (an admin may allow it later), with a warning.
@@ -257,10 +273,18 @@ async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
     let app = TestApp::spawn(db).await;
     // A NUL in any JSON the API takes: refused, naming where (PostgreSQL's text holds none).
     let (status, error) = app.post("/api/v1/tickets", json!({"subject": "x", "custom_fields": {"a": "a\0b"}})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "custom_fields.a", "{error}");
-    let (status, _) = app.post("/api/v1/tickets", json!({"subject": "a\0b"})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, error) = app.post("/api/v1/tickets", json!({"subject": "a\0b"})).await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
 
     // What an unauthenticated caller sends to an inbound URL is logged, its NUL replaced.
     let (_, hook) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
@@ -286,7 +310,7 @@ async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
         .await;
     let url = format!("{}?note=a%00b", creating["url"].as_str().expect("url"));
     let response = reqwest::Client::new().post(&url).send().await.expect("an answer");
-    assert_eq!(response.status().as_u16(), 422);
+    assert_eq!(status_and_code(response).await, (422, "invalid_value".into()));
 
     // A NUL a filter makes (`url_decode`) reaches the invocation's error, quoted: stored alike.
     let strict = app.webhook(&Receiver::start().await.url("/strict"), json!({})).await;
@@ -364,7 +388,7 @@ async fn logs_keep_no_credentials_and_bearer_is_any_case(db: Db) {
         .send()
         .await
         .expect("an answer");
-    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(status_and_code(response).await, (401, "unauthorized".into()));
 }
 
 /// The database and its WAL are readable by their owner only, like the key file.
@@ -494,7 +518,11 @@ async fn placeholders_in_an_endpoint_cannot_reshape_it(db: Db) {
         "endpoint": "http://{{ ticket.subject | raw }}.example.com/x"}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
 }
 
 /// Calls with a bad signature used up the real sender's rate limit: a stranger with the URL
@@ -512,15 +540,16 @@ async fn bad_signatures_do_not_use_up_the_senders_rate_limit(db: Db) {
     let url = hook["url"].as_str().expect("url").to_owned();
     let client = reqwest::Client::new();
     let call = |signature: String| client.post(&url).header("X-Signature", signature).body("{}").send();
-    let mut statuses = Vec::new();
+    let mut answers = Vec::new();
     for _ in 0..4 {
-        statuses.push(call("sha256=00".into()).await.expect("an answer").status().as_u16());
+        answers.push(status_and_code(call("sha256=00".into()).await.expect("an answer")).await);
     }
-    assert_eq!(statuses, [401, 401, 429, 429], "forgeries meet their own limit");
+    let (forged, limited) = ((401, "signature_mismatch".to_owned()), (429, "rate_limited".to_owned()));
+    assert_eq!(answers, [forged.clone(), forged, limited.clone(), limited.clone()], "forgeries meet their own limit");
     let good = format!("sha256={}", hookdesk_core::inbound::hmac_sha256_hex(secret.as_bytes(), b"{}"));
     assert_eq!(call(good.clone()).await.expect("an answer").status().as_u16(), 202, "the sender still gets through");
     assert_eq!(call(good.clone()).await.expect("an answer").status().as_u16(), 202);
-    assert_eq!(call(good).await.expect("an answer").status().as_u16(), 429, "its own limit holds");
+    assert_eq!(status_and_code(call(good).await.expect("an answer")).await, limited, "its own limit holds");
     let (_, calls) = app.get(&format!("/api/v1/inbound_webhooks/{}/calls", hook["id"].as_str().expect("id"))).await;
     assert_eq!(calls["data"].as_array().map(Vec::len), Some(4), "calls over a limit are not logged: {calls}");
 
@@ -551,7 +580,11 @@ async fn errors_say_what_went_wrong_in_words(db: Db) {
             "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
             "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook, "payload": "{\"a\": {{ ticket.id }"}}]}))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert!(
         error["error"]["message"].as_str().is_some_and(|m| m.contains("`{{` is not closed: `}}` is missing")),
         "{error}"
@@ -562,7 +595,11 @@ async fn errors_say_what_went_wrong_in_words(db: Db) {
     assert_eq!(ticket["tags"], json!(["one", "two"]), "tags may be one space-separated text");
     let path = format!("/api/v1/tickets/{}", ticket["id"]);
     let (status, error) = app.patch(&path, json!({"comment": "just text"})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     let message = error["error"]["message"].as_str().expect("a message");
     assert!(!message.contains("CommentBody") && message.contains("an object"), "{message}");
     // add_tags was a string in trigger actions and an array in PATCH: both take both.

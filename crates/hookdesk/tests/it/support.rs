@@ -497,6 +497,13 @@ pub async fn closed_port() -> SocketAddr {
     listener.local_addr().expect("address")
 }
 
+/// A refusal as tests check it: its status and the error code of the contract's body.
+pub async fn status_and_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"]["code"].as_str().unwrap_or("(no error code)").to_owned())
+}
+
 pub const NODE_TOKEN: &str = "multi-node-admin-token";
 
 /// A `hookdesk serve` process of the real binary, as operators run it.

@@ -95,7 +95,8 @@ async fn a_token_is_shown_once_and_revoked(db: Db) {
     let revoke = later.split("action=\"").find_map(|s| s.split('"').next().filter(|a| a.ends_with("/revoke")));
     let revoked = ui.post(revoke.expect("a revoke form"), &[]).await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.call(reqwest::Method::GET, "/api/v1/tickets", None, Some(&token)).await.0, StatusCode::UNAUTHORIZED);
+    let (status, error) = app.call(reqwest::Method::GET, "/api/v1/tickets", None, Some(&token)).await;
+    assert_eq!((status, &error["error"]["code"]), (StatusCode::UNAUTHORIZED, &json!("unauthorized")), "{error}");
     let duplicate = ui.post("/ui/users", &[("name", "Ada"), ("email", "ada@example.com"), ("role", "agent")]).await;
     assert_eq!(duplicate.status(), StatusCode::CONFLICT, "shown on the page, not a 500");
 }
