@@ -147,22 +147,22 @@ async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     // every write waited behind it. Now it renders to its budget before any write begins, so
     // it answers while the test holds the writer; a PATCH sent first waits for the test alone.
     let preview = format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]);
-    let patch = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .patch(app.url(&format!("/api/v1/tickets/{}", other["id"])))
         .bearer_auth(&app.token)
         .json(&json!({"priority": "high"}));
-    let patch = while_the_writer_is_held(&app, db, async {
-        let patch = tokio::spawn(patch.send());
+    let mut patch = None;
+    while_the_writer_is_held(&app, db, async {
+        let sent = patch.insert(tokio::spawn(request.send()));
         let preview = tokio::time::timeout(PATIENCE, app.call(Method::GET, &preview, None, Some(&agent)))
             .await
             .expect("the preview answers while the test holds the writer");
         assert_eq!(preview.0, StatusCode::UNPROCESSABLE_ENTITY, "refused without taking the writer: {}", preview.1);
         assert_eq!(preview.1["error"]["code"], "template_too_expensive", "{}", preview.1);
-        assert!(!patch.is_finished(), "the PATCH waits for the writer the test holds");
-        patch
+        assert!(!sent.is_finished(), "the PATCH waits for the writer the test holds");
     })
     .await;
-    let patched = patch.await.expect("the PATCH's task").expect("an answer");
+    let patched = patch.expect("sent").await.expect("the PATCH's task").expect("an answer");
     assert_eq!(patched.status().as_u16(), 200, "the PATCH goes through once the writer is free");
 
     // Rendered comments are held to a typed comment's 64 KiB: a macro is refused...
