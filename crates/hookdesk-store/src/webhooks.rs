@@ -217,22 +217,29 @@ pub(crate) async fn update_webhook(conn: &mut Conn, cipher: &Cipher, webhook: &W
     crate::triggers::bump_rules_version(conn).await
 }
 
-/// Deletes a webhook in the caller's transaction; the invocations still queued for it fail
-/// with `webhook_deleted`.
+/// Deletes a webhook in the caller's transaction; the invocations still waiting for it fail
+/// with `webhook_deleted`. One whose request is on its way (claimed, its attempt not recorded
+/// yet) is left to its answer: the attempt's record settles it as for any other, and a retry
+/// it asks for fails as an orphan at its next claim. The invocations are written before the
+/// webhook's row, in the order the recorder locks them (invocations, then the webhook's
+/// health row, which the delete cascades to): the opposite order deadlocked with it on
+/// PostgreSQL.
 pub(crate) async fn delete_webhook(conn: &mut Conn, id: &WebhookId, now: Timestamp) -> Result<(), StoreError> {
-    let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id.as_str()).execute(&mut *conn).await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
     sqlx::query(
         "UPDATE invocations SET status = 'failed', next_attempt_at = NULL, completed_at = $2,
              error_code = 'webhook_deleted', error_message = 'the webhook was deleted before this invocation was delivered'
-         WHERE webhook_id = $1 AND status IN ('pending', 'retrying')",
+         WHERE webhook_id = $1 AND status IN ('pending', 'retrying')
+           AND (attempts = 0 OR EXISTS (SELECT 1 FROM attempts a
+                                        WHERE a.invocation_id = invocations.id AND a.number = invocations.attempts))",
     )
     .bind(id.as_str())
     .bind(now.as_millis())
     .execute(&mut *conn)
     .await?;
+    let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id.as_str()).execute(&mut *conn).await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
     crate::triggers::bump_rules_version(conn).await
 }
 

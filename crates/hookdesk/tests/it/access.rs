@@ -11,6 +11,12 @@ async fn status_as(app: &TestApp, token: Option<&str>, method: Method, path: &st
     app.call(method, path, body, token).await.0
 }
 
+/// The status and error code a request is answered with.
+async fn refusal_as(app: &TestApp, token: Option<&str>, method: Method, path: &str) -> (StatusCode, Value) {
+    let (status, body) = app.call(method, path, None, token).await;
+    (status, body["error"]["code"].clone())
+}
+
 async fn agents_work_tickets_and_read_rules_but_get_403_on_webhooks_rules_and_users(db: Db) {
     let app = TestApp::spawn(db).await;
     let webhook = app.webhook("https://example.com/hook", json!({})).await;
@@ -75,6 +81,7 @@ async fn agents_work_tickets_and_read_rules_but_get_403_on_webhooks_rules_and_us
 }
 
 async fn tokens_are_shown_once_revocable_and_die_with_their_role(db: Db) {
+    let unauthorized = (StatusCode::UNAUTHORIZED, json!("unauthorized"));
     let app = TestApp::spawn(db).await;
     let (id, token) = user_with_token(&app, "temp@example.com", "agent").await;
     assert!(token.len() >= 40, "a token carries 256 random bits: {token}");
@@ -83,14 +90,15 @@ async fn tokens_are_shown_once_revocable_and_die_with_their_role(db: Db) {
     // Made an end user: the token acts as no one.
     let (status, _) = app.patch(&format!("/api/v1/users/{id}"), json!({"role": "end_user"})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(status_as(&app, Some(&token), Method::GET, "/api/v1/tickets", None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refusal_as(&app, Some(&token), Method::GET, "/api/v1/tickets").await, unauthorized);
     let (status, error) = app.post(&format!("/api/v1/users/{id}/tokens"), json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "end users hold no tokens: {error}");
+    assert_eq!(error["error"]["code"], "invalid_value", "{error}");
 
     // Back to agent: the old token stays dead (demotion deleted it); a new one works until
     // it is revoked.
     app.patch(&format!("/api/v1/users/{id}"), json!({"role": "agent"})).await;
-    assert_eq!(status_as(&app, Some(&token), Method::GET, "/api/v1/tickets", None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refusal_as(&app, Some(&token), Method::GET, "/api/v1/tickets").await, unauthorized);
     let (_, revived) = app.post(&format!("/api/v1/users/{id}/tokens"), json!({})).await;
     let token = revived["token"].as_str().expect("token").to_owned();
     assert_eq!(status_as(&app, Some(&token), Method::GET, "/api/v1/tickets", None).await, StatusCode::OK);
@@ -98,14 +106,18 @@ async fn tokens_are_shown_once_revocable_and_die_with_their_role(db: Db) {
     let first_id = second["id"].as_i64().expect("id") - 1;
     let path = format!("/api/v1/users/{id}/tokens/{first_id}");
     assert_eq!(status_as(&app, Some(&app.token), Method::DELETE, &path, None).await, StatusCode::NO_CONTENT);
-    assert_eq!(status_as(&app, Some(&token), Method::GET, "/api/v1/tickets", None).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(status_as(&app, Some(&app.token), Method::DELETE, &path, None).await, StatusCode::NOT_FOUND);
+    assert_eq!(refusal_as(&app, Some(&token), Method::GET, "/api/v1/tickets").await, unauthorized);
+    assert_eq!(
+        refusal_as(&app, Some(&app.token), Method::DELETE, &path).await,
+        (StatusCode::NOT_FOUND, json!("not_found"))
+    );
     let second = second["token"].as_str().expect("token");
     assert_eq!(status_as(&app, Some(second), Method::GET, "/api/v1/tickets", None).await, StatusCode::OK);
 
     // Bad input changes nothing.
-    let (status, _) = app.post("/api/v1/users", json!({"name": "Dup", "email": "TEMP@example.com"})).await;
+    let (status, error) = app.post("/api/v1/users", json!({"name": "Dup", "email": "TEMP@example.com"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "emails are unique, case aside");
+    assert_eq!(error["error"]["code"], "conflict", "{error}");
     for (body, field) in [
         (json!({"name": "", "email": "a@example.com"}), "name"),
         (json!({"name": "A", "email": "not-an-email"}), "email"),
@@ -113,7 +125,8 @@ async fn tokens_are_shown_once_revocable_and_die_with_their_role(db: Db) {
     ] {
         let (status, error) = app.post("/api/v1/users", body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
-        assert!(error.to_string().contains(field), "{error}");
+        assert_eq!(error["error"]["code"], "invalid_value", "{error}");
+        assert_eq!(error["error"]["details"][0]["field"], field, "{error}");
     }
     let (_, users) = app.get("/api/v1/users").await;
     assert_eq!(users["data"].as_array().map(Vec::len), Some(2), "the admin and the agent: {users}");
@@ -122,6 +135,7 @@ async fn tokens_are_shown_once_revocable_and_die_with_their_role(db: Db) {
     let admin_id = users["data"][0]["id"].as_i64().expect("id");
     let (status, error) = app.patch(&format!("/api/v1/users/{admin_id}"), json!({"role": "agent"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{error}");
+    assert_eq!(error["error"]["code"], "conflict", "{error}");
 }
 
 /// Every webhook secret, searched for byte by byte in every file of the SQLite database

@@ -21,8 +21,8 @@ async fn a_missing_or_wrong_token_is_401(db: Db) {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert_eq!(error_of(&body).0, "unauthorized");
     }
-    let (status, _) = app.call(Method::POST, "/api/v1/tickets", Some(json!({"subject": "x"})), Some("nope")).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = app.call(Method::POST, "/api/v1/tickets", Some(json!({"subject": "x"})), Some("nope")).await;
+    assert_eq!((status, error_of(&body).0), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (status, _) = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK, "health needs no token");
 }
@@ -73,26 +73,27 @@ async fn malformed_bodies_queries_and_paths_are_4xx(db: Db) {
         .await
         .expect("answers");
     assert_eq!(response.status(), 415);
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(error_of(&body).0, "unsupported_media_type", "{body}");
 
-    for (path, expected) in [
-        ("/api/v1/tickets/999", StatusCode::NOT_FOUND),
-        ("/api/v1/tickets/abc", StatusCode::NOT_FOUND),
-        ("/api/v1/tickets?limit=1000", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/tickets?status=bogus", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/tickets?cursor=zzz", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/invocations?since=yesterday", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/api/v1/invocations/inv_missing", StatusCode::NOT_FOUND),
-        ("/api/v1/webhooks/wh_missing", StatusCode::NOT_FOUND),
-        ("/api/v1/nothing-here", StatusCode::NOT_FOUND),
+    for (path, expected, code) in [
+        ("/api/v1/tickets/999", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/tickets/abc", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/tickets?limit=1000", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/tickets?status=bogus", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/tickets?cursor=zzz", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/invocations?since=yesterday", StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("/api/v1/invocations/inv_missing", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/webhooks/wh_missing", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/nothing-here", StatusCode::NOT_FOUND, "not_found"),
     ] {
         let (status, body) = app.get(path).await;
-        assert_eq!(status, expected, "{path}: {body}");
-        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+        assert_eq!((status, error_of(&body).0), (expected, code), "{path}: {body}");
     }
-    let (status, _) = app.patch("/api/v1/tickets/999", json!({"status": "open"})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.call(Method::PUT, "/api/v1/tickets", Some(json!({})), Some(&app.token)).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, body) = app.patch("/api/v1/tickets/999", json!({"status": "open"})).await;
+    assert_eq!((status, error_of(&body).0), (StatusCode::NOT_FOUND, "not_found"), "{body}");
+    let (status, body) = app.call(Method::PUT, "/api/v1/tickets", Some(json!({})), Some(&app.token)).await;
+    assert_eq!((status, error_of(&body).0), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"), "{body}");
 }
 
 async fn a_liquid_syntax_error_is_422_with_line_and_column_and_saves_nothing(db: Db) {
@@ -109,7 +110,7 @@ async fn a_liquid_syntax_error_is_422_with_line_and_column_and_saves_nothing(db:
             }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!((status, error_of(&error).0), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"), "{error}");
     let detail = &error["error"]["details"][0];
     assert_eq!(detail["field"], "actions[0].value.payload");
     assert_eq!(detail["line"], 2);
@@ -126,7 +127,7 @@ async fn a_liquid_syntax_error_is_422_with_line_and_column_and_saves_nothing(db:
             }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((status, error_of(&error).0), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"), "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("shout")), "{error}");
 
     let (_, triggers) = app.get("/api/v1/triggers").await;
@@ -166,7 +167,7 @@ async fn trigger_parts_that_do_not_fit_are_422_naming_the_part(db: Db) {
         let (status, error) =
             app.post("/api/v1/triggers", json!({"title": "t", "conditions": conditions, "actions": actions})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
-        assert_eq!(error_of(&error).1, field, "{error}");
+        assert_eq!(error_of(&error), ("invalid_value", field), "{error}");
     }
     let (_, triggers) = app.get("/api/v1/triggers").await;
     assert_eq!(triggers["data"], json!([]));
@@ -192,7 +193,7 @@ async fn webhook_settings_are_checked_when_saved(db: Db) {
     for (body, field) in cases {
         let (status, error) = app.post("/api/v1/webhooks", body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {error}");
-        assert_eq!(error_of(&error).1, field, "{body} -> {error}");
+        assert_eq!(error_of(&error), ("invalid_value", field), "{body} -> {error}");
     }
     let (_, list) = app.get("/api/v1/webhooks").await;
     assert_eq!(list["data"], json!([]));
@@ -204,37 +205,66 @@ async fn webhook_settings_are_checked_when_saved(db: Db) {
     app.trigger(json!({"title": "t", "conditions": {"all": [{"field": "status", "operator": "is", "value": "new"}]},
                        "actions": [{"field": "notify_webhook", "value": {"webhook_id": id}}]}))
         .await;
-    let (status, _) = app.call(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None, Some(&app.token)).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, error) = app.call(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None, Some(&app.token)).await;
+    assert_eq!((status, error_of(&error).0), (StatusCode::CONFLICT, "conflict"), "{error}");
     let (status, error) =
         app.patch(&format!("/api/v1/webhooks/{id}"), json!({"subscriptions": ["ticket.created"]})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error_of(&error), ("invalid_value", "subscriptions"), "{error}");
 }
 
+/// The document's API paths come from the handlers' annotations, which also mount them
+/// (`routes!`); the routes mounted by hand beside them are documented by hand. Every path and
+/// method the document lists is asked of the server: each must reach a route (not the
+/// fallback's 404 nor a 405), by the very template the document names (the route label the
+/// server counts in `/metrics` is its router's matched template), and every API route must
+/// refuse a request without a token (401 `unauthorized`).
 async fn the_openapi_document_lists_every_route(db: Db) {
     let app = TestApp::spawn(db).await;
     let (status, document) = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     let paths = document["paths"].as_object().expect("paths");
-    for path in [
-        "/api/v1/tickets",
-        "/api/v1/tickets/{id}",
-        "/api/v1/webhooks",
-        "/api/v1/webhooks/{id}",
-        "/api/v1/webhooks/{id}/signing_secret",
-        "/api/v1/webhooks/{id}/signing_secret/rotate",
-        "/api/v1/webhooks/{id}/invocations",
-        "/api/v1/triggers",
-        "/api/v1/triggers/{id}",
-        "/api/v1/triggers/order",
-        "/api/v1/invocations",
-        "/api/v1/invocations/{id}",
-        "/api/v1/invocations/{id}/replay",
-        "/healthz",
-        "/openapi.json",
-    ] {
-        assert!(paths.contains_key(path), "{path} is missing from {:?}", paths.keys().collect::<Vec<_>>());
+    for by_hand in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/hooks/{token}"] {
+        assert!(paths.contains_key(by_hand), "{by_hand} is missing from {:?}", paths.keys().collect::<Vec<_>>());
+    }
+    let fallback = app.call(Method::GET, "/no/such/route", None, None).await;
+    assert_eq!((fallback.0, &fallback.1["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")));
+    for (path, item) in paths {
+        // Every `{parameter}` as 1: enough to reach the route (the handlers check the rest).
+        let concrete: String = path
+            .split('/')
+            .map(|segment| if segment.starts_with('{') { "1" } else { segment })
+            .collect::<Vec<_>>()
+            .join("/");
+        let methods = item.as_object().expect("a path item").keys().filter_map(|key| match key.as_str() {
+            "get" | "put" | "post" | "delete" | "patch" | "head" | "options" | "trace" => {
+                Some(Method::from_bytes(key.to_uppercase().as_bytes()).expect("a method"))
+            }
+            _ => None,
+        });
+        for method in methods {
+            let answer = app.call(method.clone(), &concrete, None, None).await;
+            assert!(answer.0 != StatusCode::METHOD_NOT_ALLOWED && answer != fallback, "{method} {path}: {answer:?}");
+            if path.starts_with("/api/") {
+                assert_eq!(
+                    (answer.0, &answer.1["error"]["code"]),
+                    (StatusCode::UNAUTHORIZED, &json!("unauthorized")),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    let (_, metrics) = app.call(Method::GET, "/metrics", None, None).await;
+    let served: std::collections::BTreeSet<&str> = metrics
+        .as_str()
+        .expect("the metrics' text")
+        .split("route=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    for path in paths.keys() {
+        assert!(served.contains(path.as_str()), "no route of the server's is {path}: {served:#?}");
     }
 }
 

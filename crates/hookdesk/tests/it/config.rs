@@ -179,7 +179,11 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     dangling["triggers"][1]["actions"] =
         json!([{"field": "notify_webhook", "value": {"webhook": "Nowhere", "payload": "{}"}}]);
     let (status, error) = apply(&app, &dangling, "").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "triggers[1].actions[0].value.webhook", "{error}");
     assert!(
         error["error"]["message"].as_str().is_some_and(|m| m.contains("Tag VIPs") && m.contains("Nowhere")),
@@ -190,14 +194,22 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     let mut broken = document.clone();
     broken["macros"][0]["actions"] = json!([{"field": "add_comment", "value": {"body": "{{ ticket.id "}}]);
     let (status, error) = apply(&app, &broken, "").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "macros[0].actions[0].value.body", "{error}");
 
     // A secret whose variable the server does not have.
     let mut unset = document.clone();
     unset["webhooks"][0]["authentication"]["token"] = json!({"env": "WEBHOOK_NO_SUCH_VARIABLE"});
     let (status, error) = apply(&app, &unset, "").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "webhooks[0].authentication.token");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("WEBHOOK_NO_SUCH_VARIABLE")), "{error}");
 
@@ -205,7 +217,11 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     let mut settings = document.clone();
     settings["webhooks"][0]["authentication"]["token"] = json!({"env": "HOOKDESK_SECRET_KEY"});
     let (status, error) = apply(&app, &settings, "").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "webhooks[0].authentication.token");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("WEBHOOK_...")), "{error}");
 
@@ -214,7 +230,11 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     orphan["webhooks"] = json!([]);
     orphan.as_object_mut().expect("object").remove("triggers");
     let (status, error) = apply(&app, &orphan, "?prune=true").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
 
     let (_, after) = app.get("/api/v1/config").await;
     assert_eq!(after, before, "nothing changed");
@@ -258,6 +278,8 @@ async fn yaml_goes_both_ways(db: Db) {
         .await
         .expect("answers");
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let error: Value = broken.json().await.expect("json");
+    assert_eq!(error["error"]["code"], "malformed_yaml", "{error}");
     // Nesting deeper than any configuration is refused before the YAML scanner, whose work
     // grows with its square, runs (100,000 levels took 45 s).
     for deep in [
@@ -277,13 +299,14 @@ async fn yaml_goes_both_ways(db: Db) {
             .expect("answers");
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
         let error: Value = refused.json().await.expect("json");
+        assert_eq!(error["error"]["code"], "malformed_yaml", "{error}");
         assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("deeper than 64")), "{error}");
         eprintln!("100,000 levels of YAML refused in {:?}", started.elapsed());
     }
     // Agents may not.
     let (_, agent) = crate::support::user_with_token(&app, "agent@example.com", "agent").await;
-    let (status, _) = app.call(Method::GET, "/api/v1/config", None, Some(&agent)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, error) = app.call(Method::GET, "/api/v1/config", None, Some(&agent)).await;
+    assert_eq!((status, &error["error"]["code"]), (StatusCode::FORBIDDEN, &json!("forbidden")), "{error}");
 }
 
 crate::on_both_backends!(

@@ -3,7 +3,9 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp, closed_port};
+use hookdesk_delivery::RetryPolicy;
+
+use crate::support::{Db, Receiver, Reply, TestApp, closed_port, wait_until};
 
 /// A trigger that notifies `webhook` whenever a ticket is created, with `payload`.
 async fn notify_on_create(app: &TestApp, webhook: &str, payload: Option<&str>) {
@@ -138,9 +140,13 @@ async fn a_payload_that_renders_to_invalid_json_fails_before_sending(db: Db) {
     assert_eq!(invocation["status"], "failed");
     assert_eq!(invocation["error"]["code"], "invalid_json");
     assert_eq!(invocation["attempts"], json!([]));
-    let (status, _) =
+    let (status, error) =
         app.post(&format!("/api/v1/invocations/{}/replay", invocation["id"].as_str().expect("id")), json!({})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "nothing to replay");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::CONFLICT, &json!("conflict")),
+        "nothing to replay: {error}"
+    );
     assert!(receiver.received().is_empty());
 }
 
@@ -162,8 +168,8 @@ async fn replay_sends_the_same_request_again_as_a_new_invocation(db: Db) {
     let received = receiver.wait_for(2).await;
     assert_eq!(received[0].body, received[1].body);
     assert_ne!(received[0].header("webhook-id"), received[1].header("webhook-id"));
-    let (status, _) = app.post("/api/v1/invocations/inv_nope/replay", json!({})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = app.post("/api/v1/invocations/inv_nope/replay", json!({})).await;
+    assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{error}");
 }
 
 async fn authentication_reaches_the_receiver_but_never_the_api_or_the_log(db: Db) {
@@ -325,6 +331,52 @@ async fn a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation(db: Db
     store.close().await;
 }
 
+/// Deleting a webhook fails what still waits for it (`webhook_deleted`), but a request already
+/// on its way keeps the receiver's answer. The delete marked those failed too ("deleted before
+/// this invocation was delivered" of requests the receiver had), and on PostgreSQL it could
+/// deadlock with their record (a 500).
+async fn a_webhook_deleted_while_its_request_is_on_the_way_keeps_the_answer(db: Db) {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let receiver = Receiver::responding(move |request| match request.path.as_str() {
+        "/retry" => Reply::status(503),
+        _ => Reply::status(200).when_open(&gate),
+    })
+    .await;
+    // A retry an hour off: the 503's invocation waits in the queue when the webhook goes.
+    let app = TestApp::spawn_with(db, |c| c.retry = RetryPolicy::parse("1h").expect("schedule")).await;
+    let webhook = app.webhook(&receiver.url("/{{ ticket.subject }}"), json!({})).await;
+    let trigger = app.notify_on_create(&webhook, json!({})).await;
+    let of = async |ticket: &Value| {
+        let invocations = app.invocations(&format!("ticket_id={}", ticket["id"])).await;
+        invocations[0]["id"].as_str().expect("id").to_owned()
+    };
+    let waiting = of(&app.ticket(json!({"subject": "retry"})).await).await;
+    let status = async |id: &str| app.get(&format!("/api/v1/invocations/{id}")).await.1;
+    wait_until("the 503 is recorded and its retry waits", async || status(&waiting).await["status"] == "retrying")
+        .await;
+    let held = of(&app.ticket(json!({"subject": "held"})).await).await;
+    receiver.wait_for(2).await;
+
+    let delete = async |path: String| app.call(reqwest::Method::DELETE, &path, None, Some(&app.token)).await;
+    assert_eq!(delete(format!("/api/v1/triggers/{trigger}")).await.0, StatusCode::NO_CONTENT);
+    let (deleted, body) = delete(format!("/api/v1/webhooks/{webhook}")).await;
+    assert_eq!(deleted, StatusCode::NO_CONTENT, "{body}");
+    let failed = status(&waiting).await;
+    assert_eq!(
+        (&failed["status"], &failed["error"]["code"]),
+        (&json!("failed"), &json!("webhook_deleted")),
+        "{failed:#}"
+    );
+    let on_its_way = status(&held).await;
+    assert_eq!(on_its_way["status"], "pending", "the request the receiver holds is left to its answer: {on_its_way:#}");
+
+    open.send(true).expect("the receiver waits on the gate");
+    let answered = app.settled(&held).await;
+    assert_eq!(answered["status"], "succeeded", "{answered:#}");
+    assert_eq!(attempt_statuses(&answered), [json!(200)], "{answered:#}");
+    assert_eq!(receiver.received().len(), 2, "the waiting one was not sent again");
+}
+
 crate::on_both_backends!(
     finished_invocations_are_purged_after_the_retention_period,
     a_receiver_answering_503_twice_then_200_gets_three_attempts_with_one_webhook_id,
@@ -336,4 +388,5 @@ crate::on_both_backends!(
     authentication_reaches_the_receiver_but_never_the_api_or_the_log,
     reads_while_attempts_are_recorded_see_status_and_attempts_agree,
     a_stale_lease_outcome_is_logged_but_does_not_move_the_invocation,
+    a_webhook_deleted_while_its_request_is_on_the_way_keeps_the_answer,
 );

@@ -2,13 +2,13 @@
 //! before it was hardened (issue 14): each test reproduces one finding through the real
 //! server and checks it no longer holds.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp, rss_mib, user_with_token};
+use crate::support::{Db, PATIENCE, Receiver, TestApp, rss_mib, status_and_code, user_with_token};
 
 /// A macro as `token`'s user; answers the status and body.
 async fn save_macro(app: &TestApp, token: &str, actions: Value) -> (StatusCode, Value) {
@@ -31,7 +31,11 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     // 1,200 nested ifs overflowed the stack while parsing: now refused, naming field and limit.
     let nested = "{% if true %}".repeat(1200) + &"{% endif %}".repeat(1200);
     let (status, error) = save_macro(&app, &agent, comment(&nested)).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.body", "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("32")), "{error}");
 
@@ -96,7 +100,7 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     let url = format!("{}?n=1000000000", hook["url"].as_str().expect("url"));
     let response = reqwest::Client::new().post(&url).send().await.expect("an answer");
-    assert_eq!(response.status().as_u16(), 422);
+    assert_eq!(status_and_code(response).await, (422, "template_too_expensive".into()));
     let (_, tickets) = app.get("/api/v1/tickets?limit=500").await;
     assert!(
         tickets["data"].as_array().expect("data").iter().all(|t| t["subject"] != "From a call"),
@@ -107,6 +111,31 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     assert_eq!(status, StatusCode::OK, "the process is alive");
 }
 
+/// Runs `meanwhile` while a connection of the test's own holds what every write of the
+/// server needs: SQLite's write lock, or on PostgreSQL the tickets table against writes
+/// (reads go on in both).
+async fn while_the_writer_is_held<T>(app: &TestApp, db: Db, meanwhile: impl Future<Output = T>) -> T {
+    use sqlx::Connection;
+    let url = &app.config.database.database;
+    match db {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("the test's own connection");
+            let tx = conn.begin_with("BEGIN IMMEDIATE").await.expect("the write lock");
+            let out = meanwhile.await;
+            tx.rollback().await.expect("released");
+            out
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("the test's own connection");
+            let mut tx = conn.begin().await.expect("a transaction");
+            sqlx::query("LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.expect("the lock");
+            let out = meanwhile.await;
+            tx.rollback().await.expect("released");
+            out
+        }
+    }
+}
+
 async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     let app = TestApp::spawn(db).await;
     let (_, agent) = user_with_token(&app, "agent@example.com", "agent").await;
@@ -114,22 +143,27 @@ async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     let big = app.ticket(json!({"subject": "10,000 x 10,000", "custom_fields": {"n": 10_000}})).await;
     let other = app.ticket(json!({"subject": "Another"})).await;
 
-    // The preview of a 10,000 x 10,000 loop took 10.7 s, and held SQLite's writer meanwhile.
+    // The preview of a 10,000 x 10,000 loop took 10.7 s, and held SQLite's writer meanwhile:
+    // every write waited behind it. Now it renders to its budget before any write begins, so
+    // it answers while the test holds the writer; a PATCH sent first waits for the test alone.
     let preview = format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]);
-    let started = Instant::now();
-    let (preview, patch) = tokio::join!(app.call(Method::GET, &preview, None, Some(&agent)), async {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let at = Instant::now();
-        let (status, _) = app.patch(&format!("/api/v1/tickets/{}", other["id"]), json!({"priority": "high"})).await;
-        (status, at.elapsed())
-    });
-    assert_eq!(preview.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", preview.1);
-    assert_eq!(patch.0, StatusCode::OK);
-    eprintln!(
-        "10,000 x 10,000 preview answered in {} ms; a PATCH of another ticket meanwhile took {} ms",
-        started.elapsed().as_millis(),
-        patch.1.as_millis()
-    );
+    let request = reqwest::Client::new()
+        .patch(app.url(&format!("/api/v1/tickets/{}", other["id"])))
+        .bearer_auth(&app.token)
+        .json(&json!({"priority": "high"}));
+    let mut patch = None;
+    while_the_writer_is_held(&app, db, async {
+        let sent = patch.insert(tokio::spawn(request.send()));
+        let preview = tokio::time::timeout(PATIENCE, app.call(Method::GET, &preview, None, Some(&agent)))
+            .await
+            .expect("the preview answers while the test holds the writer");
+        assert_eq!(preview.0, StatusCode::UNPROCESSABLE_ENTITY, "refused without taking the writer: {}", preview.1);
+        assert_eq!(preview.1["error"]["code"], "template_too_expensive", "{}", preview.1);
+        assert!(!sent.is_finished(), "the PATCH waits for the writer the test holds");
+    })
+    .await;
+    let patched = patch.expect("sent").await.expect("the PATCH's task").expect("an answer");
+    assert_eq!(patched.status().as_u16(), 200, "the PATCH goes through once the writer is free");
 
     // Rendered comments are held to a typed comment's 64 KiB: a macro is refused...
     let long = "{% for i in (1..ticket.custom_fields.n) %}0123456789{% endfor %}";
@@ -137,7 +171,11 @@ async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     let (status, error) = app
         .call(Method::POST, &format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]), None, Some(&agent))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     // ...and a trigger's comment says why it is not there.
     app.trigger(json!({"title": "Long note",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
@@ -159,7 +197,11 @@ async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
 
     // Whatever the subject, this is not JSON.
     let (status, error) = app.post("/api/v1/triggers", trigger(r#"{"text": {{ ticket.subject }}}"#)).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.payload", "{error}");
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("not valid JSON") && message.contains("Sample ticket"), "shows what rendered: {error}");
@@ -189,7 +231,11 @@ async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
             "fields": {"subject": "{{ request.params.subject }}"}}]}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].fields.requester.email", "{error}");
 
     // A webhook the SSRF guard will refuse is saved (an admin may allow it later), with a warning.
@@ -227,10 +273,18 @@ async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
     let app = TestApp::spawn(db).await;
     // A NUL in any JSON the API takes: refused, naming where (PostgreSQL's text holds none).
     let (status, error) = app.post("/api/v1/tickets", json!({"subject": "x", "custom_fields": {"a": "a\0b"}})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "custom_fields.a", "{error}");
-    let (status, _) = app.post("/api/v1/tickets", json!({"subject": "a\0b"})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, error) = app.post("/api/v1/tickets", json!({"subject": "a\0b"})).await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
 
     // What an unauthenticated caller sends to an inbound URL is logged, its NUL replaced.
     let (_, hook) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
@@ -256,7 +310,7 @@ async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
         .await;
     let url = format!("{}?note=a%00b", creating["url"].as_str().expect("url"));
     let response = reqwest::Client::new().post(&url).send().await.expect("an answer");
-    assert_eq!(response.status().as_u16(), 422);
+    assert_eq!(status_and_code(response).await, (422, "invalid_value".into()));
 
     // A NUL a filter makes (`url_decode`) reaches the invocation's error, quoted: stored alike.
     let strict = app.webhook(&Receiver::start().await.url("/strict"), json!({})).await;
@@ -334,7 +388,7 @@ async fn logs_keep_no_credentials_and_bearer_is_any_case(db: Db) {
         .send()
         .await
         .expect("an answer");
-    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(status_and_code(response).await, (401, "unauthorized".into()));
 }
 
 /// The database and its WAL are readable by their owner only, like the key file.
@@ -358,7 +412,8 @@ async fn the_sqlite_files_are_created_for_their_owner_only() {
 
 /// Two bad endpoints took 32 slots each of 64, and a healthy webhook's deliveries waited
 /// behind them. With the default share (an eighth of the workers), five hanging endpoints
-/// leave the healthy one room: all its deliveries arrive before any hanging request ends.
+/// hold 8 slots each and leave the healthy one room: all its deliveries arrive before any
+/// hanging request ends.
 async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     let mut hanging = Vec::new();
     for _ in 0..5 {
@@ -367,9 +422,12 @@ async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     }
     let healthy = Receiver::start().await;
     let app = TestApp::spawn_with(db, |c| {
-        // The defaults of `serve`: 64 workers, a webhook's share left to its default.
+        // The defaults of `serve`: 64 workers, a webhook's share computed as it computes it.
         c.concurrency = 64;
-        c.gates = hookdesk_delivery::gates::GateConfig::default();
+        c.gates = hookdesk_delivery::gates::GateConfig {
+            max_in_flight_per_webhook: usize::from(hookdesk::config::default_share(64)),
+            ..Default::default()
+        };
         // Far longer than the healthy deliveries take, even on a loaded machine.
         c.request_timeout = Duration::from_secs(120);
     })
@@ -384,20 +442,19 @@ async fn five_hanging_endpoints_do_not_starve_a_healthy_one(db: Db) {
     app.trigger(json!({"title": "All six",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]}, "actions": actions}))
         .await;
-    let started = Instant::now();
     for n in 0..40 {
         app.ticket(json!({"subject": format!("T{n}")})).await;
     }
     healthy.wait_for(40).await;
-    let took = started.elapsed();
+    // 40 invocations wait for each hanging endpoint: each fills its share.
+    for receiver in &hanging {
+        receiver.wait_for(8).await;
+    }
     let held: Vec<usize> = hanging.iter().map(|r| r.received().len()).collect();
+    // Read after `held`: no hanging request had ended, so none freed a slot for a ninth.
     let finished = app.invocations("status=failed").await.len() + app.invocations("status=retrying").await.len();
     assert_eq!(finished, 0, "all 40 arrived before any hanging request ended");
-    assert!(held.iter().all(|n| *n <= 8), "each hanging endpoint holds at most its share: {held:?}");
-    eprintln!(
-        "40 deliveries to the healthy webhook in {} ms while five endpoints hung, holding {held:?}",
-        took.as_millis()
-    );
+    assert_eq!(held, [8; 5], "each hanging endpoint holds exactly its share, 8 of 64");
 }
 
 /// After three 500s `last_failure_at` stayed null, and after a success `failing_since` stayed
@@ -461,7 +518,11 @@ async fn placeholders_in_an_endpoint_cannot_reshape_it(db: Db) {
         "endpoint": "http://{{ ticket.subject | raw }}.example.com/x"}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
 }
 
 /// Calls with a bad signature used up the real sender's rate limit: a stranger with the URL
@@ -479,15 +540,16 @@ async fn bad_signatures_do_not_use_up_the_senders_rate_limit(db: Db) {
     let url = hook["url"].as_str().expect("url").to_owned();
     let client = reqwest::Client::new();
     let call = |signature: String| client.post(&url).header("X-Signature", signature).body("{}").send();
-    let mut statuses = Vec::new();
+    let mut answers = Vec::new();
     for _ in 0..4 {
-        statuses.push(call("sha256=00".into()).await.expect("an answer").status().as_u16());
+        answers.push(status_and_code(call("sha256=00".into()).await.expect("an answer")).await);
     }
-    assert_eq!(statuses, [401, 401, 429, 429], "forgeries meet their own limit");
+    let (forged, limited) = ((401, "signature_mismatch".to_owned()), (429, "rate_limited".to_owned()));
+    assert_eq!(answers, [forged.clone(), forged, limited.clone(), limited.clone()], "forgeries meet their own limit");
     let good = format!("sha256={}", hookdesk_core::inbound::hmac_sha256_hex(secret.as_bytes(), b"{}"));
     assert_eq!(call(good.clone()).await.expect("an answer").status().as_u16(), 202, "the sender still gets through");
     assert_eq!(call(good.clone()).await.expect("an answer").status().as_u16(), 202);
-    assert_eq!(call(good).await.expect("an answer").status().as_u16(), 429, "its own limit holds");
+    assert_eq!(status_and_code(call(good).await.expect("an answer")).await, limited, "its own limit holds");
     let (_, calls) = app.get(&format!("/api/v1/inbound_webhooks/{}/calls", hook["id"].as_str().expect("id"))).await;
     assert_eq!(calls["data"].as_array().map(Vec::len), Some(4), "calls over a limit are not logged: {calls}");
 
@@ -518,7 +580,11 @@ async fn errors_say_what_went_wrong_in_words(db: Db) {
             "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
             "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook, "payload": "{\"a\": {{ ticket.id }"}}]}))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert!(
         error["error"]["message"].as_str().is_some_and(|m| m.contains("`{{` is not closed: `}}` is missing")),
         "{error}"
@@ -529,7 +595,11 @@ async fn errors_say_what_went_wrong_in_words(db: Db) {
     assert_eq!(ticket["tags"], json!(["one", "two"]), "tags may be one space-separated text");
     let path = format!("/api/v1/tickets/{}", ticket["id"]);
     let (status, error) = app.patch(&path, json!({"comment": "just text"})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     let message = error["error"]["message"].as_str().expect("a message");
     assert!(!message.contains("CommentBody") && message.contains("an object"), "{message}");
     // add_tags was a string in trigger actions and an array in PATCH: both take both.

@@ -1,7 +1,8 @@
 //! The HTTP server against clients that take their time or ask too much, over real loopback
 //! sockets: slow headers, idle keep-alive connections, more half-open connections than the
 //! limit, a declared body over the limit, a stalled body, and a shutdown with all of them.
-//! Timings are measured and printed (run with `--nocapture`); the tests assert behaviour.
+//! Timeouts are measured and compared with their configured values; other timings are
+//! printed (run with `--nocapture`).
 
 use std::time::{Duration, Instant};
 
@@ -127,18 +128,36 @@ const TICKET: &str =
     r#"{"subject": "Slow but fine", "requester": {"name": "Ann", "email": "ann@example.com"}}              "#;
 const _: () = assert!(TICKET.len() == 100);
 
+/// Asserts that a connection closed by `timeout` took it: `waited` is measured from before
+/// the server's clock started, and a timer never fires early, so it cannot be much shorter
+/// (0.8: the clocks' granularity); at most 3x leaves a loaded machine two timeouts of late
+/// wake-up. The tests set their other timeouts 5x apart, so closing by the wrong one fails.
+#[track_caller]
+fn assert_closed_by(what: &str, waited: Duration, timeout: Duration) {
+    let ratio = waited.as_secs_f64() / timeout.as_secs_f64();
+    println!("{what} closed after {waited:?} ({ratio:.2} x {timeout:?})");
+    assert!((0.8..=3.0).contains(&ratio), "{what} closed after {waited:?}: {ratio:.2} x its timeout of {timeout:?}");
+}
+
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_closed_after_the_header_timeout() {
-    let app = spawn(|_| {}).await;
+    let app = spawn(|http| {
+        http.idle_timeout = Duration::from_secs(5);
+        http.body_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let timeout = app.config.http.header_timeout;
+    let started = Instant::now();
     let mut stream = connect(&app).await;
     send(&mut stream, HALF_OPEN).await;
-    let waited = closed(&mut stream).await;
-    println!("half-open connection closed after {waited:?} (header timeout 1 s)");
+    closed(&mut stream).await;
+    assert_closed_by("a half-open connection", started.elapsed(), timeout);
 
     // A connection that sends nothing at all is no better.
+    let started = Instant::now();
     let mut silent = connect(&app).await;
-    let waited = closed(&mut silent).await;
-    println!("silent connection closed after {waited:?}");
+    closed(&mut silent).await;
+    assert_closed_by("a silent connection", started.elapsed(), timeout);
 }
 
 /// A request's line and headers fit in 64 KiB: past that the server answers 431 and closes,
@@ -165,18 +184,21 @@ async fn headers_past_64_kib_are_refused_before_the_server_holds_them() {
 async fn keep_alive_connections_wait_the_idle_timeout_for_their_next_request_then_close() {
     // Idle waits are longer than the header timeout: only the idle timeout ends them.
     let app = spawn(|http| {
-        http.header_timeout = Duration::from_millis(500);
+        http.header_timeout = Duration::from_millis(600);
         http.idle_timeout = Duration::from_secs(3);
+        http.body_timeout = Duration::from_millis(600);
     })
     .await;
     let mut stream = connect(&app).await;
     send(&mut stream, &get("/healthz")).await;
     assert_eq!(response(&mut stream).await.0, 200);
+    // The client idles past the header timeout before its next request.
     tokio::time::sleep(Duration::from_secs(1)).await;
     send(&mut stream, &get("/healthz")).await;
     assert_eq!(response(&mut stream).await.0, 200, "the same connection serves the next request");
-    let waited = closed(&mut stream).await;
-    println!("idle keep-alive connection closed after {waited:?} (idle timeout 3 s)");
+    let started = Instant::now();
+    closed(&mut stream).await;
+    assert_closed_by("an idle keep-alive connection", started.elapsed(), app.config.http.idle_timeout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,15 +321,19 @@ async fn a_client_that_never_reads_its_responses_is_closed_within_a_timeout() {
 
 #[tokio::test]
 async fn a_body_that_stalls_gets_408() {
-    let app = spawn(|_| {}).await;
+    let app = spawn(|http| {
+        http.header_timeout = Duration::from_secs(5);
+        http.idle_timeout = Duration::from_secs(5);
+    })
+    .await;
     let mut stream = connect(&app).await;
     let started = Instant::now();
     send(&mut stream, &partial_ticket(&app, &TICKET[..10])).await;
     let (status, _, body) = response(&mut stream).await;
-    println!("stalled body answered {status} after {:?} (body timeout 1 s)", started.elapsed());
     assert_eq!(status, 408, "{body}");
     assert_eq!(error_code(&body), "request_timeout");
     closed(&mut stream).await;
+    assert_closed_by("a stalled body", started.elapsed(), app.config.http.body_timeout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,9 +16,9 @@ async fn two_requests(url: &str) {
     let client = reqwest::Client::new();
     let response =
         client.get(format!("{url}/api/v1/tickets/42")).bearer_auth(ADMIN_TOKEN).send().await.expect("answers");
-    assert_eq!(response.status(), 404);
+    assert_eq!(crate::support::status_and_code(response).await, (404, "not_found".into()));
     let response = client.post(format!("{url}/hooks/{HOOK_TOKEN}/some/path")).body("x").send().await.expect("answers");
-    assert_eq!(response.status(), 404);
+    assert_eq!(crate::support::status_and_code(response).await, (404, "not_found".into()));
 }
 
 fn assert_clean(lines: &[String]) {

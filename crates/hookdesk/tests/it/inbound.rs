@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp};
+use crate::support::{Db, Receiver, TestApp, status_and_code};
 
 /// Cerb's example: the request's method, path, headers, params and client ip as pretty JSON,
 /// in one body template.
@@ -224,10 +224,10 @@ async fn standard_webhooks_signatures_from_hookdesk_itself_are_verified(db: Db) 
             .send()
             .await
             .expect("answers");
-        assert_eq!(response.status(), 401);
+        assert_eq!(status_and_code(response).await, (401, "signature_mismatch".into()));
     }
     let response = client.post(url(&app, &webhook, "")).json(&json!({"ticket": id})).send().await.expect("answers");
-    assert_eq!(response.status(), 401, "unsigned");
+    assert_eq!(status_and_code(response).await, (401, "signature_mismatch".into()), "unsigned");
     let (_, after) = app.get(&format!("/api/v1/tickets/{id}")).await;
     assert_eq!(after["comments"].as_array().map(Vec::len), Some(1), "refused calls add nothing");
 }
@@ -323,13 +323,14 @@ async fn form_posts_create_and_later_actions_update_by_id(db: Db) {
     // An unknown ticket: 404 naming it; a bad status: 422 naming the action's field. Either
     // way the call changes nothing.
     let response = send(json!({"ticket": 999_999, "status": "open"})).await.expect("answers");
-    assert_eq!(response.status(), 404);
+    assert_eq!(status_and_code(response).await, (404, "not_found".into()));
     let response = send(json!({"ticket": id, "status": "sideways"})).await.expect("answers");
     assert_eq!(response.status(), 422);
     let error: Value = response.json().await.expect("JSON");
+    assert_eq!(error["error"]["code"], "invalid_value", "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].fields.status", "{error}");
     let response = send(json!({"ticket": "abc"})).await.expect("answers");
-    assert_eq!(response.status(), 422);
+    assert_eq!(status_and_code(response).await, (422, "invalid_value".into()));
     let (_, after) = app.get(&format!("/api/v1/tickets/{id}")).await;
     assert_eq!(after, ticket, "failed calls change nothing");
 
@@ -343,7 +344,7 @@ async fn form_posts_create_and_later_actions_update_by_id(db: Db) {
     .await;
     let before = ticket_count(&app).await;
     let response = client.post(url(&app, &both, "")).json(&json!({})).send().await.expect("answers");
-    assert_eq!(response.status(), 422);
+    assert_eq!(status_and_code(response).await, (422, "invalid_value".into()));
     assert_eq!(ticket_count(&app).await, before);
     let logged = calls(&app, &both, "").await;
     assert_eq!(logged[0]["actions"][0]["error"], "rolled back: a later action failed");
@@ -380,7 +381,10 @@ async fn repeated_deliveries_are_answered_once_by_their_idempotency_key(db: Db) 
     assert_eq!(ticket_count(&app).await, 2);
 
     // A call that fails keeps nothing, its key included: the corrected retry runs.
-    assert_eq!(send("d-3", json!({"subject": ""})).await.expect("answers").status(), 422);
+    assert_eq!(
+        status_and_code(send("d-3", json!({"subject": ""})).await.expect("answers")).await,
+        (422, "invalid_value".into())
+    );
     assert_eq!(send("d-3", json!({"subject": "Three"})).await.expect("answers").status(), 201);
     assert_eq!(ticket_count(&app).await, 3);
 
@@ -422,7 +426,7 @@ async fn limits_unknown_tokens_and_bad_bodies_are_refused_clearly(db: Db) {
     // Over 1 MiB: 413, logged with its size.
     let big = "x".repeat(1024 * 1024 + 1);
     let response = client.post(url(&app, &webhook, "")).body(big).send().await.expect("answers");
-    assert_eq!(response.status(), 413);
+    assert_eq!(status_and_code(response).await, (413, "payload_too_large".into()));
     // Invalid JSON sent as JSON: 400, logged with the body as sent.
     let response = client
         .post(url(&app, &webhook, ""))
@@ -437,8 +441,8 @@ async fn limits_unknown_tokens_and_bad_bodies_are_refused_clearly(db: Db) {
     assert_eq!(response.status(), 202);
     // The fourth call in a minute is over the limit of 3.
     let response = client.get(url(&app, &webhook, "")).send().await.expect("answers");
-    assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
+    assert_eq!(status_and_code(response).await, (429, "rate_limited".into()));
     assert!((1..=60).contains(&retry_after), "{retry_after}");
 
     let logged = calls(&app, &webhook, "").await;
@@ -449,19 +453,19 @@ async fn limits_unknown_tokens_and_bad_bodies_are_refused_clearly(db: Db) {
 
     // Unknown, disabled and rotated-out tokens: 404.
     let response = client.get(app.url("/hooks/not-a-token")).send().await.expect("answers");
-    assert_eq!(response.status(), 404);
+    assert_eq!(status_and_code(response).await, (404, "not_found".into()));
     let id = webhook["id"].as_str().expect("id");
     let (status, rotated) = app.post(&format!("/api/v1/inbound_webhooks/{id}/rotate"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert_ne!(rotated["url"], webhook["url"]);
     let response = client.get(url(&app, &webhook, "")).send().await.expect("answers");
-    assert_eq!(response.status(), 404, "the old URL stops working");
+    assert_eq!(status_and_code(response).await, (404, "not_found".into()), "the old URL stops working");
     let (status, _) = app
         .patch(&format!("/api/v1/inbound_webhooks/{id}"), json!({"enabled": false, "rate_limit_per_minute": null}))
         .await;
     assert_eq!(status, StatusCode::OK);
     let response = client.get(url(&app, &rotated, "")).send().await.expect("answers");
-    assert_eq!(response.status(), 404, "disabled");
+    assert_eq!(status_and_code(response).await, (404, "not_found".into()), "disabled");
     let (status, _) = app.patch(&format!("/api/v1/inbound_webhooks/{id}"), json!({"enabled": true})).await;
     assert_eq!(status, StatusCode::OK);
     for _ in 0..5 {
@@ -498,12 +502,17 @@ async fn invalid_configurations_are_refused_naming_the_field(db: Db) {
     ] {
         let (status, error) = app.post("/api/v1/inbound_webhooks", body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert_eq!(error["error"]["code"], "invalid_value", "{body}: {error}");
         assert_eq!(error["error"]["details"][0]["field"], field, "{body}: {error}");
     }
     let (status, list) = app.get("/api/v1/inbound_webhooks").await;
     assert_eq!((status, list["data"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "nothing saved");
-    let (status, _) = app.post("/api/v1/inbound_webhooks", json!({"name": "x", "verify": {"type": "basic"}})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, error) = app.post("/api/v1/inbound_webhooks", json!({"name": "x", "verify": {"type": "basic"}})).await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
 }
 
 crate::on_both_backends!(

@@ -10,7 +10,7 @@ use reqwest::Method;
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::support::{Db, PATIENCE, TestApp, user_with_token};
+use crate::support::{Db, PATIENCE, TestApp, status_and_code, user_with_token};
 use crate::ui::UiClient;
 use crate::ui::browser::Browser;
 
@@ -57,12 +57,20 @@ async fn every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers(db: Db
     {
         let body = json!({"name": "x", "response": {"headers": {name: "x"}}});
         let (status, error) = app.post("/api/v1/inbound_webhooks", body).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {error}");
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+            "{name}: {error}"
+        );
         assert_eq!(error["error"]["details"][0]["field"], format!("response.headers.{name}"), "{error}");
         let patch = json!({"response": {"headers": {name: "x"}}});
         let (status, error) =
             app.patch(&format!("/api/v1/inbound_webhooks/{}", page["id"].as_str().expect("id")), patch).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {error}");
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+            "{name}: {error}"
+        );
     }
 
     // An answer a UI page could load as its own script or style (`<script src="/hooks/...">`,
@@ -71,7 +79,11 @@ async fn every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers(db: Db
     {
         let body = json!({"name": "x", "response": {"headers": {"Content-Type": value}}});
         let (status, error) = app.post("/api/v1/inbound_webhooks", body).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{value}: {error}");
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+            "{value}: {error}"
+        );
         assert_eq!(error["error"]["details"][0]["field"], "response.headers.Content-Type", "{error}");
     }
     let chosen = inbound(
@@ -345,7 +357,7 @@ async fn wrong_tokens_are_throttled_per_address_and_sessions_capped(db: Db) {
     };
     for i in 0..20 {
         let answer = from("203.0.113.7", &format!("wrong-{i}")).send().await.expect("answers");
-        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "failure {i}");
+        assert_eq!(status_and_code(answer).await, (401, "unauthorized".into()), "failure {i}");
     }
     let answer = from("203.0.113.7", "wrong-21").send().await.expect("answers");
     assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -354,7 +366,8 @@ async fn wrong_tokens_are_throttled_per_address_and_sessions_capped(db: Db) {
     let body: Value = answer.json().await.expect("json");
     assert_eq!(body["error"]["code"], "throttled");
     // Even the right token is not looked at from there now; another address is not held.
-    assert_eq!(from("203.0.113.7", &app.token).send().await.expect("answers").status(), StatusCode::TOO_MANY_REQUESTS);
+    let answer = from("203.0.113.7", &app.token).send().await.expect("answers");
+    assert_eq!(status_and_code(answer).await, (429, "throttled".into()));
     assert_eq!(from("198.51.100.1", &app.token).send().await.expect("answers").status(), StatusCode::OK);
     // The sign-in form counts the same failures.
     let sign_in = reqwest::Client::new()
@@ -535,6 +548,7 @@ async fn methods_fields_and_lists_are_bounded(db: Db) {
         .expect("answers");
     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
     let body: Value = answer.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("1000 fields")), "{body}");
 
     let mut ui = UiClient::new(&app);
@@ -556,7 +570,11 @@ async fn methods_fields_and_lists_are_bounded(db: Db) {
     let (_, rest) = app.get(&format!("/api/v1/macros?limit=2&cursor={cursor}")).await;
     assert_eq!((titles(&rest), rest["next_cursor"].clone()), (vec!["c".to_owned()], Value::Null));
     let (status, error) = app.get("/api/v1/macros?cursor=nonsense").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
 }
 
 /// The third attack: an agent's previews of a macro that spends its whole render budget on a
@@ -664,7 +682,11 @@ async fn searches_are_bounded_on_every_list(db: Db) {
     let long = "a".repeat(201);
     for list in ["/api/v1/tickets", "/api/v1/users", "/api/v1/webhooks", "/api/v1/invocations"] {
         let (status, error) = app.get(&format!("{list}?q={long}")).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{list}: {error}");
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+            "{list}: {error}"
+        );
         assert_eq!(error["error"]["details"][0]["field"], "q", "{list}: {error}");
         let (status, _) = app.get(&format!("{list}?q={}", &long[1..])).await;
         assert_eq!(status, StatusCode::OK, "{list}: 200 characters are searched");
@@ -720,7 +742,11 @@ async fn tags_and_what_a_form_writes_are_bounded(db: Db) {
     let hundred_and_one: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
     let (status, error) =
         app.patch(&format!("/api/v1/tickets/{}", ticket["id"]), json!({"add_tags": hundred_and_one})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "tags");
 
     // A minute's bodies: 1 MiB by default; beyond, 429, and nothing written.
@@ -746,9 +772,14 @@ async fn tags_and_what_a_form_writes_are_bounded(db: Db) {
             .send()
             .await
             .expect("answers");
-        statuses.push(answer.status().as_u16());
+        statuses.push(status_and_code(answer).await);
     }
-    assert_eq!(statuses, [422, 422, 422, 429], "three bodies of 300 KiB fit in a minute's 1 MiB, the fourth does not");
+    let (fit, over) = ((422, "invalid_value".to_owned()), (429, "rate_limited".to_owned()));
+    assert_eq!(
+        statuses,
+        [fit.clone(), fit.clone(), fit, over],
+        "three bodies of 300 KiB fit in a minute's 1 MiB, the fourth does not"
+    );
 }
 
 async fn queries_count_toward_a_minute_of_bytes_and_are_logged_cut(db: Db) {
@@ -790,7 +821,11 @@ async fn a_ticket_holds_a_bounded_amount_of_comments(db: Db) {
     }
     let (status, error) =
         app.patch(&path, json!({"comment": {"body": body, "public": false}, "add_tags": ["x"]})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        "{error}"
+    );
     assert_eq!(error["error"]["details"][0]["field"], "comment", "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("follow-up ticket")), "{error}");
     let (_, after) = app.get(&path).await;
@@ -814,7 +849,11 @@ async fn a_ticket_holds_a_bounded_amount_of_custom_fields(db: Db) {
         json!({"custom_fields": (0..101).map(|i| (format!("k{i}"), json!(i))).collect::<serde_json::Map<_, _>>()}),
     ] {
         let (status, error) = app.patch(&path, more).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+            "{error}"
+        );
         assert_eq!(error["error"]["details"][0]["field"], "custom_fields", "{error}");
     }
     let (_, after) = app.get(&path).await;
@@ -873,9 +912,9 @@ async fn metrics_token_hooks_listener_and_node_ids() {
     .await;
     let client = reqwest::Client::new();
     let metrics = client.get(app.url("/metrics")).send().await.expect("answers");
-    assert_eq!(metrics.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(status_and_code(metrics).await, (401, "unauthorized".into()));
     let wrong = client.get(app.url("/metrics")).bearer_auth("metrics-token-wrong").send().await.expect("answers");
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(status_and_code(wrong).await, (401, "unauthorized".into()));
     let right = client.get(app.url("/metrics")).bearer_auth("metrics-token-0123456789").send().await.expect("answers");
     assert_eq!(right.status(), StatusCode::OK);
 
@@ -884,11 +923,12 @@ async fn metrics_token_hooks_listener_and_node_ids() {
     assert!(!url.starts_with(&app.url("")), "the URL is on the hooks listener: {url}");
     assert_eq!(client.post(url).send().await.expect("answers").status(), StatusCode::ACCEPTED);
     let path = &url[url.find("/hooks/").expect("a hooks path")..];
-    assert_eq!(client.post(app.url(path)).send().await.expect("answers").status(), StatusCode::NOT_FOUND);
+    let answer = client.post(app.url(path)).send().await.expect("answers");
+    assert_eq!(status_and_code(answer).await, (404, "not_found".into()), "{path} on the main listener");
     let hooks_base = &url[..url.find("/hooks/").expect("a hooks path")];
     for elsewhere in ["/api/v1/tickets", "/ui/login", "/metrics"] {
         let answer = client.get(format!("{hooks_base}{elsewhere}")).send().await.expect("answers");
-        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{elsewhere} on the hooks listener");
+        assert_eq!(status_and_code(answer).await, (404, "not_found".into()), "{elsewhere} on the hooks listener");
     }
 
     let (_, health) = app.get("/healthz").await;

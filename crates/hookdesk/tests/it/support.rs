@@ -354,18 +354,19 @@ pub struct Received {
     pub at: std::time::Instant,
 }
 
-/// What a receiver answers: a status, headers, after a delay.
+/// What a receiver answers: a status, headers, after a delay (or once the test opens a gate).
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub delay: Duration,
     pub body: Vec<u8>,
+    pub gate: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Self { status, headers: Vec::new(), delay: Duration::ZERO, body: b"ok".to_vec() }
+        Self { status, headers: Vec::new(), delay: Duration::ZERO, body: b"ok".to_vec(), gate: None }
     }
 
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
@@ -380,6 +381,13 @@ impl Reply {
 
     pub fn after(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Answers only once `gate` holds true (`watch::Sender::send(true)`): a request the test
+    /// keeps in flight for as long as it needs.
+    pub fn when_open(mut self, gate: &tokio::sync::watch::Receiver<bool>) -> Self {
+        self.gate = Some(gate.clone());
         self
     }
 }
@@ -443,6 +451,9 @@ impl Receiver {
                 let reply = (state.respond)(&received);
                 state.requests.lock().expect("lock").push(received);
                 tokio::time::sleep(reply.delay).await;
+                if let Some(mut gate) = reply.gate {
+                    let _ = gate.wait_for(|open| *open).await;
+                }
                 let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
                 *response.status_mut() = StatusCode::from_u16(reply.status).expect("status");
                 for (name, value) in reply.headers {
@@ -487,6 +498,13 @@ impl Receiver {
 pub async fn closed_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     listener.local_addr().expect("address")
+}
+
+/// A refusal as tests check it: its status and the error code of the contract's body.
+pub async fn status_and_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"]["code"].as_str().unwrap_or("(no error code)").to_owned())
 }
 
 pub const NODE_TOKEN: &str = "multi-node-admin-token";

@@ -297,6 +297,7 @@ async fn a_strict_inbound_webhook_refuses_a_call_missing_a_field_and_changes_not
     let response = client.post(&url).json(&json!({"order": 7})).send().await.expect("answers");
     assert_eq!(response.status(), 422);
     let error: Value = response.json().await.expect("JSON");
+    assert_eq!(error["error"]["code"], "invalid_value", "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].fields", "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("request.json.ordr")), "{error}");
     assert_eq!(ticket_count(&app).await, before, "the refused call created nothing");

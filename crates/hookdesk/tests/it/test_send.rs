@@ -80,27 +80,32 @@ async fn a_test_with_bad_input_is_refused_and_sends_nothing(db: Db) {
     let path = format!("/api/v1/webhooks/{webhook}/test");
     let big = app.ticket(json!({"subject": "Big", "description": "d".repeat(60_000)})).await;
     let five = "{{ ticket.description }}".repeat(5);
+    let invalid = (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value");
     let cases = [
-        (json!({"payload": "{{ ticket.id | no_such_filter }}"}), StatusCode::UNPROCESSABLE_ENTITY, "line"),
+        (json!({"payload": "{{ ticket.id | no_such_filter }}"}), invalid, "line"),
         (
             json!({"ticket_id": big["id"], "payload": format!("\"{five}\"")}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            (StatusCode::UNPROCESSABLE_ENTITY, "payload_too_large"),
             "payload_too_large",
         ),
-        (json!({"payload": "{{ ticket.subject"}), StatusCode::UNPROCESSABLE_ENTITY, "payload"),
-        (json!({"payload": "not json {{ ticket.id }}"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_json"),
-        (json!({"headers": {"host": "evil"}}), StatusCode::UNPROCESSABLE_ENTITY, "headers"),
-        (json!({"params": {"q": 1}}), StatusCode::UNPROCESSABLE_ENTITY, "params.q"),
-        (json!({"ticket_id": 999_999}), StatusCode::NOT_FOUND, "ticket"),
-        (json!({"unknown": true}), StatusCode::UNPROCESSABLE_ENTITY, "unknown"),
+        (json!({"payload": "{{ ticket.subject"}), invalid, "payload"),
+        (
+            json!({"payload": "not json {{ ticket.id }}"}),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_json"),
+            "invalid_json",
+        ),
+        (json!({"headers": {"host": "evil"}}), invalid, "headers"),
+        (json!({"params": {"q": 1}}), invalid, "params.q"),
+        (json!({"ticket_id": 999_999}), (StatusCode::NOT_FOUND, "not_found"), "ticket"),
+        (json!({"unknown": true}), invalid, "unknown"),
     ];
-    for (body, expected, mention) in cases {
+    for (body, (expected, code), mention) in cases {
         let (status, error) = app.post(&path, body.clone()).await;
-        assert_eq!(status, expected, "{body}: {error}");
+        assert_eq!((status, error["error"]["code"].as_str()), (expected, Some(code)), "{body}: {error}");
         assert!(error.to_string().contains(mention), "{body}: {error} should mention {mention}");
     }
-    let (status, _) = app.post("/api/v1/webhooks/wh_nope/test", json!({})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = app.post("/api/v1/webhooks/wh_nope/test", json!({})).await;
+    assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{error}");
     assert!(receiver.received().is_empty());
 }
 

@@ -70,6 +70,7 @@ async fn a_stale_version_is_refused_and_changes_nothing(db: Db) {
         assert_eq!(refused["error"]["code"], "version_conflict", "{refused}");
         let (status, _, refused) = send(&app, Method::DELETE, &path, None, Some(&first)).await;
         assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{path}: a stale delete too: {refused}");
+        assert_eq!(refused["error"]["code"], "version_conflict", "{refused}");
         let (_, now, after) = send(&app, Method::GET, &path, None, None).await;
         assert_eq!(now.as_deref(), Some(second.as_str()));
         assert_eq!(after[key], json!("renamed"), "{path}: nothing lost, nothing overwritten");

@@ -234,7 +234,8 @@ async fn deleting_asks_first_and_names_what_still_uses_a_webhook(db: Db) {
     assert_eq!(deleted.headers()[reqwest::header::LOCATION], "/ui/triggers");
     let list = text(ui.get_with_cookie("/ui/triggers", &flash_cookie(&deleted)).await).await;
     assert!(list.contains("Deleted trigger “On create”."), "{list}");
-    assert_eq!(app.get(&format!("/api/v1/triggers/{trigger}")).await.0, StatusCode::NOT_FOUND);
+    let (status, gone) = app.get(&format!("/api/v1/triggers/{trigger}")).await;
+    assert_eq!((status, &gone["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{gone}");
 
     // Nothing notifies the webhook now: it goes too, and so do a macro and an inbound webhook.
     for (page, api, list) in [
@@ -250,7 +251,8 @@ async fn deleting_asks_first_and_names_what_still_uses_a_webhook(db: Db) {
         assert!(confirm.contains(">Delete</button>"), "{page}: {confirm}");
         let deleted = ui.post(&format!("{page}/delete"), &[("version", &hidden(&confirm, "version"))]).await;
         assert_eq!(deleted.headers()[reqwest::header::LOCATION], list, "{page}");
-        assert_eq!(app.get(&api).await.0, StatusCode::NOT_FOUND, "{page}");
+        let (status, gone) = app.get(&api).await;
+        assert_eq!((status, &gone["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{page}: {gone}");
     }
 }
 

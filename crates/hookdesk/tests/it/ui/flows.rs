@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::UiClient;
 use crate::on_both_backends;
-use crate::support::{Db, Receiver, TestApp};
+use crate::support::{Db, Receiver, TestApp, wait_until};
 
 async fn text(response: reqwest::Response) -> String {
     response.text().await.expect("a page")
@@ -55,6 +55,9 @@ async fn failures_are_counted_then_replayed_all_at_once(db: Db) {
     assert_eq!(done.status(), StatusCode::OK);
     assert!(text(done).await.contains("Queued <strong>3</strong> replays"));
     assert_eq!(failing.wait_for(6).await.len(), 6, "each failure sent once more");
+    // Recorded, not only received: the log read after the delete below is then final.
+    let succeeded = format!("webhook_id={webhook}&status=succeeded");
+    wait_until("the replays are recorded", async || app.invocations(&succeeded).await.len() == 3).await;
     let again = text(ui.get(&format!("/ui/log/replay-failed?webhook_id={webhook}")).await).await;
     assert!(again.contains("will affect <strong>0</strong>"), "a replayed failure is not replayed twice");
 
@@ -92,7 +95,8 @@ async fn a_token_is_shown_once_and_revoked(db: Db) {
     let revoke = later.split("action=\"").find_map(|s| s.split('"').next().filter(|a| a.ends_with("/revoke")));
     let revoked = ui.post(revoke.expect("a revoke form"), &[]).await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.call(reqwest::Method::GET, "/api/v1/tickets", None, Some(&token)).await.0, StatusCode::UNAUTHORIZED);
+    let (status, error) = app.call(reqwest::Method::GET, "/api/v1/tickets", None, Some(&token)).await;
+    assert_eq!((status, &error["error"]["code"]), (StatusCode::UNAUTHORIZED, &json!("unauthorized")), "{error}");
     let duplicate = ui.post("/ui/users", &[("name", "Ada"), ("email", "ada@example.com"), ("role", "agent")]).await;
     assert_eq!(duplicate.status(), StatusCode::CONFLICT, "shown on the page, not a 500");
 }
