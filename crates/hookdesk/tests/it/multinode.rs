@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Node, Receiver, api, create_postgres_database, postgres_available, shared_key, start_node};
+use crate::support::{Db, Node, Receiver, TestDatabase, api, postgres_available, shared_key, start_node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_when_one_is_killed() {
@@ -19,7 +19,8 @@ async fn three_nodes_lose_nothing_when_one_is_killed() {
     const TICKETS: usize = 100;
     const CLIENTS: usize = 24;
 
-    let (database, name) = create_postgres_database().await;
+    let postgres = TestDatabase::new(Db::Postgres).await;
+    let database = postgres.url.clone();
     let (_dir, key_file) = shared_key();
     let receiver = Receiver::start().await;
 
@@ -135,7 +136,6 @@ async fn three_nodes_lose_nothing_when_one_is_killed() {
         let _ = node.child.start_kill();
         let _ = node.child.wait().await;
     }
-    crate::support::drop_postgres_database(&name);
 }
 
 /// The nodes whose `/healthz` says they run the retention purge: (index, node id).
@@ -230,7 +230,8 @@ async fn one_node_runs_the_retention_purge_and_another_takes_it_over_when_it_die
     if !postgres_available().await {
         return;
     }
-    let (database, name) = create_postgres_database().await;
+    let postgres = TestDatabase::new(Db::Postgres).await;
+    let database = postgres.url.clone();
     let (_dir, key_file) = shared_key();
     let mut nodes = Vec::new();
     for _ in 0..3 {
@@ -252,5 +253,4 @@ async fn one_node_runs_the_retention_purge_and_another_takes_it_over_when_it_die
         let _ = node.child.start_kill();
         let _ = node.child.wait().await;
     }
-    crate::support::drop_postgres_database(&name);
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use hookdesk_store::{SecretKey, Store};
 use sqlx::Connection;
 
-use crate::support::{create_postgres_database, drop_postgres_database, postgres_available};
+use crate::support::{Db, TestDatabase, postgres_available};
 
 /// Table name to column name to whether the column is NOT NULL.
 type Schema = BTreeMap<String, BTreeMap<String, bool>>;
@@ -94,10 +94,9 @@ async fn both_migration_trees_define_the_same_tables_and_columns() {
     migrate(&sqlite_url).await;
     let sqlite = sqlite_schema(&sqlite_url).await;
 
-    let (postgres_url, name) = create_postgres_database().await;
-    migrate(&postgres_url).await;
-    let postgres = postgres_schema(&postgres_url).await;
-    drop_postgres_database(&name);
+    let database = TestDatabase::new(Db::Postgres).await;
+    migrate(&database.url).await;
+    let postgres = postgres_schema(&database.url).await;
 
     assert!(sqlite.contains_key("tickets") && postgres.contains_key("tickets"), "{sqlite:?}\n{postgres:?}");
     let found = differences(&sqlite, &postgres);

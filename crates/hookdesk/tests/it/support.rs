@@ -67,12 +67,12 @@ pub async fn postgres_available() -> bool {
     hookdesk_test_support::postgres::available("PostgreSQL variants").await
 }
 
-/// A new, empty database on the test server; dropped by [`TestApp`]'s drop.
-pub async fn create_postgres_database() -> (String, String) {
+/// A new, empty database on the test server; dropped by [`TestDatabase`]'s drop.
+async fn create_postgres_database() -> (String, String) {
     hookdesk_test_support::postgres::create_database("hookdesk_test").await
 }
 
-pub fn drop_postgres_database(name: &str) {
+fn drop_postgres_database(name: &str) {
     let name = name.to_owned();
     // Drop runs outside any async context we may block; use a runtime of our own.
     let dropped = std::thread::spawn(move || {
@@ -88,7 +88,7 @@ pub struct TestDatabase {
     pub url: String,
     pub key_file: std::path::PathBuf,
     postgres: Option<String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestDatabase {
@@ -101,7 +101,12 @@ impl TestDatabase {
                 (url, Some(name))
             }
         };
-        Self { url, key_file: dir.path().join("secret.key"), postgres, _dir: dir }
+        Self { url, key_file: dir.path().join("secret.key"), postgres, dir }
+    }
+
+    /// The folder of its key file (and of its SQLite file).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 }
 
@@ -119,16 +124,8 @@ pub struct TestApp {
     pub config: ServeConfig,
     running: Option<Running>,
     client: reqwest::Client,
-    postgres_database: Option<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(name) = self.postgres_database.take() {
-            drop_postgres_database(&name);
-        }
-    }
+    /// The database it runs on (removed when the app is dropped) and the folder of its key.
+    _database: TestDatabase,
 }
 
 pub fn default_config(dir: &std::path::Path) -> ServeConfig {
@@ -170,27 +167,23 @@ impl TestApp {
         Self::spawn_with(db, |_| {}).await
     }
 
-    /// Runs with exactly `config` (its database is the caller's to create and remove).
+    /// Runs with exactly `config`: its database is the caller's to create and remove, and
+    /// only the key file of a SQLite test database of its own is used.
     pub async fn spawn_config(mut config: ServeConfig) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        config.database.secret_key_file = Some(dir.path().join("secret.key"));
-        Self::launch(config, dir, None).await
+        let database = TestDatabase::new(Db::Sqlite).await;
+        config.database.secret_key_file = Some(database.key_file.clone());
+        Self::launch(config, database).await
     }
 
     pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut config = default_config(dir.path());
-        let mut postgres_database = None;
-        if db == Db::Postgres {
-            let (url, name) = create_postgres_database().await;
-            config.database.database = url;
-            postgres_database = Some(name);
-        }
+        let database = TestDatabase::new(db).await;
+        let mut config = default_config(database.dir());
+        config.database.database = database.url.clone();
         configure(&mut config);
-        Self::launch(config, dir, postgres_database).await
+        Self::launch(config, database).await
     }
 
-    async fn launch(config: ServeConfig, dir: tempfile::TempDir, postgres_database: Option<String>) -> Self {
+    async fn launch(config: ServeConfig, database: TestDatabase) -> Self {
         hookdesk_test_support::summary_at_exit();
         let running = start(config.clone()).await.expect("the server starts");
         Self {
@@ -199,8 +192,7 @@ impl TestApp {
             config,
             running: Some(running),
             client: reqwest::Client::new(),
-            postgres_database,
-            _dir: dir,
+            _database: database,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use hookdesk_delivery::RetryPolicy;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -31,10 +32,12 @@ async fn reaches(app: &TestApp, id: &str, status: &str) -> serde_json::Value {
 }
 
 async fn the_overview_shows_what_retries_delivers_fires_and_authenticates(db: Db) {
-    let app = TestApp::spawn(db).await;
+    // Retries an hour off: the failing invocation stays retrying while the test reads it (with
+    // the tests' 50 ms its five retries could run out first on a loaded machine).
+    let app = TestApp::spawn_with(db, |c| c.retry = RetryPolicy::parse("1h").expect("schedule")).await;
     let mut ui = UiClient::new(&app);
     ui.sign_in(&app.token).await;
-    // A receiver that fails every attempt: the invocation retries (the next attempt is 10 s away).
+    // A receiver that fails every attempt: the invocation retries.
     let down = Receiver::scripted(&[503; 20]).await;
     let failing = app.webhook(&down.url("/down"), json!({"name": "down hook", "max_retries": 5})).await;
     let up = Receiver::start().await;
