@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp};
+use crate::support::{Db, Receiver, TestApp, refusal};
 
 /// The error's code, and the field its first detail names.
 fn error_of(body: &Value) -> (&str, &str) {
@@ -229,7 +229,7 @@ async fn the_openapi_document_lists_every_route(db: Db) {
         assert!(paths.contains_key(by_hand), "{by_hand} is missing from {:?}", paths.keys().collect::<Vec<_>>());
     }
     let fallback = app.call(Method::GET, "/no/such/route", None, None).await;
-    assert_eq!((fallback.0, &fallback.1["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")));
+    assert_eq!(refusal(fallback.0, &fallback.1), (404, "not_found".into()));
     for (path, item) in paths {
         // Every `{parameter}` as 1: enough to reach the route (the handlers check the rest).
         let concrete: String = path
@@ -247,11 +247,7 @@ async fn the_openapi_document_lists_every_route(db: Db) {
             let answer = app.call(method.clone(), &concrete, None, None).await;
             assert!(answer.0 != StatusCode::METHOD_NOT_ALLOWED && answer != fallback, "{method} {path}: {answer:?}");
             if path.starts_with("/api/") {
-                assert_eq!(
-                    (answer.0, &answer.1["error"]["code"]),
-                    (StatusCode::UNAUTHORIZED, &json!("unauthorized")),
-                    "{method} {path}"
-                );
+                assert_eq!(refusal(answer.0, &answer.1), (401, "unauthorized".into()), "{method} {path}");
             }
         }
     }

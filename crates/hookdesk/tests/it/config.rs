@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, TestApp};
+use crate::support::{Db, TestApp, refusal};
 
 /// A configuration with one of everything: a webhook with a secret, the case-tracker trigger
 /// notifying it, an automation, a macro and an inbound webhook with a verification secret.
@@ -179,11 +179,7 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     dangling["triggers"][1]["actions"] =
         json!([{"field": "notify_webhook", "value": {"webhook": "Nowhere", "payload": "{}"}}]);
     let (status, error) = apply(&app, &dangling, "").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "triggers[1].actions[0].value.webhook", "{error}");
     assert!(
         error["error"]["message"].as_str().is_some_and(|m| m.contains("Tag VIPs") && m.contains("Nowhere")),
@@ -194,22 +190,14 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     let mut broken = document.clone();
     broken["macros"][0]["actions"] = json!([{"field": "add_comment", "value": {"body": "{{ ticket.id "}}]);
     let (status, error) = apply(&app, &broken, "").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "macros[0].actions[0].value.body", "{error}");
 
     // A secret whose variable the server does not have.
     let mut unset = document.clone();
     unset["webhooks"][0]["authentication"]["token"] = json!({"env": "WEBHOOK_NO_SUCH_VARIABLE"});
     let (status, error) = apply(&app, &unset, "").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "webhooks[0].authentication.token");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("WEBHOOK_NO_SUCH_VARIABLE")), "{error}");
 
@@ -217,11 +205,7 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     let mut settings = document.clone();
     settings["webhooks"][0]["authentication"]["token"] = json!({"env": "HOOKDESK_SECRET_KEY"});
     let (status, error) = apply(&app, &settings, "").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "webhooks[0].authentication.token");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("WEBHOOK_...")), "{error}");
 
@@ -230,11 +214,7 @@ async fn a_document_that_does_not_hold_changes_nothing(db: Db) {
     orphan["webhooks"] = json!([]);
     orphan.as_object_mut().expect("object").remove("triggers");
     let (status, error) = apply(&app, &orphan, "?prune=true").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
 
     let (_, after) = app.get("/api/v1/config").await;
     assert_eq!(after, before, "nothing changed");
@@ -306,7 +286,7 @@ async fn yaml_goes_both_ways(db: Db) {
     // Agents may not.
     let (_, agent) = crate::support::user_with_token(&app, "agent@example.com", "agent").await;
     let (status, error) = app.call(Method::GET, "/api/v1/config", None, Some(&agent)).await;
-    assert_eq!((status, &error["error"]["code"]), (StatusCode::FORBIDDEN, &json!("forbidden")), "{error}");
+    assert_eq!(refusal(status, &error), (403, "forbidden".into()), "{error}");
 }
 
 crate::on_both_backends!(

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use hookdesk_delivery::RetryPolicy;
 
-use crate::support::{Db, Receiver, Reply, TestApp, closed_port, wait_until};
+use crate::support::{Db, Receiver, Reply, TestApp, closed_port, refusal, wait_until};
 
 /// A trigger that notifies `webhook` whenever a ticket is created, with `payload`.
 async fn notify_on_create(app: &TestApp, webhook: &str, payload: Option<&str>) {
@@ -142,11 +142,7 @@ async fn a_payload_that_renders_to_invalid_json_fails_before_sending(db: Db) {
     assert_eq!(invocation["attempts"], json!([]));
     let (status, error) =
         app.post(&format!("/api/v1/invocations/{}/replay", invocation["id"].as_str().expect("id")), json!({})).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::CONFLICT, &json!("conflict")),
-        "nothing to replay: {error}"
-    );
+    assert_eq!(refusal(status, &error), (409, "conflict".into()), "nothing to replay: {error}");
     assert!(receiver.received().is_empty());
 }
 
@@ -169,7 +165,7 @@ async fn replay_sends_the_same_request_again_as_a_new_invocation(db: Db) {
     assert_eq!(received[0].body, received[1].body);
     assert_ne!(received[0].header("webhook-id"), received[1].header("webhook-id"));
     let (status, error) = app.post("/api/v1/invocations/inv_nope/replay", json!({})).await;
-    assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{error}");
+    assert_eq!(refusal(status, &error), (404, "not_found".into()), "{error}");
 }
 
 async fn authentication_reaches_the_receiver_but_never_the_api_or_the_log(db: Db) {

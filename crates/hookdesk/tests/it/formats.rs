@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::support::{Db, Receiver, TestApp};
+use crate::support::{Db, Receiver, TestApp, refusal};
 
 /// Rebuilds nested JSON from bracket-encoded form fields, as PHP's or Rails' parsers do.
 fn unflatten(body: &str) -> Value {
@@ -214,11 +214,7 @@ async fn custom_headers_break_no_rule_of_the_contract_and_each_refusal_names_it(
     ]);
     for (headers, field, rule) in cases {
         let (status, error) = app.post("/api/v1/webhooks", create(headers.clone())).await;
-        assert_eq!(
-            (status, &error["error"]["code"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-            "{headers}: {error}"
-        );
+        assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{headers}: {error}");
         let detail = &error["error"]["details"][0];
         assert_eq!(detail["field"], field, "{headers}: {error}");
         assert!(detail["message"].as_str().is_some_and(|m| m.contains(rule)), "{headers}: {error}");

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use hookdesk_delivery::RetryPolicy;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, Reply, TestApp, wait_until};
+use crate::support::{Db, Receiver, Reply, TestApp, refusal, wait_until};
 
 /// The `subject` a payload `{"subject": ...}` carried.
 fn subject(body: &str) -> String {
@@ -328,21 +328,13 @@ async fn bulk_replay_queues_each_failed_invocation_of_a_range_once(db: Db) {
         [(json!({"since": "yesterday"}), "since"), (json!({"limit": 0}), "limit"), (json!({"limit": 10_001}), "limit")]
     {
         let (status, error) = app.post(&path, body).await;
-        assert_eq!(
-            (status, &error["error"]["code"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-            "{error}"
-        );
+        assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
         assert_eq!(error["error"]["details"][0]["field"], field, "{error}");
     }
     let (status, error) = app.post(&path, json!({"unknown": 1})).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     let (status, error) = app.post("/api/v1/webhooks/wh_missing/replay", json!({})).await;
-    assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{error}");
+    assert_eq!(refusal(status, &error), (404, "not_found".into()), "{error}");
 }
 
 /// A webhook none of whose requests succeeds for `--failing-after` is marked failing, and the

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, PATIENCE, Receiver, TestApp, rss_mib, status_and_code, user_with_token};
+use crate::support::{Db, PATIENCE, Receiver, TestApp, refusal, rss_mib, status_and_code, user_with_token};
 
 /// A macro as `token`'s user; answers the status and body.
 async fn save_macro(app: &TestApp, token: &str, actions: Value) -> (StatusCode, Value) {
@@ -31,11 +31,7 @@ async fn an_agent_cannot_abort_the_process_with_a_template(db: Db) {
     // 1,200 nested ifs overflowed the stack while parsing: now refused, naming field and limit.
     let nested = "{% if true %}".repeat(1200) + &"{% endif %}".repeat(1200);
     let (status, error) = save_macro(&app, &agent, comment(&nested)).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.body", "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("32")), "{error}");
 
@@ -171,11 +167,7 @@ async fn rendering_stays_off_the_writer_and_comments_keep_their_limit(db: Db) {
     let (status, error) = app
         .call(Method::POST, &format!("/api/v1/tickets/{}/macros/{}", big["id"], saved["id"]), None, Some(&agent))
         .await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     // ...and a trigger's comment says why it is not there.
     app.trigger(json!({"title": "Long note",
         "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
@@ -197,11 +189,7 @@ async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
 
     // Whatever the subject, this is not JSON.
     let (status, error) = app.post("/api/v1/triggers", trigger(r#"{"text": {{ ticket.subject }}}"#)).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].value.payload", "{error}");
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("not valid JSON") && message.contains("Sample ticket"), "shows what rendered: {error}");
@@ -231,11 +219,7 @@ async fn mistakes_that_would_fail_every_time_are_refused_when_saved(db: Db) {
             "fields": {"subject": "{{ request.params.subject }}"}}]}),
         )
         .await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "actions[0].fields.requester.email", "{error}");
 
     // A webhook the SSRF guard will refuse is saved (an admin may allow it later), with a warning.
@@ -273,18 +257,10 @@ async fn nul_characters_are_refused_or_stored_alike_on_both_backends(db: Db) {
     let app = TestApp::spawn(db).await;
     // A NUL in any JSON the API takes: refused, naming where (PostgreSQL's text holds none).
     let (status, error) = app.post("/api/v1/tickets", json!({"subject": "x", "custom_fields": {"a": "a\0b"}})).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "custom_fields.a", "{error}");
     let (status, error) = app.post("/api/v1/tickets", json!({"subject": "a\0b"})).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
 
     // What an unauthenticated caller sends to an inbound URL is logged, its NUL replaced.
     let (_, hook) = app.post("/api/v1/inbound_webhooks", json!({"name": "bin"})).await;
@@ -518,11 +494,7 @@ async fn placeholders_in_an_endpoint_cannot_reshape_it(db: Db) {
         "endpoint": "http://{{ ticket.subject | raw }}.example.com/x"}),
         )
         .await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
 }
 
 /// Calls with a bad signature used up the real sender's rate limit: a stranger with the URL
@@ -580,11 +552,7 @@ async fn errors_say_what_went_wrong_in_words(db: Db) {
             "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "create"}]},
             "actions": [{"field": "notify_webhook", "value": {"webhook_id": webhook, "payload": "{\"a\": {{ ticket.id }"}}]}))
         .await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert!(
         error["error"]["message"].as_str().is_some_and(|m| m.contains("`{{` is not closed: `}}` is missing")),
         "{error}"
@@ -595,11 +563,7 @@ async fn errors_say_what_went_wrong_in_words(db: Db) {
     assert_eq!(ticket["tags"], json!(["one", "two"]), "tags may be one space-separated text");
     let path = format!("/api/v1/tickets/{}", ticket["id"]);
     let (status, error) = app.patch(&path, json!({"comment": "just text"})).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     let message = error["error"]["message"].as_str().expect("a message");
     assert!(!message.contains("CommentBody") && message.contains("an object"), "{message}");
     // add_tags was a string in trigger actions and an array in PATCH: both take both.

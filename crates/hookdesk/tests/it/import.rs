@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp};
+use crate::support::{Db, Receiver, TestApp, refusal};
 
 /// The export's four files as one body, the receiver's address put in.
 fn export(receiver: &Receiver) -> Value {
@@ -122,20 +122,12 @@ async fn an_import_the_checks_refuse_changes_nothing(db: Db) {
         "triggers": [{"id": 2, "title": "Fine", "conditions": {"all": [{"field": "status", "operator": "is", "value": "new"}]},
             "actions": [{"field": "current_tags", "value": "x"}]}]});
     let (status, error) = import(&app, &bad, "").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("Broken")), "{error}");
     let (_, triggers) = app.get("/api/v1/triggers").await;
     assert_eq!(triggers["data"], json!([]), "the fine trigger was not created either");
     let (status, error) = import(&app, &json!({"tickets": []}), "").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
 }
 
 /// The same import in the UI: Zendesk's answers pasted one after the other, previewed, then

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp};
+use crate::support::{Db, Receiver, TestApp, refusal};
 
 fn cond(field: &str, operator: &str, value: Value) -> Value {
     json!({"field": field, "operator": operator, "value": value})
@@ -108,17 +108,13 @@ async fn an_automation_fires_once_after_its_hours(db: Db) {
             "conditions": {"all": [cond("hours_since_updated", "greater_than", json!(48)), cond("status", "is", json!("pending"))]},
             "actions": [act("add_tags", json!("nagged"))]}))
         .await;
-    assert_eq!(
-        (status, &bad["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "no condition its actions make false: {bad}"
-    );
+    assert_eq!(refusal(status, &bad), (422, "invalid_value".into()), "no condition its actions make false: {bad}");
     let (status, bad) = app
         .post("/api/v1/triggers", json!({"title": "Timed trigger",
             "conditions": {"all": [cond("status", "is", json!("pending")), cond("hours_since_created", "greater_than", json!(1))]},
             "actions": [act("add_tags", json!("x"))]}))
         .await;
-    assert_eq!((status, &bad["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")), "{bad}");
+    assert_eq!(refusal(status, &bad), (422, "invalid_value".into()), "{bad}");
     assert_eq!(bad["error"]["details"][0]["field"], "conditions.all[1].field", "{bad}");
 
     let (status, automation) = app
@@ -179,11 +175,7 @@ async fn a_macro_is_an_update_that_fires_triggers(db: Db) {
             json!({"title": "Sends", "actions": [act("notify_webhook", json!({"webhook_id": webhook}))]}),
         )
         .await;
-    assert_eq!(
-        (status, &refused["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{refused}"
-    );
+    assert_eq!(refusal(status, &refused), (422, "invalid_value".into()), "{refused}");
     let (status, escalate) = app
         .post("/api/v1/macros", json!({"title": "Escalate", "actions": [act("add_tags", json!("escalated")), act("priority", json!("urgent")),
             act("add_comment", json!({"body": "Escalated by {{ current_user.name }}", "public": false}))]}))
@@ -244,29 +236,21 @@ async fn each_event_type_reaches_a_subscribed_webhook_as_a_cloudevent(db: Db) {
         )
         .await;
     assert_eq!(
-        (status, &refused["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
+        refusal(status, &refused),
+        (422, "invalid_value".into()),
         "event webhooks are not for triggers: {refused}"
     );
     let (status, refused) = app
         .patch(&format!("/api/v1/webhooks/{webhook}"), json!({"subscriptions": ["conditional_ticket_events"]}))
         .await;
-    assert_eq!(
-        (status, &refused["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{refused}"
-    );
+    assert_eq!(refusal(status, &refused), (422, "invalid_value".into()), "{refused}");
     let (status, refused) = app
         .post(
             "/api/v1/webhooks",
             json!({"name": "x", "endpoint": receiver.url("/x"), "subscriptions": ["ticket.exploded"]}),
         )
         .await;
-    assert_eq!(
-        (status, &refused["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{refused}"
-    );
+    assert_eq!(refusal(status, &refused), (422, "invalid_value".into()), "{refused}");
 
     let (status, user) =
         app.post("/api/v1/users", json!({"name": "Ada", "email": "ada@example.com", "role": "agent"})).await;
@@ -382,10 +366,10 @@ async fn a_dry_run_shows_what_would_fire_without_saving_or_sending(db: Db) {
     assert!(app.invocations("").await.is_empty());
     let (status, bad) = app.post("/api/v1/triggers/dry_run", json!({"ticket_id": ticket["id"],
         "trigger": {"title": "x", "conditions": {"all": [cond("status", "is", json!("opened"))]}, "actions": [act("add_tags", json!("x"))]}})).await;
-    assert_eq!((status, &bad["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")), "{bad}");
+    assert_eq!(refusal(status, &bad), (422, "invalid_value".into()), "{bad}");
     assert_eq!(bad["error"]["details"][0]["field"], "trigger.conditions.all[0].value", "{bad}");
     let (status, missing) = app.post("/api/v1/triggers/dry_run", json!({"ticket_id": 999_999})).await;
-    assert_eq!((status, &missing["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{missing}");
+    assert_eq!(refusal(status, &missing), (404, "not_found".into()), "{missing}");
 
     // The change itself, after the dry runs: its request is the only one the receiver gets.
     // Once it has arrived and the log shows nothing waiting, anything the dry runs had sent

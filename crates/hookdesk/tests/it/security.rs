@@ -10,7 +10,7 @@ use reqwest::Method;
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::support::{Db, PATIENCE, TestApp, status_and_code, user_with_token};
+use crate::support::{Db, PATIENCE, TestApp, refusal, status_and_code, user_with_token};
 use crate::ui::UiClient;
 use crate::ui::browser::Browser;
 
@@ -57,20 +57,12 @@ async fn every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers(db: Db
     {
         let body = json!({"name": "x", "response": {"headers": {name: "x"}}});
         let (status, error) = app.post("/api/v1/inbound_webhooks", body).await;
-        assert_eq!(
-            (status, &error["error"]["code"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-            "{name}: {error}"
-        );
+        assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{name}: {error}");
         assert_eq!(error["error"]["details"][0]["field"], format!("response.headers.{name}"), "{error}");
         let patch = json!({"response": {"headers": {name: "x"}}});
         let (status, error) =
             app.patch(&format!("/api/v1/inbound_webhooks/{}", page["id"].as_str().expect("id")), patch).await;
-        assert_eq!(
-            (status, &error["error"]["code"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-            "{name}: {error}"
-        );
+        assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{name}: {error}");
     }
 
     // An answer a UI page could load as its own script or style (`<script src="/hooks/...">`,
@@ -79,11 +71,7 @@ async fn every_inbound_answer_is_sandboxed_and_may_not_set_origin_headers(db: Db
     {
         let body = json!({"name": "x", "response": {"headers": {"Content-Type": value}}});
         let (status, error) = app.post("/api/v1/inbound_webhooks", body).await;
-        assert_eq!(
-            (status, &error["error"]["code"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-            "{value}: {error}"
-        );
+        assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{value}: {error}");
         assert_eq!(error["error"]["details"][0]["field"], "response.headers.Content-Type", "{error}");
     }
     let chosen = inbound(
@@ -570,11 +558,7 @@ async fn methods_fields_and_lists_are_bounded(db: Db) {
     let (_, rest) = app.get(&format!("/api/v1/macros?limit=2&cursor={cursor}")).await;
     assert_eq!((titles(&rest), rest["next_cursor"].clone()), (vec!["c".to_owned()], Value::Null));
     let (status, error) = app.get("/api/v1/macros?cursor=nonsense").await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
 }
 
 /// The third attack: an agent's previews of a macro that spends its whole render budget on a
@@ -682,11 +666,7 @@ async fn searches_are_bounded_on_every_list(db: Db) {
     let long = "a".repeat(201);
     for list in ["/api/v1/tickets", "/api/v1/users", "/api/v1/webhooks", "/api/v1/invocations"] {
         let (status, error) = app.get(&format!("{list}?q={long}")).await;
-        assert_eq!(
-            (status, &error["error"]["code"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-            "{list}: {error}"
-        );
+        assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{list}: {error}");
         assert_eq!(error["error"]["details"][0]["field"], "q", "{list}: {error}");
         let (status, _) = app.get(&format!("{list}?q={}", &long[1..])).await;
         assert_eq!(status, StatusCode::OK, "{list}: 200 characters are searched");
@@ -742,11 +722,7 @@ async fn tags_and_what_a_form_writes_are_bounded(db: Db) {
     let hundred_and_one: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
     let (status, error) =
         app.patch(&format!("/api/v1/tickets/{}", ticket["id"]), json!({"add_tags": hundred_and_one})).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "tags");
 
     // A minute's bodies: 1 MiB by default; beyond, 429, and nothing written.
@@ -821,11 +797,7 @@ async fn a_ticket_holds_a_bounded_amount_of_comments(db: Db) {
     }
     let (status, error) =
         app.patch(&path, json!({"comment": {"body": body, "public": false}, "add_tags": ["x"]})).await;
-    assert_eq!(
-        (status, &error["error"]["code"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-        "{error}"
-    );
+    assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
     assert_eq!(error["error"]["details"][0]["field"], "comment", "{error}");
     assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("follow-up ticket")), "{error}");
     let (_, after) = app.get(&path).await;
@@ -849,11 +821,7 @@ async fn a_ticket_holds_a_bounded_amount_of_custom_fields(db: Db) {
         json!({"custom_fields": (0..101).map(|i| (format!("k{i}"), json!(i))).collect::<serde_json::Map<_, _>>()}),
     ] {
         let (status, error) = app.patch(&path, more).await;
-        assert_eq!(
-            (status, &error["error"]["code"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_value")),
-            "{error}"
-        );
+        assert_eq!(refusal(status, &error), (422, "invalid_value".into()), "{error}");
         assert_eq!(error["error"]["details"][0]["field"], "custom_fields", "{error}");
     }
     let (_, after) = app.get(&path).await;

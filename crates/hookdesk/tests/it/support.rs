@@ -493,10 +493,14 @@ pub async fn closed_port() -> SocketAddr {
 }
 
 /// A refusal as tests check it: its status and the error code of the contract's body.
+pub fn refusal(status: StatusCode, body: &Value) -> (u16, String) {
+    (status.as_u16(), body["error"]["code"].as_str().unwrap_or("(no error code)").to_owned())
+}
+
+/// [`refusal`] of a response still to be read.
 pub async fn status_and_code(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    (status, body["error"]["code"].as_str().unwrap_or("(no error code)").to_owned())
+    let status = response.status();
+    refusal(status, &response.json().await.unwrap_or(Value::Null))
 }
 
 pub const NODE_TOKEN: &str = "multi-node-admin-token";

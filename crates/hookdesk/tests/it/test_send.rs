@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Db, Receiver, TestApp, closed_port};
+use crate::support::{Db, Receiver, TestApp, closed_port, refusal};
 
 async fn a_test_shows_the_request_as_sent_and_the_receivers_answer(db: Db) {
     let receiver = Receiver::scripted(&[500]).await;
@@ -105,7 +105,7 @@ async fn a_test_with_bad_input_is_refused_and_sends_nothing(db: Db) {
         assert!(error.to_string().contains(mention), "{body}: {error} should mention {mention}");
     }
     let (status, error) = app.post("/api/v1/webhooks/wh_nope/test", json!({})).await;
-    assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{error}");
+    assert_eq!(refusal(status, &error), (404, "not_found".into()), "{error}");
     assert!(receiver.received().is_empty());
 }
 

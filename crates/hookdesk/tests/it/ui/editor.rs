@@ -12,7 +12,7 @@ use super::browser::Browser;
 use super::pages::signed_in;
 use super::{UiClient, csrf_of};
 use crate::on_both_backends;
-use crate::support::{Db, Receiver, TestApp, user_with_token};
+use crate::support::{Db, Receiver, TestApp, refusal, user_with_token};
 
 async fn text(response: reqwest::Response) -> String {
     response.text().await.expect("a page")
@@ -235,7 +235,7 @@ async fn deleting_asks_first_and_names_what_still_uses_a_webhook(db: Db) {
     let list = text(ui.get_with_cookie("/ui/triggers", &flash_cookie(&deleted)).await).await;
     assert!(list.contains("Deleted trigger “On create”."), "{list}");
     let (status, gone) = app.get(&format!("/api/v1/triggers/{trigger}")).await;
-    assert_eq!((status, &gone["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{gone}");
+    assert_eq!(refusal(status, &gone), (404, "not_found".into()), "{gone}");
 
     // Nothing notifies the webhook now: it goes too, and so do a macro and an inbound webhook.
     for (page, api, list) in [
@@ -252,7 +252,7 @@ async fn deleting_asks_first_and_names_what_still_uses_a_webhook(db: Db) {
         let deleted = ui.post(&format!("{page}/delete"), &[("version", &hidden(&confirm, "version"))]).await;
         assert_eq!(deleted.headers()[reqwest::header::LOCATION], list, "{page}");
         let (status, gone) = app.get(&api).await;
-        assert_eq!((status, &gone["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{page}: {gone}");
+        assert_eq!(refusal(status, &gone), (404, "not_found".into()), "{page}: {gone}");
     }
 }
 

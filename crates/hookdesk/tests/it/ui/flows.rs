@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::UiClient;
 use crate::on_both_backends;
-use crate::support::{Db, Receiver, TestApp, wait_until};
+use crate::support::{Db, Receiver, TestApp, refusal, wait_until};
 
 async fn text(response: reqwest::Response) -> String {
     response.text().await.expect("a page")
@@ -96,7 +96,7 @@ async fn a_token_is_shown_once_and_revoked(db: Db) {
     let revoked = ui.post(revoke.expect("a revoke form"), &[]).await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     let (status, error) = app.call(reqwest::Method::GET, "/api/v1/tickets", None, Some(&token)).await;
-    assert_eq!((status, &error["error"]["code"]), (StatusCode::UNAUTHORIZED, &json!("unauthorized")), "{error}");
+    assert_eq!(refusal(status, &error), (401, "unauthorized".into()), "{error}");
     let duplicate = ui.post("/ui/users", &[("name", "Ada"), ("email", "ada@example.com"), ("role", "agent")]).await;
     assert_eq!(duplicate.status(), StatusCode::CONFLICT, "shown on the page, not a 500");
 }
